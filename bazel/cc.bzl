@@ -1,0 +1,33 @@
+"""kvmfarm's C++ rules: the native ones with the project's warnings as errors.
+
+Use these for every target of our own code. Generated code (protobuf/gRPC) and the
+system libraries are not built with them: their warnings are not ours to fix.
+
+Example:
+    load("//bazel:cc.bzl", "farm_cc_library", "farm_cc_test")
+
+    farm_cc_library(
+        name = "cpuinfo",
+        srcs = ["cpuinfo.cc"],
+        hdrs = ["cpuinfo.h"],
+    )
+"""
+
+FARM_COPTS = [
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-Wno-sign-compare",
+]
+
+def farm_cc_library(name, copts = [], **kwargs):
+    native.cc_library(name = name, copts = FARM_COPTS + copts, **kwargs)
+
+def farm_cc_binary(name, copts = [], **kwargs):
+    native.cc_binary(name = name, copts = FARM_COPTS + copts, **kwargs)
+
+def farm_cc_test(name, copts = [], deps = [], **kwargs):
+    """A GoogleTest test; links gmock_main unless the test brings its own main."""
+    if "//third_party:gmock_main" not in deps and "//third_party:benchmark_main" not in deps:
+        deps = deps + ["//third_party:gmock_main"]
+    native.cc_test(name = name, copts = FARM_COPTS + copts, deps = deps, **kwargs)
