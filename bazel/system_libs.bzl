@@ -33,6 +33,7 @@ _LIBRARIES = {
     "absl_random": (["absl_random_random"], []),
     "absl_flags": (["absl_flags", "absl_flags_parse", "absl_flags_usage"], []),
     "gtest": (["gtest"], []),
+    "gmock": (["gmock"], []),
     "gmock_main": (["gmock_main"], []),
     "benchmark": (["benchmark"], []),
     "benchmark_main": (["benchmark"], ["benchmark_main"]),

@@ -1,0 +1,242 @@
+#include "common/grpc_server.h"
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/testing/status_matchers.h"
+#include "farm/v1/agent.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm {
+namespace {
+
+using ::kvmfarm::testing::IsOk;
+using ::kvmfarm::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// Answers GetStatus only; every other RPC is the generated UNIMPLEMENTED.
+class StatusOnlyAgent final : public farm::v1::AgentService::Service {
+ public:
+  grpc::Status GetStatus(grpc::ServerContext*, const farm::v1::GetStatusRequest*,
+                         farm::v1::GetStatusResponse* response) override {
+    response->set_device_id("test-device");
+    response->mutable_agent()->set_version("0.0.0-test");
+    return grpc::Status::OK;
+  }
+};
+
+std::shared_ptr<grpc::Channel> Dial(const GrpcServer& server) {
+  return grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+}
+
+// Calls a unary method by name with serialized bytes: lets the test speak to the
+// health service without its generated code (Debian ships none).
+grpc::Status CallRaw(const std::shared_ptr<grpc::Channel>& channel,
+                     const std::string& method, const std::string& request_bytes,
+                     std::string* response_bytes) {
+  grpc::CompletionQueue cq;
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(request_bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
+      stub.PrepareUnaryCall(&context, method, request, &cq);
+  call->StartCall();
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag;
+  bool ok;
+  EXPECT_TRUE(cq.Next(&tag, &ok));
+  if (status.ok()) {
+    std::vector<grpc::Slice> slices;
+    EXPECT_TRUE(response.Dump(&slices).ok());
+    response_bytes->clear();
+    for (const grpc::Slice& s : slices) {
+      response_bytes->append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+  }
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return status;
+}
+
+TEST(GrpcServerTest, AnAgentRpcAnswersARealClientOverLoopback) {
+  StatusOnlyAgent agent;
+  GrpcServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.services = {&agent};
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  ASSERT_THAT(server, IsOk());
+  EXPECT_GT((*server)->port(), 0);
+  EXPECT_EQ((*server)->address(), absl::StrCat("127.0.0.1:", (*server)->port()));
+
+  auto stub = farm::v1::AgentService::NewStub(Dial(**server));
+  grpc::ClientContext context;
+  farm::v1::GetStatusResponse response;
+  grpc::Status status =
+      stub->GetStatus(&context, farm::v1::GetStatusRequest(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.device_id(), "test-device");
+  EXPECT_EQ(response.agent().version(), "0.0.0-test");
+
+  // An RPC the service does not implement is a clean UNIMPLEMENTED, through the
+  // one conversion point.
+  grpc::ClientContext cancel_context;
+  farm::v1::CancelResponse cancel_response;
+  EXPECT_THAT(FromGrpcStatus(stub->Cancel(&cancel_context, farm::v1::CancelRequest(),
+                                          &cancel_response)),
+              StatusIs(absl::StatusCode::kUnimplemented));
+}
+
+TEST(GrpcServerTest, ServesTheStandardHealthService) {
+  StatusOnlyAgent agent;
+  GrpcServerOptions options;
+  options.services = {&agent};
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  ASSERT_THAT(server, IsOk());
+  std::string response;
+  // HealthCheckRequest{service: ""} is the empty message; the answer is
+  // HealthCheckResponse{status: SERVING (1)} = field 1, varint 1.
+  grpc::Status status =
+      CallRaw(Dial(**server), "/grpc.health.v1.Health/Check", "", &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response, std::string("\x08\x01", 2));
+
+  // A service that is not registered is NOT_FOUND.
+  status = CallRaw(Dial(**server), "/grpc.health.v1.Health/Check",
+                   std::string("\x0a\x04nope", 6), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(GrpcServerTest, RegistersServerReflection) {
+  StatusOnlyAgent agent;
+  GrpcServerOptions options;
+  options.services = {&agent};
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  ASSERT_THAT(server, IsOk());
+  // Reflection is a bidi stream: send ServerReflectionRequest{list_services: ""}
+  // (field 7, empty string) and read one response.
+  grpc::CompletionQueue cq;
+  grpc::GenericStub stub(Dial(**server));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto call = stub.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag;
+  bool ok;
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  grpc::Slice slice(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&slice, 1);
+  call->Write(request, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  grpc::ByteBuffer response;
+  call->Read(&response, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& s : slices) {
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  EXPECT_THAT(bytes, HasSubstr("farm.v1.AgentService"));
+  EXPECT_THAT(bytes, HasSubstr("grpc.health.v1.Health"));
+  call->WritesDone(reinterpret_cast<void*>(4));
+  cq.Next(&tag, &ok);
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  cq.Next(&tag, &ok);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
+TEST(GrpcServerTest, ASecondServerOnTheSamePortFailsInsteadOfSharingIt) {
+  StatusOnlyAgent agent;
+  GrpcServerOptions options;
+  options.services = {&agent};
+  absl::StatusOr<std::unique_ptr<GrpcServer>> first = GrpcServer::Start(options);
+  ASSERT_THAT(first, IsOk());
+  StatusOnlyAgent other;
+  GrpcServerOptions same_port;
+  same_port.listen_address = (*first)->address();
+  same_port.services = {&other};
+  EXPECT_THAT(GrpcServer::Start(same_port),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr((*first)->address())));
+}
+
+TEST(GrpcServerTest, WritesThePortFile) {
+  const std::string port_file =
+      absl::StrCat(std::getenv("TEST_TMPDIR"), "/agent.port");
+  StatusOnlyAgent agent;
+  GrpcServerOptions options;
+  options.services = {&agent};
+  options.port_file = port_file;
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  ASSERT_THAT(server, IsOk());
+  std::ifstream in(port_file);
+  int port = 0;
+  in >> port;
+  EXPECT_EQ(port, (*server)->port());
+}
+
+TEST(GrpcServerTest, MalformedAddressNamesTheProblem) {
+  GrpcServerOptions options;
+  options.listen_address = "localhost";
+  EXPECT_THAT(GrpcServer::Start(options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'localhost' is not host:port")));
+  options.listen_address = "127.0.0.1:99999";
+  EXPECT_THAT(GrpcServer::Start(options),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(GrpcServerTest, ShutdownMarksNotServingAndStopsAnswering) {
+  StatusOnlyAgent agent;
+  GrpcServerOptions options;
+  options.services = {&agent};
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  ASSERT_THAT(server, IsOk());
+  auto channel = Dial(**server);
+  (*server)->Shutdown(absl::Seconds(1));
+  (*server)->Shutdown(absl::Seconds(1));  // idempotent
+  auto stub = farm::v1::AgentService::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  farm::v1::GetStatusResponse response;
+  EXPECT_FALSE(stub->GetStatus(&context, farm::v1::GetStatusRequest(), &response).ok());
+}
+
+// Runs in a death-test child, which has a single thread: the contract of
+// BlockShutdownSignals is "before any other thread starts", and this test process
+// already runs gRPC's threads.
+void BlockSignalThenExitWithWhatArrives() {
+  BlockShutdownSignals();
+  ::kill(::getpid(), SIGTERM);
+  const int first = WaitForShutdownSignal();
+  ::kill(::getpid(), SIGINT);
+  const int second = WaitForShutdownSignal();
+  std::_Exit(first == SIGTERM && second == SIGINT ? 42 : 1);
+}
+
+TEST(ShutdownSignalTest, WaitReturnsTheSignalThatArrived) {
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  EXPECT_EXIT(BlockSignalThenExitWithWhatArrives(), ::testing::ExitedWithCode(42), "");
+}
+
+}  // namespace
+}  // namespace kvmfarm
