@@ -13,6 +13,8 @@ Example:
     )
 """
 
+load("@system_libs//:static.bzl", "STATIC_LINKOPTS")
+
 FARM_COPTS = [
     "-Wall",
     "-Wextra",
@@ -31,3 +33,24 @@ def farm_cc_test(name, copts = [], deps = [], **kwargs):
     if "//third_party:gmock_main" not in deps and "//third_party:benchmark_main" not in deps:
         deps = deps + ["//third_party:gmock_main"]
     native.cc_test(name = name, copts = FARM_COPTS + copts, deps = deps, **kwargs)
+
+def farm_cc_static_binary(name, static_libs, copts = [], linkopts = [], **kwargs):
+    """A fully static binary (no program interpreter): for Android and guest initramfs.
+
+    Bazel 4.2's auto-configured toolchain has no `fully_static_link` feature (an
+    unknown feature is silently ignored), so static means `-static` in linkopts plus
+    one ordered link line from `pkg-config --static` for each system library used
+    (see //bazel:system_libs.bzl). `static_libs` names them, in dependency order:
+    users before what they use, e.g. ["grpcpp_reflection", "libcrypto", "zlib"].
+    """
+    line = ["-static"]
+    for lib in static_libs:
+        for flag in STATIC_LINKOPTS[lib]:
+            line.append(flag)
+    native.cc_binary(
+        name = name,
+        copts = FARM_COPTS + copts,
+        linkstatic = 1,
+        linkopts = line + linkopts,
+        **kwargs
+    )
