@@ -1,0 +1,65 @@
+// -----------------------------------------------------------------------------
+// File: agent_service.h
+// -----------------------------------------------------------------------------
+//
+// farm.v1.AgentService as served by farm-agent: a thin layer that turns requests
+// into calls of the probe (and, as they land, the workload and VM runners) and
+// their results into replies. GetCapability answers from a cached probe unless
+// asked to refresh; GetStatus always answers.
+#ifndef KVMFARM_AGENT_AGENT_SERVICE_H_
+#define KVMFARM_AGENT_AGENT_SERVICE_H_
+
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/probe/probe.h"
+#include "farm/v1/agent.grpc.pb.h"
+
+namespace kvmfarm {
+
+struct AgentConfig {
+  probe::ProbeOptions probe;
+  std::string version = "0.1.0";
+  std::string listen_address;
+};
+
+class AgentServiceImpl final : public farm::v1::AgentService::Service {
+ public:
+  explicit AgentServiceImpl(AgentConfig config);
+
+  // Runs the probe now so the first GetCapability answers at once. The probe's
+  // error (a bad --sysroot or --props) is fatal at start-up.
+  absl::Status Initialize();
+
+  grpc::Status GetCapability(grpc::ServerContext* context,
+                             const farm::v1::GetCapabilityRequest* request,
+                             farm::v1::GetCapabilityResponse* response) override;
+  grpc::Status GetStatus(grpc::ServerContext* context,
+                         const farm::v1::GetStatusRequest* request,
+                         farm::v1::GetStatusResponse* response) override;
+  grpc::Status RunBenchmark(
+      grpc::ServerContext* context, const farm::v1::RunBenchmarkRequest* request,
+      grpc::ServerWriter<farm::v1::RunBenchmarkResponse>* writer) override;
+  grpc::Status BootVm(grpc::ServerContext* context,
+                      const farm::v1::BootVmRequest* request,
+                      grpc::ServerWriter<farm::v1::BootVmResponse>* writer) override;
+  grpc::Status Cancel(grpc::ServerContext* context,
+                      const farm::v1::CancelRequest* request,
+                      farm::v1::CancelResponse* response) override;
+
+ private:
+  farm::v1::AgentInfo Info() const;
+  // FAILED_PRECONDITION for measurement jobs on a fixture tree.
+  absl::Status CheckCanMeasure() const;
+
+  const AgentConfig config_;
+  const absl::Time started_at_;
+  absl::Mutex mu_;
+  farm::v1::KvmCapability capability_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kvmfarm
+
+#endif  // KVMFARM_AGENT_AGENT_SERVICE_H_

@@ -1,0 +1,141 @@
+// farm-agent: the kvmfarm server on one device.
+//
+//   farm-agent --probe [--json] [--sysroot DIR] [--props FILE]   one-shot report
+//   farm-agent [--listen 127.0.0.1:7420] [--sysroot DIR] ...     serve gRPC
+#include <unistd.h>
+
+#include <google/protobuf/util/json_util.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "agent/agent_service.h"
+#include "agent/probe/probe.h"
+#include "agent/probe/report.h"
+#include "common/grpc_server.h"
+#include "common/logging.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7420",
+          "Address to serve gRPC on (host:port; port 0 = any free port). Loopback "
+          "unless you mean it: the agent runs measurements for whoever connects.");
+ABSL_FLAG(std::string, sysroot, "/",
+          "Root prefix to read /proc, /sys, /dev and getprop.txt below. Anything but "
+          "/ is a fixture tree: nothing of this host is touched, and measurement "
+          "jobs are refused.");
+ABSL_FLAG(std::string, props, "",
+          "File of Android properties in getprop's output format, instead of running "
+          "getprop.");
+ABSL_FLAG(std::string, device_id, "",
+          "Id to report as (default: ro.serialno, else the host name).");
+ABSL_FLAG(std::string, qemu, "",
+          "QEMU system emulator to use (default: qemu-system-* from PATH).");
+ABSL_FLAG(std::string, controller, "",
+          "Controller address to register and heartbeat with (host:port). Accepted "
+          "now; registration arrives with farm-controller.");
+ABSL_FLAG(std::string, port_file, "",
+          "Write the port actually bound to this file (for --listen with port 0).");
+ABSL_FLAG(bool, probe, false,
+          "Run the KVM capability probe once, print the report and exit (0 when the "
+          "probe ran, whatever the verdict).");
+ABSL_FLAG(bool, json, false,
+          "With --probe: print the KvmCapability as JSON (protobuf JSON mapping).");
+ABSL_FLAG(bool, smoke_test, true,
+          "Run the /dev/kvm smoke test (create a VM and run a vCPU to a known exit).");
+
+namespace kvmfarm {
+namespace {
+
+probe::ProbeOptions ProbeOptionsFromFlags() {
+  probe::ProbeOptions options;
+  options.sysroot = absl::GetFlag(FLAGS_sysroot);
+  options.props_file = absl::GetFlag(FLAGS_props);
+  options.device_id = absl::GetFlag(FLAGS_device_id);
+  options.qemu = absl::GetFlag(FLAGS_qemu);
+  options.kvm.run_smoke_test = absl::GetFlag(FLAGS_smoke_test);
+  return options;
+}
+
+int RunProbeOnce() {
+  absl::StatusOr<farm::v1::KvmCapability> capability =
+      probe::RunProbe(ProbeOptionsFromFlags());
+  if (!capability.ok()) {
+    std::cerr << "farm-agent: " << capability.status().message() << "\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_json)) {
+    google::protobuf::util::JsonPrintOptions json_options;
+    json_options.add_whitespace = true;
+    std::string json;
+    auto status =
+        google::protobuf::util::MessageToJsonString(*capability, &json, json_options);
+    if (!status.ok()) {
+      std::cerr << "farm-agent: cannot print JSON: " << status.ToString() << "\n";
+      return 1;
+    }
+    std::cout << json;
+  } else {
+    std::cout << probe::FormatCapabilityReport(*capability);
+  }
+  return 0;
+}
+
+int Serve() {
+  BlockShutdownSignals();
+  AgentConfig config;
+  config.probe = ProbeOptionsFromFlags();
+  AgentServiceImpl service(config);
+  absl::Status initialized = service.Initialize();
+  if (!initialized.ok()) {
+    std::cerr << "farm-agent: " << initialized.message() << "\n";
+    return 2;
+  }
+  GrpcServerOptions options;
+  options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.port_file = absl::GetFlag(FLAGS_port_file);
+  options.services = {&service};
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  if (!server.ok()) {
+    std::cerr << "farm-agent: " << server.status().message() << "\n";
+    return 2;
+  }
+  if (!absl::GetFlag(FLAGS_controller).empty()) {
+    FARM_LOG(WARNING) << "--controller " << absl::GetFlag(FLAGS_controller)
+                      << " noted: registration arrives with farm-controller";
+  }
+  FARM_LOG(INFO) << "farm-agent serving on " << (*server)->address()
+                 << (config.probe.sysroot != "/"
+                         ? absl::StrCat(" (fixture ", config.probe.sysroot, ")")
+                         : "");
+  const int signal = WaitForShutdownSignal();
+  FARM_LOG(INFO) << "signal " << signal << ": shutting down";
+  (*server)->Shutdown(absl::Seconds(5));
+  return 0;
+}
+
+}  // namespace
+}  // namespace kvmfarm
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "the kvmfarm agent: probes whether this device can run VMs with KVM and serves "
+      "farm.v1.AgentService over gRPC.\n\n"
+      "  farm-agent --probe            report this device's KVM capability and exit\n"
+      "  farm-agent --probe --json     the same as JSON (farm.v1.KvmCapability)\n"
+      "  farm-agent --probe --sysroot tests/fixtures/devices/pixel8-stock\n"
+      "                                probe a captured device tree instead\n"
+      "  farm-agent --listen 127.0.0.1:7420\n"
+      "                                serve gRPC (health and reflection included)");
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    std::cerr << "farm-agent: unexpected argument '" << positional[1]
+              << "' (see --help)\n";
+    return 2;
+  }
+  return absl::GetFlag(FLAGS_probe) ? kvmfarm::RunProbeOnce() : kvmfarm::Serve();
+}

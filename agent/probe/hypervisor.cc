@@ -1,0 +1,128 @@
+#include "agent/probe/hypervisor.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace kvmfarm::probe {
+
+std::string HypervisorKindName(farm::v1::HypervisorKind kind) {
+  switch (kind) {
+    case farm::v1::HYPERVISOR_KIND_NONE:
+      return "none";
+    case farm::v1::HYPERVISOR_KIND_KVM:
+      return "kvm";
+    case farm::v1::HYPERVISOR_KIND_PKVM:
+      return "pkvm";
+    case farm::v1::HYPERVISOR_KIND_PVM:
+      return "pvm";
+    case farm::v1::HYPERVISOR_KIND_GUNYAH:
+      return "gunyah";
+    case farm::v1::HYPERVISOR_KIND_GENIEZONE:
+      return "geniezone";
+    default:
+      return "unknown";
+  }
+}
+
+VendorHypervisor ReadVendorHypervisor(const Sysroot& sysroot, const Properties& props,
+                                      Checks* checks) {
+  VendorHypervisor vendor;
+  if (sysroot.Exists("/dev/gunyah")) {
+    vendor.kind = farm::v1::HYPERVISOR_KIND_GUNYAH;
+    vendor.evidence.push_back("/dev/gunyah exists (Qualcomm Gunyah)");
+  }
+  absl::StatusOr<std::string> hyp_type = sysroot.ReadLine("/sys/hypervisor/type");
+  if (hyp_type.ok() && !hyp_type->empty()) {
+    vendor.evidence.push_back(absl::StrCat("/sys/hypervisor/type = ", *hyp_type));
+    if (absl::EqualsIgnoreCase(*hyp_type, "gunyah")) {
+      vendor.kind = farm::v1::HYPERVISOR_KIND_GUNYAH;
+    }
+  }
+  if (sysroot.Exists("/dev/gzvm")) {
+    vendor.kind = farm::v1::HYPERVISOR_KIND_GENIEZONE;
+    vendor.evidence.push_back("/dev/gzvm exists (MediaTek GenieZone)");
+  }
+  const std::string version = props.GetOr("ro.boot.hypervisor.version");
+  if (!version.empty()) {
+    vendor.evidence.push_back(absl::StrCat("ro.boot.hypervisor.version = ", version));
+    const std::string lower = absl::AsciiStrToLower(version);
+    if (vendor.kind == farm::v1::HYPERVISOR_KIND_NONE) {
+      if (absl::StrContains(lower, "gunyah")) vendor.kind = farm::v1::HYPERVISOR_KIND_GUNYAH;
+      if (absl::StrContains(lower, "geniezone") || absl::StrContains(lower, "gzvm")) {
+        vendor.kind = farm::v1::HYPERVISOR_KIND_GENIEZONE;
+      }
+    }
+  }
+  for (const char* key : {"ro.boot.hypervisor.vm.supported",
+                          "ro.boot.hypervisor.protected_vm.supported"}) {
+    const std::string value = props.GetOr(key);
+    if (!value.empty()) vendor.evidence.push_back(absl::StrCat(key, " = ", value));
+  }
+  const std::string protected_vm = props.GetOr("ro.boot.hypervisor.protected_vm.supported");
+  vendor.protected_vm_supported = protected_vm == "1" || protected_vm == "true";
+  if (sysroot.Exists("/apex/com.android.virt")) {
+    vendor.evidence.push_back("/apex/com.android.virt present (Android Virtualization Framework)");
+  }
+
+  if (vendor.kind != farm::v1::HYPERVISOR_KIND_NONE) {
+    AddCheck(checks, "hypervisor.vendor", farm::v1::OUTCOME_WARN,
+             absl::StrCat(HypervisorKindName(vendor.kind),
+                          ": VMs through the vendor hypervisor, not KVM (",
+                          absl::StrJoin(vendor.evidence, "; "), ")"),
+             "/dev, /sys/hypervisor, ro.boot.hypervisor.*");
+  } else if (!vendor.evidence.empty()) {
+    AddCheck(checks, "hypervisor.vendor", farm::v1::OUTCOME_PASS,
+             absl::StrCat("no vendor hypervisor; ", absl::StrJoin(vendor.evidence, "; ")),
+             "ro.boot.hypervisor.*");
+  }
+  return vendor;
+}
+
+farm::v1::HypervisorKind DecideHypervisorKind(const Sysroot& sysroot,
+                                              const farm::v1::KvmCapability& capability,
+                                              const VendorHypervisor& vendor,
+                                              Checks* checks) {
+  farm::v1::HypervisorKind kind = farm::v1::HYPERVISOR_KIND_NONE;
+  std::string why = "no /dev/kvm and no vendor hypervisor";
+  if (capability.kvm_node().present()) {
+    kind = farm::v1::HYPERVISOR_KIND_KVM;
+    why = "/dev/kvm";
+    // A nested paravirtual KVM announces its module.
+    std::string pvm_line;
+    for (const std::string& line : capability.boot_mode().evidence_lines()) {
+      if (absl::StartsWith(line, "kvm-pvm:")) pvm_line = line;
+    }
+    if (sysroot.Exists("/sys/module/kvm_pvm") || !pvm_line.empty()) {
+      kind = farm::v1::HYPERVISOR_KIND_PVM;
+      why = absl::StrCat("nested paravirtual KVM: ",
+                         pvm_line.empty() ? "/sys/module/kvm_pvm is loaded" : pvm_line);
+    } else if (capability.boot_mode().kvm_arm_mode() == farm::v1::KVM_ARM_MODE_PROTECTED) {
+      kind = farm::v1::HYPERVISOR_KIND_PKVM;
+      why = "protected KVM: the kernel log says Protected nVHE mode";
+    } else if (capability.kernel().kvm_arm_mode_arg() == "protected") {
+      kind = farm::v1::HYPERVISOR_KIND_PKVM;
+      why = "protected KVM: kvm-arm.mode=protected";
+    } else if (vendor.protected_vm_supported) {
+      kind = farm::v1::HYPERVISOR_KIND_PKVM;
+      why = "protected KVM: ro.boot.hypervisor.protected_vm.supported";
+    } else if (capability.boot_mode().kvm_arm_mode() == farm::v1::KVM_ARM_MODE_VHE ||
+               capability.boot_mode().kvm_arm_mode() == farm::v1::KVM_ARM_MODE_NVHE) {
+      why = absl::StrCat("KVM at EL2 (",
+                         farm::v1::KvmArmMode_Name(capability.boot_mode().kvm_arm_mode())
+                             .substr(13),
+                         ")");
+    }
+  } else if (vendor.kind != farm::v1::HYPERVISOR_KIND_NONE) {
+    kind = vendor.kind;
+    why = absl::StrJoin(vendor.evidence, "; ");
+  }
+  AddCheck(checks, "hypervisor.kind",
+           kind == farm::v1::HYPERVISOR_KIND_NONE ? farm::v1::OUTCOME_FAIL
+                                                  : farm::v1::OUTCOME_PASS,
+           absl::StrCat(HypervisorKindName(kind), ": ", why), "probe evidence");
+  return kind;
+}
+
+}  // namespace kvmfarm::probe
