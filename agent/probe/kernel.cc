@@ -38,6 +38,14 @@ void AddConfigCheck(const KernelConfig& config, const std::string& source,
            source);
 }
 
+// "<device path>: absent" rather than the sysroot's real path, so a report reads
+// the same on the device and for its fixture.
+std::string Problem(absl::string_view device_path, const absl::Status& status) {
+  if (absl::IsNotFound(status)) return absl::StrCat(device_path, " absent");
+  if (absl::IsPermissionDenied(status)) return absl::StrCat(device_path, " not readable");
+  return absl::StrCat(device_path, ": ", status.message());
+}
+
 }  // namespace
 
 absl::StatusOr<KernelConfig> ParseKernelConfig(absl::string_view text) {
@@ -133,10 +141,10 @@ void ReadKernelEvidence(const Sysroot& sysroot, absl::string_view release,
     if (config.ok()) {
       source = "/proc/config.gz";
     } else {
-      problems.push_back(absl::StrCat("/proc/config.gz: ", config.status().message()));
+      problems.push_back(Problem("/proc/config.gz", config.status()));
     }
   } else {
-    problems.push_back(std::string(gz.status().message()));
+    problems.push_back(Problem("/proc/config.gz", gz.status()));
   }
   if (!config.ok() && !release.empty()) {
     const std::string boot = absl::StrCat("/boot/config-", release);
@@ -146,10 +154,10 @@ void ReadKernelEvidence(const Sysroot& sysroot, absl::string_view release,
       if (config.ok()) {
         source = boot;
       } else {
-        problems.push_back(absl::StrCat(boot, ": ", config.status().message()));
+        problems.push_back(Problem(boot, config.status()));
       }
     } else {
-      problems.push_back(std::string(text.status().message()));
+      problems.push_back(Problem(boot, text.status()));
     }
   }
 

@@ -178,7 +178,7 @@ void ReadBootModeEvidence(const Sysroot& sysroot, farm::v1::CpuArch arch,
     case farm::v1::EXCEPTION_LEVEL_EL1:
       AddCheck(checks, "boot.exception_level", farm::v1::OUTCOME_FAIL,
                absl::StrCat(line_with("started at EL1"),
-                            ": the bootloader kept EL2, KVM can't run"),
+                            ": the kernel did not get EL2 (the firmware or a vendor hypervisor keeps it), so KVM can't run"),
                source);
       break;
     case farm::v1::EXCEPTION_LEVEL_INCONSISTENT:

@@ -1,0 +1,164 @@
+// The probe's result for every fixture device is a golden test: identity, every
+// check's outcome, the hypervisor kind and the verdict. The goldens live in
+// tests/fixtures/golden/<device>.txt; after a deliberate change, regenerate them
+// and review the diff:
+//   KVMFARM_UPDATE_GOLDEN=1 bazel run //agent/probe:fixture_probe_test
+#include <dirent.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/probe/hypervisor.h"
+#include "agent/probe/probe.h"
+#include "agent/probe/report.h"
+#include "common/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm::probe {
+namespace {
+
+using ::kvmfarm::testing::IsOk;
+
+// Where tests/fixtures is: the workspace when regenerating, runfiles otherwise.
+std::string FixturesRoot() {
+  const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
+  if (workspace != nullptr && std::getenv("KVMFARM_UPDATE_GOLDEN") != nullptr) {
+    return absl::StrCat(workspace, "/tests/fixtures");
+  }
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  return absl::StrCat(srcdir != nullptr ? srcdir : ".", "/kvmfarm/tests/fixtures");
+}
+
+std::vector<std::string> FixtureNames() {
+  std::vector<std::string> names;
+  const std::string dir = FixturesRoot() + "/devices";
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* entry = readdir(d)) {
+      const std::string name = entry->d_name;
+      if (name != "." && name != ".." && name.find('.') == std::string::npos) {
+        names.push_back(name);
+      }
+    }
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// The stable part of a probe result: no timings, no absolute paths.
+std::string Summarize(const farm::v1::KvmCapability& c) {
+  const farm::v1::DeviceIdentity& d = c.device();
+  std::vector<std::string> cores;
+  for (const farm::v1::CpuCoreGroup& g : d.core_groups()) {
+    cores.push_back(absl::StrCat(g.count(), "x ", g.part_name()));
+  }
+  std::string out = absl::StrCat(
+      "device_id: ", d.device_id(), "\nmanufacturer: ", d.manufacturer(),
+      "\nmodel: ", d.model(), "\nsoc: ", d.soc_vendor(), " / ", d.soc_model(), " / ",
+      d.soc_marketing_name(), "\ncpu: ", d.cpu_arch_name(), ", ", d.cpu_cores(),
+      " cores: ", absl::StrJoin(cores, ", "), "\nkernel: ", d.kernel_release(),
+      "\nandroid: ", d.android_release(), "\nabi: ", d.abi(), "\nchecks:\n");
+  for (const farm::v1::Check& check : c.checks()) {
+    absl::StrAppend(&out, "  ", farm::v1::Outcome_Name(check.outcome()).substr(8), " ",
+                    check.name(), "\n");
+  }
+  absl::StrAppend(&out, "hypervisor: ", HypervisorKindName(c.hypervisor_kind()),
+                  "\nverdict: ", VerdictName(c.verdict()), "\n");
+  return out;
+}
+
+absl::StatusOr<farm::v1::KvmCapability> ProbeFixture(const std::string& name) {
+  ProbeOptions options;
+  options.sysroot = absl::StrCat(FixturesRoot(), "/devices/", name);
+  return RunProbe(options);
+}
+
+TEST(FixtureProbeTest, EveryFixtureMatchesItsGolden) {
+  const std::vector<std::string> names = FixtureNames();
+  ASSERT_GE(names.size(), 8u) << "fixtures not found under " << FixturesRoot();
+  const bool update = std::getenv("KVMFARM_UPDATE_GOLDEN") != nullptr &&
+                      std::getenv("BUILD_WORKSPACE_DIRECTORY") != nullptr;
+  for (const std::string& name : names) {
+    SCOPED_TRACE(name);
+    absl::StatusOr<farm::v1::KvmCapability> capability = ProbeFixture(name);
+    ASSERT_THAT(capability, IsOk());
+    const std::string summary = Summarize(*capability);
+    const std::string golden_path =
+        absl::StrCat(FixturesRoot(), "/golden/", name, ".txt");
+    if (update) {
+      std::ofstream(golden_path) << summary;
+      continue;
+    }
+    std::ifstream in(golden_path);
+    ASSERT_TRUE(in.good()) << "missing " << golden_path
+                           << " (KVMFARM_UPDATE_GOLDEN=1 bazel run "
+                              "//agent/probe:fixture_probe_test)";
+    std::stringstream golden;
+    golden << in.rdbuf();
+    EXPECT_EQ(summary, golden.str());
+  }
+}
+
+// The verdict table, written out independently of the golden files.
+TEST(FixtureProbeTest, VerdictsFollowTheDesignTable) {
+  struct Expected {
+    farm::v1::Verdict verdict;
+    farm::v1::HypervisorKind kind;
+    const char* soc;
+  };
+  const std::map<std::string, Expected> expected = {
+      {"pixel8-kvm",
+       {farm::v1::VERDICT_KVM_BOOT_UNTESTED, farm::v1::HYPERVISOR_KIND_PKVM, "Tensor G3"}},
+      {"pixel8-stock",
+       {farm::v1::VERDICT_KVM_NO_ACCESS, farm::v1::HYPERVISOR_KIND_PKVM, "Tensor G3"}},
+      {"sd8gen3-custom",
+       {farm::v1::VERDICT_KVM_BOOT_UNTESTED, farm::v1::HYPERVISOR_KIND_KVM,
+        "Snapdragon 8 Gen 3"}},
+      {"sd8gen3-stock",
+       {farm::v1::VERDICT_VENDOR_HYPERVISOR_ONLY, farm::v1::HYPERVISOR_KIND_GUNYAH,
+        "Snapdragon 8 Gen 3"}},
+      {"oneplus12-custom",
+       {farm::v1::VERDICT_KVM_BOOT_UNTESTED, farm::v1::HYPERVISOR_KIND_KVM,
+        "Snapdragon 8 Gen 3"}},
+      {"sd835",
+       {farm::v1::VERDICT_NO_HYPERVISOR_MODE, farm::v1::HYPERVISOR_KIND_NONE,
+        "Snapdragon 835"}},
+      {"mtk-d9300-stock",
+       {farm::v1::VERDICT_VENDOR_HYPERVISOR_ONLY, farm::v1::HYPERVISOR_KIND_GENIEZONE,
+        "Dimensity 9300"}},
+      {"x86-server-vtx",
+       {farm::v1::VERDICT_KVM_BOOT_UNTESTED, farm::v1::HYPERVISOR_KIND_KVM, ""}},
+  };
+  for (const auto& [name, want] : expected) {
+    SCOPED_TRACE(name);
+    absl::StatusOr<farm::v1::KvmCapability> c = ProbeFixture(name);
+    ASSERT_THAT(c, IsOk());
+    EXPECT_EQ(c->verdict(), want.verdict) << FormatCapabilityReport(*c);
+    EXPECT_EQ(c->hypervisor_kind(), want.kind);
+    EXPECT_EQ(c->device().soc_marketing_name(), want.soc);
+    EXPECT_TRUE(c->device().is_fixture());
+    EXPECT_FALSE(c->verdict_reasons().empty());
+    EXPECT_FALSE(c->recommendation().empty());
+    // A fixture probe touches nothing of the host: no user, no QEMU of this machine.
+    EXPECT_FALSE(c->has_agent_user());
+    EXPECT_EQ(c->qemu_size(), 0);
+  }
+}
+
+TEST(FixtureProbeTest, BadSysrootIsAClearError) {
+  ProbeOptions options;
+  options.sysroot = "/nonexistent/fixture";
+  EXPECT_THAT(RunProbe(options),
+              ::kvmfarm::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                           ::testing::HasSubstr("--sysroot")));
+}
+
+}  // namespace
+}  // namespace kvmfarm::probe
