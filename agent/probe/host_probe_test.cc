@@ -1,0 +1,49 @@
+// The real probe on the machine running the test, asserting what is true here:
+// an openable /dev/kvm means API 12 and a passing smoke test; no /dev/kvm means
+// KVM_NOT_IN_KERNEL or UNKNOWN with a reason.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "agent/probe/probe.h"
+#include "agent/probe/report.h"
+#include "common/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm::probe {
+namespace {
+
+using ::kvmfarm::testing::IsOk;
+
+TEST(HostProbeTest, TellsTheTruthAboutThisMachine) {
+  absl::StatusOr<farm::v1::KvmCapability> c = RunProbe(ProbeOptions());
+  ASSERT_THAT(c, IsOk());
+  const std::string report = FormatCapabilityReport(*c);
+  EXPECT_FALSE(c->device().is_fixture());
+  EXPECT_TRUE(c->has_agent_user());
+  EXPECT_FALSE(c->verdict_reasons().empty()) << report;
+  EXPECT_NE(c->verdict(), farm::v1::VERDICT_UNSPECIFIED);
+  // Without the boot check (a later part of the agent), never READY.
+  EXPECT_NE(c->verdict(), farm::v1::VERDICT_KVM_READY) << report;
+
+  if (::access("/dev/kvm", F_OK) != 0) {
+    EXPECT_FALSE(c->kvm_node().present());
+    EXPECT_THAT(c->verdict(), ::testing::AnyOf(farm::v1::VERDICT_KVM_NOT_IN_KERNEL,
+                                               farm::v1::VERDICT_UNKNOWN))
+        << report;
+    return;
+  }
+  EXPECT_TRUE(c->kvm_node().present());
+  const int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    EXPECT_EQ(c->verdict(), farm::v1::VERDICT_KVM_NO_ACCESS) << report;
+    return;
+  }
+  ::close(fd);
+  EXPECT_EQ(c->kvm_node().api_version(), 12);
+  EXPECT_EQ(c->kvm_node().smoke_test().outcome(), farm::v1::OUTCOME_PASS) << report;
+  EXPECT_EQ(c->verdict(), farm::v1::VERDICT_KVM_BOOT_UNTESTED) << report;
+}
+
+}  // namespace
+}  // namespace kvmfarm::probe
