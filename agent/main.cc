@@ -7,17 +7,18 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_service.h"
 #include "agent/probe/probe.h"
 #include "agent/probe/report.h"
+#include "common/flags.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
 
@@ -51,10 +52,18 @@ ABSL_FLAG(bool, smoke_test, true,
 namespace kvmfarm {
 namespace {
 
+// `bazel run` starts the binary in its runfiles; relative paths on its command
+// line mean the directory the user ran it from.
+std::string FromUserDir(const std::string& path) {
+  const char* user_dir = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (path.empty() || path.front() == '/' || user_dir == nullptr) return path;
+  return absl::StrCat(user_dir, "/", path);
+}
+
 probe::ProbeOptions ProbeOptionsFromFlags() {
   probe::ProbeOptions options;
-  options.sysroot = absl::GetFlag(FLAGS_sysroot);
-  options.props_file = absl::GetFlag(FLAGS_props);
+  options.sysroot = FromUserDir(absl::GetFlag(FLAGS_sysroot));
+  options.props_file = FromUserDir(absl::GetFlag(FLAGS_props));
   options.device_id = absl::GetFlag(FLAGS_device_id);
   options.qemu = absl::GetFlag(FLAGS_qemu);
   options.kvm.run_smoke_test = absl::GetFlag(FLAGS_smoke_test);
@@ -97,7 +106,7 @@ int Serve() {
   }
   GrpcServerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
-  options.port_file = absl::GetFlag(FLAGS_port_file);
+  options.port_file = FromUserDir(absl::GetFlag(FLAGS_port_file));
   options.services = {&service};
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
   if (!server.ok()) {
@@ -130,8 +139,9 @@ int main(int argc, char** argv) {
       "  farm-agent --probe --sysroot tests/fixtures/devices/pixel8-stock\n"
       "                                probe a captured device tree instead\n"
       "  farm-agent --listen 127.0.0.1:7420\n"
-      "                                serve gRPC (health and reflection included)");
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+      "                                serve gRPC (health and reflection included)\n\n"
+      "Flag names take dashes or underscores: --device-id and --device_id are the same.");
+  std::vector<char*> positional = kvmfarm::ParseCommandLineFlags(argc, argv);
   if (positional.size() > 1) {
     std::cerr << "farm-agent: unexpected argument '" << positional[1]
               << "' (see --help)\n";

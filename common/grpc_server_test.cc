@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/testing/grpc_raw.h"
 #include "common/testing/status_matchers.h"
 #include "farm/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -20,7 +21,9 @@
 namespace kvmfarm {
 namespace {
 
+using ::kvmfarm::testing::CallRawUnary;
 using ::kvmfarm::testing::IsOk;
+using ::kvmfarm::testing::kHealthServing;
 using ::kvmfarm::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -37,40 +40,6 @@ class StatusOnlyAgent final : public farm::v1::AgentService::Service {
 
 std::shared_ptr<grpc::Channel> Dial(const GrpcServer& server) {
   return grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
-}
-
-// Calls a unary method by name with serialized bytes: lets the test speak to the
-// health service without its generated code (Debian ships none).
-grpc::Status CallRaw(const std::shared_ptr<grpc::Channel>& channel,
-                     const std::string& method, const std::string& request_bytes,
-                     std::string* response_bytes) {
-  grpc::CompletionQueue cq;
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Slice slice(request_bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
-      stub.PrepareUnaryCall(&context, method, request, &cq);
-  call->StartCall();
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag;
-  bool ok;
-  EXPECT_TRUE(cq.Next(&tag, &ok));
-  if (status.ok()) {
-    std::vector<grpc::Slice> slices;
-    EXPECT_TRUE(response.Dump(&slices).ok());
-    response_bytes->clear();
-    for (const grpc::Slice& s : slices) {
-      response_bytes->append(reinterpret_cast<const char*>(s.begin()), s.size());
-    }
-  }
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
-  return status;
 }
 
 TEST(GrpcServerTest, AnAgentRpcAnswersARealClientOverLoopback) {
@@ -111,12 +80,12 @@ TEST(GrpcServerTest, ServesTheStandardHealthService) {
   // HealthCheckRequest{service: ""} is the empty message; the answer is
   // HealthCheckResponse{status: SERVING (1)} = field 1, varint 1.
   grpc::Status status =
-      CallRaw(Dial(**server), "/grpc.health.v1.Health/Check", "", &response);
+      CallRawUnary(Dial(**server), "/grpc.health.v1.Health/Check", "", &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(response, std::string("\x08\x01", 2));
+  EXPECT_EQ(response, kHealthServing);
 
   // A service that is not registered is NOT_FOUND.
-  status = CallRaw(Dial(**server), "/grpc.health.v1.Health/Check",
+  status = CallRawUnary(Dial(**server), "/grpc.health.v1.Health/Check",
                    std::string("\x0a\x04nope", 6), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
 }

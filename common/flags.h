@@ -1,0 +1,34 @@
+// -----------------------------------------------------------------------------
+// File: flags.h
+// -----------------------------------------------------------------------------
+//
+// Command-line parsing shared by kvmfarm's binaries: absl::Flags, accepting both
+// spellings of a flag name (--device-id and --device_id). Abseil only knows the
+// underscore form; operators type dashes.
+//
+// Example:
+//
+//   int main(int argc, char** argv) {
+//     absl::SetProgramUsageMessage("...");
+//     std::vector<char*> args = ParseCommandLineFlags(argc, argv);
+//     ...
+//   }
+#ifndef KVMFARM_COMMON_FLAGS_H_
+#define KVMFARM_COMMON_FLAGS_H_
+
+#include <string>
+#include <vector>
+
+namespace kvmfarm {
+
+// "--device-id=x" -> "--device_id=x"; anything that is not a flag is unchanged,
+// and so is everything after a bare "--".
+std::vector<std::string> NormalizeFlagNames(const std::vector<std::string>& args);
+
+// absl::ParseCommandLine on the normalized arguments; returns the positional ones
+// (argv[0] first). The returned pointers stay valid for the process's life.
+std::vector<char*> ParseCommandLineFlags(int argc, char** argv);
+
+}  // namespace kvmfarm
+
+#endif  // KVMFARM_COMMON_FLAGS_H_

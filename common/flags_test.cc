@@ -1,0 +1,24 @@
+#include "common/flags.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm {
+namespace {
+
+using ::testing::ElementsAre;
+
+TEST(NormalizeFlagNamesTest, DashesInNamesOnly) {
+  EXPECT_THAT(NormalizeFlagNames({"farm-agent", "--device-id=pixel-8", "--port-file",
+                                  "/tmp/a-b", "-max-parallel=2", "pos-arg"}),
+              ElementsAre("farm-agent", "--device_id=pixel-8", "--port_file", "/tmp/a-b",
+                          "-max_parallel=2", "pos-arg"));
+}
+
+TEST(NormalizeFlagNamesTest, NothingAfterDoubleDashAndNotArgv0) {
+  EXPECT_THAT(NormalizeFlagNames({"--odd-name", "--a-b", "--", "--c-d"}),
+              ElementsAre("--odd-name", "--a_b", "--", "--c-d"));
+}
+
+}  // namespace
+}  // namespace kvmfarm
