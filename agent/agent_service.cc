@@ -79,6 +79,9 @@ grpc::Status AgentServiceImpl::GetStatus(grpc::ServerContext*,
     response->set_device_id(capability_.device().device_id());
   }
   response->set_is_fixture(!CheckCanMeasure().ok());
+  if (absl::optional<farm::v1::JobInfo> job = job_slot_.Current()) {
+    *response->mutable_busy_job() = *job;
+  }
   return grpc::Status::OK;
 }
 
@@ -102,13 +105,11 @@ grpc::Status AgentServiceImpl::BootVm(grpc::ServerContext*,
 
 grpc::Status AgentServiceImpl::Cancel(grpc::ServerContext*,
                                       const farm::v1::CancelRequest* request,
-                                      farm::v1::CancelResponse*) {
-  if (request->attempt_id().empty()) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        "attempt_id is required: the attempt id of the job to cancel"));
-  }
-  return ToGrpcStatus(absl::NotFoundError(
-      absl::StrCat("no job with attempt_id '", request->attempt_id(), "' is running")));
+                                      farm::v1::CancelResponse* response) {
+  absl::Status cancelled = job_slot_.Cancel(request->attempt_id());
+  if (!cancelled.ok()) return ToGrpcStatus(cancelled);
+  response->set_attempt_id(request->attempt_id());
+  return grpc::Status::OK;
 }
 
 }  // namespace kvmfarm

@@ -14,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/job_slot.h"
 #include "agent/probe/probe.h"
 #include "farm/v1/agent.grpc.pb.h"
 
@@ -56,6 +57,8 @@ class AgentServiceImpl final : public farm::v1::AgentService::Service {
 
   const AgentConfig config_;
   const absl::Time started_at_;
+  // The one measurement job that may run (RunBenchmark, BootVm).
+  JobSlot job_slot_;
   absl::Mutex mu_;
   farm::v1::KvmCapability capability_ ABSL_GUARDED_BY(mu_);
 };

@@ -1,0 +1,93 @@
+#include "agent/job_slot.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace kvmfarm {
+
+absl::StatusOr<std::unique_ptr<JobSlot::Lease>> JobSlot::Acquire(
+    const std::string& attempt_id, farm::v1::JobKind kind) {
+  if (attempt_id.empty()) {
+    return absl::InvalidArgumentError(
+        "attempt_id is required: choose a unique id per try, it is echoed in every reply");
+  }
+  absl::MutexLock lock(&mu_);
+  if (current_.has_value()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("busy with job ", current_->attempt_id(), " (",
+                     farm::v1::JobKind_Name(current_->kind()),
+                     "); one measurement runs at a time, retry later"));
+  }
+  farm::v1::JobInfo info;
+  info.set_attempt_id(attempt_id);
+  info.set_kind(kind);
+  *info.mutable_started_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      absl::ToUnixNanos(absl::Now()));
+  current_ = std::move(info);
+  cancelled_ = false;
+  on_cancel_ = nullptr;
+  return std::unique_ptr<Lease>(new Lease(this, attempt_id));
+}
+
+absl::optional<farm::v1::JobInfo> JobSlot::Current() const {
+  absl::MutexLock lock(&mu_);
+  return current_;
+}
+
+absl::Status JobSlot::Cancel(const std::string& attempt_id) {
+  if (attempt_id.empty()) {
+    return absl::InvalidArgumentError(
+        "attempt_id is required: the attempt id of the job to cancel");
+  }
+  std::function<void()> on_cancel;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!current_.has_value() || current_->attempt_id() != attempt_id) {
+      return absl::NotFoundError(
+          absl::StrCat("no job with attempt_id '", attempt_id, "' is running",
+                       current_.has_value()
+                           ? absl::StrCat(" (running: ", current_->attempt_id(), ")")
+                           : ""));
+    }
+    cancelled_ = true;
+    on_cancel = on_cancel_;
+  }
+  if (on_cancel) on_cancel();
+  return absl::OkStatus();
+}
+
+void JobSlot::Release(const std::string& attempt_id) {
+  absl::MutexLock lock(&mu_);
+  if (current_.has_value() && current_->attempt_id() == attempt_id) {
+    current_.reset();
+    on_cancel_ = nullptr;
+  }
+}
+
+JobSlot::Lease::~Lease() { slot_->Release(attempt_id_); }
+
+bool JobSlot::Lease::cancelled() const {
+  absl::MutexLock lock(&slot_->mu_);
+  return slot_->cancelled_;
+}
+
+void JobSlot::Lease::OnCancel(std::function<void()> on_cancel) {
+  bool already;
+  {
+    absl::MutexLock lock(&slot_->mu_);
+    slot_->on_cancel_ = on_cancel;
+    already = slot_->cancelled_;
+  }
+  if (already && on_cancel) on_cancel();
+}
+
+void JobSlot::Lease::SetProgress(const farm::v1::Progress& progress) {
+  absl::MutexLock lock(&slot_->mu_);
+  if (slot_->current_.has_value()) *slot_->current_->mutable_progress() = progress;
+}
+
+}  // namespace kvmfarm

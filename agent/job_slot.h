@@ -1,0 +1,79 @@
+// -----------------------------------------------------------------------------
+// File: job_slot.h
+// -----------------------------------------------------------------------------
+//
+// The agent runs one measurement job at a time: two benchmarks on one device
+// would measure each other. A job holds the JobSlot's lease for its whole run; a
+// second job is refused with RESOURCE_EXHAUSTED naming the busy attempt, which is
+// what a scheduler retries later. GetStatus reports the running job, and Cancel
+// reaches it by attempt id, so a restarted controller can reattach or cancel.
+//
+// Example:
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<JobSlot::Lease> lease,
+//                    slot.Acquire(request.attempt_id(), farm::v1::JOB_KIND_BENCHMARK));
+//   lease->OnCancel([&child] { child->Kill(); });
+//   ... run; lease->SetProgress(progress); ...
+//   // the lease's destruction frees the slot
+#ifndef KVMFARM_AGENT_JOB_SLOT_H_
+#define KVMFARM_AGENT_JOB_SLOT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "farm/v1/common.pb.h"
+
+namespace kvmfarm {
+
+class JobSlot {
+ public:
+  // Held by the running job; frees the slot when destroyed.
+  class Lease {
+   public:
+    ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+
+    const std::string& attempt_id() const { return attempt_id_; }
+    // Whether Cancel reached this job.
+    bool cancelled() const;
+    // Runs `on_cancel` when the job is cancelled (at once if it already was).
+    void OnCancel(std::function<void()> on_cancel);
+    void SetProgress(const farm::v1::Progress& progress);
+
+   private:
+    friend class JobSlot;
+    Lease(JobSlot* slot, std::string attempt_id) : slot_(slot), attempt_id_(std::move(attempt_id)) {}
+    JobSlot* slot_;
+    std::string attempt_id_;
+  };
+
+  // INVALID_ARGUMENT for an empty attempt id; RESOURCE_EXHAUSTED "busy with job X"
+  // while another job holds the slot.
+  absl::StatusOr<std::unique_ptr<Lease>> Acquire(const std::string& attempt_id,
+                                                 farm::v1::JobKind kind);
+
+  // The running job, if any.
+  absl::optional<farm::v1::JobInfo> Current() const;
+
+  // Cancels the running job if it has this attempt id; NOT_FOUND otherwise.
+  absl::Status Cancel(const std::string& attempt_id);
+
+ private:
+  void Release(const std::string& attempt_id);
+
+  mutable absl::Mutex mu_;
+  absl::optional<farm::v1::JobInfo> current_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void()> on_cancel_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kvmfarm
+
+#endif  // KVMFARM_AGENT_JOB_SLOT_H_
