@@ -38,16 +38,26 @@ class StatusOnlyAgent final : public farm::v1::AgentService::Service {
   }
 };
 
+// The one agent instance every test serves; stateless, so sharing is safe.
+StatusOnlyAgent& TestAgent() {
+  static auto* agent = new StatusOnlyAgent;
+  return *agent;
+}
+
+// A GrpcServer on 127.0.0.1:0 serving TestAgent().
+absl::StatusOr<std::unique_ptr<GrpcServer>> StartTestServer(std::string port_file = "") {
+  GrpcServerOptions options;
+  options.services = {&TestAgent()};
+  options.port_file = std::move(port_file);
+  return GrpcServer::Start(options);
+}
+
 std::shared_ptr<grpc::Channel> Dial(const GrpcServer& server) {
   return grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
 }
 
 TEST(GrpcServerTest, AnAgentRpcAnswersARealClientOverLoopback) {
-  StatusOnlyAgent agent;
-  GrpcServerOptions options;
-  options.listen_address = "127.0.0.1:0";
-  options.services = {&agent};
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = StartTestServer();
   ASSERT_THAT(server, IsOk());
   EXPECT_GT((*server)->port(), 0);
   EXPECT_EQ((*server)->address(), absl::StrCat("127.0.0.1:", (*server)->port()));
@@ -71,10 +81,7 @@ TEST(GrpcServerTest, AnAgentRpcAnswersARealClientOverLoopback) {
 }
 
 TEST(GrpcServerTest, ServesTheStandardHealthService) {
-  StatusOnlyAgent agent;
-  GrpcServerOptions options;
-  options.services = {&agent};
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = StartTestServer();
   ASSERT_THAT(server, IsOk());
   std::string response;
   // HealthCheckRequest{service: ""} is the empty message; the answer is
@@ -91,10 +98,7 @@ TEST(GrpcServerTest, ServesTheStandardHealthService) {
 }
 
 TEST(GrpcServerTest, RegistersServerReflection) {
-  StatusOnlyAgent agent;
-  GrpcServerOptions options;
-  options.services = {&agent};
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = StartTestServer();
   ASSERT_THAT(server, IsOk());
   // Reflection is a bidi stream: send ServerReflectionRequest{list_services: ""}
   // (field 7, empty string) and read one response.
@@ -115,12 +119,7 @@ TEST(GrpcServerTest, RegistersServerReflection) {
   grpc::ByteBuffer response;
   call->Read(&response, reinterpret_cast<void*>(3));
   ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
-  std::string bytes;
-  for (const grpc::Slice& s : slices) {
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
+  const std::string bytes = testing::ByteBufferToString(response);
   EXPECT_THAT(bytes, HasSubstr("farm.v1.AgentService"));
   EXPECT_THAT(bytes, HasSubstr("grpc.health.v1.Health"));
   call->WritesDone(reinterpret_cast<void*>(4));
@@ -134,10 +133,7 @@ TEST(GrpcServerTest, RegistersServerReflection) {
 }
 
 TEST(GrpcServerTest, ASecondServerOnTheSamePortFailsInsteadOfSharingIt) {
-  StatusOnlyAgent agent;
-  GrpcServerOptions options;
-  options.services = {&agent};
-  absl::StatusOr<std::unique_ptr<GrpcServer>> first = GrpcServer::Start(options);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> first = StartTestServer();
   ASSERT_THAT(first, IsOk());
   StatusOnlyAgent other;
   GrpcServerOptions same_port;
@@ -151,11 +147,7 @@ TEST(GrpcServerTest, ASecondServerOnTheSamePortFailsInsteadOfSharingIt) {
 TEST(GrpcServerTest, WritesThePortFile) {
   const std::string port_file =
       absl::StrCat(std::getenv("TEST_TMPDIR"), "/agent.port");
-  StatusOnlyAgent agent;
-  GrpcServerOptions options;
-  options.services = {&agent};
-  options.port_file = port_file;
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = StartTestServer(port_file);
   ASSERT_THAT(server, IsOk());
   std::ifstream in(port_file);
   int port = 0;
@@ -175,10 +167,7 @@ TEST(GrpcServerTest, MalformedAddressNamesTheProblem) {
 }
 
 TEST(GrpcServerTest, ShutdownMarksNotServingAndStopsAnswering) {
-  StatusOnlyAgent agent;
-  GrpcServerOptions options;
-  options.services = {&agent};
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = StartTestServer();
   ASSERT_THAT(server, IsOk());
   auto channel = Dial(**server);
   (*server)->Shutdown(absl::Seconds(1));

@@ -7,6 +7,16 @@
 
 namespace kvmfarm::testing {
 
+std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (!buffer.Dump(&slices).ok()) return bytes;
+  for (const grpc::Slice& s : slices) {
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return bytes;
+}
+
 grpc::Status CallRawUnary(const std::shared_ptr<grpc::Channel>& channel,
                           const std::string& method, const std::string& request_bytes,
                           std::string* response_bytes) {
@@ -25,15 +35,7 @@ grpc::Status CallRawUnary(const std::shared_ptr<grpc::Channel>& channel,
   void* tag;
   bool ok;
   cq.Next(&tag, &ok);
-  if (status.ok()) {
-    std::vector<grpc::Slice> slices;
-    if (response.Dump(&slices).ok()) {
-      response_bytes->clear();
-      for (const grpc::Slice& s : slices) {
-        response_bytes->append(reinterpret_cast<const char*>(s.begin()), s.size());
-      }
-    }
-  }
+  if (status.ok()) *response_bytes = ByteBufferToString(response);
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
   }

@@ -24,6 +24,9 @@ namespace kvmfarm::testing {
 // HealthCheckResponse{status: SERVING}: field 1, varint 1.
 inline const std::string kHealthServing("\x08\x01", 2);
 
+// The bytes of a received message.
+std::string ByteBufferToString(const grpc::ByteBuffer& buffer);
+
 // Sends `request_bytes` to `method` and stores the reply's bytes; 10 s deadline.
 grpc::Status CallRawUnary(const std::shared_ptr<grpc::Channel>& channel,
                           const std::string& method, const std::string& request_bytes,
