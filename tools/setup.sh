@@ -13,7 +13,11 @@ BUILD_PACKAGES=(
 RUN_PACKAGES=(
   qemu-system-x86 qemu-system-arm qemu-utils busybox-static cpio
 )
-ALL_PACKAGES=("${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}")
+# The independent tools the benchmarks compare kvmfarm's figures with.
+BENCH_PACKAGES=(
+  openssl sysbench binutils
+)
+ALL_PACKAGES=("${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}" "${BENCH_PACKAGES[@]}")
 
 missing=()
 for pkg in "${ALL_PACKAGES[@]}"; do
