@@ -86,12 +86,46 @@ grpc::Status AgentServiceImpl::GetStatus(grpc::ServerContext*,
 }
 
 grpc::Status AgentServiceImpl::RunBenchmark(
-    grpc::ServerContext*, const farm::v1::RunBenchmarkRequest*,
-    grpc::ServerWriter<farm::v1::RunBenchmarkResponse>*) {
+    grpc::ServerContext* context, const farm::v1::RunBenchmarkRequest* request,
+    grpc::ServerWriter<farm::v1::RunBenchmarkResponse>* writer) {
   absl::Status can_measure = CheckCanMeasure();
   if (!can_measure.ok()) return ToGrpcStatus(can_measure);
-  return ToGrpcStatus(absl::UnimplementedError(
-      "RunBenchmark arrives with the workloads (farm-workload)"));
+  absl::Status valid = ValidateBenchmarkRequest(*request);
+  if (!valid.ok()) return ToGrpcStatus(valid);
+  if (request->mode() != farm::v1::MODE_NATIVE) {
+    return ToGrpcStatus(absl::UnimplementedError(
+        "mode: MODE_KVM and MODE_TCG arrive with the guest images; MODE_NATIVE works"));
+  }
+  NativeBenchmarkOptions native = config_.native;
+  if (native.workload_binary.empty()) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        "farm-workload was not found next to farm-agent or in PATH; start the agent with "
+        "--farm-workload=PATH"));
+  }
+  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> lease =
+      job_slot_.Acquire(request->attempt_id(), farm::v1::JOB_KIND_BENCHMARK);
+  if (!lease.ok()) return ToGrpcStatus(lease.status());
+  {
+    absl::MutexLock lock(&mu_);
+    native.build_fingerprint = capability_.device().build_fingerprint();
+  }
+  native.agent_version = config_.version;
+  FARM_LOG(INFO) << "benchmark " << request->attempt_id() << ": "
+                 << request->workloads_size() << " workloads x "
+                 << std::max<uint32_t>(1, request->repetitions());
+  farm::v1::RunBenchmarkResponse response;
+  response.set_attempt_id(request->attempt_id());
+  farm::v1::BenchmarkResult result = RunNativeBenchmark(
+      *request, native, lease->get(), [context] { return context->IsCancelled(); },
+      [&writer, &response](const farm::v1::Progress& progress) {
+        *response.mutable_progress() = progress;
+        writer->Write(response);
+      });
+  FARM_LOG(INFO) << "benchmark " << request->attempt_id() << ": "
+                 << (result.succeeded() ? "done" : result.failure_reason());
+  *response.mutable_result() = std::move(result);
+  writer->Write(response);
+  return grpc::Status::OK;
 }
 
 grpc::Status AgentServiceImpl::BootVm(grpc::ServerContext*,

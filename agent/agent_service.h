@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/job_slot.h"
+#include "agent/native_benchmark.h"
 #include "agent/probe/probe.h"
 #include "farm/v1/agent.grpc.pb.h"
 
@@ -24,6 +25,8 @@ struct AgentConfig {
   probe::ProbeOptions probe;
   std::string version = "0.1.0";
   std::string listen_address;
+  // How native benchmarks run; workload_binary empty = farm-workload not found.
+  NativeBenchmarkOptions native;
 };
 
 class AgentServiceImpl final : public farm::v1::AgentService::Service {
@@ -33,6 +36,9 @@ class AgentServiceImpl final : public farm::v1::AgentService::Service {
   // Runs the probe now so the first GetCapability answers at once. The probe's
   // error (a bad --sysroot or --props) is fatal at start-up.
   absl::Status Initialize();
+
+  // Whether a measurement job is running.
+  bool busy() const { return job_slot_.Current().has_value(); }
 
   grpc::Status GetCapability(grpc::ServerContext* context,
                              const farm::v1::GetCapabilityRequest* request,

@@ -20,6 +20,7 @@
 #include "agent/probe/report.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
+#include "common/subprocess.h"
 #include "common/logging.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7420",
@@ -41,6 +42,12 @@ ABSL_FLAG(std::string, controller, "",
           "now; registration arrives with farm-controller.");
 ABSL_FLAG(std::string, port_file, "",
           "Write the port actually bound to this file (for --listen with port 0).");
+ABSL_FLAG(std::string, farm_workload, "",
+          "The farm-workload binary for RunBenchmark (default: next to farm-agent, in "
+          "its Bazel runfiles, or in PATH).");
+ABSL_FLAG(std::string, work_dir, "",
+          "Directory for files a job writes (the io workload's file; default $TMPDIR or "
+          "/tmp). Must be on a disk for io figures.");
 ABSL_FLAG(bool, probe, false,
           "Run the KVM capability probe once, print the report and exit (0 when the "
           "probe ran, whatever the verdict).");
@@ -94,10 +101,39 @@ int RunProbeOnce() {
   return 0;
 }
 
+// farm-workload: --farm-workload, else beside this binary (a device's working
+// directory), else in Bazel's layout, else in PATH; "" when nowhere.
+std::string FindWorkloadBinary() {
+  if (!absl::GetFlag(FLAGS_farm_workload).empty()) {
+    return FromUserDir(absl::GetFlag(FLAGS_farm_workload));
+  }
+  char self[4096] = {};
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  std::vector<std::string> candidates;
+  if (n > 0) {
+    const std::string exe(self, static_cast<size_t>(n));
+    const std::string dir = exe.substr(0, exe.rfind('/'));
+    candidates = {dir + "/farm-workload", exe + ".runfiles/kvmfarm/workloads/farm-workload",
+                  dir + "/../workloads/farm-workload"};
+  }
+  for (const std::string& candidate : candidates) {
+    if (FindProgram(candidate, "").ok()) return candidate;
+  }
+  const char* path = std::getenv("PATH");
+  absl::StatusOr<std::string> found = FindProgram("farm-workload", path ? path : "");
+  return found.ok() ? *found : "";
+}
+
 int Serve() {
   BlockShutdownSignals();
   AgentConfig config;
   config.probe = ProbeOptionsFromFlags();
+  config.native.workload_binary = FindWorkloadBinary();
+  const char* tmpdir = std::getenv("TMPDIR");
+  config.native.work_dir = !absl::GetFlag(FLAGS_work_dir).empty()
+                               ? FromUserDir(absl::GetFlag(FLAGS_work_dir))
+                           : tmpdir != nullptr && tmpdir[0] != '\0' ? tmpdir
+                                                                  : "/tmp";
   AgentServiceImpl service(config);
   absl::Status initialized = service.Initialize();
   if (!initialized.ok()) {
@@ -117,13 +153,19 @@ int Serve() {
     FARM_LOG(WARNING) << "--controller " << absl::GetFlag(FLAGS_controller)
                       << " noted: registration arrives with farm-controller";
   }
+  FARM_LOG(INFO) << "farm-workload: "
+                 << (config.native.workload_binary.empty() ? "not found (RunBenchmark refused)"
+                                                           : config.native.workload_binary);
   FARM_LOG(INFO) << "farm-agent serving on " << (*server)->address()
                  << (config.probe.sysroot != "/"
                          ? absl::StrCat(" (fixture ", config.probe.sysroot, ")")
                          : "");
   const int signal = WaitForShutdownSignal();
   FARM_LOG(INFO) << "signal " << signal << ": shutting down";
-  (*server)->Shutdown(absl::Seconds(5));
+  // gRPC 1.51 holds a graceful shutdown until its deadline while any client keeps
+  // a connection open, busy or not; grace is only worth waiting for while a job
+  // runs (its stream ends with the job cancelled when the grace runs out).
+  (*server)->Shutdown(service.busy() ? absl::Seconds(5) : absl::ZeroDuration());
   return 0;
 }
 

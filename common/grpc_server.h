@@ -64,7 +64,9 @@ class GrpcServer {
   const std::string& address() const { return address_; }
 
   // Marks every service NOT_SERVING in the health service, lets calls in flight
-  // finish for up to `grace`, then cancels the rest. Idempotent.
+  // finish for up to `grace`, then cancels the rest. Idempotent. Note: gRPC 1.51
+  // waits out the whole grace while any client keeps a connection open, even an
+  // idle one, so pass a grace only when calls worth finishing are in flight.
   void Shutdown(absl::Duration grace);
 
   grpc::Server* server() { return server_.get(); }

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <string>
 
@@ -208,10 +209,180 @@ TEST(FarmAgentServerTest, ServesCapabilityStatusAndHealthThenStopsOnSigterm) {
                 StatusIs(absl::StatusCode::kNotFound, HasSubstr("'nope'")));
   }
 
+  const absl::Time signalled = absl::Now();
   ASSERT_EQ(::kill(agent.process().pid(), SIGTERM), 0);
   const ProcessResult result = agent.process().Wait();
+  std::cerr << "SHUTDOWN TOOK " << absl::Now() - signalled << "\n";
   EXPECT_EQ(result.exit_code, 0) << result.Describe() << "\n" << result.stderr_data;
   EXPECT_THAT(result.stderr_data, HasSubstr("shutting down"));
+}
+
+farm::v1::WorkloadSpec Workload(const std::string& name, uint64_t size, uint64_t iterations) {
+  farm::v1::WorkloadSpec spec;
+  spec.set_name(name);
+  if (size) spec.set_size_bytes(size);
+  if (iterations) spec.set_iterations(iterations);
+  return spec;
+}
+
+// A benchmark that runs until it is stopped (n-body for ~15 minutes).
+farm::v1::RunBenchmarkRequest LongBenchmark(const std::string& attempt_id) {
+  farm::v1::RunBenchmarkRequest request;
+  request.set_attempt_id(attempt_id);
+  request.set_mode(farm::v1::MODE_NATIVE);
+  *request.add_workloads() = Workload("float", 0, 10000000000ull);
+  return request;
+}
+
+class NativeAgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    address_ = agent_.WaitUntilListening();
+    ASSERT_FALSE(address_.empty());
+    stub_ = farm::v1::AgentService::NewStub(
+        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  }
+
+  RunningAgent agent_{{"--device-id", "native-test",
+                       absl::StrCat("--work-dir=", std::getenv("TEST_TMPDIR"))}};
+  std::string address_;
+  std::unique_ptr<farm::v1::AgentService::Stub> stub_;
+};
+
+TEST_F(NativeAgentTest, StreamsProgressThenEveryRequestedWorkload) {
+  farm::v1::RunBenchmarkRequest request;
+  request.set_attempt_id("sweep-1/task-1/attempt-1");
+  request.set_mode(farm::v1::MODE_NATIVE);
+  request.set_repetitions(2);
+  *request.add_workloads() = Workload("crypto", 1 << 20, 0);
+  *request.add_workloads() = Workload("integer", 0, 1);
+  *request.add_workloads() = Workload("float", 0, 1000);
+  *request.add_workloads() = Workload("mem_read", 2 << 20, 1);
+  *request.add_workloads() = Workload("mem_random", 2 << 20, 10000);
+  grpc::ClientContext context;
+  auto reader = stub_->RunBenchmark(&context, request);
+  farm::v1::RunBenchmarkResponse response;
+  int progress = 0;
+  farm::v1::BenchmarkResult result;
+  while (reader->Read(&response)) {
+    EXPECT_EQ(response.attempt_id(), "sweep-1/task-1/attempt-1");
+    if (response.has_progress()) ++progress;
+    if (response.has_result()) result = response.result();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_GE(progress, 10);  // a line per repetition of each workload, at least
+  EXPECT_TRUE(result.succeeded()) << result.failure_reason() << result.log();
+  EXPECT_EQ(result.attempt_id(), "sweep-1/task-1/attempt-1");
+  std::vector<std::string> metrics;
+  for (const farm::v1::Measurement& m : result.measurements()) {
+    metrics.push_back(m.metric());
+    EXPECT_EQ(m.values_size(), 2) << m.metric();
+    EXPECT_EQ(m.mode(), farm::v1::MODE_NATIVE);
+  }
+  EXPECT_EQ(metrics, (std::vector<std::string>{"crypto.sha256", "crypto.aes256gcm",
+                                               "integer.time", "float.time",
+                                               "mem_read.bandwidth", "mem_random.ops",
+                                               "mem_random.latency_ns"}));
+  EXPECT_GE(result.environment_size(), 2);
+  EXPECT_FALSE(result.provenance().agent_version().empty());
+  EXPECT_FALSE(result.provenance().workload_build().empty());
+  EXPECT_TRUE(result.has_started_at());
+}
+
+TEST_F(NativeAgentTest, RequestsWithWrongFieldsNameTheField) {
+  grpc::ClientContext c1;
+  farm::v1::RunBenchmarkRequest request = LongBenchmark("");
+  auto reader = stub_->RunBenchmark(&c1, request);
+  farm::v1::RunBenchmarkResponse response;
+  while (reader->Read(&response)) {
+  }
+  EXPECT_THAT(FromGrpcStatus(reader->Finish()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("attempt_id")));
+
+  grpc::ClientContext c2;
+  request = LongBenchmark("a-1");
+  request.mutable_workloads(0)->set_name("gpu");
+  reader = stub_->RunBenchmark(&c2, request);
+  while (reader->Read(&response)) {
+  }
+  EXPECT_THAT(FromGrpcStatus(reader->Finish()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("workloads[0]: unknown workload 'gpu'")));
+}
+
+TEST_F(NativeAgentTest, OneJobAtATimeAndCancelStopsIt) {
+  grpc::ClientContext long_context;
+  auto long_reader = stub_->RunBenchmark(&long_context, LongBenchmark("long-1"));
+  farm::v1::RunBenchmarkResponse response;
+  // The first progress line means the child runs.
+  ASSERT_TRUE(long_reader->Read(&response));
+  ASSERT_TRUE(response.has_progress());
+
+  grpc::ClientContext second_context;
+  auto second = stub_->RunBenchmark(&second_context, LongBenchmark("long-2"));
+  farm::v1::RunBenchmarkResponse ignored;
+  EXPECT_FALSE(second->Read(&ignored));
+  EXPECT_THAT(FromGrpcStatus(second->Finish()),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("busy with job long-1")));
+
+  grpc::ClientContext status_context;
+  farm::v1::GetStatusResponse status;
+  ASSERT_TRUE(stub_->GetStatus(&status_context, farm::v1::GetStatusRequest(), &status).ok());
+  EXPECT_EQ(status.busy_job().attempt_id(), "long-1");
+  EXPECT_EQ(status.busy_job().kind(), farm::v1::JOB_KIND_BENCHMARK);
+
+  grpc::ClientContext cancel_context;
+  farm::v1::CancelRequest cancel;
+  cancel.set_attempt_id("long-1");
+  farm::v1::CancelResponse cancelled;
+  ASSERT_TRUE(stub_->Cancel(&cancel_context, cancel, &cancelled).ok());
+  farm::v1::BenchmarkResult result;
+  while (long_reader->Read(&response)) {
+    if (response.has_result()) result = response.result();
+  }
+  EXPECT_TRUE(long_reader->Finish().ok());
+  EXPECT_FALSE(result.succeeded());
+  EXPECT_EQ(result.failure_reason(), "cancelled");
+  EXPECT_EQ(result.attempt_id(), "long-1");
+}
+
+TEST_F(NativeAgentTest, DeadlineKillsTheJob) {
+  farm::v1::RunBenchmarkRequest request = LongBenchmark("deadline-1");
+  request.mutable_deadline()->set_nanos(500000000);
+  grpc::ClientContext context;
+  auto reader = stub_->RunBenchmark(&context, request);
+  farm::v1::RunBenchmarkResponse response;
+  farm::v1::BenchmarkResult result;
+  while (reader->Read(&response)) {
+    if (response.has_result()) result = response.result();
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_FALSE(result.succeeded());
+  EXPECT_THAT(result.failure_reason(), HasSubstr("deadline of 500ms exceeded"));
+}
+
+TEST_F(NativeAgentTest, ClosingTheStreamCancelsTheJob) {
+  {
+    grpc::ClientContext context;
+    auto reader = stub_->RunBenchmark(&context, LongBenchmark("gone-1"));
+    farm::v1::RunBenchmarkResponse response;
+    ASSERT_TRUE(reader->Read(&response));
+    context.TryCancel();
+    while (reader->Read(&response)) {
+    }
+    reader->Finish();
+  }
+  // The agent notices within its poll interval and frees the slot; a new job then
+  // gets in. Bounded wait for that condition.
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  bool free = false;
+  while (!free && absl::Now() < give_up) {
+    grpc::ClientContext context;
+    farm::v1::GetStatusResponse status;
+    ASSERT_TRUE(stub_->GetStatus(&context, farm::v1::GetStatusRequest(), &status).ok());
+    free = !status.has_busy_job();
+  }
+  EXPECT_TRUE(free) << "the job outlived its client";
 }
 
 TEST(FarmAgentServerTest, TwoAgentsCannotShareAPort) {

@@ -1,0 +1,125 @@
+#include "agent/environment.h"
+
+#include <dirent.h>
+
+#include <google/protobuf/util/time_util.h>
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace kvmfarm {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+std::vector<std::string> ListDir(const probe::Sysroot& sysroot, const std::string& path,
+                                 absl::string_view prefix) {
+  std::vector<std::string> names;
+  if (DIR* dir = opendir(sysroot.Resolve(path).c_str())) {
+    while (dirent* entry = readdir(dir)) {
+      if (absl::StartsWith(entry->d_name, prefix)) names.emplace_back(entry->d_name);
+    }
+    closedir(dir);
+  }
+  return names;
+}
+
+template <typename T>
+absl::optional<T> ReadNumber(const probe::Sysroot& sysroot, const std::string& path) {
+  absl::StatusOr<std::string> text = sysroot.ReadLine(path);
+  T value;
+  if (!text.ok() || !absl::SimpleAtoi(*text, &value)) return absl::nullopt;
+  return value;
+}
+
+}  // namespace
+
+farm::v1::EnvironmentSample ReadEnvironment(const probe::Sysroot& sysroot,
+                                            absl::Duration offset) {
+  farm::v1::EnvironmentSample sample;
+  *sample.mutable_offset() = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(offset));
+  for (const std::string& cpu : ListDir(sysroot, "/sys/devices/system/cpu", "cpu")) {
+    uint32_t id;
+    if (!absl::SimpleAtoi(cpu.substr(3), &id)) continue;
+    if (auto khz = ReadNumber<uint32_t>(
+            sysroot, absl::StrCat("/sys/devices/system/cpu/", cpu, "/cpufreq/scaling_cur_freq"))) {
+      (*sample.mutable_cpu_frequency_khz())[id] = *khz;
+    }
+  }
+  for (const std::string& zone : ListDir(sysroot, "/sys/class/thermal", "thermal_zone")) {
+    const std::string dir = "/sys/class/thermal/" + zone;
+    absl::StatusOr<std::string> type = sysroot.ReadLine(dir + "/type");
+    auto temp = ReadNumber<int32_t>(sysroot, dir + "/temp");
+    if (type.ok() && temp) (*sample.mutable_thermal_millicelsius())[*type] = *temp;
+  }
+  const std::string battery = "/sys/class/power_supply/battery/";
+  if (sysroot.Exists(battery)) {
+    farm::v1::BatteryState* state = sample.mutable_battery();
+    if (auto v = ReadNumber<int64_t>(sysroot, battery + "current_now")) state->set_current_now_ua(*v);
+    if (auto v = ReadNumber<int64_t>(sysroot, battery + "voltage_now")) state->set_voltage_now_uv(*v);
+    if (auto v = ReadNumber<int32_t>(sysroot, battery + "temp")) state->set_temp_decicelsius(*v);
+    if (auto v = ReadNumber<int32_t>(sysroot, battery + "capacity")) state->set_capacity_percent(*v);
+    absl::StatusOr<std::string> status = sysroot.ReadLine(battery + "status");
+    if (status.ok()) state->set_status(*status);
+  }
+  return sample;
+}
+
+absl::optional<double> EnergyJoules(const std::vector<farm::v1::EnvironmentSample>& samples,
+                                    absl::Duration from, absl::Duration to) {
+  double joules = 0;
+  int intervals = 0;
+  const farm::v1::EnvironmentSample* previous = nullptr;
+  for (const farm::v1::EnvironmentSample& s : samples) {
+    const absl::Duration at =
+        absl::Nanoseconds(TimeUtil::DurationToNanoseconds(s.offset()));
+    const bool has_power = s.battery().has_current_now_ua() && s.battery().has_voltage_now_uv();
+    if (at < from || at > to || !has_power) continue;
+    if (previous != nullptr) {
+      const double watts = std::abs(static_cast<double>(previous->battery().current_now_ua())) *
+                           1e-6 * static_cast<double>(previous->battery().voltage_now_uv()) * 1e-6;
+      const double seconds = absl::ToDoubleSeconds(
+          at - absl::Nanoseconds(TimeUtil::DurationToNanoseconds(previous->offset())));
+      joules += watts * seconds;
+      ++intervals;
+    }
+    previous = &s;
+  }
+  if (intervals == 0) return absl::nullopt;
+  return joules;
+}
+
+EnvironmentSampler::EnvironmentSampler(probe::Sysroot sysroot, absl::Duration interval)
+    : sysroot_(std::move(sysroot)), interval_(interval) {}
+
+EnvironmentSampler::~EnvironmentSampler() {
+  if (thread_.joinable()) Stop();
+}
+
+void EnvironmentSampler::Start() {
+  start_ = absl::Now();
+  thread_ = std::thread(&EnvironmentSampler::Loop, this);
+}
+
+void EnvironmentSampler::Loop() {
+  do {
+    farm::v1::EnvironmentSample sample = ReadEnvironment(sysroot_, absl::Now() - start_);
+    absl::MutexLock lock(&mu_);
+    samples_.push_back(std::move(sample));
+  } while (!stop_.WaitForNotificationWithTimeout(interval_));
+}
+
+std::vector<farm::v1::EnvironmentSample> EnvironmentSampler::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+  farm::v1::EnvironmentSample last = ReadEnvironment(sysroot_, absl::Now() - start_);
+  absl::MutexLock lock(&mu_);
+  samples_.push_back(std::move(last));
+  return samples_;
+}
+
+}  // namespace kvmfarm
