@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/subprocess.h"
+#include "common/testing/run_binary.h"
 #include "farm/v1/common.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -17,18 +18,10 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string Binary() {
-  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/kvmfarm/workloads/farm-workload");
-}
+std::string Binary() { return testing::Runfile("workloads/farm-workload"); }
 
-ProcessResult RunWorkloadBinary(std::vector<std::string> args) {
-  ProcessSpec spec;
-  spec.argv = {Binary()};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.timeout = absl::Seconds(120);
-  absl::StatusOr<ProcessResult> result = RunProcess(spec);
-  EXPECT_TRUE(result.ok()) << result.status();
-  return result.ok() ? *result : ProcessResult();
+ProcessResult RunWorkloadBinary(const std::vector<std::string>& args) {
+  return testing::RunBinary(Binary(), args);
 }
 
 TEST(FarmWorkloadTest, IsStaticallyLinked) {

@@ -16,6 +16,7 @@
 #include "common/grpc_status.h"
 #include "common/subprocess.h"
 #include "common/testing/grpc_raw.h"
+#include "common/testing/run_binary.h"
 #include "common/testing/status_matchers.h"
 #include "farm/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -28,23 +29,13 @@ using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::StatusIs;
 using ::testing::HasSubstr;
 
-std::string Runfile(const std::string& path) {
-  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/kvmfarm/", path);
-}
-
-std::string Agent() { return Runfile("agent/farm-agent"); }
+std::string Agent() { return testing::Runfile("agent/farm-agent"); }
 std::string Fixture(const std::string& name) {
-  return Runfile("tests/fixtures/devices/" + name);
+  return testing::Runfile("tests/fixtures/devices/" + name);
 }
 
-ProcessResult RunAgent(std::vector<std::string> args) {
-  ProcessSpec spec;
-  spec.argv = {Agent()};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.timeout = absl::Seconds(60);
-  absl::StatusOr<ProcessResult> result = RunProcess(spec);
-  EXPECT_THAT(result, IsOk());
-  return result.ok() ? *result : ProcessResult();
+ProcessResult RunAgent(const std::vector<std::string>& args) {
+  return testing::RunBinary(Agent(), args);
 }
 
 TEST(FarmAgentCliTest, ProbePrintsTheReportForAFixture) {

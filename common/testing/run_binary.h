@@ -1,0 +1,31 @@
+// -----------------------------------------------------------------------------
+// File: testing/run_binary.h
+// -----------------------------------------------------------------------------
+//
+// For tests that drive one of kvmfarm's binaries as a process: where a `data`
+// dependency lives in the runfiles, and running it to completion.
+//
+// Example:
+//
+//   ProcessResult result = RunBinary(Runfile("agent/farm-agent"), {"--probe"});
+//   EXPECT_EQ(result.exit_code, 0);
+#ifndef KVMFARM_COMMON_TESTING_RUN_BINARY_H_
+#define KVMFARM_COMMON_TESTING_RUN_BINARY_H_
+
+#include <string>
+#include <vector>
+
+#include "common/subprocess.h"
+
+namespace kvmfarm::testing {
+
+// The runfiles path of `path` (relative to the workspace root).
+std::string Runfile(const std::string& path);
+
+// Runs `binary args...` to completion (killed after two minutes); a start failure
+// is a test failure and an empty result.
+ProcessResult RunBinary(const std::string& binary, const std::vector<std::string>& args);
+
+}  // namespace kvmfarm::testing
+
+#endif  // KVMFARM_COMMON_TESTING_RUN_BINARY_H_
