@@ -1,0 +1,50 @@
+#!/bin/sh
+# kvmfarm guest init. Its first act in user space is the boot marker with the
+# guest's own uptime; then it does what the kernel command line asks:
+#   farm.run=boot        (default) nothing more
+#   farm.run=workloads   farm-workload with farm.workloads=, farm.repetitions=,
+#                        farm.size=, farm.iterations=; the JSON result is printed as
+#                        one line between FARM_RESULT_BEGIN and FARM_RESULT_END
+#   farm.run=echo        answers every console line with "FARM_ECHO <line>"
+# and powers off (QEMU runs with -no-reboot, so a reboot ends it).
+/bin/busybox mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+/bin/busybox mount -t proc proc /proc
+read -r uptime idle </proc/uptime
+total=0 available=0
+while read -r key value unit; do
+  case "$key" in
+    MemTotal:) total=$value ;;
+    MemAvailable:) available=$value ;;
+  esac
+done </proc/meminfo
+echo "FARM_BOOTED uptime=$uptime mem_used_kb=$((total - available))"
+
+run=boot workloads= repetitions=1 size= iterations=
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    farm.run=*) run=${arg#farm.run=} ;;
+    farm.workloads=*) workloads=${arg#farm.workloads=} ;;
+    farm.repetitions=*) repetitions=${arg#farm.repetitions=} ;;
+    farm.size=*) size=${arg#farm.size=} ;;
+    farm.iterations=*) iterations=${arg#farm.iterations=} ;;
+  esac
+done
+
+case "$run" in
+  workloads)
+    /bin/busybox mount -t sysfs sysfs /sys
+    set -- --json "--repetitions=$repetitions" --dir=/tmp
+    [ -n "$workloads" ] && set -- "$@" "--workloads=$workloads"
+    [ -n "$size" ] && set -- "$@" "--size=$size"
+    [ -n "$iterations" ] && set -- "$@" "--iterations=$iterations"
+    result=$(/bin/farm-workload "$@")
+    echo "FARM_RESULT_BEGIN"
+    echo "$result"
+    echo "FARM_RESULT_END"
+    ;;
+  echo)
+    while read -r line; do echo "FARM_ECHO $line"; done
+    ;;
+esac
+/bin/busybox reboot -f
