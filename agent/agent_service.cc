@@ -2,9 +2,13 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/boot_check.h"
+#include "agent/probe/report.h"
+#include "agent/vm/image.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
@@ -13,6 +17,38 @@ namespace kvmfarm {
 namespace {
 
 using google::protobuf::util::TimeUtil;
+
+// Puts the native figures measured in the same job first and gives every in-guest
+// figure its percentage of native: same metric, same parameters. For throughput
+// that is guest / native; for times and latencies native / guest, so 100 % is
+// always "as fast as native".
+void MergeNative(const farm::v1::BenchmarkResult& native, farm::v1::BenchmarkResult* guest) {
+  google::protobuf::RepeatedPtrField<farm::v1::Measurement> merged = native.measurements();
+  for (farm::v1::Measurement m : guest->measurements()) {
+    for (const farm::v1::Measurement& n : native.measurements()) {
+      const bool same = n.metric() == m.metric() &&
+                        n.parameters().size() == m.parameters().size() &&
+                        std::all_of(n.parameters().begin(), n.parameters().end(),
+                                    [&m](const auto& kv) {
+                                      auto it = m.parameters().find(kv.first);
+                                      return it != m.parameters().end() && it->second == kv.second;
+                                    });
+      if (!same || !n.has_median() || !m.has_median() || n.median() <= 0 || m.median() <= 0) {
+        continue;
+      }
+      m.set_percent_of_native(m.higher_is_better() ? 100 * m.median() / n.median()
+                                                   : 100 * n.median() / m.median());
+    }
+    *merged.Add() = std::move(m);
+  }
+  *guest->mutable_measurements() = std::move(merged);
+  for (const farm::v1::WorkloadFailure& f : native.failures()) {
+    farm::v1::WorkloadFailure* copy = guest->add_failures();
+    *copy = f;
+    copy->set_reason("native: " + f.reason());
+  }
+  *guest->mutable_environment() = native.environment();
+}
 
 }  // namespace
 
@@ -48,15 +84,48 @@ absl::Status AgentServiceImpl::CheckCanMeasure() const {
   return absl::OkStatus();
 }
 
+absl::StatusOr<farm::v1::KvmCapability> AgentServiceImpl::ProbeWithBootCheck() {
+  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> lease =
+      job_slot_.Acquire("kvm-boot-check", farm::v1::JOB_KIND_BOOT_CHECK);
+  if (!lease.ok()) return lease.status();
+  absl::StatusOr<farm::v1::KvmCapability> fresh = probe::RunProbe(config_.probe);
+  if (!fresh.ok()) return fresh.status();
+  RunKvmBootCheck(config_.vm, lease->get(), &*fresh);
+  absl::MutexLock lock(&mu_);
+  capability_ = *fresh;
+  return fresh;
+}
+
+void AgentServiceImpl::StartBackgroundBootCheck() {
+  if (!CheckCanMeasure().ok()) return;
+  background_ = std::thread([this] {
+    absl::StatusOr<farm::v1::KvmCapability> checked = ProbeWithBootCheck();
+    if (checked.ok()) {
+      FARM_LOG(INFO) << "boot check: " << probe::VerdictName(checked->verdict());
+    } else {
+      FARM_LOG(WARNING) << "boot check not run: " << checked.status().message();
+    }
+  });
+}
+
+void AgentServiceImpl::StopJobs() {
+  if (absl::optional<farm::v1::JobInfo> job = job_slot_.Current()) {
+    job_slot_.Cancel(job->attempt_id()).IgnoreError();
+  }
+  if (background_.joinable()) background_.join();
+}
+
+AgentServiceImpl::~AgentServiceImpl() { StopJobs(); }
+
 grpc::Status AgentServiceImpl::GetCapability(grpc::ServerContext*,
                                              const farm::v1::GetCapabilityRequest* request,
                                              farm::v1::GetCapabilityResponse* response) {
   if (request->boot_check()) {
-    return ToGrpcStatus(absl::UnimplementedError(
-        "boot_check: the guest boot under KVM arrives with the guest images; "
-        "until then the verdict stops at KVM_BOOT_UNTESTED"));
-  }
-  if (request->refresh()) {
+    absl::Status can_measure = CheckCanMeasure();
+    if (!can_measure.ok()) return ToGrpcStatus(can_measure);
+    absl::StatusOr<farm::v1::KvmCapability> checked = ProbeWithBootCheck();
+    if (!checked.ok()) return ToGrpcStatus(checked.status());
+  } else if (request->refresh()) {
     absl::StatusOr<farm::v1::KvmCapability> fresh = probe::RunProbe(config_.probe);
     if (!fresh.ok()) return ToGrpcStatus(fresh.status());
     absl::MutexLock lock(&mu_);
@@ -92,12 +161,15 @@ grpc::Status AgentServiceImpl::RunBenchmark(
   if (!can_measure.ok()) return ToGrpcStatus(can_measure);
   absl::Status valid = ValidateBenchmarkRequest(*request);
   if (!valid.ok()) return ToGrpcStatus(valid);
-  if (request->mode() != farm::v1::MODE_NATIVE) {
-    return ToGrpcStatus(absl::UnimplementedError(
-        "mode: MODE_KVM and MODE_TCG arrive with the guest images; MODE_NATIVE works"));
+  const bool in_guest = request->mode() != farm::v1::MODE_NATIVE;
+  if (in_guest) {
+    const std::string image =
+        request->guest().image().empty() ? vm::HostImageName() : request->guest().image();
+    absl::StatusOr<vm::GuestImage> resolved = vm::ResolveImage(config_.vm.image_dir, image);
+    if (!resolved.ok()) return ToGrpcStatus(resolved.status());
   }
   NativeBenchmarkOptions native = config_.native;
-  if (native.workload_binary.empty()) {
+  if (native.workload_binary.empty() && (!in_guest || request->compare_with_native())) {
     return ToGrpcStatus(absl::FailedPreconditionError(
         "farm-workload was not found next to farm-agent or in PATH; start the agent with "
         "--farm-workload=PATH"));
@@ -115,12 +187,24 @@ grpc::Status AgentServiceImpl::RunBenchmark(
                  << std::max<uint32_t>(1, request->repetitions());
   farm::v1::RunBenchmarkResponse response;
   response.set_attempt_id(request->attempt_id());
-  farm::v1::BenchmarkResult result = RunNativeBenchmark(
-      *request, native, lease->get(), [context] { return context->IsCancelled(); },
-      [&writer, &response](const farm::v1::Progress& progress) {
-        *response.mutable_progress() = progress;
-        writer->Write(response);
-      });
+  auto client_gone = [context] { return context->IsCancelled(); };
+  auto write_progress = [&writer, &response](const farm::v1::Progress& progress) {
+    *response.mutable_progress() = progress;
+    writer->Write(response);
+  };
+  farm::v1::BenchmarkResult result;
+  if (!in_guest) {
+    result = RunNativeBenchmark(*request, native, lease->get(), client_gone, write_progress);
+  } else {
+    farm::v1::BenchmarkResult native_result;
+    if (request->compare_with_native()) {
+      native_result =
+          RunNativeBenchmark(*request, native, lease->get(), client_gone, write_progress);
+    }
+    result = vm::RunWorkloadsInGuest(*request, config_.vm, lease->get(), client_gone,
+                                     write_progress);
+    if (request->compare_with_native()) MergeNative(native_result, &result);
+  }
   FARM_LOG(INFO) << "benchmark " << request->attempt_id() << ": "
                  << (result.succeeded() ? "done" : result.failure_reason());
   *response.mutable_result() = std::move(result);
@@ -128,13 +212,32 @@ grpc::Status AgentServiceImpl::RunBenchmark(
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::BootVm(grpc::ServerContext*,
-                                      const farm::v1::BootVmRequest*,
-                                      grpc::ServerWriter<farm::v1::BootVmResponse>*) {
+grpc::Status AgentServiceImpl::BootVm(grpc::ServerContext* context,
+                                      const farm::v1::BootVmRequest* request,
+                                      grpc::ServerWriter<farm::v1::BootVmResponse>* writer) {
   absl::Status can_measure = CheckCanMeasure();
   if (!can_measure.ok()) return ToGrpcStatus(can_measure);
-  return ToGrpcStatus(
-      absl::UnimplementedError("BootVm arrives with the guest images and VM runner"));
+  absl::Status valid = vm::ValidateBootRequest(*request, config_.vm);
+  if (!valid.ok()) return ToGrpcStatus(valid);
+  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> lease =
+      job_slot_.Acquire(request->attempt_id(), farm::v1::JOB_KIND_BOOT);
+  if (!lease.ok()) return ToGrpcStatus(lease.status());
+  FARM_LOG(INFO) << "boot " << request->attempt_id() << ": " << std::max(1u, request->vm_count())
+                 << " x " << request->guest().image() << " under "
+                 << farm::v1::Mode_Name(request->accel());
+  farm::v1::BootVmResponse response;
+  response.set_attempt_id(request->attempt_id());
+  farm::v1::BootResult result = vm::RunBootJob(
+      *request, config_.vm, lease->get(), [context] { return context->IsCancelled(); },
+      [&writer, &response](const farm::v1::Progress& progress) {
+        *response.mutable_progress() = progress;
+        writer->Write(response);
+      });
+  FARM_LOG(INFO) << "boot " << request->attempt_id() << ": "
+                 << (result.succeeded() ? "done" : result.failure_reason());
+  *response.mutable_result() = std::move(result);
+  writer->Write(response);
+  return grpc::Status::OK;
 }
 
 grpc::Status AgentServiceImpl::Cancel(grpc::ServerContext*,

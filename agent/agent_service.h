@@ -10,12 +10,14 @@
 #define KVMFARM_AGENT_AGENT_SERVICE_H_
 
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/job_slot.h"
 #include "agent/native_benchmark.h"
+#include "agent/vm/boot.h"
 #include "agent/probe/probe.h"
 #include "farm/v1/agent.grpc.pb.h"
 
@@ -27,11 +29,14 @@ struct AgentConfig {
   std::string listen_address;
   // How native benchmarks run; workload_binary empty = farm-workload not found.
   NativeBenchmarkOptions native;
+  // How guests boot (image directory, QEMU).
+  vm::BootJobOptions vm;
 };
 
 class AgentServiceImpl final : public farm::v1::AgentService::Service {
  public:
   explicit AgentServiceImpl(AgentConfig config);
+  ~AgentServiceImpl() override;
 
   // Runs the probe now so the first GetCapability answers at once. The probe's
   // error (a bad --sysroot or --props) is fatal at start-up.
@@ -39,6 +44,12 @@ class AgentServiceImpl final : public farm::v1::AgentService::Service {
 
   // Whether a measurement job is running.
   bool busy() const { return job_slot_.Current().has_value(); }
+
+  // Runs the KVM boot check in the background (once per agent start), so the
+  // cached capability gets its real verdict without slowing GetCapability.
+  void StartBackgroundBootCheck();
+  // Cancels whatever job runs and waits for the background check; before shutdown.
+  void StopJobs();
 
   grpc::Status GetCapability(grpc::ServerContext* context,
                              const farm::v1::GetCapabilityRequest* request,
@@ -60,6 +71,8 @@ class AgentServiceImpl final : public farm::v1::AgentService::Service {
   farm::v1::AgentInfo Info() const;
   // FAILED_PRECONDITION for measurement jobs on a fixture tree.
   absl::Status CheckCanMeasure() const;
+  // Probes again and runs the boot check, holding the job slot; the new capability.
+  absl::StatusOr<farm::v1::KvmCapability> ProbeWithBootCheck();
 
   const AgentConfig config_;
   const absl::Time started_at_;
@@ -67,6 +80,7 @@ class AgentServiceImpl final : public farm::v1::AgentService::Service {
   JobSlot job_slot_;
   absl::Mutex mu_;
   farm::v1::KvmCapability capability_ ABSL_GUARDED_BY(mu_);
+  std::thread background_;
 };
 
 }  // namespace kvmfarm

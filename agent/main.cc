@@ -2,6 +2,7 @@
 //
 //   farm-agent --probe [--json] [--sysroot DIR] [--props FILE]   one-shot report
 //   farm-agent [--listen 127.0.0.1:7420] [--sysroot DIR] ...     serve gRPC
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <google/protobuf/util/json_util.h>
@@ -16,6 +17,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_service.h"
+#include "agent/boot_check.h"
 #include "agent/probe/probe.h"
 #include "agent/probe/report.h"
 #include "common/flags.h"
@@ -48,6 +50,15 @@ ABSL_FLAG(std::string, farm_workload, "",
 ABSL_FLAG(std::string, work_dir, "",
           "Directory for files a job writes (the io workload's file; default $TMPDIR or "
           "/tmp). Must be on a disk for io figures.");
+ABSL_FLAG(std::string, image_dir, "",
+          "Directory of guest images (<dir>/<name>/{kernel,initramfs.cpio.gz,image.conf}); "
+          "the agent boots nothing from anywhere else (default: images/ next to "
+          "farm-agent, or Bazel's bazel-bin/guest_images/images).");
+ABSL_FLAG(bool, boot_check, false,
+          "With --probe: also boot the reference guest under KVM, turning "
+          "KVM_BOOT_UNTESTED into KVM_READY or KVM_BOOT_FAILED (takes up to 20 s).");
+ABSL_FLAG(bool, background_boot_check, true,
+          "When serving: run the KVM boot check once in the background at start.");
 ABSL_FLAG(bool, probe, false,
           "Run the KVM capability probe once, print the report and exit (0 when the "
           "probe ran, whatever the verdict).");
@@ -77,12 +88,24 @@ probe::ProbeOptions ProbeOptionsFromFlags() {
   return options;
 }
 
+std::string FindImageDir();
+
+vm::BootJobOptions VmOptionsFromFlags() {
+  vm::BootJobOptions options;
+  options.image_dir = FindImageDir();
+  options.qemu_binary = FromUserDir(absl::GetFlag(FLAGS_qemu));
+  return options;
+}
+
 int RunProbeOnce() {
   absl::StatusOr<farm::v1::KvmCapability> capability =
       probe::RunProbe(ProbeOptionsFromFlags());
   if (!capability.ok()) {
     std::cerr << "farm-agent: " << capability.status().message() << "\n";
     return 2;
+  }
+  if (absl::GetFlag(FLAGS_boot_check)) {
+    RunKvmBootCheck(VmOptionsFromFlags(), nullptr, &*capability);
   }
   if (absl::GetFlag(FLAGS_json)) {
     google::protobuf::util::JsonPrintOptions json_options;
@@ -101,22 +124,33 @@ int RunProbeOnce() {
   return 0;
 }
 
+// Candidate locations of a file shipped with farm-agent: beside it (a device's
+// working directory), in its Bazel runfiles, in bazel-bin.
+std::vector<std::string> BesideAgent(const std::string& beside, const std::string& runfile) {
+  char self[4096] = {};
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return {};
+  const std::string exe(self, static_cast<size_t>(n));
+  const std::string dir = exe.substr(0, exe.rfind('/'));
+  return {dir + "/" + beside, exe + ".runfiles/kvmfarm/" + runfile, dir + "/../" + runfile};
+}
+
+std::string FindImageDir() {
+  if (!absl::GetFlag(FLAGS_image_dir).empty()) return FromUserDir(absl::GetFlag(FLAGS_image_dir));
+  for (const std::string& candidate : BesideAgent("images", "guest_images/images")) {
+    struct stat st;
+    if (stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return candidate;
+  }
+  return "images";
+}
+
 // farm-workload: --farm-workload, else beside this binary (a device's working
 // directory), else in Bazel's layout, else in PATH; "" when nowhere.
 std::string FindWorkloadBinary() {
   if (!absl::GetFlag(FLAGS_farm_workload).empty()) {
     return FromUserDir(absl::GetFlag(FLAGS_farm_workload));
   }
-  char self[4096] = {};
-  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  std::vector<std::string> candidates;
-  if (n > 0) {
-    const std::string exe(self, static_cast<size_t>(n));
-    const std::string dir = exe.substr(0, exe.rfind('/'));
-    candidates = {dir + "/farm-workload", exe + ".runfiles/kvmfarm/workloads/farm-workload",
-                  dir + "/../workloads/farm-workload"};
-  }
-  for (const std::string& candidate : candidates) {
+  for (const std::string& candidate : BesideAgent("farm-workload", "workloads/farm-workload")) {
     if (FindProgram(candidate, "").ok()) return candidate;
   }
   const char* path = std::getenv("PATH");
@@ -129,6 +163,7 @@ int Serve() {
   AgentConfig config;
   config.probe = ProbeOptionsFromFlags();
   config.native.workload_binary = FindWorkloadBinary();
+  config.vm = VmOptionsFromFlags();
   const char* tmpdir = std::getenv("TMPDIR");
   config.native.work_dir = !absl::GetFlag(FLAGS_work_dir).empty()
                                ? FromUserDir(absl::GetFlag(FLAGS_work_dir))
@@ -153,6 +188,8 @@ int Serve() {
     FARM_LOG(WARNING) << "--controller " << absl::GetFlag(FLAGS_controller)
                       << " noted: registration arrives with farm-controller";
   }
+  FARM_LOG(INFO) << "guest images: " << config.vm.image_dir;
+  if (absl::GetFlag(FLAGS_background_boot_check)) service.StartBackgroundBootCheck();
   FARM_LOG(INFO) << "farm-workload: "
                  << (config.native.workload_binary.empty() ? "not found (RunBenchmark refused)"
                                                            : config.native.workload_binary);
@@ -165,7 +202,9 @@ int Serve() {
   // gRPC 1.51 holds a graceful shutdown until its deadline while any client keeps
   // a connection open, busy or not; grace is only worth waiting for while a job
   // runs (its stream ends with the job cancelled when the grace runs out).
-  (*server)->Shutdown(service.busy() ? absl::Seconds(5) : absl::ZeroDuration());
+  const bool busy = service.busy();
+  service.StopJobs();
+  (*server)->Shutdown(busy ? absl::Seconds(5) : absl::ZeroDuration());
   return 0;
 }
 
@@ -180,6 +219,8 @@ int main(int argc, char** argv) {
       "  farm-agent --probe --json     the same as JSON (farm.v1.KvmCapability)\n"
       "  farm-agent --probe --sysroot tests/fixtures/devices/pixel8-stock\n"
       "                                probe a captured device tree instead\n"
+      "  farm-agent --probe --boot-check\n"
+      "                                also boot a real guest under KVM for the verdict\n"
       "  farm-agent --listen 127.0.0.1:7420\n"
       "                                serve gRPC (health and reflection included)\n\n"
       "Flag names take dashes or underscores: --device-id and --device_id are the same.");

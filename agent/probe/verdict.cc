@@ -102,15 +102,15 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
       fix("probe the device itself to boot a real guest under KVM");
     } else if (c->qemu_size() == 0) {
       reason("the guest boot under KVM was not run: no QEMU on the device");
-      fix("install QEMU (or give --qemu) so the boot check can boot a real guest");
+      fix("install QEMU (or give --qemu) and run the boot check (farm-agent --probe "
+          "--boot-check)");
     } else if (!HasKvmQemu(*c)) {
       reason("the guest boot under KVM was not run: the QEMU found has no KVM accelerator");
       fix("use a QEMU built with KVM support (--qemu)");
     } else {
-      reason("the guest boot under KVM was not run: this agent has no boot check yet "
-             "(it arrives with kvmfarm's guest images)");
-      fix("boot a real guest under KVM: the boot check turns this into KVM_READY or "
-          "KVM_BOOT_FAILED");
+      reason("the guest boot under KVM was not run (not asked)");
+      fix("run the boot check (farm-agent --probe --boot-check, or GetCapability with "
+          "boot_check): it turns this into KVM_READY or KVM_BOOT_FAILED");
     }
     if (c->hypervisor_kind() == farm::v1::HYPERVISOR_KIND_PVM) {
       reason("nested paravirtual KVM (kvm_pvm): the smoke test passing does not mean a "

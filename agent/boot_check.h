@@ -1,0 +1,27 @@
+// -----------------------------------------------------------------------------
+// File: boot_check.h
+// -----------------------------------------------------------------------------
+//
+// The check that turns KVM_BOOT_UNTESTED into KVM_READY or KVM_BOOT_FAILED: boot
+// the reference guest (this host's architecture) under KVM, once, with a short
+// deadline, and decide the verdict again with its result as evidence. Skipped, with
+// the reason as a check, where it can't run: the smoke test did not pass, a fixture
+// tree, no QEMU with KVM, no guest image.
+#ifndef KVMFARM_AGENT_BOOT_CHECK_H_
+#define KVMFARM_AGENT_BOOT_CHECK_H_
+
+#include "absl/time/time.h"
+#include "agent/vm/boot.h"
+#include "farm/v1/common.pb.h"
+
+namespace kvmfarm {
+
+constexpr absl::Duration kBootCheckDeadline = absl::Seconds(20);
+
+// `lease` (may be null) lets Cancel stop the boot.
+void RunKvmBootCheck(const vm::BootJobOptions& options, JobSlot::Lease* lease,
+                     farm::v1::KvmCapability* capability);
+
+}  // namespace kvmfarm
+
+#endif  // KVMFARM_AGENT_BOOT_CHECK_H_

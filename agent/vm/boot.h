@@ -1,0 +1,63 @@
+// -----------------------------------------------------------------------------
+// File: boot.h
+// -----------------------------------------------------------------------------
+//
+// The VM measurements behind the reference's headline figures, for real:
+//  * boot.time_to_userspace (s): spawn to the guest's boot marker, host monotonic
+//    clock, every VM of every repetition (the guest's own uptime is kept too);
+//  * boot.all_of_n (s): with N VMs spawned together, until the last is in user space;
+//  * boot.switch_latency (ms): with two VMs running, pause one (QMP stop), resume the
+//    other (QMP cont) and time until it answers a console line;
+//  * boot.memory_overhead (%): QEMU's resident memory against the guest's memory in
+//    use, minus 100 %.
+// A guest that doesn't reach user space by its deadline is killed with its whole
+// process group, and the result says how far it got (its last console lines) and
+// why. A failed boot is a result, not an error.
+#ifndef KVMFARM_AGENT_VM_BOOT_H_
+#define KVMFARM_AGENT_VM_BOOT_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "agent/job_slot.h"
+#include "farm/v1/agent.pb.h"
+
+namespace kvmfarm::vm {
+
+struct BootJobOptions {
+  // The agent's image directory (--image-dir).
+  std::string image_dir;
+  // A QEMU binary to use; empty = qemu-system-* from PATH.
+  std::string qemu_binary;
+  absl::Duration default_boot_deadline = absl::Seconds(60);
+  uint32_t default_vcpus = 1;
+  uint32_t default_memory_mib = 256;
+  // Switch-latency samples per repetition.
+  int switch_samples = 10;
+};
+
+// INVALID_ARGUMENT naming the field (attempt_id, accel, vm_count, guest.image, ...),
+// NOT_FOUND for an image that isn't there.
+absl::Status ValidateBootRequest(const farm::v1::BootVmRequest& request,
+                                 const BootJobOptions& options);
+
+// Runs a validated request. `lease` may be null (the capability boot check).
+farm::v1::BootResult RunBootJob(const farm::v1::BootVmRequest& request,
+                                const BootJobOptions& options, JobSlot::Lease* lease,
+                                const std::function<bool()>& client_gone,
+                                const std::function<void(const farm::v1::Progress&)>& on_progress);
+
+// Runs farm-workload inside one guest under request.mode() (KVM or TCG) and returns
+// its result relabelled with that mode, the guest's boot in guest_boot, and the
+// console as the log. A guest without farm-workload, a boot failure or a missing
+// result is a result with succeeded = false and the reason.
+farm::v1::BenchmarkResult RunWorkloadsInGuest(
+    const farm::v1::RunBenchmarkRequest& request, const BootJobOptions& options,
+    JobSlot::Lease* lease, const std::function<bool()>& client_gone,
+    const std::function<void(const farm::v1::Progress&)>& on_progress);
+
+}  // namespace kvmfarm::vm
+
+#endif  // KVMFARM_AGENT_VM_BOOT_H_

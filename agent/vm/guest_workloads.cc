@@ -1,0 +1,165 @@
+// RunWorkloadsInGuest: farm-workload inside one guest (declared in boot.h).
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <atomic>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "agent/vm/boot.h"
+#include "agent/vm/image.h"
+#include "agent/vm/vm.h"
+
+namespace kvmfarm::vm {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// Workloads' buffers are 256 MiB by default; the guest needs room for them.
+constexpr uint32_t kWorkloadGuestMemoryMib = 1024;
+constexpr absl::Duration kDefaultJobDeadline = absl::Minutes(30);
+
+std::string KernelArgs(const farm::v1::RunBenchmarkRequest& request) {
+  std::vector<std::string> names, sizes, iterations;
+  for (const farm::v1::WorkloadSpec& spec : request.workloads()) {
+    names.push_back(spec.name());
+    if (spec.has_size_bytes()) sizes.push_back(absl::StrCat(spec.name(), "=", spec.size_bytes()));
+    if (spec.has_iterations()) {
+      iterations.push_back(absl::StrCat(spec.name(), "=", spec.iterations()));
+    }
+  }
+  std::string args = absl::StrCat("farm.run=workloads farm.workloads=", absl::StrJoin(names, ","),
+                                  " farm.repetitions=", std::max<uint32_t>(1, request.repetitions()));
+  if (!sizes.empty()) absl::StrAppend(&args, " farm.size=", absl::StrJoin(sizes, ","));
+  if (!iterations.empty()) {
+    absl::StrAppend(&args, " farm.iterations=", absl::StrJoin(iterations, ","));
+  }
+  return args;
+}
+
+}  // namespace
+
+farm::v1::BenchmarkResult RunWorkloadsInGuest(
+    const farm::v1::RunBenchmarkRequest& request, const BootJobOptions& options,
+    JobSlot::Lease* lease, const std::function<bool()>& client_gone,
+    const std::function<void(const farm::v1::Progress&)>& on_progress) {
+  farm::v1::BenchmarkResult result;
+  result.set_attempt_id(request.attempt_id());
+  result.set_mode(request.mode());
+  *result.mutable_started_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  const std::string image_name =
+      request.guest().image().empty() ? HostImageName() : request.guest().image();
+  absl::StatusOr<GuestImage> image = ResolveImage(options.image_dir, image_name);
+  if (!image.ok()) {
+    result.set_failure_reason(std::string(image.status().message()));
+    return result;
+  }
+  if (!image->has_workloads) {
+    result.set_failure_reason(absl::StrCat("guest image '", image_name,
+                                           "' carries no farm-workload (busybox only)"));
+    return result;
+  }
+  VmSpec spec;
+  spec.image = *image;
+  spec.accel = request.mode();
+  spec.vcpus = request.guest().vcpus() ? request.guest().vcpus() : options.default_vcpus;
+  spec.memory_mib =
+      request.guest().memory_mib() ? request.guest().memory_mib() : kWorkloadGuestMemoryMib;
+  spec.cpu_model = request.guest().cpu_model();
+  spec.extra_kernel_args = KernelArgs(request);
+
+  auto forward_progress = [lease, &on_progress](absl::string_view line) {
+    if (!absl::ConsumePrefix(&line, "FARM_PROGRESS ")) return;
+    farm::v1::Progress progress;
+    if (!google::protobuf::util::JsonStringToMessage(std::string(line), &progress).ok()) return;
+    progress.set_message(absl::StrCat("in the guest: ", progress.message()));
+    if (lease != nullptr) lease->SetProgress(progress);
+    if (on_progress) on_progress(progress);
+  };
+  absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Start(spec, options.qemu_binary, forward_progress);
+  if (!vm.ok()) {
+    result.set_failure_reason(absl::StrCat("cannot start QEMU: ", vm.status().message()));
+    return result;
+  }
+  Vm* guest = vm->get();
+  std::atomic<bool> cancelled{false};
+  if (lease != nullptr) {
+    lease->OnCancel([guest, &cancelled] {
+      cancelled = true;
+      guest->Stop();
+    });
+  }
+  farm::v1::GuestConfig* config = result.mutable_guest();
+  *config = request.guest();
+  config->set_image(image_name);
+  config->set_vcpus(spec.vcpus);
+  config->set_memory_mib(spec.memory_mib);
+  config->set_cpu_model(guest->command().cpu_model);
+
+  const absl::Time boot_deadline = absl::Now() + options.default_boot_deadline;
+  const absl::Time job_deadline =
+      absl::Now() + (request.has_deadline()
+                         ? absl::Nanoseconds(TimeUtil::DurationToNanoseconds(request.deadline()))
+                         : kDefaultJobDeadline);
+  absl::optional<std::string> json;
+  while (guest->running() && absl::Now() < job_deadline) {
+    if (!guest->booted() && absl::Now() >= boot_deadline) break;
+    json = guest->WaitForResult(std::min(job_deadline, absl::Now() + absl::Milliseconds(200)));
+    if (json) break;
+    if (client_gone && client_gone()) {
+      cancelled = true;
+      guest->Stop();
+    }
+  }
+  if (!json) json = guest->WaitForResult(absl::Now());  // printed just before QEMU exited
+  const ProcessResult outcome = guest->Finish(absl::Seconds(5));
+  if (lease != nullptr) lease->OnCancel(nullptr);
+
+  farm::v1::BootResult* boot = result.mutable_guest_boot();
+  boot->set_accel(request.mode());
+  boot->set_vm_count(1);
+  boot->set_guest_arch(image->arch);
+  boot->set_machine(guest->command().machine);
+  *boot->mutable_guest() = *config;
+  farm::v1::VmBoot* vm_boot = boot->add_vms();
+  vm_boot->set_reached_userspace(guest->booted());
+  if (guest->booted()) {
+    *vm_boot->mutable_time_to_userspace() =
+        TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(guest->time_to_userspace()));
+  } else {
+    for (const std::string& line : guest->LastConsoleLines()) {
+      vm_boot->add_last_console_lines(line);
+    }
+  }
+  boot->set_succeeded(guest->booted());
+
+  farm::v1::BenchmarkResult parsed;
+  if (json && google::protobuf::util::JsonStringToMessage(*json, &parsed).ok()) {
+    *result.mutable_measurements() = parsed.measurements();
+    *result.mutable_failures() = parsed.failures();
+    *result.mutable_provenance() = parsed.provenance();
+    result.set_succeeded(parsed.succeeded());
+    result.set_failure_reason(parsed.failure_reason());
+    for (farm::v1::Measurement& m : *result.mutable_measurements()) m.set_mode(request.mode());
+  } else {
+    result.set_succeeded(false);
+    result.set_failure_reason(
+        cancelled ? "cancelled"
+        : !guest->booted()
+            ? absl::StrCat("the guest did not boot: QEMU ", outcome.Describe())
+        : absl::Now() >= job_deadline ? "deadline exceeded before the guest printed its result"
+                                      : absl::StrCat("no result from the guest: QEMU ",
+                                                     outcome.Describe()));
+    boot->set_failure_reason(guest->booted() ? "" : result.failure_reason());
+  }
+  result.set_log(guest->ConsoleLog());
+  *result.mutable_finished_at() =
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  return result;
+}
+
+}  // namespace kvmfarm::vm

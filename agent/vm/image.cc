@@ -1,0 +1,114 @@
+#include "agent/vm/image.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+
+namespace kvmfarm::vm {
+namespace {
+
+absl::StatusOr<std::string> RealPath(const std::string& path) {
+  char resolved[PATH_MAX];
+  if (realpath(path.c_str(), resolved) == nullptr) {
+    return absl::NotFoundError(absl::StrCat(path, " does not exist"));
+  }
+  return std::string(resolved);
+}
+
+bool IsFile(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+}  // namespace
+
+std::string HostImageName() {
+#if defined(__aarch64__)
+  return "arm64";
+#else
+  return "x86_64";
+#endif
+}
+
+std::vector<std::string> ListImages(const std::string& image_dir) {
+  std::vector<std::string> names;
+  if (DIR* dir = opendir(image_dir.c_str())) {
+    while (dirent* entry = readdir(dir)) {
+      const std::string name = entry->d_name;
+      if (name[0] == '.') continue;
+      if (IsFile(absl::StrCat(image_dir, "/", name, "/kernel"))) names.push_back(name);
+    }
+    closedir(dir);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+absl::StatusOr<GuestImage> ResolveImage(const std::string& image_dir, const std::string& name) {
+  if (name.empty()) return absl::InvalidArgumentError("guest.image is required");
+  if (name == "." || name == ".." ||
+      !std::all_of(name.begin(), name.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+               c == '-';
+      })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "guest.image '", name,
+        "' is not an image name: a single name of letters, digits, '.', '_', '-' from the "
+        "agent's image directory"));
+  }
+  absl::StatusOr<std::string> root = RealPath(image_dir);
+  if (!root.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the agent's image directory ", image_dir, " does not exist (--image-dir)"));
+  }
+  const std::string dir = absl::StrCat(*root, "/", name);
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::NotFoundError(absl::StrCat("no guest image '", name, "' in ", *root,
+                                            " (images: ",
+                                            absl::StrJoin(ListImages(*root), ", "), ")"));
+  }
+  GuestImage image;
+  image.name = name;
+  image.kernel = absl::StrCat(dir, "/kernel");
+  image.initramfs = absl::StrCat(dir, "/initramfs.cpio.gz");
+  for (const std::string* path : {&image.kernel, &image.initramfs}) {
+    if (!IsFile(*path)) {
+      return absl::NotFoundError(absl::StrCat("guest image '", name, "' has no ",
+                                              path->substr(dir.size() + 1)));
+    }
+  }
+  const std::string real_dir = dir;
+  std::ifstream conf(absl::StrCat(real_dir, "/image.conf"));
+  std::string line;
+  while (std::getline(conf, line)) {
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key(absl::StripAsciiWhitespace(line.substr(0, eq)));
+    const std::string value(absl::StripAsciiWhitespace(line.substr(eq + 1)));
+    if (key == "arch") {
+      image.arch = value == "x86_64"  ? farm::v1::CPU_ARCH_X86_64
+                   : value == "arm64" ? farm::v1::CPU_ARCH_ARM64
+                                      : farm::v1::CPU_ARCH_OTHER;
+    } else if (key == "workloads") {
+      image.has_workloads = value == "yes";
+    }
+  }
+  if (image.arch != farm::v1::CPU_ARCH_X86_64 && image.arch != farm::v1::CPU_ARCH_ARM64) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("guest image '", name, "': image.conf has no arch=x86_64|arm64"));
+  }
+  return image;
+}
+
+}  // namespace kvmfarm::vm

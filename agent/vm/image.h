@@ -1,0 +1,43 @@
+// -----------------------------------------------------------------------------
+// File: image.h
+// -----------------------------------------------------------------------------
+//
+// Guest images are referenced by name and resolved inside the agent's image
+// directory (--image-dir): <dir>/<name>/{kernel,initramfs.cpio.gz,image.conf}. A
+// name is a single path component of letters, digits, '.', '_' and '-'; anything
+// that could leave the directory ('/', '..') is refused, so the agent only ever
+// boots what its operator put there (links the operator placed there are followed:
+// Bazel's runfiles are links).
+#ifndef KVMFARM_AGENT_VM_IMAGE_H_
+#define KVMFARM_AGENT_VM_IMAGE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "farm/v1/common.pb.h"
+
+namespace kvmfarm::vm {
+
+struct GuestImage {
+  std::string name;
+  std::string kernel;     // absolute path
+  std::string initramfs;  // absolute path
+  farm::v1::CpuArch arch = farm::v1::CPU_ARCH_UNSPECIFIED;
+  // Whether the initramfs carries farm-workload.
+  bool has_workloads = false;
+};
+
+// INVALID_ARGUMENT for a bad name (says why), NOT_FOUND for a missing image or
+// file (listing the images there are), FAILED_PRECONDITION for a garbled image.conf.
+absl::StatusOr<GuestImage> ResolveImage(const std::string& image_dir, const std::string& name);
+
+// The names of the usable images in `image_dir`, sorted.
+std::vector<std::string> ListImages(const std::string& image_dir);
+
+// The image named like the host's architecture ("x86_64", "arm64").
+std::string HostImageName();
+
+}  // namespace kvmfarm::vm
+
+#endif  // KVMFARM_AGENT_VM_IMAGE_H_

@@ -1,0 +1,61 @@
+#include "agent/vm/qemu_command.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace kvmfarm::vm {
+
+absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec,
+                                             const std::string& qemu_binary) {
+  if (spec.accel != farm::v1::MODE_KVM && spec.accel != farm::v1::MODE_TCG) {
+    return absl::InvalidArgumentError("accel must be MODE_KVM or MODE_TCG");
+  }
+  if (spec.vcpus < 1 || spec.vcpus > 64) {
+    return absl::InvalidArgumentError(absl::StrCat("vcpus ", spec.vcpus, " is outside 1..64"));
+  }
+  if (spec.memory_mib < 64 || spec.memory_mib > 65536) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory_mib ", spec.memory_mib, " is outside 64..65536"));
+  }
+  const bool kvm = spec.accel == farm::v1::MODE_KVM;
+  const bool x86 = spec.image.arch == farm::v1::CPU_ARCH_X86_64;
+  QemuCommand cmd;
+  cmd.machine = x86 ? "microvm" : "virt";
+  cmd.cpu_model = !spec.cpu_model.empty() ? spec.cpu_model
+                  : kvm                   ? "host"
+                  : x86                   ? "qemu64"
+                                          : "cortex-a72";
+  const std::string binary = !qemu_binary.empty() ? qemu_binary
+                             : x86 ? "qemu-system-x86_64"
+                                   : "qemu-system-aarch64";
+  cmd.argv = {binary,
+              "-M",
+              x86 ? "microvm,x-option-roms=off,rtc=on,isa-serial=on" : "virt",
+              "-accel",
+              kvm ? "kvm" : "tcg",
+              "-cpu",
+              cmd.cpu_model,
+              "-m",
+              absl::StrCat(spec.memory_mib),
+              "-smp",
+              absl::StrCat(spec.vcpus),
+              "-nodefaults",
+              "-no-user-config",
+              "-nographic",
+              "-serial",
+              "stdio",
+              "-kernel",
+              spec.image.kernel,
+              "-initrd",
+              spec.image.initramfs,
+              "-append",
+              absl::StrCat(x86 ? "console=ttyS0" : "console=ttyAMA0", " quiet panic=-1",
+                           spec.extra_kernel_args.empty() ? "" : " ", spec.extra_kernel_args),
+              "-no-reboot"};
+  if (!spec.qmp_socket.empty()) {
+    cmd.argv.push_back("-qmp");
+    cmd.argv.push_back(absl::StrCat("unix:", spec.qmp_socket, ",server=on,wait=off"));
+  }
+  return cmd;
+}
+
+}  // namespace kvmfarm::vm

@@ -1,0 +1,48 @@
+// -----------------------------------------------------------------------------
+// File: qemu_command.h
+// -----------------------------------------------------------------------------
+//
+// The QEMU command line for one guest, as argv (never a shell string). Chosen for
+// fast, honest boots:
+//  * x86_64: the `microvm` machine loading the uncompressed kernel directly through
+//    its PVH entry (no firmware, no PCI), serial console on stdio.
+//  * arm64: the `virt` machine.
+//  * KVM: `-cpu host`, so the guest sees the CPU's AES and other extensions (the
+//    default model hides them and "% of native" for crypto would be a lie).
+//  * TCG: a model that doesn't make the emulator crawl (x86_64 qemu64, arm64
+//    cortex-a72, not max with its pointer-authentication emulation).
+//  * QMP on a Unix socket, `-no-reboot` so a guest's reboot (or panic) ends QEMU.
+#ifndef KVMFARM_AGENT_VM_QEMU_COMMAND_H_
+#define KVMFARM_AGENT_VM_QEMU_COMMAND_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/vm/image.h"
+#include "farm/v1/common.pb.h"
+
+namespace kvmfarm::vm {
+
+struct VmSpec {
+  GuestImage image;
+  farm::v1::Mode accel = farm::v1::MODE_TCG;  // MODE_KVM or MODE_TCG
+  uint32_t vcpus = 1;
+  uint32_t memory_mib = 256;
+  std::string cpu_model;          // empty: chosen as above
+  std::string extra_kernel_args;  // "farm.run=echo"
+  std::string qmp_socket;         // empty: no QMP
+};
+
+struct QemuCommand {
+  std::vector<std::string> argv;
+  std::string machine;
+  std::string cpu_model;
+};
+
+// `qemu_binary` empty: qemu-system-x86_64 / qemu-system-aarch64 by the image's arch.
+absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec, const std::string& qemu_binary);
+
+}  // namespace kvmfarm::vm
+
+#endif  // KVMFARM_AGENT_VM_QEMU_COMMAND_H_

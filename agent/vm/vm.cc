@@ -1,0 +1,182 @@
+#include "agent/vm/vm.h"
+
+#include <fstream>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+
+namespace kvmfarm::vm {
+namespace {
+
+constexpr size_t kLastLines = 40;
+constexpr size_t kMaxLogBytes = 256 * 1024;
+constexpr char kBootMarker[] = "FARM_BOOTED ";
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Vm>> Vm::Start(
+    const VmSpec& spec, const std::string& qemu_binary,
+    std::function<void(absl::string_view)> on_console_line) {
+  absl::StatusOr<QemuCommand> command = BuildQemuCommand(spec, qemu_binary);
+  if (!command.ok()) return command.status();
+  std::unique_ptr<Vm> vm(new Vm());
+  vm->command_ = *std::move(command);
+  vm->on_console_line_ = std::move(on_console_line);
+  ProcessSpec process;
+  process.argv = vm->command_.argv;
+  process.pipe_stdin = true;
+  process.max_output_bytes = 1 << 20;
+  Vm* raw = vm.get();
+  process.on_stdout_line = [raw](absl::string_view line) { raw->OnLine(line); };
+  process.on_stderr_line = [raw](absl::string_view line) {
+    raw->OnLine(absl::StrCat("[qemu] ", line));
+  };
+  vm->started_ = absl::Now();
+  absl::StatusOr<std::unique_ptr<Subprocess>> child = Subprocess::Start(std::move(process));
+  if (!child.ok()) return child.status();
+  vm->process_ = *std::move(child);
+  return vm;
+}
+
+void Vm::OnLine(absl::string_view raw) {
+  const absl::Time now = absl::Now();
+  // The serial console ends lines with "\r\n".
+  absl::string_view line = absl::StripSuffix(raw, "\r");
+  {
+    absl::MutexLock lock(&mu_);
+    last_lines_.emplace_back(line);
+    if (last_lines_.size() > kLastLines) last_lines_.pop_front();
+    if (log_.size() < kMaxLogBytes) absl::StrAppend(&log_, line, "\n");
+    const size_t marker = line.find(kBootMarker);
+    if (!booted_ && marker != absl::string_view::npos) {
+      booted_ = true;
+      time_to_userspace_ = now - started_;
+      for (absl::string_view field :
+           absl::StrSplit(line.substr(marker + sizeof(kBootMarker) - 1), ' ')) {
+        if (absl::ConsumePrefix(&field, "uptime=")) absl::SimpleAtod(field, &guest_uptime_);
+        if (absl::ConsumePrefix(&field, "mem_used_kb=")) absl::SimpleAtoi(field, &mem_used_kb_);
+      }
+    } else if (absl::StartsWith(line, "FARM_ECHO ")) {
+      echoes_.emplace_back(line.substr(10));
+    } else if (line == "FARM_RESULT_BEGIN") {
+      in_result_ = true;
+    } else if (line == "FARM_RESULT_END") {
+      in_result_ = false;
+      if (!result_) result_ = "";
+    } else if (in_result_) {
+      result_ = std::string(line);
+    }
+  }
+  if (on_console_line_) on_console_line_(line);
+}
+
+bool Vm::WaitForBoot(absl::Time deadline) {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithDeadline(absl::Condition(&booted_), std::min(deadline, absl::Now() +
+                                                                           absl::Milliseconds(50)))) {
+        return true;
+      }
+    }
+    if (absl::Now() >= deadline || process_->WaitFor(absl::ZeroDuration())) {
+      absl::MutexLock lock(&mu_);
+      return booted_;
+    }
+  }
+}
+
+bool Vm::WaitForEcho(const std::string& token, absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto has_echo = [this, &token]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const std::string& e : echoes_) {
+      if (e == token) return true;
+    }
+    return false;
+  };
+  return mu_.AwaitWithDeadline(absl::Condition(&has_echo), deadline);
+}
+
+absl::optional<std::string> Vm::WaitForResult(absl::Time deadline) {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return result_.has_value() && !in_result_;
+      };
+      if (mu_.AwaitWithDeadline(absl::Condition(&done),
+                                std::min(deadline, absl::Now() + absl::Milliseconds(100)))) {
+        return result_;
+      }
+    }
+    if (absl::Now() >= deadline || process_->WaitFor(absl::ZeroDuration())) {
+      absl::MutexLock lock(&mu_);
+      if (result_.has_value() && !in_result_) return result_;
+      return absl::nullopt;
+    }
+  }
+}
+
+absl::Status Vm::SendLine(const std::string& line) {
+  return process_->WriteStdin(line + "\n");
+}
+
+absl::optional<int64_t> Vm::RssKb() const {
+  std::ifstream status(absl::StrCat("/proc/", process_->pid(), "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "VmRSS:")) {
+      int64_t kb = 0;
+      std::vector<std::string> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (words.size() >= 2 && absl::SimpleAtoi(words[1], &kb)) return kb;
+    }
+  }
+  return absl::nullopt;
+}
+
+bool Vm::booted() const {
+  absl::MutexLock lock(&mu_);
+  return booted_;
+}
+absl::Duration Vm::time_to_userspace() const {
+  absl::MutexLock lock(&mu_);
+  return time_to_userspace_;
+}
+double Vm::guest_uptime_seconds() const {
+  absl::MutexLock lock(&mu_);
+  return guest_uptime_;
+}
+int64_t Vm::guest_mem_used_kb() const {
+  absl::MutexLock lock(&mu_);
+  return mem_used_kb_;
+}
+
+ProcessResult Vm::Stop() {
+  if (!outcome_) {
+    process_->Kill();
+    outcome_ = process_->Wait();
+  }
+  return *outcome_;
+}
+
+ProcessResult Vm::Finish(absl::Duration timeout) {
+  if (!outcome_ && process_->WaitFor(timeout)) outcome_ = process_->Wait();
+  return Stop();
+}
+
+std::vector<std::string> Vm::LastConsoleLines() const {
+  absl::MutexLock lock(&mu_);
+  return {last_lines_.begin(), last_lines_.end()};
+}
+
+std::string Vm::ConsoleLog() const {
+  absl::MutexLock lock(&mu_);
+  return log_;
+}
+
+}  // namespace kvmfarm::vm
