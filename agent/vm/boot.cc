@@ -189,6 +189,7 @@ farm::v1::BootResult RunBootJob(
   spec.memory_mib =
       request.guest().memory_mib() ? request.guest().memory_mib() : options.default_memory_mib;
   spec.cpu_model = request.guest().cpu_model();
+  spec.tsc_khz = HostTscKhz();
   if (request.measure_switch_latency()) spec.extra_kernel_args = "farm.run=echo";
   result.set_guest_arch(image->arch);
   result.mutable_guest()->set_vcpus(spec.vcpus);

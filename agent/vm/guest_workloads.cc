@@ -71,6 +71,7 @@ farm::v1::BenchmarkResult RunWorkloadsInGuest(
       request.guest().memory_mib() ? request.guest().memory_mib() : kWorkloadGuestMemoryMib;
   spec.cpu_model = request.guest().cpu_model();
   spec.extra_kernel_args = KernelArgs(request);
+  spec.tsc_khz = HostTscKhz();
 
   auto forward_progress = [lease, &on_progress](absl::string_view line) {
     if (!absl::ConsumePrefix(&line, "FARM_PROGRESS ")) return;

@@ -1,8 +1,29 @@
 #include "agent/vm/qemu_command.h"
 
+#include <fstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace kvmfarm::vm {
+
+uint64_t HostTscKhz() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (!absl::StartsWith(line, "cpu MHz")) continue;
+    double mhz = 0;
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos &&
+        absl::SimpleAtod(absl::StripAsciiWhitespace(line.substr(colon + 1)), &mhz)) {
+      return static_cast<uint64_t>(mhz * 1000);
+    }
+  }
+  return 0;
+}
 
 absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec,
                                              const std::string& qemu_binary) {
@@ -49,6 +70,9 @@ absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec,
               spec.image.initramfs,
               "-append",
               absl::StrCat(x86 ? "console=ttyS0" : "console=ttyAMA0", " quiet panic=-1",
+                           x86 && !kvm && spec.tsc_khz > 0
+                               ? absl::StrCat(" tsc_early_khz=", spec.tsc_khz)
+                               : "",
                            spec.extra_kernel_args.empty() ? "" : " ", spec.extra_kernel_args),
               "-no-reboot"};
   if (!spec.qmp_socket.empty()) {

@@ -32,6 +32,11 @@ struct VmSpec {
   std::string cpu_model;          // empty: chosen as above
   std::string extra_kernel_args;  // "farm.run=echo"
   std::string qmp_socket;         // empty: no QMP
+  // x86_64 under TCG: the TSC frequency to give the guest kernel (tsc_early_khz).
+  // TCG's TSC runs at the host's rate, and the guest's own calibration against the
+  // PIT fails when the host is busy (several VMs on two cores), after which the
+  // kernel hangs in early boot. 0 = let the guest calibrate.
+  uint64_t tsc_khz = 0;
 };
 
 struct QemuCommand {
@@ -39,6 +44,9 @@ struct QemuCommand {
   std::string machine;
   std::string cpu_model;
 };
+
+// The host's TSC frequency in kHz from /proc/cpuinfo ("cpu MHz"), 0 if unknown.
+uint64_t HostTscKhz();
 
 // `qemu_binary` empty: qemu-system-x86_64 / qemu-system-aarch64 by the image's arch.
 absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec, const std::string& qemu_binary);

@@ -1,0 +1,166 @@
+// Real guest boots under TCG with the images //guest_images builds: boot marker,
+// several VMs at once, switch latency, workloads inside a guest, a guest that never
+// boots killed at its deadline, and no QEMU left behind.
+#include "agent/vm/boot.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <google/protobuf/util/time_util.h>
+
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "agent/vm/image.h"
+#include "common/testing/run_binary.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm::vm {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using ::testing::HasSubstr;
+
+// Children of this process that are still alive (a leaked QEMU would show here).
+int LiveChildren() {
+  int count = 0;
+  DIR* proc = opendir("/proc");
+  while (dirent* entry = readdir(proc)) {
+    std::ifstream stat(absl::StrCat("/proc/", entry->d_name, "/stat"));
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    const size_t paren = line.rfind(')');
+    if (paren == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0;
+    std::sscanf(line.c_str() + paren + 2, "%c %d", &state, &ppid);
+    if (ppid == getpid()) ++count;
+  }
+  closedir(proc);
+  return count;
+}
+
+class BootTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.image_dir = testing::Runfile("guest_images/images");
+    if (!ResolveImage(options_.image_dir, HostImageName()).ok()) {
+      GTEST_SKIP() << "no guest image built";
+    }
+    if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0) {
+      GTEST_SKIP() << "QEMU is not installed (tools/setup.sh installs it)";
+    }
+    options_.default_boot_deadline = absl::Seconds(60);
+  }
+  void TearDown() override { EXPECT_EQ(LiveChildren(), 0) << "a QEMU outlived its job"; }
+
+  farm::v1::BootVmRequest Request(uint32_t vm_count) {
+    farm::v1::BootVmRequest request;
+    request.set_attempt_id("boot-test");
+    request.set_accel(farm::v1::MODE_TCG);
+    request.set_vm_count(vm_count);
+    request.mutable_guest()->set_image(HostImageName());
+    return request;
+  }
+
+  BootJobOptions options_;
+};
+
+TEST_F(BootTest, OneGuestReachesUserSpaceUnderTcg) {
+  std::vector<farm::v1::Progress> progress;
+  const farm::v1::BootResult result = RunBootJob(
+      Request(1), options_, nullptr, nullptr,
+      [&progress](const farm::v1::Progress& p) { progress.push_back(p); });
+  ASSERT_TRUE(result.succeeded()) << result.failure_reason();
+  ASSERT_EQ(result.vms_size(), 1);
+  EXPECT_TRUE(result.vms(0).reached_userspace());
+  EXPECT_GT(TimeUtil::DurationToNanoseconds(result.vms(0).time_to_userspace()), 0);
+  EXPECT_GT(TimeUtil::DurationToNanoseconds(result.vms(0).guest_uptime()), 0);
+  // The host saw the marker after the guest's clock started.
+  EXPECT_GE(TimeUtil::DurationToNanoseconds(result.vms(0).time_to_userspace()),
+            TimeUtil::DurationToNanoseconds(result.vms(0).guest_uptime()));
+  EXPECT_TRUE(result.vms(0).has_memory_overhead_percent());
+  EXPECT_EQ(result.machine(), "microvm");
+  EXPECT_EQ(result.guest().cpu_model(), "qemu64");
+  ASSERT_GE(result.measurements_size(), 2);
+  EXPECT_EQ(result.measurements(0).metric(), "boot.time_to_userspace");
+  EXPECT_EQ(result.measurements(0).mode(), farm::v1::MODE_TCG);
+  EXPECT_GE(progress.size(), 2u);
+}
+
+TEST_F(BootTest, ThreeGuestsAtOnceAndSwitchLatency) {
+  farm::v1::BootVmRequest request = Request(3);
+  request.set_measure_switch_latency(true);
+  const farm::v1::BootResult result = RunBootJob(request, options_, nullptr, nullptr, nullptr);
+  ASSERT_TRUE(result.succeeded()) << result.failure_reason();
+  EXPECT_EQ(result.vms_size(), 3);
+  std::map<std::string, farm::v1::Measurement> by_metric;
+  for (const farm::v1::Measurement& m : result.measurements()) by_metric[m.metric()] = m;
+  ASSERT_EQ(by_metric.count("boot.all_of_n"), 1u);
+  EXPECT_EQ(by_metric["boot.time_to_userspace"].values_size(), 3);
+  // The last of three is never faster than any one of them.
+  EXPECT_GE(by_metric["boot.all_of_n"].median(), by_metric["boot.time_to_userspace"].max() - 1e-9);
+  ASSERT_EQ(by_metric.count("boot.switch_latency"), 1u);
+  EXPECT_EQ(by_metric["boot.switch_latency"].values_size(), options_.switch_samples);
+  EXPECT_EQ(by_metric["boot.switch_latency"].unit(), "ms");
+  EXPECT_GT(by_metric["boot.switch_latency"].median(), 0);
+}
+
+TEST_F(BootTest, AGuestThatNeverBootsIsKilledAtItsDeadline) {
+  farm::v1::BootVmRequest request = Request(1);
+  BootJobOptions options = options_;
+  options.default_boot_deadline = absl::Seconds(8);
+  // QEMU refuses an unknown CPU model and exits: reported with its last words.
+  request.mutable_guest()->set_cpu_model("no-such-cpu");
+  farm::v1::BootResult result = RunBootJob(request, options, nullptr, nullptr, nullptr);
+  EXPECT_FALSE(result.succeeded());
+  EXPECT_THAT(result.vms(0).failure_reason(), HasSubstr("before the boot marker"));
+  EXPECT_FALSE(result.vms(0).last_console_lines().empty());
+
+  // A guest still booting at its deadline is killed with its process group.
+  request.mutable_guest()->set_cpu_model("");
+  request.mutable_boot_deadline()->set_nanos(300000000);  // 0.3 s: far too short for TCG
+  const absl::Time start = absl::Now();
+  result = RunBootJob(request, options, nullptr, nullptr, nullptr);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+  EXPECT_FALSE(result.succeeded());
+  EXPECT_THAT(result.failure_reason(), HasSubstr("no boot marker within 300ms; QEMU was killed"));
+}
+
+TEST_F(BootTest, WorkloadsRunInsideAGuest) {
+  farm::v1::RunBenchmarkRequest request;
+  request.set_attempt_id("guest-bench");
+  request.set_mode(farm::v1::MODE_TCG);
+  request.set_repetitions(2);
+  auto* crypto = request.add_workloads();
+  crypto->set_name("crypto");
+  crypto->set_size_bytes(1 << 20);
+  auto* nbody = request.add_workloads();
+  nbody->set_name("float");
+  nbody->set_iterations(1000);
+  auto* io = request.add_workloads();
+  io->set_name("io");
+  io->set_size_bytes(1 << 20);
+  request.mutable_guest()->set_memory_mib(256);
+  std::vector<farm::v1::Progress> progress;
+  const farm::v1::BenchmarkResult result = RunWorkloadsInGuest(
+      request, options_, nullptr, nullptr,
+      [&progress](const farm::v1::Progress& p) { progress.push_back(p); });
+  ASSERT_EQ(result.measurements_size(), 3) << result.failure_reason() << result.log();
+  for (const farm::v1::Measurement& m : result.measurements()) {
+    EXPECT_EQ(m.mode(), farm::v1::MODE_TCG);
+    EXPECT_EQ(m.values_size(), 2);
+  }
+  // No disk in the guest: io is absent with its reason, never a RAM figure.
+  ASSERT_EQ(result.failures_size(), 1);
+  EXPECT_EQ(result.failures(0).workload(), "io");
+  EXPECT_THAT(result.failures(0).reason(), HasSubstr("RAM filesystem"));
+  EXPECT_TRUE(result.guest_boot().vms(0).reached_userspace());
+  EXPECT_THAT(progress.front().message(), HasSubstr("in the guest"));
+  EXPECT_THAT(result.log(), HasSubstr("FARM_BOOTED"));
+}
+
+}  // namespace
+}  // namespace kvmfarm::vm
