@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <map>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -234,7 +235,8 @@ class NativeAgentTest : public ::testing::Test {
         grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
   }
 
-  RunningAgent agent_{{"--device-id", "native-test",
+  // No background boot check: it would hold the job slot while tests start jobs.
+  RunningAgent agent_{{"--device-id", "native-test", "--background-boot-check=false",
                        absl::StrCat("--work-dir=", std::getenv("TEST_TMPDIR"))}};
   std::string address_;
   std::unique_ptr<farm::v1::AgentService::Stub> stub_;
@@ -374,6 +376,107 @@ TEST_F(NativeAgentTest, ClosingTheStreamCancelsTheJob) {
     free = !status.has_busy_job();
   }
   EXPECT_TRUE(free) << "the job outlived its client";
+}
+
+TEST_F(NativeAgentTest, BootVmUnderTcgStreamsProgressThenTheBoot) {
+  farm::v1::BootVmRequest request;
+  request.set_attempt_id("boot-1");
+  request.set_accel(farm::v1::MODE_TCG);
+  request.set_vm_count(2);
+  request.mutable_guest()->set_image("x86_64");
+  grpc::ClientContext context;
+  auto reader = stub_->BootVm(&context, request);
+  farm::v1::BootVmResponse response;
+  int progress = 0;
+  farm::v1::BootResult result;
+  while (reader->Read(&response)) {
+    EXPECT_EQ(response.attempt_id(), "boot-1");
+    if (response.has_progress()) ++progress;
+    if (response.has_result()) result = response.result();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_GE(progress, 3);  // booting, then each VM in user space
+  EXPECT_TRUE(result.succeeded()) << result.failure_reason();
+  EXPECT_EQ(result.vms_size(), 2);
+  EXPECT_EQ(result.accel(), farm::v1::MODE_TCG);
+}
+
+TEST_F(NativeAgentTest, BootVmRefusesImagesOutsideItsDirectory) {
+  for (const char* image : {"../../etc", "/bin/sh", "no-such-image"}) {
+    farm::v1::BootVmRequest request;
+    request.set_attempt_id("boot-bad");
+    request.set_accel(farm::v1::MODE_TCG);
+    request.mutable_guest()->set_image(image);
+    grpc::ClientContext context;
+    auto reader = stub_->BootVm(&context, request);
+    farm::v1::BootVmResponse response;
+    EXPECT_FALSE(reader->Read(&response));
+    const absl::Status status = FromGrpcStatus(reader->Finish());
+    EXPECT_TRUE(absl::IsInvalidArgument(status) || absl::IsNotFound(status)) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr(image[0] == 'n' ? "no guest image" : "guest.image"));
+  }
+}
+
+TEST_F(NativeAgentTest, TcgBenchmarkComparesWithNativeInOneJob) {
+  farm::v1::RunBenchmarkRequest request;
+  request.set_attempt_id("tcg-1");
+  request.set_mode(farm::v1::MODE_TCG);
+  request.set_compare_with_native(true);
+  *request.add_workloads() = Workload("crypto", 1 << 20, 0);
+  *request.add_workloads() = Workload("float", 0, 100000);
+  request.mutable_guest()->set_memory_mib(256);
+  grpc::ClientContext context;
+  auto reader = stub_->RunBenchmark(&context, request);
+  farm::v1::RunBenchmarkResponse response;
+  farm::v1::BenchmarkResult result;
+  while (reader->Read(&response)) {
+    if (response.has_result()) result = response.result();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_TRUE(result.succeeded()) << result.failure_reason();
+  std::map<farm::v1::Mode, int> per_mode;
+  for (const farm::v1::Measurement& m : result.measurements()) {
+    ++per_mode[m.mode()];
+    if (m.mode() == farm::v1::MODE_TCG) {
+      ASSERT_TRUE(m.has_percent_of_native()) << m.metric();
+      // Emulation is slower than the machine it runs on.
+      EXPECT_GT(m.percent_of_native(), 0);
+      EXPECT_LT(m.percent_of_native(), 100) << m.metric();
+    }
+  }
+  EXPECT_EQ(per_mode[farm::v1::MODE_NATIVE], 3);
+  EXPECT_EQ(per_mode[farm::v1::MODE_TCG], 3);
+  EXPECT_TRUE(result.guest_boot().vms(0).reached_userspace());
+}
+
+TEST(FarmAgentServerTest, TheBackgroundBootCheckDecidesTheVerdict) {
+  RunningAgent agent({"--device-id", "boot-check"});
+  const std::string address = agent.WaitUntilListening();
+  ASSERT_FALSE(address.empty());
+  auto stub = farm::v1::AgentService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  // Bounded wait for the check to land in the cached capability.
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  farm::v1::KvmCapability capability;
+  bool checked = false;
+  while (!checked && absl::Now() < give_up) {
+    grpc::ClientContext context;
+    farm::v1::GetCapabilityResponse response;
+    ASSERT_TRUE(stub->GetCapability(&context, farm::v1::GetCapabilityRequest(), &response).ok());
+    capability = response.capability();
+    for (const farm::v1::Check& check : capability.checks()) {
+      if (check.name() == "kvm.boot_check") checked = true;
+    }
+    if (!checked) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(checked) << "no boot check within a minute";
+  // Whatever this machine is, a smoke-tested KVM is now READY or BOOT_FAILED
+  // unless the check could not run (then it says why, as a SKIP).
+  if (capability.kvm_node().smoke_test().outcome() == farm::v1::OUTCOME_PASS &&
+      capability.has_kvm_boot_check()) {
+    EXPECT_THAT(capability.verdict(), ::testing::AnyOf(farm::v1::VERDICT_KVM_READY,
+                                                       farm::v1::VERDICT_KVM_BOOT_FAILED));
+  }
 }
 
 TEST(FarmAgentServerTest, TwoAgentsCannotShareAPort) {
