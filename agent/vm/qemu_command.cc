@@ -40,7 +40,8 @@ absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec,
   const bool kvm = spec.accel == farm::v1::MODE_KVM;
   const bool x86 = spec.image.arch == farm::v1::CPU_ARCH_X86_64;
   QemuCommand cmd;
-  cmd.machine = x86 ? "microvm" : "virt";
+  const bool pc = x86 && spec.machine == "pc";
+  cmd.machine = pc ? "pc" : x86 ? "microvm" : "virt";
   cmd.cpu_model = !spec.cpu_model.empty() ? spec.cpu_model
                   : kvm                   ? "host"
                   : x86                   ? "qemu64"
@@ -50,7 +51,7 @@ absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec,
                                    : "qemu-system-aarch64";
   cmd.argv = {binary,
               "-M",
-              x86 ? "microvm,x-option-roms=off,rtc=on,isa-serial=on" : "virt",
+              pc ? "pc" : x86 ? "microvm,x-option-roms=off,rtc=on,isa-serial=on" : "virt",
               "-accel",
               kvm ? "kvm" : "tcg",
               "-cpu",

@@ -30,6 +30,9 @@ struct VmSpec {
   uint32_t vcpus = 1;
   uint32_t memory_mib = 256;
   std::string cpu_model;          // empty: chosen as above
+  // x86_64 only: "pc" boots a compressed bzImage through the PC firmware (for the
+  // boot benchmark's comparison); empty = microvm.
+  std::string machine;
   std::string extra_kernel_args;  // "farm.run=echo"
   std::string qmp_socket;         // empty: no QMP
   // x86_64 under TCG: the TSC frequency to give the guest kernel (tsc_early_khz).
