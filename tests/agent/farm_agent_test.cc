@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -209,6 +210,29 @@ TEST(FarmAgentServerTest, ServesCapabilityStatusAndHealthThenStopsOnSigterm) {
   EXPECT_THAT(result.stderr_data, HasSubstr("shutting down"));
 }
 
+// A job stream read to its end: how many progress messages, the result, every
+// attempt id seen, and how the call ended.
+template <typename Result>
+struct JobStream {
+  int progress = 0;
+  Result result;
+  std::set<std::string> attempt_ids;
+  absl::Status status;
+};
+
+template <typename Result, typename Response>
+JobStream<Result> ReadJob(grpc::ClientReaderInterface<Response>* reader) {
+  JobStream<Result> out;
+  Response response;
+  while (reader->Read(&response)) {
+    out.attempt_ids.insert(response.attempt_id());
+    if (response.has_progress()) ++out.progress;
+    if (response.has_result()) out.result = response.result();
+  }
+  out.status = FromGrpcStatus(reader->Finish());
+  return out;
+}
+
 farm::v1::WorkloadSpec Workload(const std::string& name, uint64_t size, uint64_t iterations) {
   farm::v1::WorkloadSpec spec;
   spec.set_name(name);
@@ -253,17 +277,12 @@ TEST_F(NativeAgentTest, StreamsProgressThenEveryRequestedWorkload) {
   *request.add_workloads() = Workload("mem_read", 2 << 20, 1);
   *request.add_workloads() = Workload("mem_random", 2 << 20, 10000);
   grpc::ClientContext context;
-  auto reader = stub_->RunBenchmark(&context, request);
-  farm::v1::RunBenchmarkResponse response;
-  int progress = 0;
-  farm::v1::BenchmarkResult result;
-  while (reader->Read(&response)) {
-    EXPECT_EQ(response.attempt_id(), "sweep-1/task-1/attempt-1");
-    if (response.has_progress()) ++progress;
-    if (response.has_result()) result = response.result();
-  }
-  ASSERT_TRUE(reader->Finish().ok());
-  EXPECT_GE(progress, 10);  // a line per repetition of each workload, at least
+  JobStream<farm::v1::BenchmarkResult> job =
+      ReadJob<farm::v1::BenchmarkResult>(stub_->RunBenchmark(&context, request).get());
+  ASSERT_TRUE(job.status.ok()) << job.status;
+  EXPECT_THAT(job.attempt_ids, ::testing::ElementsAre("sweep-1/task-1/attempt-1"));
+  EXPECT_GE(job.progress, 10);  // a line per repetition of each workload, at least
+  const farm::v1::BenchmarkResult& result = job.result;
   EXPECT_TRUE(result.succeeded()) << result.failure_reason() << result.log();
   EXPECT_EQ(result.attempt_id(), "sweep-1/task-1/attempt-1");
   std::vector<std::string> metrics;
@@ -285,20 +304,13 @@ TEST_F(NativeAgentTest, StreamsProgressThenEveryRequestedWorkload) {
 TEST_F(NativeAgentTest, RequestsWithWrongFieldsNameTheField) {
   grpc::ClientContext c1;
   farm::v1::RunBenchmarkRequest request = LongBenchmark("");
-  auto reader = stub_->RunBenchmark(&c1, request);
-  farm::v1::RunBenchmarkResponse response;
-  while (reader->Read(&response)) {
-  }
-  EXPECT_THAT(FromGrpcStatus(reader->Finish()),
+  EXPECT_THAT(ReadJob<farm::v1::BenchmarkResult>(stub_->RunBenchmark(&c1, request).get()).status,
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("attempt_id")));
 
   grpc::ClientContext c2;
   request = LongBenchmark("a-1");
   request.mutable_workloads(0)->set_name("gpu");
-  reader = stub_->RunBenchmark(&c2, request);
-  while (reader->Read(&response)) {
-  }
-  EXPECT_THAT(FromGrpcStatus(reader->Finish()),
+  EXPECT_THAT(ReadJob<farm::v1::BenchmarkResult>(stub_->RunBenchmark(&c2, request).get()).status,
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("workloads[0]: unknown workload 'gpu'")));
 }
@@ -329,11 +341,10 @@ TEST_F(NativeAgentTest, OneJobAtATimeAndCancelStopsIt) {
   cancel.set_attempt_id("long-1");
   farm::v1::CancelResponse cancelled;
   ASSERT_TRUE(stub_->Cancel(&cancel_context, cancel, &cancelled).ok());
-  farm::v1::BenchmarkResult result;
-  while (long_reader->Read(&response)) {
-    if (response.has_result()) result = response.result();
-  }
-  EXPECT_TRUE(long_reader->Finish().ok());
+  const JobStream<farm::v1::BenchmarkResult> rest =
+      ReadJob<farm::v1::BenchmarkResult>(long_reader.get());
+  EXPECT_TRUE(rest.status.ok());
+  const farm::v1::BenchmarkResult& result = rest.result;
   EXPECT_FALSE(result.succeeded());
   EXPECT_EQ(result.failure_reason(), "cancelled");
   EXPECT_EQ(result.attempt_id(), "long-1");
@@ -343,15 +354,11 @@ TEST_F(NativeAgentTest, DeadlineKillsTheJob) {
   farm::v1::RunBenchmarkRequest request = LongBenchmark("deadline-1");
   request.mutable_deadline()->set_nanos(500000000);
   grpc::ClientContext context;
-  auto reader = stub_->RunBenchmark(&context, request);
-  farm::v1::RunBenchmarkResponse response;
-  farm::v1::BenchmarkResult result;
-  while (reader->Read(&response)) {
-    if (response.has_result()) result = response.result();
-  }
-  EXPECT_TRUE(reader->Finish().ok());
-  EXPECT_FALSE(result.succeeded());
-  EXPECT_THAT(result.failure_reason(), HasSubstr("deadline of 500ms exceeded"));
+  const JobStream<farm::v1::BenchmarkResult> job =
+      ReadJob<farm::v1::BenchmarkResult>(stub_->RunBenchmark(&context, request).get());
+  EXPECT_TRUE(job.status.ok());
+  EXPECT_FALSE(job.result.succeeded());
+  EXPECT_THAT(job.result.failure_reason(), HasSubstr("deadline of 500ms exceeded"));
 }
 
 TEST_F(NativeAgentTest, ClosingTheStreamCancelsTheJob) {
@@ -385,17 +392,12 @@ TEST_F(NativeAgentTest, BootVmUnderTcgStreamsProgressThenTheBoot) {
   request.set_vm_count(2);
   request.mutable_guest()->set_image("x86_64");
   grpc::ClientContext context;
-  auto reader = stub_->BootVm(&context, request);
-  farm::v1::BootVmResponse response;
-  int progress = 0;
-  farm::v1::BootResult result;
-  while (reader->Read(&response)) {
-    EXPECT_EQ(response.attempt_id(), "boot-1");
-    if (response.has_progress()) ++progress;
-    if (response.has_result()) result = response.result();
-  }
-  ASSERT_TRUE(reader->Finish().ok());
-  EXPECT_GE(progress, 3);  // booting, then each VM in user space
+  const JobStream<farm::v1::BootResult> job =
+      ReadJob<farm::v1::BootResult>(stub_->BootVm(&context, request).get());
+  ASSERT_TRUE(job.status.ok()) << job.status;
+  EXPECT_THAT(job.attempt_ids, ::testing::ElementsAre("boot-1"));
+  EXPECT_GE(job.progress, 3);  // booting, then each VM in user space
+  const farm::v1::BootResult& result = job.result;
   EXPECT_TRUE(result.succeeded()) << result.failure_reason();
   EXPECT_EQ(result.vms_size(), 2);
   EXPECT_EQ(result.accel(), farm::v1::MODE_TCG);
@@ -426,13 +428,10 @@ TEST_F(NativeAgentTest, TcgBenchmarkComparesWithNativeInOneJob) {
   *request.add_workloads() = Workload("float", 0, 100000);
   request.mutable_guest()->set_memory_mib(256);
   grpc::ClientContext context;
-  auto reader = stub_->RunBenchmark(&context, request);
-  farm::v1::RunBenchmarkResponse response;
-  farm::v1::BenchmarkResult result;
-  while (reader->Read(&response)) {
-    if (response.has_result()) result = response.result();
-  }
-  ASSERT_TRUE(reader->Finish().ok());
+  const JobStream<farm::v1::BenchmarkResult> job =
+      ReadJob<farm::v1::BenchmarkResult>(stub_->RunBenchmark(&context, request).get());
+  ASSERT_TRUE(job.status.ok()) << job.status;
+  const farm::v1::BenchmarkResult& result = job.result;
   EXPECT_TRUE(result.succeeded()) << result.failure_reason();
   std::map<farm::v1::Mode, int> per_mode;
   for (const farm::v1::Measurement& m : result.measurements()) {
