@@ -164,6 +164,7 @@ int Serve() {
   config.probe = ProbeOptionsFromFlags();
   config.native.workload_binary = FindWorkloadBinary();
   config.vm = VmOptionsFromFlags();
+  config.vm.work_dir = config.native.work_dir;
   const char* tmpdir = std::getenv("TMPDIR");
   config.native.work_dir = !absl::GetFlag(FLAGS_work_dir).empty()
                                ? FromUserDir(absl::GetFlag(FLAGS_work_dir))

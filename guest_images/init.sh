@@ -4,7 +4,10 @@
 #   farm.run=boot        (default) nothing more
 #   farm.run=workloads   farm-workload with farm.workloads=, farm.repetitions=,
 #                        farm.size=, farm.iterations=; the JSON result is printed as
-#                        one line between FARM_RESULT_BEGIN and FARM_RESULT_END
+#                        one line between FARM_RESULT_BEGIN and FARM_RESULT_END.
+#                        With farm.disk=1 the scratch disk (/dev/vda, virtio) is
+#                        formatted and mounted for the io workload; without a disk,
+#                        io runs on the RAM root and farm-workload refuses it.
 #   farm.run=echo        answers every console line with "FARM_ECHO <line>"
 # and powers off (QEMU runs with -no-reboot, so a reboot ends it).
 /bin/busybox mount -t devtmpfs devtmpfs /dev
@@ -20,7 +23,7 @@ while read -r key value unit; do
 done </proc/meminfo
 echo "FARM_BOOTED uptime=$uptime mem_used_kb=$((total - available))"
 
-run=boot workloads= repetitions=1 size= iterations=
+run=boot workloads= repetitions=1 size= iterations= disk=
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     farm.run=*) run=${arg#farm.run=} ;;
@@ -28,13 +31,28 @@ for arg in $(cat /proc/cmdline); do
     farm.repetitions=*) repetitions=${arg#farm.repetitions=} ;;
     farm.size=*) size=${arg#farm.size=} ;;
     farm.iterations=*) iterations=${arg#farm.iterations=} ;;
+    farm.disk=*) disk=${arg#farm.disk=} ;;
   esac
 done
 
 case "$run" in
   workloads)
     /bin/busybox mount -t sysfs sysfs /sys
-    set -- --json "--repetitions=$repetitions" --dir=/tmp
+    dir=/tmp
+    if [ "$disk" = 1 ]; then
+      for module in virtio_ring virtio virtio_mmio virtio_blk; do
+        [ -f /lib/modules/$module.ko ] && insmod /lib/modules/$module.ko
+      done
+      tries=0
+      while [ ! -b /dev/vda ] && [ $tries -lt 50 ]; do sleep 0.1; tries=$((tries + 1)); done
+      if [ -b /dev/vda ] && mke2fs -q /dev/vda && mount -t ext4 /dev/vda /mnt; then
+        dir=/mnt
+        echo "FARM_DISK /dev/vda mounted on /mnt"
+      else
+        echo "FARM_DISK none"
+      fi
+    fi
+    set -- --json "--repetitions=$repetitions" "--dir=$dir"
     [ -n "$workloads" ] && set -- "$@" "--workloads=$workloads"
     [ -n "$size" ] && set -- "$@" "--size=$size"
     [ -n "$iterations" ] && set -- "$@" "--iterations=$iterations"

@@ -36,6 +36,8 @@ struct BootJobOptions {
   uint32_t default_memory_mib = 256;
   // Switch-latency samples per repetition.
   int switch_samples = 10;
+  // Where the io workload's scratch disk file is created (on a disk).
+  std::string work_dir = "/tmp";
 };
 
 // INVALID_ARGUMENT naming the field (attempt_id, accel, vm_count, guest.image, ...),

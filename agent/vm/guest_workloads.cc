@@ -2,6 +2,9 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <memory>
 
@@ -72,6 +75,27 @@ farm::v1::BenchmarkResult RunWorkloadsInGuest(
   spec.cpu_model = request.guest().cpu_model();
   spec.extra_kernel_args = KernelArgs(request);
   spec.tsc_khz = HostTscKhz();
+  // The io workload gets a scratch disk of its size (plus room for the filesystem),
+  // removed when the job ends.
+  std::unique_ptr<std::string, void (*)(std::string*)> disk(nullptr, [](std::string* path) {
+    unlink(path->c_str());
+    delete path;
+  });
+  for (const farm::v1::WorkloadSpec& w : request.workloads()) {
+    if (w.name() != "io") continue;
+    const uint64_t bytes = (w.has_size_bytes() ? w.size_bytes() : 256ull << 20) + (64ull << 20);
+    std::string path = absl::StrCat(options.work_dir, "/farm-scratch-XXXXXX");
+    const int fd = mkstemp(&path[0]);
+    if (fd < 0 || ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+      if (fd >= 0) close(fd);
+      result.add_notes(absl::StrCat("no scratch disk in ", options.work_dir, ": io is absent"));
+      break;
+    }
+    close(fd);
+    disk.reset(new std::string(path));
+    spec.scratch_disk = path;
+    absl::StrAppend(&spec.extra_kernel_args, " farm.disk=1");
+  }
 
   auto forward_progress = [lease, &on_progress](absl::string_view line) {
     if (!absl::ConsumePrefix(&line, "FARM_PROGRESS ")) return;

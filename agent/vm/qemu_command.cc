@@ -76,6 +76,14 @@ absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec,
                                : "",
                            spec.extra_kernel_args.empty() ? "" : " ", spec.extra_kernel_args),
               "-no-reboot"};
+  if (!spec.scratch_disk.empty()) {
+    // cache=none: the host's page cache must not stand in for the disk either.
+    cmd.argv.push_back("-drive");
+    cmd.argv.push_back(absl::StrCat("file=", spec.scratch_disk,
+                                    ",if=none,id=scratch,format=raw,cache=none"));
+    cmd.argv.push_back("-device");
+    cmd.argv.push_back("virtio-blk-device,drive=scratch");
+  }
   if (!spec.qmp_socket.empty()) {
     cmd.argv.push_back("-qmp");
     cmd.argv.push_back(absl::StrCat("unix:", spec.qmp_socket, ",server=on,wait=off"));

@@ -40,6 +40,8 @@ struct VmSpec {
   // PIT fails when the host is busy (several VMs on two cores), after which the
   // kernel hangs in early boot. 0 = let the guest calibrate.
   uint64_t tsc_khz = 0;
+  // A raw scratch disk file attached as a virtio block device (/dev/vda).
+  std::string scratch_disk;
 };
 
 struct QemuCommand {
