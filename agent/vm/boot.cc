@@ -270,6 +270,10 @@ farm::v1::BootResult RunBootJob(
           boot->set_memory_overhead_percent(percent);
           overhead.add_values(percent);
         }
+        // The console up to the marker, as evidence behind the figure.
+        for (const std::string& line : vm->LastConsoleLines()) {
+          boot->add_last_console_lines(line);
+        }
         Report(on_progress, lease,
                absl::StrCat("VM ", i + 1, " in user space after ",
                             absl::FormatDuration(absl::Trunc(vm->time_to_userspace(),

@@ -83,6 +83,7 @@ TEST_F(BootTest, OneGuestReachesUserSpaceUnderTcg) {
   EXPECT_GE(TimeUtil::DurationToNanoseconds(result.vms(0).time_to_userspace()),
             TimeUtil::DurationToNanoseconds(result.vms(0).guest_uptime()));
   EXPECT_TRUE(result.vms(0).has_memory_overhead_percent());
+  EXPECT_THAT(result.vms(0).last_console_lines(), ::testing::Contains(HasSubstr("FARM_BOOTED")));
   EXPECT_EQ(result.machine(), "microvm");
   EXPECT_EQ(result.guest().cpu_model(), "qemu64");
   ASSERT_GE(result.measurements_size(), 2);
