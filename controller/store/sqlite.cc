@@ -1,0 +1,177 @@
+#include "controller/store/sqlite.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace kvmfarm::store {
+namespace {
+
+absl::Status SqliteError(sqlite3* db, absl::string_view what) {
+  const int code = sqlite3_extended_errcode(db);
+  const std::string message = absl::StrCat(what, ": ", sqlite3_errmsg(db));
+  switch (code & 0xff) {
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+      return absl::FailedPreconditionError(message);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(message);
+    case SQLITE_CONSTRAINT:
+      return absl::AlreadyExistsError(message);
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                     SQLITE_OPEN_FULLMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    absl::Status status = absl::FailedPreconditionError(
+        absl::StrCat("cannot open database ", path, ": ",
+                     db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    sqlite3_close(db);
+    return status;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  std::unique_ptr<Database> database(new Database(db, path));
+  // Reading the schema is the first thing that touches the file's contents: a file
+  // that isn't SQLite fails here, before anything is written.
+  absl::StatusOr<int64_t> tables = database->QueryInt("SELECT count(*) FROM sqlite_master");
+  if (!tables.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is not a SQLite database (", tables.status().message(),
+                     "); refusing to touch it"));
+  }
+  return database;
+}
+
+Database::~Database() { sqlite3_close_v2(db_); }
+
+absl::Status Database::Execute(absl::string_view sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    absl::Status status = SqliteError(db_, absl::StrCat("SQL '", sql.substr(0, 80), "'"));
+    sqlite3_free(error);
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
+      SQLITE_OK) {
+    return SqliteError(db_, absl::StrCat("prepare '", sql.substr(0, 80), "'"));
+  }
+  return Statement(db_, stmt);
+}
+
+absl::StatusOr<int64_t> Database::QueryInt(absl::string_view sql) {
+  absl::StatusOr<Statement> stmt = Prepare(sql);
+  if (!stmt.ok()) return stmt.status();
+  absl::StatusOr<bool> row = stmt->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::NotFoundError(absl::StrCat("no row for '", sql, "'"));
+  return stmt->ColumnInt(0);
+}
+
+Statement::~Statement() {
+  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+}
+
+Statement& Statement::Bind(int index, int64_t value) {
+  if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK && bind_error_.ok()) {
+    bind_error_ = SqliteError(db_, "bind");
+  }
+  return *this;
+}
+
+Statement& Statement::Bind(int index, absl::string_view text) {
+  if (sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                        SQLITE_TRANSIENT) != SQLITE_OK &&
+      bind_error_.ok()) {
+    bind_error_ = SqliteError(db_, "bind");
+  }
+  return *this;
+}
+
+Statement& Statement::BindBlob(int index, absl::string_view bytes) {
+  if (sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()),
+                        SQLITE_TRANSIENT) != SQLITE_OK &&
+      bind_error_.ok()) {
+    bind_error_ = SqliteError(db_, "bind");
+  }
+  return *this;
+}
+
+Statement& Statement::BindDouble(int index, double value) {
+  if (sqlite3_bind_double(stmt_, index, value) != SQLITE_OK && bind_error_.ok()) {
+    bind_error_ = SqliteError(db_, "bind");
+  }
+  return *this;
+}
+
+Statement& Statement::BindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+absl::StatusOr<bool> Statement::Step() {
+  if (!bind_error_.ok()) return bind_error_;
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return SqliteError(db_, absl::StrCat("step '", std::string(sqlite3_sql(stmt_)).substr(0, 80), "'"));
+}
+
+absl::Status Statement::Run() {
+  while (true) {
+    absl::StatusOr<bool> row = Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::OkStatus();
+  }
+}
+
+int64_t Statement::ColumnInt(int index) const { return sqlite3_column_int64(stmt_, index); }
+double Statement::ColumnDouble(int index) const { return sqlite3_column_double(stmt_, index); }
+
+std::string Statement::ColumnText(int index) const {
+  const unsigned char* text = sqlite3_column_text(stmt_, index);
+  return text == nullptr ? "" : std::string(reinterpret_cast<const char*>(text),
+                                            static_cast<size_t>(sqlite3_column_bytes(stmt_, index)));
+}
+
+std::string Statement::ColumnBlob(int index) const {
+  const void* blob = sqlite3_column_blob(stmt_, index);
+  return blob == nullptr ? "" : std::string(static_cast<const char*>(blob),
+                                            static_cast<size_t>(sqlite3_column_bytes(stmt_, index)));
+}
+
+bool Statement::ColumnIsNull(int index) const {
+  return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
+}
+
+absl::StatusOr<std::unique_ptr<Transaction>> Transaction::Begin(Database* db) {
+  absl::Status begun = db->Execute("BEGIN IMMEDIATE");
+  if (!begun.ok()) return begun;
+  return std::unique_ptr<Transaction>(new Transaction(db));
+}
+
+Transaction::~Transaction() {
+  if (!done_) db_->Execute("ROLLBACK").IgnoreError();
+}
+
+absl::Status Transaction::Commit() {
+  absl::Status status = db_->Execute("COMMIT");
+  if (status.ok()) done_ = true;
+  return status;
+}
+
+}  // namespace kvmfarm::store

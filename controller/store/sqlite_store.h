@@ -1,0 +1,66 @@
+// -----------------------------------------------------------------------------
+// File: sqlite_store.h
+// -----------------------------------------------------------------------------
+//
+// The Store on one SQLite file: WAL mode, a versioned schema upgraded by ordered
+// migrations, and an application id so that a foreign or corrupt file is refused at
+// start with a clear message instead of being overwritten. Protos are kept whole as
+// blobs; the columns that queries filter on are kept beside them, indexed.
+#ifndef KVMFARM_CONTROLLER_STORE_SQLITE_STORE_H_
+#define KVMFARM_CONTROLLER_STORE_SQLITE_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "controller/store/sqlite.h"
+#include "controller/store/store.h"
+
+namespace kvmfarm::store {
+
+// "kvmf": PRAGMA application_id of every kvmfarm database.
+constexpr int64_t kApplicationId = 0x6b766d66;
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates `path` and migrates it to the current schema. Errors:
+  // FAILED_PRECONDITION for a file that is not SQLite, not kvmfarm's, corrupt, or
+  // from a newer kvmfarm.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+
+  // The schema version this build writes.
+  static int SchemaVersion();
+
+  absl::Status PutDevice(const farm::v1::Device& device) override;
+  absl::StatusOr<farm::v1::Device> GetDevice(const std::string& device_id) override;
+  absl::StatusOr<std::vector<farm::v1::Device>> ListDevices() override;
+  absl::Status AppendDeviceEvent(const std::string& device_id,
+                                 const farm::v1::DeviceEvent& event) override;
+  absl::StatusOr<std::vector<farm::v1::DeviceEvent>> DeviceHistory(const std::string& device_id,
+                                                                   int limit) override;
+  absl::Status CreateSweep(const farm::v1::Sweep& sweep) override;
+  absl::Status PutSweep(const farm::v1::Sweep& sweep) override;
+  absl::Status PutTask(const farm::v1::Task& task) override;
+  absl::StatusOr<farm::v1::Sweep> GetSweep(const std::string& sweep_id,
+                                           bool include_results) override;
+  absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(int limit) override;
+  absl::Status RecordAttempt(const std::string& task_id, const std::string& attempt_id) override;
+  absl::Status FinishAttempt(const std::string& attempt_id, const std::string& outcome,
+                             const std::string& console_log) override;
+  absl::StatusOr<bool> StoreTaskResult(const farm::v1::Task& task,
+                                       const std::string& attempt_id) override;
+  absl::StatusOr<int64_t> CountMeasurements() override;
+
+ private:
+  explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  absl::Status Migrate();
+  absl::Status PutTaskLocked(const farm::v1::Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status PutSweepLocked(const farm::v1::Sweep& sweep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  std::unique_ptr<Database> db_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kvmfarm::store
+
+#endif  // KVMFARM_CONTROLLER_STORE_SQLITE_STORE_H_

@@ -1,0 +1,178 @@
+#include "controller/store/sqlite_store.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/status_matchers.h"
+#include "controller/store/sqlite.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm::store {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using ::kvmfarm::testing::IsOk;
+using ::kvmfarm::testing::IsOkAndHolds;
+using ::kvmfarm::testing::StatusIs;
+using ::testing::HasSubstr;
+
+std::string DbPath() {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string path =
+      absl::StrCat(std::getenv("TEST_TMPDIR"), "/", info->name(), ".db");
+  std::remove(path.c_str());
+  return path;
+}
+
+farm::v1::Device Device(const std::string& id) {
+  farm::v1::Device device;
+  device.set_device_id(id);
+  device.set_agent_address("127.0.0.1:7420");
+  device.mutable_identity()->set_model("Pixel 8");
+  farm::v1::Label* label = device.add_labels();
+  label->set_key("rack");
+  label->set_value("r1");
+  label->set_source(farm::v1::LABEL_SOURCE_OPERATOR);
+  return device;
+}
+
+farm::v1::Sweep Sweep(const std::string& id, int tasks) {
+  farm::v1::Sweep sweep;
+  sweep.set_sweep_id(id);
+  sweep.set_state(farm::v1::SWEEP_STATE_QUEUED);
+  *sweep.mutable_created_at() = TimeUtil::GetCurrentTime();
+  for (int i = 0; i < tasks; ++i) {
+    farm::v1::Task* task = sweep.add_tasks();
+    task->set_task_id(absl::StrCat(id, "/t", i));
+    task->set_sweep_id(id);
+    task->set_device_id("d1");
+    task->set_state(farm::v1::TASK_STATE_PENDING);
+  }
+  return sweep;
+}
+
+farm::v1::Task WithBenchmark(farm::v1::Task task, int repetitions) {
+  task.set_state(farm::v1::TASK_STATE_SUCCEEDED);
+  farm::v1::Measurement* m = task.mutable_benchmark()->add_measurements();
+  m->set_metric("crypto.sha256");
+  m->set_unit("MB/s");
+  m->set_mode(farm::v1::MODE_NATIVE);
+  (*m->mutable_parameters())["size_bytes"] = "1048576";
+  for (int i = 0; i < repetitions; ++i) m->add_values(100 + i);
+  return task;
+}
+
+TEST(SqliteStoreTest, NewDatabaseGetsTheCurrentSchemaAndOurApplicationId) {
+  const std::string path = DbPath();
+  ASSERT_THAT(SqliteStore::Open(path), IsOk());
+  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
+  ASSERT_THAT(db, IsOk());
+  EXPECT_THAT((*db)->QueryInt("PRAGMA user_version"), IsOkAndHolds(SqliteStore::SchemaVersion()));
+  EXPECT_THAT((*db)->QueryInt("PRAGMA application_id"), IsOkAndHolds(kApplicationId));
+  absl::StatusOr<Statement> mode = (*db)->Prepare("PRAGMA journal_mode");
+  ASSERT_THAT(mode, IsOk());
+  ASSERT_THAT(mode->Step(), IsOkAndHolds(true));
+  EXPECT_EQ(mode->ColumnText(0), "wal");
+}
+
+TEST(SqliteStoreTest, DevicesAndHistorySurviveAReopen) {
+  const std::string path = DbPath();
+  {
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+    ASSERT_THAT(store, IsOk());
+    ASSERT_THAT((*store)->PutDevice(Device("d1")), IsOk());
+    ASSERT_THAT((*store)->PutDevice(Device("d0")), IsOk());
+    for (int i = 0; i < 3; ++i) {
+      farm::v1::DeviceEvent event;
+      event.set_description(absl::StrCat("event ", i));
+      ASSERT_THAT((*store)->AppendDeviceEvent("d1", event), IsOk());
+    }
+  }
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  ASSERT_THAT(store, IsOk());
+  absl::StatusOr<std::vector<farm::v1::Device>> devices = (*store)->ListDevices();
+  ASSERT_THAT(devices, IsOk());
+  ASSERT_EQ(devices->size(), 2u);
+  EXPECT_EQ((*devices)[0].device_id(), "d0");
+  EXPECT_EQ((*devices)[1].identity().model(), "Pixel 8");
+  EXPECT_THAT((*store)->GetDevice("nope"), StatusIs(absl::StatusCode::kNotFound));
+  absl::StatusOr<std::vector<farm::v1::DeviceEvent>> history = (*store)->DeviceHistory("d1", 2);
+  ASSERT_THAT(history, IsOk());
+  ASSERT_EQ(history->size(), 2u);
+  EXPECT_EQ((*history)[0].description(), "event 2");  // newest first
+}
+
+TEST(SqliteStoreTest, SweepsWithTasksAndResultsStoredExactlyOnce) {
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(DbPath());
+  ASSERT_THAT(store, IsOk());
+  const farm::v1::Sweep sweep = Sweep("s1", 2);
+  ASSERT_THAT((*store)->CreateSweep(sweep), IsOk());
+  ASSERT_THAT((*store)->RecordAttempt("s1/t0", "s1/t0/a1"), IsOk());
+  const farm::v1::Task done = WithBenchmark(sweep.tasks(0), 3);
+  EXPECT_THAT((*store)->StoreTaskResult(done, "s1/t0/a1"), IsOkAndHolds(true));
+  // The late result of an abandoned attempt is recognised and not stored twice.
+  EXPECT_THAT((*store)->StoreTaskResult(done, "s1/t0/a0"), IsOkAndHolds(false));
+  EXPECT_THAT((*store)->CountMeasurements(), IsOkAndHolds(3));
+  ASSERT_THAT((*store)->FinishAttempt("s1/t0/a1", "result stored", "console"), IsOk());
+
+  absl::StatusOr<farm::v1::Sweep> read = (*store)->GetSweep("s1", true);
+  ASSERT_THAT(read, IsOk());
+  ASSERT_EQ(read->tasks_size(), 2);
+  EXPECT_EQ(read->tasks(0).state(), farm::v1::TASK_STATE_SUCCEEDED);
+  ASSERT_TRUE(read->tasks(0).has_benchmark());
+  EXPECT_EQ(read->tasks(0).benchmark().measurements(0).values_size(), 3);
+  EXPECT_EQ(read->tasks(1).state(), farm::v1::TASK_STATE_PENDING);
+  absl::StatusOr<farm::v1::Sweep> without = (*store)->GetSweep("s1", false);
+  ASSERT_THAT(without, IsOk());
+  EXPECT_FALSE(without->tasks(0).has_benchmark());
+  EXPECT_THAT((*store)->GetSweep("s9", false), StatusIs(absl::StatusCode::kNotFound));
+  absl::StatusOr<std::vector<farm::v1::Sweep>> list = (*store)->ListSweeps(10);
+  ASSERT_THAT(list, IsOk());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].tasks_size(), 0);
+}
+
+TEST(SqliteStoreTest, RefusesAFileThatIsNotSqliteAndLeavesItAlone) {
+  const std::string path = DbPath();
+  std::ofstream(path) << "these are an operator's notes, not a database\n";
+  EXPECT_THAT(SqliteStore::Open(path),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a SQLite database")));
+  std::ifstream in(path);
+  std::string first;
+  std::getline(in, first);
+  EXPECT_EQ(first, "these are an operator's notes, not a database");
+}
+
+TEST(SqliteStoreTest, RefusesAnotherApplicationsDatabase) {
+  const std::string path = DbPath();
+  {
+    absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
+    ASSERT_THAT(db, IsOk());
+    ASSERT_THAT((*db)->Execute("CREATE TABLE recipes (name TEXT)"), IsOk());
+  }
+  EXPECT_THAT(SqliteStore::Open(path), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                HasSubstr("something else")));
+  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
+  ASSERT_THAT(db, IsOk());
+  EXPECT_THAT((*db)->QueryInt("SELECT count(*) FROM recipes"), IsOkAndHolds(0));
+}
+
+TEST(SqliteStoreTest, RefusesASchemaFromANewerController) {
+  const std::string path = DbPath();
+  ASSERT_THAT(SqliteStore::Open(path), IsOk());
+  {
+    absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
+    ASSERT_THAT(db, IsOk());
+    ASSERT_THAT((*db)->Execute("PRAGMA user_version = 99"), IsOk());
+  }
+  EXPECT_THAT(SqliteStore::Open(path), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                HasSubstr("newer than this controller")));
+}
+
+}  // namespace
+}  // namespace kvmfarm::store

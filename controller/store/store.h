@@ -1,0 +1,67 @@
+// -----------------------------------------------------------------------------
+// File: store.h
+// -----------------------------------------------------------------------------
+//
+// The compatibility database behind farm-controller, as an interface: the default
+// implementation is a SQLite file (sqlite_store.h); a server database can take its
+// place when a lab outgrows one machine. Every write is transactional and is made
+// before the controller acts on it, so a restarted controller resumes from here.
+// Results are stored once per task: a late result of an abandoned attempt is
+// recognised and not stored twice.
+#ifndef KVMFARM_CONTROLLER_STORE_STORE_H_
+#define KVMFARM_CONTROLLER_STORE_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "farm/v1/controller.pb.h"
+
+namespace kvmfarm::store {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Devices: created or replaced whole.
+  virtual absl::Status PutDevice(const farm::v1::Device& device) = 0;
+  virtual absl::StatusOr<farm::v1::Device> GetDevice(const std::string& device_id) = 0;
+  virtual absl::StatusOr<std::vector<farm::v1::Device>> ListDevices() = 0;
+
+  // A device's history, newest first.
+  virtual absl::Status AppendDeviceEvent(const std::string& device_id,
+                                         const farm::v1::DeviceEvent& event) = 0;
+  virtual absl::StatusOr<std::vector<farm::v1::DeviceEvent>> DeviceHistory(
+      const std::string& device_id, int limit) = 0;
+
+  // A new sweep and all its tasks, in one transaction.
+  virtual absl::Status CreateSweep(const farm::v1::Sweep& sweep) = 0;
+  // The sweep's own fields (its tasks are written with PutTask).
+  virtual absl::Status PutSweep(const farm::v1::Sweep& sweep) = 0;
+  virtual absl::Status PutTask(const farm::v1::Task& task) = 0;
+  // The sweep with its tasks; each task's stored result when `include_results`.
+  virtual absl::StatusOr<farm::v1::Sweep> GetSweep(const std::string& sweep_id,
+                                                   bool include_results) = 0;
+  // Newest first, without tasks.
+  virtual absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(int limit) = 0;
+
+  // Attempts: recorded before they are dispatched, closed with how they ended.
+  virtual absl::Status RecordAttempt(const std::string& task_id,
+                                     const std::string& attempt_id) = 0;
+  virtual absl::Status FinishAttempt(const std::string& attempt_id, const std::string& outcome,
+                                     const std::string& console_log) = 0;
+
+  // Stores `task` (in its final state, carrying its result) and every raw
+  // measurement of the result, in one transaction. Returns false, storing nothing,
+  // when the task already has a stored result (a late or duplicate attempt).
+  virtual absl::StatusOr<bool> StoreTaskResult(const farm::v1::Task& task,
+                                               const std::string& attempt_id) = 0;
+
+  // Raw measurement rows (every repetition), for tests and the scale benchmark.
+  virtual absl::StatusOr<int64_t> CountMeasurements() = 0;
+};
+
+}  // namespace kvmfarm::store
+
+#endif  // KVMFARM_CONTROLLER_STORE_STORE_H_
