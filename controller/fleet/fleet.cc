@@ -1,0 +1,353 @@
+#include "controller/fleet/fleet.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace kvmfarm::fleet {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
+}
+
+std::string HealthName(farm::v1::HealthState h) {
+  return absl::AsciiStrToLower(farm::v1::HealthState_Name(h).substr(13));
+}
+
+bool HasLabel(const farm::v1::Device& device, const std::string& key,
+              const std::string& value) {
+  return std::any_of(device.labels().begin(), device.labels().end(),
+                     [&](const farm::v1::Label& l) { return l.key() == key && l.value() == value; });
+}
+
+// Replaces the derived labels, keeping the operator's; an operator label wins
+// over a derived one with the same key.
+void MergeLabels(farm::v1::Device* device, const std::vector<farm::v1::Label>& derived) {
+  google::protobuf::RepeatedPtrField<farm::v1::Label> kept;
+  for (const farm::v1::Label& l : device->labels()) {
+    if (l.source() == farm::v1::LABEL_SOURCE_OPERATOR) *kept.Add() = l;
+  }
+  for (const farm::v1::Label& l : derived) {
+    const bool operator_owns = std::any_of(kept.begin(), kept.end(), [&](const farm::v1::Label& k) {
+      return k.key() == l.key() && k.source() == farm::v1::LABEL_SOURCE_OPERATOR;
+    });
+    if (!operator_owns) *kept.Add() = l;
+  }
+  *device->mutable_labels() = std::move(kept);
+}
+
+}  // namespace
+
+bool Matches(const farm::v1::Device& device, const farm::v1::Selector& selector) {
+  if (!selector.device_ids().empty() &&
+      std::find(selector.device_ids().begin(), selector.device_ids().end(),
+                device.device_id()) == selector.device_ids().end()) {
+    return false;
+  }
+  for (const farm::v1::LabelMatch& match : selector.match()) {
+    const bool any = std::any_of(match.values().begin(), match.values().end(),
+                                 [&](const std::string& v) { return HasLabel(device, match.key(), v); });
+    if (!any) return false;
+  }
+  return true;
+}
+
+std::vector<farm::v1::Label> DerivedLabels(const farm::v1::DeviceIdentity& identity,
+                                           const farm::v1::KvmCapability& capability) {
+  std::vector<farm::v1::Label> labels;
+  auto add = [&labels](const std::string& key, std::string value) {
+    if (value.empty()) return;
+    farm::v1::Label label;
+    label.set_key(key);
+    label.set_value(absl::AsciiStrToLower(value));
+    label.set_source(farm::v1::LABEL_SOURCE_DERIVED);
+    labels.push_back(std::move(label));
+  };
+  add("arch", identity.cpu_arch_name());
+  add("soc_vendor", identity.soc_vendor());
+  add("soc", identity.soc_model());
+  std::string model = identity.model();
+  model.erase(std::remove(model.begin(), model.end(), ' '), model.end());
+  add("model", model);
+  if (!identity.android_release().empty()) add("android", identity.android_release());
+  if (capability.hypervisor_kind() != farm::v1::HYPERVISOR_KIND_UNSPECIFIED) {
+    add("hypervisor", farm::v1::HypervisorKind_Name(capability.hypervisor_kind()).substr(16));
+  }
+  if (capability.verdict() != farm::v1::VERDICT_UNSPECIFIED) {
+    add("verdict", farm::v1::Verdict_Name(capability.verdict()).substr(8));
+  }
+  if (identity.is_fixture()) add("fixture", "true");
+  return labels;
+}
+
+Fleet::Fleet(store::Store* store, const Clock* clock, FleetOptions options)
+    : store_(store), clock_(clock), options_(options) {}
+
+absl::Status Fleet::Load() {
+  absl::StatusOr<std::vector<farm::v1::Device>> devices = store_->ListDevices();
+  if (!devices.ok()) return devices.status();
+  absl::MutexLock lock(&mu_);
+  for (farm::v1::Device& device : *devices) {
+    device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_OFFLINE);
+    device.clear_busy_job();
+    devices_[device.device_id()] = std::move(device);
+  }
+  return absl::OkStatus();
+}
+
+farm::v1::Device* Fleet::Find(const std::string& device_id) {
+  auto it = devices_.find(device_id);
+  return it == devices_.end() ? nullptr : &it->second;
+}
+
+absl::Status Fleet::Commit(farm::v1::Device device, const std::string& description) {
+  absl::Status status = store_->PutDevice(device);
+  if (!status.ok()) return status;
+  if (!description.empty()) {
+    farm::v1::DeviceEvent event;
+    *event.mutable_time() = ToProto(clock_->Now());
+    event.set_description(description);
+    *event.mutable_state() = device.state();
+    event.set_verdict(device.capability().verdict());
+    status = store_->AppendDeviceEvent(device.device_id(), event);
+    if (!status.ok()) return status;
+  }
+  devices_[device.device_id()] = std::move(device);
+  return absl::OkStatus();
+}
+
+absl::Status Fleet::AddInventory(const farm::v1::Inventory& inventory) {
+  absl::MutexLock lock(&mu_);
+  for (int i = 0; i < inventory.devices_size(); ++i) {
+    const farm::v1::InventoryDevice& entry = inventory.devices(i);
+    if (entry.device_id().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("inventory devices[", i, "]: device_id is empty"));
+    }
+    farm::v1::Device device;
+    if (const farm::v1::Device* known = Find(entry.device_id())) {
+      device = *known;
+    } else {
+      device.set_device_id(entry.device_id());
+      device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_OFFLINE);
+      device.mutable_state()->set_health(farm::v1::HEALTH_STATE_UNKNOWN);
+      device.mutable_state()->set_reason("listed in the inventory, not heard from yet");
+    }
+    if (!entry.agent_address().empty()) device.set_agent_address(entry.agent_address());
+    google::protobuf::RepeatedPtrField<farm::v1::Label> labels;
+    for (const farm::v1::Label& l : device.labels()) {
+      if (l.source() == farm::v1::LABEL_SOURCE_DERIVED && !entry.labels().count(l.key())) {
+        *labels.Add() = l;
+      }
+    }
+    for (const auto& [key, value] : entry.labels()) {
+      farm::v1::Label* label = labels.Add();
+      label->set_key(key);
+      label->set_value(value);
+      label->set_source(farm::v1::LABEL_SOURCE_OPERATOR);
+    }
+    *device.mutable_labels() = std::move(labels);
+    absl::Status status = Commit(std::move(device), "inventory");
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
+    const farm::v1::RegisterAgentRequest& request) {
+  const std::string& id = request.identity().device_id();
+  if (id.empty()) return absl::InvalidArgumentError("identity.device_id is required");
+  if (request.agent_address().empty()) {
+    return absl::InvalidArgumentError(
+        "agent_address is required: the host:port the controller can reach the agent at");
+  }
+  absl::MutexLock lock(&mu_);
+  farm::v1::Device device;
+  const farm::v1::Device* known = Find(id);
+  if (known != nullptr) {
+    device = *known;
+  } else {
+    device.set_device_id(id);
+    device.mutable_state()->set_health(farm::v1::HEALTH_STATE_GOOD);
+    *device.mutable_state()->mutable_since() = ToProto(clock_->Now());
+  }
+  const bool was_offline = known == nullptr ||
+                           device.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE;
+  *device.mutable_identity() = request.identity();
+  *device.mutable_capability() = request.capability();
+  *device.mutable_agent() = request.agent();
+  device.set_agent_address(request.agent_address());
+  *device.mutable_last_seen() = ToProto(clock_->Now());
+  device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_IDLE);
+  if (device.state().health() == farm::v1::HEALTH_STATE_UNKNOWN ||
+      device.state().health() == farm::v1::HEALTH_STATE_UNSPECIFIED) {
+    device.mutable_state()->set_health(farm::v1::HEALTH_STATE_GOOD);
+    device.mutable_state()->set_reason("agent registered");
+    *device.mutable_state()->mutable_since() = ToProto(clock_->Now());
+  }
+  MergeLabels(&device, DerivedLabels(request.identity(), request.capability()));
+  const std::string session = absl::StrCat(id, "#", next_session_++);
+  absl::Status status = Commit(
+      std::move(device),
+      absl::StrCat(known == nullptr ? "registered" : "registered again", " from ",
+                   request.agent_address(), was_offline ? "" : " (agent restarted)",
+                   "; verdict ", farm::v1::Verdict_Name(request.capability().verdict())));
+  if (!status.ok()) return status;
+  sessions_[id] = session;
+  farm::v1::RegisterAgentResponse response;
+  response.set_device_id(id);
+  response.set_session_id(session);
+  *response.mutable_heartbeat_interval() =
+      TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(options_.heartbeat_interval));
+  return response;
+}
+
+absl::StatusOr<farm::v1::HeartbeatResponse> Fleet::Heartbeat(
+    const farm::v1::HeartbeatRequest& request) {
+  farm::v1::HeartbeatResponse response;
+  *response.mutable_heartbeat_interval() =
+      TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(options_.heartbeat_interval));
+  absl::MutexLock lock(&mu_);
+  farm::v1::Device* device = Find(request.device_id());
+  auto session = sessions_.find(request.device_id());
+  if (device == nullptr || session == sessions_.end() || session->second != request.session_id()) {
+    // A restarted controller (or a forgotten device): the agent must register again.
+    response.set_register_again(true);
+    return response;
+  }
+  *device->mutable_last_seen() = ToProto(clock_->Now());
+  if (request.has_busy_job()) {
+    *device->mutable_busy_job() = request.busy_job();
+  } else {
+    device->clear_busy_job();
+  }
+  if (device->state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE) {
+    farm::v1::Device back = *device;
+    back.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_IDLE);
+    absl::Status status = Commit(std::move(back), "heartbeat again: online");
+    if (!status.ok()) return status;
+  }
+  return response;
+}
+
+absl::Status Fleet::CheckLiveness() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  const absl::Duration limit = options_.heartbeat_interval * options_.missed_heartbeats;
+  std::vector<std::string> stale;
+  for (const auto& [id, device] : devices_) {
+    if (device.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE) continue;
+    if (!device.has_last_seen() || now - FromProto(device.last_seen()) > limit) stale.push_back(id);
+  }
+  for (const std::string& id : stale) {
+    farm::v1::Device device = devices_[id];
+    device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_OFFLINE);
+    absl::Status status = Commit(
+        std::move(device),
+        absl::StrCat("offline: no heartbeat for ", absl::FormatDuration(limit), " (",
+                     options_.missed_heartbeats, " intervals)"));
+    if (!status.ok()) return status;
+    sessions_.erase(id);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<farm::v1::Device> Fleet::SetHealth(const std::string& device_id,
+                                                  farm::v1::HealthState health,
+                                                  const std::string& reason) {
+  if (health != farm::v1::HEALTH_STATE_MAINTENANCE && health != farm::v1::HEALTH_STATE_RETIRED &&
+      health != farm::v1::HEALTH_STATE_GOOD) {
+    return absl::InvalidArgumentError(
+        "health must be HEALTH_STATE_MAINTENANCE, HEALTH_STATE_RETIRED or HEALTH_STATE_GOOD");
+  }
+  if (reason.empty()) return absl::InvalidArgumentError("reason is required, for the history");
+  absl::MutexLock lock(&mu_);
+  farm::v1::Device* known = Find(device_id);
+  if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
+  farm::v1::Device device = *known;
+  const farm::v1::HealthState before = device.state().health();
+  device.mutable_state()->set_health(health);
+  device.mutable_state()->set_reason(reason);
+  *device.mutable_state()->mutable_since() = ToProto(clock_->Now());
+  if (health == farm::v1::HEALTH_STATE_GOOD) device.set_consecutive_failures(0);
+  absl::Status status = Commit(device, absl::StrCat("health ", HealthName(before), " -> ",
+                                                     HealthName(health), " by operator: ", reason));
+  if (!status.ok()) return status;
+  return device;
+}
+
+absl::Status Fleet::RecordFailure(const std::string& device_id, const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  farm::v1::Device* known = Find(device_id);
+  if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
+  farm::v1::Device device = *known;
+  device.set_consecutive_failures(device.consecutive_failures() + 1);
+  std::string description = absl::StrCat("infrastructure failure ", device.consecutive_failures(),
+                                         ": ", reason);
+  if (device.consecutive_failures() >= static_cast<uint32_t>(options_.quarantine_after) &&
+      device.state().health() == farm::v1::HEALTH_STATE_GOOD) {
+    const size_t quarantined = std::count_if(devices_.begin(), devices_.end(), [](const auto& kv) {
+      return kv.second.state().health() == farm::v1::HEALTH_STATE_QUARANTINED;
+    });
+    const size_t cap = static_cast<size_t>(options_.max_quarantined_fraction * devices_.size());
+    if (quarantined < cap) {
+      device.mutable_state()->set_health(farm::v1::HEALTH_STATE_QUARANTINED);
+      device.mutable_state()->set_reason(absl::StrCat(device.consecutive_failures(),
+                                                      " consecutive infrastructure failures; last: ",
+                                                      reason));
+      *device.mutable_state()->mutable_since() = ToProto(clock_->Now());
+      absl::StrAppend(&description, "; health good -> quarantined");
+    } else {
+      absl::StrAppend(&description, "; not quarantined: ", quarantined, " of ", devices_.size(),
+                      " devices already are (cap ", options_.max_quarantined_fraction * 100, " %)");
+    }
+  }
+  return Commit(std::move(device), description);
+}
+
+absl::Status Fleet::RecordSuccess(const std::string& device_id) {
+  absl::MutexLock lock(&mu_);
+  farm::v1::Device* known = Find(device_id);
+  if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
+  if (known->consecutive_failures() == 0) return absl::OkStatus();
+  farm::v1::Device device = *known;
+  device.set_consecutive_failures(0);
+  return Commit(std::move(device), "");
+}
+
+absl::Status Fleet::SetBusy(const std::string& device_id, bool busy) {
+  absl::MutexLock lock(&mu_);
+  farm::v1::Device* known = Find(device_id);
+  if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
+  if (known->state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE) return absl::OkStatus();
+  known->mutable_state()->set_operational(busy ? farm::v1::OPERATIONAL_STATE_BUSY
+                                               : farm::v1::OPERATIONAL_STATE_IDLE);
+  return absl::OkStatus();
+}
+
+std::vector<farm::v1::Device> Fleet::List(const farm::v1::Selector& selector) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<farm::v1::Device> out;
+  for (const auto& [id, device] : devices_) {
+    if (Matches(device, selector)) out.push_back(device);
+  }
+  return out;
+}
+
+absl::StatusOr<farm::v1::Device> Fleet::Get(const std::string& device_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = devices_.find(device_id);
+  if (it == devices_.end()) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
+  return it->second;
+}
+
+}  // namespace kvmfarm::fleet

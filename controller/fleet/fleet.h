@@ -1,0 +1,95 @@
+// -----------------------------------------------------------------------------
+// File: fleet.h
+// -----------------------------------------------------------------------------
+//
+// The controller's view of every device: from the inventory file and from agents
+// that register and heartbeat. Each device has two separate states:
+//  * operational (IDLE / BUSY / OFFLINE), computed: OFFLINE after
+//    `missed_heartbeats` intervals without a heartbeat;
+//  * health (GOOD / UNKNOWN / QUARANTINED / MAINTENANCE / RETIRED): quarantined
+//    after `quarantine_after` consecutive infrastructure failures, but never more
+//    than `max_quarantined_fraction` of the fleet at once (a lab-wide network fault
+//    must not quarantine everything); maintenance, retired and back to good by an
+//    operator.
+// Labels are the operator's plus those derived from identity and capability (arch,
+// soc_vendor, soc, model, android, hypervisor, verdict); an agent can't overwrite an
+// operator label. Every change is written to the store, with an event in the
+// device's history, before it is acted on.
+#ifndef KVMFARM_CONTROLLER_FLEET_FLEET_H_
+#define KVMFARM_CONTROLLER_FLEET_FLEET_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "controller/store/store.h"
+#include "farm/v1/controller.pb.h"
+
+namespace kvmfarm::fleet {
+
+struct FleetOptions {
+  absl::Duration heartbeat_interval = absl::Seconds(10);
+  int missed_heartbeats = 3;
+  int quarantine_after = 3;
+  double max_quarantined_fraction = 0.25;
+};
+
+// Whether `device` matches `selector` (every label condition, and the id list).
+bool Matches(const farm::v1::Device& device, const farm::v1::Selector& selector);
+
+// Labels derived from what the agent reported.
+std::vector<farm::v1::Label> DerivedLabels(const farm::v1::DeviceIdentity& identity,
+                                           const farm::v1::KvmCapability& capability);
+
+class Fleet {
+ public:
+  Fleet(store::Store* store, const Clock* clock, FleetOptions options);
+
+  // Loads the devices the store holds (after a restart): all start OFFLINE until
+  // they heartbeat again.
+  absl::Status Load();
+  // Adds or updates the inventory's devices (operator labels and addresses).
+  absl::Status AddInventory(const farm::v1::Inventory& inventory);
+
+  absl::StatusOr<farm::v1::RegisterAgentResponse> Register(
+      const farm::v1::RegisterAgentRequest& request);
+  absl::StatusOr<farm::v1::HeartbeatResponse> Heartbeat(const farm::v1::HeartbeatRequest& request);
+
+  // Marks devices OFFLINE whose heartbeats stopped; call on a schedule.
+  absl::Status CheckLiveness();
+  // An operator's change of health: MAINTENANCE, RETIRED or GOOD (with a reason).
+  absl::StatusOr<farm::v1::Device> SetHealth(const std::string& device_id,
+                                             farm::v1::HealthState health,
+                                             const std::string& reason);
+  // The scheduler's report of a device's infrastructure failure or success.
+  absl::Status RecordFailure(const std::string& device_id, const std::string& reason);
+  absl::Status RecordSuccess(const std::string& device_id);
+  // BUSY while a task runs on it, IDLE after.
+  absl::Status SetBusy(const std::string& device_id, bool busy);
+
+  std::vector<farm::v1::Device> List(const farm::v1::Selector& selector) const;
+  absl::StatusOr<farm::v1::Device> Get(const std::string& device_id) const;
+
+ private:
+  // Writes the device and an event to the store, then updates memory.
+  absl::Status Commit(farm::v1::Device device, const std::string& description)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  farm::v1::Device* Find(const std::string& device_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  store::Store* const store_;
+  const Clock* const clock_;
+  const FleetOptions options_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, farm::v1::Device> devices_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> sessions_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace kvmfarm::fleet
+
+#endif  // KVMFARM_CONTROLLER_FLEET_FLEET_H_

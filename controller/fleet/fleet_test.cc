@@ -1,0 +1,185 @@
+#include "controller/fleet/fleet.h"
+
+#include <cstdlib>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/status_matchers.h"
+#include "controller/store/sqlite_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm::fleet {
+namespace {
+
+using ::kvmfarm::testing::IsOk;
+using ::kvmfarm::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class FleetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", info->name(), ".db");
+    std::remove(path_.c_str());
+    store_ = *store::SqliteStore::Open(path_);
+    options_.heartbeat_interval = absl::Seconds(10);
+    fleet_ = std::make_unique<Fleet>(store_.get(), &clock_, options_);
+  }
+
+  farm::v1::RegisterAgentRequest Registration(const std::string& id) {
+    farm::v1::RegisterAgentRequest request;
+    request.mutable_identity()->set_device_id(id);
+    request.mutable_identity()->set_model("Pixel 8");
+    request.mutable_identity()->set_soc_vendor("google");
+    request.mutable_identity()->set_cpu_arch_name("aarch64");
+    request.mutable_identity()->set_android_release("14");
+    request.mutable_capability()->set_verdict(farm::v1::VERDICT_KVM_NO_ACCESS);
+    request.mutable_capability()->set_hypervisor_kind(farm::v1::HYPERVISOR_KIND_PKVM);
+    request.set_agent_address("127.0.0.1:7420");
+    return request;
+  }
+
+  farm::v1::Selector Select(const std::string& key, const std::string& value) {
+    farm::v1::Selector selector;
+    farm::v1::LabelMatch* match = selector.add_match();
+    match->set_key(key);
+    match->add_values(value);
+    return selector;
+  }
+
+  std::string path_;
+  FakeClock clock_;
+  FleetOptions options_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<Fleet> fleet_;
+};
+
+TEST_F(FleetTest, RegistrationDerivesLabelsAndHeartbeatsKeepItOnline) {
+  absl::StatusOr<farm::v1::RegisterAgentResponse> registered = fleet_->Register(Registration("p8"));
+  ASSERT_THAT(registered, IsOk());
+  EXPECT_EQ(registered->heartbeat_interval().seconds(), 10);
+  absl::StatusOr<farm::v1::Device> device = fleet_->Get("p8");
+  ASSERT_THAT(device, IsOk());
+  EXPECT_EQ(device->state().operational(), farm::v1::OPERATIONAL_STATE_IDLE);
+  EXPECT_EQ(device->state().health(), farm::v1::HEALTH_STATE_GOOD);
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"model", "pixel8"}, {"soc_vendor", "google"}, {"arch", "aarch64"},
+           {"android", "14"}, {"hypervisor", "pkvm"}, {"verdict", "kvm_no_access"}}) {
+    EXPECT_EQ(fleet_->List(Select(key, value)).size(), 1u) << key << "=" << value;
+  }
+  EXPECT_TRUE(fleet_->List(Select("model", "pixel7")).empty());
+
+  farm::v1::HeartbeatRequest beat;
+  beat.set_device_id("p8");
+  beat.set_session_id(registered->session_id());
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(absl::Seconds(10));
+    absl::StatusOr<farm::v1::HeartbeatResponse> answer = fleet_->Heartbeat(beat);
+    ASSERT_THAT(answer, IsOk());
+    EXPECT_FALSE(answer->register_again());
+    ASSERT_THAT(fleet_->CheckLiveness(), IsOk());
+  }
+  EXPECT_EQ(fleet_->Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_IDLE);
+}
+
+TEST_F(FleetTest, ThreeMissedHeartbeatsMeanOfflineAndAStaleSessionMustRegisterAgain) {
+  absl::StatusOr<farm::v1::RegisterAgentResponse> registered = fleet_->Register(Registration("p8"));
+  ASSERT_THAT(registered, IsOk());
+  clock_.Advance(absl::Seconds(29));
+  ASSERT_THAT(fleet_->CheckLiveness(), IsOk());
+  EXPECT_EQ(fleet_->Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_IDLE);
+  clock_.Advance(absl::Seconds(2));
+  ASSERT_THAT(fleet_->CheckLiveness(), IsOk());
+  EXPECT_EQ(fleet_->Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_OFFLINE);
+  farm::v1::HeartbeatRequest beat;
+  beat.set_device_id("p8");
+  beat.set_session_id(registered->session_id());
+  EXPECT_TRUE(fleet_->Heartbeat(beat)->register_again());
+  // Re-registration is idempotent: same device, online again.
+  ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
+  EXPECT_EQ(fleet_->List(farm::v1::Selector()).size(), 1u);
+  EXPECT_EQ(fleet_->Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_IDLE);
+  absl::StatusOr<std::vector<farm::v1::DeviceEvent>> history = store_->DeviceHistory("p8", 10);
+  ASSERT_THAT(history, IsOk());
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_THAT((*history)[1].description(), HasSubstr("offline: no heartbeat for 30s"));
+}
+
+TEST_F(FleetTest, OperatorLabelsWinOverAgentLabels) {
+  farm::v1::Inventory inventory;
+  farm::v1::InventoryDevice* entry = inventory.add_devices();
+  entry->set_device_id("p8");
+  entry->set_agent_address("10.0.0.8:7420");
+  (*entry->mutable_labels())["model"] = "pixel8-pro-lab";
+  (*entry->mutable_labels())["rack"] = "r2";
+  ASSERT_THAT(fleet_->AddInventory(inventory), IsOk());
+  EXPECT_EQ(fleet_->Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_OFFLINE);
+  ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
+  EXPECT_EQ(fleet_->List(Select("model", "pixel8-pro-lab")).size(), 1u);
+  EXPECT_TRUE(fleet_->List(Select("model", "pixel8")).empty());
+  EXPECT_EQ(fleet_->List(Select("rack", "r2")).size(), 1u);
+  EXPECT_EQ(fleet_->List(Select("verdict", "kvm_no_access")).size(), 1u);
+}
+
+TEST_F(FleetTest, QuarantineAfterRepeatedFailuresButNeverMostOfTheFleet) {
+  for (int i = 0; i < 8; ++i) ASSERT_THAT(fleet_->Register(Registration(absl::StrCat("d", i))), IsOk());
+  // A lab-wide fault: every device fails three times.
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 8; ++i) {
+      ASSERT_THAT(fleet_->RecordFailure(absl::StrCat("d", i), "connection refused"), IsOk());
+    }
+  }
+  int quarantined = 0;
+  for (const farm::v1::Device& d : fleet_->List(farm::v1::Selector())) {
+    if (d.state().health() == farm::v1::HEALTH_STATE_QUARANTINED) ++quarantined;
+  }
+  EXPECT_EQ(quarantined, 2);  // 25 % of 8
+  EXPECT_THAT(fleet_->Get("d0")->state().reason(),
+              HasSubstr("3 consecutive infrastructure failures"));
+  // A success resets the count; an operator clears quarantine.
+  ASSERT_THAT(fleet_->RecordSuccess("d7"), IsOk());
+  EXPECT_EQ(fleet_->Get("d7")->consecutive_failures(), 0u);
+  absl::StatusOr<farm::v1::Device> cleared =
+      fleet_->SetHealth("d0", farm::v1::HEALTH_STATE_GOOD, "cable replaced");
+  ASSERT_THAT(cleared, IsOk());
+  EXPECT_EQ(cleared->state().health(), farm::v1::HEALTH_STATE_GOOD);
+  absl::StatusOr<std::vector<farm::v1::DeviceEvent>> history = store_->DeviceHistory("d0", 1);
+  EXPECT_THAT((*history)[0].description(),
+              HasSubstr("health quarantined -> good by operator: cable replaced"));
+}
+
+TEST_F(FleetTest, BadRequestsNameTheField) {
+  farm::v1::RegisterAgentRequest request = Registration("");
+  EXPECT_THAT(fleet_->Register(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("identity.device_id")));
+  request = Registration("p8");
+  request.clear_agent_address();
+  EXPECT_THAT(fleet_->Register(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("agent_address")));
+  EXPECT_THAT(fleet_->SetHealth("nope", farm::v1::HEALTH_STATE_RETIRED, "x"),
+              StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
+  EXPECT_THAT(fleet_->SetHealth("p8", farm::v1::HEALTH_STATE_QUARANTINED, "x"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("health")));
+  EXPECT_THAT(fleet_->SetHealth("p8", farm::v1::HEALTH_STATE_RETIRED, ""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reason")));
+}
+
+TEST_F(FleetTest, ARestartedControllerReloadsDevicesAsOffline) {
+  ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
+  ASSERT_THAT(fleet_->SetHealth("p8", farm::v1::HEALTH_STATE_MAINTENANCE, "firmware update"), IsOk());
+  fleet_.reset();
+  store_.reset();
+  store_ = *store::SqliteStore::Open(path_);
+  Fleet reloaded(store_.get(), &clock_, options_);
+  ASSERT_THAT(reloaded.Load(), IsOk());
+  absl::StatusOr<farm::v1::Device> device = reloaded.Get("p8");
+  ASSERT_THAT(device, IsOk());
+  EXPECT_EQ(device->state().operational(), farm::v1::OPERATIONAL_STATE_OFFLINE);
+  EXPECT_EQ(device->state().health(), farm::v1::HEALTH_STATE_MAINTENANCE);
+  EXPECT_EQ(device->identity().model(), "Pixel 8");
+}
+
+}  // namespace
+}  // namespace kvmfarm::fleet
