@@ -108,6 +108,11 @@ void AgentServiceImpl::StartBackgroundBootCheck() {
   });
 }
 
+farm::v1::KvmCapability AgentServiceImpl::Capability() {
+  absl::MutexLock lock(&mu_);
+  return capability_;
+}
+
 void AgentServiceImpl::StopJobs() {
   if (absl::optional<farm::v1::JobInfo> job = job_slot_.Current()) {
     job_slot_.Cancel(job->attempt_id()).IgnoreError();

@@ -42,8 +42,12 @@ class AgentServiceImpl final : public farm::v1::AgentService::Service {
   // error (a bad --sysroot or --props) is fatal at start-up.
   absl::Status Initialize();
 
-  // Whether a measurement job is running.
+  // Whether a measurement job is running, and which.
   bool busy() const { return job_slot_.Current().has_value(); }
+  absl::optional<farm::v1::JobInfo> CurrentJob() const { return job_slot_.Current(); }
+  // The cached capability (with the boot check once it ran), and this agent.
+  farm::v1::KvmCapability Capability();
+  farm::v1::AgentInfo Info() const;
 
   // Runs the KVM boot check in the background (once per agent start), so the
   // cached capability gets its real verdict without slowing GetCapability.
@@ -68,7 +72,6 @@ class AgentServiceImpl final : public farm::v1::AgentService::Service {
                       farm::v1::CancelResponse* response) override;
 
  private:
-  farm::v1::AgentInfo Info() const;
   // FAILED_PRECONDITION for measurement jobs on a fixture tree.
   absl::Status CheckCanMeasure() const;
   // Probes again and runs the boot check, holding the job slot; the new capability.

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent_service.h"
 #include "agent/boot_check.h"
+#include "agent/registrar.h"
 #include "agent/probe/probe.h"
 #include "agent/probe/report.h"
 #include "common/flags.h"
@@ -40,8 +41,11 @@ ABSL_FLAG(std::string, device_id, "",
 ABSL_FLAG(std::string, qemu, "",
           "QEMU system emulator to use (default: qemu-system-* from PATH).");
 ABSL_FLAG(std::string, controller, "",
-          "Controller address to register and heartbeat with (host:port). Accepted "
-          "now; registration arrives with farm-controller.");
+          "Controller address (host:port) to register and heartbeat with; retried with "
+          "backoff while the controller is away.");
+ABSL_FLAG(std::string, advertise, "",
+          "The address the controller should dial this agent at (default: the address "
+          "it listens on). Set it behind port forwarding.");
 ABSL_FLAG(std::string, port_file, "",
           "Write the port actually bound to this file (for --listen with port 0).");
 ABSL_FLAG(std::string, farm_workload, "",
@@ -185,9 +189,25 @@ int Serve() {
     std::cerr << "farm-agent: " << server.status().message() << "\n";
     return 2;
   }
+  std::unique_ptr<Registrar> registrar;
   if (!absl::GetFlag(FLAGS_controller).empty()) {
-    FARM_LOG(WARNING) << "--controller " << absl::GetFlag(FLAGS_controller)
-                      << " noted: registration arrives with farm-controller";
+    RegistrarOptions registrar_options;
+    registrar_options.controller_address = absl::GetFlag(FLAGS_controller);
+    const std::string advertise = !absl::GetFlag(FLAGS_advertise).empty()
+                                      ? absl::GetFlag(FLAGS_advertise)
+                                      : (*server)->address();
+    registrar = std::make_unique<Registrar>(
+        registrar_options,
+        [&service, advertise] {
+          farm::v1::RegisterAgentRequest request;
+          *request.mutable_capability() = service.Capability();
+          *request.mutable_identity() = request.capability().device();
+          *request.mutable_agent() = service.Info();
+          request.set_agent_address(advertise);
+          return request;
+        },
+        [&service] { return service.CurrentJob(); });
+    registrar->Start();
   }
   FARM_LOG(INFO) << "guest images: " << config.vm.image_dir;
   if (absl::GetFlag(FLAGS_background_boot_check)) service.StartBackgroundBootCheck();
@@ -203,6 +223,7 @@ int Serve() {
   // gRPC 1.51 holds a graceful shutdown until its deadline while any client keeps
   // a connection open, busy or not; grace is only worth waiting for while a job
   // runs (its stream ends with the job cancelled when the grace runs out).
+  if (registrar) registrar->Stop();
   const bool busy = service.busy();
   service.StopJobs();
   (*server)->Shutdown(busy ? absl::Seconds(5) : absl::ZeroDuration());

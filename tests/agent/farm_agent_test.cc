@@ -19,6 +19,7 @@
 #include "common/subprocess.h"
 #include "common/testing/grpc_raw.h"
 #include "common/testing/run_binary.h"
+#include "common/testing/server_process.h"
 #include "common/testing/status_matchers.h"
 #include "farm/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -82,51 +83,11 @@ TEST(FarmAgentCliTest, BadInputsAreOneClearLineAndExit2) {
   EXPECT_THAT(result.stderr_data, HasSubstr("not host:port"));
 }
 
-// A farm-agent serving on 127.0.0.1:0; the address comes from its log line, so the
-// test waits for the event, not for time.
-class RunningAgent {
+// A farm-agent on 127.0.0.1:0.
+class RunningAgent : public testing::ServerProcess {
  public:
-  explicit RunningAgent(std::vector<std::string> args) {
-    ProcessSpec spec;
-    spec.argv = {Agent(), "--listen", "127.0.0.1:0"};
-    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-    spec.timeout = absl::Seconds(120);
-    spec.on_stderr_line = [this](absl::string_view line) {
-      const size_t at = line.find("farm-agent serving on ");
-      if (at == absl::string_view::npos) return;
-      absl::string_view rest = line.substr(at + 22);
-      absl::MutexLock lock(&mu_);
-      address_ = std::string(rest.substr(0, rest.find(' ')));
-      if (!listening_.HasBeenNotified()) listening_.Notify();
-    };
-    absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(spec);
-    EXPECT_THAT(process, IsOk());
-    if (process.ok()) process_ = *std::move(process);
-  }
-
-  // Waits until the agent says it listens (its address) or exits early (""),
-  // at most a minute.
-  std::string WaitUntilListening() {
-    if (!process_) return "";
-    const absl::Time give_up = absl::Now() + absl::Seconds(60);
-    while (!listening_.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
-      if (process_->WaitFor(absl::ZeroDuration())) {
-        ADD_FAILURE() << "farm-agent exited early: " << process_->Wait().stderr_data;
-        return "";
-      }
-      if (absl::Now() > give_up) return "";
-    }
-    absl::MutexLock lock(&mu_);
-    return address_;
-  }
-
-  Subprocess& process() { return *process_; }
-
- private:
-  std::unique_ptr<Subprocess> process_;
-  absl::Mutex mu_;
-  std::string address_;
-  absl::Notification listening_;
+  explicit RunningAgent(const std::vector<std::string>& args)
+      : ServerProcess(Agent(), "farm-agent", args) {}
 };
 
 TEST(FarmAgentServerTest, ServesCapabilityStatusAndHealthThenStopsOnSigterm) {

@@ -1,0 +1,106 @@
+#include "agent/registrar.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "common/logging.h"
+#include "farm/v1/controller.grpc.pb.h"
+
+namespace kvmfarm {
+
+Registrar::Registrar(RegistrarOptions options,
+                     std::function<farm::v1::RegisterAgentRequest()> make_request,
+                     std::function<absl::optional<farm::v1::JobInfo>()> busy_job)
+    : options_(std::move(options)),
+      make_request_(std::move(make_request)),
+      busy_job_(std::move(busy_job)) {}
+
+Registrar::~Registrar() { Stop(); }
+
+void Registrar::Start() { thread_ = std::thread(&Registrar::Loop, this); }
+
+void Registrar::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+int Registrar::registrations() const {
+  absl::MutexLock lock(&mu_);
+  return registrations_;
+}
+
+void Registrar::Loop() {
+  auto stub = farm::v1::ControllerService::NewStub(
+      grpc::CreateChannel(options_.controller_address, grpc::InsecureChannelCredentials()));
+  std::string device_id, session;
+  absl::Duration interval = absl::Seconds(10);
+  absl::Duration backoff = options_.min_backoff;
+  bool reported_failure = false;
+  auto deadline = [this] {
+    return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.rpc_deadline);
+  };
+  auto fail = [&](const std::string& what, const grpc::Status& status) {
+    if (!reported_failure) {
+      FARM_LOG(WARNING) << what << " " << options_.controller_address << ": "
+                        << status.error_message() << " (retrying with backoff)";
+      reported_failure = true;
+    }
+    const absl::Duration wait = backoff;
+    backoff = std::min(backoff * 2, options_.max_backoff);
+    return wait;
+  };
+  absl::Duration wait = absl::ZeroDuration();
+  while (!stop_.WaitForNotificationWithTimeout(wait)) {
+    if (session.empty()) {
+      grpc::ClientContext context;
+      context.set_deadline(deadline());
+      farm::v1::RegisterAgentResponse response;
+      const grpc::Status status = stub->RegisterAgent(&context, make_request_(), &response);
+      if (!status.ok()) {
+        wait = fail("cannot register with the controller at", status);
+        continue;
+      }
+      device_id = response.device_id();
+      session = response.session_id();
+      interval = absl::Nanoseconds(
+          google::protobuf::util::TimeUtil::DurationToNanoseconds(response.heartbeat_interval()));
+      if (interval <= absl::ZeroDuration()) interval = absl::Seconds(10);
+      backoff = options_.min_backoff;
+      reported_failure = false;
+      {
+        absl::MutexLock lock(&mu_);
+        ++registrations_;
+      }
+      FARM_LOG(INFO) << "registered with the controller at " << options_.controller_address
+                     << " as " << device_id;
+      wait = interval;
+      continue;
+    }
+    grpc::ClientContext context;
+    context.set_deadline(deadline());
+    farm::v1::HeartbeatRequest request;
+    request.set_device_id(device_id);
+    request.set_session_id(session);
+    if (absl::optional<farm::v1::JobInfo> job = busy_job_()) *request.mutable_busy_job() = *job;
+    farm::v1::HeartbeatResponse response;
+    const grpc::Status status = stub->Heartbeat(&context, request, &response);
+    if (!status.ok()) {
+      wait = fail("heartbeat to the controller at", status);
+      continue;
+    }
+    reported_failure = false;
+    backoff = options_.min_backoff;
+    if (response.register_again()) {
+      FARM_LOG(INFO) << "the controller asks to register again";
+      session.clear();
+      wait = absl::ZeroDuration();
+      continue;
+    }
+    wait = interval;
+  }
+}
+
+}  // namespace kvmfarm

@@ -1,0 +1,60 @@
+// -----------------------------------------------------------------------------
+// File: registrar.h
+// -----------------------------------------------------------------------------
+//
+// The agent's side of the fleet (farm-agent --controller ADDR): register with the
+// controller (identity, capability, version, the address to dial back), then
+// heartbeat every interval it asks for. While the controller is away the agent keeps
+// trying with exponential backoff; after either side restarts it registers again
+// (the controller answers a stale heartbeat with register_again).
+#ifndef KVMFARM_AGENT_REGISTRAR_H_
+#define KVMFARM_AGENT_REGISTRAR_H_
+
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "farm/v1/controller.pb.h"
+
+namespace kvmfarm {
+
+struct RegistrarOptions {
+  std::string controller_address;
+  absl::Duration min_backoff = absl::Milliseconds(500);
+  absl::Duration max_backoff = absl::Seconds(30);
+  absl::Duration rpc_deadline = absl::Seconds(5);
+};
+
+class Registrar {
+ public:
+  // `make_request` builds a fresh registration (the current capability);
+  // `busy_job` says what runs now, for heartbeats.
+  Registrar(RegistrarOptions options,
+            std::function<farm::v1::RegisterAgentRequest()> make_request,
+            std::function<absl::optional<farm::v1::JobInfo>()> busy_job);
+  ~Registrar();
+
+  void Start();
+  void Stop();
+  // Times registered so far (a restart of either side adds one).
+  int registrations() const;
+
+ private:
+  void Loop();
+
+  const RegistrarOptions options_;
+  const std::function<farm::v1::RegisterAgentRequest()> make_request_;
+  const std::function<absl::optional<farm::v1::JobInfo>()> busy_job_;
+  absl::Notification stop_;
+  std::thread thread_;
+  mutable absl::Mutex mu_;
+  int registrations_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace kvmfarm
+
+#endif  // KVMFARM_AGENT_REGISTRAR_H_

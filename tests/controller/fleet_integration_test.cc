@@ -1,0 +1,193 @@
+// A real farm-controller and real farm-agent processes (fixture devices) on
+// loopback: registration with derived labels, heartbeat loss -> offline, an
+// operator's state change with its history, and a controller killed with SIGKILL
+// and restarted keeping every device while the agents register again.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/grpc_status.h"
+#include "common/testing/run_binary.h"
+#include "common/testing/server_process.h"
+#include "common/testing/status_matchers.h"
+#include "farm/v1/controller.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm {
+namespace {
+
+using ::kvmfarm::testing::Runfile;
+using ::kvmfarm::testing::ServerProcess;
+using ::kvmfarm::testing::StatusIs;
+using ::testing::HasSubstr;
+
+std::string DbPath() {
+  return absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
+}
+
+std::unique_ptr<ServerProcess> StartController(const std::string& db,
+                                               const std::string& listen = "127.0.0.1:0") {
+  return std::make_unique<ServerProcess>(
+      Runfile("controller/farm-controller"), "farm-controller",
+      std::vector<std::string>{"--db", db, "--heartbeat-interval=200ms", "--listen", listen});
+}
+
+std::unique_ptr<ServerProcess> StartAgent(const std::string& fixture, const std::string& controller) {
+  return std::make_unique<ServerProcess>(
+      Runfile("agent/farm-agent"), "farm-agent",
+      std::vector<std::string>{"--sysroot", Runfile("tests/fixtures/devices/" + fixture),
+                               "--controller", controller});
+}
+
+class FleetIntegrationTest : public ::testing::Test {
+ protected:
+  std::vector<farm::v1::Device> Devices(const farm::v1::Selector& selector = {}) {
+    grpc::ClientContext context;
+    farm::v1::ListDevicesRequest request;
+    *request.mutable_selector() = selector;
+    farm::v1::ListDevicesResponse response;
+    EXPECT_TRUE(stub_->ListDevices(&context, request, &response).ok());
+    return {response.devices().begin(), response.devices().end()};
+  }
+
+  // Bounded wait for a fleet condition (agents heartbeat every 200 ms).
+  bool WaitFor(const std::function<bool()>& condition) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < give_up) {
+      if (condition()) return true;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  }
+
+  farm::v1::OperationalState StateOf(const std::string& id) {
+    for (const farm::v1::Device& d : Devices()) {
+      if (d.device_id() == id) return d.state().operational();
+    }
+    return farm::v1::OPERATIONAL_STATE_UNSPECIFIED;
+  }
+
+  void Connect(const std::string& address) {
+    stub_ = farm::v1::ControllerService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
+
+  std::unique_ptr<farm::v1::ControllerService::Stub> stub_;
+};
+
+TEST_F(FleetIntegrationTest, AgentsRegisterGoOfflineAndSurviveAControllerRestart) {
+  const std::string db = DbPath();
+  std::unique_ptr<ServerProcess> controller = StartController(db);
+  const std::string address = controller->WaitUntilListening();
+  ASSERT_FALSE(address.empty());
+  Connect(address);
+  std::unique_ptr<ServerProcess> pixel = StartAgent("pixel8-stock", address);
+  std::unique_ptr<ServerProcess> mtk = StartAgent("mtk-d9300-stock", address);
+  ASSERT_TRUE(WaitFor([&] { return Devices().size() == 2; })) << controller->Log();
+
+  // Derived labels select devices.
+  farm::v1::Selector selector;
+  farm::v1::LabelMatch* match = selector.add_match();
+  match->set_key("hypervisor");
+  match->add_values("geniezone");
+  std::vector<farm::v1::Device> geniezone = Devices(selector);
+  ASSERT_EQ(geniezone.size(), 1u);
+  EXPECT_EQ(geniezone[0].device_id(), "mtk-d9300-stock-fixture");
+  EXPECT_EQ(geniezone[0].capability().verdict(), farm::v1::VERDICT_VENDOR_HYPERVISOR_ONLY);
+  EXPECT_EQ(geniezone[0].state().operational(), farm::v1::OPERATIONAL_STATE_IDLE);
+
+  // An agent that dies stops heartbeating: offline after three missed intervals.
+  ASSERT_EQ(::kill(mtk->process().pid(), SIGKILL), 0);
+  mtk->process().Wait();
+  ASSERT_TRUE(WaitFor([&] {
+    return StateOf("mtk-d9300-stock-fixture") == farm::v1::OPERATIONAL_STATE_OFFLINE;
+  }));
+  EXPECT_EQ(StateOf("pixel8-stock-fixture"), farm::v1::OPERATIONAL_STATE_IDLE);
+
+  // An operator puts the Pixel in maintenance; the history says so.
+  {
+    grpc::ClientContext context;
+    farm::v1::SetDeviceStateRequest request;
+    request.set_device_id("pixel8-stock-fixture");
+    request.set_health(farm::v1::HEALTH_STATE_MAINTENANCE);
+    request.set_reason("reflashing");
+    farm::v1::SetDeviceStateResponse response;
+    ASSERT_TRUE(stub_->SetDeviceState(&context, request, &response).ok());
+    EXPECT_EQ(response.device().state().health(), farm::v1::HEALTH_STATE_MAINTENANCE);
+  }
+
+  // SIGKILL the controller and start it again on the same database (and port, so
+  // the agents find it): the devices are still there and the agent registers again.
+  ASSERT_EQ(::kill(controller->process().pid(), SIGKILL), 0);
+  controller->process().Wait();
+  controller = StartController(db, address);
+  ASSERT_EQ(controller->WaitUntilListening(), address);
+  Connect(address);
+  EXPECT_EQ(Devices().size(), 2u);
+  ASSERT_TRUE(WaitFor([&] {
+    return StateOf("pixel8-stock-fixture") == farm::v1::OPERATIONAL_STATE_IDLE;
+  })) << pixel->Log();
+  EXPECT_EQ(StateOf("mtk-d9300-stock-fixture"), farm::v1::OPERATIONAL_STATE_OFFLINE);
+
+  grpc::ClientContext context;
+  farm::v1::GetDeviceHistoryRequest history_request;
+  history_request.set_device_id("pixel8-stock-fixture");
+  farm::v1::GetDeviceHistoryResponse history;
+  ASSERT_TRUE(stub_->GetDeviceHistory(&context, history_request, &history).ok());
+  std::string all;
+  for (const farm::v1::DeviceEvent& e : history.events()) absl::StrAppend(&all, e.description(), "\n");
+  EXPECT_THAT(all, HasSubstr("health good -> maintenance by operator: reflashing"));
+  EXPECT_THAT(all, HasSubstr("registered again"));
+  // Health set by the operator survives the restart and the re-registration.
+  for (const farm::v1::Device& d : Devices()) {
+    if (d.device_id() == "pixel8-stock-fixture") {
+      EXPECT_EQ(d.state().health(), farm::v1::HEALTH_STATE_MAINTENANCE);
+    }
+  }
+}
+
+TEST_F(FleetIntegrationTest, BadRequestsGetClearErrors) {
+  std::unique_ptr<ServerProcess> controller = StartController(DbPath());
+  const std::string address = controller->WaitUntilListening();
+  ASSERT_FALSE(address.empty());
+  Connect(address);
+  grpc::ClientContext c1;
+  farm::v1::RegisterAgentResponse registered;
+  EXPECT_THAT(FromGrpcStatus(stub_->RegisterAgent(&c1, farm::v1::RegisterAgentRequest(), &registered)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("identity.device_id")));
+  grpc::ClientContext c2;
+  farm::v1::SetDeviceStateRequest request;
+  request.set_device_id("ghost");
+  request.set_health(farm::v1::HEALTH_STATE_RETIRED);
+  request.set_reason("gone");
+  farm::v1::SetDeviceStateResponse response;
+  EXPECT_THAT(FromGrpcStatus(stub_->SetDeviceState(&c2, request, &response)),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("ghost")));
+  grpc::ClientContext c3;
+  farm::v1::GetDeviceHistoryResponse history;
+  farm::v1::GetDeviceHistoryRequest history_request;
+  history_request.set_device_id("ghost");
+  EXPECT_THAT(FromGrpcStatus(stub_->GetDeviceHistory(&c3, history_request, &history)),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("device_id")));
+}
+
+TEST(FarmControllerCliTest, RefusesADatabaseThatIsNotKvmfarms) {
+  const std::string db = absl::StrCat(std::getenv("TEST_TMPDIR"), "/notes.txt");
+  FILE* f = std::fopen(db.c_str(), "w");
+  std::fputs("not a database\n", f);
+  std::fclose(f);
+  const ProcessResult result =
+      testing::RunBinary(Runfile("controller/farm-controller"), {"--db", db});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.stderr_data, HasSubstr("not a SQLite database"));
+}
+
+}  // namespace
+}  // namespace kvmfarm
