@@ -1,0 +1,95 @@
+#include "controller/scheduler/agent_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+
+namespace kvmfarm::scheduler {
+namespace {
+
+void SetDeadline(grpc::ClientContext* context, absl::Duration deadline) {
+  context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
+}
+
+// Reads a job's stream to its result.
+template <typename Result, typename Response>
+absl::StatusOr<Result> ReadJob(grpc::ClientReaderInterface<Response>* reader,
+                               const ProgressCallback& on_progress) {
+  Response response;
+  absl::optional<Result> result;
+  while (reader->Read(&response)) {
+    if (response.has_progress() && on_progress) on_progress(response.progress());
+    if (response.has_result()) result = response.result();
+  }
+  absl::Status status = FromGrpcStatus(reader->Finish());
+  if (!status.ok()) return status;
+  if (!result) return absl::UnavailableError("the agent's stream ended without a result");
+  return *std::move(result);
+}
+
+}  // namespace
+
+farm::v1::AgentService::Stub* GrpcAgentClient::Stub(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<farm::v1::AgentService::Stub>& stub = stubs_[address];
+  if (!stub) {
+    stub = farm::v1::AgentService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
+  return stub.get();
+}
+
+absl::StatusOr<farm::v1::KvmCapability> GrpcAgentClient::GetCapability(const std::string& address,
+                                                                      bool boot_check,
+                                                                      absl::Duration deadline) {
+  grpc::ClientContext context;
+  SetDeadline(&context, deadline);
+  farm::v1::GetCapabilityRequest request;
+  request.set_refresh(true);
+  request.set_boot_check(boot_check);
+  farm::v1::GetCapabilityResponse response;
+  absl::Status status = FromGrpcStatus(Stub(address)->GetCapability(&context, request, &response));
+  if (!status.ok()) return status;
+  return response.capability();
+}
+
+absl::StatusOr<farm::v1::BenchmarkResult> GrpcAgentClient::RunBenchmark(
+    const std::string& address, const farm::v1::RunBenchmarkRequest& request,
+    absl::Duration deadline, const ProgressCallback& on_progress) {
+  grpc::ClientContext context;
+  SetDeadline(&context, deadline);
+  auto reader = Stub(address)->RunBenchmark(&context, request);
+  return ReadJob<farm::v1::BenchmarkResult>(reader.get(), on_progress);
+}
+
+absl::StatusOr<farm::v1::BootResult> GrpcAgentClient::BootVm(const std::string& address,
+                                                             const farm::v1::BootVmRequest& request,
+                                                             absl::Duration deadline,
+                                                             const ProgressCallback& on_progress) {
+  grpc::ClientContext context;
+  SetDeadline(&context, deadline);
+  auto reader = Stub(address)->BootVm(&context, request);
+  return ReadJob<farm::v1::BootResult>(reader.get(), on_progress);
+}
+
+absl::StatusOr<farm::v1::GetStatusResponse> GrpcAgentClient::GetStatus(const std::string& address) {
+  grpc::ClientContext context;
+  SetDeadline(&context, absl::Seconds(5));
+  farm::v1::GetStatusResponse response;
+  absl::Status status =
+      FromGrpcStatus(Stub(address)->GetStatus(&context, farm::v1::GetStatusRequest(), &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::Status GrpcAgentClient::Cancel(const std::string& address, const std::string& attempt_id) {
+  grpc::ClientContext context;
+  SetDeadline(&context, absl::Seconds(5));
+  farm::v1::CancelRequest request;
+  request.set_attempt_id(attempt_id);
+  farm::v1::CancelResponse response;
+  return FromGrpcStatus(Stub(address)->Cancel(&context, request, &response));
+}
+
+}  // namespace kvmfarm::scheduler

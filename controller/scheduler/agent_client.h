@@ -1,0 +1,67 @@
+// -----------------------------------------------------------------------------
+// File: agent_client.h
+// -----------------------------------------------------------------------------
+//
+// How the scheduler talks to agents: an interface (a fake stands in for the far
+// side in unit tests) and its gRPC implementation. Errors are infrastructure
+// failures (unreachable, busy, deadline) that the scheduler retries; a failed
+// measurement comes back as an OK result.
+#ifndef KVMFARM_CONTROLLER_SCHEDULER_AGENT_CLIENT_H_
+#define KVMFARM_CONTROLLER_SCHEDULER_AGENT_CLIENT_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "farm/v1/agent.grpc.pb.h"
+
+namespace kvmfarm::scheduler {
+
+using ProgressCallback = std::function<void(const farm::v1::Progress&)>;
+
+class AgentClient {
+ public:
+  virtual ~AgentClient() = default;
+  virtual absl::StatusOr<farm::v1::KvmCapability> GetCapability(const std::string& address,
+                                                                bool boot_check,
+                                                                absl::Duration deadline) = 0;
+  virtual absl::StatusOr<farm::v1::BenchmarkResult> RunBenchmark(
+      const std::string& address, const farm::v1::RunBenchmarkRequest& request,
+      absl::Duration deadline, const ProgressCallback& on_progress) = 0;
+  virtual absl::StatusOr<farm::v1::BootResult> BootVm(const std::string& address,
+                                                      const farm::v1::BootVmRequest& request,
+                                                      absl::Duration deadline,
+                                                      const ProgressCallback& on_progress) = 0;
+  virtual absl::StatusOr<farm::v1::GetStatusResponse> GetStatus(const std::string& address) = 0;
+  virtual absl::Status Cancel(const std::string& address, const std::string& attempt_id) = 0;
+};
+
+class GrpcAgentClient final : public AgentClient {
+ public:
+  absl::StatusOr<farm::v1::KvmCapability> GetCapability(const std::string& address,
+                                                        bool boot_check,
+                                                        absl::Duration deadline) override;
+  absl::StatusOr<farm::v1::BenchmarkResult> RunBenchmark(
+      const std::string& address, const farm::v1::RunBenchmarkRequest& request,
+      absl::Duration deadline, const ProgressCallback& on_progress) override;
+  absl::StatusOr<farm::v1::BootResult> BootVm(const std::string& address,
+                                              const farm::v1::BootVmRequest& request,
+                                              absl::Duration deadline,
+                                              const ProgressCallback& on_progress) override;
+  absl::StatusOr<farm::v1::GetStatusResponse> GetStatus(const std::string& address) override;
+  absl::Status Cancel(const std::string& address, const std::string& attempt_id) override;
+
+ private:
+  farm::v1::AgentService::Stub* Stub(const std::string& address);
+
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<farm::v1::AgentService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kvmfarm::scheduler
+
+#endif  // KVMFARM_CONTROLLER_SCHEDULER_AGENT_CLIENT_H_

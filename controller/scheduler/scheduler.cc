@@ -1,0 +1,517 @@
+#include "controller/scheduler/scheduler.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+#include "controller/scheduler/sweep_plan.h"
+
+namespace kvmfarm::scheduler {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
+}
+
+bool Terminal(farm::v1::TaskState s) {
+  return s == farm::v1::TASK_STATE_SUCCEEDED || s == farm::v1::TASK_STATE_FAILED ||
+         s == farm::v1::TASK_STATE_CANCELLED;
+}
+bool SweepDone(farm::v1::SweepState s) {
+  return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED ||
+         s == farm::v1::SWEEP_STATE_CANCELLED;
+}
+
+// Whether a device may take work now, and if not, why.
+absl::Status Schedulable(const farm::v1::Device& device) {
+  if (device.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE) {
+    return absl::UnavailableError(absl::StrCat("device ", device.device_id(), " offline"));
+  }
+  const farm::v1::HealthState h = device.state().health();
+  if (h != farm::v1::HEALTH_STATE_GOOD && h != farm::v1::HEALTH_STATE_UNKNOWN) {
+    return absl::UnavailableError(absl::StrCat(
+        "device ", device.device_id(), " is ",
+        absl::AsciiStrToLower(farm::v1::HealthState_Name(h).substr(13))));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Scheduler::Scheduler(store::Store* store, fleet::Fleet* fleet, AgentClient* agents,
+                     const Clock* clock, SchedulerOptions options, Executor executor)
+    : store_(store), fleet_(fleet), agents_(agents), clock_(clock), options_(options),
+      executor_(std::move(executor)) {
+  if (!executor_) {
+    executor_ = [this](std::function<void()> work) {
+      absl::MutexLock lock(&threads_mu_);
+      threads_.emplace_back(std::move(work));
+    };
+  }
+}
+
+Scheduler::~Scheduler() { Shutdown(); }
+
+absl::Duration Scheduler::Backoff(int attempts) const {
+  absl::Duration d = options_.backoff_base;
+  for (int i = 1; i < attempts && d < options_.backoff_max; ++i) d *= 2;
+  return std::min(d, options_.backoff_max);
+}
+
+void Scheduler::PutTaskLocked(farm::v1::Task* task) {
+  absl::Status status = store_->PutTask(*task);
+  if (!status.ok()) FARM_LOG(ERROR) << "storing task " << task->task_id() << ": " << status;
+  farm::v1::WatchSweepResponse event;
+  *event.mutable_time() = ToProto(clock_->Now());
+  *event.mutable_task() = *task;
+  PublishLocked(task->sweep_id(), event);
+}
+
+void Scheduler::PublishLocked(const std::string& sweep_id,
+                              const farm::v1::WatchSweepResponse& event) {
+  for (const auto& [id, watcher] : watchers_) {
+    if (watcher.first == sweep_id) watcher.second(event);
+  }
+}
+
+farm::v1::Task* Scheduler::FindTaskLocked(const std::string& task_id) {
+  const std::string sweep_id = task_id.substr(0, task_id.rfind('/'));
+  auto it = active_.find(sweep_id);
+  if (it == active_.end()) return nullptr;
+  for (farm::v1::Task& task : *it->second.mutable_tasks()) {
+    if (task.task_id() == task_id) return &task;
+  }
+  return nullptr;
+}
+
+void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
+  farm::v1::SweepCounts counts;
+  for (const farm::v1::Task& t : sweep->tasks()) {
+    counts.set_total(counts.total() + 1);
+    switch (t.state()) {
+      case farm::v1::TASK_STATE_PENDING: counts.set_pending(counts.pending() + 1); break;
+      case farm::v1::TASK_STATE_WAITING: counts.set_waiting(counts.waiting() + 1); break;
+      case farm::v1::TASK_STATE_RUNNING: counts.set_running(counts.running() + 1); break;
+      case farm::v1::TASK_STATE_SUCCEEDED: counts.set_succeeded(counts.succeeded() + 1); break;
+      case farm::v1::TASK_STATE_FAILED: counts.set_failed(counts.failed() + 1); break;
+      case farm::v1::TASK_STATE_CANCELLED: counts.set_cancelled(counts.cancelled() + 1); break;
+      default: break;
+    }
+  }
+  *sweep->mutable_counts() = counts;
+  const uint32_t done = counts.succeeded() + counts.failed() + counts.cancelled();
+  if (sweep->state() != farm::v1::SWEEP_STATE_CANCELLED && done == counts.total()) {
+    sweep->set_state(counts.failed() > 0 ? farm::v1::SWEEP_STATE_FAILED
+                                         : farm::v1::SWEEP_STATE_SUCCEEDED);
+    if (counts.failed() > 0) {
+      sweep->set_reason(absl::StrCat(counts.failed(), " of ", counts.total(),
+                                     " tasks ran out of retries"));
+    }
+  } else if (sweep->state() == farm::v1::SWEEP_STATE_QUEUED && counts.running() > 0) {
+    sweep->set_state(farm::v1::SWEEP_STATE_RUNNING);
+    *sweep->mutable_started_at() = ToProto(clock_->Now());
+  }
+  if (SweepDone(sweep->state()) && !sweep->has_finished_at()) {
+    *sweep->mutable_finished_at() = ToProto(clock_->Now());
+  }
+  absl::Status status = store_->PutSweep(*sweep);
+  if (!status.ok()) FARM_LOG(ERROR) << "storing sweep " << sweep->sweep_id() << ": " << status;
+  farm::v1::WatchSweepResponse event;
+  *event.mutable_time() = ToProto(clock_->Now());
+  *event.mutable_sweep() = *sweep;
+  event.mutable_sweep()->clear_tasks();
+  PublishLocked(sweep->sweep_id(), event);
+}
+
+absl::Status Scheduler::Resume() {
+  absl::StatusOr<std::vector<farm::v1::Sweep>> sweeps = store_->ListSweeps(100000);
+  if (!sweeps.ok()) return sweeps.status();
+  std::vector<std::pair<std::string, std::string>> to_cancel;  // address, attempt
+  {
+    absl::MutexLock lock(&mu_);
+    next_sweep_ += sweeps->size();
+    for (const farm::v1::Sweep& summary : *sweeps) {
+      if (SweepDone(summary.state())) continue;
+      absl::StatusOr<farm::v1::Sweep> sweep = store_->GetSweep(summary.sweep_id(), false);
+      if (!sweep.ok()) return sweep.status();
+      for (farm::v1::Task& task : *sweep->mutable_tasks()) {
+        if (task.state() != farm::v1::TASK_STATE_RUNNING) continue;
+        // The attempt was in flight when the controller died. Its stream can't be
+        // rejoined: cancel it on the agent if it still runs, then try again.
+        absl::StatusOr<farm::v1::Device> device = fleet_->Get(task.device_id());
+        if (device.ok() && !device->agent_address().empty()) {
+          to_cancel.emplace_back(device->agent_address(), task.attempt_id());
+        }
+        task.set_state(farm::v1::TASK_STATE_WAITING);
+        task.set_status(absl::StrCat("resumed after a controller restart; attempt ",
+                                     task.attempt_id(), " abandoned"));
+        *task.mutable_next_attempt_at() = ToProto(clock_->Now());
+        absl::Status status = store_->PutTask(task);
+        if (!status.ok()) return status;
+      }
+      FARM_LOG(INFO) << "resuming sweep " << sweep->sweep_id();
+      active_[sweep->sweep_id()] = *std::move(sweep);
+    }
+  }
+  for (const auto& [address, attempt] : to_cancel) {
+    absl::StatusOr<farm::v1::GetStatusResponse> status = agents_->GetStatus(address);
+    if (status.ok() && status->busy_job().attempt_id() == attempt) {
+      agents_->Cancel(address, attempt).IgnoreError();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<farm::v1::Sweep> Scheduler::StartSweep(const farm::v1::StartSweepRequest& request) {
+  absl::Status valid = ValidateSweepSpec(request.spec());
+  if (!valid.ok()) return valid;
+  const std::vector<farm::v1::Device> matched = fleet_->List(request.spec().selector());
+  if (matched.empty()) {
+    return absl::FailedPreconditionError(
+        "spec.selector matches no device: check the labels with ListDevices");
+  }
+  std::vector<std::string> ids;
+  std::vector<std::string> why_not;
+  for (const farm::v1::Device& d : matched) {
+    absl::Status ok = Schedulable(d);
+    if (ok.ok() || d.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE) {
+      // Offline devices keep their tasks waiting; they may come back.
+      if (ok.ok()) ids.push_back(d.device_id());
+    }
+    if (!ok.ok()) why_not.push_back(std::string(ok.message()));
+  }
+  if (ids.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "all ", matched.size(), " matching devices are unavailable: ", absl::StrJoin(why_not, "; ")));
+  }
+  absl::MutexLock lock(&mu_);
+  if (!request.request_id().empty()) {
+    auto known = request_ids_.find(request.request_id());
+    if (known != request_ids_.end()) {
+      auto it = active_.find(known->second);
+      if (it != active_.end()) return it->second;
+      return store_->GetSweep(known->second, false);
+    }
+  }
+  const absl::Time now = clock_->Now();
+  farm::v1::Sweep sweep;
+  sweep.set_sweep_id(absl::StrCat("sweep-", absl::FormatTime("%Y%m%d-%H%M%S", now, absl::UTCTimeZone()),
+                                  "-", absl::ToUnixNanos(now) % 100000, "-", next_sweep_++));
+  *sweep.mutable_spec() = request.spec();
+  sweep.set_state(farm::v1::SWEEP_STATE_QUEUED);
+  *sweep.mutable_created_at() = ToProto(now);
+  for (const std::string& id : ids) sweep.add_device_ids(id);
+  for (farm::v1::Task& task : ExpandTasks(sweep.sweep_id(), request.spec(), ids)) {
+    *sweep.add_tasks() = std::move(task);
+  }
+  absl::Status stored = store_->CreateSweep(sweep);
+  if (!stored.ok()) return stored;
+  active_[sweep.sweep_id()] = sweep;
+  if (!request.request_id().empty()) request_ids_[request.request_id()] = sweep.sweep_id();
+  UpdateSweepLocked(&active_[sweep.sweep_id()]);
+  FARM_LOG(INFO) << "sweep " << sweep.sweep_id() << ": " << sweep.tasks_size() << " tasks on "
+                 << ids.size() << " devices";
+  return active_[sweep.sweep_id()];
+}
+
+absl::StatusOr<farm::v1::Sweep> Scheduler::GetSweep(const std::string& sweep_id,
+                                                    bool include_results) {
+  if (sweep_id.empty()) return absl::InvalidArgumentError("sweep_id is required");
+  return store_->GetSweep(sweep_id, include_results);
+}
+
+absl::StatusOr<std::vector<farm::v1::Sweep>> Scheduler::ListSweeps(int limit) {
+  return store_->ListSweeps(limit);
+}
+
+int Scheduler::Dispatch() {
+  std::vector<Attempt> started;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_->Now();
+    struct Candidate {
+      double priority;
+      absl::Time created;
+      farm::v1::Task* task;
+      farm::v1::Sweep* sweep;
+    };
+    std::vector<Candidate> candidates;
+    int running = static_cast<int>(running_by_device_.size());
+    for (auto& [id, sweep] : active_) {
+      if (SweepDone(sweep.state())) continue;
+      const absl::Time created = FromProto(sweep.created_at());
+      const double age_bonus = absl::FDivDuration(now - created, options_.priority_aging);
+      for (farm::v1::Task& task : *sweep.mutable_tasks()) {
+        if (task.state() != farm::v1::TASK_STATE_PENDING &&
+            task.state() != farm::v1::TASK_STATE_WAITING) {
+          continue;
+        }
+        if (task.has_next_attempt_at() && FromProto(task.next_attempt_at()) > now) continue;
+        candidates.push_back({sweep.spec().priority() + age_bonus, created, &task, &sweep});
+      }
+    }
+    std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+      if (a.priority != b.priority) return a.priority > b.priority;
+      return a.created < b.created;
+    });
+    std::map<std::string, int> running_in_sweep;
+    for (const auto& [device, task_id] : running_by_device_) {
+      ++running_in_sweep[task_id.substr(0, task_id.rfind('/'))];
+    }
+    for (Candidate& c : candidates) {
+      farm::v1::Task& task = *c.task;
+      std::string waiting;
+      absl::StatusOr<farm::v1::Device> device = fleet_->Get(task.device_id());
+      if (!device.ok()) {
+        waiting = absl::StrCat("waiting: device ", task.device_id(), " unknown");
+      } else if (absl::Status ok = Schedulable(*device); !ok.ok()) {
+        waiting = absl::StrCat("waiting: ", ok.message());
+      } else if (running_by_device_.count(task.device_id())) {
+        waiting = absl::StrCat("waiting: device ", task.device_id(), " busy");
+      } else if (running >= options_.max_parallel ||
+                 (c.sweep->spec().max_parallel() > 0 &&
+                  running_in_sweep[c.sweep->sweep_id()] >=
+                      static_cast<int>(c.sweep->spec().max_parallel()))) {
+        waiting = "waiting: parallelism limit";
+      }
+      if (!waiting.empty()) {
+        if (task.status() != waiting) {
+          task.set_state(farm::v1::TASK_STATE_WAITING);
+          task.set_status(waiting);
+          PutTaskLocked(&task);
+        }
+        continue;
+      }
+      task.set_attempts(task.attempts() + 1);
+      task.set_attempt_id(absl::StrCat(task.task_id(), "/a", task.attempts()));
+      task.set_state(farm::v1::TASK_STATE_RUNNING);
+      task.set_status(absl::StrCat("running on ", task.device_id()));
+      *task.mutable_started_at() = ToProto(now);
+      task.clear_next_attempt_at();
+      // Written down before anything is sent to the agent.
+      absl::Status recorded = store_->RecordAttempt(task.task_id(), task.attempt_id());
+      if (!recorded.ok()) FARM_LOG(ERROR) << "recording attempt: " << recorded;
+      PutTaskLocked(&task);
+      running_by_device_[task.device_id()] = task.task_id();
+      ++running;
+      ++running_in_sweep[c.sweep->sweep_id()];
+      fleet_->SetBusy(task.device_id(), true).IgnoreError();
+      started.push_back({task, task.attempt_id(), device->agent_address(), c.sweep->spec()});
+      UpdateSweepLocked(c.sweep);
+    }
+  }
+  for (Attempt& attempt : started) {
+    executor_([this, attempt = std::move(attempt)]() mutable { RunAttempt(std::move(attempt)); });
+  }
+  return static_cast<int>(started.size());
+}
+
+void Scheduler::RunAttempt(Attempt attempt) {
+  const absl::Duration deadline =
+      attempt.spec.has_task_deadline()
+          ? absl::Nanoseconds(TimeUtil::DurationToNanoseconds(attempt.spec.task_deadline()))
+          : options_.default_task_deadline;
+  auto on_progress = [this, &attempt](const farm::v1::Progress& progress) {
+    absl::MutexLock lock(&mu_);
+    farm::v1::Task* task = FindTaskLocked(attempt.task.task_id());
+    if (task == nullptr || task->attempt_id() != attempt.attempt_id) return;
+    *task->mutable_progress() = progress;
+    farm::v1::WatchSweepResponse event;
+    *event.mutable_time() = ToProto(clock_->Now());
+    *event.mutable_task() = *task;
+    PublishLocked(task->sweep_id(), event);
+  };
+  farm::v1::Task done = attempt.task;
+  absl::Status status = absl::OkStatus();
+  const uint32_t repetitions = std::max<uint32_t>(1, attempt.spec.repetitions());
+  switch (attempt.task.kind()) {
+    case farm::v1::STEP_KIND_CAPABILITY: {
+      absl::StatusOr<farm::v1::KvmCapability> c =
+          agents_->GetCapability(attempt.address, options_.capability_boot_check, deadline);
+      if (c.ok()) *done.mutable_capability() = *std::move(c); else status = c.status();
+      break;
+    }
+    case farm::v1::STEP_KIND_BENCHMARK: {
+      farm::v1::RunBenchmarkRequest request;
+      request.set_attempt_id(attempt.attempt_id);
+      request.set_mode(attempt.task.mode());
+      *request.mutable_workloads() = attempt.task.workloads();
+      request.set_repetitions(repetitions);
+      *request.mutable_guest() = attempt.spec.plan().guest();
+      *request.mutable_deadline() =
+          TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(deadline));
+      absl::StatusOr<farm::v1::BenchmarkResult> r =
+          agents_->RunBenchmark(attempt.address, request, deadline + absl::Seconds(30), on_progress);
+      if (r.ok()) *done.mutable_benchmark() = *std::move(r); else status = r.status();
+      break;
+    }
+    case farm::v1::STEP_KIND_BOOT: {
+      farm::v1::BootVmRequest request;
+      request.set_attempt_id(attempt.attempt_id);
+      request.set_accel(attempt.task.boot().accel());
+      request.set_vm_count(attempt.task.boot().vm_count());
+      request.set_measure_switch_latency(attempt.task.boot().measure_switch_latency());
+      *request.mutable_guest() = attempt.spec.plan().guest();
+      request.set_repetitions(repetitions);
+      *request.mutable_deadline() =
+          TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(deadline));
+      absl::StatusOr<farm::v1::BootResult> r =
+          agents_->BootVm(attempt.address, request, deadline + absl::Seconds(30), on_progress);
+      if (r.ok()) *done.mutable_boot_result() = *std::move(r); else status = r.status();
+      break;
+    }
+    default:
+      status = absl::InternalError("task of unknown kind");
+  }
+  if (status.ok()) {
+    Complete(attempt, done);
+  } else {
+    Complete(attempt, status);
+  }
+}
+
+void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> outcome) {
+  absl::MutexLock lock(&mu_);
+  if (running_by_device_[attempt.task.device_id()] == attempt.task.task_id()) {
+    running_by_device_.erase(attempt.task.device_id());
+  }
+  fleet_->SetBusy(attempt.task.device_id(), false).IgnoreError();
+  farm::v1::Task* task = FindTaskLocked(attempt.task.task_id());
+  if (task == nullptr || task->attempt_id() != attempt.attempt_id ||
+      task->state() != farm::v1::TASK_STATE_RUNNING) {
+    // A late answer of an abandoned or cancelled attempt: not stored.
+    store_->FinishAttempt(attempt.attempt_id, "late: the task had moved on", "").IgnoreError();
+    return;
+  }
+  const absl::Time now = clock_->Now();
+  if (outcome.ok()) {
+    farm::v1::Task done = *std::move(outcome);
+    done.set_state(farm::v1::TASK_STATE_SUCCEEDED);
+    done.set_status(done.has_benchmark() && !done.benchmark().succeeded()
+                        ? absl::StrCat("measured, with a failure: ", done.benchmark().failure_reason())
+                    : done.has_boot_result() && !done.boot_result().succeeded()
+                        ? absl::StrCat("measured, with a failure: ",
+                                       done.boot_result().failure_reason())
+                        : "done");
+    done.clear_progress();
+    *done.mutable_finished_at() = ToProto(now);
+    absl::StatusOr<bool> stored = store_->StoreTaskResult(done, attempt.attempt_id);
+    const std::string log = done.has_benchmark() ? done.benchmark().log() : "";
+    store_->FinishAttempt(attempt.attempt_id,
+                          stored.ok() && *stored ? "result stored" : "result not stored", log)
+        .IgnoreError();
+    if (!stored.ok()) FARM_LOG(ERROR) << "storing result: " << stored.status();
+    fleet_->RecordSuccess(attempt.task.device_id()).IgnoreError();
+    *task = done;
+    farm::v1::Task event_task = done;
+    farm::v1::WatchSweepResponse event;
+    *event.mutable_time() = ToProto(now);
+    *event.mutable_task() = std::move(event_task);
+    PublishLocked(task->sweep_id(), event);
+  } else {
+    const std::string reason(outcome.status().message());
+    fleet_->RecordFailure(attempt.task.device_id(), reason).IgnoreError();
+    store_->FinishAttempt(attempt.attempt_id, absl::StrCat("infrastructure error: ", reason), "")
+        .IgnoreError();
+    if (static_cast<int>(task->attempts()) >= options_.retry_budget) {
+      task->set_state(farm::v1::TASK_STATE_FAILED);
+      task->set_status(absl::StrCat("failed after ", task->attempts(), " attempts: ", reason));
+      *task->mutable_finished_at() = ToProto(now);
+    } else {
+      const absl::Duration wait = Backoff(static_cast<int>(task->attempts()));
+      task->set_state(farm::v1::TASK_STATE_WAITING);
+      task->set_status(absl::StrCat("retrying in ", absl::FormatDuration(wait), " after: ", reason));
+      *task->mutable_next_attempt_at() = ToProto(now + wait);
+    }
+    task->clear_progress();
+    PutTaskLocked(task);
+  }
+  auto sweep = active_.find(task->sweep_id());
+  if (sweep != active_.end()) {
+    UpdateSweepLocked(&sweep->second);
+    if (SweepDone(sweep->second.state())) active_.erase(sweep);
+  }
+}
+
+absl::StatusOr<farm::v1::Sweep> Scheduler::CancelSweep(const std::string& sweep_id,
+                                                       const std::string& reason) {
+  std::vector<std::pair<std::string, std::string>> to_cancel;
+  farm::v1::Sweep result;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = active_.find(sweep_id);
+    if (it == active_.end()) {
+      absl::StatusOr<farm::v1::Sweep> stored = store_->GetSweep(sweep_id, false);
+      if (!stored.ok()) return stored.status();
+      return absl::FailedPreconditionError(absl::StrCat(
+          "sweep ", sweep_id, " already ended (", farm::v1::SweepState_Name(stored->state()), ")"));
+    }
+    farm::v1::Sweep& sweep = it->second;
+    sweep.set_state(farm::v1::SWEEP_STATE_CANCELLED);
+    sweep.set_reason(reason.empty() ? "cancelled by an operator" : reason);
+    for (farm::v1::Task& task : *sweep.mutable_tasks()) {
+      if (Terminal(task.state())) continue;
+      if (task.state() == farm::v1::TASK_STATE_RUNNING) {
+        absl::StatusOr<farm::v1::Device> device = fleet_->Get(task.device_id());
+        if (device.ok()) to_cancel.emplace_back(device->agent_address(), task.attempt_id());
+      }
+      task.set_state(farm::v1::TASK_STATE_CANCELLED);
+      task.set_status("cancelled");
+      PutTaskLocked(&task);
+    }
+    UpdateSweepLocked(&sweep);
+    result = sweep;
+    active_.erase(it);
+  }
+  for (const auto& [address, attempt] : to_cancel) {
+    agents_->Cancel(address, attempt).IgnoreError();
+  }
+  return result;
+}
+
+int Scheduler::Watch(const std::string& sweep_id,
+                     std::function<void(const farm::v1::WatchSweepResponse&)> on_event) {
+  absl::MutexLock lock(&mu_);
+  const int id = next_watch_++;
+  watchers_[id] = {sweep_id, std::move(on_event)};
+  return id;
+}
+
+void Scheduler::Unwatch(int watch_id) {
+  absl::MutexLock lock(&mu_);
+  watchers_.erase(watch_id);
+}
+
+void Scheduler::Shutdown() {
+  std::vector<std::pair<std::string, std::string>> running;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [device, task_id] : running_by_device_) {
+      farm::v1::Task* task = FindTaskLocked(task_id);
+      absl::StatusOr<farm::v1::Device> d = fleet_->Get(device);
+      if (task != nullptr && d.ok()) running.emplace_back(d->agent_address(), task->attempt_id());
+    }
+  }
+  // The tasks stay RUNNING in the store: a restarted controller resumes them.
+  for (const auto& [address, attempt] : running) agents_->Cancel(address, attempt).IgnoreError();
+  std::vector<std::thread> threads;
+  {
+    absl::MutexLock lock(&threads_mu_);
+    threads.swap(threads_);
+  }
+  for (std::thread& t : threads) {
+    if (t.joinable()) t.join();
+  }
+}
+
+}  // namespace kvmfarm::scheduler

@@ -1,0 +1,128 @@
+// -----------------------------------------------------------------------------
+// File: scheduler.h
+// -----------------------------------------------------------------------------
+//
+// Turns sweeps into agent jobs, without supervision:
+//  * at most one task per device at a time (measurements must not overlap), at most
+//    `max_parallel` overall and the sweep's own max_parallel;
+//  * higher priority first, FIFO within a priority, and a waiting sweep's effective
+//    priority rises by one per `priority_aging` so nothing starves;
+//  * every try has an attempt id; infrastructure failures (unreachable, busy,
+//    deadline, crash) are retried on the same device with exponential backoff up to
+//    `retry_budget` attempts, and reported to the fleet (towards quarantine); a
+//    failed measurement is a result, not a retry;
+//  * every state change is written to the store before it is acted on. After a
+//    restart, Resume() picks up every unfinished sweep; an attempt that was in flight
+//    is cancelled on its agent (a stream can't be rejoined) and dispatched again,
+//    and a late result of an old attempt is recognised by its attempt id and dropped.
+//
+// Dispatch() is one scheduling step; the controller calls it on a timer. Attempts
+// run through an Executor: threads in the controller, inline in unit tests.
+#ifndef KVMFARM_CONTROLLER_SCHEDULER_SCHEDULER_H_
+#define KVMFARM_CONTROLLER_SCHEDULER_SCHEDULER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "controller/fleet/fleet.h"
+#include "controller/scheduler/agent_client.h"
+#include "controller/store/store.h"
+#include "farm/v1/controller.pb.h"
+
+namespace kvmfarm::scheduler {
+
+struct SchedulerOptions {
+  int max_parallel = 16;
+  int retry_budget = 3;
+  absl::Duration backoff_base = absl::Seconds(1);
+  absl::Duration backoff_max = absl::Seconds(60);
+  absl::Duration default_task_deadline = absl::Minutes(30);
+  absl::Duration priority_aging = absl::Minutes(1);
+  // The KVM boot check in capability steps.
+  bool capability_boot_check = true;
+};
+
+// Runs an attempt's work somewhere.
+using Executor = std::function<void(std::function<void()>)>;
+
+class Scheduler {
+ public:
+  // `executor` empty: a thread per attempt, joined by Shutdown().
+  Scheduler(store::Store* store, fleet::Fleet* fleet, AgentClient* agents, const Clock* clock,
+            SchedulerOptions options, Executor executor = nullptr);
+  ~Scheduler();
+
+  // Picks up the store's unfinished sweeps (after a restart).
+  absl::Status Resume();
+
+  // INVALID_ARGUMENT for a bad spec (naming the field); FAILED_PRECONDITION when no
+  // device matches, or none that matches can be scheduled (saying why).
+  absl::StatusOr<farm::v1::Sweep> StartSweep(const farm::v1::StartSweepRequest& request);
+  absl::StatusOr<farm::v1::Sweep> GetSweep(const std::string& sweep_id, bool include_results);
+  absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(int limit);
+  // Cancels waiting tasks and running attempts (on their agents); stored results stay.
+  absl::StatusOr<farm::v1::Sweep> CancelSweep(const std::string& sweep_id,
+                                              const std::string& reason);
+
+  // One scheduling step: dispatches what may run now; returns how many.
+  int Dispatch();
+
+  // Every task change and sweep summary of `sweep_id`, until Unwatch.
+  int Watch(const std::string& sweep_id,
+            std::function<void(const farm::v1::WatchSweepResponse&)> on_event);
+  void Unwatch(int watch_id);
+
+  // Cancels running attempts and waits for their threads.
+  void Shutdown();
+
+ private:
+  struct Attempt {
+    farm::v1::Task task;
+    std::string attempt_id;
+    std::string address;
+    farm::v1::SweepSpec spec;
+  };
+
+  void RunAttempt(Attempt attempt);
+  void Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> outcome);
+  // Recomputes the sweep's counts and state, persists it and tells watchers.
+  void UpdateSweepLocked(farm::v1::Sweep* sweep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PutTaskLocked(farm::v1::Task* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishLocked(const std::string& sweep_id, const farm::v1::WatchSweepResponse& event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  farm::v1::Task* FindTaskLocked(const std::string& task_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Duration Backoff(int attempts) const;
+
+  store::Store* const store_;
+  fleet::Fleet* const fleet_;
+  AgentClient* const agents_;
+  const Clock* const clock_;
+  const SchedulerOptions options_;
+  Executor executor_;
+
+  absl::Mutex mu_;
+  // Unfinished sweeps, with their tasks.
+  std::map<std::string, farm::v1::Sweep> active_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> running_by_device_ ABSL_GUARDED_BY(mu_);  // -> task id
+  std::map<int, std::pair<std::string, std::function<void(const farm::v1::WatchSweepResponse&)>>>
+      watchers_ ABSL_GUARDED_BY(mu_);
+  int next_watch_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_sweep_ ABSL_GUARDED_BY(mu_) = 1;
+  // StartSweep's idempotency keys (request_id -> sweep id), for this process's life.
+  std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex threads_mu_;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(threads_mu_);
+};
+
+}  // namespace kvmfarm::scheduler
+
+#endif  // KVMFARM_CONTROLLER_SCHEDULER_SCHEDULER_H_

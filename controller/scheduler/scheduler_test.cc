@@ -1,0 +1,355 @@
+#include "controller/scheduler/scheduler.h"
+
+#include <cstdlib>
+#include <deque>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/status_matchers.h"
+#include "controller/scheduler/sweep_plan.h"
+#include "controller/store/sqlite_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm::scheduler {
+namespace {
+
+using ::kvmfarm::testing::IsOk;
+using ::kvmfarm::testing::IsOkAndHolds;
+using ::kvmfarm::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// The far side: agents whose answers the test scripts. Unscripted calls succeed.
+class FakeAgents final : public AgentClient {
+ public:
+  absl::StatusOr<farm::v1::KvmCapability> GetCapability(const std::string& address, bool,
+                                                        absl::Duration) override {
+    calls.push_back("capability@" + address);
+    if (absl::Status s = Next(address); !s.ok()) return s;
+    farm::v1::KvmCapability c;
+    c.set_verdict(farm::v1::VERDICT_KVM_BOOT_UNTESTED);
+    return c;
+  }
+  absl::StatusOr<farm::v1::BenchmarkResult> RunBenchmark(
+      const std::string& address, const farm::v1::RunBenchmarkRequest& request, absl::Duration,
+      const ProgressCallback& on_progress) override {
+    calls.push_back("benchmark@" + address);
+    if (absl::Status s = Next(address); !s.ok()) return s;
+    farm::v1::Progress progress;
+    progress.set_message("crypto 1 of 1");
+    if (on_progress) on_progress(progress);
+    farm::v1::BenchmarkResult result;
+    result.set_attempt_id(request.attempt_id());
+    result.set_succeeded(true);
+    farm::v1::Measurement* m = result.add_measurements();
+    m->set_metric("crypto.sha256");
+    m->set_mode(request.mode());
+    for (uint32_t i = 0; i < request.repetitions(); ++i) m->add_values(100 + i);
+    return result;
+  }
+  absl::StatusOr<farm::v1::BootResult> BootVm(const std::string& address,
+                                              const farm::v1::BootVmRequest& request,
+                                              absl::Duration, const ProgressCallback&) override {
+    calls.push_back("boot@" + address);
+    if (absl::Status s = Next(address); !s.ok()) return s;
+    farm::v1::BootResult result;
+    result.set_attempt_id(request.attempt_id());
+    result.set_succeeded(false);
+    result.set_failure_reason("QEMU killed by signal 6");
+    return result;
+  }
+  absl::StatusOr<farm::v1::GetStatusResponse> GetStatus(const std::string&) override {
+    farm::v1::GetStatusResponse status;
+    if (!busy_attempt.empty()) status.mutable_busy_job()->set_attempt_id(busy_attempt);
+    return status;
+  }
+  absl::Status Cancel(const std::string& address, const std::string& attempt_id) override {
+    cancelled.push_back(attempt_id + "@" + address);
+    return absl::OkStatus();
+  }
+
+  absl::Status Next(const std::string& address) {
+    std::deque<absl::Status>& queue = script[address];
+    if (queue.empty()) return absl::OkStatus();
+    absl::Status s = queue.front();
+    queue.pop_front();
+    return s;
+  }
+
+  std::map<std::string, std::deque<absl::Status>> script;
+  std::vector<std::string> calls;
+  std::vector<std::string> cancelled;
+  std::string busy_attempt;
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
+                         ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
+    std::remove(path_.c_str());
+    store_ = *store::SqliteStore::Open(path_);
+    fleet_ = std::make_unique<fleet::Fleet>(store_.get(), &clock_, fleet::FleetOptions());
+    for (const char* id : {"d0", "d1", "d2"}) AddDevice(id);
+    scheduler_ = MakeScheduler();
+  }
+
+  std::unique_ptr<Scheduler> MakeScheduler() {
+    SchedulerOptions options;
+    options.backoff_base = absl::Seconds(1);
+    options.retry_budget = 3;
+    // Attempts wait in a queue until the test runs them: RUNNING is observable.
+    return std::make_unique<Scheduler>(store_.get(), fleet_.get(), &agents_, &clock_, options,
+                                       [this](std::function<void()> work) {
+                                         queued_.push_back(std::move(work));
+                                       });
+  }
+
+  void AddDevice(const std::string& id) {
+    farm::v1::RegisterAgentRequest request;
+    request.mutable_identity()->set_device_id(id);
+    request.mutable_identity()->set_model(id == "d2" ? "pixel7" : "pixel8");
+    request.set_agent_address(id + ":7420");
+    ASSERT_THAT(fleet_->Register(request), IsOk());
+  }
+
+  // Runs every queued attempt; returns how many.
+  int RunQueued() {
+    std::vector<std::function<void()>> work;
+    work.swap(queued_);
+    for (auto& w : work) w();
+    return static_cast<int>(work.size());
+  }
+
+  farm::v1::StartSweepRequest Request(std::vector<std::string> devices, int priority = 0) {
+    farm::v1::StartSweepRequest request;
+    for (const std::string& d : devices) request.mutable_spec()->mutable_selector()->add_device_ids(d);
+    request.mutable_spec()->mutable_plan()->set_capability(true);
+    farm::v1::WorkloadSpec* w = request.mutable_spec()->mutable_plan()->add_workloads();
+    w->set_name("crypto");
+    w->set_size_bytes(1 << 20);
+    request.mutable_spec()->mutable_plan()->add_workload_modes(farm::v1::MODE_NATIVE);
+    request.mutable_spec()->set_repetitions(3);
+    request.mutable_spec()->set_priority(priority);
+    return request;
+  }
+
+  farm::v1::Sweep Stored(const std::string& id) { return *store_->GetSweep(id, true); }
+
+  std::string path_;
+  FakeClock clock_;
+  FakeAgents agents_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<fleet::Fleet> fleet_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::vector<std::function<void()>> queued_;
+};
+
+TEST_F(SchedulerTest, BadSpecsNameTheFieldAndEmptySelectionsSayWhy) {
+  farm::v1::StartSweepRequest request = Request({"d0"});
+  request.mutable_spec()->mutable_plan()->mutable_workloads(0)->set_name("gpu");
+  EXPECT_THAT(scheduler_->StartSweep(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("spec.plan.workloads[0]")));
+  request = Request({"d0"});
+  request.mutable_spec()->mutable_plan()->clear_workload_modes();
+  EXPECT_THAT(scheduler_->StartSweep(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("workload_modes")));
+  EXPECT_THAT(scheduler_->StartSweep(Request({"ghost"})),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("matches no device")));
+  ASSERT_THAT(fleet_->SetHealth("d0", farm::v1::HEALTH_STATE_MAINTENANCE, "reflash"), IsOk());
+  EXPECT_THAT(scheduler_->StartSweep(Request({"d0"})),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("d0 is maintenance")));
+}
+
+TEST_F(SchedulerTest, OneTaskPerDeviceAtATimeUntilTheSweepSucceeds) {
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(Request({"d0", "d1"}));
+  ASSERT_THAT(sweep, IsOk());
+  EXPECT_EQ(sweep->tasks_size(), 4);  // capability + native benchmark on each device
+  EXPECT_EQ(scheduler_->Dispatch(), 2);
+  farm::v1::Sweep stored = Stored(sweep->sweep_id());
+  EXPECT_EQ(stored.counts().running(), 2);
+  EXPECT_EQ(stored.state(), farm::v1::SWEEP_STATE_RUNNING);
+  EXPECT_EQ(scheduler_->Dispatch(), 0);  // both devices busy
+  EXPECT_THAT(Stored(sweep->sweep_id()).tasks(1).status(), HasSubstr("device d0 busy"));
+  EXPECT_EQ(RunQueued(), 2);
+  EXPECT_EQ(scheduler_->Dispatch(), 2);
+  EXPECT_EQ(RunQueued(), 2);
+  stored = Stored(sweep->sweep_id());
+  EXPECT_EQ(stored.state(), farm::v1::SWEEP_STATE_SUCCEEDED);
+  EXPECT_EQ(stored.counts().succeeded(), 4);
+  ASSERT_TRUE(stored.tasks(1).has_benchmark());
+  EXPECT_EQ(stored.tasks(1).benchmark().measurements(0).values_size(), 3);
+  EXPECT_EQ(stored.tasks(1).attempt_id(), stored.tasks(1).task_id() + "/a1");
+  EXPECT_THAT(store_->CountMeasurements(), IsOkAndHolds(6));
+}
+
+TEST_F(SchedulerTest, InfrastructureFailuresRetryWithExponentialBackoff) {
+  agents_.script["d0:7420"] = {absl::UnavailableError("connection refused"),
+                               absl::ResourceExhaustedError("busy with job x")};
+  farm::v1::StartSweepRequest request = Request({"d0"});
+  request.mutable_spec()->mutable_plan()->clear_workloads();
+  request.mutable_spec()->mutable_plan()->clear_workload_modes();
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(request);
+  ASSERT_THAT(sweep, IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  RunQueued();
+  farm::v1::Task task = Stored(sweep->sweep_id()).tasks(0);
+  EXPECT_EQ(task.state(), farm::v1::TASK_STATE_WAITING);
+  EXPECT_THAT(task.status(), HasSubstr("retrying in 1s after: connection refused"));
+  EXPECT_EQ(scheduler_->Dispatch(), 0);  // not before its backoff
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  RunQueued();
+  EXPECT_THAT(Stored(sweep->sweep_id()).tasks(0).status(), HasSubstr("retrying in 2s"));
+  EXPECT_EQ(fleet_->Get("d0")->consecutive_failures(), 2u);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(scheduler_->Dispatch(), 0);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  RunQueued();
+  task = Stored(sweep->sweep_id()).tasks(0);
+  EXPECT_EQ(task.state(), farm::v1::TASK_STATE_SUCCEEDED);
+  EXPECT_EQ(task.attempts(), 3u);
+  EXPECT_EQ(fleet_->Get("d0")->consecutive_failures(), 0u);
+}
+
+TEST_F(SchedulerTest, ARetryBudgetUsedUpFailsTheTaskAndTheSweep) {
+  agents_.script["d1:7420"] = {absl::UnavailableError("down"), absl::UnavailableError("down"),
+                               absl::UnavailableError("down")};
+  farm::v1::StartSweepRequest request = Request({"d1"});
+  request.mutable_spec()->mutable_plan()->clear_workloads();
+  request.mutable_spec()->mutable_plan()->clear_workload_modes();
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(request);
+  ASSERT_THAT(sweep, IsOk());
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(absl::Minutes(5));
+    EXPECT_EQ(scheduler_->Dispatch(), 1);
+    RunQueued();
+  }
+  const farm::v1::Sweep stored = Stored(sweep->sweep_id());
+  EXPECT_EQ(stored.tasks(0).state(), farm::v1::TASK_STATE_FAILED);
+  EXPECT_THAT(stored.tasks(0).status(), HasSubstr("failed after 3 attempts: down"));
+  EXPECT_EQ(stored.state(), farm::v1::SWEEP_STATE_FAILED);
+  EXPECT_THAT(stored.reason(), HasSubstr("1 of 1 tasks ran out of retries"));
+}
+
+TEST_F(SchedulerTest, AFailedMeasurementIsAResultNotARetry) {
+  farm::v1::StartSweepRequest request = Request({"d0"});
+  request.mutable_spec()->mutable_plan()->set_capability(false);
+  request.mutable_spec()->mutable_plan()->clear_workloads();
+  request.mutable_spec()->mutable_plan()->clear_workload_modes();
+  farm::v1::BootPlan* boot = request.mutable_spec()->mutable_plan()->add_boots();
+  boot->set_accel(farm::v1::MODE_KVM);
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(request);
+  ASSERT_THAT(sweep, IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  RunQueued();
+  const farm::v1::Task task = Stored(sweep->sweep_id()).tasks(0);
+  EXPECT_EQ(task.state(), farm::v1::TASK_STATE_SUCCEEDED);
+  EXPECT_EQ(task.attempts(), 1u);
+  EXPECT_THAT(task.status(), HasSubstr("QEMU killed by signal 6"));
+}
+
+TEST_F(SchedulerTest, HigherPriorityFirstAndParallelismLimits) {
+  farm::v1::StartSweepRequest low = Request({"d0"}, 0);
+  farm::v1::StartSweepRequest high = Request({"d0"}, 5);
+  absl::StatusOr<farm::v1::Sweep> first = scheduler_->StartSweep(low);
+  clock_.Advance(absl::Seconds(1));
+  absl::StatusOr<farm::v1::Sweep> second = scheduler_->StartSweep(high);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  EXPECT_EQ(Stored(second->sweep_id()).counts().running(), 1);  // the later, higher sweep
+  EXPECT_EQ(Stored(first->sweep_id()).counts().running(), 0);
+  RunQueued();
+
+  farm::v1::StartSweepRequest wide = Request({"d0", "d1", "d2"});
+  wide.mutable_spec()->set_max_parallel(1);
+  absl::StatusOr<farm::v1::Sweep> limited = scheduler_->StartSweep(wide);
+  ASSERT_THAT(limited, IsOk());
+  scheduler_->Dispatch();
+  // d1 and d2 are free, but the sweep may use one device at a time (d0 is taken
+  // by the older sweeps' higher priorities).
+  EXPECT_EQ(Stored(limited->sweep_id()).counts().running(), 1);
+  RunQueued();
+}
+
+TEST_F(SchedulerTest, CancelStopsRunningAttemptsAndDropsTheirLateResults) {
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(Request({"d0", "d1"}));
+  ASSERT_THAT(sweep, IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 2);
+  absl::StatusOr<farm::v1::Sweep> cancelled = scheduler_->CancelSweep(sweep->sweep_id(), "wrong kernel");
+  ASSERT_THAT(cancelled, IsOk());
+  EXPECT_EQ(cancelled->state(), farm::v1::SWEEP_STATE_CANCELLED);
+  EXPECT_EQ(agents_.cancelled.size(), 2u);
+  RunQueued();  // the agents answer anyway: too late
+  const farm::v1::Sweep stored = Stored(sweep->sweep_id());
+  EXPECT_EQ(stored.counts().cancelled(), 4);
+  EXPECT_EQ(stored.reason(), "wrong kernel");
+  EXPECT_THAT(store_->CountMeasurements(), IsOkAndHolds(0));
+  EXPECT_THAT(scheduler_->CancelSweep(sweep->sweep_id(), ""),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already ended")));
+}
+
+TEST_F(SchedulerTest, ARestartedSchedulerResumesAndCancelsTheAbandonedAttempt) {
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(Request({"d0"}));
+  ASSERT_THAT(sweep, IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  const std::string in_flight = Stored(sweep->sweep_id()).tasks(0).attempt_id();
+  // The controller dies here: its queued attempt never reports back.
+  queued_.clear();
+  scheduler_.release();  // as after SIGKILL: no destructor, no goodbye
+  agents_.busy_attempt = in_flight;
+  scheduler_ = MakeScheduler();
+  ASSERT_THAT(scheduler_->Resume(), IsOk());
+  EXPECT_THAT(agents_.cancelled, ::testing::ElementsAre(in_flight + "@d0:7420"));
+  EXPECT_THAT(Stored(sweep->sweep_id()).tasks(0).status(), HasSubstr("resumed after a controller restart"));
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  RunQueued();
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  RunQueued();
+  const farm::v1::Sweep stored = Stored(sweep->sweep_id());
+  EXPECT_EQ(stored.state(), farm::v1::SWEEP_STATE_SUCCEEDED);
+  EXPECT_EQ(stored.tasks(0).attempt_id(), stored.tasks(0).task_id() + "/a2");
+  EXPECT_THAT(store_->CountMeasurements(), IsOkAndHolds(3));
+}
+
+TEST_F(SchedulerTest, WatchersSeeTaskChangesProgressAndTheSummary) {
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(Request({"d0"}));
+  ASSERT_THAT(sweep, IsOk());
+  std::vector<farm::v1::WatchSweepResponse> events;
+  const int watch = scheduler_->Watch(sweep->sweep_id(), [&events](const farm::v1::WatchSweepResponse& e) {
+    events.push_back(e);
+  });
+  for (int i = 0; i < 2; ++i) {
+    scheduler_->Dispatch();
+    RunQueued();
+  }
+  scheduler_->Unwatch(watch);
+  bool progress = false, finished = false;
+  for (const auto& e : events) {
+    if (e.has_task() && e.task().has_progress()) progress = true;
+    if (e.has_sweep() && e.sweep().state() == farm::v1::SWEEP_STATE_SUCCEEDED) finished = true;
+  }
+  EXPECT_TRUE(progress);
+  EXPECT_TRUE(finished);
+}
+
+TEST(SweepPlanTest, ExpandsDeviceTimesSteps) {
+  farm::v1::SweepSpec spec;
+  spec.mutable_plan()->set_capability(true);
+  spec.mutable_plan()->add_workloads()->set_name("crypto");
+  spec.mutable_plan()->add_workload_modes(farm::v1::MODE_NATIVE);
+  spec.mutable_plan()->add_workload_modes(farm::v1::MODE_TCG);
+  spec.mutable_plan()->add_boots()->set_accel(farm::v1::MODE_TCG);
+  const std::vector<farm::v1::Task> tasks = ExpandTasks("s", spec, {"a", "b"});
+  ASSERT_EQ(tasks.size(), 8u);
+  EXPECT_EQ(tasks[0].kind(), farm::v1::STEP_KIND_CAPABILITY);
+  EXPECT_EQ(tasks[2].mode(), farm::v1::MODE_TCG);
+  EXPECT_EQ(tasks[3].kind(), farm::v1::STEP_KIND_BOOT);
+  EXPECT_EQ(tasks[4].device_id(), "b");
+  EXPECT_EQ(tasks[7].task_id(), "s/t7");
+}
+
+}  // namespace
+}  // namespace kvmfarm::scheduler

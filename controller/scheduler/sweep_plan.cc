@@ -1,0 +1,93 @@
+#include "controller/scheduler/sweep_plan.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "workloads/workload.h"
+
+namespace kvmfarm::scheduler {
+
+absl::Status ValidateSweepSpec(const farm::v1::SweepSpec& spec) {
+  const farm::v1::SweepPlan& plan = spec.plan();
+  if (!plan.capability() && plan.workloads().empty() && plan.boots().empty()) {
+    return absl::InvalidArgumentError(
+        "spec.plan is empty: ask for capability, workloads (with workload_modes) or boots");
+  }
+  if (!plan.workloads().empty() && plan.workload_modes().empty()) {
+    return absl::InvalidArgumentError(
+        "spec.plan.workload_modes is empty: say MODE_NATIVE, MODE_KVM and/or MODE_TCG");
+  }
+  for (int i = 0; i < plan.workload_modes_size(); ++i) {
+    if (plan.workload_modes(i) == farm::v1::MODE_UNSPECIFIED) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec.plan.workload_modes[", i, "] is unspecified"));
+    }
+  }
+  for (int i = 0; i < plan.workloads_size(); ++i) {
+    absl::StatusOr<std::unique_ptr<workloads::Workload>> w = workloads::MakeWorkload(plan.workloads(i));
+    if (!w.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec.plan.workloads[", i, "]: ", w.status().message()));
+    }
+  }
+  for (int i = 0; i < plan.boots_size(); ++i) {
+    const farm::v1::BootPlan& boot = plan.boots(i);
+    if (boot.accel() != farm::v1::MODE_KVM && boot.accel() != farm::v1::MODE_TCG) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec.plan.boots[", i, "].accel must be MODE_KVM or MODE_TCG"));
+    }
+    if (boot.vm_count() > 16) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec.plan.boots[", i, "].vm_count is above 16"));
+    }
+  }
+  if (spec.repetitions() > 100) {
+    return absl::InvalidArgumentError("spec.repetitions is above 100");
+  }
+  if (spec.has_task_deadline() &&
+      google::protobuf::util::TimeUtil::DurationToNanoseconds(spec.task_deadline()) <= 0) {
+    return absl::InvalidArgumentError("spec.task_deadline must be positive");
+  }
+  for (int i = 0; i < spec.selector().match_size(); ++i) {
+    if (spec.selector().match(i).key().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("spec.selector.match[", i, "].key is empty"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<farm::v1::Task> ExpandTasks(const std::string& sweep_id,
+                                        const farm::v1::SweepSpec& spec,
+                                        const std::vector<std::string>& device_ids) {
+  std::vector<farm::v1::Task> tasks;
+  auto add = [&](const std::string& device_id) {
+    farm::v1::Task task;
+    task.set_task_id(absl::StrCat(sweep_id, "/t", tasks.size()));
+    task.set_sweep_id(sweep_id);
+    task.set_device_id(device_id);
+    task.set_state(farm::v1::TASK_STATE_PENDING);
+    task.set_status("pending");
+    tasks.push_back(task);
+    return &tasks.back();
+  };
+  for (const std::string& device : device_ids) {
+    if (spec.plan().capability()) add(device)->set_kind(farm::v1::STEP_KIND_CAPABILITY);
+    if (!spec.plan().workloads().empty()) {
+      for (int m = 0; m < spec.plan().workload_modes_size(); ++m) {
+        farm::v1::Task* task = add(device);
+        task->set_kind(farm::v1::STEP_KIND_BENCHMARK);
+        task->set_mode(spec.plan().workload_modes(m));
+        *task->mutable_workloads() = spec.plan().workloads();
+      }
+    }
+    for (const farm::v1::BootPlan& boot : spec.plan().boots()) {
+      farm::v1::Task* task = add(device);
+      task->set_kind(farm::v1::STEP_KIND_BOOT);
+      task->set_mode(boot.accel());
+      *task->mutable_boot() = boot;
+    }
+  }
+  return tasks;
+}
+
+}  // namespace kvmfarm::scheduler
