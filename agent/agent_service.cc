@@ -125,12 +125,12 @@ AgentServiceImpl::~AgentServiceImpl() { StopJobs(); }
 grpc::Status AgentServiceImpl::GetCapability(grpc::ServerContext*,
                                              const farm::v1::GetCapabilityRequest* request,
                                              farm::v1::GetCapabilityResponse* response) {
-  if (request->boot_check()) {
-    absl::Status can_measure = CheckCanMeasure();
-    if (!can_measure.ok()) return ToGrpcStatus(can_measure);
+  // A fixture tree can't boot anything: there the boot check is only a refresh (its
+  // capability says why no guest was booted).
+  if (request->boot_check() && CheckCanMeasure().ok()) {
     absl::StatusOr<farm::v1::KvmCapability> checked = ProbeWithBootCheck();
     if (!checked.ok()) return ToGrpcStatus(checked.status());
-  } else if (request->refresh()) {
+  } else if (request->refresh() || request->boot_check()) {
     absl::StatusOr<farm::v1::KvmCapability> fresh = probe::RunProbe(config_.probe);
     if (!fresh.ok()) return ToGrpcStatus(fresh.status());
     absl::MutexLock lock(&mu_);

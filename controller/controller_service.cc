@@ -1,8 +1,11 @@
 #include "controller/controller_service.h"
 
+#include <algorithm>
+#include <deque>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
 
 namespace kvmfarm {
@@ -75,6 +78,101 @@ grpc::Status ControllerServiceImpl::GetDeviceHistory(
       store_->DeviceHistory(request->device_id(), static_cast<int>(limit));
   if (!events.ok()) return ToGrpcStatus(events.status());
   for (farm::v1::DeviceEvent& event : *events) *response->add_events() = std::move(event);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::StartSweep(grpc::ServerContext*,
+                                               const farm::v1::StartSweepRequest* request,
+                                               farm::v1::StartSweepResponse* response) {
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(*request);
+  if (!sweep.ok()) return ToGrpcStatus(sweep.status());
+  *response->mutable_sweep() = *std::move(sweep);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::GetSweep(grpc::ServerContext*,
+                                             const farm::v1::GetSweepRequest* request,
+                                             farm::v1::GetSweepResponse* response) {
+  absl::StatusOr<farm::v1::Sweep> sweep =
+      scheduler_->GetSweep(request->sweep_id(), request->include_results());
+  if (!sweep.ok()) return ToGrpcStatus(sweep.status());
+  *response->mutable_sweep() = *std::move(sweep);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::WatchSweep(
+    grpc::ServerContext* context, const farm::v1::WatchSweepRequest* request,
+    grpc::ServerWriter<farm::v1::WatchSweepResponse>* writer) {
+  // Events queue up here and are written from this thread: the scheduler never
+  // waits for a slow client.
+  absl::Mutex mu;
+  std::deque<farm::v1::WatchSweepResponse> queue;
+  const int watch = scheduler_->Watch(request->sweep_id(),
+                                      [&](const farm::v1::WatchSweepResponse& event) {
+                                        absl::MutexLock lock(&mu);
+                                        queue.push_back(event);
+                                      });
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->GetSweep(request->sweep_id(), false);
+  if (!sweep.ok()) {
+    scheduler_->Unwatch(watch);
+    return ToGrpcStatus(sweep.status());
+  }
+  auto done = [](farm::v1::SweepState s) {
+    return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED ||
+           s == farm::v1::SWEEP_STATE_CANCELLED;
+  };
+  farm::v1::WatchSweepResponse first;
+  *first.mutable_sweep() = *sweep;
+  bool finished = done(sweep->state()) || !writer->Write(first);
+  while (!finished && !context->IsCancelled()) {
+    std::deque<farm::v1::WatchSweepResponse> batch;
+    {
+      absl::MutexLock lock(&mu);
+      mu.AwaitWithTimeout(absl::Condition(
+                              +[](std::deque<farm::v1::WatchSweepResponse>* q) { return !q->empty(); },
+                              &queue),
+                          absl::Milliseconds(500));
+      batch.swap(queue);
+    }
+    for (const farm::v1::WatchSweepResponse& event : batch) {
+      if (!writer->Write(event)) {
+        finished = true;
+        break;
+      }
+      if (event.has_sweep() && done(event.sweep().state())) finished = true;
+    }
+  }
+  scheduler_->Unwatch(watch);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::CancelSweep(grpc::ServerContext*,
+                                                const farm::v1::CancelSweepRequest* request,
+                                                farm::v1::CancelSweepResponse* response) {
+  if (request->sweep_id().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("sweep_id is required"));
+  }
+  absl::StatusOr<farm::v1::Sweep> sweep =
+      scheduler_->CancelSweep(request->sweep_id(), request->reason());
+  if (!sweep.ok()) return ToGrpcStatus(sweep.status());
+  *response->mutable_sweep() = *std::move(sweep);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::ListSweeps(grpc::ServerContext*,
+                                               const farm::v1::ListSweepsRequest* request,
+                                               farm::v1::ListSweepsResponse* response) {
+  const int limit = request->page_size() == 0 ? 100 : static_cast<int>(request->page_size());
+  absl::StatusOr<std::vector<farm::v1::Sweep>> sweeps = scheduler_->ListSweeps(limit);
+  if (!sweeps.ok()) return ToGrpcStatus(sweeps.status());
+  for (farm::v1::Sweep& sweep : *sweeps) {
+    if (!request->states().empty() &&
+        std::find(request->states().begin(), request->states().end(), sweep.state()) ==
+            request->states().end()) {
+      continue;
+    }
+    *response->add_sweeps() = std::move(sweep);
+  }
   return grpc::Status::OK;
 }
 

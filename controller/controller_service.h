@@ -9,6 +9,7 @@
 #define KVMFARM_CONTROLLER_CONTROLLER_SERVICE_H_
 
 #include "controller/fleet/fleet.h"
+#include "controller/scheduler/scheduler.h"
 #include "controller/store/store.h"
 #include "farm/v1/controller.grpc.pb.h"
 
@@ -16,8 +17,9 @@ namespace kvmfarm {
 
 class ControllerServiceImpl final : public farm::v1::ControllerService::Service {
  public:
-  ControllerServiceImpl(fleet::Fleet* fleet, store::Store* store)
-      : fleet_(fleet), store_(store) {}
+  ControllerServiceImpl(fleet::Fleet* fleet, store::Store* store,
+                        scheduler::Scheduler* scheduler)
+      : fleet_(fleet), store_(store), scheduler_(scheduler) {}
 
   grpc::Status RegisterAgent(grpc::ServerContext* context,
                              const farm::v1::RegisterAgentRequest* request,
@@ -33,10 +35,22 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
   grpc::Status GetDeviceHistory(grpc::ServerContext* context,
                                 const farm::v1::GetDeviceHistoryRequest* request,
                                 farm::v1::GetDeviceHistoryResponse* response) override;
+  grpc::Status StartSweep(grpc::ServerContext* context, const farm::v1::StartSweepRequest* request,
+                          farm::v1::StartSweepResponse* response) override;
+  grpc::Status GetSweep(grpc::ServerContext* context, const farm::v1::GetSweepRequest* request,
+                        farm::v1::GetSweepResponse* response) override;
+  grpc::Status WatchSweep(grpc::ServerContext* context, const farm::v1::WatchSweepRequest* request,
+                          grpc::ServerWriter<farm::v1::WatchSweepResponse>* writer) override;
+  grpc::Status CancelSweep(grpc::ServerContext* context,
+                           const farm::v1::CancelSweepRequest* request,
+                           farm::v1::CancelSweepResponse* response) override;
+  grpc::Status ListSweeps(grpc::ServerContext* context, const farm::v1::ListSweepsRequest* request,
+                          farm::v1::ListSweepsResponse* response) override;
 
  private:
   fleet::Fleet* const fleet_;
   store::Store* const store_;
+  scheduler::Scheduler* const scheduler_;
 };
 
 }  // namespace kvmfarm

@@ -1,4 +1,4 @@
-// farm-controller: the fleet, its state and (as it lands) sweeps and the matrix.
+// farm-controller: the fleet, its state, sweeps and their results.
 //
 //   farm-controller --listen 127.0.0.1:7421 --db farm.db [--inventory fleet.textproto]
 #include <google/protobuf/text_format.h>
@@ -19,6 +19,8 @@
 #include "common/logging.h"
 #include "controller/controller_service.h"
 #include "controller/fleet/fleet.h"
+#include "controller/scheduler/agent_client.h"
+#include "controller/scheduler/scheduler.h"
 #include "controller/store/sqlite_store.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7421",
@@ -32,6 +34,7 @@ ABSL_FLAG(std::string, inventory, "",
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
           "How often agents heartbeat; a device is offline after 3 missed intervals.");
 ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file.");
+ABSL_FLAG(int32_t, max_parallel, 16, "Devices measured at once, across all sweeps.");
 
 namespace kvmfarm {
 namespace {
@@ -78,7 +81,16 @@ int Main() {
     std::cerr << "farm-controller: " << loaded.message() << "\n";
     return 2;
   }
-  ControllerServiceImpl service(&fleet, store->get());
+  scheduler::GrpcAgentClient agents;
+  scheduler::SchedulerOptions scheduler_options;
+  scheduler_options.max_parallel = absl::GetFlag(FLAGS_max_parallel);
+  scheduler::Scheduler scheduler(store->get(), &fleet, &agents, &clock, scheduler_options);
+  absl::Status resumed = scheduler.Resume();
+  if (!resumed.ok()) {
+    std::cerr << "farm-controller: resuming sweeps: " << resumed.message() << "\n";
+    return 2;
+  }
+  ControllerServiceImpl service(&fleet, store->get(), &scheduler);
   GrpcServerOptions server_options;
   server_options.listen_address = absl::GetFlag(FLAGS_listen);
   server_options.port_file = FromUserDir(absl::GetFlag(FLAGS_port_file));
@@ -97,10 +109,16 @@ int Main() {
       if (!checked.ok()) FARM_LOG(ERROR) << "liveness check: " << checked;
     }
   });
+  // The scheduling step, on a short timer.
+  std::thread dispatcher([&] {
+    while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(100))) scheduler.Dispatch();
+  });
   const int signal = WaitForShutdownSignal();
   FARM_LOG(INFO) << "signal " << signal << ": shutting down";
   stop.Notify();
   liveness.join();
+  dispatcher.join();
+  scheduler.Shutdown();
   (*server)->Shutdown(absl::ZeroDuration());
   return 0;
 }

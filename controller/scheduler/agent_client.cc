@@ -30,6 +30,16 @@ absl::StatusOr<Result> ReadJob(grpc::ClientReaderInterface<Response>* reader,
 
 }  // namespace
 
+void GrpcAgentClient::Track(const std::string& attempt_id, grpc::ClientContext* context) {
+  absl::MutexLock lock(&mu_);
+  calls_[attempt_id] = context;
+}
+
+void GrpcAgentClient::Untrack(const std::string& attempt_id) {
+  absl::MutexLock lock(&mu_);
+  calls_.erase(attempt_id);
+}
+
 farm::v1::AgentService::Stub* GrpcAgentClient::Stub(const std::string& address) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<farm::v1::AgentService::Stub>& stub = stubs_[address];
@@ -59,8 +69,12 @@ absl::StatusOr<farm::v1::BenchmarkResult> GrpcAgentClient::RunBenchmark(
     absl::Duration deadline, const ProgressCallback& on_progress) {
   grpc::ClientContext context;
   SetDeadline(&context, deadline);
+  Track(request.attempt_id(), &context);
   auto reader = Stub(address)->RunBenchmark(&context, request);
-  return ReadJob<farm::v1::BenchmarkResult>(reader.get(), on_progress);
+  absl::StatusOr<farm::v1::BenchmarkResult> result =
+      ReadJob<farm::v1::BenchmarkResult>(reader.get(), on_progress);
+  Untrack(request.attempt_id());
+  return result;
 }
 
 absl::StatusOr<farm::v1::BootResult> GrpcAgentClient::BootVm(const std::string& address,
@@ -69,8 +83,12 @@ absl::StatusOr<farm::v1::BootResult> GrpcAgentClient::BootVm(const std::string& 
                                                              const ProgressCallback& on_progress) {
   grpc::ClientContext context;
   SetDeadline(&context, deadline);
+  Track(request.attempt_id(), &context);
   auto reader = Stub(address)->BootVm(&context, request);
-  return ReadJob<farm::v1::BootResult>(reader.get(), on_progress);
+  absl::StatusOr<farm::v1::BootResult> result =
+      ReadJob<farm::v1::BootResult>(reader.get(), on_progress);
+  Untrack(request.attempt_id());
+  return result;
 }
 
 absl::StatusOr<farm::v1::GetStatusResponse> GrpcAgentClient::GetStatus(const std::string& address) {
@@ -84,6 +102,12 @@ absl::StatusOr<farm::v1::GetStatusResponse> GrpcAgentClient::GetStatus(const std
 }
 
 absl::Status GrpcAgentClient::Cancel(const std::string& address, const std::string& attempt_id) {
+  {
+    // Closing our stream cancels the job on the agent, whenever it starts there.
+    absl::MutexLock lock(&mu_);
+    auto call = calls_.find(attempt_id);
+    if (call != calls_.end()) call->second->TryCancel();
+  }
   grpc::ClientContext context;
   SetDeadline(&context, absl::Seconds(5));
   farm::v1::CancelRequest request;

@@ -58,8 +58,14 @@ class GrpcAgentClient final : public AgentClient {
  private:
   farm::v1::AgentService::Stub* Stub(const std::string& address);
 
+  // Registers a job's call so Cancel can close its stream too: a Cancel that reaches
+  // the agent before the job has started there would otherwise miss it.
+  void Track(const std::string& attempt_id, grpc::ClientContext* context);
+  void Untrack(const std::string& attempt_id);
+
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<farm::v1::AgentService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, grpc::ClientContext*> calls_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kvmfarm::scheduler

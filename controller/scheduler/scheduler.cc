@@ -115,7 +115,7 @@ void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
                                          : farm::v1::SWEEP_STATE_SUCCEEDED);
     if (counts.failed() > 0) {
       sweep->set_reason(absl::StrCat(counts.failed(), " of ", counts.total(),
-                                     " tasks ran out of retries"));
+                                     " tasks failed (refused, or out of retries)"));
     }
   } else if (sweep->state() == farm::v1::SWEEP_STATE_QUEUED && counts.running() > 0) {
     sweep->set_state(farm::v1::SWEEP_STATE_RUNNING);
@@ -420,10 +420,21 @@ void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> 
     PublishLocked(task->sweep_id(), event);
   } else {
     const std::string reason(outcome.status().message());
-    fleet_->RecordFailure(attempt.task.device_id(), reason).IgnoreError();
+    // The agent refused the request itself: trying again can't help, and the
+    // device is not at fault.
+    const absl::StatusCode code = outcome.status().code();
+    const bool permanent = code == absl::StatusCode::kInvalidArgument ||
+                           code == absl::StatusCode::kFailedPrecondition ||
+                           code == absl::StatusCode::kUnimplemented ||
+                           code == absl::StatusCode::kNotFound;
+    if (!permanent) fleet_->RecordFailure(attempt.task.device_id(), reason).IgnoreError();
     store_->FinishAttempt(attempt.attempt_id, absl::StrCat("infrastructure error: ", reason), "")
         .IgnoreError();
-    if (static_cast<int>(task->attempts()) >= options_.retry_budget) {
+    if (permanent) {
+      task->set_state(farm::v1::TASK_STATE_FAILED);
+      task->set_status(absl::StrCat("refused by the agent: ", reason));
+      *task->mutable_finished_at() = ToProto(now);
+    } else if (static_cast<int>(task->attempts()) >= options_.retry_budget) {
       task->set_state(farm::v1::TASK_STATE_FAILED);
       task->set_status(absl::StrCat("failed after ", task->attempts(), " attempts: ", reason));
       *task->mutable_finished_at() = ToProto(now);

@@ -230,7 +230,23 @@ TEST_F(SchedulerTest, ARetryBudgetUsedUpFailsTheTaskAndTheSweep) {
   EXPECT_EQ(stored.tasks(0).state(), farm::v1::TASK_STATE_FAILED);
   EXPECT_THAT(stored.tasks(0).status(), HasSubstr("failed after 3 attempts: down"));
   EXPECT_EQ(stored.state(), farm::v1::SWEEP_STATE_FAILED);
-  EXPECT_THAT(stored.reason(), HasSubstr("1 of 1 tasks ran out of retries"));
+  EXPECT_THAT(stored.reason(), HasSubstr("1 of 1 tasks failed"));
+}
+
+TEST_F(SchedulerTest, ARefusalIsNotRetried) {
+  agents_.script["d0:7420"] = {absl::FailedPreconditionError("this agent reads a fixture tree")};
+  farm::v1::StartSweepRequest request = Request({"d0"});
+  request.mutable_spec()->mutable_plan()->clear_workloads();
+  request.mutable_spec()->mutable_plan()->clear_workload_modes();
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(request);
+  ASSERT_THAT(sweep, IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  RunQueued();
+  const farm::v1::Task task = Stored(sweep->sweep_id()).tasks(0);
+  EXPECT_EQ(task.state(), farm::v1::TASK_STATE_FAILED);
+  EXPECT_EQ(task.attempts(), 1u);
+  EXPECT_THAT(task.status(), HasSubstr("refused by the agent: this agent reads a fixture tree"));
+  EXPECT_EQ(fleet_->Get("d0")->consecutive_failures(), 0u);
 }
 
 TEST_F(SchedulerTest, AFailedMeasurementIsAResultNotARetry) {
