@@ -103,8 +103,15 @@ int Main() {
   FARM_LOG(INFO) << "farm-controller serving on " << (*server)->address() << " with "
                  << absl::GetFlag(FLAGS_db) << " (" << fleet.List({}).size() << " devices)";
   absl::Notification stop;
+  // Liveness: inventory agents that don't heartbeat are health-pinged (GetStatus);
+  // devices heard from by neither go offline after three intervals.
   std::thread liveness([&] {
     while (!stop.WaitForNotificationWithTimeout(options.heartbeat_interval / 2)) {
+      for (const farm::v1::Device& device : fleet.ToPing()) {
+        if (agents.GetStatus(device.agent_address()).ok()) {
+          fleet.Seen(device.device_id()).IgnoreError();
+        }
+      }
       absl::Status checked = fleet.CheckLiveness();
       if (!checked.ok()) FARM_LOG(ERROR) << "liveness check: " << checked;
     }

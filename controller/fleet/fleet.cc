@@ -261,6 +261,33 @@ absl::Status Fleet::CheckLiveness() {
   return absl::OkStatus();
 }
 
+std::vector<farm::v1::Device> Fleet::ToPing() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<farm::v1::Device> out;
+  for (const auto& [id, device] : devices_) {
+    if (!device.agent_address().empty() && !sessions_.count(id) &&
+        device.state().health() != farm::v1::HEALTH_STATE_RETIRED) {
+      out.push_back(device);
+    }
+  }
+  return out;
+}
+
+absl::Status Fleet::Seen(const std::string& device_id) {
+  absl::MutexLock lock(&mu_);
+  farm::v1::Device* known = Find(device_id);
+  if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
+  *known->mutable_last_seen() = ToProto(clock_->Now());
+  if (known->state().operational() != farm::v1::OPERATIONAL_STATE_OFFLINE) return absl::OkStatus();
+  farm::v1::Device back = *known;
+  back.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_IDLE);
+  if (back.state().health() == farm::v1::HEALTH_STATE_UNKNOWN) {
+    back.mutable_state()->set_health(farm::v1::HEALTH_STATE_GOOD);
+    back.mutable_state()->set_reason("answers health pings");
+  }
+  return Commit(std::move(back), "health ping answered: online");
+}
+
 absl::StatusOr<farm::v1::Device> Fleet::SetHealth(const std::string& device_id,
                                                   farm::v1::HealthState health,
                                                   const std::string& reason) {

@@ -62,6 +62,11 @@ class Fleet {
 
   // Marks devices OFFLINE whose heartbeats stopped; call on a schedule.
   absl::Status CheckLiveness();
+  // Inventory devices with an agent address that has not registered: the ones to
+  // health-ping (their agents may not know the controller).
+  std::vector<farm::v1::Device> ToPing() const;
+  // A successful health ping: the device counts as heard from.
+  absl::Status Seen(const std::string& device_id);
   // An operator's change of health: MAINTENANCE, RETIRED or GOOD (with a reason).
   absl::StatusOr<farm::v1::Device> SetHealth(const std::string& device_id,
                                              farm::v1::HealthState health,
@@ -87,6 +92,7 @@ class Fleet {
   mutable absl::Mutex mu_;
   std::map<std::string, farm::v1::Device> devices_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> sessions_ ABSL_GUARDED_BY(mu_);
+
   uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 1;
 };
 

@@ -122,6 +122,26 @@ TEST_F(FleetTest, OperatorLabelsWinOverAgentLabels) {
   EXPECT_EQ(fleet_->List(Select("verdict", "kvm_no_access")).size(), 1u);
 }
 
+TEST_F(FleetTest, InventoryDevicesComeOnlineThroughHealthPings) {
+  farm::v1::Inventory inventory;
+  farm::v1::InventoryDevice* entry = inventory.add_devices();
+  entry->set_device_id("bench-3");
+  entry->set_agent_address("192.0.2.3:7420");
+  ASSERT_THAT(fleet_->AddInventory(inventory), IsOk());
+  ASSERT_EQ(fleet_->ToPing().size(), 1u);
+  ASSERT_THAT(fleet_->Seen("bench-3"), IsOk());
+  absl::StatusOr<farm::v1::Device> device = fleet_->Get("bench-3");
+  EXPECT_EQ(device->state().operational(), farm::v1::OPERATIONAL_STATE_IDLE);
+  EXPECT_EQ(device->state().health(), farm::v1::HEALTH_STATE_GOOD);
+  // Pings stop answering: offline after three intervals, like missed heartbeats.
+  clock_.Advance(absl::Seconds(31));
+  ASSERT_THAT(fleet_->CheckLiveness(), IsOk());
+  EXPECT_EQ(fleet_->Get("bench-3")->state().operational(), farm::v1::OPERATIONAL_STATE_OFFLINE);
+  // A registered agent heartbeats instead of being pinged.
+  ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
+  EXPECT_EQ(fleet_->ToPing().size(), 1u);
+}
+
 TEST_F(FleetTest, QuarantineAfterRepeatedFailuresButNeverMostOfTheFleet) {
   for (int i = 0; i < 8; ++i) ASSERT_THAT(fleet_->Register(Registration(absl::StrCat("d", i))), IsOk());
   // A lab-wide fault: every device fails three times.

@@ -153,6 +153,33 @@ TEST_F(FleetIntegrationTest, AgentsRegisterGoOfflineAndSurviveAControllerRestart
   }
 }
 
+TEST_F(FleetIntegrationTest, InventoryAgentsAreHealthPinged) {
+  // An agent that doesn't know the controller, listed in the inventory.
+  ServerProcess agent(Runfile("agent/farm-agent"), "farm-agent",
+                      {"--sysroot", Runfile("tests/fixtures/devices/sd835")});
+  const std::string agent_address = agent.WaitUntilListening();
+  ASSERT_FALSE(agent_address.empty());
+  const std::string inventory = absl::StrCat(std::getenv("TEST_TMPDIR"), "/fleet.textproto");
+  FILE* f = std::fopen(inventory.c_str(), "w");
+  std::fprintf(f,
+               "devices { device_id: \"oneplus5-bench\" agent_address: \"%s\"\n"
+               "  labels { key: \"rack\" value: \"r7\" } }\n",
+               agent_address.c_str());
+  std::fclose(f);
+  ServerProcess controller(Runfile("controller/farm-controller"), "farm-controller",
+                           {"--db", DbPath(), "--heartbeat-interval=200ms", "--inventory", inventory});
+  const std::string address = controller.WaitUntilListening();
+  ASSERT_FALSE(address.empty());
+  Connect(address);
+  ASSERT_TRUE(WaitFor([&] {
+    return StateOf("oneplus5-bench") == farm::v1::OPERATIONAL_STATE_IDLE;
+  })) << controller.Log();
+  farm::v1::Selector rack;
+  rack.add_match()->set_key("rack");
+  rack.mutable_match(0)->add_values("r7");
+  EXPECT_EQ(Devices(rack).size(), 1u);
+}
+
 TEST_F(FleetIntegrationTest, BadRequestsGetClearErrors) {
   std::unique_ptr<ServerProcess> controller = StartController(DbPath());
   const std::string address = controller->WaitUntilListening();
