@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "workloads/workload.h"
 
@@ -67,6 +69,7 @@ std::vector<farm::v1::Task> ExpandTasks(const std::string& sweep_id,
     task.set_device_id(device_id);
     task.set_state(farm::v1::TASK_STATE_PENDING);
     task.set_status("pending");
+    task.set_repetitions(std::max<uint32_t>(1, spec.repetitions()));
     tasks.push_back(task);
     return &tasks.back();
   };

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -83,6 +84,24 @@ CREATE TABLE measurements (
 CREATE INDEX measurements_by_device ON measurements (device_id, metric, mode);
 CREATE INDEX measurements_by_sweep ON measurements (sweep_id);
 )sql",
+    // 2: a summary per task and metric (median/min/max/samples), so the matrix never
+    // recomputes medians over raw rows (SQLite has no median).
+    R"sql(
+CREATE TABLE summaries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id TEXT NOT NULL,
+  sweep_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  mode INTEGER NOT NULL,
+  parameters TEXT NOT NULL,
+  measured_ns INTEGER NOT NULL,
+  requested INTEGER NOT NULL,
+  proto BLOB NOT NULL
+);
+CREATE INDEX summaries_latest ON summaries (device_id, metric, mode, parameters, measured_ns);
+CREATE INDEX summaries_by_sweep ON summaries (sweep_id);
+)sql",
 };
 
 std::string Serialize(const google::protobuf::Message& message) {
@@ -111,6 +130,19 @@ const google::protobuf::RepeatedPtrField<farm::v1::Measurement>* MeasurementsOf(
     default:
       return nullptr;
   }
+}
+
+// How many repetitions the task asked for; for a task that doesn't say, the most
+// values any of its metrics has.
+uint32_t RequestedRepetitions(const farm::v1::Task& task) {
+  if (task.repetitions() > 0) return task.repetitions();
+  uint32_t most = 0;
+  if (const auto* measurements = MeasurementsOf(task)) {
+    for (const farm::v1::Measurement& m : *measurements) {
+      most = std::max<uint32_t>(most, static_cast<uint32_t>(m.values_size()));
+    }
+  }
+  return most;
 }
 
 std::string ParametersKey(const farm::v1::Measurement& m) {
@@ -430,11 +462,102 @@ absl::StatusOr<bool> SqliteStore::StoreTaskResult(const farm::v1::Task& task,
       }
     }
   }
+  if (const auto* measurements = MeasurementsOf(task)) {
+    for (const farm::v1::Measurement& m : *measurements) {
+      if (m.values().empty()) continue;
+      absl::StatusOr<Statement> row = db_->Prepare(
+          "INSERT INTO summaries (task_id, sweep_id, device_id, metric, mode, parameters, "
+          "measured_ns, requested, proto) VALUES (?,?,?,?,?,?,?,?,?)");
+      if (!row.ok()) return row.status();
+      status = row->Bind(1, task.task_id())
+                   .Bind(2, task.sweep_id())
+                   .Bind(3, task.device_id())
+                   .Bind(4, m.metric())
+                   .Bind(5, static_cast<int64_t>(m.mode()))
+                   .Bind(6, ParametersKey(m))
+                   .Bind(7, TimeUtil::TimestampToNanoseconds(task.finished_at()))
+                   .Bind(8, static_cast<int64_t>(RequestedRepetitions(task)))
+                   .BindBlob(9, Serialize(m))
+                   .Run();
+      if (!status.ok()) return status;
+    }
+  }
   status = PutTaskLocked(task);
   if (!status.ok()) return status;
   status = (*tx)->Commit();
   if (!status.ok()) return status;
   return true;
+}
+
+absl::StatusOr<std::vector<StoredSummary>> SqliteStore::ReadSummaries(Statement* query) {
+  std::vector<StoredSummary> out;
+  while (true) {
+    absl::StatusOr<bool> row = query->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    StoredSummary summary;
+    summary.device_id = query->ColumnText(0);
+    summary.sweep_id = query->ColumnText(1);
+    summary.task_id = query->ColumnText(2);
+    summary.measured_ns = query->ColumnInt(3);
+    summary.requested_repetitions = static_cast<uint32_t>(query->ColumnInt(4));
+    absl::StatusOr<farm::v1::Measurement> m =
+        Parse<farm::v1::Measurement>(query->ColumnBlob(5), "summary");
+    if (!m.ok()) return m.status();
+    summary.measurement = *std::move(m);
+    out.push_back(std::move(summary));
+  }
+}
+
+absl::StatusOr<std::vector<StoredSummary>> SqliteStore::LatestSummaries(
+    const std::vector<std::string>& device_ids) {
+  absl::MutexLock lock(&mu_);
+  std::string filter;
+  if (!device_ids.empty()) {
+    std::vector<std::string> marks(device_ids.size(), "?");
+    filter = absl::StrCat(" WHERE device_id IN (", absl::StrJoin(marks, ","), ")");
+  }
+  // The newest summary per device, metric, mode and parameters (index summaries_latest).
+  absl::StatusOr<Statement> query = db_->Prepare(absl::StrCat(
+      "SELECT s.device_id, s.sweep_id, s.task_id, s.measured_ns, s.requested, s.proto "
+      "FROM summaries s JOIN (SELECT device_id, metric, mode, parameters, "
+      "MAX(measured_ns) AS newest FROM summaries", filter,
+      " GROUP BY device_id, metric, mode, parameters) latest "
+      "ON s.device_id = latest.device_id AND s.metric = latest.metric AND "
+      "s.mode = latest.mode AND s.parameters = latest.parameters AND "
+      "s.measured_ns = latest.newest ORDER BY s.device_id, s.metric, s.mode"));
+  if (!query.ok()) return query.status();
+  for (size_t i = 0; i < device_ids.size(); ++i) {
+    query->Bind(static_cast<int>(i + 1), device_ids[i]);
+  }
+  return ReadSummaries(&*query);
+}
+
+absl::StatusOr<std::vector<StoredSummary>> SqliteStore::SweepSummaries(const std::string& sweep_id) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Statement> query = db_->Prepare(
+      "SELECT device_id, sweep_id, task_id, measured_ns, requested, proto FROM summaries "
+      "WHERE sweep_id = ? ORDER BY device_id, metric, mode");
+  if (!query.ok()) return query.status();
+  query->Bind(1, sweep_id);
+  return ReadSummaries(&*query);
+}
+
+absl::StatusOr<std::vector<StoredAttempt>> SqliteStore::TaskAttempts(const std::string& task_id) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Statement> query = db_->Prepare(
+      "SELECT attempt_id, started_ns, outcome, console_log FROM attempts WHERE task_id = ? "
+      "ORDER BY started_ns, attempt_id");
+  if (!query.ok()) return query.status();
+  query->Bind(1, task_id);
+  std::vector<StoredAttempt> out;
+  while (true) {
+    absl::StatusOr<bool> row = query->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    out.push_back({query->ColumnText(0), query->ColumnInt(1), query->ColumnText(2),
+                   query->ColumnText(3)});
+  }
 }
 
 absl::StatusOr<int64_t> SqliteStore::CountMeasurements() {

@@ -49,6 +49,10 @@ class SqliteStore final : public Store {
                              const std::string& console_log) override;
   absl::StatusOr<bool> StoreTaskResult(const farm::v1::Task& task,
                                        const std::string& attempt_id) override;
+  absl::StatusOr<std::vector<StoredSummary>> LatestSummaries(
+      const std::vector<std::string>& device_ids) override;
+  absl::StatusOr<std::vector<StoredSummary>> SweepSummaries(const std::string& sweep_id) override;
+  absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) override;
   absl::StatusOr<int64_t> CountMeasurements() override;
 
  private:
@@ -56,6 +60,8 @@ class SqliteStore final : public Store {
   absl::Status Migrate();
   absl::Status PutTaskLocked(const farm::v1::Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status PutSweepLocked(const farm::v1::Sweep& sweep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<StoredSummary>> ReadSummaries(Statement* query)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   std::unique_ptr<Database> db_ ABSL_GUARDED_BY(mu_);

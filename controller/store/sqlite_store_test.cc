@@ -137,6 +137,55 @@ TEST(SqliteStoreTest, SweepsWithTasksAndResultsStoredExactlyOnce) {
   EXPECT_EQ((*list)[0].tasks_size(), 0);
 }
 
+TEST(SqliteStoreTest, SummariesKeepTheLatestPerMetricAndAttemptsTheirEvidence) {
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(DbPath());
+  ASSERT_THAT(store, IsOk());
+  for (const char* id : {"s1", "s2"}) {
+    farm::v1::Sweep sweep = Sweep(id, 1);
+    ASSERT_THAT((*store)->CreateSweep(sweep), IsOk());
+    farm::v1::Task done = WithBenchmark(sweep.tasks(0), std::string(id) == "s1" ? 3 : 2);
+    done.set_repetitions(3);
+    *done.mutable_finished_at() = TimeUtil::NanosecondsToTimestamp(std::string(id) == "s1" ? 1000 : 2000);
+    ASSERT_THAT((*store)->StoreTaskResult(done, absl::StrCat(id, "/t0/a1")), IsOk());
+  }
+  absl::StatusOr<std::vector<StoredSummary>> latest = (*store)->LatestSummaries({"d1"});
+  ASSERT_THAT(latest, IsOk());
+  ASSERT_EQ(latest->size(), 1u);
+  EXPECT_EQ((*latest)[0].sweep_id, "s2");
+  EXPECT_EQ((*latest)[0].measurement.values_size(), 2);
+  EXPECT_EQ((*latest)[0].requested_repetitions, 3u);
+  EXPECT_THAT((*store)->LatestSummaries({}), IsOk());
+  absl::StatusOr<std::vector<StoredSummary>> s1 = (*store)->SweepSummaries("s1");
+  ASSERT_THAT(s1, IsOk());
+  ASSERT_EQ(s1->size(), 1u);
+  EXPECT_EQ((*s1)[0].measurement.values_size(), 3);
+  ASSERT_THAT((*store)->RecordAttempt("s1/t0", "s1/t0/a1"), IsOk());
+  ASSERT_THAT((*store)->FinishAttempt("s1/t0/a1", "result stored", "FARM_BOOTED uptime=1"), IsOk());
+  absl::StatusOr<std::vector<StoredAttempt>> attempts = (*store)->TaskAttempts("s1/t0");
+  ASSERT_THAT(attempts, IsOk());
+  ASSERT_EQ(attempts->size(), 1u);
+  EXPECT_EQ((*attempts)[0].console_log, "FARM_BOOTED uptime=1");
+}
+
+TEST(SqliteStoreTest, AVersionOneDatabaseIsMigrated) {
+  const std::string path = DbPath();
+  {
+    // A database as the first release wrote it: schema 1, no summaries table.
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+    ASSERT_THAT(store, IsOk());
+  }
+  {
+    absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
+    ASSERT_THAT(db, IsOk());
+    ASSERT_THAT((*db)->Execute("DROP TABLE summaries; PRAGMA user_version = 1"), IsOk());
+  }
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  ASSERT_THAT(store, IsOk());
+  EXPECT_THAT((*store)->LatestSummaries({}), IsOk());
+  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
+  EXPECT_THAT((*db)->QueryInt("PRAGMA user_version"), IsOkAndHolds(SqliteStore::SchemaVersion()));
+}
+
 TEST(SqliteStoreTest, RefusesAFileThatIsNotSqliteAndLeavesItAlone) {
   const std::string path = DbPath();
   std::ofstream(path) << "these are an operator's notes, not a database\n";

@@ -20,6 +20,25 @@
 
 namespace kvmfarm::store {
 
+// One task's summary of one metric: the Measurement as the agent reported it
+// (values, median, min, max, parameters), where and when it was measured.
+struct StoredSummary {
+  std::string device_id;
+  std::string sweep_id;
+  std::string task_id;
+  int64_t measured_ns = 0;
+  uint32_t requested_repetitions = 0;
+  farm::v1::Measurement measurement;
+};
+
+// How one attempt ended, with its evidence.
+struct StoredAttempt {
+  std::string attempt_id;
+  int64_t started_ns = 0;
+  std::string outcome;
+  std::string console_log;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -57,6 +76,15 @@ class Store {
   // when the task already has a stored result (a late or duplicate attempt).
   virtual absl::StatusOr<bool> StoreTaskResult(const farm::v1::Task& task,
                                                const std::string& attempt_id) = 0;
+
+  // For each device of `device_ids` (all when empty) and each metric, mode and
+  // parameter set: the summary of the latest task that measured it.
+  virtual absl::StatusOr<std::vector<StoredSummary>> LatestSummaries(
+      const std::vector<std::string>& device_ids) = 0;
+  // Every summary of one sweep.
+  virtual absl::StatusOr<std::vector<StoredSummary>> SweepSummaries(const std::string& sweep_id) = 0;
+  // A task's attempts, oldest first.
+  virtual absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) = 0;
 
   // Raw measurement rows (every repetition), for tests and the scale benchmark.
   virtual absl::StatusOr<int64_t> CountMeasurements() = 0;
