@@ -1,0 +1,135 @@
+#include "controller/matrix/matrix.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm::matrix {
+namespace {
+
+farm::v1::Device Device(const std::string& id, const std::string& model, farm::v1::Verdict verdict) {
+  farm::v1::Device d;
+  d.set_device_id(id);
+  d.mutable_identity()->set_model(model);
+  d.mutable_identity()->set_soc_marketing_name("Snapdragon 8 Gen 3");
+  d.mutable_capability()->set_verdict(verdict);
+  d.mutable_capability()->set_recommendation(verdict == farm::v1::VERDICT_KVM_READY ? "use KVM" : "TCG only");
+  return d;
+}
+
+store::StoredSummary Summary(const std::string& device, const std::string& metric, farm::v1::Mode mode,
+                             std::vector<double> values, bool higher = true, uint32_t requested = 3,
+                             const std::string& sweep = "s1") {
+  store::StoredSummary s;
+  s.device_id = device;
+  s.sweep_id = sweep;
+  s.measured_ns = 1000;
+  s.requested_repetitions = requested;
+  s.measurement.set_metric(metric);
+  s.measurement.set_unit(higher ? "MB/s" : "s");
+  s.measurement.set_higher_is_better(higher);
+  s.measurement.set_mode(mode);
+  (*s.measurement.mutable_parameters())["size_bytes"] = "1048576";
+  for (double v : values) s.measurement.add_values(v);
+  std::vector<double> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  s.measurement.set_median(sorted[sorted.size() / 2]);
+  return s;
+}
+
+TEST(BuildMatrixTest, PercentOfNativeAndSpeedupPerCell) {
+  const std::vector<farm::v1::Device> devices = {Device("op12", "CPH2581", farm::v1::VERDICT_KVM_READY)};
+  const std::vector<store::StoredSummary> summaries = {
+      Summary("op12", "crypto.sha256", farm::v1::MODE_NATIVE, {1000, 1010, 990}),
+      Summary("op12", "crypto.sha256", farm::v1::MODE_KVM, {900, 910, 890}),
+      Summary("op12", "crypto.sha256", farm::v1::MODE_TCG, {70, 75}),  // one short of 3
+      Summary("op12", "float.time", farm::v1::MODE_NATIVE, {1.0, 1.0, 1.0}, false),
+      Summary("op12", "float.time", farm::v1::MODE_TCG, {20.0, 20.0, 20.0}, false),
+  };
+  const std::vector<farm::v1::MatrixRow> rows = BuildMatrix(devices, summaries, farm::v1::GROUP_BY_DEVICE);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].key(), "op12");
+  EXPECT_EQ(rows[0].verdict(), farm::v1::VERDICT_KVM_READY);
+  EXPECT_EQ(rows[0].recommendation(), "use KVM");
+  ASSERT_EQ(rows[0].cells_size(), 2);
+  const farm::v1::MatrixCell& crypto = rows[0].cells(0);
+  EXPECT_EQ(crypto.metric(), "crypto.sha256");
+  EXPECT_DOUBLE_EQ(crypto.native().median(), 1000);
+  EXPECT_EQ(crypto.native().samples(), 3u);
+  EXPECT_DOUBLE_EQ(crypto.kvm_percent_of_native(), 90);
+  EXPECT_NEAR(crypto.tcg_percent_of_native(), 7.25, 1e-9);  // median of 70, 75
+  EXPECT_NEAR(crypto.kvm_speedup_over_tcg(), 900 / 72.5, 1e-9);
+  EXPECT_EQ(crypto.tcg().samples(), 2u);
+  EXPECT_EQ(crypto.tcg().samples_requested(), 3u);  // fewer than asked: visible
+  const farm::v1::MatrixCell& nbody = rows[0].cells(1);
+  EXPECT_FALSE(nbody.has_kvm());  // not measured: absent, never zero
+  EXPECT_FALSE(nbody.has_kvm_percent_of_native());
+  EXPECT_NEAR(nbody.tcg_percent_of_native(), 5.0, 1e-9);  // a time: native / guest
+}
+
+TEST(BuildMatrixTest, GroupsByModelAndSocPoolingSamples) {
+  const std::vector<farm::v1::Device> devices = {
+      Device("a", "Pixel 8", farm::v1::VERDICT_KVM_NO_ACCESS),
+      Device("b", "Pixel 8", farm::v1::VERDICT_KVM_NO_ACCESS),
+      Device("c", "Pixel 8", farm::v1::VERDICT_KVM_READY),
+      Device("d", "OnePlus 12", farm::v1::VERDICT_KVM_READY)};
+  const std::vector<store::StoredSummary> summaries = {
+      Summary("a", "crypto.sha256", farm::v1::MODE_NATIVE, {100, 100, 100}),
+      Summary("b", "crypto.sha256", farm::v1::MODE_NATIVE, {200, 200, 200}),
+  };
+  std::vector<farm::v1::MatrixRow> rows = BuildMatrix(devices, summaries, farm::v1::GROUP_BY_MODEL);
+  ASSERT_EQ(rows.size(), 2u);
+  const farm::v1::MatrixRow& pixel = rows[1];
+  EXPECT_EQ(pixel.key(), "Pixel 8");
+  EXPECT_EQ(pixel.device_ids_size(), 3);
+  EXPECT_EQ(pixel.verdict(), farm::v1::VERDICT_KVM_NO_ACCESS);  // the most common
+  EXPECT_EQ(pixel.verdict_counts().at("VERDICT_KVM_READY"), 1u);
+  ASSERT_EQ(pixel.cells_size(), 1);
+  EXPECT_EQ(pixel.cells(0).native().samples(), 6u);
+  EXPECT_EQ(pixel.cells(0).native().samples_requested(), 6u);
+  rows = BuildMatrix(devices, summaries, farm::v1::GROUP_BY_SOC);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].key(), "Snapdragon 8 Gen 3");
+  EXPECT_EQ(rows[0].device_ids_size(), 4);
+}
+
+TEST(CompareTest, ClassifiesEveryChangeRegressionsFirst) {
+  const std::vector<store::StoredSummary> a = {
+      Summary("d", "crypto.sha256", farm::v1::MODE_KVM, {1000}),
+      Summary("d", "float.time", farm::v1::MODE_KVM, {1.0}, false),
+      Summary("d", "mem_read.bandwidth", farm::v1::MODE_KVM, {5000}),
+      Summary("d", "io.read", farm::v1::MODE_KVM, {800}),
+  };
+  const std::vector<store::StoredSummary> b = {
+      Summary("d", "crypto.sha256", farm::v1::MODE_KVM, {500}),        // half: regression
+      Summary("d", "float.time", farm::v1::MODE_KVM, {0.5}, false),    // faster: improved
+      Summary("d", "mem_read.bandwidth", farm::v1::MODE_KVM, {5100}),  // +2 %: unchanged
+      Summary("d", "boot.time_to_userspace", farm::v1::MODE_KVM, {0.2}, false),  // new
+  };
+  const std::vector<farm::v1::MetricChange> changes = CompareSummaries(a, b, 5.0);
+  ASSERT_EQ(changes.size(), 5u);
+  EXPECT_EQ(changes[0].metric(), "crypto.sha256");
+  EXPECT_EQ(changes[0].label(), farm::v1::CHANGE_LABEL_REGRESSION);
+  EXPECT_DOUBLE_EQ(changes[0].change_percent(), -50);
+  EXPECT_EQ(changes[1].label(), farm::v1::CHANGE_LABEL_MISSING);
+  EXPECT_EQ(changes[1].metric(), "io.read");
+  EXPECT_EQ(changes[2].label(), farm::v1::CHANGE_LABEL_IMPROVED);
+  EXPECT_EQ(changes[2].metric(), "float.time");
+  EXPECT_EQ(changes[3].label(), farm::v1::CHANGE_LABEL_NEW);
+  EXPECT_EQ(changes[4].label(), farm::v1::CHANGE_LABEL_UNCHANGED);
+}
+
+TEST(CompareTest, AKernelUpdateThatBreaksKvmIsAVerdictRegression) {
+  const std::vector<farm::v1::VerdictChange> changes = CompareVerdicts(
+      {{"p8", farm::v1::VERDICT_KVM_READY}, {"op12", farm::v1::VERDICT_KVM_BOOT_FAILED}},
+      {{"p8", farm::v1::VERDICT_KVM_UNUSABLE}, {"op12", farm::v1::VERDICT_KVM_READY},
+       {"new", farm::v1::VERDICT_UNKNOWN}});
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0].device_id(), "new");
+  EXPECT_EQ(changes[0].label(), farm::v1::CHANGE_LABEL_NEW);
+  EXPECT_EQ(changes[1].device_id(), "op12");
+  EXPECT_EQ(changes[1].label(), farm::v1::CHANGE_LABEL_IMPROVED);
+  EXPECT_EQ(changes[2].label(), farm::v1::CHANGE_LABEL_REGRESSION);
+}
+
+}  // namespace
+}  // namespace kvmfarm::matrix
