@@ -46,6 +46,13 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
                            farm::v1::CancelSweepResponse* response) override;
   grpc::Status ListSweeps(grpc::ServerContext* context, const farm::v1::ListSweepsRequest* request,
                           farm::v1::ListSweepsResponse* response) override;
+  grpc::Status GetMatrix(grpc::ServerContext* context, const farm::v1::GetMatrixRequest* request,
+                         farm::v1::GetMatrixResponse* response) override;
+  grpc::Status CompareSweeps(grpc::ServerContext* context,
+                             const farm::v1::CompareSweepsRequest* request,
+                             farm::v1::CompareSweepsResponse* response) override;
+  grpc::Status GetTaskLogs(grpc::ServerContext* context, const farm::v1::GetTaskLogsRequest* request,
+                           farm::v1::GetTaskLogsResponse* response) override;
 
  private:
   fleet::Fleet* const fleet_;

@@ -168,6 +168,65 @@ TEST_F(SweepIntegrationTest, CapabilityAndNativeWorkloadsOnThreeAgents) {
   }
 }
 
+TEST_F(SweepIntegrationTest, TheMatrixAndComparisonAnswerFromRealSweeps) {
+  StartAgent("host-a");
+  StartAgent("pixel8-stock", "pixel8-stock");
+  ASSERT_TRUE(WaitFor([&] { return OnlineDevices() == 2; }));
+  farm::v1::StartSweepRequest request = Request({"host-a"}, 100000);
+  const farm::v1::Sweep first = Start(request);
+  Watch(first.sweep_id());
+  farm::v1::StartSweepRequest capability_only;
+  capability_only.mutable_spec()->mutable_selector()->add_device_ids("pixel8-stock-fixture");
+  capability_only.mutable_spec()->mutable_plan()->set_capability(true);
+  Watch(Start(capability_only).sweep_id());
+  const farm::v1::Sweep second = Start(request);
+  Watch(second.sweep_id());
+
+  grpc::ClientContext context;
+  farm::v1::GetMatrixRequest matrix_request;
+  farm::v1::GetMatrixResponse matrix;
+  ASSERT_TRUE(stub_->GetMatrix(&context, matrix_request, &matrix).ok());
+  ASSERT_EQ(matrix.rows_size(), 2);
+  for (const farm::v1::MatrixRow& row : matrix.rows()) {
+    if (row.key() == "pixel8-stock-fixture") {
+      EXPECT_TRUE(row.is_fixture());
+      EXPECT_EQ(row.verdict(), farm::v1::VERDICT_KVM_NO_ACCESS);
+      EXPECT_EQ(row.cells_size(), 0);  // nothing measured: no cell
+      continue;
+    }
+    EXPECT_FALSE(row.is_fixture());
+    ASSERT_EQ(row.cells_size(), 3);
+    for (const farm::v1::MatrixCell& cell : row.cells()) {
+      EXPECT_TRUE(cell.has_native()) << cell.metric();
+      EXPECT_EQ(cell.native().samples(), 2u);
+      EXPECT_EQ(cell.native().samples_requested(), 2u);
+      EXPECT_EQ(cell.native().sweep_id(), second.sweep_id());  // the latest
+      EXPECT_FALSE(cell.has_kvm());
+    }
+  }
+
+  grpc::ClientContext compare_context;
+  farm::v1::CompareSweepsRequest compare;
+  compare.set_sweep_a(first.sweep_id());
+  compare.set_sweep_b(second.sweep_id());
+  compare.set_threshold_percent(1000);  // same machine twice: nothing moves that much
+  farm::v1::CompareSweepsResponse changes;
+  ASSERT_TRUE(stub_->CompareSweeps(&compare_context, compare, &changes).ok());
+  ASSERT_EQ(changes.changes_size(), 3);
+  for (const auto& c : changes.changes()) EXPECT_EQ(c.label(), farm::v1::CHANGE_LABEL_UNCHANGED);
+  ASSERT_EQ(changes.verdict_changes_size(), 1);
+  EXPECT_EQ(changes.verdict_changes(0).label(), farm::v1::CHANGE_LABEL_UNCHANGED);
+
+  grpc::ClientContext logs_context;
+  farm::v1::GetTaskLogsRequest logs_request;
+  logs_request.set_task_id(second.sweep_id() + "/t1");
+  farm::v1::GetTaskLogsResponse logs;
+  ASSERT_TRUE(stub_->GetTaskLogs(&logs_context, logs_request, &logs).ok());
+  ASSERT_EQ(logs.attempts_size(), 1);
+  EXPECT_EQ(logs.attempts(0).outcome(), "result stored");
+  EXPECT_THAT(logs.attempts(0).raw_result_json(), HasSubstr("crypto.sha256"));
+}
+
 TEST_F(SweepIntegrationTest, CancelStopsTheRunningJobOnItsAgent) {
   StartAgent("host-a");
   ASSERT_TRUE(WaitFor([&] { return OnlineDevices() == 1; }));
