@@ -1,0 +1,271 @@
+// The controller at fleet scale, on this machine (a benchmark, not a test):
+//   bazel run -c opt //controller:scale_benchmark [-- --devices=10000 --measurements=1000000]
+// Prints, one figure a line:
+//  * heartbeats handled per second by a real farm-controller process with
+//    --devices simulated agents (one client process, many sessions) heartbeating
+//    every 10 s, and that process's CPU share while handling them;
+//  * tasks dispatched per second and scheduler overhead per task (scheduler, fleet
+//    and SQLite store in process; the agents answer at once);
+//  * the controller's resident memory;
+//  * GetMatrix latency p50/p99 over a database of --measurements stored values.
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/clock.h"
+#include "common/flags.h"
+#include "common/subprocess.h"
+#include "controller/fleet/fleet.h"
+#include "controller/matrix/matrix.h"
+#include "controller/scheduler/scheduler.h"
+#include "controller/store/sqlite_store.h"
+#include "farm/v1/controller.grpc.pb.h"
+
+ABSL_FLAG(int32_t, devices, 10000, "Simulated agents / devices.");
+ABSL_FLAG(int64_t, measurements, 1000000, "Stored measurement values in the matrix database.");
+ABSL_FLAG(int32_t, heartbeat_seconds, 30, "How long to drive heartbeats.");
+ABSL_FLAG(int32_t, matrix_queries, 50, "GetMatrix calls timed.");
+
+namespace kvmfarm {
+namespace {
+
+// CPU seconds used by a process so far (utime + stime from /proc/<pid>/stat).
+double CpuSeconds(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  std::getline(stat, line);
+  const std::vector<std::string> fields =
+      absl::StrSplit(line.substr(line.rfind(')') + 2), ' ');
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
+}
+
+int64_t RssKb(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return 0;
+}
+
+// Heartbeats against a real farm-controller process.
+void HeartbeatPhase(const std::string& controller_binary, int devices, int seconds) {
+  const std::string dir = absl::StrCat("/tmp/kvmfarm-scale-", getpid());
+  ::mkdir(dir.c_str(), 0700);
+  ProcessSpec spec;
+  spec.argv = {controller_binary, "--listen", "127.0.0.1:0", "--db", dir + "/farm.db",
+               "--port-file", dir + "/port", "--heartbeat-interval=10s"};
+  absl::StatusOr<std::unique_ptr<Subprocess>> controller = Subprocess::Start(spec);
+  if (!controller.ok()) {
+    std::fprintf(stderr, "cannot start farm-controller: %s\n", controller.status().ToString().c_str());
+    return;
+  }
+  std::string port;
+  for (int i = 0; i < 500 && port.empty(); ++i) {
+    std::ifstream in(dir + "/port");
+    std::getline(in, port);
+    if (port.empty()) absl::SleepFor(absl::Milliseconds(20));
+  }
+  auto channel = grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials());
+  auto stub = farm::v1::ControllerService::NewStub(channel);
+  std::vector<std::string> sessions(devices);
+  const absl::Time reg_start = absl::Now();
+  for (int i = 0; i < devices; ++i) {
+    farm::v1::RegisterAgentRequest request;
+    request.mutable_identity()->set_device_id(absl::StrCat("sim-", i));
+    request.mutable_identity()->set_model(absl::StrCat("model-", i % 20));
+    request.set_agent_address(absl::StrCat("127.0.0.1:", 20000 + i));
+    grpc::ClientContext context;
+    farm::v1::RegisterAgentResponse response;
+    if (stub->RegisterAgent(&context, request, &response).ok()) sessions[i] = response.session_id();
+  }
+  std::printf("registrations per second: %.0f\n",
+              devices / absl::ToDoubleSeconds(absl::Now() - reg_start));
+
+  // Each simulated agent heartbeats every 10 s: devices/10 per second, spread evenly.
+  const double rate = devices / 10.0;
+  const double cpu_before = CpuSeconds((*controller)->pid());
+  const absl::Time start = absl::Now();
+  int64_t sent = 0, ok = 0;
+  while (absl::Now() - start < absl::Seconds(seconds)) {
+    const int64_t due = static_cast<int64_t>(absl::ToDoubleSeconds(absl::Now() - start) * rate);
+    for (; sent < due; ++sent) {
+      const int i = static_cast<int>(sent % devices);
+      farm::v1::HeartbeatRequest request;
+      request.set_device_id(absl::StrCat("sim-", i));
+      request.set_session_id(sessions[i]);
+      grpc::ClientContext context;
+      farm::v1::HeartbeatResponse response;
+      if (stub->Heartbeat(&context, request, &response).ok() && !response.register_again()) ++ok;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  const double cpu = CpuSeconds((*controller)->pid()) - cpu_before;
+  std::printf("heartbeats handled per second: %.0f (%lld accepted of %lld sent, %d devices)\n",
+              ok / elapsed, static_cast<long long>(ok), static_cast<long long>(sent), devices);
+  std::printf("controller CPU while handling them: %.1f %% of one core\n", 100 * cpu / elapsed);
+  std::printf("controller RSS with %d devices: %lld MiB\n", devices,
+              static_cast<long long>(RssKb((*controller)->pid()) / 1024));
+  (*controller)->Kill();
+  (*controller)->Wait();
+  std::system(absl::StrCat("rm -rf ", dir).c_str());
+}
+
+// Agents that answer at once: the scheduler's own overhead is what is timed.
+class InstantAgents final : public scheduler::AgentClient {
+ public:
+  absl::StatusOr<farm::v1::KvmCapability> GetCapability(const std::string&, bool,
+                                                        absl::Duration) override {
+    farm::v1::KvmCapability c;
+    c.set_verdict(farm::v1::VERDICT_KVM_READY);
+    return c;
+  }
+  absl::StatusOr<farm::v1::BenchmarkResult> RunBenchmark(const std::string&,
+                                                         const farm::v1::RunBenchmarkRequest&,
+                                                         absl::Duration,
+                                                         const scheduler::ProgressCallback&) override {
+    return farm::v1::BenchmarkResult();
+  }
+  absl::StatusOr<farm::v1::BootResult> BootVm(const std::string&, const farm::v1::BootVmRequest&,
+                                              absl::Duration,
+                                              const scheduler::ProgressCallback&) override {
+    return farm::v1::BootResult();
+  }
+  absl::StatusOr<farm::v1::GetStatusResponse> GetStatus(const std::string&) override {
+    return farm::v1::GetStatusResponse();
+  }
+  absl::Status Cancel(const std::string&, const std::string&) override { return absl::OkStatus(); }
+};
+
+void DispatchPhase(int devices) {
+  const std::string path = absl::StrCat("/tmp/kvmfarm-scale-dispatch-", getpid(), ".db");
+  std::remove(path.c_str());
+  auto store = *store::SqliteStore::Open(path);
+  RealClock clock;
+  fleet::Fleet fleet(store.get(), &clock, fleet::FleetOptions());
+  for (int i = 0; i < devices; ++i) {
+    farm::v1::RegisterAgentRequest request;
+    request.mutable_identity()->set_device_id(absl::StrCat("sim-", i));
+    request.set_agent_address("127.0.0.1:1");
+    fleet.Register(request).IgnoreError();
+  }
+  InstantAgents agents;
+  scheduler::SchedulerOptions options;
+  options.max_parallel = devices;
+  std::vector<std::function<void()>> queued;
+  scheduler::Scheduler sched(store.get(), &fleet, &agents, &clock, options,
+                             [&queued](std::function<void()> work) { queued.push_back(std::move(work)); });
+  farm::v1::StartSweepRequest request;
+  request.mutable_spec()->mutable_plan()->set_capability(true);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<farm::v1::Sweep> sweep = sched.StartSweep(request);
+  if (!sweep.ok()) return;
+  const int dispatched = sched.Dispatch();
+  const double dispatch_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const absl::Time complete_start = absl::Now();
+  for (auto& work : queued) work();
+  const double complete_seconds = absl::ToDoubleSeconds(absl::Now() - complete_start);
+  std::printf("tasks dispatched per second: %.0f (%d tasks, sweep created and dispatched in %.2f s)\n",
+              dispatched / dispatch_seconds, dispatched, dispatch_seconds);
+  std::printf("scheduler overhead per task: %.0f us to dispatch, %.0f us to store its result\n",
+              1e6 * dispatch_seconds / dispatched, 1e6 * complete_seconds / dispatched);
+  std::remove(path.c_str());
+}
+
+void MatrixPhase(int devices, int64_t measurements, int queries) {
+  const std::string path = absl::StrCat("/tmp/kvmfarm-scale-matrix-", getpid(), ".db");
+  std::remove(path.c_str());
+  auto store = *store::SqliteStore::Open(path);
+  // devices x 5 metrics x repetitions values, in tasks of 5 metrics.
+  const int metrics = 5;
+  const int reps = 10;
+  const int64_t tasks = std::max<int64_t>(1, measurements / (metrics * reps));
+  const absl::Time fill_start = absl::Now();
+  farm::v1::Sweep sweep;
+  sweep.set_sweep_id("scale");
+  store->CreateSweep(sweep).IgnoreError();
+  std::vector<farm::v1::Device> fleet_devices;
+  for (int d = 0; d < devices; ++d) {
+    farm::v1::Device device;
+    device.set_device_id(absl::StrCat("sim-", d));
+    device.mutable_identity()->set_model(absl::StrCat("model-", d % 20));
+    fleet_devices.push_back(device);
+  }
+  for (int64_t t = 0; t < tasks; ++t) {
+    farm::v1::Task task;
+    task.set_task_id(absl::StrCat("scale/t", t));
+    task.set_sweep_id("scale");
+    task.set_device_id(absl::StrCat("sim-", t % devices));
+    task.set_state(farm::v1::TASK_STATE_SUCCEEDED);
+    task.set_repetitions(reps);
+    *task.mutable_finished_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(t);
+    for (int m = 0; m < metrics; ++m) {
+      farm::v1::Measurement* measurement = task.mutable_benchmark()->add_measurements();
+      measurement->set_metric(absl::StrCat("metric.", m));
+      measurement->set_mode(static_cast<farm::v1::Mode>(1 + t / devices % 3));
+      measurement->set_higher_is_better(true);
+      for (int r = 0; r < reps; ++r) measurement->add_values(100 + r);
+      measurement->set_median(104.5);
+    }
+    store->StoreTaskResult(task, task.task_id() + "/a1").IgnoreError();
+  }
+  std::printf("matrix database: %lld measurements stored in %.1f s\n",
+              static_cast<long long>(*store->CountMeasurements()),
+              absl::ToDoubleSeconds(absl::Now() - fill_start));
+  std::vector<double> latencies;
+  for (int q = 0; q < queries; ++q) {
+    const absl::Time start = absl::Now();
+    // One device's row, as an operator asks for one model or one device.
+    const std::string id = absl::StrCat("sim-", q % devices);
+    auto summaries = store->LatestSummaries({id});
+    auto rows = matrix::BuildMatrix({fleet_devices[q % devices]}, *summaries, farm::v1::GROUP_BY_DEVICE);
+    latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+  }
+  std::sort(latencies.begin(), latencies.end());
+  std::printf("GetMatrix for one device: p50 %.2f ms, p99 %.2f ms\n", latencies[latencies.size() / 2],
+              latencies[latencies.size() * 99 / 100]);
+  latencies.clear();
+  for (int q = 0; q < std::min(queries, 5); ++q) {
+    const absl::Time start = absl::Now();
+    auto summaries = store->LatestSummaries({});
+    auto rows = matrix::BuildMatrix(fleet_devices, *summaries, farm::v1::GROUP_BY_MODEL);
+    latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+  }
+  std::sort(latencies.begin(), latencies.end());
+  std::printf("GetMatrix for the whole fleet by model: p50 %.0f ms, max %.0f ms (%d devices)\n",
+              latencies[latencies.size() / 2], latencies.back(), devices);
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace kvmfarm
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("farm-controller at fleet scale: heartbeats, dispatch, matrix");
+  kvmfarm::ParseCommandLineFlags(argc, argv);
+  const std::string controller = std::string(argv[0]) + ".runfiles/kvmfarm/controller/farm-controller";
+  kvmfarm::HeartbeatPhase(controller, absl::GetFlag(FLAGS_devices), absl::GetFlag(FLAGS_heartbeat_seconds));
+  kvmfarm::DispatchPhase(absl::GetFlag(FLAGS_devices));
+  kvmfarm::MatrixPhase(absl::GetFlag(FLAGS_devices), absl::GetFlag(FLAGS_measurements),
+                       absl::GetFlag(FLAGS_matrix_queries));
+  return 0;
+}
