@@ -262,6 +262,7 @@ void MatrixPhase(int devices, int64_t measurements, int queries) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("farm-controller at fleet scale: heartbeats, dispatch, matrix");
   kvmfarm::ParseCommandLineFlags(argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each figure as soon as it is measured
   const std::string controller = std::string(argv[0]) + ".runfiles/kvmfarm/controller/farm-controller";
   kvmfarm::HeartbeatPhase(controller, absl::GetFlag(FLAGS_devices), absl::GetFlag(FLAGS_heartbeat_seconds));
   kvmfarm::DispatchPhase(absl::GetFlag(FLAGS_devices));

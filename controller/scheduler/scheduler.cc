@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -124,12 +125,16 @@ void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
   if (SweepDone(sweep->state()) && !sweep->has_finished_at()) {
     *sweep->mutable_finished_at() = ToProto(clock_->Now());
   }
+  // The summary is written and published without its tasks; they are moved aside
+  // rather than copied (a sweep can hold 10,000 of them).
+  google::protobuf::RepeatedPtrField<farm::v1::Task> tasks;
+  tasks.Swap(sweep->mutable_tasks());
   absl::Status status = store_->PutSweep(*sweep);
   if (!status.ok()) FARM_LOG(ERROR) << "storing sweep " << sweep->sweep_id() << ": " << status;
   farm::v1::WatchSweepResponse event;
   *event.mutable_time() = ToProto(clock_->Now());
   *event.mutable_sweep() = *sweep;
-  event.mutable_sweep()->clear_tasks();
+  tasks.Swap(sweep->mutable_tasks());
   PublishLocked(sweep->sweep_id(), event);
 }
 
@@ -265,6 +270,7 @@ int Scheduler::Dispatch() {
       return a.created < b.created;
     });
     std::map<std::string, int> running_in_sweep;
+    std::set<farm::v1::Sweep*> touched;
     for (const auto& [device, task_id] : running_by_device_) {
       ++running_in_sweep[task_id.substr(0, task_id.rfind('/'))];
     }
@@ -307,8 +313,11 @@ int Scheduler::Dispatch() {
       ++running_in_sweep[c.sweep->sweep_id()];
       fleet_->SetBusy(task.device_id(), true).IgnoreError();
       started.push_back({task, task.attempt_id(), device->agent_address(), c.sweep->spec()});
-      UpdateSweepLocked(c.sweep);
+      touched.insert(c.sweep);
     }
+    // One summary write per sweep, not per task: a sweep of 10,000 tasks would
+    // otherwise recount itself 10,000 times.
+    for (farm::v1::Sweep* sweep : touched) UpdateSweepLocked(sweep);
   }
   for (Attempt& attempt : started) {
     executor_([this, attempt = std::move(attempt)]() mutable { RunAttempt(std::move(attempt)); });
