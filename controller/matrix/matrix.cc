@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,7 +16,10 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-std::string ParamsKey(const farm::v1::Measurement& m) {
+// The store's canonical parameter string, or one built from the measurement.
+std::string ParamsKey(const store::StoredSummary& s) {
+  if (!s.parameters_key.empty() || s.measurement.parameters().empty()) return s.parameters_key;
+  const farm::v1::Measurement& m = s.measurement;
   std::map<std::string, std::string> sorted(m.parameters().begin(), m.parameters().end());
   std::vector<std::string> parts;
   for (const auto& [k, v] : sorted) parts.push_back(absl::StrCat(k, "=", v));
@@ -80,7 +84,7 @@ std::vector<farm::v1::MatrixRow> BuildMatrix(const std::vector<farm::v1::Device>
                                              const std::vector<store::StoredSummary>& summaries,
                                              farm::v1::GroupBy group_by) {
   std::map<std::string, std::vector<const farm::v1::Device*>> groups;
-  std::map<std::string, std::string> group_of;
+  std::unordered_map<std::string, std::string> group_of;
   for (const farm::v1::Device& d : devices) {
     const std::string key = GroupKey(d, group_by);
     groups[key].push_back(&d);
@@ -97,7 +101,7 @@ std::vector<farm::v1::MatrixRow> BuildMatrix(const std::vector<farm::v1::Device>
     auto group = group_of.find(s.device_id);
     if (group == group_of.end()) continue;
     const farm::v1::Measurement& m = s.measurement;
-    CellPools& pools = cells[group->second][{m.metric(), ParamsKey(m)}];
+    CellPools& pools = cells[group->second][{m.metric(), ParamsKey(s)}];
     if (pools.first.metric().empty()) pools.first = m;
     Pool& pool = pools.by_mode[m.mode()];
     pool.values.insert(pool.values.end(), m.values().begin(), m.values().end());
@@ -185,7 +189,7 @@ std::vector<farm::v1::MetricChange> CompareSummaries(const std::vector<store::St
                                                      double threshold_percent) {
   using Key = std::tuple<std::string, std::string, int, std::string>;
   auto key_of = [](const store::StoredSummary& s) {
-    return Key{s.device_id, s.measurement.metric(), s.measurement.mode(), ParamsKey(s.measurement)};
+    return Key{s.device_id, s.measurement.metric(), s.measurement.mode(), ParamsKey(s)};
   };
   std::map<Key, const store::StoredSummary*> in_a, in_b;
   for (const auto& s : a) in_a[key_of(s)] = &s;

@@ -102,6 +102,22 @@ CREATE TABLE summaries (
 CREATE INDEX summaries_latest ON summaries (device_id, metric, mode, parameters, measured_ns);
 CREATE INDEX summaries_by_sweep ON summaries (sweep_id);
 )sql",
+    // 3: the latest summary per device, metric, mode and parameters, kept up to date
+    // at store time, so the matrix reads rows instead of grouping all summaries.
+    R"sql(
+CREATE TABLE latest_summaries (
+  device_id TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  mode INTEGER NOT NULL,
+  parameters TEXT NOT NULL,
+  summary_id INTEGER NOT NULL,
+  measured_ns INTEGER NOT NULL,
+  PRIMARY KEY (device_id, metric, mode, parameters)
+);
+INSERT INTO latest_summaries
+  SELECT device_id, metric, mode, parameters, MAX(id), MAX(measured_ns) FROM summaries
+  GROUP BY device_id, metric, mode, parameters;
+)sql",
 };
 
 std::string Serialize(const google::protobuf::Message& message) {
@@ -480,6 +496,20 @@ absl::StatusOr<bool> SqliteStore::StoreTaskResult(const farm::v1::Task& task,
                    .BindBlob(9, Serialize(m))
                    .Run();
       if (!status.ok()) return status;
+      absl::StatusOr<Statement> latest = db_->Prepare(
+          "INSERT INTO latest_summaries (device_id, metric, mode, parameters, summary_id, "
+          "measured_ns) VALUES (?,?,?,?,last_insert_rowid(),?) "
+          "ON CONFLICT (device_id, metric, mode, parameters) DO UPDATE SET "
+          "summary_id = excluded.summary_id, measured_ns = excluded.measured_ns "
+          "WHERE excluded.measured_ns >= latest_summaries.measured_ns");
+      if (!latest.ok()) return latest.status();
+      status = latest->Bind(1, task.device_id())
+                   .Bind(2, m.metric())
+                   .Bind(3, static_cast<int64_t>(m.mode()))
+                   .Bind(4, ParametersKey(m))
+                   .Bind(5, TimeUtil::TimestampToNanoseconds(task.finished_at()))
+                   .Run();
+      if (!status.ok()) return status;
     }
   }
   status = PutTaskLocked(task);
@@ -501,6 +531,7 @@ absl::StatusOr<std::vector<StoredSummary>> SqliteStore::ReadSummaries(Statement*
     summary.task_id = query->ColumnText(2);
     summary.measured_ns = query->ColumnInt(3);
     summary.requested_repetitions = static_cast<uint32_t>(query->ColumnInt(4));
+    summary.parameters_key = query->ColumnText(6);
     absl::StatusOr<farm::v1::Measurement> m =
         Parse<farm::v1::Measurement>(query->ColumnBlob(5), "summary");
     if (!m.ok()) return m.status();
@@ -515,17 +546,14 @@ absl::StatusOr<std::vector<StoredSummary>> SqliteStore::LatestSummaries(
   std::string filter;
   if (!device_ids.empty()) {
     std::vector<std::string> marks(device_ids.size(), "?");
-    filter = absl::StrCat(" WHERE device_id IN (", absl::StrJoin(marks, ","), ")");
+    filter = absl::StrCat(" WHERE l.device_id IN (", absl::StrJoin(marks, ","), ")");
   }
-  // The newest summary per device, metric, mode and parameters (index summaries_latest).
+  // latest_summaries names the newest summary of each device, metric, mode and
+  // parameter set (kept at store time).
   absl::StatusOr<Statement> query = db_->Prepare(absl::StrCat(
-      "SELECT s.device_id, s.sweep_id, s.task_id, s.measured_ns, s.requested, s.proto "
-      "FROM summaries s JOIN (SELECT device_id, metric, mode, parameters, "
-      "MAX(measured_ns) AS newest FROM summaries", filter,
-      " GROUP BY device_id, metric, mode, parameters) latest "
-      "ON s.device_id = latest.device_id AND s.metric = latest.metric AND "
-      "s.mode = latest.mode AND s.parameters = latest.parameters AND "
-      "s.measured_ns = latest.newest ORDER BY s.device_id, s.metric, s.mode"));
+      "SELECT s.device_id, s.sweep_id, s.task_id, s.measured_ns, s.requested, s.proto, "
+      "s.parameters FROM latest_summaries l JOIN summaries s ON s.id = l.summary_id", filter,
+      " ORDER BY l.device_id, l.metric, l.mode"));
   if (!query.ok()) return query.status();
   for (size_t i = 0; i < device_ids.size(); ++i) {
     query->Bind(static_cast<int>(i + 1), device_ids[i]);
@@ -536,8 +564,8 @@ absl::StatusOr<std::vector<StoredSummary>> SqliteStore::LatestSummaries(
 absl::StatusOr<std::vector<StoredSummary>> SqliteStore::SweepSummaries(const std::string& sweep_id) {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<Statement> query = db_->Prepare(
-      "SELECT device_id, sweep_id, task_id, measured_ns, requested, proto FROM summaries "
-      "WHERE sweep_id = ? ORDER BY device_id, metric, mode");
+      "SELECT device_id, sweep_id, task_id, measured_ns, requested, proto, parameters "
+      "FROM summaries WHERE sweep_id = ? ORDER BY device_id, metric, mode");
   if (!query.ok()) return query.status();
   query->Bind(1, sweep_id);
   return ReadSummaries(&*query);

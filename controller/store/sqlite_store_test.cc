@@ -177,7 +177,9 @@ TEST(SqliteStoreTest, AVersionOneDatabaseIsMigrated) {
   {
     absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
     ASSERT_THAT(db, IsOk());
-    ASSERT_THAT((*db)->Execute("DROP TABLE summaries; PRAGMA user_version = 1"), IsOk());
+    ASSERT_THAT((*db)->Execute("DROP TABLE latest_summaries; DROP TABLE summaries; "
+                               "PRAGMA user_version = 1"),
+                IsOk());
   }
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
   ASSERT_THAT(store, IsOk());

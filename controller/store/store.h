@@ -28,6 +28,9 @@ struct StoredSummary {
   std::string task_id;
   int64_t measured_ns = 0;
   uint32_t requested_repetitions = 0;
+  // The parameters as one canonical string ("k1=v1,k2=v2"), so callers can key on
+  // them without rebuilding it.
+  std::string parameters_key;
   farm::v1::Measurement measurement;
 };
 
