@@ -74,14 +74,6 @@ ABSL_FLAG(bool, smoke_test, true,
 namespace kvmfarm {
 namespace {
 
-// `bazel run` starts the binary in its runfiles; relative paths on its command
-// line mean the directory the user ran it from.
-std::string FromUserDir(const std::string& path) {
-  const char* user_dir = std::getenv("BUILD_WORKING_DIRECTORY");
-  if (path.empty() || path.front() == '/' || user_dir == nullptr) return path;
-  return absl::StrCat(user_dir, "/", path);
-}
-
 probe::ProbeOptions ProbeOptionsFromFlags() {
   probe::ProbeOptions options;
   options.sysroot = FromUserDir(absl::GetFlag(FLAGS_sysroot));

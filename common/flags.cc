@@ -1,6 +1,7 @@
 #include "common/flags.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "absl/flags/parse.h"
 
@@ -34,6 +35,12 @@ std::vector<char*> ParseCommandLineFlags(int argc, char** argv) {
     return p;
   }();
   return absl::ParseCommandLine(static_cast<int>(storage->size()), pointers->data());
+}
+
+std::string FromUserDir(const std::string& path) {
+  const char* user_dir = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (path.empty() || path.front() == '/' || user_dir == nullptr) return path;
+  return std::string(user_dir) + "/" + path;
 }
 
 }  // namespace kvmfarm

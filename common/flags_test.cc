@@ -1,5 +1,7 @@
 #include "common/flags.h"
 
+#include <cstdlib>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -18,6 +20,16 @@ TEST(NormalizeFlagNamesTest, DashesInNamesOnly) {
 TEST(NormalizeFlagNamesTest, NothingAfterDoubleDashAndNotArgv0) {
   EXPECT_THAT(NormalizeFlagNames({"--odd-name", "--a-b", "--", "--c-d"}),
               ElementsAre("--odd-name", "--a_b", "--", "--c-d"));
+}
+
+TEST(FromUserDirTest, RelativePathsAreTheUsersUnderBazelRun) {
+  ::unsetenv("BUILD_WORKING_DIRECTORY");
+  EXPECT_EQ(FromUserDir("farm.db"), "farm.db");
+  ::setenv("BUILD_WORKING_DIRECTORY", "/home/lab", 1);
+  EXPECT_EQ(FromUserDir("farm.db"), "/home/lab/farm.db");
+  EXPECT_EQ(FromUserDir("/var/farm.db"), "/var/farm.db");
+  EXPECT_EQ(FromUserDir(""), "");
+  ::unsetenv("BUILD_WORKING_DIRECTORY");
 }
 
 }  // namespace

@@ -39,12 +39,6 @@ ABSL_FLAG(int32_t, max_parallel, 16, "Devices measured at once, across all sweep
 namespace kvmfarm {
 namespace {
 
-std::string FromUserDir(const std::string& path) {
-  const char* user_dir = std::getenv("BUILD_WORKING_DIRECTORY");
-  if (path.empty() || path.front() == '/' || user_dir == nullptr) return path;
-  return absl::StrCat(user_dir, "/", path);
-}
-
 absl::StatusOr<farm::v1::Inventory> ReadInventory(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("--inventory ", path, " cannot be read"));
