@@ -134,6 +134,14 @@ class SchedulerTest : public ::testing::Test {
     return request;
   }
 
+  // A sweep of the capability step alone.
+  farm::v1::StartSweepRequest CapabilityOnly(std::vector<std::string> devices) {
+    farm::v1::StartSweepRequest request = Request(std::move(devices));
+    request.mutable_spec()->mutable_plan()->clear_workloads();
+    request.mutable_spec()->mutable_plan()->clear_workload_modes();
+    return request;
+  }
+
   farm::v1::Sweep Stored(const std::string& id) { return *store_->GetSweep(id, true); }
 
   std::string path_;
@@ -186,10 +194,7 @@ TEST_F(SchedulerTest, OneTaskPerDeviceAtATimeUntilTheSweepSucceeds) {
 TEST_F(SchedulerTest, InfrastructureFailuresRetryWithExponentialBackoff) {
   agents_.script["d0:7420"] = {absl::UnavailableError("connection refused"),
                                absl::ResourceExhaustedError("busy with job x")};
-  farm::v1::StartSweepRequest request = Request({"d0"});
-  request.mutable_spec()->mutable_plan()->clear_workloads();
-  request.mutable_spec()->mutable_plan()->clear_workload_modes();
-  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(request);
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(CapabilityOnly({"d0"}));
   ASSERT_THAT(sweep, IsOk());
   EXPECT_EQ(scheduler_->Dispatch(), 1);
   RunQueued();
@@ -216,10 +221,7 @@ TEST_F(SchedulerTest, InfrastructureFailuresRetryWithExponentialBackoff) {
 TEST_F(SchedulerTest, ARetryBudgetUsedUpFailsTheTaskAndTheSweep) {
   agents_.script["d1:7420"] = {absl::UnavailableError("down"), absl::UnavailableError("down"),
                                absl::UnavailableError("down")};
-  farm::v1::StartSweepRequest request = Request({"d1"});
-  request.mutable_spec()->mutable_plan()->clear_workloads();
-  request.mutable_spec()->mutable_plan()->clear_workload_modes();
-  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(request);
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(CapabilityOnly({"d1"}));
   ASSERT_THAT(sweep, IsOk());
   for (int i = 0; i < 3; ++i) {
     clock_.Advance(absl::Minutes(5));
@@ -235,10 +237,7 @@ TEST_F(SchedulerTest, ARetryBudgetUsedUpFailsTheTaskAndTheSweep) {
 
 TEST_F(SchedulerTest, ARefusalIsNotRetried) {
   agents_.script["d0:7420"] = {absl::FailedPreconditionError("this agent reads a fixture tree")};
-  farm::v1::StartSweepRequest request = Request({"d0"});
-  request.mutable_spec()->mutable_plan()->clear_workloads();
-  request.mutable_spec()->mutable_plan()->clear_workload_modes();
-  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(request);
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(CapabilityOnly({"d0"}));
   ASSERT_THAT(sweep, IsOk());
   EXPECT_EQ(scheduler_->Dispatch(), 1);
   RunQueued();
@@ -250,10 +249,8 @@ TEST_F(SchedulerTest, ARefusalIsNotRetried) {
 }
 
 TEST_F(SchedulerTest, AFailedMeasurementIsAResultNotARetry) {
-  farm::v1::StartSweepRequest request = Request({"d0"});
+  farm::v1::StartSweepRequest request = CapabilityOnly({"d0"});
   request.mutable_spec()->mutable_plan()->set_capability(false);
-  request.mutable_spec()->mutable_plan()->clear_workloads();
-  request.mutable_spec()->mutable_plan()->clear_workload_modes();
   farm::v1::BootPlan* boot = request.mutable_spec()->mutable_plan()->add_boots();
   boot->set_accel(farm::v1::MODE_KVM);
   absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(request);
