@@ -194,7 +194,7 @@ grpc::Status ControllerServiceImpl::GetMatrix(grpc::ServerContext*,
   std::vector<std::string> ids;
   for (const farm::v1::Device& d : devices) ids.push_back(d.device_id());
   absl::StatusOr<std::vector<store::StoredSummary>> summaries =
-      ids.empty() ? std::vector<store::StoredSummary>() : store_->LatestSummaries(ids);
+      ids.empty() ? std::vector<store::StoredSummary>() : summaries_->Latest(ids);
   if (!summaries.ok()) return ToGrpcStatus(summaries.status());
   for (farm::v1::MatrixRow& row : matrix::BuildMatrix(devices, *summaries, request->group_by())) {
     *response->add_rows() = std::move(row);

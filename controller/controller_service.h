@@ -9,6 +9,7 @@
 #define KVMFARM_CONTROLLER_CONTROLLER_SERVICE_H_
 
 #include "controller/fleet/fleet.h"
+#include "controller/matrix/summary_cache.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/store.h"
 #include "farm/v1/controller.grpc.pb.h"
@@ -18,8 +19,8 @@ namespace kvmfarm {
 class ControllerServiceImpl final : public farm::v1::ControllerService::Service {
  public:
   ControllerServiceImpl(fleet::Fleet* fleet, store::Store* store,
-                        scheduler::Scheduler* scheduler)
-      : fleet_(fleet), store_(store), scheduler_(scheduler) {}
+                        scheduler::Scheduler* scheduler, matrix::SummaryCache* summaries)
+      : fleet_(fleet), store_(store), scheduler_(scheduler), summaries_(summaries) {}
 
   grpc::Status RegisterAgent(grpc::ServerContext* context,
                              const farm::v1::RegisterAgentRequest* request,
@@ -58,6 +59,7 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
   fleet::Fleet* const fleet_;
   store::Store* const store_;
   scheduler::Scheduler* const scheduler_;
+  matrix::SummaryCache* const summaries_;
 };
 
 }  // namespace kvmfarm

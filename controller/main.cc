@@ -19,6 +19,7 @@
 #include "common/logging.h"
 #include "controller/controller_service.h"
 #include "controller/fleet/fleet.h"
+#include "controller/matrix/summary_cache.h"
 #include "controller/scheduler/agent_client.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/sqlite_store.h"
@@ -76,7 +77,11 @@ int Main() {
     return 2;
   }
   scheduler::GrpcAgentClient agents;
+  matrix::SummaryCache summaries(store->get());
   scheduler::SchedulerOptions scheduler_options;
+  scheduler_options.on_result_stored = [&summaries](const std::string& device_id) {
+    summaries.Invalidate(device_id);
+  };
   scheduler_options.max_parallel = absl::GetFlag(FLAGS_max_parallel);
   scheduler::Scheduler scheduler(store->get(), &fleet, &agents, &clock, scheduler_options);
   absl::Status resumed = scheduler.Resume();
@@ -84,7 +89,7 @@ int Main() {
     std::cerr << "farm-controller: resuming sweeps: " << resumed.message() << "\n";
     return 2;
   }
-  ControllerServiceImpl service(&fleet, store->get(), &scheduler);
+  ControllerServiceImpl service(&fleet, store->get(), &scheduler, &summaries);
   GrpcServerOptions server_options;
   server_options.listen_address = absl::GetFlag(FLAGS_listen);
   server_options.port_file = FromUserDir(absl::GetFlag(FLAGS_port_file));

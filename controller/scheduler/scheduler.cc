@@ -420,6 +420,9 @@ void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> 
                           stored.ok() && *stored ? "result stored" : "result not stored", log)
         .IgnoreError();
     if (!stored.ok()) FARM_LOG(ERROR) << "storing result: " << stored.status();
+    if (stored.ok() && *stored && options_.on_result_stored) {
+      options_.on_result_stored(attempt.task.device_id());
+    }
     fleet_->RecordSuccess(attempt.task.device_id()).IgnoreError();
     *task = done;
     farm::v1::Task event_task = done;

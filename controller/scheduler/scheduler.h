@@ -49,6 +49,8 @@ struct SchedulerOptions {
   absl::Duration priority_aging = absl::Minutes(1);
   // The KVM boot check in capability steps.
   bool capability_boot_check = true;
+  // Called (under the scheduler's lock) with the device of every stored result.
+  std::function<void(const std::string& device_id)> on_result_stored;
 };
 
 // Runs an attempt's work somewhere.
