@@ -238,11 +238,6 @@ int main(int argc, char** argv) {
       "  farm-agent --listen 127.0.0.1:7420\n"
       "                                serve gRPC (health and reflection included)\n\n"
       "Flag names take dashes or underscores: --device-id and --device_id are the same.");
-  std::vector<char*> positional = kvmfarm::ParseCommandLineFlags(argc, argv);
-  if (positional.size() > 1) {
-    std::cerr << "farm-agent: unexpected argument '" << positional[1]
-              << "' (see --help)\n";
-    return 2;
-  }
+  kvmfarm::ParseFlagsOnly(argc, argv, "farm-agent");
   return absl::GetFlag(FLAGS_probe) ? kvmfarm::RunProbeOnce() : kvmfarm::Serve();
 }

@@ -1,6 +1,7 @@
 #include "common/flags.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 #include "absl/flags/parse.h"
@@ -35,6 +36,14 @@ std::vector<char*> ParseCommandLineFlags(int argc, char** argv) {
     return p;
   }();
   return absl::ParseCommandLine(static_cast<int>(storage->size()), pointers->data());
+}
+
+void ParseFlagsOnly(int argc, char** argv, const char* program) {
+  std::vector<char*> positional = ParseCommandLineFlags(argc, argv);
+  if (positional.size() > 1) {
+    std::fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", program, positional[1]);
+    std::exit(2);
+  }
 }
 
 std::string FromUserDir(const std::string& path) {

@@ -29,6 +29,10 @@ std::vector<std::string> NormalizeFlagNames(const std::vector<std::string>& args
 // (argv[0] first). The returned pointers stay valid for the process's life.
 std::vector<char*> ParseCommandLineFlags(int argc, char** argv);
 
+// ParseCommandLineFlags for a program that takes flags only: a stray positional
+// argument is one clear line on stderr and exit status 2.
+void ParseFlagsOnly(int argc, char** argv, const char* program);
+
 // A path given on the command line, as the user meant it: `bazel run` starts a
 // binary inside its runfiles, so a relative path is taken from the directory the
 // user ran it in (BUILD_WORKING_DIRECTORY). Absolute and empty paths are unchanged.

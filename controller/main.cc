@@ -138,10 +138,6 @@ int main(int argc, char** argv) {
       "keeps their state and history in the compatibility database, and serves "
       "farm.v1.ControllerService.\n\n"
       "  farm-controller --listen 127.0.0.1:7421 --db farm.db --inventory fleet.textproto");
-  std::vector<char*> positional = kvmfarm::ParseCommandLineFlags(argc, argv);
-  if (positional.size() > 1) {
-    std::cerr << "farm-controller: unexpected argument '" << positional[1] << "' (see --help)\n";
-    return 2;
-  }
+  kvmfarm::ParseFlagsOnly(argc, argv, "farm-controller");
   return kvmfarm::Main();
 }

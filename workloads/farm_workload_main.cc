@@ -214,10 +214,6 @@ int main(int argc, char** argv) {
       "  farm-workload --list\n\n"
       "JSON (farm.v1.BenchmarkResult) on stdout, FARM_PROGRESS lines on stderr. Exit 0: "
       "all figures; 1: some workload failed (listed in the JSON); 2: bad arguments.");
-  std::vector<char*> positional = kvmfarm::ParseCommandLineFlags(argc, argv);
-  if (positional.size() > 1) {
-    std::cerr << "farm-workload: unexpected argument '" << positional[1] << "' (see --help)\n";
-    return 2;
-  }
+  kvmfarm::ParseFlagsOnly(argc, argv, "farm-workload");
   return kvmfarm::workloads::Main();
 }
