@@ -1,0 +1,146 @@
+// farmctl end to end, against a real controller and agents (ports chosen by the
+// OS): devices, a sweep watched to completion, the matrix in every format, compare,
+// task logs, probe, and the errors a script relies on.
+#include <google/protobuf/util/json_util.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/testing/run_binary.h"
+#include "common/testing/server_process.h"
+#include "farm/v1/controller.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm {
+namespace {
+
+using ::kvmfarm::testing::Runfile;
+using ::kvmfarm::testing::ServerProcess;
+using ::testing::HasSubstr;
+
+class FarmctlTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string db = absl::StrCat(std::getenv("TEST_TMPDIR"), "/farmctl.db");
+    controller_ = new ServerProcess(Runfile("controller/farm-controller"), "farm-controller",
+                                    {"--db", db, "--heartbeat-interval=200ms"});
+    address_ = new std::string(controller_->WaitUntilListening());
+    agent_ = new ServerProcess(Runfile("agent/farm-agent"), "farm-agent",
+                               {"--controller", *address_, "--device-id=bench-host",
+                                "--background-boot-check=false",
+                                absl::StrCat("--work-dir=", std::getenv("TEST_TMPDIR"))});
+    agent_address_ = new std::string(agent_->WaitUntilListening());
+    fixture_ = new ServerProcess(Runfile("agent/farm-agent"), "farm-agent",
+                                 {"--controller", *address_, "--sysroot",
+                                  Runfile("tests/fixtures/devices/sd8gen3-stock")});
+    fixture_->WaitUntilListening();
+  }
+  static void TearDownTestSuite() {
+    delete fixture_;
+    delete agent_;
+    delete controller_;
+  }
+
+  ProcessResult Farmctl(std::vector<std::string> args) {
+    args.insert(args.begin(), "--controller=" + *address_);
+    return testing::RunBinary(Runfile("tools/farmctl/farmctl"), args);
+  }
+
+  // Until both agents registered (they heartbeat every 200 ms).
+  void WaitForDevices() {
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < give_up) {
+      const ProcessResult r = Farmctl({"devices"});
+      if (absl::StrContains(r.stdout_data, "bench-host") &&
+          absl::StrContains(r.stdout_data, "sd8gen3-stock-fixture")) {
+        return;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    FAIL() << "agents never registered";
+  }
+
+  std::string StartSweep() {
+    const ProcessResult r = Farmctl({"sweep", "start", "--devices=bench-host",
+                                     "--plan=capability,native", "--workloads=crypto,float",
+                                     "--repetitions=2", "--watch"});
+    EXPECT_EQ(r.exit_code, 0) << r.stdout_data << r.stderr_data;
+    EXPECT_THAT(r.stdout_data, HasSubstr("succeeded"));
+    return std::string(absl::string_view(r.stdout_data).substr(0, r.stdout_data.find(' ')));
+  }
+
+  static ServerProcess* controller_;
+  static ServerProcess* agent_;
+  static ServerProcess* fixture_;
+  static std::string* address_;
+  static std::string* agent_address_;
+};
+
+ServerProcess* FarmctlTest::controller_ = nullptr;
+ServerProcess* FarmctlTest::agent_ = nullptr;
+ServerProcess* FarmctlTest::fixture_ = nullptr;
+std::string* FarmctlTest::address_ = nullptr;
+std::string* FarmctlTest::agent_address_ = nullptr;
+
+TEST_F(FarmctlTest, SweepMatrixCompareLogs) {
+  WaitForDevices();
+  const ProcessResult devices = Farmctl({"devices", "--selector=hypervisor=gunyah"});
+  EXPECT_THAT(devices.stdout_data, HasSubstr("sd8gen3-stock-fixture"));
+  EXPECT_THAT(devices.stdout_data, ::testing::Not(HasSubstr("bench-host")));
+
+  const std::string first = StartSweep();
+  const std::string second = StartSweep();
+  ASSERT_FALSE(second.empty());
+
+  const ProcessResult json = Farmctl({"matrix", "--format=json"});
+  ASSERT_EQ(json.exit_code, 0) << json.stderr_data;
+  farm::v1::GetMatrixResponse matrix;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.stdout_data, &matrix).ok());
+  ASSERT_EQ(matrix.rows_size(), 2);
+  const ProcessResult csv = Farmctl({"matrix", "--format=csv"});
+  for (absl::string_view line : absl::StrSplit(csv.stdout_data, '\n', absl::SkipEmpty())) {
+    EXPECT_EQ(std::count(line.begin(), line.end(), ','), 9) << line;
+  }
+  const ProcessResult md = Farmctl({"matrix", "--format=markdown", "--group-by=soc"});
+  EXPECT_THAT(md.stdout_data, HasSubstr("|---|"));
+  EXPECT_THAT(md.stdout_data, HasSubstr("Snapdragon 8 Gen 3 [fixture]"));
+  EXPECT_THAT(Farmctl({"matrix"}).stdout_data, HasSubstr("crypto.sha256"));
+
+  const ProcessResult compare = Farmctl({"compare", first, second, "--threshold=1000"});
+  EXPECT_EQ(compare.exit_code, 0);
+  EXPECT_THAT(compare.stdout_data, HasSubstr("unchanged"));
+  const ProcessResult logs = Farmctl({"task", "logs", second + "/t1"});
+  EXPECT_THAT(logs.stdout_data, HasSubstr("result stored"));
+  EXPECT_THAT(Farmctl({"sweep", "list"}).stdout_data, HasSubstr(first));
+  EXPECT_THAT(Farmctl({"sweep", "show", first}).stdout_data, HasSubstr("capability"));
+  EXPECT_THAT(Farmctl({"device", "history", "bench-host"}).stdout_data, HasSubstr("registered"));
+  const ProcessResult probe = Farmctl({"probe", "--agent=" + *agent_address_});
+  EXPECT_THAT(probe.stdout_data, HasSubstr("Verdict: "));
+}
+
+TEST_F(FarmctlTest, ErrorsScriptsCanRelyOn) {
+  ProcessResult r = Farmctl({"frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.stderr_data, HasSubstr("unknown command 'frobnicate'"));
+  r = Farmctl({"matrix", "--format=yaml"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = Farmctl({"sweep", "start", "--plan=capability,warp"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.stderr_data, HasSubstr("'warp'"));
+  r = Farmctl({"sweep", "show", "no-such-sweep"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stderr_data, HasSubstr("NOT_FOUND"));
+  // An unreachable controller: one clear line, non-zero.
+  r = testing::RunBinary(Runfile("tools/farmctl/farmctl"), {"--controller=127.0.0.1:1", "devices"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stderr_data, HasSubstr("farmctl: UNAVAILABLE"));
+  EXPECT_EQ(std::count(r.stderr_data.begin(), r.stderr_data.end(), '\n'), 1);
+}
+
+}  // namespace
+}  // namespace kvmfarm

@@ -1,0 +1,158 @@
+#include "tools/farmctl/format.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace kvmfarm::farmctl {
+namespace {
+
+std::string EnumTail(const std::string& name, size_t prefix) {
+  return absl::AsciiStrToLower(name.substr(std::min(prefix, name.size())));
+}
+
+std::string Figure(const farm::v1::Aggregate& a, bool present) {
+  if (!present || !a.has_median()) return "-";
+  std::string s = absl::StrFormat("%.4g", a.median());
+  if (a.samples() < a.samples_requested()) absl::StrAppend(&s, " (", a.samples(), "/", a.samples_requested(), ")");
+  return s;
+}
+
+std::string Percent(bool has, double v) { return has ? absl::StrFormat("%.1f%%", v) : "-"; }
+std::string Times(bool has, double v) { return has ? absl::StrFormat("%.1fx", v) : "-"; }
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string Table(const std::vector<std::string>& header,
+                  const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(header.size());
+  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string l;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      absl::StrAppend(&l, i ? "  " : "", cells[i]);
+      if (i + 1 < cells.size()) l.append(width[i] - cells[i].size(), ' ');
+    }
+    absl::StrAppend(&out, l, "\n");
+  };
+  line(header);
+  for (const auto& row : rows) line(row);
+  return out;
+}
+
+std::string DevicesTable(const std::vector<farm::v1::Device>& devices) {
+  std::vector<std::vector<std::string>> rows;
+  for (const farm::v1::Device& d : devices) {
+    const farm::v1::DeviceIdentity& id = d.identity();
+    rows.push_back({d.device_id(), id.model().empty() ? "-" : id.model(),
+                    !id.soc_marketing_name().empty() ? id.soc_marketing_name()
+                    : !id.soc_model().empty()        ? id.soc_model()
+                                                     : "-",
+                    EnumTail(farm::v1::HypervisorKind_Name(d.capability().hypervisor_kind()), 16),
+                    EnumTail(farm::v1::Verdict_Name(d.capability().verdict()), 8),
+                    EnumTail(farm::v1::OperationalState_Name(d.state().operational()), 18),
+                    EnumTail(farm::v1::HealthState_Name(d.state().health()), 13),
+                    d.has_last_seen() ? google::protobuf::util::TimeUtil::ToString(d.last_seen()) : "never"});
+  }
+  return Table({"ID", "MODEL", "SOC", "HYPERVISOR", "VERDICT", "STATE", "HEALTH", "LAST SEEN"}, rows);
+}
+
+std::string SweepLine(const farm::v1::Sweep& s) {
+  const farm::v1::SweepCounts& c = s.counts();
+  return absl::StrCat(s.sweep_id(), "  ", EnumTail(farm::v1::SweepState_Name(s.state()), 12), "  ",
+                      c.succeeded(), "/", c.total(), " done, ", c.running(), " running, ",
+                      c.waiting() + c.pending(), " waiting, ", c.failed(), " failed",
+                      s.reason().empty() ? "" : absl::StrCat("  (", s.reason(), ")"));
+}
+
+absl::StatusOr<std::string> FormatMatrix(const farm::v1::GetMatrixResponse& matrix,
+                                         const std::string& format) {
+  if (format == "json") {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    if (!google::protobuf::util::MessageToJsonString(matrix, &json, options).ok()) {
+      return absl::InternalError("cannot print the matrix as JSON");
+    }
+    return json;
+  }
+  const std::vector<std::string> header = {"DEVICE", "VERDICT", "METRIC", "UNIT", "NATIVE", "KVM",
+                                           "TCG", "KVM % NATIVE", "TCG % NATIVE", "KVM/TCG"};
+  std::vector<std::vector<std::string>> rows;
+  for (const farm::v1::MatrixRow& row : matrix.rows()) {
+    const std::string name = row.is_fixture() ? row.key() + " [fixture]" : row.key();
+    const std::string verdict = EnumTail(farm::v1::Verdict_Name(row.verdict()), 8);
+    if (row.cells().empty()) rows.push_back({name, verdict, "-", "", "-", "-", "-", "-", "-", "-"});
+    for (const farm::v1::MatrixCell& cell : row.cells()) {
+      rows.push_back({name, verdict, cell.metric(), cell.unit(), Figure(cell.native(), cell.has_native()),
+                      Figure(cell.kvm(), cell.has_kvm()), Figure(cell.tcg(), cell.has_tcg()),
+                      Percent(cell.has_kvm_percent_of_native(), cell.kvm_percent_of_native()),
+                      Percent(cell.has_tcg_percent_of_native(), cell.tcg_percent_of_native()),
+                      Times(cell.has_kvm_speedup_over_tcg(), cell.kvm_speedup_over_tcg())});
+    }
+  }
+  if (format == "table") return Table(header, rows);
+  if (format == "csv") {
+    std::string out = absl::StrJoin(header, ",") + "\n";
+    for (const auto& row : rows) {
+      std::vector<std::string> fields;
+      for (const std::string& f : row) fields.push_back(CsvField(f));
+      absl::StrAppend(&out, absl::StrJoin(fields, ","), "\n");
+    }
+    return out;
+  }
+  if (format == "markdown") {
+    std::string out = absl::StrCat("| ", absl::StrJoin(header, " | "), " |\n|");
+    for (size_t i = 0; i < header.size(); ++i) out += "---|";
+    out += "\n";
+    for (const auto& row : rows) absl::StrAppend(&out, "| ", absl::StrJoin(row, " | "), " |\n");
+    return out;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--format '", format, "' is not one of table, markdown, csv, json"));
+}
+
+std::string CompareTable(const farm::v1::CompareSweepsResponse& comparison) {
+  std::vector<std::vector<std::string>> rows;
+  for (const farm::v1::VerdictChange& v : comparison.verdict_changes()) {
+    rows.push_back({EnumTail(farm::v1::ChangeLabel_Name(v.label()), 13), v.device_id(), "verdict", "",
+                    EnumTail(farm::v1::Verdict_Name(v.verdict_a()), 8),
+                    EnumTail(farm::v1::Verdict_Name(v.verdict_b()), 8), ""});
+  }
+  for (const farm::v1::MetricChange& c : comparison.changes()) {
+    rows.push_back({EnumTail(farm::v1::ChangeLabel_Name(c.label()), 13), c.device_id(), c.metric(),
+                    EnumTail(farm::v1::Mode_Name(c.mode()), 5),
+                    c.has_median_a() ? absl::StrFormat("%.4g", c.median_a()) : "-",
+                    c.has_median_b() ? absl::StrFormat("%.4g", c.median_b()) : "-",
+                    c.has_change_percent() ? absl::StrFormat("%+.1f%%", c.change_percent()) : "-"});
+  }
+  // Regressions first (the service orders metrics; verdict regressions join them).
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return (a[0] == "regression") > (b[0] == "regression");
+  });
+  return Table({"CHANGE", "DEVICE", "METRIC", "MODE", "A", "B", "DELTA"}, rows);
+}
+
+}  // namespace kvmfarm::farmctl

@@ -1,0 +1,32 @@
+// -----------------------------------------------------------------------------
+// File: format.h
+// -----------------------------------------------------------------------------
+//
+// How farmctl prints things: aligned tables for people, Markdown that reads like
+// the reference's KVM-vs-TCG tables, CSV and JSON for scripts.
+#ifndef KVMFARM_TOOLS_FARMCTL_FORMAT_H_
+#define KVMFARM_TOOLS_FARMCTL_FORMAT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "farm/v1/controller.pb.h"
+
+namespace kvmfarm::farmctl {
+
+// Columns padded to their widest cell.
+std::string Table(const std::vector<std::string>& header,
+                  const std::vector<std::vector<std::string>>& rows);
+
+std::string DevicesTable(const std::vector<farm::v1::Device>& devices);
+std::string SweepLine(const farm::v1::Sweep& sweep);
+
+// format: "table", "markdown", "csv" or "json"; INVALID_ARGUMENT otherwise.
+absl::StatusOr<std::string> FormatMatrix(const farm::v1::GetMatrixResponse& matrix,
+                                         const std::string& format);
+std::string CompareTable(const farm::v1::CompareSweepsResponse& comparison);
+
+}  // namespace kvmfarm::farmctl
+
+#endif  // KVMFARM_TOOLS_FARMCTL_FORMAT_H_

@@ -1,0 +1,82 @@
+#include "tools/farmctl/format.h"
+
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm::farmctl {
+namespace {
+
+using ::testing::HasSubstr;
+
+farm::v1::GetMatrixResponse Matrix() {
+  farm::v1::GetMatrixResponse m;
+  farm::v1::MatrixRow* row = m.add_rows();
+  row->set_key("op12");
+  row->set_verdict(farm::v1::VERDICT_KVM_READY);
+  farm::v1::MatrixCell* cell = row->add_cells();
+  cell->set_metric("crypto.sha256");
+  cell->set_unit("MB/s");
+  cell->mutable_native()->set_median(1000);
+  cell->mutable_native()->set_samples(3);
+  cell->mutable_native()->set_samples_requested(3);
+  cell->mutable_tcg()->set_median(75);
+  cell->mutable_tcg()->set_samples(2);
+  cell->mutable_tcg()->set_samples_requested(3);
+  cell->set_tcg_percent_of_native(7.5);
+  farm::v1::MatrixRow* fixture = m.add_rows();
+  fixture->set_key("sd835, lab \"b\"");
+  fixture->set_is_fixture(true);
+  fixture->set_verdict(farm::v1::VERDICT_NO_HYPERVISOR_MODE);
+  return m;
+}
+
+TEST(FormatMatrixTest, TableMarksShortSamplesAndAbsentFigures) {
+  absl::StatusOr<std::string> table = FormatMatrix(Matrix(), "table");
+  ASSERT_TRUE(table.ok());
+  EXPECT_THAT(*table, HasSubstr("75 (2/3)"));
+  EXPECT_THAT(*table, HasSubstr("7.5%"));
+  EXPECT_THAT(*table, HasSubstr("[fixture]"));
+  EXPECT_THAT(*table, HasSubstr("kvm_ready"));
+}
+
+TEST(FormatMatrixTest, CsvHasTheHeadersColumnsOnEveryLineAndQuotes) {
+  absl::StatusOr<std::string> csv = FormatMatrix(Matrix(), "csv");
+  ASSERT_TRUE(csv.ok());
+  std::vector<std::string> lines = absl::StrSplit(*csv, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_THAT(lines[2], HasSubstr("\"sd835, lab \"\"b\"\" [fixture]\""));
+  EXPECT_EQ(std::count(lines[0].begin(), lines[0].end(), ','), 9);
+  EXPECT_EQ(std::count(lines[1].begin(), lines[1].end(), ','), 9);
+}
+
+TEST(FormatMatrixTest, MarkdownAndJsonAndBadFormats) {
+  absl::StatusOr<std::string> md = FormatMatrix(Matrix(), "markdown");
+  ASSERT_TRUE(md.ok());
+  std::vector<std::string> lines = absl::StrSplit(*md, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[1], "|---|---|---|---|---|---|---|---|---|---|");
+  absl::StatusOr<std::string> json = FormatMatrix(Matrix(), "json");
+  ASSERT_TRUE(json.ok());
+  EXPECT_THAT(*json, HasSubstr("\"tcgPercentOfNative\": 7.5"));
+  EXPECT_FALSE(FormatMatrix(Matrix(), "yaml").ok());
+}
+
+TEST(CompareTableTest, RegressionsFirst) {
+  farm::v1::CompareSweepsResponse r;
+  farm::v1::MetricChange* same = r.add_changes();
+  same->set_metric("float.time");
+  same->set_label(farm::v1::CHANGE_LABEL_UNCHANGED);
+  farm::v1::VerdictChange* broke = r.add_verdict_changes();
+  broke->set_device_id("p8");
+  broke->set_verdict_a(farm::v1::VERDICT_KVM_READY);
+  broke->set_verdict_b(farm::v1::VERDICT_KVM_UNUSABLE);
+  broke->set_label(farm::v1::CHANGE_LABEL_REGRESSION);
+  std::vector<std::string> lines = absl::StrSplit(CompareTable(r), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_THAT(lines[1], HasSubstr("regression"));
+  EXPECT_THAT(lines[1], HasSubstr("kvm_unusable"));
+}
+
+}  // namespace
+}  // namespace kvmfarm::farmctl
