@@ -351,6 +351,27 @@ absl::Status Fleet::RecordSuccess(const std::string& device_id) {
   return Commit(std::move(device), "");
 }
 
+absl::Status Fleet::UpdateCapability(const std::string& device_id,
+                                     const farm::v1::KvmCapability& capability) {
+  absl::MutexLock lock(&mu_);
+  farm::v1::Device* known = Find(device_id);
+  if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
+  farm::v1::Device device = *known;
+  const farm::v1::Verdict before = device.capability().verdict();
+  *device.mutable_capability() = capability;
+  // The identity in a capability report is the agent's; keep the device's own id.
+  if (capability.has_device()) {
+    *device.mutable_identity() = capability.device();
+    device.mutable_identity()->set_device_id(device_id);
+  }
+  MergeLabels(&device, DerivedLabels(device.identity(), capability));
+  return Commit(std::move(device),
+                before == capability.verdict()
+                    ? ""
+                    : absl::StrCat("capability: verdict ", farm::v1::Verdict_Name(before), " -> ",
+                                   farm::v1::Verdict_Name(capability.verdict())));
+}
+
 absl::Status Fleet::SetBusy(const std::string& device_id, bool busy) {
   absl::MutexLock lock(&mu_);
   farm::v1::Device* known = Find(device_id);

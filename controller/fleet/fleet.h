@@ -74,6 +74,10 @@ class Fleet {
   // The scheduler's report of a device's infrastructure failure or success.
   absl::Status RecordFailure(const std::string& device_id, const std::string& reason);
   absl::Status RecordSuccess(const std::string& device_id);
+  // A capability step's result: the device's capability (and derived labels) become
+  // the new report; a verdict change is recorded in the history.
+  absl::Status UpdateCapability(const std::string& device_id,
+                                const farm::v1::KvmCapability& capability);
   // BUSY while a task runs on it, IDLE after.
   absl::Status SetBusy(const std::string& device_id, bool busy);
 

@@ -169,6 +169,22 @@ TEST_F(FleetTest, QuarantineAfterRepeatedFailuresButNeverMostOfTheFleet) {
               HasSubstr("health quarantined -> good by operator: cable replaced"));
 }
 
+TEST_F(FleetTest, ACapabilityResultReplacesTheReportAndItsLabels) {
+  ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
+  farm::v1::KvmCapability checked;
+  checked.set_verdict(farm::v1::VERDICT_KVM_BOOT_FAILED);
+  checked.set_hypervisor_kind(farm::v1::HYPERVISOR_KIND_PVM);
+  checked.mutable_device()->set_device_id("agent-says-something-else");
+  checked.mutable_device()->set_model("Pixel 8");
+  ASSERT_THAT(fleet_->UpdateCapability("p8", checked), IsOk());
+  EXPECT_EQ(fleet_->Get("p8")->capability().verdict(), farm::v1::VERDICT_KVM_BOOT_FAILED);
+  EXPECT_EQ(fleet_->Get("p8")->identity().device_id(), "p8");
+  EXPECT_EQ(fleet_->List(Select("verdict", "kvm_boot_failed")).size(), 1u);
+  EXPECT_TRUE(fleet_->List(Select("verdict", "kvm_no_access")).empty());
+  EXPECT_THAT((*store_->DeviceHistory("p8", 1))[0].description(),
+              HasSubstr("VERDICT_KVM_NO_ACCESS -> VERDICT_KVM_BOOT_FAILED"));
+}
+
 TEST_F(FleetTest, BadRequestsNameTheField) {
   farm::v1::RegisterAgentRequest request = Registration("");
   EXPECT_THAT(fleet_->Register(request),

@@ -424,6 +424,9 @@ void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> 
       options_.on_result_stored(attempt.task.device_id());
     }
     fleet_->RecordSuccess(attempt.task.device_id()).IgnoreError();
+    if (done.has_capability() && stored.ok() && *stored) {
+      fleet_->UpdateCapability(attempt.task.device_id(), done.capability()).IgnoreError();
+    }
     *task = done;
     farm::v1::Task event_task = done;
     farm::v1::WatchSweepResponse event;
