@@ -12,6 +12,7 @@ BUILD_PACKAGES=(
 )
 RUN_PACKAGES=(
   qemu-system-x86 qemu-system-arm qemu-utils busybox-static cpio lz4
+  adb  # tools/deploy talks to phones over USB
 )
 # The independent tools the benchmarks compare kvmfarm's figures with.
 BENCH_PACKAGES=(

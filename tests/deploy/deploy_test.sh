@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# tools/deploy/deploy_phones.sh against a stub adb on PATH that records its calls,
+# and, for registration, a real controller with a local agent standing in for the
+# phone's. Args: deploy script, stub adb, farm-agent, farm-controller, farmctl,
+# a fixture device directory.
+set -uo pipefail
+deploy=$(realpath "$1"); stub=$(realpath "$2"); agent=$(realpath "$3")
+controller_bin=$(realpath "$4"); farmctl=$(realpath "$5"); fixture=$(realpath "$6")
+
+tmp=${TEST_TMPDIR:-$(mktemp -d)}
+mkdir -p "$tmp/bin" "$tmp/images"
+ln -sf "$stub" "$tmp/bin/adb"
+export PATH="$tmp/bin:$PATH"
+unset FARM_CONTROLLER
+export STUB_ADB_LOG=$tmp/adb.log STUB_ADB_DEVICES=$tmp/devices STUB_ADB_ROOTED=$tmp/rooted
+export STUB_ADB_PIDS=$tmp/pids
+printf 'PHONE1\tdevice\nPHONE2\tunauthorized\nPHONE3\tdevice\n' >"$STUB_ADB_DEVICES"
+echo PHONE1 >"$STUB_ADB_ROOTED"
+echo kernel >"$tmp/images/kernel"
+echo initramfs >"$tmp/images/initramfs.cpio.gz"
+
+# A minimal ELF header for aarch64: magic, 64-bit, little endian, e_machine 0xb7.
+arm64=$tmp/farm-agent-arm64
+printf '\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00' >"$arm64"
+
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+expect_log() { grep -qxF -- "$1" "$STUB_ADB_LOG" || fail "adb was not called as: $1"; }
+run() { : >"$STUB_ADB_LOG"; "$deploy" "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
+rc() { cat "$tmp/rc"; }
+
+cleanup() {
+  [[ -f $STUB_ADB_PIDS ]] && xargs -r kill <"$STUB_ADB_PIDS" 2>/dev/null
+  [[ -n ${controller_pid:-} ]] && kill "$controller_pid" 2>/dev/null && wait "$controller_pid"
+}
+trap cleanup EXIT
+
+# --help explains the options.
+run --help
+[[ $(rc) == 0 ]] && grep -q -- '--register-timeout' "$tmp/out" || fail "--help"
+
+# Without an arm64 agent there is nothing to deploy, and it says why.
+run --agent "$tmp/missing" --images "$tmp/images"
+[[ $(rc) == 2 ]] && grep -q 'arm64' "$tmp/err" || fail "missing agent: rc=$(rc) $(cat "$tmp/err")"
+
+# The host's x86-64 build is refused before anything reaches a phone.
+run --agent "$agent" --images "$tmp/images"
+[[ $(rc) == 2 ]] && grep -q 'not built for arm64' "$tmp/err" || fail "x86 agent: $(cat "$tmp/err")"
+[[ ! -s $STUB_ADB_LOG ]] || fail "adb was called for a refused agent"
+
+# The controller must be reachable through adb reverse, so on this host.
+run --agent "$arm64" --images "$tmp/images" --controller 10.0.0.5:7421
+[[ $(rc) == 2 ]] && grep -q 'must be on this host' "$tmp/err" || fail "remote controller accepted"
+
+# A device that is not ready cannot be named.
+run --agent "$arm64" --images "$tmp/images" --serial PHONE2 --register-timeout 0
+[[ $(rc) == 2 ]] && grep -q "PHONE2' is not ready" "$tmp/err" || fail "unauthorized serial: $(cat "$tmp/err")"
+
+# Every ready device: pushed, started (as root where su works), forwarded.
+run --agent "$arm64" --images "$tmp/images" --controller 127.0.0.1:9999 --register-timeout 0
+[[ $(rc) == 0 ]] || fail "deploy to all: rc=$(rc) $(cat "$tmp/err")"
+grep -q "skipping PHONE2: adb says 'unauthorized'" "$tmp/err" || fail "unauthorized device not named"
+! grep -q -- '-s PHONE2' "$STUB_ADB_LOG" || fail "PHONE2 was touched"
+for s in PHONE1 PHONE3; do
+  expect_log "-s $s shell mkdir -p /data/local/tmp/kvmfarm/images/arm64 /data/local/tmp/kvmfarm/work"
+  expect_log "-s $s push $arm64 /data/local/tmp/kvmfarm/farm-agent"
+  expect_log "-s $s push $tmp/images/kernel /data/local/tmp/kvmfarm/images/arm64/"
+  expect_log "-s $s push $tmp/images/initramfs.cpio.gz /data/local/tmp/kvmfarm/images/arm64/"
+  expect_log "-s $s shell chmod 755 /data/local/tmp/kvmfarm/farm-agent"
+  expect_log "-s $s reverse tcp:7421 tcp:9999"
+done
+expect_log "-s PHONE1 forward tcp:17420 tcp:7420"
+expect_log "-s PHONE3 forward tcp:17421 tcp:7420"
+grep -q "^-s PHONE1 shell su -c 'cd /data/local/tmp/kvmfarm && .*nohup ./farm-agent --listen 127.0.0.1:7420 --controller 127.0.0.1:7421 --advertise 127.0.0.1:17420 --device-id PHONE1 " \
+  "$STUB_ADB_LOG" || fail "PHONE1 agent not started as root"
+grep -q "^-s PHONE3 shell cd /data/local/tmp/kvmfarm && .*nohup ./farm-agent .*--advertise 127.0.0.1:17421 --device-id PHONE3 " \
+  "$STUB_ADB_LOG" || fail "PHONE3 agent not started as the shell user"
+grep -q 'PHONE3: su is not available' "$tmp/err" || fail "missing root not reported"
+# Files are on the phone before the agent starts there.
+push_line=$(grep -n -- '-s PHONE1 push' "$STUB_ADB_LOG" | tail -1 | cut -d: -f1)
+start_line=$(grep -n -- '-s PHONE1 shell su -c .cd' "$STUB_ADB_LOG" | cut -d: -f1)
+[[ $push_line -lt $start_line ]] || fail "agent started before the push finished"
+
+# Registration: a real controller; the stub starts a local agent as the phone's.
+"$controller_bin" --listen 127.0.0.1:0 --port-file "$tmp/controller.port" \
+  --db "$tmp/farm.db" >"$tmp/controller.log" 2>&1 &
+controller_pid=$!
+for ((i = 0; i < 300; i++)); do [[ -s $tmp/controller.port ]] && break; sleep 0.1; done
+port=$(cat "$tmp/controller.port")
+export STUB_ADB_AGENT=$agent STUB_ADB_CONTROLLER=127.0.0.1:$port STUB_ADB_SYSROOT=$fixture
+run --agent "$arm64" --images "$tmp/images" --serial PHONE1 --controller "127.0.0.1:$port" \
+  --farmctl "$farmctl" --register-timeout 60
+[[ $(rc) == 0 ]] && grep -q "PHONE1: registered with 127.0.0.1:$port" "$tmp/out" ||
+  fail "registration: rc=$(rc) $(cat "$tmp/out" "$tmp/err")"
+"$farmctl" --controller "127.0.0.1:$port" device show PHONE1 >"$tmp/show" ||
+  fail "farmctl device show PHONE1 after deploy"
+
+# An agent that never registers is reported, with where to look, and fails the run.
+unset STUB_ADB_AGENT
+run --agent "$arm64" --images "$tmp/images" --serial PHONE3 --controller "127.0.0.1:$port" \
+  --farmctl "$farmctl" --register-timeout 2
+[[ $(rc) == 1 ]] && grep -q "PHONE3: did not register .* within 2s; see 'adb -s PHONE3 shell cat /data/local/tmp/kvmfarm/agent.log'" "$tmp/err" ||
+  fail "missing registration: rc=$(rc) $(cat "$tmp/err")"
+
+[[ $failures == 0 ]] && echo PASS
+exit $((failures > 0))

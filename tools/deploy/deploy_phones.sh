@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Deploys farm-agent to the phones attached over USB and registers them with a
+# controller running on this host. See docs/phones.md for the phone side.
+#
+#   tools/deploy/deploy_phones.sh --agent PATH [options]
+#
+#   --agent PATH          the arm64 (aarch64), statically linked farm-agent (required
+#                         unless bazel-bin/agent/farm-agent-arm64 exists)
+#   --workload PATH       the arm64 farm-workload (default bazel-bin/workloads/farm-workload-arm64
+#                         when it exists; native benchmarks are skipped without it)
+#   --images DIR          guest image directory for arm64 (default
+#                         bazel-bin/guest_images/images/arm64)
+#   --qemu PATH           a static qemu-system-aarch64 to push (phones have none)
+#   --serial S            deploy to this device only (repeatable; default: every
+#                         device `adb devices` lists as ready)
+#   --controller H:P      the controller on this host (default $FARM_CONTROLLER or
+#                         127.0.0.1:7421); reached from the phone over `adb reverse`
+#   --host-port-base N    first host port for `adb forward` to the agents (default 17420;
+#                         the next device gets N+1, ...)
+#   --register-timeout S  seconds to wait for each agent to register (default 60; 0 skips)
+#   --farmctl PATH        farmctl used to check registration (default bazel-bin/tools/farmctl/farmctl)
+#
+# Environment: ADB (default `adb` from PATH).
+set -euo pipefail
+
+readonly remote_dir=/data/local/tmp/kvmfarm
+readonly agent_port_on_phone=7420
+readonly controller_port_on_phone=7421
+
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "deploy: $*" >&2; exit 2; }
+
+agent=""
+workload=""
+images=""
+qemu=""
+serials=()
+controller=${FARM_CONTROLLER:-127.0.0.1:7421}
+host_port_base=17420
+register_timeout=60
+farmctl=""
+adb=${ADB:-adb}
+
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --agent) agent=${2:?--agent needs a path}; shift ;;
+    --workload) workload=${2:?--workload needs a path}; shift ;;
+    --images) images=${2:?--images needs a directory}; shift ;;
+    --qemu) qemu=${2:?--qemu needs a path}; shift ;;
+    --serial) serials+=("${2:?--serial needs a device serial}"); shift ;;
+    --controller) controller=${2:?--controller needs host:port}; shift ;;
+    --host-port-base) host_port_base=${2:?}; shift ;;
+    --register-timeout) register_timeout=${2:?}; shift ;;
+    --farmctl) farmctl=${2:?}; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "deploy: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+[[ -n $agent ]] || agent=$root/bazel-bin/agent/farm-agent-arm64
+[[ -n $workload || ! -e $root/bazel-bin/workloads/farm-workload-arm64 ]] ||
+  workload=$root/bazel-bin/workloads/farm-workload-arm64
+[[ -n $images ]] || images=$root/bazel-bin/guest_images/images/arm64
+[[ -n $farmctl ]] || farmctl=$root/bazel-bin/tools/farmctl/farmctl
+
+# Phones run arm64 Android with no glibc: the agent must be a static aarch64 ELF.
+# e_machine (offset 18, little endian) is 0xb7 for aarch64.
+require_arm64() {
+  local what=$1 path=$2
+  [[ -f $path ]] || die "$what '$path' not found. Phones need the static arm64 build of $what (bazel build for aarch64; see docs/phones.md)."
+  local magic machine
+  magic=$(od -An -tx1 -N4 "$path" | tr -d ' \n')
+  machine=$(od -An -tx1 -j18 -N2 "$path" | tr -d ' \n')
+  [[ $magic == 7f454c46 ]] || die "$what '$path' is not an ELF binary."
+  [[ $machine == b700 ]] || die "$what '$path' is not built for arm64 (ELF machine 0x${machine:2:2}${machine:0:2}); phones need the aarch64 build."
+}
+require_arm64 farm-agent "$agent"
+[[ -z $workload ]] || require_arm64 farm-workload "$workload"
+[[ -z $qemu ]] || require_arm64 qemu-system-aarch64 "$qemu"
+[[ -d $images ]] || die "guest image directory '$images' not found (bazel build //guest_images:images)."
+[[ $controller =~ ^(127\.0\.0\.1|localhost):([0-9]+)$ ]] ||
+  die "--controller '$controller' must be on this host (127.0.0.1:PORT): the phone reaches it through adb reverse."
+controller_port=${BASH_REMATCH[2]}
+[[ $host_port_base =~ ^[0-9]+$ ]] || die "--host-port-base must be a port number."
+[[ $register_timeout =~ ^[0-9]+$ ]] || die "--register-timeout must be whole seconds."
+command -v "$adb" >/dev/null || die "adb not found (apt install adb, or set ADB)."
+
+# Devices ready for use; unauthorized or offline ones are named, not silently skipped.
+ready=()
+while read -r serial state _; do
+  [[ -z $serial || $serial == List ]] && continue
+  if [[ $state == device ]]; then
+    ready+=("$serial")
+  else
+    echo "deploy: skipping $serial: adb says '$state' (unlock it and accept the USB debugging prompt)" >&2
+  fi
+done < <("$adb" devices)
+
+if [[ ${#serials[@]} -eq 0 ]]; then
+  serials=("${ready[@]}")
+  [[ ${#serials[@]} -gt 0 ]] || die "no device ready in 'adb devices'."
+else
+  for s in "${serials[@]}"; do
+    [[ " ${ready[*]} " == *" $s "* ]] || die "device '$s' is not ready in 'adb devices'."
+  done
+fi
+
+failed=0
+index=0
+for serial in "${serials[@]}"; do
+  # The serial goes into a command line run by the phone's shell: accept only
+  # the characters real serials use.
+  [[ $serial =~ ^[A-Za-z0-9._:-]+$ ]] || { echo "deploy: $serial: refusing unusual serial" >&2; failed=1; continue; }
+  host_port=$((host_port_base + index))
+  index=$((index + 1))
+  a=("$adb" -s "$serial")
+  model=$("${a[@]}" shell getprop ro.product.model 2>/dev/null | tr -d '\r' || true)
+  echo "deploy: $serial (${model:-unknown model}): pushing to $remote_dir"
+  "${a[@]}" shell mkdir -p "$remote_dir/images/arm64" "$remote_dir/work"
+  "${a[@]}" push "$agent" "$remote_dir/farm-agent" >/dev/null
+  to_chmod=("$remote_dir/farm-agent")
+  agent_flags=(--listen "127.0.0.1:$agent_port_on_phone"
+               --controller "127.0.0.1:$controller_port_on_phone"
+               --advertise "127.0.0.1:$host_port" --device-id "$serial"
+               --image-dir "$remote_dir/images" --work-dir "$remote_dir/work")
+  if [[ -n $workload ]]; then
+    "${a[@]}" push "$workload" "$remote_dir/farm-workload" >/dev/null
+    to_chmod+=("$remote_dir/farm-workload")
+    agent_flags+=(--farm-workload "$remote_dir/farm-workload")
+  fi
+  if [[ -n $qemu ]]; then
+    "${a[@]}" push "$qemu" "$remote_dir/qemu-system-aarch64" >/dev/null
+    to_chmod+=("$remote_dir/qemu-system-aarch64")
+    agent_flags+=(--qemu "$remote_dir/qemu-system-aarch64")
+  fi
+  for f in "$images"/*; do
+    "${a[@]}" push "$f" "$remote_dir/images/arm64/" >/dev/null
+  done
+  "${a[@]}" shell chmod 755 "${to_chmod[@]}"
+
+  # /dev/kvm is root-only on Android; without su the agent still reports, and its
+  # verdict says the device node was not accessible.
+  if "${a[@]}" shell su -c id 2>/dev/null | grep -q 'uid=0'; then
+    as_root=1
+    echo "deploy: $serial: starting the agent as root (su)"
+  else
+    as_root=0
+    echo "deploy: $serial: su is not available; starting the agent as the shell user (KVM will be reported as not accessible)" >&2
+  fi
+  # A previous deployment's agent is stopped by its pid file, then replaced.
+  start="cd $remote_dir && { [ -f agent.pid ] && kill \$(cat agent.pid) 2>/dev/null; nohup ./farm-agent ${agent_flags[*]} >agent.log 2>&1 </dev/null & echo \$! >agent.pid; }"
+  if [[ $as_root == 1 ]]; then
+    "${a[@]}" shell "su -c '$start'"
+  else
+    "${a[@]}" shell "$start"
+  fi
+
+  # The controller dials the agent at 127.0.0.1:host_port (forwarded to the phone);
+  # the agent dials the controller at 127.0.0.1:7421 on the phone (reversed to here).
+  "${a[@]}" forward "tcp:$host_port" "tcp:$agent_port_on_phone" >/dev/null
+  "${a[@]}" reverse "tcp:$controller_port_on_phone" "tcp:$controller_port" >/dev/null
+
+  if [[ $register_timeout -gt 0 ]]; then
+    registered=0
+    for ((waited = 0; waited < register_timeout; waited++)); do
+      if "$farmctl" --controller "$controller" device show "$serial" >/dev/null 2>&1; then
+        registered=1
+        break
+      fi
+      sleep 1
+    done
+    if [[ $registered == 1 ]]; then
+      echo "deploy: $serial: registered with $controller (agent at 127.0.0.1:$host_port)"
+    else
+      echo "deploy: $serial: did not register with $controller within ${register_timeout}s; see 'adb -s $serial shell cat $remote_dir/agent.log'" >&2
+      failed=1
+    fi
+  fi
+done
+exit $failed
