@@ -9,7 +9,8 @@
 #   --fixtures      also start one agent per fixture device (capability only,
 #                   labelled [fixture] in the matrix) to show a mixed fleet
 #   --keep-running  leave controller and agents up afterwards (farmctl works on them)
-#   --dir DIR       working directory (default ~/.kvmfarm/local): farm.db and logs
+#   --dir DIR       working directory (default ~/.kvmfarm/local): farm.db, logs and
+#                   report.html (the matrix with charts, one self-contained file)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,7 @@ while (($#)); do
     --keep-running) keep=1 ;;
     --repetitions) repetitions=$2; shift ;;
     --dir) dir=$2; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "local_fleet: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -96,6 +97,7 @@ echo "The compatibility matrix ($dir/farm.db):"
 "$farmctl" matrix
 echo
 "$farmctl" devices
+"$farmctl" report --out "$dir/report.html"
 if ((keep)); then
   echo "local_fleet: still running (FARM_CONTROLLER=$controller); stop with: kill ${pids[*]}"
 fi

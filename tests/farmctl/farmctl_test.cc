@@ -1,9 +1,11 @@
 // farmctl end to end, against a real controller and agents (ports chosen by the
 // OS): devices, a sweep watched to completion, the matrix in every format, compare,
-// task logs, probe, and the errors a script relies on.
+// task logs, probe, the HTML report, and the errors a script relies on.
 #include <google/protobuf/util/json_util.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -121,6 +123,16 @@ TEST_F(FarmctlTest, SweepMatrixCompareLogs) {
   EXPECT_THAT(Farmctl({"device", "history", "bench-host"}).stdout_data, HasSubstr("registered"));
   const ProcessResult probe = Farmctl({"probe", "--agent=" + *agent_address_});
   EXPECT_THAT(probe.stdout_data, HasSubstr("Verdict: "));
+
+  const std::string report_path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/report.html");
+  const ProcessResult report = Farmctl({"report", "--out=" + report_path});
+  ASSERT_EQ(report.exit_code, 0) << report.stderr_data;
+  std::ifstream report_file(report_path);
+  const std::string html((std::istreambuf_iterator<char>(report_file)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(html, HasSubstr("<table id=\"matrix\">"));
+  EXPECT_THAT(html, HasSubstr("<td>bench-host</td>"));
+  EXPECT_THAT(html, HasSubstr("<svg"));
+  EXPECT_THAT(html, HasSubstr(">crypto.sha256 native</text>"));
 }
 
 TEST_F(FarmctlTest, ErrorsScriptsCanRelyOn) {

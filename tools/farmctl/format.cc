@@ -87,6 +87,25 @@ std::string SweepLine(const farm::v1::Sweep& s) {
                       s.reason().empty() ? "" : absl::StrCat("  (", s.reason(), ")"));
 }
 
+MatrixTable MatrixAsTable(const farm::v1::GetMatrixResponse& matrix) {
+  MatrixTable table;
+  table.header = {"DEVICE", "VERDICT", "METRIC", "UNIT", "NATIVE", "KVM",
+                                           "TCG", "KVM % NATIVE", "TCG % NATIVE", "KVM/TCG"};
+  for (const farm::v1::MatrixRow& row : matrix.rows()) {
+    const std::string name = row.is_fixture() ? row.key() + " [fixture]" : row.key();
+    const std::string verdict = EnumTail(farm::v1::Verdict_Name(row.verdict()), 8);
+    if (row.cells().empty()) table.rows.push_back({name, verdict, "-", "", "-", "-", "-", "-", "-", "-"});
+    for (const farm::v1::MatrixCell& cell : row.cells()) {
+      table.rows.push_back({name, verdict, cell.metric(), cell.unit(), Figure(cell.native(), cell.has_native()),
+                      Figure(cell.kvm(), cell.has_kvm()), Figure(cell.tcg(), cell.has_tcg()),
+                      Percent(cell.has_kvm_percent_of_native(), cell.kvm_percent_of_native()),
+                      Percent(cell.has_tcg_percent_of_native(), cell.tcg_percent_of_native()),
+                      Times(cell.has_kvm_speedup_over_tcg(), cell.kvm_speedup_over_tcg())});
+    }
+  }
+  return table;
+}
+
 absl::StatusOr<std::string> FormatMatrix(const farm::v1::GetMatrixResponse& matrix,
                                          const std::string& format) {
   if (format == "json") {
@@ -98,21 +117,9 @@ absl::StatusOr<std::string> FormatMatrix(const farm::v1::GetMatrixResponse& matr
     }
     return json;
   }
-  const std::vector<std::string> header = {"DEVICE", "VERDICT", "METRIC", "UNIT", "NATIVE", "KVM",
-                                           "TCG", "KVM % NATIVE", "TCG % NATIVE", "KVM/TCG"};
-  std::vector<std::vector<std::string>> rows;
-  for (const farm::v1::MatrixRow& row : matrix.rows()) {
-    const std::string name = row.is_fixture() ? row.key() + " [fixture]" : row.key();
-    const std::string verdict = EnumTail(farm::v1::Verdict_Name(row.verdict()), 8);
-    if (row.cells().empty()) rows.push_back({name, verdict, "-", "", "-", "-", "-", "-", "-", "-"});
-    for (const farm::v1::MatrixCell& cell : row.cells()) {
-      rows.push_back({name, verdict, cell.metric(), cell.unit(), Figure(cell.native(), cell.has_native()),
-                      Figure(cell.kvm(), cell.has_kvm()), Figure(cell.tcg(), cell.has_tcg()),
-                      Percent(cell.has_kvm_percent_of_native(), cell.kvm_percent_of_native()),
-                      Percent(cell.has_tcg_percent_of_native(), cell.tcg_percent_of_native()),
-                      Times(cell.has_kvm_speedup_over_tcg(), cell.kvm_speedup_over_tcg())});
-    }
-  }
+  const MatrixTable table = MatrixAsTable(matrix);
+  const std::vector<std::string>& header = table.header;
+  const std::vector<std::vector<std::string>>& rows = table.rows;
   if (format == "table") return Table(header, rows);
   if (format == "csv") {
     std::string out = absl::StrJoin(header, ",") + "\n";

@@ -22,6 +22,14 @@ std::string Table(const std::vector<std::string>& header,
 std::string DevicesTable(const std::vector<farm::v1::Device>& devices);
 std::string SweepLine(const farm::v1::Sweep& sweep);
 
+// The matrix as one line per device (or group) and metric: the columns every
+// format shares (the HTML report's table too).
+struct MatrixTable {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+};
+MatrixTable MatrixAsTable(const farm::v1::GetMatrixResponse& matrix);
+
 // format: "table", "markdown", "csv" or "json"; INVALID_ARGUMENT otherwise.
 absl::StatusOr<std::string> FormatMatrix(const farm::v1::GetMatrixResponse& matrix,
                                          const std::string& format);

@@ -4,7 +4,10 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -23,6 +26,7 @@
 #include "farm/v1/agent.grpc.pb.h"
 #include "farm/v1/controller.grpc.pb.h"
 #include "tools/farmctl/format.h"
+#include "tools/farmctl/report.h"
 
 ABSL_FLAG(std::string, controller, "",
           "Controller address (default $FARM_CONTROLLER, else 127.0.0.1:7421).");
@@ -39,6 +43,7 @@ ABSL_FLAG(std::string, image, "x86_64", "sweep start: guest image for kvm/tcg/bo
 ABSL_FLAG(bool, watch, false, "sweep start: follow the sweep until it ends.");
 ABSL_FLAG(std::string, group_by, "device", "matrix: device, model or soc.");
 ABSL_FLAG(std::string, format, "table", "matrix: table, markdown, csv or json.");
+ABSL_FLAG(std::string, out, "report.html", "report: the HTML file to write.");
 ABSL_FLAG(std::string, reason, "", "device set-state, sweep cancel: why (kept in the history).");
 ABSL_FLAG(std::string, agent, "", "probe: the agent's address (host:port).");
 ABSL_FLAG(double, threshold, 5.0, "compare: changes under this percentage are unchanged.");
@@ -56,6 +61,7 @@ constexpr char kUsage[] =
     "                      [--repetitions N] [--max-parallel M] [--watch]\n"
     "  farmctl sweep watch ID | sweep list | sweep show ID | sweep cancel ID [--reason TEXT]\n"
     "  farmctl matrix [--group-by device|model|soc] [--format table|markdown|csv|json]\n"
+    "  farmctl report [--out report.html] [--group-by ...]  (one self-contained HTML file)\n"
     "  farmctl compare SWEEP_A SWEEP_B [--threshold PERCENT]\n"
     "  farmctl task logs TASK\n\n"
     "The controller is --controller, $FARM_CONTROLLER, or 127.0.0.1:7421. Exit status: 0 done, "
@@ -315,7 +321,7 @@ int Run(const std::vector<std::string>& args) {
     }
     return Usage("sweep takes start, watch, list, show or cancel");
   }
-  if (cmd == "matrix") {
+  if (cmd == "matrix" || cmd == "report") {
     farm::v1::GetMatrixRequest request;
     const std::string group = absl::GetFlag(FLAGS_group_by);
     if (group == "device") request.set_group_by(farm::v1::GROUP_BY_DEVICE);
@@ -325,14 +331,30 @@ int Run(const std::vector<std::string>& args) {
     absl::StatusOr<farm::v1::Selector> selector = SelectorFromFlags();
     if (!selector.ok()) return Usage(std::string(selector.status().message()));
     *request.mutable_filter() = *selector;
+    absl::StatusOr<std::string> format_error = FormatMatrix({}, absl::GetFlag(FLAGS_format));
+    if (cmd == "matrix" && !format_error.ok()) return Usage(std::string(format_error.status().message()));
+    if (cmd == "report" && absl::GetFlag(FLAGS_out).empty()) return Usage("report needs --out FILE");
     grpc::ClientContext context;
     WithDeadline(&context);
     farm::v1::GetMatrixResponse response;
     grpc::Status status = stub->GetMatrix(&context, request, &response);
     if (!status.ok()) return Fail(status);
-    absl::StatusOr<std::string> text = FormatMatrix(response, absl::GetFlag(FLAGS_format));
-    if (!text.ok()) return Usage(std::string(text.status().message()));
-    std::cout << *text;
+    if (cmd == "matrix") {
+      std::cout << *FormatMatrix(response, absl::GetFlag(FLAGS_format));
+      return 0;
+    }
+    // Written beside the target and renamed, so a failed run leaves no half report.
+    const std::string out = FromUserDir(absl::GetFlag(FLAGS_out));
+    const std::string partial = out + ".partial";
+    std::ofstream file(partial, std::ios::binary | std::ios::trunc);
+    file << HtmlReport(response);
+    file.close();
+    if (!file || std::rename(partial.c_str(), out.c_str()) != 0) {
+      std::remove(partial.c_str());
+      std::cerr << "farmctl: cannot write report '" << out << "': " << std::strerror(errno) << "\n";
+      return 1;
+    }
+    std::cout << "farmctl: wrote " << out << " (" << response.rows_size() << " rows)\n";
     return 0;
   }
   if (cmd == "compare") {

@@ -1,0 +1,27 @@
+// -----------------------------------------------------------------------------
+// File: report.h
+// -----------------------------------------------------------------------------
+//
+// `farmctl report`: the compatibility matrix as one self-contained HTML file
+// (inline CSS and SVG, no scripts, nothing fetched), so it can be mailed or
+// opened on a lab machine without network.
+#ifndef KVMFARM_TOOLS_FARMCTL_REPORT_H_
+#define KVMFARM_TOOLS_FARMCTL_REPORT_H_
+
+#include <string>
+
+#include "farm/v1/controller.pb.h"
+
+namespace kvmfarm::farmctl {
+
+// Per row: verdict, reasons and recommendation; a bar chart of each workload
+// under native, KVM and TCG (as % of native); boot times under KVM and TCG;
+// then the full matrix table.
+std::string HtmlReport(const farm::v1::GetMatrixResponse& matrix);
+
+// Text made safe for HTML element content and attribute values.
+std::string HtmlEscape(const std::string& text);
+
+}  // namespace kvmfarm::farmctl
+
+#endif  // KVMFARM_TOOLS_FARMCTL_REPORT_H_
