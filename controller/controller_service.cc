@@ -117,6 +117,8 @@ grpc::Status ControllerServiceImpl::WatchSweep(
                                         absl::MutexLock lock(&mu);
                                         queue.push_back(event);
                                       });
+  // The first event carries the tasks (without results), so a watcher knows each
+  // device's share.
   absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->GetSweep(request->sweep_id(), false);
   if (!sweep.ok()) {
     scheduler_->Unwatch(watch);
@@ -128,7 +130,8 @@ grpc::Status ControllerServiceImpl::WatchSweep(
   };
   farm::v1::WatchSweepResponse first;
   *first.mutable_sweep() = *sweep;
-  bool finished = done(sweep->state()) || !writer->Write(first);
+  // A sweep that has already ended still gets its summary, then the stream ends.
+  bool finished = !writer->Write(first) || done(sweep->state());
   while (!finished && !context->IsCancelled()) {
     std::deque<farm::v1::WatchSweepResponse> batch;
     {

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
+#include "controller/scheduler/eta.h"
 #include "controller/scheduler/sweep_plan.h"
 
 namespace kvmfarm::scheduler {
@@ -124,6 +126,14 @@ void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
   }
   if (SweepDone(sweep->state()) && !sweep->has_finished_at()) {
     *sweep->mutable_finished_at() = ToProto(clock_->Now());
+  }
+  const std::optional<absl::Duration> eta =
+      SweepDone(sweep->state()) ? std::nullopt
+                                : EstimateTimeLeft(sweep->tasks(), sweep->spec().max_parallel(), clock_->Now());
+  if (eta.has_value()) {
+    *sweep->mutable_eta() = google::protobuf::util::TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(*eta));
+  } else {
+    sweep->clear_eta();
   }
   // The summary is written and published without its tasks; they are moved aside
   // rather than copied (a sweep can hold 10,000 of them).

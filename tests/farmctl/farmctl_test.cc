@@ -120,6 +120,10 @@ TEST_F(FarmctlTest, SweepMatrixCompareLogs) {
   EXPECT_THAT(logs.stdout_data, HasSubstr("result stored"));
   EXPECT_THAT(Farmctl({"sweep", "list"}).stdout_data, HasSubstr(first));
   EXPECT_THAT(Farmctl({"sweep", "show", first}).stdout_data, HasSubstr("capability"));
+  // Watching a sweep that already ended prints its summary and its outcome.
+  const ProcessResult rewatch = Farmctl({"sweep", "watch", first});
+  EXPECT_EQ(rewatch.exit_code, 0) << rewatch.stderr_data;
+  EXPECT_THAT(rewatch.stdout_data, HasSubstr(first + "  succeeded"));
   EXPECT_THAT(Farmctl({"device", "history", "bench-host"}).stdout_data, HasSubstr("registered"));
   const ProcessResult probe = Farmctl({"probe", "--agent=" + *agent_address_});
   EXPECT_THAT(probe.stdout_data, HasSubstr("Verdict: "));

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "farm/v1/agent.grpc.pb.h"
 #include "farm/v1/controller.grpc.pb.h"
 #include "tools/farmctl/format.h"
+#include "tools/farmctl/progress.h"
 #include "tools/farmctl/report.h"
 
 ABSL_FLAG(std::string, controller, "",
@@ -152,6 +154,8 @@ absl::StatusOr<farm::v1::SweepSpec> SpecFromFlags() {
   return spec;
 }
 
+// On a terminal: bars redrawn in place. Otherwise (a pipe, a log file, CI): one
+// plain line per sweep summary and per task change, which greps well.
 int Watch(farm::v1::ControllerService::Stub* stub, const std::string& sweep_id) {
   grpc::ClientContext context;
   farm::v1::WatchSweepRequest request;
@@ -160,9 +164,19 @@ int Watch(farm::v1::ControllerService::Stub* stub, const std::string& sweep_id) 
   farm::v1::WatchSweepResponse event;
   std::map<std::string, farm::v1::TaskState> last_state;
   farm::v1::Sweep last;
+  const bool terminal = isatty(STDOUT_FILENO) == 1;
+  SweepProgress progress;
+  size_t drawn_lines = 0;
   while (reader->Read(&event)) {
-    if (event.has_sweep()) {
-      last = event.sweep();
+    if (event.has_sweep()) last = event.sweep();
+    if (terminal) {
+      progress.Update(event);
+      const std::vector<std::string> lines = progress.Render(30);
+      if (drawn_lines > 0) std::cout << "\x1b[" << drawn_lines << "A";  // back to the top
+      for (const std::string& line : lines) std::cout << "\x1b[2K" << line << "\n";
+      std::cout << std::flush;
+      drawn_lines = lines.size();
+    } else if (event.has_sweep()) {
       std::cout << SweepLine(last) << std::endl;
     } else if (event.has_task()) {
       const farm::v1::Task& t = event.task();
@@ -175,6 +189,7 @@ int Watch(farm::v1::ControllerService::Stub* stub, const std::string& sweep_id) 
   }
   grpc::Status status = reader->Finish();
   if (!status.ok()) return Fail(status);
+  if (terminal) std::cout << SweepLine(last) << std::endl;
   return last.state() == farm::v1::SWEEP_STATE_SUCCEEDED ? 0 : 1;
 }
 

@@ -1,0 +1,44 @@
+// -----------------------------------------------------------------------------
+// File: progress.h
+// -----------------------------------------------------------------------------
+//
+// `farmctl sweep watch` on a terminal: a bar per device and an overall bar with
+// the controller's ETA, redrawn as WatchSweep events arrive. (Piped output gets
+// plain event lines instead; see main.cc.)
+#ifndef KVMFARM_TOOLS_FARMCTL_PROGRESS_H_
+#define KVMFARM_TOOLS_FARMCTL_PROGRESS_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "farm/v1/controller.pb.h"
+
+namespace kvmfarm::farmctl {
+
+// "[#####.....]" with `width` cells inside the brackets; fraction is clamped to [0, 1].
+std::string ProgressBar(double fraction, int width);
+
+class SweepProgress {
+ public:
+  void Update(const farm::v1::WatchSweepResponse& event);
+
+  // One line per device (in id order), then the overall line.
+  std::vector<std::string> Render(int bar_width) const;
+
+ private:
+  struct TaskView {
+    farm::v1::TaskState state = farm::v1::TASK_STATE_PENDING;
+    double fraction = 0;  // of a running task, from its progress steps
+    std::string activity;
+  };
+  void Track(const farm::v1::Task& task);
+
+  // device id -> task id -> what is known of the task.
+  std::map<std::string, std::map<std::string, TaskView>> devices_;
+  farm::v1::Sweep sweep_;
+};
+
+}  // namespace kvmfarm::farmctl
+
+#endif  // KVMFARM_TOOLS_FARMCTL_PROGRESS_H_
