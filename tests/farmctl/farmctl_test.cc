@@ -139,6 +139,28 @@ TEST_F(FarmctlTest, SweepMatrixCompareLogs) {
   EXPECT_THAT(html, HasSubstr(">crypto.sha256 native</text>"));
 }
 
+// A boot sweep: the TCG guest boots for real; KVM is attempted and reported as it
+// is on this machine (a failed boot is a stored result, not a failed task).
+TEST_F(FarmctlTest, BootSweepMeasuresTcgBootTime) {
+  WaitForDevices();
+  const ProcessResult sweep = Farmctl({"sweep", "start", "--devices=bench-host", "--plan=boot",
+                                       "--repetitions=1", "--watch"});
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.stdout_data << sweep.stderr_data;
+  const ProcessResult json = Farmctl({"matrix", "--format=json", "--devices=bench-host"});
+  farm::v1::GetMatrixResponse matrix;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.stdout_data, &matrix).ok());
+  ASSERT_EQ(matrix.rows_size(), 1);
+  bool found = false;
+  for (const farm::v1::MatrixCell& cell : matrix.rows(0).cells()) {
+    if (cell.metric() != "boot.time_to_userspace") continue;
+    found = true;
+    ASSERT_TRUE(cell.tcg().has_median()) << cell.DebugString();
+    EXPECT_GT(cell.tcg().median(), 0.05);
+    EXPECT_LT(cell.tcg().median(), 120);
+  }
+  EXPECT_TRUE(found) << matrix.DebugString();
+}
+
 TEST_F(FarmctlTest, ErrorsScriptsCanRelyOn) {
   ProcessResult r = Farmctl({"frobnicate"});
   EXPECT_EQ(r.exit_code, 2);
