@@ -5,6 +5,8 @@
 #include <cstdlib>
 
 #include "absl/flags/parse.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 
 namespace kvmfarm {
 
@@ -25,7 +27,18 @@ std::vector<std::string> NormalizeFlagNames(const std::vector<std::string>& args
   return out;
 }
 
+bool IsProjectFlagFile(absl::string_view file) {
+  return !absl::StartsWith(file, "absl/") && !absl::StrContains(file, "/absl/") &&
+         !absl::StrContains(file, "external/");
+}
+
 std::vector<char*> ParseCommandLineFlags(int argc, char** argv) {
+  // --help lists our flags (absl's default matches only files named after the
+  // program, which none of ours are) and leaves out absl's and gRPC's own.
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view file) { return IsProjectFlagFile(file); };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
   // Kept for the life of the process: absl and the caller hold pointers into it.
   static std::vector<std::string>* storage = new std::vector<std::string>(
       NormalizeFlagNames(std::vector<std::string>(argv, argv + argc)));

@@ -19,14 +19,20 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+
 namespace kvmfarm {
 
 // "--device-id=x" -> "--device_id=x"; anything that is not a flag is unchanged,
 // and so is everything after a bare "--".
 std::vector<std::string> NormalizeFlagNames(const std::vector<std::string>& args);
 
+// Whether a flag defined in `file` is one of ours (shown by --help), not absl's or
+// a library's.
+bool IsProjectFlagFile(absl::string_view file);
+
 // absl::ParseCommandLine on the normalized arguments; returns the positional ones
-// (argv[0] first). The returned pointers stay valid for the process's life.
+// (argv[0] first). --help lists every project flag. The returned pointers stay valid for the process's life.
 std::vector<char*> ParseCommandLineFlags(int argc, char** argv);
 
 // ParseCommandLineFlags for a program that takes flags only: a stray positional

@@ -32,5 +32,13 @@ TEST(FromUserDirTest, RelativePathsAreTheUsersUnderBazelRun) {
   ::unsetenv("BUILD_WORKING_DIRECTORY");
 }
 
+TEST(IsProjectFlagFileTest, OursButNotAbslOrExternal) {
+  EXPECT_TRUE(IsProjectFlagFile("tools/farmctl/main.cc"));
+  EXPECT_TRUE(IsProjectFlagFile("agent/main.cc"));
+  EXPECT_FALSE(IsProjectFlagFile("absl/flags/internal/usage.cc"));
+  EXPECT_FALSE(IsProjectFlagFile("/build/abseil-cpp/absl/flags/flag.cc"));
+  EXPECT_FALSE(IsProjectFlagFile("external/benchmark/src/benchmark.cc"));
+}
+
 }  // namespace
 }  // namespace kvmfarm

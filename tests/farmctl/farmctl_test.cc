@@ -162,6 +162,10 @@ TEST_F(FarmctlTest, BootSweepMeasuresTcgBootTime) {
 }
 
 TEST_F(FarmctlTest, ErrorsScriptsCanRelyOn) {
+  // --help is enough to start: every command and every flag with its meaning.
+  const ProcessResult help = Farmctl({"--help"});
+  EXPECT_THAT(help.stdout_data, HasSubstr("farmctl report [--out report.html]"));
+  EXPECT_THAT(help.stdout_data, HasSubstr("--plan (sweep start: any of capability"));
   ProcessResult r = Farmctl({"frobnicate"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.stderr_data, HasSubstr("unknown command 'frobnicate'"));
