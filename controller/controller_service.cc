@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
 #include "controller/matrix/matrix.h"
+#include "proto/states.h"
 
 namespace kvmfarm {
 namespace {
@@ -124,14 +125,10 @@ grpc::Status ControllerServiceImpl::WatchSweep(
     scheduler_->Unwatch(watch);
     return ToGrpcStatus(sweep.status());
   }
-  auto done = [](farm::v1::SweepState s) {
-    return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED ||
-           s == farm::v1::SWEEP_STATE_CANCELLED;
-  };
   farm::v1::WatchSweepResponse first;
   *first.mutable_sweep() = *sweep;
   // A sweep that has already ended still gets its summary, then the stream ends.
-  bool finished = !writer->Write(first) || done(sweep->state());
+  bool finished = !writer->Write(first) || SweepFinished(sweep->state());
   while (!finished && !context->IsCancelled()) {
     std::deque<farm::v1::WatchSweepResponse> batch;
     {
@@ -147,7 +144,7 @@ grpc::Status ControllerServiceImpl::WatchSweep(
         finished = true;
         break;
       }
-      if (event.has_sweep() && done(event.sweep().state())) finished = true;
+      if (event.has_sweep() && SweepFinished(event.sweep().state())) finished = true;
     }
   }
   scheduler_->Unwatch(watch);

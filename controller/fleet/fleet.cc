@@ -7,18 +7,13 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 
 namespace kvmfarm::fleet {
 namespace {
 
 using google::protobuf::util::TimeUtil;
 
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
-}
 
 std::string HealthName(farm::v1::HealthState h) {
   return absl::AsciiStrToLower(farm::v1::HealthState_Name(h).substr(13));
@@ -115,7 +110,7 @@ absl::Status Fleet::Commit(farm::v1::Device device, const std::string& descripti
   if (!status.ok()) return status;
   if (!description.empty()) {
     farm::v1::DeviceEvent event;
-    *event.mutable_time() = ToProto(clock_->Now());
+    *event.mutable_time() = ToProtoTimestamp(clock_->Now());
     event.set_description(description);
     *event.mutable_state() = device.state();
     event.set_verdict(device.capability().verdict());
@@ -178,7 +173,7 @@ absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
   } else {
     device.set_device_id(id);
     device.mutable_state()->set_health(farm::v1::HEALTH_STATE_GOOD);
-    *device.mutable_state()->mutable_since() = ToProto(clock_->Now());
+    *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
   }
   const bool was_offline = known == nullptr ||
                            device.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE;
@@ -186,13 +181,13 @@ absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
   *device.mutable_capability() = request.capability();
   *device.mutable_agent() = request.agent();
   device.set_agent_address(request.agent_address());
-  *device.mutable_last_seen() = ToProto(clock_->Now());
+  *device.mutable_last_seen() = ToProtoTimestamp(clock_->Now());
   device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_IDLE);
   if (device.state().health() == farm::v1::HEALTH_STATE_UNKNOWN ||
       device.state().health() == farm::v1::HEALTH_STATE_UNSPECIFIED) {
     device.mutable_state()->set_health(farm::v1::HEALTH_STATE_GOOD);
     device.mutable_state()->set_reason("agent registered");
-    *device.mutable_state()->mutable_since() = ToProto(clock_->Now());
+    *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
   }
   MergeLabels(&device, DerivedLabels(request.identity(), request.capability()));
   const std::string session = absl::StrCat(id, "#", next_session_++);
@@ -224,7 +219,7 @@ absl::StatusOr<farm::v1::HeartbeatResponse> Fleet::Heartbeat(
     response.set_register_again(true);
     return response;
   }
-  *device->mutable_last_seen() = ToProto(clock_->Now());
+  *device->mutable_last_seen() = ToProtoTimestamp(clock_->Now());
   if (request.has_busy_job()) {
     *device->mutable_busy_job() = request.busy_job();
   } else {
@@ -246,7 +241,7 @@ absl::Status Fleet::CheckLiveness() {
   std::vector<std::string> stale;
   for (const auto& [id, device] : devices_) {
     if (device.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE) continue;
-    if (!device.has_last_seen() || now - FromProto(device.last_seen()) > limit) stale.push_back(id);
+    if (!device.has_last_seen() || now - FromProtoTimestamp(device.last_seen()) > limit) stale.push_back(id);
   }
   for (const std::string& id : stale) {
     farm::v1::Device device = devices_[id];
@@ -277,7 +272,7 @@ absl::Status Fleet::Seen(const std::string& device_id) {
   absl::MutexLock lock(&mu_);
   farm::v1::Device* known = Find(device_id);
   if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
-  *known->mutable_last_seen() = ToProto(clock_->Now());
+  *known->mutable_last_seen() = ToProtoTimestamp(clock_->Now());
   if (known->state().operational() != farm::v1::OPERATIONAL_STATE_OFFLINE) return absl::OkStatus();
   farm::v1::Device back = *known;
   back.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_IDLE);
@@ -304,7 +299,7 @@ absl::StatusOr<farm::v1::Device> Fleet::SetHealth(const std::string& device_id,
   const farm::v1::HealthState before = device.state().health();
   device.mutable_state()->set_health(health);
   device.mutable_state()->set_reason(reason);
-  *device.mutable_state()->mutable_since() = ToProto(clock_->Now());
+  *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
   if (health == farm::v1::HEALTH_STATE_GOOD) device.set_consecutive_failures(0);
   absl::Status status = Commit(device, absl::StrCat("health ", HealthName(before), " -> ",
                                                      HealthName(health), " by operator: ", reason));
@@ -331,7 +326,7 @@ absl::Status Fleet::RecordFailure(const std::string& device_id, const std::strin
       device.mutable_state()->set_reason(absl::StrCat(device.consecutive_failures(),
                                                       " consecutive infrastructure failures; last: ",
                                                       reason));
-      *device.mutable_state()->mutable_since() = ToProto(clock_->Now());
+      *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
       absl::StrAppend(&description, "; health good -> quarantined");
     } else {
       absl::StrAppend(&description, "; not quarantined: ", quarantined, " of ", devices_.size(),

@@ -11,29 +11,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
+#include "common/proto_time.h"
 #include "controller/scheduler/eta.h"
 #include "controller/scheduler/sweep_plan.h"
+#include "proto/states.h"
 
 namespace kvmfarm::scheduler {
 namespace {
 
 using google::protobuf::util::TimeUtil;
 
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
-}
-
-bool Terminal(farm::v1::TaskState s) {
-  return s == farm::v1::TASK_STATE_SUCCEEDED || s == farm::v1::TASK_STATE_FAILED ||
-         s == farm::v1::TASK_STATE_CANCELLED;
-}
-bool SweepDone(farm::v1::SweepState s) {
-  return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED ||
-         s == farm::v1::SWEEP_STATE_CANCELLED;
-}
 
 // Whether a device may take work now, and if not, why.
 absl::Status Schedulable(const farm::v1::Device& device) {
@@ -75,7 +62,7 @@ void Scheduler::PutTaskLocked(farm::v1::Task* task) {
   absl::Status status = store_->PutTask(*task);
   if (!status.ok()) FARM_LOG(ERROR) << "storing task " << task->task_id() << ": " << status;
   farm::v1::WatchSweepResponse event;
-  *event.mutable_time() = ToProto(clock_->Now());
+  *event.mutable_time() = ToProtoTimestamp(clock_->Now());
   *event.mutable_task() = *task;
   PublishLocked(task->sweep_id(), event);
 }
@@ -122,16 +109,16 @@ void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
     }
   } else if (sweep->state() == farm::v1::SWEEP_STATE_QUEUED && counts.running() > 0) {
     sweep->set_state(farm::v1::SWEEP_STATE_RUNNING);
-    *sweep->mutable_started_at() = ToProto(clock_->Now());
+    *sweep->mutable_started_at() = ToProtoTimestamp(clock_->Now());
   }
-  if (SweepDone(sweep->state()) && !sweep->has_finished_at()) {
-    *sweep->mutable_finished_at() = ToProto(clock_->Now());
+  if (SweepFinished(sweep->state()) && !sweep->has_finished_at()) {
+    *sweep->mutable_finished_at() = ToProtoTimestamp(clock_->Now());
   }
   const std::optional<absl::Duration> eta =
-      SweepDone(sweep->state()) ? std::nullopt
+      SweepFinished(sweep->state()) ? std::nullopt
                                 : EstimateTimeLeft(sweep->tasks(), sweep->spec().max_parallel(), clock_->Now());
   if (eta.has_value()) {
-    *sweep->mutable_eta() = google::protobuf::util::TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(*eta));
+    *sweep->mutable_eta() = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(*eta));
   } else {
     sweep->clear_eta();
   }
@@ -142,7 +129,7 @@ void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
   absl::Status status = store_->PutSweep(*sweep);
   if (!status.ok()) FARM_LOG(ERROR) << "storing sweep " << sweep->sweep_id() << ": " << status;
   farm::v1::WatchSweepResponse event;
-  *event.mutable_time() = ToProto(clock_->Now());
+  *event.mutable_time() = ToProtoTimestamp(clock_->Now());
   *event.mutable_sweep() = *sweep;
   tasks.Swap(sweep->mutable_tasks());
   PublishLocked(sweep->sweep_id(), event);
@@ -156,7 +143,7 @@ absl::Status Scheduler::Resume() {
     absl::MutexLock lock(&mu_);
     next_sweep_ += sweeps->size();
     for (const farm::v1::Sweep& summary : *sweeps) {
-      if (SweepDone(summary.state())) continue;
+      if (SweepFinished(summary.state())) continue;
       absl::StatusOr<farm::v1::Sweep> sweep = store_->GetSweep(summary.sweep_id(), false);
       if (!sweep.ok()) return sweep.status();
       for (farm::v1::Task& task : *sweep->mutable_tasks()) {
@@ -170,7 +157,7 @@ absl::Status Scheduler::Resume() {
         task.set_state(farm::v1::TASK_STATE_WAITING);
         task.set_status(absl::StrCat("resumed after a controller restart; attempt ",
                                      task.attempt_id(), " abandoned"));
-        *task.mutable_next_attempt_at() = ToProto(clock_->Now());
+        *task.mutable_next_attempt_at() = ToProtoTimestamp(clock_->Now());
         absl::Status status = store_->PutTask(task);
         if (!status.ok()) return status;
       }
@@ -224,7 +211,7 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::StartSweep(const farm::v1::StartSweep
                                   "-", absl::ToUnixNanos(now) % 100000, "-", next_sweep_++));
   *sweep.mutable_spec() = request.spec();
   sweep.set_state(farm::v1::SWEEP_STATE_QUEUED);
-  *sweep.mutable_created_at() = ToProto(now);
+  *sweep.mutable_created_at() = ToProtoTimestamp(now);
   for (const std::string& id : ids) sweep.add_device_ids(id);
   for (farm::v1::Task& task : ExpandTasks(sweep.sweep_id(), request.spec(), ids)) {
     *sweep.add_tasks() = std::move(task);
@@ -263,15 +250,15 @@ int Scheduler::Dispatch() {
     std::vector<Candidate> candidates;
     int running = static_cast<int>(running_by_device_.size());
     for (auto& [id, sweep] : active_) {
-      if (SweepDone(sweep.state())) continue;
-      const absl::Time created = FromProto(sweep.created_at());
+      if (SweepFinished(sweep.state())) continue;
+      const absl::Time created = FromProtoTimestamp(sweep.created_at());
       const double age_bonus = absl::FDivDuration(now - created, options_.priority_aging);
       for (farm::v1::Task& task : *sweep.mutable_tasks()) {
         if (task.state() != farm::v1::TASK_STATE_PENDING &&
             task.state() != farm::v1::TASK_STATE_WAITING) {
           continue;
         }
-        if (task.has_next_attempt_at() && FromProto(task.next_attempt_at()) > now) continue;
+        if (task.has_next_attempt_at() && FromProtoTimestamp(task.next_attempt_at()) > now) continue;
         candidates.push_back({sweep.spec().priority() + age_bonus, created, &task, &sweep});
       }
     }
@@ -312,7 +299,7 @@ int Scheduler::Dispatch() {
       task.set_attempt_id(absl::StrCat(task.task_id(), "/a", task.attempts()));
       task.set_state(farm::v1::TASK_STATE_RUNNING);
       task.set_status(absl::StrCat("running on ", task.device_id()));
-      *task.mutable_started_at() = ToProto(now);
+      *task.mutable_started_at() = ToProtoTimestamp(now);
       task.clear_next_attempt_at();
       // Written down before anything is sent to the agent.
       absl::Status recorded = store_->RecordAttempt(task.task_id(), task.attempt_id());
@@ -346,7 +333,7 @@ void Scheduler::RunAttempt(Attempt attempt) {
     if (task == nullptr || task->attempt_id() != attempt.attempt_id) return;
     *task->mutable_progress() = progress;
     farm::v1::WatchSweepResponse event;
-    *event.mutable_time() = ToProto(clock_->Now());
+    *event.mutable_time() = ToProtoTimestamp(clock_->Now());
     *event.mutable_task() = *task;
     PublishLocked(task->sweep_id(), event);
   };
@@ -423,7 +410,7 @@ void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> 
                                        done.boot_result().failure_reason())
                         : "done");
     done.clear_progress();
-    *done.mutable_finished_at() = ToProto(now);
+    *done.mutable_finished_at() = ToProtoTimestamp(now);
     absl::StatusOr<bool> stored = store_->StoreTaskResult(done, attempt.attempt_id);
     const std::string log = done.has_benchmark() ? done.benchmark().log() : "";
     store_->FinishAttempt(attempt.attempt_id,
@@ -440,7 +427,7 @@ void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> 
     *task = done;
     farm::v1::Task event_task = done;
     farm::v1::WatchSweepResponse event;
-    *event.mutable_time() = ToProto(now);
+    *event.mutable_time() = ToProtoTimestamp(now);
     *event.mutable_task() = std::move(event_task);
     PublishLocked(task->sweep_id(), event);
   } else {
@@ -458,16 +445,16 @@ void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> 
     if (permanent) {
       task->set_state(farm::v1::TASK_STATE_FAILED);
       task->set_status(absl::StrCat("refused by the agent: ", reason));
-      *task->mutable_finished_at() = ToProto(now);
+      *task->mutable_finished_at() = ToProtoTimestamp(now);
     } else if (static_cast<int>(task->attempts()) >= options_.retry_budget) {
       task->set_state(farm::v1::TASK_STATE_FAILED);
       task->set_status(absl::StrCat("failed after ", task->attempts(), " attempts: ", reason));
-      *task->mutable_finished_at() = ToProto(now);
+      *task->mutable_finished_at() = ToProtoTimestamp(now);
     } else {
       const absl::Duration wait = Backoff(static_cast<int>(task->attempts()));
       task->set_state(farm::v1::TASK_STATE_WAITING);
       task->set_status(absl::StrCat("retrying in ", absl::FormatDuration(wait), " after: ", reason));
-      *task->mutable_next_attempt_at() = ToProto(now + wait);
+      *task->mutable_next_attempt_at() = ToProtoTimestamp(now + wait);
     }
     task->clear_progress();
     PutTaskLocked(task);
@@ -475,7 +462,7 @@ void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> 
   auto sweep = active_.find(task->sweep_id());
   if (sweep != active_.end()) {
     UpdateSweepLocked(&sweep->second);
-    if (SweepDone(sweep->second.state())) active_.erase(sweep);
+    if (SweepFinished(sweep->second.state())) active_.erase(sweep);
   }
 }
 
@@ -496,7 +483,7 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::CancelSweep(const std::string& sweep_
     sweep.set_state(farm::v1::SWEEP_STATE_CANCELLED);
     sweep.set_reason(reason.empty() ? "cancelled by an operator" : reason);
     for (farm::v1::Task& task : *sweep.mutable_tasks()) {
-      if (Terminal(task.state())) continue;
+      if (TaskFinished(task.state())) continue;
       if (task.state() == farm::v1::TASK_STATE_RUNNING) {
         absl::StatusOr<farm::v1::Device> device = fleet_->Get(task.device_id());
         if (device.ok()) to_cancel.emplace_back(device->agent_address(), task.attempt_id());

@@ -8,14 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "proto/states.h"
 
 namespace kvmfarm::farmctl {
 namespace {
-
-bool Finished(farm::v1::TaskState state) {
-  return state == farm::v1::TASK_STATE_SUCCEEDED || state == farm::v1::TASK_STATE_FAILED ||
-         state == farm::v1::TASK_STATE_CANCELLED;
-}
 
 // "capability", "benchmark native", "boot".
 std::string TaskLabel(const farm::v1::Task& task) {
@@ -67,7 +63,7 @@ std::vector<std::string> SweepProgress::Render(int bar_width) const {
     double progress = 0;
     std::string activity = "waiting";
     for (const auto& [id, task] : tasks) {
-      if (Finished(task.state)) {
+      if (TaskFinished(task.state)) {
         ++done;
         progress += 1;
       } else if (task.state == farm::v1::TASK_STATE_RUNNING) {
