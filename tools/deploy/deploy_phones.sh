@@ -4,9 +4,10 @@
 #
 #   tools/deploy/deploy_phones.sh --agent PATH [options]
 #
-#   --agent PATH          the arm64 (aarch64), statically linked farm-agent (required
-#                         unless bazel-bin/agent/farm-agent-arm64 exists)
-#   --workload PATH       the arm64 farm-workload (default bazel-bin/workloads/farm-workload-arm64
+#   --agent PATH          the arm64 (aarch64), statically linked farm-agent (default
+#                         bazel-bin/agent/farm-agent, i.e. after an arm64 build;
+#                         anything that is not aarch64 is refused)
+#   --workload PATH       the arm64 farm-workload (default bazel-bin/workloads/farm-workload
 #                         when it exists; native benchmarks are skipped without it)
 #   --images DIR          guest image directory for arm64 (default
 #                         bazel-bin/guest_images/images/arm64)
@@ -27,7 +28,7 @@ readonly remote_dir=/data/local/tmp/kvmfarm
 readonly agent_port_on_phone=7420
 readonly controller_port_on_phone=7421
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "deploy: $*" >&2; exit 2; }
 
 agent=""
@@ -59,9 +60,9 @@ while [[ $# -gt 0 ]]; do
 done
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-[[ -n $agent ]] || agent=$root/bazel-bin/agent/farm-agent-arm64
-[[ -n $workload || ! -e $root/bazel-bin/workloads/farm-workload-arm64 ]] ||
-  workload=$root/bazel-bin/workloads/farm-workload-arm64
+[[ -n $agent ]] || agent=$root/bazel-bin/agent/farm-agent
+[[ -n $workload || ! -e $root/bazel-bin/workloads/farm-workload ]] ||
+  workload=$root/bazel-bin/workloads/farm-workload
 [[ -n $images ]] || images=$root/bazel-bin/guest_images/images/arm64
 [[ -n $farmctl ]] || farmctl=$root/bazel-bin/tools/farmctl/farmctl
 
