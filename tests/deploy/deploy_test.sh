@@ -4,7 +4,7 @@
 # phone's. Args: deploy script, stub adb, farm-agent, farm-controller, farmctl,
 # a fixture device directory.
 set -uo pipefail
-deploy=$(realpath "$1"); stub=$(realpath "$2"); agent=$(realpath "$3")
+deploy=$PWD/$1; stub=$(realpath "$2"); agent=$(realpath "$3")
 controller_bin=$(realpath "$4"); farmctl=$(realpath "$5"); fixture=$(realpath "$6")
 
 tmp=${TEST_TMPDIR:-$(mktemp -d)}

@@ -61,23 +61,35 @@ done
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 [[ -n $agent ]] || agent=$root/bazel-bin/agent/farm-agent
-[[ -n $workload || ! -e $root/bazel-bin/workloads/farm-workload ]] ||
-  workload=$root/bazel-bin/workloads/farm-workload
 [[ -n $images ]] || images=$root/bazel-bin/guest_images/images/arm64
 [[ -n $farmctl ]] || farmctl=$root/bazel-bin/tools/farmctl/farmctl
 
-# Phones run arm64 Android with no glibc: the agent must be a static aarch64 ELF.
-# e_machine (offset 18, little endian) is 0xb7 for aarch64.
+# Phones run arm64 Android with no glibc: the binaries must be static aarch64 ELFs.
+# Prints the ELF machine (e_machine at offset 18, little endian; b7 is aarch64).
+elf_machine() {
+  [[ $(od -An -tx1 -N4 "$1" | tr -d ' \n') == 7f454c46 ]] || { echo "not-elf"; return; }
+  local m
+  m=$(od -An -tx1 -j18 -N2 "$1" | tr -d ' \n')
+  echo "${m:2:2}${m:0:2}"
+}
 require_arm64() {
   local what=$1 path=$2
   [[ -f $path ]] || die "$what '$path' not found. Phones need the static arm64 build of $what (bazel build for aarch64; see docs/phones.md)."
-  local magic machine
-  magic=$(od -An -tx1 -N4 "$path" | tr -d ' \n')
-  machine=$(od -An -tx1 -j18 -N2 "$path" | tr -d ' \n')
-  [[ $magic == 7f454c46 ]] || die "$what '$path' is not an ELF binary."
-  [[ $machine == b700 ]] || die "$what '$path' is not built for arm64 (ELF machine 0x${machine:2:2}${machine:0:2}); phones need the aarch64 build."
+  local machine
+  machine=$(elf_machine "$path")
+  [[ $machine != not-elf ]] || die "$what '$path' is not an ELF binary."
+  [[ $machine == 00b7 ]] || die "$what '$path' is not built for arm64 (ELF machine 0x$machine); phones need the aarch64 build."
 }
 require_arm64 farm-agent "$agent"
+# The default workload is taken only when the last build was the arm64 one.
+default_workload=$root/bazel-bin/workloads/farm-workload
+if [[ -z $workload && -f $default_workload ]]; then
+  if [[ $(elf_machine "$default_workload") == 00b7 ]]; then
+    workload=$default_workload
+  else
+    echo "deploy: $default_workload is not an arm64 build: native benchmarks will be skipped (pass --workload)" >&2
+  fi
+fi
 [[ -z $workload ]] || require_arm64 farm-workload "$workload"
 [[ -z $qemu ]] || require_arm64 qemu-system-aarch64 "$qemu"
 [[ -d $images ]] || die "guest image directory '$images' not found (bazel build //guest_images:images)."
