@@ -2,6 +2,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -173,7 +174,13 @@ int Watch(farm::v1::ControllerService::Stub* stub, const std::string& sweep_id) 
       progress.Update(event);
       const std::vector<std::string> lines = progress.Render(30);
       if (drawn_lines > 0) std::cout << "\x1b[" << drawn_lines << "A";  // back to the top
-      for (const std::string& line : lines) std::cout << "\x1b[2K" << line << "\n";
+      // A line that wrapped would take two rows and break the redraw: cut to the width.
+      struct winsize size {};
+      const size_t columns =
+          ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0 ? size.ws_col : 80;
+      for (const std::string& line : lines) {
+        std::cout << "\x1b[2K" << line.substr(0, columns - 1) << "\n";
+      }
       std::cout << std::flush;
       drawn_lines = lines.size();
     } else if (event.has_sweep()) {
