@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "agent/probe/report.h"
 #include "common/flags.h"
 #include "common/grpc_status.h"
@@ -171,8 +172,9 @@ int Watch(farm::v1::ControllerService::Stub* stub, const std::string& sweep_id) 
   while (reader->Read(&event)) {
     if (event.has_sweep()) last = event.sweep();
     if (terminal) {
-      progress.Update(event);
-      const std::vector<std::string> lines = progress.Render(30);
+      const absl::Time now = absl::Now();
+      progress.Update(event, now);
+      const std::vector<std::string> lines = progress.Render(30, now);
       if (drawn_lines > 0) std::cout << "\x1b[" << drawn_lines << "A";  // back to the top
       // A line that wrapped would take two rows and break the redraw: cut to the width.
       struct winsize size {};

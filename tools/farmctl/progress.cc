@@ -42,7 +42,7 @@ void SweepProgress::Track(const farm::v1::Task& task) {
   }
 }
 
-void SweepProgress::Update(const farm::v1::WatchSweepResponse& event) {
+void SweepProgress::Update(const farm::v1::WatchSweepResponse& event, absl::Time received) {
   if (event.has_task()) {
     Track(event.task());
     return;
@@ -52,9 +52,10 @@ void SweepProgress::Update(const farm::v1::WatchSweepResponse& event) {
   for (const farm::v1::Task& task : event.sweep().tasks()) Track(task);
   sweep_ = event.sweep();
   sweep_.clear_tasks();
+  sweep_received_ = received;
 }
 
-std::vector<std::string> SweepProgress::Render(int bar_width) const {
+std::vector<std::string> SweepProgress::Render(int bar_width, absl::Time now) const {
   size_t name_width = 7;  // "overall"
   for (const auto& [device, tasks] : devices_) name_width = std::max(name_width, device.size());
   std::vector<std::string> lines;
@@ -83,8 +84,10 @@ std::vector<std::string> SweepProgress::Render(int bar_width) const {
       ProgressBar(c.total() == 0 ? 0 : static_cast<double>(finished) / c.total(), bar_width),
       finished, c.total(), c.running(), c.failed());
   if (sweep_.has_eta() && finished < c.total()) {
-    const absl::Duration eta = absl::Seconds(
-        google::protobuf::util::TimeUtil::DurationToSeconds(sweep_.eta()));
+    const absl::Duration eta =
+        std::max(absl::ZeroDuration(),
+                 absl::Seconds(google::protobuf::util::TimeUtil::DurationToSeconds(sweep_.eta())) -
+                     (now - sweep_received_));
     absl::StrAppend(&overall, "  ETA ",
                     eta < absl::Seconds(1) ? "<1s" : absl::FormatDuration(absl::Trunc(eta, absl::Seconds(1))));
   }

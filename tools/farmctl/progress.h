@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "farm/v1/controller.pb.h"
 
 namespace kvmfarm::farmctl {
@@ -21,10 +22,12 @@ std::string ProgressBar(double fraction, int width);
 
 class SweepProgress {
  public:
-  void Update(const farm::v1::WatchSweepResponse& event);
+  // `received` is when this client got the event: the ETA counts down from there
+  // between the controller's summaries (clocks of the two machines never mix).
+  void Update(const farm::v1::WatchSweepResponse& event, absl::Time received);
 
   // One line per device (in id order), then the overall line.
-  std::vector<std::string> Render(int bar_width) const;
+  std::vector<std::string> Render(int bar_width, absl::Time now) const;
 
  private:
   struct TaskView {
@@ -37,6 +40,7 @@ class SweepProgress {
   // device id -> task id -> what is known of the task.
   std::map<std::string, std::map<std::string, TaskView>> devices_;
   farm::v1::Sweep sweep_;
+  absl::Time sweep_received_;
 };
 
 }  // namespace kvmfarm::farmctl

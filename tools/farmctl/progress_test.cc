@@ -9,6 +9,8 @@ namespace {
 
 using ::testing::ElementsAre;
 
+const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
+
 farm::v1::WatchSweepResponse TaskEvent(const std::string& id, const std::string& device,
                                        farm::v1::TaskState state) {
   farm::v1::WatchSweepResponse event;
@@ -50,15 +52,15 @@ TEST(SweepProgressTest, ABarPerDeviceAndAnOverallBarWithEta) {
   *first.mutable_sweep()->add_tasks() = TaskEvent("s/t2", "pixel8", farm::v1::TASK_STATE_PENDING).task();
   *first.mutable_sweep()->add_tasks() = TaskEvent("s/t3", "host", farm::v1::TASK_STATE_PENDING).task();
   *first.mutable_sweep()->add_tasks() = TaskEvent("s/t4", "host", farm::v1::TASK_STATE_PENDING).task();
-  progress.Update(first);
-  progress.Update(TaskEvent("s/t1", "pixel8", farm::v1::TASK_STATE_SUCCEEDED));
+  progress.Update(first, kT0);
+  progress.Update(TaskEvent("s/t1", "pixel8", farm::v1::TASK_STATE_SUCCEEDED), kT0);
   farm::v1::WatchSweepResponse running = TaskEvent("s/t2", "pixel8", farm::v1::TASK_STATE_RUNNING);
   running.mutable_task()->mutable_progress()->set_message("crypto repetition 2 of 2");
   running.mutable_task()->mutable_progress()->set_step(2);
   running.mutable_task()->mutable_progress()->set_total_steps(2);
-  progress.Update(running);
-  progress.Update(SweepEvent(4, 1, 1, 95));
-  EXPECT_THAT(progress.Render(8),
+  progress.Update(running, kT0);
+  progress.Update(SweepEvent(4, 1, 1, 95), kT0);
+  EXPECT_THAT(progress.Render(8, kT0),
               ElementsAre("host    [........] 0/2  waiting",
                           "pixel8  [######..] 1/2  benchmark tcg: crypto repetition 2 of 2",
                           "overall [##......] 1/4 done, 1 running, 0 failed  ETA 1m35s"));
@@ -66,16 +68,29 @@ TEST(SweepProgressTest, ABarPerDeviceAndAnOverallBarWithEta) {
 
 TEST(SweepProgressTest, EtaUnderASecond) {
   SweepProgress progress;
-  progress.Update(TaskEvent("s/t1", "host", farm::v1::TASK_STATE_RUNNING));
-  progress.Update(SweepEvent(1, 0, 1, 0));
-  EXPECT_EQ(progress.Render(4).back(), "overall [....] 0/1 done, 1 running, 0 failed  ETA <1s");
+  progress.Update(TaskEvent("s/t1", "host", farm::v1::TASK_STATE_RUNNING), kT0);
+  progress.Update(SweepEvent(1, 0, 1, 0), kT0);
+  EXPECT_EQ(progress.Render(4, kT0).back(), "overall [....] 0/1 done, 1 running, 0 failed  ETA <1s");
+}
+
+TEST(SweepProgressTest, EtaCountsDownBetweenSummaries) {
+  SweepProgress progress;
+  progress.Update(TaskEvent("s/t1", "host", farm::v1::TASK_STATE_RUNNING), kT0);
+  progress.Update(SweepEvent(2, 0, 1, 100), kT0);
+  // A task event 30 s later brings no new summary: the estimate has 70 s left.
+  progress.Update(TaskEvent("s/t1", "host", farm::v1::TASK_STATE_RUNNING), kT0 + absl::Seconds(30));
+  EXPECT_EQ(progress.Render(4, kT0 + absl::Seconds(30)).back(),
+            "overall [....] 0/2 done, 1 running, 0 failed  ETA 1m10s");
+  // Overdue: it says under a second rather than a negative time.
+  EXPECT_EQ(progress.Render(4, kT0 + absl::Seconds(500)).back(),
+            "overall [....] 0/2 done, 1 running, 0 failed  ETA <1s");
 }
 
 TEST(SweepProgressTest, NoEtaOnceEverythingFinished) {
   SweepProgress progress;
-  progress.Update(TaskEvent("s/t1", "host", farm::v1::TASK_STATE_SUCCEEDED));
-  progress.Update(SweepEvent(1, 1, 0, 3));
-  EXPECT_THAT(progress.Render(4), ElementsAre("host    [####] 1/1  done",
+  progress.Update(TaskEvent("s/t1", "host", farm::v1::TASK_STATE_SUCCEEDED), kT0);
+  progress.Update(SweepEvent(1, 1, 0, 3), kT0);
+  EXPECT_THAT(progress.Render(4, kT0), ElementsAre("host    [####] 1/1  done",
                                               "overall [####] 1/1 done, 0 running, 0 failed"));
 }
 
