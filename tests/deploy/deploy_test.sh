@@ -81,6 +81,15 @@ push_line=$(grep -n -- '-s PHONE1 push' "$STUB_ADB_LOG" | tail -1 | cut -d: -f1)
 start_line=$(grep -n -- '-s PHONE1 shell su -c .cd' "$STUB_ADB_LOG" | cut -d: -f1)
 [[ $push_line -lt $start_line ]] || fail "agent started before the push finished"
 
+# A phone whose pushes fail is named; the next phone is still deployed; exit 1.
+echo PHONE1 >"$tmp/broken"
+STUB_ADB_BROKEN=$tmp/broken run --agent "$arm64" --images "$tmp/images" --controller 127.0.0.1:9999 --register-timeout 0
+[[ $(rc) == 1 ]] || fail "a failing phone did not fail the run: rc=$(rc)"
+grep -q "PHONE1: 'adb push $arm64 /data/local/tmp/kvmfarm/farm-agent' failed" "$tmp/err" ||
+  fail "failed push not named: $(cat "$tmp/err")"
+! grep -q -- '-s PHONE1 shell su -c .cd' "$STUB_ADB_LOG" || fail "agent started on a phone whose push failed"
+expect_log "-s PHONE3 reverse tcp:7421 tcp:9999"
+
 # Registration: a real controller; the stub starts a local agent as the phone's.
 "$controller_bin" --listen 127.0.0.1:0 --port-file "$tmp/controller.port" \
   --db "$tmp/farm.db" >"$tmp/controller.log" 2>&1 &

@@ -3,6 +3,7 @@
 # answers the way adb does for the commands tools/deploy uses.
 #   STUB_ADB_DEVICES  file with `adb devices` lines ("SERIAL<TAB>state")
 #   STUB_ADB_ROOTED   file with the serials on which `su` works
+#   STUB_ADB_BROKEN   file with the serials on which every push fails
 #   STUB_ADB_AGENT    if set, starting the agent on a phone starts this local
 #                     farm-agent instead, registering with $STUB_ADB_CONTROLLER
 #                     as that serial with the fixture $STUB_ADB_SYSROOT; its pid
@@ -20,6 +21,10 @@ serial=$2
 shift 2
 case $1 in
   push)
+    if grep -qx "$serial" "${STUB_ADB_BROKEN:-/dev/null}" 2>/dev/null; then
+      echo "adb: error: failed to copy '$2': remote couldn't create file: Read-only file system" >&2
+      exit 1
+    fi
     [[ -e $2 ]] || { echo "adb: error: cannot stat '$2': No such file or directory" >&2; exit 1; }
     echo "$2: 1 file pushed." ;;
   forward|reverse) ;;

@@ -120,76 +120,87 @@ else
   done
 fi
 
+# adb on the current phone; a failure is named and ends that phone's deployment.
+phone() {
+  "$adb" -s "$serial" "$@" || { echo "deploy: $serial: 'adb $*' failed" >&2; return 1; }
+}
+
+# Deploys to $serial with the agent forwarded to host port $1; non-zero on failure.
+deploy_one() {
+  local host_port=$1
+  local model
+  model=$("$adb" -s "$serial" shell getprop ro.product.model 2>/dev/null | tr -d '\r' || true)
+  echo "deploy: $serial (${model:-unknown model}): pushing to $remote_dir"
+  phone shell mkdir -p "$remote_dir/images/arm64" "$remote_dir/work" || return 1
+  phone push "$agent" "$remote_dir/farm-agent" >/dev/null || return 1
+  local to_chmod=("$remote_dir/farm-agent")
+  local agent_flags=(--listen "127.0.0.1:$agent_port_on_phone"
+                     --controller "127.0.0.1:$controller_port_on_phone"
+                     --advertise "127.0.0.1:$host_port" --device-id "$serial"
+                     --image-dir "$remote_dir/images" --work-dir "$remote_dir/work")
+  if [[ -n $workload ]]; then
+    phone push "$workload" "$remote_dir/farm-workload" >/dev/null || return 1
+    to_chmod+=("$remote_dir/farm-workload")
+    agent_flags+=(--farm-workload "$remote_dir/farm-workload")
+  fi
+  if [[ -n $qemu ]]; then
+    phone push "$qemu" "$remote_dir/qemu-system-aarch64" >/dev/null || return 1
+    to_chmod+=("$remote_dir/qemu-system-aarch64")
+    agent_flags+=(--qemu "$remote_dir/qemu-system-aarch64")
+  fi
+  local f
+  for f in "$images"/*; do
+    phone push "$f" "$remote_dir/images/arm64/" >/dev/null || return 1
+  done
+  phone shell chmod 755 "${to_chmod[@]}" || return 1
+
+  # /dev/kvm is root-only on Android; without su the agent still reports, and its
+  # verdict says the device node was not accessible.
+  local as_root=0
+  if "$adb" -s "$serial" shell su -c id 2>/dev/null | grep -q 'uid=0'; then
+    as_root=1
+    echo "deploy: $serial: starting the agent as root (su)"
+  else
+    echo "deploy: $serial: su is not available; starting the agent as the shell user (KVM will be reported as not accessible)" >&2
+  fi
+  # A previous deployment's agent is stopped by its pid file, then replaced.
+  local start="cd $remote_dir && { [ -f agent.pid ] && kill \$(cat agent.pid) 2>/dev/null; nohup ./farm-agent ${agent_flags[*]} >agent.log 2>&1 </dev/null & echo \$! >agent.pid; }"
+  if [[ $as_root == 1 ]]; then
+    phone shell "su -c '$start'" || return 1
+  else
+    phone shell "$start" || return 1
+  fi
+
+  # The controller dials the agent at 127.0.0.1:host_port (forwarded to the phone);
+  # the agent dials the controller at 127.0.0.1:7421 on the phone (reversed to here).
+  phone forward "tcp:$host_port" "tcp:$agent_port_on_phone" >/dev/null || return 1
+  phone reverse "tcp:$controller_port_on_phone" "tcp:$controller_port" >/dev/null || return 1
+
+  [[ $register_timeout -gt 0 ]] || return 0
+  local waited
+  for ((waited = 0; waited < register_timeout; waited++)); do
+    if "$farmctl" --controller "$controller" device show "$serial" >/dev/null 2>&1; then
+      echo "deploy: $serial: registered with $controller (agent at 127.0.0.1:$host_port)"
+      return 0
+    fi
+    sleep 1
+  done
+  echo "deploy: $serial: did not register with $controller within ${register_timeout}s; see 'adb -s $serial shell cat $remote_dir/agent.log'" >&2
+  return 1
+}
+
+# One phone failing does not stop the others; the exit status says whether any did.
 failed=0
 index=0
 for serial in "${serials[@]}"; do
   # The serial goes into a command line run by the phone's shell: accept only
   # the characters real serials use.
-  [[ $serial =~ ^[A-Za-z0-9._:-]+$ ]] || { echo "deploy: $serial: refusing unusual serial" >&2; failed=1; continue; }
-  host_port=$((host_port_base + index))
+  if [[ ! $serial =~ ^[A-Za-z0-9._:-]+$ ]]; then
+    echo "deploy: $serial: refusing unusual serial" >&2
+    failed=1
+    continue
+  fi
+  deploy_one $((host_port_base + index)) || failed=1
   index=$((index + 1))
-  a=("$adb" -s "$serial")
-  model=$("${a[@]}" shell getprop ro.product.model 2>/dev/null | tr -d '\r' || true)
-  echo "deploy: $serial (${model:-unknown model}): pushing to $remote_dir"
-  "${a[@]}" shell mkdir -p "$remote_dir/images/arm64" "$remote_dir/work"
-  "${a[@]}" push "$agent" "$remote_dir/farm-agent" >/dev/null
-  to_chmod=("$remote_dir/farm-agent")
-  agent_flags=(--listen "127.0.0.1:$agent_port_on_phone"
-               --controller "127.0.0.1:$controller_port_on_phone"
-               --advertise "127.0.0.1:$host_port" --device-id "$serial"
-               --image-dir "$remote_dir/images" --work-dir "$remote_dir/work")
-  if [[ -n $workload ]]; then
-    "${a[@]}" push "$workload" "$remote_dir/farm-workload" >/dev/null
-    to_chmod+=("$remote_dir/farm-workload")
-    agent_flags+=(--farm-workload "$remote_dir/farm-workload")
-  fi
-  if [[ -n $qemu ]]; then
-    "${a[@]}" push "$qemu" "$remote_dir/qemu-system-aarch64" >/dev/null
-    to_chmod+=("$remote_dir/qemu-system-aarch64")
-    agent_flags+=(--qemu "$remote_dir/qemu-system-aarch64")
-  fi
-  for f in "$images"/*; do
-    "${a[@]}" push "$f" "$remote_dir/images/arm64/" >/dev/null
-  done
-  "${a[@]}" shell chmod 755 "${to_chmod[@]}"
-
-  # /dev/kvm is root-only on Android; without su the agent still reports, and its
-  # verdict says the device node was not accessible.
-  if "${a[@]}" shell su -c id 2>/dev/null | grep -q 'uid=0'; then
-    as_root=1
-    echo "deploy: $serial: starting the agent as root (su)"
-  else
-    as_root=0
-    echo "deploy: $serial: su is not available; starting the agent as the shell user (KVM will be reported as not accessible)" >&2
-  fi
-  # A previous deployment's agent is stopped by its pid file, then replaced.
-  start="cd $remote_dir && { [ -f agent.pid ] && kill \$(cat agent.pid) 2>/dev/null; nohup ./farm-agent ${agent_flags[*]} >agent.log 2>&1 </dev/null & echo \$! >agent.pid; }"
-  if [[ $as_root == 1 ]]; then
-    "${a[@]}" shell "su -c '$start'"
-  else
-    "${a[@]}" shell "$start"
-  fi
-
-  # The controller dials the agent at 127.0.0.1:host_port (forwarded to the phone);
-  # the agent dials the controller at 127.0.0.1:7421 on the phone (reversed to here).
-  "${a[@]}" forward "tcp:$host_port" "tcp:$agent_port_on_phone" >/dev/null
-  "${a[@]}" reverse "tcp:$controller_port_on_phone" "tcp:$controller_port" >/dev/null
-
-  if [[ $register_timeout -gt 0 ]]; then
-    registered=0
-    for ((waited = 0; waited < register_timeout; waited++)); do
-      if "$farmctl" --controller "$controller" device show "$serial" >/dev/null 2>&1; then
-        registered=1
-        break
-      fi
-      sleep 1
-    done
-    if [[ $registered == 1 ]]; then
-      echo "deploy: $serial: registered with $controller (agent at 127.0.0.1:$host_port)"
-    else
-      echo "deploy: $serial: did not register with $controller within ${register_timeout}s; see 'adb -s $serial shell cat $remote_dir/agent.log'" >&2
-      failed=1
-    fi
-  fi
 done
 exit $failed
