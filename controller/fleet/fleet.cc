@@ -14,7 +14,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-
 std::string HealthName(farm::v1::HealthState h) {
   return absl::AsciiStrToLower(farm::v1::HealthState_Name(h).substr(13));
 }

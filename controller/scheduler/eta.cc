@@ -31,8 +31,9 @@ std::optional<absl::Duration> EstimateTimeLeft(
     if (task.state() != farm::v1::TASK_STATE_SUCCEEDED && task.state() != farm::v1::TASK_STATE_FAILED) continue;
     if (!task.has_started_at() || !task.has_finished_at()) continue;
     const absl::Duration took = FromProtoTimestamp(task.finished_at()) - FromProtoTimestamp(task.started_at());
-    by_kind[KindOf(task)].sum += took;
-    by_kind[KindOf(task)].count++;
+    Mean& kind = by_kind[KindOf(task)];
+    kind.sum += took;
+    kind.count++;
     overall.sum += took;
     overall.count++;
   }

@@ -21,7 +21,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-
 // Whether a device may take work now, and if not, why.
 absl::Status Schedulable(const farm::v1::Device& device) {
   if (device.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE) {

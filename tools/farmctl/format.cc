@@ -13,11 +13,12 @@
 #include "absl/strings/str_join.h"
 
 namespace kvmfarm::farmctl {
-namespace {
 
 std::string EnumTail(const std::string& name, size_t prefix) {
   return absl::AsciiStrToLower(name.substr(std::min(prefix, name.size())));
 }
+
+namespace {
 
 std::string Figure(const farm::v1::Aggregate& a, bool present) {
   if (!present || !a.has_median()) return "-";

@@ -15,6 +15,10 @@
 
 namespace kvmfarm::farmctl {
 
+// An enum value's name without its prefix, lower case:
+// EnumTail(Verdict_Name(VERDICT_KVM_READY), 8) == "kvm_ready".
+std::string EnumTail(const std::string& name, size_t prefix);
+
 // Columns padded to their widest cell.
 std::string Table(const std::vector<std::string>& header,
                   const std::vector<std::vector<std::string>>& rows);

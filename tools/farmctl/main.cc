@@ -7,9 +7,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <string>
@@ -17,7 +17,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -323,8 +322,8 @@ int Run(const std::vector<std::string>& args) {
       std::vector<std::vector<std::string>> rows;
       for (const auto& t : response.sweep().tasks()) {
         rows.push_back({t.task_id(), t.device_id(),
-                        absl::AsciiStrToLower(farm::v1::StepKind_Name(t.kind()).substr(10)),
-                        absl::AsciiStrToLower(farm::v1::TaskState_Name(t.state()).substr(11)),
+                        EnumTail(farm::v1::StepKind_Name(t.kind()), 10),
+                        EnumTail(farm::v1::TaskState_Name(t.state()), 11),
                         t.status()});
       }
       std::cout << Table({"TASK", "DEVICE", "STEP", "STATE", "STATUS"}, rows);
@@ -355,8 +354,11 @@ int Run(const std::vector<std::string>& args) {
     absl::StatusOr<farm::v1::Selector> selector = SelectorFromFlags();
     if (!selector.ok()) return Usage(std::string(selector.status().message()));
     *request.mutable_filter() = *selector;
-    absl::StatusOr<std::string> format_error = FormatMatrix({}, absl::GetFlag(FLAGS_format));
-    if (cmd == "matrix" && !format_error.ok()) return Usage(std::string(format_error.status().message()));
+    if (cmd == "matrix") {
+      // Checked before the request: a bad --format costs no round trip.
+      absl::StatusOr<std::string> format_check = FormatMatrix({}, absl::GetFlag(FLAGS_format));
+      if (!format_check.ok()) return Usage(std::string(format_check.status().message()));
+    }
     if (cmd == "report" && absl::GetFlag(FLAGS_out).empty()) return Usage("report needs --out FILE");
     grpc::ClientContext context;
     WithDeadline(&context);

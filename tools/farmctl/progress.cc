@@ -4,20 +4,20 @@
 
 #include <algorithm>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "proto/states.h"
+#include "tools/farmctl/format.h"
 
 namespace kvmfarm::farmctl {
 namespace {
 
 // "capability", "benchmark native", "boot".
 std::string TaskLabel(const farm::v1::Task& task) {
-  std::string label = absl::AsciiStrToLower(farm::v1::StepKind_Name(task.kind()).substr(10));
+  std::string label = EnumTail(farm::v1::StepKind_Name(task.kind()), 10);
   if (task.kind() == farm::v1::STEP_KIND_BENCHMARK) {
-    absl::StrAppend(&label, " ", absl::AsciiStrToLower(farm::v1::Mode_Name(task.mode()).substr(5)));
+    absl::StrAppend(&label, " ", EnumTail(farm::v1::Mode_Name(task.mode()), 5));
   }
   return label;
 }
