@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "common/proto_time.h"
 
 namespace kvmfarm {
 namespace {
@@ -67,7 +68,7 @@ farm::v1::AgentInfo AgentServiceImpl::Info() const {
   farm::v1::AgentInfo info;
   info.set_version(config_.version);
   *info.mutable_started_at() =
-      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(started_at_));
+      ToProtoTimestamp(started_at_);
   *info.mutable_uptime() =
       TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(absl::Now() - started_at_));
   info.set_listen_address(config_.listen_address);

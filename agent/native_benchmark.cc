@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/environment.h"
+#include "common/proto_time.h"
 #include "common/subprocess.h"
 #include "workloads/workload.h"
 
@@ -190,9 +191,9 @@ farm::v1::BenchmarkResult RunNativeBenchmark(
   if (samples.empty() || samples.front().cpu_frequency_khz().empty()) {
     result.add_notes("cpufreq not readable: CPU frequencies absent");
   }
-  *result.mutable_started_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(started));
+  *result.mutable_started_at() = ToProtoTimestamp(started);
   *result.mutable_finished_at() =
-      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+      ToProtoTimestamp(absl::Now());
   return result;
 }
 

@@ -16,6 +16,7 @@
 #include "agent/probe/properties.h"
 #include "agent/probe/qemu.h"
 #include "agent/probe/verdict.h"
+#include "common/proto_time.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -74,7 +75,7 @@ absl::StatusOr<farm::v1::KvmCapability> RunProbe(const ProbeOptions& options) {
 
   farm::v1::KvmCapability capability;
   capability.set_sysroot(sysroot.root());
-  *capability.mutable_probed_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(start));
+  *capability.mutable_probed_at() = ToProtoTimestamp(start);
   Checks* checks = capability.mutable_checks();
 
   const IdentityResult identity = ReadIdentity(sysroot, *props, options.device_id, checks);

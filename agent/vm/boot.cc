@@ -18,6 +18,7 @@
 #include "agent/vm/qmp.h"
 #include "agent/vm/vm.h"
 #include "common/measurement.h"
+#include "common/proto_time.h"
 
 namespace kvmfarm::vm {
 namespace {
@@ -175,7 +176,7 @@ farm::v1::BootResult RunBootJob(
   const uint32_t vm_count = std::max<uint32_t>(1, request.vm_count());
   const uint32_t repetitions = std::max<uint32_t>(1, request.repetitions());
   result.set_vm_count(vm_count);
-  *result.mutable_started_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  *result.mutable_started_at() = ToProtoTimestamp(absl::Now());
 
   absl::StatusOr<GuestImage> image = ResolveImage(options.image_dir, request.guest().image());
   if (!image.ok()) {
@@ -349,7 +350,7 @@ farm::v1::BootResult RunBootJob(
   if (vm_set.stopped()) result.set_failure_reason("cancelled");
   if (!all_booted && result.failure_reason().empty()) result.set_failure_reason(first_failure);
   *result.mutable_finished_at() =
-      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+      ToProtoTimestamp(absl::Now());
   return result;
 }
 

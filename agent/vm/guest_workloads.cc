@@ -16,6 +16,7 @@
 #include "agent/vm/boot.h"
 #include "agent/vm/image.h"
 #include "agent/vm/vm.h"
+#include "common/proto_time.h"
 
 namespace kvmfarm::vm {
 namespace {
@@ -53,7 +54,7 @@ farm::v1::BenchmarkResult RunWorkloadsInGuest(
   farm::v1::BenchmarkResult result;
   result.set_attempt_id(request.attempt_id());
   result.set_mode(request.mode());
-  *result.mutable_started_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  *result.mutable_started_at() = ToProtoTimestamp(absl::Now());
   const std::string image_name =
       request.guest().image().empty() ? HostImageName() : request.guest().image();
   absl::StatusOr<GuestImage> image = ResolveImage(options.image_dir, image_name);
@@ -183,7 +184,7 @@ farm::v1::BenchmarkResult RunWorkloadsInGuest(
   }
   result.set_log(guest->ConsoleLog());
   *result.mutable_finished_at() =
-      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+      ToProtoTimestamp(absl::Now());
   return result;
 }
 
