@@ -4,30 +4,66 @@
 # what is missing.
 set -euo pipefail
 
+# The libraries the agent and workloads link come in both architectures, amd64 for
+# the host build and arm64 for the static phone binaries (--config=aarch64 and the
+# emulated tests in //...). Multiarch twins must have the same version, so both are
+# installed in one apt-get transaction (an older amd64 package would block its
+# arm64 twin; apt upgrades it alongside).
+MULTIARCH_LIBS=(libgrpc++-dev libprotobuf-dev libabsl-dev libssl-dev zlib1g-dev)
+NATIVE_ARCH=$(dpkg --print-architecture)
+MULTIARCH_PACKAGES=("${MULTIARCH_LIBS[@]/%/:$NATIVE_ARCH}" "${MULTIARCH_LIBS[@]/%/:arm64}")
 BUILD_PACKAGES=(
   bazel-bootstrap g++ pkg-config
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libsqlite3-dev libssl-dev zlib1g-dev
+  protobuf-compiler-grpc protobuf-compiler
+  libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
+  g++-aarch64-linux-gnu
 )
 RUN_PACKAGES=(
   qemu-system-x86 qemu-system-arm qemu-utils busybox-static cpio lz4
+  qemu-user-static  # runs the arm64 binaries in tests, called explicitly
   adb  # tools/deploy talks to phones over USB
 )
 # The independent tools the benchmarks compare kvmfarm's figures with.
 BENCH_PACKAGES=(
   openssl sysbench binutils
 )
-ALL_PACKAGES=("${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}" "${BENCH_PACKAGES[@]}")
+ALL_PACKAGES=("${BUILD_PACKAGES[@]}" "${MULTIARCH_PACKAGES[@]}" "${RUN_PACKAGES[@]}"
+              "${BENCH_PACKAGES[@]}")
 
+# Architecture-independent packages only answer to their plain name; once arm64 is
+# added, a plain name matches both twins of a multiarch package (two statuses), so
+# the host's architecture is asked for next.
+installed() {
+  local name
+  for name in "$1" "$1:$NATIVE_ARCH"; do
+    [[ "$name" == *:*:* ]] && continue
+    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$name" 2>/dev/null || true)" == "installed" ]] &&
+      return 0
+  done
+  return 1
+}
 missing=()
-for pkg in "${ALL_PACKAGES[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-  [[ "$status" == "installed" ]] || missing+=("$pkg")
+for pkg in "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}" "${BENCH_PACKAGES[@]}"; do
+  installed "$pkg" || missing+=("$pkg")
+done
+# One missing twin brings both architectures of every multiarch library into the
+# transaction, so apt moves them to one version together.
+for pkg in "${MULTIARCH_PACKAGES[@]}"; do
+  if ! installed "$pkg"; then
+    missing+=("${MULTIARCH_PACKAGES[@]}")
+    break
+  fi
 done
 
+# arm64 packages need arm64 in dpkg's architectures (and a package list fetched
+# after adding it).
+add_arm64=0
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  add_arm64=1
+fi
+
 SUDO=()
-if ((${#missing[@]} == 0)); then
+if ((${#missing[@]} == 0 && add_arm64 == 0)); then
   echo "setup: all ${#ALL_PACKAGES[@]} packages present"
 elif [[ $(id -u) -ne 0 ]]; then
   if command -v sudo >/dev/null 2>&1; then
@@ -37,6 +73,10 @@ elif [[ $(id -u) -ne 0 ]]; then
     echo "setup: run this script as root (or install sudo) to install them" >&2
     exit 1
   fi
+fi
+if ((add_arm64)); then
+  echo "setup: adding arm64 to dpkg's architectures (for the static phone binaries)"
+  "${SUDO[@]}" dpkg --add-architecture arm64
 fi
 if ((${#missing[@]} > 0)); then
   echo "setup: installing ${missing[*]}"

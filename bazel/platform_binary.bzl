@@ -1,0 +1,68 @@
+"""`platform_binary`: one binary built for a given platform, whatever the build's own.
+
+A host `bazel test //...` needs arm64 binaries too: to run them under
+qemu-aarch64-static and to pack them into the arm64 guest image. This rule builds
+`binary` for `platform` (a Starlark transition on --platforms, plus --cpu so the
+outputs land in their own directory) and exposes it as its own executable.
+
+Example:
+    platform_binary(
+        name = "farm-agent-arm64",
+        binary = "//agent:farm-agent",
+        platform = "//bazel/platforms:linux_aarch64",
+    )
+"""
+
+# --cpu for each platform: it names the output directory and picks the entry of
+# //bazel/toolchains:suite that Bazel 4.2 still analyses.
+_CPU = {
+    "//bazel/platforms:linux_aarch64": "aarch64",
+    "//bazel/platforms:linux_x86_64": "k8",
+}
+
+def _platform_transition_impl(settings, attr):
+    platform = str(attr.platform)
+
+    # str() of a label in the main repository reads "//..." or "@//..." by Bazel version.
+    key = platform[1:] if platform.startswith("@//") else platform
+    if key not in _CPU:
+        fail("platform_binary: no --cpu known for %s; add it to _CPU" % platform)
+    return {
+        "//command_line_option:platforms": platform,
+        "//command_line_option:cpu": _CPU[key],
+    }
+
+_platform_transition = transition(
+    implementation = _platform_transition_impl,
+    inputs = [],
+    outputs = [
+        "//command_line_option:platforms",
+        "//command_line_option:cpu",
+    ],
+)
+
+def _platform_binary_impl(ctx):
+    binary = ctx.attr.binary[0]
+    src = binary[DefaultInfo].files_to_run.executable
+    out = ctx.actions.declare_file(ctx.attr.name)
+    ctx.actions.symlink(output = out, target_file = src, is_executable = True)
+    runfiles = ctx.runfiles(files = [out]).merge(binary[DefaultInfo].default_runfiles)
+    return [DefaultInfo(files = depset([out]), executable = out, runfiles = runfiles)]
+
+platform_binary = rule(
+    implementation = _platform_binary_impl,
+    attrs = {
+        "binary": attr.label(
+            mandatory = True,
+            executable = True,
+            cfg = _platform_transition,
+            doc = "The cc_binary to build for `platform`.",
+        ),
+        "platform": attr.label(mandatory = True, doc = "A platform in //bazel/platforms."),
+        "_allowlist_function_transition": attr.label(
+            default = "@bazel_tools//tools/allowlists/function_transition_allowlist",
+        ),
+    },
+    executable = True,
+    doc = "The executable of `binary` built for `platform`.",
+)
