@@ -3,7 +3,8 @@
 A host `bazel test //...` needs arm64 binaries too: to run them under
 qemu-aarch64-static and to pack them into the arm64 guest image. This rule builds
 `binary` for `platform` (a Starlark transition on --platforms, plus --cpu so the
-outputs land in their own directory) and exposes it as its own executable.
+outputs land in their own directory) and exposes it as its own executable, without
+the binary's runfiles (a foreign-architecture binary is run or packed, alone).
 
 Example:
     platform_binary(
@@ -46,8 +47,10 @@ def _platform_binary_impl(ctx):
     src = binary[DefaultInfo].files_to_run.executable
     out = ctx.actions.declare_file(ctx.attr.name)
     ctx.actions.symlink(output = out, target_file = src, is_executable = True)
-    runfiles = ctx.runfiles(files = [out]).merge(binary[DefaultInfo].default_runfiles)
-    return [DefaultInfo(files = depset([out]), executable = out, runfiles = runfiles)]
+    # The binary's own runfiles are left out: they sit at the same paths as the host
+    # build's (agent/farm-agent, guest_images/...), and a test depending on both
+    # would get whichever Bazel merged last.
+    return [DefaultInfo(files = depset([out]), executable = out, runfiles = ctx.runfiles([out]))]
 
 platform_binary = rule(
     implementation = _platform_binary_impl,

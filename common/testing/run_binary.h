@@ -26,6 +26,16 @@ std::string Runfile(const std::string& path);
 // is a test failure and an empty result.
 ProcessResult RunBinary(const std::string& binary, const std::vector<std::string>& args);
 
+// The same for a command that starts the binary, e.g. {"qemu-aarch64-static",
+// "<arm64 binary>"} for a binary of another architecture.
+ProcessResult RunCommand(const std::vector<std::string>& command,
+                         const std::vector<std::string>& args);
+
+// The command that starts the runfile `path` in a test that runs one binary either
+// natively or emulated: with $FARM_EMULATOR set (a test target's `env`), the
+// emulator runs $FARM_BINARY_UNDER_TEST (a runfile path) instead of `path`.
+std::vector<std::string> CommandUnderTest(const std::string& path);
+
 }  // namespace kvmfarm::testing
 
 #endif  // KVMFARM_COMMON_TESTING_RUN_BINARY_H_

@@ -8,9 +8,14 @@ namespace kvmfarm::testing {
 
 ServerProcess::ServerProcess(const std::string& binary, const std::string& name,
                              const std::vector<std::string>& args)
+    : ServerProcess(std::vector<std::string>{binary}, name, args) {}
+
+ServerProcess::ServerProcess(const std::vector<std::string>& command, const std::string& name,
+                             const std::vector<std::string>& args)
     : marker_(name + " serving on ") {
   ProcessSpec spec;
-  spec.argv = {binary, "--listen", "127.0.0.1:0"};
+  spec.argv = command;
+  spec.argv.insert(spec.argv.end(), {"--listen", "127.0.0.1:0"});
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.timeout = absl::Seconds(300);
   spec.on_stderr_line = [this](absl::string_view line) {

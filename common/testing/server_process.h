@@ -29,6 +29,10 @@ class ServerProcess {
   // Starts `binary --listen 127.0.0.1:0 args...`; `name` is the log line's prefix.
   ServerProcess(const std::string& binary, const std::string& name,
                 const std::vector<std::string>& args);
+  // The same for a command that starts the server, e.g. under an emulator
+  // ({"qemu-aarch64-static", "<arm64 farm-agent>"}, see CommandUnderTest).
+  ServerProcess(const std::vector<std::string>& command, const std::string& name,
+                const std::vector<std::string>& args);
 
   // The address once it logs it listens, or "" if it exits first or takes over a
   // minute (a test failure is added then).

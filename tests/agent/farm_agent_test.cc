@@ -32,13 +32,15 @@ using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::StatusIs;
 using ::testing::HasSubstr;
 
-std::string Agent() { return testing::Runfile("agent/farm-agent"); }
+// The host build, or in farm_agent_arm64_test the arm64 build under
+// qemu-aarch64-static (see tests/agent/BUILD.bazel).
+std::vector<std::string> Agent() { return testing::CommandUnderTest("agent/farm-agent"); }
 std::string Fixture(const std::string& name) {
   return testing::Runfile("tests/fixtures/devices/" + name);
 }
 
 ProcessResult RunAgent(const std::vector<std::string>& args) {
-  return testing::RunBinary(Agent(), args);
+  return testing::RunCommand(Agent(), args);
 }
 
 TEST(FarmAgentCliTest, ProbePrintsTheReportForAFixture) {
