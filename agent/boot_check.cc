@@ -26,6 +26,10 @@ void RunKvmBootCheck(const vm::BootJobOptions& options, JobSlot::Lease* lease,
   for (const farm::v1::QemuBinary& qemu : c->qemu()) {
     if (qemu.guest_arch() == arch && qemu.kvm_supported()) qemu_path = qemu.path();
   }
+  if (c->qemu_size() == 0) {
+    return skip("no QEMU on device (push one with tools/deploy/deploy_phones.sh --qemu, or "
+                "give --qemu)");
+  }
   if (qemu_path.empty()) return skip("no QEMU for this architecture with the kvm accelerator");
   absl::StatusOr<vm::GuestImage> image =
       vm::ResolveImage(options.image_dir, vm::HostImageName());

@@ -2,6 +2,7 @@
 //
 //   farm-agent --probe [--json] [--sysroot DIR] [--props FILE]   one-shot report
 //   farm-agent [--listen 127.0.0.1:7420] [--sysroot DIR] ...     serve gRPC
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -18,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent_service.h"
 #include "agent/boot_check.h"
+#include "agent/paths.h"
 #include "agent/registrar.h"
 #include "agent/probe/probe.h"
 #include "agent/probe/report.h"
@@ -50,14 +53,18 @@ ABSL_FLAG(std::string, port_file, "",
           "Write the port actually bound to this file (for --listen with port 0).");
 ABSL_FLAG(std::string, farm_workload, "",
           "The farm-workload binary for RunBenchmark (default: next to farm-agent, in "
-          "its Bazel runfiles, or in PATH).");
+          "its Bazel runfiles, on Android /data/local/tmp/kvmfarm/farm-workload, or in "
+          "PATH).");
 ABSL_FLAG(std::string, work_dir, "",
-          "Directory for files a job writes (the io workload's file; default $TMPDIR or "
-          "/tmp). Must be on a disk for io figures.");
+          "Directory for files a job writes: the io workload's file, guest scratch "
+          "disks, QMP sockets; created if missing (default: on Android "
+          "/data/local/tmp/kvmfarm/work, else $TMPDIR or /tmp). Must be on a disk for "
+          "io figures.");
 ABSL_FLAG(std::string, image_dir, "",
           "Directory of guest images (<dir>/<name>/{kernel,initramfs.cpio.gz,image.conf}); "
           "the agent boots nothing from anywhere else (default: images/ next to "
-          "farm-agent, or Bazel's bazel-bin/guest_images/images).");
+          "farm-agent, Bazel's bazel-bin/guest_images/images, or on Android "
+          "/data/local/tmp/kvmfarm/images).");
 ABSL_FLAG(bool, boot_check, false,
           "With --probe: also boot the reference guest under KVM, turning "
           "KVM_BOOT_UNTESTED into KVM_READY or KVM_BOOT_FAILED (takes up to 20 s).");
@@ -84,11 +91,21 @@ probe::ProbeOptions ProbeOptionsFromFlags() {
   return options;
 }
 
-std::string FindImageDir();
+AgentPaths PathsFromFlags() {
+  PathFlags flags;
+  flags.work_dir = FromUserDir(absl::GetFlag(FLAGS_work_dir));
+  flags.image_dir = FromUserDir(absl::GetFlag(FLAGS_image_dir));
+  flags.farm_workload = FromUserDir(absl::GetFlag(FLAGS_farm_workload));
+  char self[4096] = {};
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  return ResolveAgentPaths(flags, RunningOnAndroid(),
+                           n > 0 ? std::string(self, static_cast<size_t>(n)) : "");
+}
 
-vm::BootJobOptions VmOptionsFromFlags() {
+vm::BootJobOptions VmOptionsFromPaths(const AgentPaths& paths) {
   vm::BootJobOptions options;
-  options.image_dir = FindImageDir();
+  options.image_dir = paths.image_dir;
+  options.work_dir = paths.work_dir;
   options.qemu_binary = FromUserDir(absl::GetFlag(FLAGS_qemu));
   return options;
 }
@@ -101,7 +118,7 @@ int RunProbeOnce() {
     return 2;
   }
   if (absl::GetFlag(FLAGS_boot_check)) {
-    RunKvmBootCheck(VmOptionsFromFlags(), nullptr, &*capability);
+    RunKvmBootCheck(VmOptionsFromPaths(PathsFromFlags()), nullptr, &*capability);
   }
   if (absl::GetFlag(FLAGS_json)) {
     google::protobuf::util::JsonPrintOptions json_options;
@@ -120,52 +137,20 @@ int RunProbeOnce() {
   return 0;
 }
 
-// Candidate locations of a file shipped with farm-agent: beside it (a device's
-// working directory), in its Bazel runfiles, in bazel-bin.
-std::vector<std::string> BesideAgent(const std::string& beside, const std::string& runfile) {
-  char self[4096] = {};
-  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0) return {};
-  const std::string exe(self, static_cast<size_t>(n));
-  const std::string dir = exe.substr(0, exe.rfind('/'));
-  return {dir + "/" + beside, exe + ".runfiles/kvmfarm/" + runfile, dir + "/../" + runfile};
-}
-
-std::string FindImageDir() {
-  if (!absl::GetFlag(FLAGS_image_dir).empty()) return FromUserDir(absl::GetFlag(FLAGS_image_dir));
-  for (const std::string& candidate : BesideAgent("images", "guest_images/images")) {
-    struct stat st;
-    if (stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return candidate;
-  }
-  return "images";
-}
-
-// farm-workload: --farm-workload, else beside this binary (a device's working
-// directory), else in Bazel's layout, else in PATH; "" when nowhere.
-std::string FindWorkloadBinary() {
-  if (!absl::GetFlag(FLAGS_farm_workload).empty()) {
-    return FromUserDir(absl::GetFlag(FLAGS_farm_workload));
-  }
-  for (const std::string& candidate : BesideAgent("farm-workload", "workloads/farm-workload")) {
-    if (FindProgram(candidate, "").ok()) return candidate;
-  }
-  const char* path = std::getenv("PATH");
-  absl::StatusOr<std::string> found = FindProgram("farm-workload", path ? path : "");
-  return found.ok() ? *found : "";
-}
-
 int Serve() {
   BlockShutdownSignals();
+  const AgentPaths paths = PathsFromFlags();
+  // The work directory is ours (on a phone, kAndroidHome/work): create it.
+  if (mkdir(paths.work_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    std::cerr << "farm-agent: cannot create --work-dir '" << paths.work_dir
+              << "': " << std::strerror(errno) << "\n";
+    return 2;
+  }
   AgentConfig config;
   config.probe = ProbeOptionsFromFlags();
-  config.native.workload_binary = FindWorkloadBinary();
-  config.vm = VmOptionsFromFlags();
-  config.vm.work_dir = config.native.work_dir;
-  const char* tmpdir = std::getenv("TMPDIR");
-  config.native.work_dir = !absl::GetFlag(FLAGS_work_dir).empty()
-                               ? FromUserDir(absl::GetFlag(FLAGS_work_dir))
-                           : tmpdir != nullptr && tmpdir[0] != '\0' ? tmpdir
-                                                                  : "/tmp";
+  config.native.workload_binary = paths.farm_workload;
+  config.native.work_dir = paths.work_dir;
+  config.vm = VmOptionsFromPaths(paths);
   AgentServiceImpl service(config);
   absl::Status initialized = service.Initialize();
   if (!initialized.ok()) {
@@ -201,7 +186,8 @@ int Serve() {
         [&service] { return service.CurrentJob(); });
     registrar->Start();
   }
-  FARM_LOG(INFO) << "guest images: " << config.vm.image_dir;
+  FARM_LOG(INFO) << "guest images: " << config.vm.image_dir << ", work directory "
+                 << config.vm.work_dir;
   if (absl::GetFlag(FLAGS_background_boot_check)) service.StartBackgroundBootCheck();
   FARM_LOG(INFO) << "farm-workload: "
                  << (config.native.workload_binary.empty() ? "not found (RunBenchmark refused)"

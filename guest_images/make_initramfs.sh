@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# make_initramfs.sh OUT INIT BUSYBOX [FARM_WORKLOAD [MODULES_DIR]]: a gzip'd newc
-# cpio holding /init, /bin/busybox (with its applet links) and, when given,
-# /bin/farm-workload and the kernel modules in MODULES_DIR as /lib/modules/*.ko.
+# make_initramfs.sh OUT INIT BUSYBOX [SRC:DEST ...]: a gzip'd newc cpio holding
+# /init, /bin/busybox (with its applet links) and each SRC at DEST: a file is put at
+# DEST (mode 0755 under /bin, else 0644); a directory's files go into the directory
+# DEST. E.g. farm-workload:/bin/farm-workload mods:/lib/modules
 # Deterministic: fixed timestamps and owners, sorted entries.
 set -euo pipefail
-out=$1 init=$2 busybox=$3 workload=${4:-} modules=${5:-}
+out=$1 init=$2 busybox=$3
+shift 3
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,mnt}
@@ -13,11 +15,17 @@ install -m 0755 "$busybox" "$root/bin/busybox"
 for applet in sh mount umount cat echo sleep poweroff reboot insmod mdev mkdir ls dmesg mke2fs; do
   ln -s busybox "$root/bin/$applet"
 done
-if [[ -n "$workload" ]]; then install -m 0755 "$workload" "$root/bin/farm-workload"; fi
-if [[ -n "$modules" ]]; then
-  mkdir -p "$root/lib/modules"
-  install -m 0644 "$modules"/*.ko "$root/lib/modules/"
-fi
+for extra in "$@"; do
+  src=${extra%%:*} dest=${extra#*:}
+  if [[ -d "$src" ]]; then
+    mkdir -p "$root$dest"
+    find "$src" -maxdepth 1 -type f -exec install -m 0644 {} "$root$dest/" \;
+  else
+    mode=0644
+    [[ "$dest" == /bin/* ]] && mode=0755
+    install -D -m "$mode" "$src" "$root$dest"
+  fi
+done
 find "$root" -exec touch -h -d @0 {} +
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
    cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9n > "$out"

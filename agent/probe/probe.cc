@@ -23,6 +23,21 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+// Android has no /etc/passwd (bionic knows its fixed ids itself; static glibc does
+// not): the ids an agent runs as there, by their Android names.
+std::string AndroidUserName(uid_t uid) {
+  switch (uid) {
+    case 0:
+      return "root";
+    case 1000:
+      return "system";
+    case 2000:
+      return "shell";  // adb shell, without su
+    default:
+      return std::to_string(uid);
+  }
+}
+
 void FillAgentUser(farm::v1::AgentUser* user) {
   const uid_t uid = ::geteuid();
   user->set_uid(uid);
@@ -32,7 +47,7 @@ void FillAgentUser(farm::v1::AgentUser* user) {
   if (getpwuid_r(uid, &pw, buffer, sizeof(buffer), &result) == 0 && result) {
     user->set_name(pw.pw_name);
   } else {
-    user->set_name(std::to_string(uid));
+    user->set_name(AndroidUserName(uid));
   }
 }
 

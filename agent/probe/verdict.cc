@@ -36,7 +36,12 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
     // 1. Exists, but this user can't open it.
     if (!node.opened() && node.has_open_errno()) {
       Set(c, farm::v1::VERDICT_KVM_NO_ACCESS);
-      reason(absl::StrCat("/dev/kvm exists but open() fails for this user: ",
+      reason(absl::StrCat("/dev/kvm exists but open() fails for ",
+                          c->has_agent_user()
+                              ? absl::StrCat("user ", c->agent_user().name(), " (uid ",
+                                             c->agent_user().uid(), ")")
+                              : "this user",
+                          ": ",
                           std::strerror(node.open_errno()),
                           node.owner().empty() ? ""
                                                : absl::StrCat(" (owner ", node.owner(), ":",

@@ -1,5 +1,6 @@
 #include "agent/probe/verdict.h"
 
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -38,6 +39,18 @@ TEST(DecideVerdictTest, Row1NoAccessWinsOverEverythingBelow) {
   EXPECT_THAT(AllReasons(c), HasSubstr("Permission denied"));
   EXPECT_THAT(c.recommendation(), HasSubstr("TCG only"));
   EXPECT_FALSE(c.to_change_verdict().empty());
+}
+
+TEST(DecideVerdictTest, NoAccessNamesTheUserTheAgentRunsAs) {
+  farm::v1::KvmCapability c;
+  c.mutable_kvm_node()->set_present(true);
+  c.mutable_kvm_node()->set_open_errno(13);
+  c.mutable_agent_user()->set_uid(2000);
+  c.mutable_agent_user()->set_name("shell");
+  DecideVerdict(&c);
+  EXPECT_EQ(c.verdict(), farm::v1::VERDICT_KVM_NO_ACCESS);
+  EXPECT_THAT(AllReasons(c), HasSubstr("fails for user shell (uid 2000)"));
+  EXPECT_THAT(absl::StrJoin(c.to_change_verdict(), "\n"), HasSubstr("as root (su)"));
 }
 
 TEST(DecideVerdictTest, Row2SmokeTestFailureOrWrongApiIsUnusable) {

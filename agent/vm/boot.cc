@@ -35,13 +35,15 @@ google::protobuf::Duration ToProto(absl::Duration d) {
   return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
 }
 
-// A short directory for QMP sockets: a Unix socket path is limited to 108 bytes and
-// test or phone working directories are longer.
+// A directory for QMP sockets, in the work directory (a phone has no /tmp) unless
+// that is too long: a Unix socket path is limited to 108 bytes, and test working
+// directories are longer.
 class SocketDir {
  public:
-  SocketDir() {
-    char templ[] = "/tmp/kvmfarm-XXXXXX";
-    if (mkdtemp(templ) != nullptr) path_ = templ;
+  explicit SocketDir(const std::string& work_dir) {
+    std::string templ =
+        absl::StrCat(work_dir.size() <= 64 ? work_dir : "/tmp", "/kvmfarm-qmp-XXXXXX");
+    if (mkdtemp(&templ[0]) != nullptr) path_ = templ;
   }
   ~SocketDir() {
     for (const std::string& s : sockets_) unlink(s.c_str());
@@ -218,7 +220,7 @@ farm::v1::BootResult RunBootJob(
                         mode == farm::v1::MODE_KVM ? "KVM" : "TCG", " (repetition ", rep + 1,
                         " of ", repetitions, ")"),
            rep + 1, repetitions);
-    SocketDir sockets;
+    SocketDir sockets(options.work_dir);
     std::vector<std::unique_ptr<Vm>> vms;
     std::vector<farm::v1::VmBoot*> boots;
     std::vector<std::string> qmp_sockets;
