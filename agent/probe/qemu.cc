@@ -7,6 +7,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/vm/qemu_launch.h"
+#include "common/status_macros.h"
 #include "common/subprocess.h"
 
 namespace kvmfarm::probe {
@@ -14,10 +16,10 @@ namespace {
 
 constexpr absl::Duration kQueryTimeout = absl::Seconds(10);
 
-absl::StatusOr<ProcessResult> RunQuick(const std::string& path,
+absl::StatusOr<ProcessResult> RunQuick(const vm::QemuLaunch& qemu,
                                        std::vector<std::string> args) {
   ProcessSpec spec;
-  spec.argv = {path};
+  spec.argv = qemu.argv;
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.timeout = kQueryTimeout;
   spec.max_output_bytes = 1 << 20;
@@ -47,10 +49,12 @@ std::vector<std::string> ParseAccelHelp(absl::string_view text) {
 }
 
 absl::StatusOr<farm::v1::QemuBinary> QueryQemu(const std::string& path) {
+  ASSIGN_OR_RETURN(const vm::QemuLaunch launch, vm::ResolveQemuLaunch(path));
   farm::v1::QemuBinary qemu;
   qemu.set_path(path);
-  qemu.set_guest_arch(GuestArch(path));
-  absl::StatusOr<ProcessResult> version = RunQuick(path, {"--version"});
+  qemu.set_guest_arch(GuestArch(launch.emulator));
+  qemu.set_bundled(launch.bundled);
+  absl::StatusOr<ProcessResult> version = RunQuick(launch, {"--version"});
   if (!version.ok()) return version.status();
   if (!version->Succeeded()) {
     return absl::UnavailableError(
@@ -58,7 +62,7 @@ absl::StatusOr<farm::v1::QemuBinary> QueryQemu(const std::string& path) {
   }
   qemu.set_version(std::string(absl::StripAsciiWhitespace(
       absl::string_view(version->stdout_data).substr(0, version->stdout_data.find('\n')))));
-  absl::StatusOr<ProcessResult> accel = RunQuick(path, {"-accel", "help"});
+  absl::StatusOr<ProcessResult> accel = RunQuick(launch, {"-accel", "help"});
   if (accel.ok() && accel->Succeeded()) {
     for (const std::string& name : ParseAccelHelp(accel->stdout_data)) {
       qemu.add_accelerators(name);
@@ -107,7 +111,8 @@ std::vector<farm::v1::QemuBinary> FindQemu(const Sysroot& sysroot,
   }
   std::vector<std::string> lines;
   for (const farm::v1::QemuBinary& qemu : found) {
-    lines.push_back(absl::StrCat(qemu.path(), " (", qemu.version(), ", accelerators: ",
+    lines.push_back(absl::StrCat(qemu.path(), qemu.bundled() ? " (bundle, through its loader; " : " (",
+                                 qemu.version(), ", accelerators: ",
                                  absl::StrJoin(qemu.accelerators(), " "), ")"));
   }
   AddCheck(checks, "qemu", farm::v1::OUTCOME_PASS, absl::StrJoin(lines, "; "),

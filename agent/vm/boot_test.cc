@@ -4,6 +4,7 @@
 #include "agent/vm/boot.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <google/protobuf/util/time_util.h>
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "agent/probe/qemu.h"
 #include "agent/vm/image.h"
 #include "common/testing/run_binary.h"
 #include "gmock/gmock.h"
@@ -138,6 +140,31 @@ TEST_F(BootTest, Arm64GuestBootsUnderTcg) {
   ASSERT_TRUE(result.succeeded()) << result.failure_reason();
   EXPECT_EQ(result.machine(), "virt");
   EXPECT_EQ(result.guest().cpu_model(), "cortex-a72");
+  EXPECT_EQ(result.guest_arch(), farm::v1::CPU_ARCH_ARM64);
+}
+
+// A phone has no glibc: its QEMU is a bundle started through glibc's loader. The
+// same mechanism with this machine's own QEMU: the probe finds it, and an arm64
+// guest boots through it.
+TEST_F(BootTest, AGuestBootsThroughAQemuBundle) {
+  const std::string bundle = absl::StrCat(std::getenv("TEST_TMPDIR"), "/qemu-bundle");
+  ASSERT_EQ(::mkdir(bundle.c_str(), 0755), 0);
+  const ProcessResult untar = testing::RunBinary(
+      "/bin/tar", {"-xf", testing::Runfile("tools/deploy/qemu_bundle_host.tar"), "-C", bundle});
+  ASSERT_TRUE(untar.Succeeded()) << untar.stderr_data;
+
+  absl::StatusOr<farm::v1::QemuBinary> found = probe::QueryQemu(bundle);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_TRUE(found->bundled());
+  EXPECT_EQ(found->guest_arch(), farm::v1::CPU_ARCH_ARM64);
+  EXPECT_THAT(found->version(), HasSubstr("QEMU emulator version"));
+  EXPECT_THAT(found->accelerators(), ::testing::Contains("tcg"));
+
+  options_.qemu_binary = bundle;
+  farm::v1::BootVmRequest request = Request(1);
+  request.mutable_guest()->set_image("arm64");
+  const farm::v1::BootResult result = RunBootJob(request, options_, nullptr, nullptr, nullptr);
+  ASSERT_TRUE(result.succeeded()) << result.failure_reason();
   EXPECT_EQ(result.guest_arch(), farm::v1::CPU_ARCH_ARM64);
 }
 

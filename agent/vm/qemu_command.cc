@@ -7,6 +7,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "agent/vm/qemu_launch.h"
+#include "common/status_macros.h"
 
 namespace kvmfarm::vm {
 
@@ -46,10 +48,12 @@ absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec,
                   : kvm                   ? "host"
                   : x86                   ? "qemu64"
                                           : "cortex-a72";
-  const std::string binary = !qemu_binary.empty() ? qemu_binary
-                             : x86 ? "qemu-system-x86_64"
-                                   : "qemu-system-aarch64";
-  cmd.argv = {binary,
+  const std::string qemu = !qemu_binary.empty() ? qemu_binary
+                           : x86 ? "qemu-system-x86_64"
+                                 : "qemu-system-aarch64";
+  ASSIGN_OR_RETURN(const QemuLaunch launch, ResolveQemuLaunch(qemu));
+  cmd.argv = launch.argv;
+  cmd.argv.insert(cmd.argv.end(), {
               "-M",
               pc ? "pc" : x86 ? "microvm,x-option-roms=off,rtc=on,isa-serial=on" : "virt",
               "-accel",
@@ -75,7 +79,7 @@ absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec,
                                ? absl::StrCat(" tsc_early_khz=", spec.tsc_khz)
                                : "",
                            spec.extra_kernel_args.empty() ? "" : " ", spec.extra_kernel_args),
-              "-no-reboot"};
+              "-no-reboot"});
   if (!spec.scratch_disk.empty()) {
     // cache=none: the host's page cache must not stand in for the disk either.
     cmd.argv.push_back("-drive");
