@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # tools/deploy/deploy_phones.sh against a stub adb on PATH that records its calls,
 # and, for registration, a real controller with a local agent standing in for the
-# phone's. Args: deploy script, stub adb, farm-agent, farm-controller, farmctl,
-# a fixture device directory.
+# phone's: the arm64 build under qemu-aarch64-static. Args: deploy script, stub adb,
+# farm-agent (host build), farm-controller, farmctl, a fixture device directory,
+# farm-agent (arm64 build).
 set -uo pipefail
 deploy=$PWD/$1; stub=$(realpath "$2"); agent=$(realpath "$3")
 controller_bin=$(realpath "$4"); farmctl=$(realpath "$5"); fixture=$(realpath "$6")
+arm64=$(realpath "$7")
 
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
 mkdir -p "$tmp/bin" "$tmp/images"
@@ -19,9 +21,13 @@ echo PHONE1 >"$STUB_ADB_ROOTED"
 echo kernel >"$tmp/images/kernel"
 echo initramfs >"$tmp/images/initramfs.cpio.gz"
 
-# A minimal ELF header for aarch64: magic, 64-bit, little endian, e_machine 0xb7.
-arm64=$tmp/farm-agent-arm64
-printf '\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00' >"$arm64"
+# A QEMU bundle's shape (tools/deploy/make_qemu_bundle.sh): a minimal aarch64 ELF
+# header (magic, 64-bit, little endian, e_machine 0xb7) stands for each binary.
+bundle=$tmp/qemu-bundle
+mkdir -p "$bundle/lib"
+printf '\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00' \
+  >"$bundle/qemu-system-aarch64"
+cp "$bundle/qemu-system-aarch64" "$bundle/ld-linux-aarch64.so.1"
 
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
@@ -81,6 +87,20 @@ push_line=$(grep -n -- '-s PHONE1 push' "$STUB_ADB_LOG" | tail -1 | cut -d: -f1)
 start_line=$(grep -n -- '-s PHONE1 shell su -c .cd' "$STUB_ADB_LOG" | cut -d: -f1)
 [[ $push_line -lt $start_line ]] || fail "agent started before the push finished"
 
+# A QEMU bundle is pushed whole, and the agent starts QEMU through it.
+run --agent "$arm64" --images "$tmp/images" --serial PHONE1 --qemu "$bundle" \
+  --controller 127.0.0.1:9999 --register-timeout 0
+[[ $(rc) == 0 ]] || fail "deploy with a QEMU bundle: rc=$(rc) $(cat "$tmp/err")"
+expect_log "-s PHONE1 push $bundle /data/local/tmp/kvmfarm/qemu"
+expect_log "-s PHONE1 shell chmod 755 /data/local/tmp/kvmfarm/farm-agent /data/local/tmp/kvmfarm/qemu/qemu-system-aarch64 /data/local/tmp/kvmfarm/qemu/ld-linux-aarch64.so.1"
+grep -q -- "-s PHONE1 shell su -c .*nohup ./farm-agent .*--qemu /data/local/tmp/kvmfarm/qemu " \
+  "$STUB_ADB_LOG" || fail "agent not started with the bundle"
+# An incomplete bundle is refused before anything reaches a phone.
+rm -r "$bundle/lib"
+run --agent "$arm64" --images "$tmp/images" --qemu "$bundle" --register-timeout 0
+[[ $(rc) == 2 ]] && grep -q "has no lib/" "$tmp/err" || fail "incomplete bundle: $(cat "$tmp/err")"
+[[ ! -s $STUB_ADB_LOG ]] || fail "adb was called for an incomplete bundle"
+
 # A phone whose pushes fail is named; the next phone is still deployed; exit 1.
 echo PHONE1 >"$tmp/broken"
 STUB_ADB_BROKEN=$tmp/broken run --agent "$arm64" --images "$tmp/images" --controller 127.0.0.1:9999 --register-timeout 0
@@ -96,7 +116,8 @@ expect_log "-s PHONE3 reverse tcp:7421 tcp:9999"
 controller_pid=$!
 for ((i = 0; i < 300; i++)); do [[ -s $tmp/controller.port ]] && break; sleep 0.1; done
 port=$(cat "$tmp/controller.port")
-export STUB_ADB_AGENT=$agent STUB_ADB_CONTROLLER=127.0.0.1:$port STUB_ADB_SYSROOT=$fixture
+export STUB_ADB_AGENT=$arm64 STUB_ADB_EMULATOR=qemu-aarch64-static
+export STUB_ADB_CONTROLLER=127.0.0.1:$port STUB_ADB_SYSROOT=$fixture
 run --agent "$arm64" --images "$tmp/images" --serial PHONE1 --controller "127.0.0.1:$port" \
   --farmctl "$farmctl" --register-timeout 60
 [[ $(rc) == 0 ]] && grep -q "PHONE1: registered with 127.0.0.1:$port" "$tmp/out" ||

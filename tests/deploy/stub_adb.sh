@@ -8,6 +8,7 @@
 #                     farm-agent instead, registering with $STUB_ADB_CONTROLLER
 #                     as that serial with the fixture $STUB_ADB_SYSROOT; its pid
 #                     is appended to $STUB_ADB_PIDS.
+#   STUB_ADB_EMULATOR if set, runs STUB_ADB_AGENT (the arm64 build) under it
 set -u
 echo "$*" >>"$STUB_ADB_LOG"
 if [[ $1 == devices ]]; then
@@ -41,7 +42,9 @@ case $1 in
         fi ;;
       *"nohup ./farm-agent"*)
         if [[ -n ${STUB_ADB_AGENT:-} ]]; then
-          "$STUB_ADB_AGENT" --listen 127.0.0.1:0 --controller "$STUB_ADB_CONTROLLER" \
+          agent_cmd=("$STUB_ADB_AGENT")
+          [[ -n ${STUB_ADB_EMULATOR:-} ]] && agent_cmd=("$STUB_ADB_EMULATOR" "$STUB_ADB_AGENT")
+          "${agent_cmd[@]}" --listen 127.0.0.1:0 --controller "$STUB_ADB_CONTROLLER" \
             --device-id "$serial" --sysroot "$STUB_ADB_SYSROOT" \
             >>"$STUB_ADB_LOG.agent" 2>&1 </dev/null &
           echo $! >>"$STUB_ADB_PIDS"

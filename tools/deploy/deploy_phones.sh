@@ -11,7 +11,10 @@
 #                         when it exists; native benchmarks are skipped without it)
 #   --images DIR          guest image directory for arm64 (default
 #                         bazel-bin/guest_images/images/arm64)
-#   --qemu PATH           a static qemu-system-aarch64 to push (phones have none)
+#   --qemu PATH           QEMU to push (phones have none): a QEMU bundle directory from
+#                         tools/deploy/make_qemu_bundle.sh (Debian's arm64 QEMU with
+#                         its libraries and glibc's loader), or a static
+#                         qemu-system-aarch64
 #   --serial S            deploy to this device only (repeatable; default: every
 #                         device `adb devices` lists as ready)
 #   --controller H:P      the controller on this host (default $FARM_CONTROLLER or
@@ -91,7 +94,14 @@ if [[ -z $workload && -f $default_workload ]]; then
   fi
 fi
 [[ -z $workload ]] || require_arm64 farm-workload "$workload"
-[[ -z $qemu ]] || require_arm64 qemu-system-aarch64 "$qemu"
+if [[ -d $qemu ]]; then
+  # A bundle: the agent starts it through the bundle's own glibc loader.
+  require_arm64 "QEMU bundle's qemu-system-aarch64" "$qemu/qemu-system-aarch64"
+  require_arm64 "QEMU bundle's loader" "$qemu/ld-linux-aarch64.so.1"
+  [[ -d $qemu/lib ]] || die "QEMU bundle '$qemu' has no lib/ (make it with tools/deploy/make_qemu_bundle.sh)."
+elif [[ -n $qemu ]]; then
+  require_arm64 qemu-system-aarch64 "$qemu"
+fi
 [[ -d $images ]] || die "guest image directory '$images' not found (bazel build //guest_images:images)."
 [[ $controller =~ ^(127\.0\.0\.1|localhost):([0-9]+)$ ]] ||
   die "--controller '$controller' must be on this host (127.0.0.1:PORT): the phone reaches it through adb reverse."
@@ -143,7 +153,12 @@ deploy_one() {
     to_chmod+=("$remote_dir/farm-workload")
     agent_flags+=(--farm-workload "$remote_dir/farm-workload")
   fi
-  if [[ -n $qemu ]]; then
+  if [[ -d $qemu ]]; then
+    phone shell rm -rf "$remote_dir/qemu" || return 1
+    phone push "$qemu" "$remote_dir/qemu" >/dev/null || return 1
+    to_chmod+=("$remote_dir/qemu/qemu-system-aarch64" "$remote_dir/qemu/ld-linux-aarch64.so.1")
+    agent_flags+=(--qemu "$remote_dir/qemu")
+  elif [[ -n $qemu ]]; then
     phone push "$qemu" "$remote_dir/qemu-system-aarch64" >/dev/null || return 1
     to_chmod+=("$remote_dir/qemu-system-aarch64")
     agent_flags+=(--qemu "$remote_dir/qemu-system-aarch64")
