@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make_initramfs.sh OUT INIT BUSYBOX [SRC:DEST ...]: a gzip'd newc cpio holding
 # /init, /bin/busybox (with its applet links) and each SRC at DEST: a file is put at
-# DEST (mode 0755 under /bin, else 0644); a directory's files go into the directory
-# DEST. E.g. farm-workload:/bin/farm-workload mods:/lib/modules
+# DEST (mode 0755 under /bin or when executable, else 0644); a directory's contents are copied into the
+# directory DEST with their modes. E.g. farm-workload:/bin/farm-workload mods:/lib/modules
 # Deterministic: fixed timestamps and owners, sorted entries.
 set -euo pipefail
 out=$1 init=$2 busybox=$3
@@ -19,10 +19,10 @@ for extra in "$@"; do
   src=${extra%%:*} dest=${extra#*:}
   if [[ -d "$src" ]]; then
     mkdir -p "$root$dest"
-    find "$src" -maxdepth 1 -type f -exec install -m 0644 {} "$root$dest/" \;
+    cp -a "$src/." "$root$dest/"
   else
     mode=0644
-    [[ "$dest" == /bin/* ]] && mode=0755
+    [[ "$dest" == /bin/* || -x "$src" ]] && mode=0755
     install -D -m "$mode" "$src" "$root$dest"
   fi
 done

@@ -122,4 +122,13 @@ else
     "${apt_opts[@]}"
   fetch busybox-static:arm64 busybox-static-arm64.deb "${apt_opts[@]}"
 fi
+# Debian's arm64 QEMU and the arm64 libraries it needs, as .deb files: the QEMU
+# bundle a phone without glibc runs (tools/deploy/make_qemu_bundle.sh), which
+# //tests/arm64 also boots guests with under an emulated arm64 KVM.
+if [[ -d "$CACHE/qemu-arm64" ]]; then
+  echo "setup: arm64 QEMU packages present in $CACHE/qemu-arm64"
+else
+  echo "setup: fetching the arm64 QEMU packages into $CACHE/qemu-arm64"
+  "${SUDO[@]}" "$(dirname "$0")/deploy/make_qemu_bundle.sh" --fetch "$CACHE/qemu-arm64"
+fi
 echo "setup: done"

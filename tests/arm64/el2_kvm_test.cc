@@ -5,6 +5,7 @@
 // comes from the real kernel log. Nothing here is a fixture.
 #include <google/protobuf/util/json_util.h>
 
+#include <iostream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -27,16 +28,18 @@ struct GuestProbe {
   std::string console;
 };
 
-// Boots the probe guest on an emulated arm64 machine with `machine_options` and
-// `kernel_args`, and parses what the agent printed.
+// Boots the probe guest (`initramfs`, a runfile) on an emulated arm64 machine with
+// `machine_options` and `kernel_args`, and parses what the agent printed.
 GuestProbe ProbeInEmulatedArm64(const std::string& machine_options,
-                                const std::string& kernel_args) {
+                                const std::string& kernel_args,
+                                const std::string& initramfs = "tests/arm64/el2_initramfs.cpio.gz",
+                                int memory_mib = 512) {
   const ProcessResult result = RunCommand(
       {"qemu-system-aarch64"},
       {"-M", absl::StrCat("virt,", machine_options), "-cpu", "cortex-a72", "-accel", "tcg",
-       "-m", "512", "-nographic", "-nodefaults", "-no-user-config", "-serial", "stdio",
+       "-m", absl::StrCat(memory_mib), "-nographic", "-nodefaults", "-no-user-config", "-serial", "stdio",
        "-no-reboot", "-kernel", Runfile("guest_images/images/arm64/kernel"), "-initrd",
-       Runfile("tests/arm64/el2_initramfs.cpio.gz"), "-append",
+       Runfile(initramfs), "-append",
        absl::StrCat("console=ttyAMA0 quiet panic=-1 ", kernel_args)});
   GuestProbe probe;
   probe.console = result.stdout_data;
@@ -99,6 +102,27 @@ TEST(El2KvmTest, KernelAtEl1HasNoHypervisorMode) {
   EXPECT_FALSE(c.kvm_node().present());
   EXPECT_EQ(c.verdict(), farm::v1::VERDICT_NO_HYPERVISOR_MODE);
   EXPECT_THAT(absl::StrJoin(c.verdict_reasons(), "\n"), HasSubstr("HYP mode not available"));
+}
+
+// The whole phone story, no phone: the static agent in the phone's layout, with
+// Debian's glibc-linked arm64 QEMU started through its bundled loader, boots a
+// Linux guest under the (emulated machine's real) KVM: KVM_READY.
+TEST(El2KvmTest, PhoneLayoutBootsAGuestUnderKvmThroughTheQemuBundle) {
+  const GuestProbe probe = ProbeInEmulatedArm64(
+      "virtualization=on", "", "tests/arm64/phone_initramfs.cpio.gz", /*memory_mib=*/1536);
+  const farm::v1::KvmCapability& c = probe.capability;
+  ASSERT_EQ(c.qemu_size(), 1) << probe.console;
+  EXPECT_TRUE(c.qemu(0).bundled());
+  EXPECT_EQ(c.qemu(0).path(), "/data/local/tmp/kvmfarm/qemu");
+  EXPECT_TRUE(c.qemu(0).kvm_supported());
+  EXPECT_TRUE(c.kvm_boot_check().succeeded()) << c.kvm_boot_check().failure_reason() << "\n"
+                                              << probe.console;
+  EXPECT_EQ(c.kvm_boot_check().guest_arch(), farm::v1::CPU_ARCH_ARM64);
+  EXPECT_EQ(c.verdict(), farm::v1::VERDICT_KVM_READY);
+  // For the record (bazel test --test_output=all).
+  for (const farm::v1::Check& check : c.checks()) {
+    std::cout << check.name() << ": " << check.detail() << "\n";
+  }
 }
 
 }  // namespace
