@@ -361,7 +361,11 @@ void AddKvmNodeChecks(const farm::v1::KvmNodeProbe& node, absl::string_view sour
     AddCheck(checks, "kvm.smoke_test", node.smoke_test().outcome(),
              node.smoke_test().detail(), source);
   } else {
-    AddCheck(checks, "kvm.smoke_test", farm::v1::OUTCOME_SKIP, "not run", source);
+    AddCheck(checks, "kvm.smoke_test", farm::v1::OUTCOME_SKIP,
+             node.has_api_version() && node.api_version() != 12
+                 ? "not run: the KVM API is not the stable 12"
+                 : "not run",
+             source);
   }
 }
 
@@ -414,12 +418,20 @@ farm::v1::KvmNodeProbe ProbeKvmNode(const Sysroot& sysroot,
       ext->set_value(value < 0 ? 0 : value);
     }
   };
-  add_caps(kCommonCaps, sizeof(kCommonCaps) / sizeof(kCommonCaps[0]));
+  // Answers of a KVM without the stable API (or of an emulator that passes no KVM
+  // ioctls through: qemu-user) would read as "unsupported"; better none.
+  if (node.api_version() == 12) {
+    add_caps(kCommonCaps, sizeof(kCommonCaps) / sizeof(kCommonCaps[0]));
 #if defined(__aarch64__)
-  add_caps(kArm64Caps, sizeof(kArm64Caps) / sizeof(kArm64Caps[0]));
+    add_caps(kArm64Caps, sizeof(kArm64Caps) / sizeof(kArm64Caps[0]));
+#else
+    add_caps(kX86Caps, sizeof(kX86Caps) / sizeof(kX86Caps[0]));
+#endif
+  }
+#if defined(__aarch64__)
+  (void)kX86Caps;
 #else
   (void)kArm64Caps;
-  add_caps(kX86Caps, sizeof(kX86Caps) / sizeof(kX86Caps[0]));
 #endif
   if (options.run_smoke_test && node.api_version() == 12) {
     *node.mutable_smoke_test() = RunKvmSmokeTest(kvm_fd, options.smoke_test_timeout);
