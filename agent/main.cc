@@ -140,11 +140,16 @@ int RunProbeOnce() {
 int Serve() {
   BlockShutdownSignals();
   const AgentPaths paths = PathsFromFlags();
-  // The work directory is ours (on a phone, kAndroidHome/work): create it.
-  if (mkdir(paths.work_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    std::cerr << "farm-agent: cannot create --work-dir '" << paths.work_dir
-              << "': " << std::strerror(errno) << "\n";
-    return 2;
+  // The work directory is ours (on a phone, kAndroidHome/work): create it, and
+  // its parents.
+  for (size_t slash = 1; slash != std::string::npos;) {
+    slash = paths.work_dir.find('/', slash + 1);
+    const std::string prefix = paths.work_dir.substr(0, slash);
+    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+      std::cerr << "farm-agent: cannot create --work-dir '" << paths.work_dir << "' ("
+                << prefix << ": " << std::strerror(errno) << ")\n";
+      return 2;
+    }
   }
   AgentConfig config;
   config.probe = ProbeOptionsFromFlags();

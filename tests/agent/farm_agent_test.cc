@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <map>
@@ -80,6 +81,9 @@ TEST(FarmAgentCliTest, BadInputsAreOneClearLineAndExit2) {
   result = RunAgent({"--probe", "stray"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.stderr_data, HasSubstr("unexpected argument 'stray'"));
+  result = RunAgent({"--sysroot", Fixture("sd835"), "--work-dir", "/proc/kvmfarm-no/work"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.stderr_data, HasSubstr("cannot create --work-dir '/proc/kvmfarm-no/work'"));
   result = RunAgent({"--listen", "nonsense"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.stderr_data, HasSubstr("not host:port"));
@@ -439,6 +443,15 @@ TEST(FarmAgentServerTest, TheBackgroundBootCheckDecidesTheVerdict) {
     EXPECT_THAT(capability.verdict(), ::testing::AnyOf(farm::v1::VERDICT_KVM_READY,
                                                        farm::v1::VERDICT_KVM_BOOT_FAILED));
   }
+}
+
+TEST(FarmAgentServerTest, ServesAfterCreatingItsWorkDirectory) {
+  const std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/phone/kvmfarm/work");
+  RunningAgent agent({"--sysroot", Fixture("sd835"), "--work-dir", dir});
+  ASSERT_FALSE(agent.WaitUntilListening().empty());
+  struct stat st;
+  EXPECT_TRUE(stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) << dir;
+  EXPECT_THAT(agent.Log(), HasSubstr("work directory " + dir));
 }
 
 TEST(FarmAgentServerTest, TwoAgentsCannotShareAPort) {
