@@ -7,7 +7,7 @@
 exec </dev/console >/dev/console 2>&1
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
-for module in failover net_failover virtio_net; do
+for module in virtio_ring virtio virtio_mmio failover net_failover virtio_net; do
   /bin/busybox insmod /lib/modules/$module.ko
 done
 /bin/busybox ip link set lo up
