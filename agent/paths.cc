@@ -40,9 +40,9 @@ AgentPaths ResolveAgentPaths(const PathFlags& flags, bool android, const std::st
   AgentPaths paths;
   const std::string tmpdir = Env("TMPDIR");
   paths.work_dir = !flags.work_dir.empty() ? flags.work_dir
-                   : android             ? absl::StrCat(kAndroidHome, "/work")
-                   : !tmpdir.empty()     ? tmpdir
-                                         : "/tmp";
+                   : android               ? absl::StrCat(kAndroidHome, "/work")
+                   : !tmpdir.empty()       ? tmpdir
+                                           : "/tmp";
 
   paths.image_dir = flags.image_dir;
   for (const std::string& candidate : BesideAgent(exe, "images", "guest_images/images")) {
@@ -54,7 +54,8 @@ AgentPaths ResolveAgentPaths(const PathFlags& flags, bool android, const std::st
   }
 
   paths.farm_workload = flags.farm_workload;
-  for (const std::string& candidate : BesideAgent(exe, "farm-workload", "workloads/farm-workload")) {
+  for (const std::string& candidate :
+       BesideAgent(exe, "farm-workload", "workloads/farm-workload")) {
     if (!paths.farm_workload.empty()) break;
     if (FindProgram(candidate, "").ok()) paths.farm_workload = candidate;
   }

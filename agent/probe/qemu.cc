@@ -111,7 +111,8 @@ std::vector<farm::v1::QemuBinary> FindQemu(const Sysroot& sysroot,
   }
   std::vector<std::string> lines;
   for (const farm::v1::QemuBinary& qemu : found) {
-    lines.push_back(absl::StrCat(qemu.path(), qemu.bundled() ? " (bundle, through its loader; " : " (",
+    lines.push_back(absl::StrCat(qemu.path(),
+                                 qemu.bundled() ? " (bundle, through its loader; " : " (",
                                  qemu.version(), ", accelerators: ",
                                  absl::StrJoin(qemu.accelerators(), " "), ")"));
   }

@@ -382,7 +382,8 @@ TEST_F(NativeAgentTest, BootVmRefusesImagesOutsideItsDirectory) {
     EXPECT_FALSE(reader->Read(&response));
     const absl::Status status = FromGrpcStatus(reader->Finish());
     EXPECT_TRUE(absl::IsInvalidArgument(status) || absl::IsNotFound(status)) << status;
-    EXPECT_THAT(std::string(status.message()), HasSubstr(image[0] == 'n' ? "no guest image" : "guest.image"));
+    EXPECT_THAT(std::string(status.message()),
+                HasSubstr(image[0] == 'n' ? "no guest image" : "guest.image"));
   }
 }
 

@@ -30,17 +30,30 @@ struct GuestProbe {
 
 // Boots the probe guest (`initramfs`, a runfile) on an emulated arm64 machine with
 // `machine_options` and `kernel_args`, and parses what the agent printed.
-GuestProbe ProbeInEmulatedArm64(const std::string& machine_options,
-                                const std::string& kernel_args,
+GuestProbe ProbeInEmulatedArm64(const std::string& machine_options, const std::string& kernel_args,
                                 const std::string& initramfs = "tests/arm64/el2_initramfs.cpio.gz",
                                 int memory_mib = 512) {
   const ProcessResult result = RunCommand(
-      {"qemu-system-aarch64"},
-      {"-M", absl::StrCat("virt,", machine_options), "-cpu", "cortex-a72", "-accel", "tcg",
-       "-m", absl::StrCat(memory_mib), "-nographic", "-nodefaults", "-no-user-config", "-serial", "stdio",
-       "-no-reboot", "-kernel", Runfile("guest_images/images/arm64/kernel"), "-initrd",
-       Runfile(initramfs), "-append",
-       absl::StrCat("console=ttyAMA0 quiet panic=-1 ", kernel_args)});
+      {"qemu-system-aarch64"}, {"-M",
+                                absl::StrCat("virt,", machine_options),
+                                "-cpu",
+                                "cortex-a72",
+                                "-accel",
+                                "tcg",
+                                "-m",
+                                absl::StrCat(memory_mib),
+                                "-nographic",
+                                "-nodefaults",
+                                "-no-user-config",
+                                "-serial",
+                                "stdio",
+                                "-no-reboot",
+                                "-kernel",
+                                Runfile("guest_images/images/arm64/kernel"),
+                                "-initrd",
+                                Runfile(initramfs),
+                                "-append",
+                                absl::StrCat("console=ttyAMA0 quiet panic=-1 ", kernel_args)});
   GuestProbe probe;
   probe.console = result.stdout_data;
   EXPECT_EQ(result.exit_code, 0) << result.Describe() << result.stderr_data;
@@ -51,8 +64,7 @@ GuestProbe ProbeInEmulatedArm64(const std::string& machine_options,
     return probe;
   }
   const std::string json = probe.console.substr(begin + 16, end - begin - 16);
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &probe.capability).ok())
-      << json;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &probe.capability).ok()) << json;
   return probe;
 }
 

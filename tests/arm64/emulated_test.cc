@@ -105,8 +105,7 @@ farm::v1::KvmCapability ProbeFixture(const std::vector<std::string>& agent,
       agent, {"--probe", "--json", "--sysroot", Runfile("tests/fixtures/devices/" + fixture)});
   farm::v1::KvmCapability capability;
   EXPECT_EQ(result.exit_code, 0) << result.stderr_data;
-  EXPECT_TRUE(
-      google::protobuf::util::JsonStringToMessage(result.stdout_data, &capability).ok())
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(result.stdout_data, &capability).ok())
       << result.stdout_data;
   capability.clear_probed_at();
   capability.clear_probe_duration();
@@ -146,11 +145,11 @@ TEST(EmulatedWorkloadTest, EveryWorkloadRunsAndValidates) {
 
   // Small sizes: the emulator is slower, and this is about running, not figures.
   const char* tmp = std::getenv("TEST_TMPDIR");
-  const ProcessResult result = RunCommand(
-      {kEmulator, ArmWorkload()},
-      {"--json", "--repetitions=1", absl::StrCat("--dir=", tmp ? tmp : "/var/tmp"),
-       "--size=crypto=4M,mem_read=16M,mem_write=16M,mem_random=16M,io=16M",
-       "--iterations=integer=1,float=200000,mem_read=1,mem_write=1,mem_random=200000"});
+  const ProcessResult result =
+      RunCommand({kEmulator, ArmWorkload()},
+                 {"--json", "--repetitions=1", absl::StrCat("--dir=", tmp ? tmp : "/var/tmp"),
+                  "--size=crypto=4M,mem_read=16M,mem_write=16M,mem_random=16M,io=16M",
+                  "--iterations=integer=1,float=200000,mem_read=1,mem_write=1,mem_random=200000"});
   ASSERT_EQ(result.exit_code, 0) << result.stderr_data << result.stdout_data;
   farm::v1::BenchmarkResult benchmark;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(result.stdout_data, &benchmark).ok())

@@ -53,14 +53,33 @@ class EmulatedPhoneTest : public ::testing::Test {
     const int port = FreeLoopbackPort();
     ASSERT_NE(port, 0);
     ProcessSpec spec;
-    spec.argv = {"qemu-system-aarch64", "-M", "virt,virtualization=on", "-cpu", "cortex-a72",
-                 "-accel", "tcg", "-smp", "2", "-m", "2048", "-nographic", "-nodefaults",
-                 "-no-user-config", "-serial", "stdio", "-no-reboot",
-                 "-kernel", Runfile("guest_images/images/arm64/kernel"),
-                 "-initrd", Runfile("tests/arm64/phone_server_initramfs.cpio.gz"),
-                 "-append", "console=ttyAMA0 quiet panic=-1",
-                 "-netdev", absl::StrCat("user,id=net0,hostfwd=tcp:127.0.0.1:", port, "-:7420"),
-                 "-device", "virtio-net-device,netdev=net0"};
+    spec.argv = {"qemu-system-aarch64",
+                 "-M",
+                 "virt,virtualization=on",
+                 "-cpu",
+                 "cortex-a72",
+                 "-accel",
+                 "tcg",
+                 "-smp",
+                 "2",
+                 "-m",
+                 "2048",
+                 "-nographic",
+                 "-nodefaults",
+                 "-no-user-config",
+                 "-serial",
+                 "stdio",
+                 "-no-reboot",
+                 "-kernel",
+                 Runfile("guest_images/images/arm64/kernel"),
+                 "-initrd",
+                 Runfile("tests/arm64/phone_server_initramfs.cpio.gz"),
+                 "-append",
+                 "console=ttyAMA0 quiet panic=-1",
+                 "-netdev",
+                 absl::StrCat("user,id=net0,hostfwd=tcp:127.0.0.1:", port, "-:7420"),
+                 "-device",
+                 "virtio-net-device,netdev=net0"};
     spec.timeout = absl::Minutes(10);
     spec.on_stdout_line = [this](absl::string_view line) {
       absl::MutexLock lock(&mu_);
@@ -73,9 +92,10 @@ class EmulatedPhoneTest : public ::testing::Test {
     ASSERT_TRUE(qemu.ok()) << qemu.status();
     qemu_ = *std::move(qemu);
     ASSERT_TRUE(serving_.WaitForNotificationWithTimeout(absl::Minutes(3)))
-        << "the agent in the emulated phone never served:\n" << Console();
-    stub_ = farm::v1::AgentService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+        << "the agent in the emulated phone never served:\n"
+        << Console();
+    stub_ = farm::v1::AgentService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     if (qemu_) qemu_->Kill();
@@ -147,10 +167,12 @@ TEST_F(EmulatedPhoneTest, ServesTheVerdictNativeFiguresAndAGuestUnderKvm) {
   EXPECT_EQ(capability.device().cpu_arch(), farm::v1::CPU_ARCH_ARM64);
   ASSERT_TRUE(capability.has_kvm_boot_check()) << Console();
   EXPECT_TRUE(capability.kvm_boot_check().succeeded())
-      << capability.kvm_boot_check().failure_reason() << "\n" << Console();
+      << capability.kvm_boot_check().failure_reason() << "\n"
+      << Console();
   EXPECT_EQ(capability.verdict(), farm::v1::VERDICT_KVM_READY);
 
-  const farm::v1::BenchmarkResult native = RunBenchmark(Request("phone/native", farm::v1::MODE_NATIVE));
+  const farm::v1::BenchmarkResult native =
+      RunBenchmark(Request("phone/native", farm::v1::MODE_NATIVE));
   EXPECT_TRUE(native.succeeded()) << native.failure_reason() << native.log();
   ASSERT_EQ(native.measurements_size(), 3) << native.DebugString();
   EXPECT_THAT(native.provenance().kernel_release(), HasSubstr("arm64"));
@@ -167,8 +189,8 @@ TEST_F(EmulatedPhoneTest, ServesTheVerdictNativeFiguresAndAGuestUnderKvm) {
     EXPECT_TRUE(m.has_percent_of_native()) << m.metric();
     // For the record (bazel test --test_output=all): figures of emulation, not of
     // a phone; what they show is that every path works.
-    std::cout << m.metric() << " under the emulated KVM: " << m.median() << " " << m.unit()
-              << " (" << m.percent_of_native() << " % of native)\n";
+    std::cout << m.metric() << " under the emulated KVM: " << m.median() << " " << m.unit() << " ("
+              << m.percent_of_native() << " % of native)\n";
   }
   EXPECT_EQ(under_kvm, 3) << kvm.DebugString();
   EXPECT_TRUE(kvm.guest_boot().succeeded());
