@@ -26,6 +26,7 @@
 #include "agent/probe/report.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
+#include "common/ip_address.h"
 #include "common/subprocess.h"
 #include "common/logging.h"
 
@@ -139,6 +140,16 @@ int RunProbeOnce() {
 
 int Serve() {
   BlockShutdownSignals();
+  for (const auto& [flag, value] :
+       {std::pair<const char*, std::string>{"--listen", absl::GetFlag(FLAGS_listen)},
+        {"--controller", absl::GetFlag(FLAGS_controller)},
+        {"--advertise", absl::GetFlag(FLAGS_advertise)}}) {
+    if (value.empty()) continue;
+    if (absl::Status ip = CheckIpEndpoint(flag, value); !ip.ok()) {
+      std::cerr << "farm-agent: " << ip.message() << "\n";
+      return 2;
+    }
+  }
   const AgentPaths paths = PathsFromFlags();
   // The work directory is ours (on a phone, kAndroidHome/work): create it, and
   // its parents.

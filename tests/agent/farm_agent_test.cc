@@ -87,6 +87,10 @@ TEST(FarmAgentCliTest, BadInputsAreOneClearLineAndExit2) {
   result = RunAgent({"--listen", "nonsense"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.stderr_data, HasSubstr("not host:port"));
+  // No name service in the static agent: host names are refused at start.
+  result = RunAgent({"--sysroot", Fixture("sd835"), "--controller", "lab-ctl:7421"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.stderr_data, HasSubstr("--controller 'lab-ctl:7421': give an IP address"));
 }
 
 // A farm-agent on 127.0.0.1:0.

@@ -1,0 +1,33 @@
+// -----------------------------------------------------------------------------
+// File: ip_address.h
+// -----------------------------------------------------------------------------
+//
+// "host:port" addresses as kvmfarm's flags take them. The agent insists on IP
+// literals: its static build has no name service (static glibc can't load NSS
+// modules, and Android has none to load), so a host name would resolve on a Linux
+// test host and then fail on the phone. Better to say so at start.
+//
+// Example:
+//
+//   RETURN_IF_ERROR(CheckIpEndpoint("--controller", "127.0.0.1:7421"));  // OK
+//   CheckIpEndpoint("--controller", "lab-ctl:7421");  // INVALID_ARGUMENT, says why
+#ifndef KVMFARM_COMMON_IP_ADDRESS_H_
+#define KVMFARM_COMMON_IP_ADDRESS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace kvmfarm {
+
+// Splits "host:port" or "[v6]:port" (port 0..65535); false when malformed.
+bool SplitHostPort(absl::string_view address, std::string* host, int* port);
+
+// OK when `address` is host:port with an IPv4 literal or a bracketed IPv6 literal
+// as host; INVALID_ARGUMENT naming `flag` otherwise.
+absl::Status CheckIpEndpoint(absl::string_view flag, absl::string_view address);
+
+}  // namespace kvmfarm
+
+#endif  // KVMFARM_COMMON_IP_ADDRESS_H_

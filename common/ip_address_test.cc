@@ -1,0 +1,44 @@
+#include "common/ip_address.h"
+
+#include "common/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm {
+namespace {
+
+using ::kvmfarm::testing::IsOk;
+using ::kvmfarm::testing::StatusIs;
+using ::testing::HasSubstr;
+
+TEST(SplitHostPortTest, SplitsV4AndV6) {
+  std::string host;
+  int port = 0;
+  ASSERT_TRUE(SplitHostPort("127.0.0.1:7420", &host, &port));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 7420);
+  ASSERT_TRUE(SplitHostPort("[::1]:0", &host, &port));
+  EXPECT_EQ(host, "[::1]");
+  EXPECT_EQ(port, 0);
+  EXPECT_FALSE(SplitHostPort("localhost", &host, &port));
+  EXPECT_FALSE(SplitHostPort(":7420", &host, &port));
+  EXPECT_FALSE(SplitHostPort("127.0.0.1:65536", &host, &port));
+  EXPECT_FALSE(SplitHostPort("127.0.0.1:http", &host, &port));
+}
+
+TEST(CheckIpEndpointTest, IpLiteralsOnly) {
+  EXPECT_THAT(CheckIpEndpoint("--listen", "0.0.0.0:7420"), IsOk());
+  EXPECT_THAT(CheckIpEndpoint("--listen", "[::]:7420"), IsOk());
+  EXPECT_THAT(CheckIpEndpoint("--controller", "lab-ctl:7421"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--controller 'lab-ctl:7421': give an IP address")));
+  EXPECT_THAT(CheckIpEndpoint("--advertise", "localhost:1"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a host name")));
+  EXPECT_THAT(CheckIpEndpoint("--listen", "nonsense"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not host:port")));
+  EXPECT_THAT(CheckIpEndpoint("--listen", "[nothex]:1"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace kvmfarm
