@@ -91,9 +91,16 @@ class EmulatedPhoneTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<Subprocess>> qemu = Subprocess::Start(spec);
     ASSERT_TRUE(qemu.ok()) << qemu.status();
     qemu_ = *std::move(qemu);
-    ASSERT_TRUE(serving_.WaitForNotificationWithTimeout(absl::Minutes(3)))
-        << "the agent in the emulated phone never served:\n"
-        << Console();
+    // Until the agent says it serves, QEMU exits (e.g. the port was taken after
+    // all), or three minutes pass.
+    const absl::Time give_up = absl::Now() + absl::Minutes(3);
+    while (!serving_.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+      ASSERT_FALSE(qemu_->WaitFor(absl::ZeroDuration()))
+          << "QEMU exited before the agent served: " << qemu_->Wait().stderr_data << "\n"
+          << Console();
+      ASSERT_LT(absl::Now(), give_up) << "the agent in the emulated phone never served:\n"
+                                      << Console();
+    }
     stub_ = farm::v1::AgentService::NewStub(
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
   }
