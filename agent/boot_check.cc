@@ -22,13 +22,13 @@ void RunKvmBootCheck(const vm::BootJobOptions& options, JobSlot::Lease* lease,
   }
   const farm::v1::CpuArch arch = vm::HostImageName() == "arm64" ? farm::v1::CPU_ARCH_ARM64
                                                                  : farm::v1::CPU_ARCH_X86_64;
-  std::string qemu_path;
-  for (const farm::v1::QemuBinary& qemu : c->qemu()) {
-    if (qemu.guest_arch() == arch && qemu.kvm_supported()) qemu_path = qemu.path();
-  }
   if (c->qemu_size() == 0) {
     return skip("no QEMU on device (push one with tools/deploy/deploy_phones.sh --qemu, or "
                 "give --qemu)");
+  }
+  std::string qemu_path;
+  for (const farm::v1::QemuBinary& qemu : c->qemu()) {
+    if (qemu.guest_arch() == arch && qemu.kvm_supported()) qemu_path = qemu.path();
   }
   if (qemu_path.empty()) return skip("no QEMU for this architecture with the kvm accelerator");
   absl::StatusOr<vm::GuestImage> image =
