@@ -1,7 +1,5 @@
 #include "agent/environment.h"
 
-#include <dirent.h>
-
 #include <google/protobuf/util/time_util.h>
 
 #include <utility>
@@ -10,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
 
 namespace kvmfarm {
 namespace {
@@ -19,11 +18,8 @@ using google::protobuf::util::TimeUtil;
 std::vector<std::string> ListDir(const probe::Sysroot& sysroot, const std::string& path,
                                  absl::string_view prefix) {
   std::vector<std::string> names;
-  if (DIR* dir = opendir(sysroot.Resolve(path).c_str())) {
-    while (dirent* entry = readdir(dir)) {
-      if (absl::StartsWith(entry->d_name, prefix)) names.emplace_back(entry->d_name);
-    }
-    closedir(dir);
+  for (const std::string& name : ListDirectory(sysroot.Resolve(path))) {
+    if (absl::StartsWith(name, prefix)) names.push_back(name);
   }
   return names;
 }

@@ -6,15 +6,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/subprocess.h"
 
 namespace kvmfarm {
 namespace {
-
-bool IsDirectory(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 // Candidate locations of a file shipped with farm-agent: beside it (a device's
 // working directory), in its Bazel runfiles, in bazel-bin.

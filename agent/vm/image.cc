@@ -1,6 +1,5 @@
 #include "agent/vm/image.h"
 
-#include <dirent.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -13,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/files.h"
 
 namespace kvmfarm::vm {
 namespace {
@@ -42,15 +42,10 @@ std::string HostImageName() {
 
 std::vector<std::string> ListImages(const std::string& image_dir) {
   std::vector<std::string> names;
-  if (DIR* dir = opendir(image_dir.c_str())) {
-    while (dirent* entry = readdir(dir)) {
-      const std::string name = entry->d_name;
-      if (name[0] == '.') continue;
-      if (IsFile(absl::StrCat(image_dir, "/", name, "/kernel"))) names.push_back(name);
-    }
-    closedir(dir);
+  for (const std::string& name : ListDirectory(image_dir)) {
+    if (name[0] == '.') continue;
+    if (IsFile(absl::StrCat(image_dir, "/", name, "/kernel"))) names.push_back(name);
   }
-  std::sort(names.begin(), names.end());
   return names;
 }
 
@@ -72,8 +67,7 @@ absl::StatusOr<GuestImage> ResolveImage(const std::string& image_dir, const std:
         absl::StrCat("the agent's image directory ", image_dir, " does not exist (--image-dir)"));
   }
   const std::string dir = absl::StrCat(*root, "/", name);
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+  if (!IsDirectory(dir)) {
     return absl::NotFoundError(absl::StrCat("no guest image '", name, "' in ", *root,
                                             " (images: ",
                                             absl::StrJoin(ListImages(*root), ", "), ")"));

@@ -1,34 +1,12 @@
 #include "agent/vm/qemu_launch.h"
 
-#include <dirent.h>
-#include <sys/stat.h>
-
-#include <algorithm>
-
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/files.h"
 
 namespace kvmfarm::vm {
-namespace {
-
-bool IsDirectory(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-std::vector<std::string> ListDirectory(const std::string& dir) {
-  std::vector<std::string> names;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* entry = readdir(d)) names.emplace_back(entry->d_name);
-    closedir(d);
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-}  // namespace
 
 absl::StatusOr<QemuLaunch> ResolveQemuLaunch(const std::string& qemu) {
   QemuLaunch launch;

@@ -1,7 +1,6 @@
 // The arm64 builds of farm-agent and farm-workload: fully static, stripped aarch64
 // executables whose probe gives the host build's verdicts on every device fixture,
 // and whose workloads all run, under qemu-aarch64-static.
-#include <dirent.h>
 #include <elf.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
@@ -15,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/testing/run_binary.h"
 #include "farm/v1/common.pb.h"
 #include "gmock/gmock.h"
@@ -87,14 +87,9 @@ TEST(Arm64BuildTest, BinariesAreStaticStrippedAarch64) {
 std::vector<std::string> Fixtures() {
   std::vector<std::string> names;
   const std::string dir = Runfile("tests/fixtures/devices");
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* entry = readdir(d)) {
-      const std::string name = entry->d_name;
-      if (name != "." && name != ".." && entry->d_type == DT_DIR) names.push_back(name);
-    }
-    closedir(d);
+  for (const std::string& name : ListDirectory(dir)) {
+    if (IsDirectory(dir + "/" + name)) names.push_back(name);
   }
-  std::sort(names.begin(), names.end());
   return names;
 }
 
