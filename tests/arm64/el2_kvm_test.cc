@@ -15,6 +15,7 @@
 #include "farm/v1/common.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/arm64/emulated_arm64.h"
 
 namespace kvmfarm {
 namespace {
@@ -33,27 +34,12 @@ struct GuestProbe {
 GuestProbe ProbeInEmulatedArm64(const std::string& machine_options, const std::string& kernel_args,
                                 const std::string& initramfs = "tests/arm64/el2_initramfs.cpio.gz",
                                 int memory_mib = 512) {
-  const ProcessResult result = RunCommand(
-      {"qemu-system-aarch64"}, {"-M",
-                                absl::StrCat("virt,", machine_options),
-                                "-cpu",
-                                "cortex-a72",
-                                "-accel",
-                                "tcg",
-                                "-m",
-                                absl::StrCat(memory_mib),
-                                "-nographic",
-                                "-nodefaults",
-                                "-no-user-config",
-                                "-serial",
-                                "stdio",
-                                "-no-reboot",
-                                "-kernel",
-                                Runfile("guest_images/images/arm64/kernel"),
-                                "-initrd",
-                                Runfile(initramfs),
-                                "-append",
-                                absl::StrCat("console=ttyAMA0 quiet panic=-1 ", kernel_args)});
+  testing::EmulatedArm64 machine;
+  machine.machine_options = machine_options;
+  machine.kernel_args = kernel_args;
+  machine.initramfs = initramfs;
+  machine.memory_mib = memory_mib;
+  const ProcessResult result = RunCommand(testing::EmulatedArm64Command(machine), {});
   GuestProbe probe;
   probe.console = result.stdout_data;
   EXPECT_EQ(result.exit_code, 0) << result.Describe() << result.stderr_data;
@@ -120,8 +106,9 @@ TEST(El2KvmTest, KernelAtEl1HasNoHypervisorMode) {
 // Debian's glibc-linked arm64 QEMU started through its bundled loader, boots a
 // Linux guest under the (emulated machine's real) KVM: KVM_READY.
 TEST(El2KvmTest, PhoneLayoutBootsAGuestUnderKvmThroughTheQemuBundle) {
-  const GuestProbe probe = ProbeInEmulatedArm64(
-      "virtualization=on", "", "tests/arm64/phone_initramfs.cpio.gz", /*memory_mib=*/1536);
+  const GuestProbe probe =
+      ProbeInEmulatedArm64("virtualization=on", "farm.test=probe",
+                           "tests/arm64/phone_initramfs.cpio.gz", /*memory_mib=*/1536);
   const farm::v1::KvmCapability& c = probe.capability;
   ASSERT_EQ(c.qemu_size(), 1) << probe.console;
   EXPECT_TRUE(c.qemu(0).bundled());

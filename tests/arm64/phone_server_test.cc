@@ -24,6 +24,7 @@
 #include "farm/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/arm64/emulated_arm64.h"
 
 namespace kvmfarm {
 namespace {
@@ -52,34 +53,16 @@ class EmulatedPhoneTest : public ::testing::Test {
   void SetUp() override {
     const int port = FreeLoopbackPort();
     ASSERT_NE(port, 0);
+    testing::EmulatedArm64 machine;
+    machine.kernel_args = "farm.test=serve";
+    machine.initramfs = "tests/arm64/phone_initramfs.cpio.gz";
+    machine.memory_mib = 2048;
+    machine.cpus = 2;
+    machine.extra_args = {"-netdev",
+                          absl::StrCat("user,id=net0,hostfwd=tcp:127.0.0.1:", port, "-:7420"),
+                          "-device", "virtio-net-device,netdev=net0"};
     ProcessSpec spec;
-    spec.argv = {"qemu-system-aarch64",
-                 "-M",
-                 "virt,virtualization=on",
-                 "-cpu",
-                 "cortex-a72",
-                 "-accel",
-                 "tcg",
-                 "-smp",
-                 "2",
-                 "-m",
-                 "2048",
-                 "-nographic",
-                 "-nodefaults",
-                 "-no-user-config",
-                 "-serial",
-                 "stdio",
-                 "-no-reboot",
-                 "-kernel",
-                 Runfile("guest_images/images/arm64/kernel"),
-                 "-initrd",
-                 Runfile("tests/arm64/phone_server_initramfs.cpio.gz"),
-                 "-append",
-                 "console=ttyAMA0 quiet panic=-1",
-                 "-netdev",
-                 absl::StrCat("user,id=net0,hostfwd=tcp:127.0.0.1:", port, "-:7420"),
-                 "-device",
-                 "virtio-net-device,netdev=net0"};
+    spec.argv = testing::EmulatedArm64Command(machine);
     spec.timeout = absl::Minutes(10);
     spec.on_stdout_line = [this](absl::string_view line) {
       absl::MutexLock lock(&mu_);
