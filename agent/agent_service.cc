@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "common/measurement.h"
 #include "common/proto_time.h"
 
 namespace kvmfarm {
@@ -27,13 +28,10 @@ void MergeNative(const farm::v1::BenchmarkResult& native, farm::v1::BenchmarkRes
   google::protobuf::RepeatedPtrField<farm::v1::Measurement> merged = native.measurements();
   for (farm::v1::Measurement m : guest->measurements()) {
     for (const farm::v1::Measurement& n : native.measurements()) {
+      // The same measurement: metric and parameters, whatever the guest's architecture.
       const bool same = n.metric() == m.metric() &&
-                        n.parameters().size() == m.parameters().size() &&
-                        std::all_of(n.parameters().begin(), n.parameters().end(),
-                                    [&m](const auto& kv) {
-                                      auto it = m.parameters().find(kv.first);
-                                      return it != m.parameters().end() && it->second == kv.second;
-                                    });
+                        ParametersKey(n.parameters(), kGuestArchParameter) ==
+                            ParametersKey(m.parameters(), kGuestArchParameter);
       if (!same || !n.has_median() || !m.has_median() || n.median() <= 0 || m.median() <= 0) {
         continue;
       }

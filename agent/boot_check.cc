@@ -20,8 +20,7 @@ void RunKvmBootCheck(const vm::BootJobOptions& options, JobSlot::Lease* lease,
   if (c->kvm_node().smoke_test().outcome() != farm::v1::OUTCOME_PASS) {
     return skip("the smoke test did not pass");
   }
-  const farm::v1::CpuArch arch = vm::HostImageName() == "arm64" ? farm::v1::CPU_ARCH_ARM64
-                                                                 : farm::v1::CPU_ARCH_X86_64;
+  const farm::v1::CpuArch arch = vm::HostArch();
   if (c->qemu_size() == 0) {
     return skip("no QEMU on device (push one with tools/deploy/deploy_phones.sh --qemu, or "
                 "give --qemu)");

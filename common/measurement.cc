@@ -1,6 +1,10 @@
 #include "common/measurement.h"
 
 #include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace kvmfarm {
 
@@ -25,6 +29,16 @@ void Summarize(farm::v1::Measurement* m) {
   m->set_median(*Median(values));
   m->set_min(*std::min_element(values.begin(), values.end()));
   m->set_max(*std::max_element(values.begin(), values.end()));
+}
+
+std::string ParametersKey(const google::protobuf::Map<std::string, std::string>& parameters,
+                          absl::string_view without) {
+  std::map<std::string, std::string> sorted(parameters.begin(), parameters.end());
+  std::vector<std::string> parts;
+  for (const auto& [key, value] : sorted) {
+    if (key != without) parts.push_back(absl::StrCat(key, "=", value));
+  }
+  return absl::StrJoin(parts, ",");
 }
 
 }  // namespace kvmfarm

@@ -4,12 +4,15 @@
 //
 // Summaries of repeated figures, the one way every part computes them: median,
 // minimum and maximum of a farm.v1.Measurement's values. No values, no summary:
-// a figure that was not measured stays absent.
+// a figure that was not measured stays absent. And the canonical form of a
+// measurement's parameters, which says whether two figures measured the same thing.
 #ifndef KVMFARM_COMMON_MEASUREMENT_H_
 #define KVMFARM_COMMON_MEASUREMENT_H_
 
+#include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "farm/v1/common.pb.h"
 
@@ -20,6 +23,16 @@ absl::optional<double> Median(std::vector<double> values);
 
 // Sets median/min/max from values(), or clears them when there are none.
 void Summarize(farm::v1::Measurement* measurement);
+
+// The parameter an in-guest figure carries when the guest's architecture is not
+// its host's ("arm64": an arm64 guest under TCG on an x86-64 host). Such a figure
+// is not the same measurement as a same-architecture guest's and keeps apart from
+// it; its percentage of native is still against the host's native figure.
+inline constexpr char kGuestArchParameter[] = "guest_arch";
+
+// "key=value,key=value", sorted by key, leaving out the parameter `without`.
+std::string ParametersKey(const google::protobuf::Map<std::string, std::string>& parameters,
+                          absl::string_view without = "");
 
 }  // namespace kvmfarm
 

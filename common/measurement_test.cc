@@ -29,5 +29,16 @@ TEST(SummarizeTest, FillsFromValuesAndClearsWithoutThem) {
   EXPECT_FALSE(m.has_max());
 }
 
+TEST(ParametersKeyTest, SortedAndWithoutTheNamedParameter) {
+  farm::v1::Measurement m;
+  (*m.mutable_parameters())["size_bytes"] = "1048576";
+  (*m.mutable_parameters())["block_bytes"] = "16384";
+  (*m.mutable_parameters())[kGuestArchParameter] = "arm64";
+  EXPECT_EQ(ParametersKey(m.parameters()), "block_bytes=16384,guest_arch=arm64,size_bytes=1048576");
+  EXPECT_EQ(ParametersKey(m.parameters(), kGuestArchParameter),
+            "block_bytes=16384,size_bytes=1048576");
+  EXPECT_EQ(ParametersKey(farm::v1::Measurement().parameters()), "");
+}
+
 }  // namespace
 }  // namespace kvmfarm

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/probe/qemu.h"
 #include "agent/vm/image.h"
+#include "common/measurement.h"
 #include "common/testing/run_binary.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -221,6 +222,16 @@ TEST_F(BootTest, WorkloadsRunInsideAnArm64Guest) {
   EXPECT_EQ(result.guest().cpu_model(), "cortex-a72");
   // Measured by the guest's own farm-workload, on the arm64 kernel.
   EXPECT_THAT(result.provenance().kernel_release(), HasSubstr("arm64"));
+  // On another architecture's host the figures say so, and keep apart from a
+  // same-architecture guest's.
+  for (const farm::v1::Measurement& m : result.measurements()) {
+    if (HostArch() == farm::v1::CPU_ARCH_ARM64) {
+      EXPECT_FALSE(m.parameters().count(kGuestArchParameter)) << m.metric();
+    } else {
+      ASSERT_TRUE(m.parameters().count(kGuestArchParameter)) << m.metric();
+      EXPECT_EQ(m.parameters().at(kGuestArchParameter), "arm64");
+    }
+  }
 }
 
 }  // namespace

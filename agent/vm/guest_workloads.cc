@@ -16,6 +16,7 @@
 #include "agent/vm/boot.h"
 #include "agent/vm/image.h"
 #include "agent/vm/vm.h"
+#include "common/measurement.h"
 #include "common/proto_time.h"
 
 namespace kvmfarm::vm {
@@ -170,7 +171,14 @@ farm::v1::BenchmarkResult RunWorkloadsInGuest(
     *result.mutable_provenance() = parsed.provenance();
     result.set_succeeded(parsed.succeeded());
     result.set_failure_reason(parsed.failure_reason());
-    for (farm::v1::Measurement& m : *result.mutable_measurements()) m.set_mode(request.mode());
+    for (farm::v1::Measurement& m : *result.mutable_measurements()) {
+      m.set_mode(request.mode());
+      // A guest of another architecture measures something else than a native-arch
+      // guest (an arm64 guest under TCG on an x86-64 host): labelled, kept apart.
+      if (image->arch != HostArch()) {
+        (*m.mutable_parameters())[kGuestArchParameter] = ArchName(image->arch);
+      }
+    }
   } else {
     result.set_succeeded(false);
     result.set_failure_reason(

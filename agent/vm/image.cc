@@ -32,13 +32,26 @@ bool IsFile(const std::string& path) {
 
 }  // namespace
 
-std::string HostImageName() {
+farm::v1::CpuArch HostArch() {
 #if defined(__aarch64__)
-  return "arm64";
+  return farm::v1::CPU_ARCH_ARM64;
 #else
-  return "x86_64";
+  return farm::v1::CPU_ARCH_X86_64;
 #endif
 }
+
+std::string ArchName(farm::v1::CpuArch arch) {
+  switch (arch) {
+    case farm::v1::CPU_ARCH_X86_64:
+      return "x86_64";
+    case farm::v1::CPU_ARCH_ARM64:
+      return "arm64";
+    default:
+      return "";
+  }
+}
+
+std::string HostImageName() { return ArchName(HostArch()); }
 
 std::vector<std::string> ListImages(const std::string& image_dir) {
   std::vector<std::string> names;

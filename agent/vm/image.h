@@ -38,6 +38,12 @@ std::vector<std::string> ListImages(const std::string& image_dir);
 // The image named like the host's architecture ("x86_64", "arm64").
 std::string HostImageName();
 
+// The architecture this agent was built for (its host's).
+farm::v1::CpuArch HostArch();
+
+// The name image.conf gives `arch` ("x86_64", "arm64"); "" for others.
+std::string ArchName(farm::v1::CpuArch arch);
+
 }  // namespace kvmfarm::vm
 
 #endif  // KVMFARM_AGENT_VM_IMAGE_H_

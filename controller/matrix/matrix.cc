@@ -7,8 +7,6 @@
 #include <unordered_map>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/measurement.h"
 
 namespace kvmfarm::matrix {
@@ -19,11 +17,7 @@ using google::protobuf::util::TimeUtil;
 // The store's canonical parameter string, or one built from the measurement.
 std::string ParamsKey(const store::StoredSummary& s) {
   if (!s.parameters_key.empty() || s.measurement.parameters().empty()) return s.parameters_key;
-  const farm::v1::Measurement& m = s.measurement;
-  std::map<std::string, std::string> sorted(m.parameters().begin(), m.parameters().end());
-  std::vector<std::string> parts;
-  for (const auto& [k, v] : sorted) parts.push_back(absl::StrCat(k, "=", v));
-  return absl::StrJoin(parts, ",");
+  return ParametersKey(s.measurement.parameters());
 }
 
 std::string GroupKey(const farm::v1::Device& d, farm::v1::GroupBy group_by) {
@@ -109,6 +103,23 @@ std::vector<farm::v1::MatrixRow> BuildMatrix(const std::vector<farm::v1::Device>
     pool.sweep_id = s.sweep_id;
     pool.measured_ns = std::max(pool.measured_ns, s.measured_ns);
     last_tested[group->second] = std::max(last_tested[group->second], s.measured_ns);
+  }
+  // A guest of another architecture (an arm64 guest under TCG on an x86-64 host)
+  // keeps its own cell; its native column is the host's native figure of the same
+  // metric and parameters, so its percentage of native says what running the guest
+  // costs on this device.
+  for (auto& [group, group_cells] : cells) {
+    for (auto& [cell_key, pools] : group_cells) {
+      if (!pools.first.parameters().count(kGuestArchParameter) ||
+          pools.by_mode.count(farm::v1::MODE_NATIVE)) {
+        continue;
+      }
+      auto host = group_cells.find(
+          {cell_key.first, ParametersKey(pools.first.parameters(), kGuestArchParameter)});
+      if (host != group_cells.end() && host->second.by_mode.count(farm::v1::MODE_NATIVE)) {
+        pools.by_mode[farm::v1::MODE_NATIVE] = host->second.by_mode.at(farm::v1::MODE_NATIVE);
+      }
+    }
   }
 
   std::vector<farm::v1::MatrixRow> rows;

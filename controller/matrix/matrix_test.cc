@@ -1,5 +1,6 @@
 #include "controller/matrix/matrix.h"
 
+#include "common/measurement.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -64,6 +65,33 @@ TEST(BuildMatrixTest, PercentOfNativeAndSpeedupPerCell) {
   EXPECT_FALSE(nbody.has_kvm());  // not measured: absent, never zero
   EXPECT_FALSE(nbody.has_kvm_percent_of_native());
   EXPECT_NEAR(nbody.tcg_percent_of_native(), 5.0, 1e-9);  // a time: native / guest
+}
+
+// An arm64 guest under TCG on an x86-64 host is not the x86-64 guest's figure: its
+// own cell, beside the same-architecture one, with the host's native figure.
+TEST(BuildMatrixTest, AGuestOfAnotherArchitectureKeepsItsOwnCell) {
+  const std::vector<farm::v1::Device> devices = {Device("host", "x86", farm::v1::VERDICT_KVM_READY)};
+  store::StoredSummary arm64 = Summary("host", "crypto.sha256", farm::v1::MODE_TCG, {10, 10, 10});
+  (*arm64.measurement.mutable_parameters())[kGuestArchParameter] = "arm64";
+  const std::vector<store::StoredSummary> summaries = {
+      Summary("host", "crypto.sha256", farm::v1::MODE_NATIVE, {1000, 1000, 1000}),
+      Summary("host", "crypto.sha256", farm::v1::MODE_TCG, {50, 50, 50}),
+      arm64,
+  };
+  const std::vector<farm::v1::MatrixRow> rows = BuildMatrix(devices, summaries, farm::v1::GROUP_BY_DEVICE);
+  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_EQ(rows[0].cells_size(), 2);
+  // Cells are ordered by parameters: "guest_arch=arm64,..." first.
+  const farm::v1::MatrixCell& cross_arch = rows[0].cells(0);
+  const farm::v1::MatrixCell& same_arch = rows[0].cells(1);
+  EXPECT_FALSE(same_arch.parameters().count(kGuestArchParameter));
+  EXPECT_DOUBLE_EQ(same_arch.tcg().median(), 50);
+  EXPECT_DOUBLE_EQ(same_arch.tcg_percent_of_native(), 5);
+  ASSERT_TRUE(cross_arch.parameters().count(kGuestArchParameter));
+  EXPECT_EQ(cross_arch.parameters().at(kGuestArchParameter), "arm64");
+  EXPECT_DOUBLE_EQ(cross_arch.tcg().median(), 10);
+  EXPECT_DOUBLE_EQ(cross_arch.native().median(), 1000);  // the host's
+  EXPECT_DOUBLE_EQ(cross_arch.tcg_percent_of_native(), 1);
 }
 
 TEST(BuildMatrixTest, GroupsByModelAndSocPoolingSamples) {

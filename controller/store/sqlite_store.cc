@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/measurement.h"
 
 namespace kvmfarm::store {
 namespace {
@@ -159,13 +160,6 @@ uint32_t RequestedRepetitions(const farm::v1::Task& task) {
     }
   }
   return most;
-}
-
-std::string ParametersKey(const farm::v1::Measurement& m) {
-  std::map<std::string, std::string> sorted(m.parameters().begin(), m.parameters().end());
-  std::vector<std::string> parts;
-  for (const auto& [k, v] : sorted) parts.push_back(absl::StrCat(k, "=", v));
-  return absl::StrJoin(parts, ",");
 }
 
 }  // namespace
@@ -470,7 +464,7 @@ absl::StatusOr<bool> SqliteStore::StoreTaskResult(const farm::v1::Task& task,
                      .Bind(5, m.metric())
                      .Bind(6, static_cast<int64_t>(m.mode()))
                      .Bind(7, m.unit())
-                     .Bind(8, ParametersKey(m))
+                     .Bind(8, ParametersKey(m.parameters()))
                      .Bind(9, static_cast<int64_t>(rep))
                      .BindDouble(10, m.values(rep))
                      .Run();
@@ -490,7 +484,7 @@ absl::StatusOr<bool> SqliteStore::StoreTaskResult(const farm::v1::Task& task,
                    .Bind(3, task.device_id())
                    .Bind(4, m.metric())
                    .Bind(5, static_cast<int64_t>(m.mode()))
-                   .Bind(6, ParametersKey(m))
+                   .Bind(6, ParametersKey(m.parameters()))
                    .Bind(7, TimeUtil::TimestampToNanoseconds(task.finished_at()))
                    .Bind(8, static_cast<int64_t>(RequestedRepetitions(task)))
                    .BindBlob(9, Serialize(m))
@@ -506,7 +500,7 @@ absl::StatusOr<bool> SqliteStore::StoreTaskResult(const farm::v1::Task& task,
       status = latest->Bind(1, task.device_id())
                    .Bind(2, m.metric())
                    .Bind(3, static_cast<int64_t>(m.mode()))
-                   .Bind(4, ParametersKey(m))
+                   .Bind(4, ParametersKey(m.parameters()))
                    .Bind(5, TimeUtil::TimestampToNanoseconds(task.finished_at()))
                    .Run();
       if (!status.ok()) return status;

@@ -11,11 +11,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/measurement.h"
 
 namespace kvmfarm::farmctl {
 
 std::string EnumTail(const std::string& name, size_t prefix) {
   return absl::AsciiStrToLower(name.substr(std::min(prefix, name.size())));
+}
+
+std::string MetricLabel(const std::string& metric,
+                        const google::protobuf::Map<std::string, std::string>& parameters) {
+  auto arch = parameters.find(kGuestArchParameter);
+  return arch == parameters.end() ? metric : absl::StrCat(metric, " (", arch->second, " guest)");
 }
 
 namespace {
@@ -97,7 +104,7 @@ MatrixTable MatrixAsTable(const farm::v1::GetMatrixResponse& matrix) {
     const std::string verdict = EnumTail(farm::v1::Verdict_Name(row.verdict()), 8);
     if (row.cells().empty()) table.rows.push_back({name, verdict, "-", "", "-", "-", "-", "-", "-", "-"});
     for (const farm::v1::MatrixCell& cell : row.cells()) {
-      table.rows.push_back({name, verdict, cell.metric(), cell.unit(), Figure(cell.native(), cell.has_native()),
+      table.rows.push_back({name, verdict, MetricLabel(cell.metric(), cell.parameters()), cell.unit(), Figure(cell.native(), cell.has_native()),
                       Figure(cell.kvm(), cell.has_kvm()), Figure(cell.tcg(), cell.has_tcg()),
                       Percent(cell.has_kvm_percent_of_native(), cell.kvm_percent_of_native()),
                       Percent(cell.has_tcg_percent_of_native(), cell.tcg_percent_of_native()),
@@ -150,7 +157,8 @@ std::string CompareTable(const farm::v1::CompareSweepsResponse& comparison) {
                     EnumTail(farm::v1::Verdict_Name(v.verdict_b()), 8), ""});
   }
   for (const farm::v1::MetricChange& c : comparison.changes()) {
-    rows.push_back({EnumTail(farm::v1::ChangeLabel_Name(c.label()), 13), c.device_id(), c.metric(),
+    rows.push_back({EnumTail(farm::v1::ChangeLabel_Name(c.label()), 13), c.device_id(),
+                    MetricLabel(c.metric(), c.parameters()),
                     EnumTail(farm::v1::Mode_Name(c.mode()), 5),
                     c.has_median_a() ? absl::StrFormat("%.4g", c.median_a()) : "-",
                     c.has_median_b() ? absl::StrFormat("%.4g", c.median_b()) : "-",

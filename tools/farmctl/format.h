@@ -19,6 +19,11 @@ namespace kvmfarm::farmctl {
 // EnumTail(Verdict_Name(VERDICT_KVM_READY), 8) == "kvm_ready".
 std::string EnumTail(const std::string& name, size_t prefix);
 
+// A metric as people read it: "crypto.sha256", or "crypto.sha256 (arm64 guest)"
+// for figures of a guest of another architecture than its host.
+std::string MetricLabel(const std::string& metric,
+                        const google::protobuf::Map<std::string, std::string>& parameters);
+
 // Columns padded to their widest cell.
 std::string Table(const std::vector<std::string>& header,
                   const std::vector<std::vector<std::string>>& rows);

@@ -40,6 +40,17 @@ TEST(FormatMatrixTest, TableMarksShortSamplesAndAbsentFigures) {
   EXPECT_THAT(*table, HasSubstr("kvm_ready"));
 }
 
+TEST(FormatMatrixTest, AGuestOfAnotherArchitectureIsNamedInTheMetric) {
+  farm::v1::GetMatrixResponse m = Matrix();
+  farm::v1::MatrixCell* cross = m.mutable_rows(0)->add_cells();
+  *cross = m.rows(0).cells(0);
+  (*cross->mutable_parameters())["guest_arch"] = "arm64";
+  absl::StatusOr<std::string> table = FormatMatrix(m, "table");
+  ASSERT_TRUE(table.ok());
+  EXPECT_THAT(*table, HasSubstr("crypto.sha256 (arm64 guest)"));
+  EXPECT_EQ(MetricLabel("crypto.sha256", m.rows(0).cells(0).parameters()), "crypto.sha256");
+}
+
 TEST(FormatMatrixTest, CsvHasTheHeadersColumnsOnEveryLineAndQuotes) {
   absl::StatusOr<std::string> csv = FormatMatrix(Matrix(), "csv");
   ASSERT_TRUE(csv.ok());

@@ -78,19 +78,20 @@ std::string RowSection(const farm::v1::MatrixRow& row) {
   std::vector<Bar> workload_bars, boot_bars;
   std::string boot_unit;
   for (const farm::v1::MatrixCell& cell : row.cells()) {
+    const std::string metric = MetricLabel(cell.metric(), cell.parameters());
     if (absl::StartsWith(cell.metric(), "boot.")) {
       boot_unit = cell.unit();
-      if (cell.kvm().has_median()) boot_bars.push_back({cell.metric() + " KVM", cell.kvm().median(), "#2b7bb9"});
-      if (cell.tcg().has_median()) boot_bars.push_back({cell.metric() + " TCG", cell.tcg().median(), "#d9822b"});
+      if (cell.kvm().has_median()) boot_bars.push_back({metric + " KVM", cell.kvm().median(), "#2b7bb9"});
+      if (cell.tcg().has_median()) boot_bars.push_back({metric + " TCG", cell.tcg().median(), "#d9822b"});
       continue;
     }
     if (!cell.native().has_median()) continue;
-    workload_bars.push_back({cell.metric() + " native", 100, "#777"});
+    workload_bars.push_back({metric + " native", 100, "#777"});
     if (cell.has_kvm_percent_of_native()) {
-      workload_bars.push_back({cell.metric() + " KVM", cell.kvm_percent_of_native(), "#2b7bb9"});
+      workload_bars.push_back({metric + " KVM", cell.kvm_percent_of_native(), "#2b7bb9"});
     }
     if (cell.has_tcg_percent_of_native()) {
-      workload_bars.push_back({cell.metric() + " TCG", cell.tcg_percent_of_native(), "#d9822b"});
+      workload_bars.push_back({metric + " TCG", cell.tcg_percent_of_native(), "#d9822b"});
     }
   }
   if (!workload_bars.empty()) html += BarChart("Workloads: KVM and TCG as % of native", workload_bars, "%");
