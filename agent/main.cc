@@ -43,7 +43,9 @@ ABSL_FLAG(std::string, props, "",
 ABSL_FLAG(std::string, device_id, "",
           "Id to report as (default: ro.serialno, else the host name).");
 ABSL_FLAG(std::string, qemu, "",
-          "QEMU system emulator to use (default: qemu-system-* from PATH).");
+          "QEMU system emulator to use (default: qemu-system-* from PATH), or a QEMU "
+          "bundle directory (qemu-system-*, lib/, glibc's ld-linux-*; started through that "
+          "loader: for phones without glibc, see tools/deploy/make_qemu_bundle.sh).");
 ABSL_FLAG(std::string, controller, "",
           "Controller address (host:port) to register and heartbeat with; retried with "
           "backoff while the controller is away.");
