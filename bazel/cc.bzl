@@ -42,6 +42,8 @@ def farm_cc_static_binary(name, static_libs, copts = [], linkopts = [], **kwargs
     one ordered link line from `pkg-config --static` for each system library used
     (see //bazel:system_libs.bzl). `static_libs` names them, in dependency order:
     users before what they use, e.g. ["grpcpp_reflection", "libcrypto", "zlib"].
+    Under --config=asan it links dynamically (the sanitizer runtimes can't be static);
+    build it through `platform_binary` where it must stay static.
     """
     line = ["-static"]
     for lib in static_libs:
@@ -51,6 +53,10 @@ def farm_cc_static_binary(name, static_libs, copts = [], linkopts = [], **kwargs
         name = name,
         copts = FARM_COPTS + copts,
         linkstatic = 1,
-        linkopts = line + linkopts,
+        # The sanitizers' runtimes are shared libraries: dynamic under --config=asan.
+        linkopts = select({
+            "//bazel:asan": [],
+            "//conditions:default": line,
+        }) + linkopts,
         **kwargs
     )

@@ -21,6 +21,9 @@ _CPU = {
     "//bazel/platforms:linux_x86_64": "k8",
 }
 
+def _not_sanitizing(flags):
+    return [f for f in flags if "sanitize" not in f]
+
 def _platform_transition_impl(settings, attr):
     platform = str(attr.platform)
 
@@ -28,18 +31,30 @@ def _platform_transition_impl(settings, attr):
     key = platform[1:] if platform.startswith("@//") else platform
     if key not in _CPU:
         fail("platform_binary: no --cpu known for %s; add it to _CPU" % platform)
+
+    # Without --config=asan's sanitizers: these binaries are static, for a phone or a
+    # guest with no libraries to load (and no sanitizer runtime for aarch64).
     return {
         "//command_line_option:platforms": platform,
         "//command_line_option:cpu": _CPU[key],
+        "//command_line_option:copt": _not_sanitizing(settings["//command_line_option:copt"]),
+        "//command_line_option:linkopt": _not_sanitizing(settings["//command_line_option:linkopt"]),
+        "//bazel:sanitizer": "",
     }
+
+_OPTIONS = [
+    "//command_line_option:copt",
+    "//command_line_option:linkopt",
+    "//bazel:sanitizer",
+]
 
 _platform_transition = transition(
     implementation = _platform_transition_impl,
-    inputs = [],
+    inputs = _OPTIONS,
     outputs = [
         "//command_line_option:platforms",
         "//command_line_option:cpu",
-    ],
+    ] + _OPTIONS,
 )
 
 def _platform_binary_impl(ctx):
