@@ -150,6 +150,9 @@ class SchedulerTest : public ::testing::Test {
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<fleet::Fleet> fleet_;
   std::unique_ptr<Scheduler> scheduler_;
+  // A scheduler "killed" mid-sweep: kept, never asked anything again, until the
+  // test is over (destroyed before what it points to).
+  std::unique_ptr<Scheduler> killed_;
   std::vector<std::function<void()>> queued_;
 };
 
@@ -311,7 +314,7 @@ TEST_F(SchedulerTest, ARestartedSchedulerResumesAndCancelsTheAbandonedAttempt) {
   const std::string in_flight = Stored(sweep->sweep_id()).tasks(0).attempt_id();
   // The controller dies here: its queued attempt never reports back.
   queued_.clear();
-  scheduler_.release();  // as after SIGKILL: no destructor, no goodbye
+  killed_ = std::move(scheduler_);  // as after SIGKILL: no goodbye while the test runs
   agents_.busy_attempt = in_flight;
   scheduler_ = MakeScheduler();
   ASSERT_THAT(scheduler_->Resume(), IsOk());

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
@@ -131,20 +132,22 @@ TEST_F(FleetIntegrationTest, AgentsRegisterGoOfflineAndSurviveAControllerRestart
   ASSERT_EQ(controller->WaitUntilListening(), address);
   Connect(address);
   EXPECT_EQ(Devices().size(), 2u);
-  ASSERT_TRUE(WaitFor([&] {
-    return StateOf("pixel8-stock-fixture") == farm::v1::OPERATIONAL_STATE_IDLE;
-  })) << pixel->Log();
-  EXPECT_EQ(StateOf("mtk-d9300-stock-fixture"), farm::v1::OPERATIONAL_STATE_OFFLINE);
-
-  grpc::ClientContext context;
-  farm::v1::GetDeviceHistoryRequest history_request;
-  history_request.set_device_id("pixel8-stock-fixture");
-  farm::v1::GetDeviceHistoryResponse history;
-  ASSERT_TRUE(stub_->GetDeviceHistory(&context, history_request, &history).ok());
+  // Idle again once the agent's heartbeat is answered "register again" and it
+  // has: the event lands in the history with the registration.
   std::string all;
-  for (const farm::v1::DeviceEvent& e : history.events()) absl::StrAppend(&all, e.description(), "\n");
+  ASSERT_TRUE(WaitFor([&] {
+    grpc::ClientContext context;
+    farm::v1::GetDeviceHistoryRequest history_request;
+    history_request.set_device_id("pixel8-stock-fixture");
+    farm::v1::GetDeviceHistoryResponse history;
+    if (!stub_->GetDeviceHistory(&context, history_request, &history).ok()) return false;
+    all.clear();
+    for (const farm::v1::DeviceEvent& e : history.events()) absl::StrAppend(&all, e.description(), "\n");
+    return absl::StrContains(all, "registered again") &&
+           StateOf("pixel8-stock-fixture") == farm::v1::OPERATIONAL_STATE_IDLE;
+  })) << all << pixel->Log();
+  EXPECT_EQ(StateOf("mtk-d9300-stock-fixture"), farm::v1::OPERATIONAL_STATE_OFFLINE);
   EXPECT_THAT(all, HasSubstr("health good -> maintenance by operator: reflashing"));
-  EXPECT_THAT(all, HasSubstr("registered again"));
   // Health set by the operator survives the restart and the re-registration.
   for (const farm::v1::Device& d : Devices()) {
     if (d.device_id() == "pixel8-stock-fixture") {
