@@ -346,8 +346,11 @@ void AddKvmNodeChecks(const farm::v1::KvmNodeProbe& node, absl::string_view sour
   if (node.has_api_version()) {
     AddCheck(checks, "kvm.api_version",
              node.api_version() == 12 ? farm::v1::OUTCOME_PASS : farm::v1::OUTCOME_FAIL,
-             absl::StrCat("KVM_GET_API_VERSION = ", node.api_version(),
-                          node.api_version() == 12 ? "" : " (expected 12)"),
+             node.api_version() < 0
+                 // An emulator that passes no KVM ioctls through (qemu-user) looks so.
+                 ? "KVM_GET_API_VERSION failed: the ioctl is not answered here"
+                 : absl::StrCat("KVM_GET_API_VERSION = ", node.api_version(),
+                                node.api_version() == 12 ? "" : " (expected 12)"),
              source);
   }
   if (node.extensions_size() > 0) {

@@ -63,9 +63,15 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
     // 2. Opens, but a VM or vCPU can't be created or run.
     if (node.has_api_version() && node.api_version() != 12) {
       Set(c, farm::v1::VERDICT_KVM_UNUSABLE);
-      reason(absl::StrCat("KVM_GET_API_VERSION is ", node.api_version(),
-                          ", not the stable 12"));
-      fix("use a kernel with the standard KVM API");
+      if (node.api_version() < 0) {
+        reason("/dev/kvm opens but does not answer KVM_GET_API_VERSION (an emulator such "
+               "as qemu-user passes no KVM ioctls through)");
+        fix("run the agent on the device itself, not under user-mode emulation");
+      } else {
+        reason(absl::StrCat("KVM_GET_API_VERSION is ", node.api_version(),
+                            ", not the stable 12"));
+        fix("use a kernel with the standard KVM API");
+      }
       return;
     }
     if (node.has_smoke_test() &&

@@ -53,6 +53,15 @@ TEST(DecideVerdictTest, NoAccessNamesTheUserTheAgentRunsAs) {
   EXPECT_THAT(absl::StrJoin(c.to_change_verdict(), "\n"), HasSubstr("as root (su)"));
 }
 
+TEST(DecideVerdictTest, AnUnansweredApiVersionIsUnusableAndSaysWhy) {
+  farm::v1::KvmCapability c = WorkingKvm();
+  c.mutable_kvm_node()->set_api_version(-1);
+  c.mutable_kvm_node()->clear_smoke_test();
+  DecideVerdict(&c);
+  EXPECT_EQ(c.verdict(), farm::v1::VERDICT_KVM_UNUSABLE);
+  EXPECT_THAT(AllReasons(c), HasSubstr("does not answer KVM_GET_API_VERSION"));
+}
+
 TEST(DecideVerdictTest, Row2SmokeTestFailureOrWrongApiIsUnusable) {
   farm::v1::KvmCapability c = WorkingKvm();
   c.mutable_kvm_node()->mutable_smoke_test()->set_outcome(farm::v1::OUTCOME_FAIL);
