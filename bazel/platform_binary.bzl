@@ -3,8 +3,10 @@
 A host `bazel test //...` needs arm64 binaries too: to run them under
 qemu-aarch64-static and to pack them into the arm64 guest image. This rule builds
 `binary` for `platform` (a Starlark transition on --platforms, plus --cpu so the
-outputs land in their own directory) and exposes it as its own executable, without
-the binary's runfiles (a foreign-architecture binary is run or packed, alone).
+outputs land in their own directory), always without --config=asan's sanitizers
+(what it builds is static, for a phone or a guest), and exposes it as its own
+executable, without the binary's runfiles (a foreign-architecture binary is run or
+packed, alone).
 
 Example:
     platform_binary(
