@@ -21,6 +21,8 @@
 ABSL_FLAG(int32_t, boots, 10, "Boots per configuration.");
 ABSL_FLAG(std::string, image_dir, "", "Image directory (default: the built one).");
 ABSL_FLAG(bool, kvm, true, "Also try KVM where /dev/kvm exists.");
+ABSL_FLAG(bool, arm64, true,
+          "Also the arm64 image under TCG: the agent's CPU model (cortex-a72) and -cpu max.");
 
 namespace kvmfarm::vm {
 namespace {
@@ -29,7 +31,8 @@ struct Config {
   std::string label;
   farm::v1::Mode accel;
   std::string machine;
-  std::string kernel;
+  GuestImage image;
+  std::string cpu_model;  // "" = the agent's choice
 };
 
 int Main(const std::string& runfiles) {
@@ -41,14 +44,24 @@ int Main(const std::string& runfiles) {
     std::fprintf(stderr, "boot_benchmark: %s\n", std::string(image.status().message()).c_str());
     return 1;
   }
-  const std::string bzimage = runfiles + "/guest_images/bzimage-x86_64";
+  GuestImage pc_image = *image;
+  pc_image.kernel = runfiles + "/guest_images/bzimage-x86_64";
   std::vector<Config> configs = {
-      {"TCG  pc + bzImage (firmware)", farm::v1::MODE_TCG, "pc", bzimage},
-      {"TCG  microvm + vmlinux (PVH)", farm::v1::MODE_TCG, "", image->kernel},
+      {"TCG  pc + bzImage (firmware)", farm::v1::MODE_TCG, "pc", pc_image, ""},
+      {"TCG  microvm + vmlinux (PVH)", farm::v1::MODE_TCG, "", *image, ""},
   };
   if (absl::GetFlag(FLAGS_kvm) && access("/dev/kvm", R_OK | W_OK) == 0) {
-    configs.push_back({"KVM  pc + bzImage (firmware)", farm::v1::MODE_KVM, "pc", bzimage});
-    configs.push_back({"KVM  microvm + vmlinux (PVH)", farm::v1::MODE_KVM, "", image->kernel});
+    configs.push_back({"KVM  pc + bzImage (firmware)", farm::v1::MODE_KVM, "pc", pc_image, ""});
+    configs.push_back({"KVM  microvm + vmlinux (PVH)", farm::v1::MODE_KVM, "", *image, ""});
+  }
+  if (absl::GetFlag(FLAGS_arm64)) {
+    absl::StatusOr<GuestImage> arm64 = ResolveImage(image_dir, "arm64");
+    if (!arm64.ok()) {
+      std::fprintf(stderr, "boot_benchmark: %s\n", std::string(arm64.status().message()).c_str());
+      return 1;
+    }
+    configs.push_back({"TCG  arm64 virt, cortex-a72", farm::v1::MODE_TCG, "", *arm64, ""});
+    configs.push_back({"TCG  arm64 virt, -cpu max", farm::v1::MODE_TCG, "", *arm64, "max"});
   }
   std::printf("%-30s %8s %8s %8s  %s\n", "configuration", "median", "min", "max", "boots");
   for (const Config& config : configs) {
@@ -56,10 +69,10 @@ int Main(const std::string& runfiles) {
     std::string failure;
     for (int i = 0; i < absl::GetFlag(FLAGS_boots); ++i) {
       VmSpec spec;
-      spec.image = *image;
-      spec.image.kernel = config.kernel;
+      spec.image = config.image;
       spec.accel = config.accel;
       spec.machine = config.machine;
+      spec.cpu_model = config.cpu_model;
       spec.tsc_khz = HostTscKhz();
       absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Start(spec, "");
       if (!vm.ok()) {
@@ -91,7 +104,8 @@ int Main(const std::string& runfiles) {
 }  // namespace kvmfarm::vm
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("times guest boots to user space, PC/bzImage vs microvm/vmlinux");
+  absl::SetProgramUsageMessage(
+      "times guest boots to user space: x86-64 PC/bzImage vs microvm/vmlinux, and arm64");
   kvmfarm::ParseCommandLineFlags(argc, argv);
   const std::string runfiles = std::string(argv[0]) + ".runfiles/kvmfarm";
   return kvmfarm::vm::Main(runfiles);
