@@ -58,7 +58,7 @@ done
 # arm64 packages need arm64 in dpkg's architectures (and a package list fetched
 # after adding it).
 add_arm64=0
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+if [[ "$NATIVE_ARCH" != arm64 ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
   add_arm64=1
 fi
 
