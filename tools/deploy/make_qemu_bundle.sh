@@ -2,7 +2,7 @@
 # Makes a QEMU bundle for a device without glibc (an Android phone): Debian's
 # glibc-linked qemu-system-* with every shared library it needs and glibc's own
 # loader, which farm-agent starts as
-#   DIR/ld-linux-aarch64.so.1 --library-path DIR/lib DIR/qemu-system-aarch64 ...
+#   DIR/ld-linux-aarch64.so.1 --inhibit-cache --library-path DIR/lib DIR/qemu-system-aarch64 ...
 # when given --qemu DIR (agent/vm/qemu_launch.h). Push it with
 # tools/deploy/deploy_phones.sh --qemu DIR.
 #
@@ -28,7 +28,7 @@ while (($#)); do
     --fetch) fetch=${2:?--fetch needs a directory}; shift ;;
     --emulator) emulator=${2:?--emulator needs aarch64 or x86_64}; shift ;;
     --out) out=${2:?--out needs a directory}; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "make_qemu_bundle: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
