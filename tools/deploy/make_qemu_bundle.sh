@@ -28,7 +28,7 @@ while (($#)); do
     --fetch) fetch=${2:?--fetch needs a directory}; shift ;;
     --emulator) emulator=${2:?--emulator needs aarch64 or x86_64}; shift ;;
     --out) out=${2:?--out needs a directory}; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "make_qemu_bundle: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
