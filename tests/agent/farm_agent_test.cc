@@ -72,25 +72,26 @@ TEST(FarmAgentCliTest, ProbeOfThisMachineRuns) {
 }
 
 TEST(FarmAgentCliTest, BadInputsAreOneClearLineAndExit2) {
-  ProcessResult result = RunAgent({"--probe", "--sysroot", "/nonexistent/tree"});
-  EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(result.stderr_data, HasSubstr("--sysroot '/nonexistent/tree'"));
-  result = RunAgent({"--probe", "--props", "/nonexistent/props.txt"});
-  EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(result.stderr_data, HasSubstr("--props"));
-  result = RunAgent({"--probe", "stray"});
-  EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(result.stderr_data, HasSubstr("unexpected argument 'stray'"));
-  result = RunAgent({"--sysroot", Fixture("sd835"), "--work-dir", "/proc/kvmfarm-no/work"});
-  EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(result.stderr_data, HasSubstr("cannot create --work-dir '/proc/kvmfarm-no/work'"));
-  result = RunAgent({"--listen", "nonsense"});
-  EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(result.stderr_data, HasSubstr("not host:port"));
-  // No name service in the static agent: host names are refused at start.
-  result = RunAgent({"--sysroot", Fixture("sd835"), "--controller", "lab-ctl:7421"});
-  EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(result.stderr_data, HasSubstr("--controller 'lab-ctl:7421': give an IP address"));
+  const struct {
+    std::vector<std::string> args;
+    std::string says;
+  } cases[] = {
+      {{"--probe", "--sysroot", "/nonexistent/tree"}, "--sysroot '/nonexistent/tree'"},
+      {{"--probe", "--props", "/nonexistent/props.txt"}, "--props"},
+      {{"--probe", "stray"}, "unexpected argument 'stray'"},
+      {{"--sysroot", Fixture("sd835"), "--work-dir", "/proc/kvmfarm-no/work"},
+       "cannot create --work-dir '/proc/kvmfarm-no/work'"},
+      {{"--listen", "nonsense"}, "not host:port"},
+      // No name service in the static agent: host names are refused at start.
+      {{"--sysroot", Fixture("sd835"), "--controller", "lab-ctl:7421"},
+       "--controller 'lab-ctl:7421': give an IP address"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.says);
+    const ProcessResult result = RunAgent(c.args);
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_THAT(result.stderr_data, HasSubstr(c.says));
+  }
 }
 
 // A farm-agent on 127.0.0.1:0.
