@@ -258,12 +258,22 @@ TEST_F(SweepIntegrationTest, KilledControllerResumesAndStoresEveryResultOnce) {
   StartAgent("host-a");
   StartAgent("host-b");
   ASSERT_TRUE(WaitFor([&] { return OnlineDevices() == 2; }));
-  // float.time of 20 M steps (about 2 s a repetition): the kill lands while an
-  // attempt is in flight, after a first result is stored.
+  // float.time of 20 M steps (about 2 s a repetition, two repetitions): the
+  // kill lands while a benchmark attempt is in flight, after a first result is
+  // stored. Waiting for "some task running" was not enough: a capability task
+  // (a fraction of a second) could be the running one and finish before the
+  // kill, leaving nothing to abandon.
   farm::v1::Sweep sweep = Start(Request({"host-a", "host-b"}, 20000000));
   ASSERT_TRUE(WaitFor([&] {
-    const farm::v1::SweepCounts counts = Get(sweep.sweep_id()).counts();
-    return counts.succeeded() >= 1 && counts.running() >= 1;
+    const farm::v1::Sweep now = Get(sweep.sweep_id());
+    if (now.counts().succeeded() < 1) return false;
+    for (const farm::v1::Task& task : now.tasks()) {
+      if (task.kind() == farm::v1::STEP_KIND_BENCHMARK &&
+          task.state() == farm::v1::TASK_STATE_RUNNING) {
+        return true;
+      }
+    }
+    return false;
   }));
   ASSERT_EQ(::kill(controller_->process().pid(), SIGKILL), 0);
   controller_->process().Wait();
