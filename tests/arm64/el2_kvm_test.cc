@@ -102,6 +102,34 @@ TEST(El2KvmTest, KernelAtEl1HasNoHypervisorMode) {
   EXPECT_THAT(absl::StrJoin(c.verdict_reasons(), "\n"), HasSubstr("HYP mode not available"));
 }
 
+// `adb shell` without su: the agent runs as uid 2000 with no /etc/passwd, and
+// /dev/kvm is root's (0600, as devtmpfs makes it). The KVM is there and works for
+// root; the verdict says this user can't use it, and names the user. (The same
+// machine as root: KernelAtEl2HasAKvmTheArm64SmokeTestRuns.)
+TEST(El2KvmTest, AsTheShellUserKvmIsThereButNotUsable) {
+  const GuestProbe probe = ProbeInEmulatedArm64("virtualization=on", "farm.test=shell");
+  const farm::v1::KvmCapability& c = probe.capability;
+  EXPECT_EQ(c.agent_user().uid(), 2000u) << probe.console;
+  EXPECT_EQ(c.agent_user().name(), "shell");
+  EXPECT_FALSE(c.agent_user().is_root());
+  // The kernel denies its log to this user, so where the kernel started is not
+  // known, and the probe says so rather than guessing EL2 from /dev/kvm.
+  const farm::v1::Check* log = FindCheck(c, "kernel.log");
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->outcome(), farm::v1::OUTCOME_SKIP);
+  EXPECT_THAT(log->detail(), HasSubstr("Operation not permitted"));
+  EXPECT_EQ(c.boot_mode().exception_level(), farm::v1::EXCEPTION_LEVEL_UNKNOWN);
+  EXPECT_TRUE(c.kvm_node().present());
+  EXPECT_FALSE(c.kvm_node().opened());
+  EXPECT_EQ(c.hypervisor_kind(), farm::v1::HYPERVISOR_KIND_KVM);
+  EXPECT_EQ(c.verdict(), farm::v1::VERDICT_KVM_NO_ACCESS);
+  EXPECT_THAT(absl::StrJoin(c.verdict_reasons(), "\n"), HasSubstr("shell (uid 2000)"));
+  for (const farm::v1::Check& check : c.checks()) {
+    std::cout << check.name() << " [" << farm::v1::Outcome_Name(check.outcome())
+              << "]: " << check.detail() << "\n";
+  }
+}
+
 // The whole phone story, no phone: the static agent in the phone's layout, with
 // Debian's glibc-linked arm64 QEMU started through its bundled loader, boots a
 // Linux guest under the (emulated machine's real) KVM: KVM_READY.
