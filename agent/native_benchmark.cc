@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/environment.h"
+#include "agent/workload_flags.h"
 #include "common/proto_time.h"
 #include "common/subprocess.h"
 #include "workloads/workload.h"
@@ -29,22 +30,10 @@ constexpr uint32_t kMaxRepetitions = 1000;
 
 std::vector<std::string> WorkloadArgv(const farm::v1::RunBenchmarkRequest& request,
                                       const NativeBenchmarkOptions& options) {
-  std::vector<std::string> names, sizes, iterations;
-  for (const farm::v1::WorkloadSpec& spec : request.workloads()) {
-    names.push_back(spec.name());
-    if (spec.has_size_bytes()) sizes.push_back(absl::StrCat(spec.name(), "=", spec.size_bytes()));
-    if (spec.has_iterations()) {
-      iterations.push_back(absl::StrCat(spec.name(), "=", spec.iterations()));
-    }
-  }
-  std::vector<std::string> argv = {
-      options.workload_binary, "--json",
-      absl::StrCat("--workloads=", absl::StrJoin(names, ",")),
-      absl::StrCat("--repetitions=", std::max<uint32_t>(1, request.repetitions())),
-      absl::StrCat("--dir=", options.work_dir)};
-  if (!sizes.empty()) argv.push_back(absl::StrCat("--size=", absl::StrJoin(sizes, ",")));
-  if (!iterations.empty()) {
-    argv.push_back(absl::StrCat("--iterations=", absl::StrJoin(iterations, ",")));
+  std::vector<std::string> argv = {options.workload_binary, "--json",
+                                   absl::StrCat("--dir=", options.work_dir)};
+  for (const WorkloadFlag& flag : WorkloadFlags(request)) {
+    argv.push_back(absl::StrCat("--", flag.name, "=", flag.value));
   }
   return argv;
 }

@@ -11,11 +11,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "agent/vm/boot.h"
 #include "agent/vm/image.h"
 #include "agent/vm/vm.h"
+#include "agent/workload_flags.h"
 #include "common/measurement.h"
 #include "common/proto_time.h"
 
@@ -29,19 +29,9 @@ constexpr uint32_t kWorkloadGuestMemoryMib = 1024;
 constexpr absl::Duration kDefaultJobDeadline = absl::Minutes(30);
 
 std::string KernelArgs(const farm::v1::RunBenchmarkRequest& request) {
-  std::vector<std::string> names, sizes, iterations;
-  for (const farm::v1::WorkloadSpec& spec : request.workloads()) {
-    names.push_back(spec.name());
-    if (spec.has_size_bytes()) sizes.push_back(absl::StrCat(spec.name(), "=", spec.size_bytes()));
-    if (spec.has_iterations()) {
-      iterations.push_back(absl::StrCat(spec.name(), "=", spec.iterations()));
-    }
-  }
-  std::string args = absl::StrCat("farm.run=workloads farm.workloads=", absl::StrJoin(names, ","),
-                                  " farm.repetitions=", std::max<uint32_t>(1, request.repetitions()));
-  if (!sizes.empty()) absl::StrAppend(&args, " farm.size=", absl::StrJoin(sizes, ","));
-  if (!iterations.empty()) {
-    absl::StrAppend(&args, " farm.iterations=", absl::StrJoin(iterations, ","));
+  std::string args = "farm.run=workloads";
+  for (const WorkloadFlag& flag : WorkloadFlags(request)) {
+    absl::StrAppend(&args, " farm.", flag.name, "=", flag.value);
   }
   return args;
 }
