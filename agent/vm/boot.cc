@@ -154,13 +154,10 @@ absl::Status ValidateBootRequest(const farm::v1::BootVmRequest& request,
   }
   absl::StatusOr<GuestImage> image = ResolveImage(options.image_dir, request.guest().image());
   if (!image.ok()) return image.status();
-  VmSpec spec;
-  spec.image = *image;
-  spec.accel = request.accel();
-  spec.vcpus = request.guest().vcpus() ? request.guest().vcpus() : options.default_vcpus;
-  spec.memory_mib =
-      request.guest().memory_mib() ? request.guest().memory_mib() : options.default_memory_mib;
-  absl::StatusOr<QemuCommand> command = BuildQemuCommand(spec, options.qemu_binary);
+  absl::StatusOr<QemuCommand> command =
+      BuildQemuCommand(GuestVmSpec(*image, request.accel(), request.guest(),
+                                   options.default_vcpus, options.default_memory_mib),
+                       options.qemu_binary);
   if (!command.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("guest: ", command.status().message()));
   }
@@ -185,13 +182,8 @@ farm::v1::BootResult RunBootJob(
     result.set_failure_reason(std::string(image.status().message()));
     return result;
   }
-  VmSpec spec;
-  spec.image = *image;
-  spec.accel = request.accel();
-  spec.vcpus = request.guest().vcpus() ? request.guest().vcpus() : options.default_vcpus;
-  spec.memory_mib =
-      request.guest().memory_mib() ? request.guest().memory_mib() : options.default_memory_mib;
-  spec.cpu_model = request.guest().cpu_model();
+  VmSpec spec = GuestVmSpec(*image, request.accel(), request.guest(), options.default_vcpus,
+                            options.default_memory_mib);
   spec.tsc_khz = HostTscKhz();
   if (request.measure_switch_latency()) spec.extra_kernel_args = "farm.run=echo";
   result.set_guest_arch(image->arch);

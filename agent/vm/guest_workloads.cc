@@ -58,13 +58,8 @@ farm::v1::BenchmarkResult RunWorkloadsInGuest(
                                            "' carries no farm-workload (busybox only)"));
     return result;
   }
-  VmSpec spec;
-  spec.image = *image;
-  spec.accel = request.mode();
-  spec.vcpus = request.guest().vcpus() ? request.guest().vcpus() : options.default_vcpus;
-  spec.memory_mib =
-      request.guest().memory_mib() ? request.guest().memory_mib() : kWorkloadGuestMemoryMib;
-  spec.cpu_model = request.guest().cpu_model();
+  VmSpec spec = GuestVmSpec(*image, request.mode(), request.guest(), options.default_vcpus,
+                            kWorkloadGuestMemoryMib);
   spec.extra_kernel_args = KernelArgs(request);
   spec.tsc_khz = HostTscKhz();
   // The io workload gets a scratch disk of its size (plus room for the filesystem),

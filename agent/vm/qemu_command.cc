@@ -12,6 +12,18 @@
 
 namespace kvmfarm::vm {
 
+VmSpec GuestVmSpec(const GuestImage& image, farm::v1::Mode accel,
+                   const farm::v1::GuestConfig& guest, uint32_t default_vcpus,
+                   uint32_t default_memory_mib) {
+  VmSpec spec;
+  spec.image = image;
+  spec.accel = accel;
+  spec.vcpus = guest.vcpus() ? guest.vcpus() : default_vcpus;
+  spec.memory_mib = guest.memory_mib() ? guest.memory_mib() : default_memory_mib;
+  spec.cpu_model = guest.cpu_model();
+  return spec;
+}
+
 uint64_t HostTscKhz() {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;

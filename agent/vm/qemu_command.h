@@ -50,6 +50,13 @@ struct QemuCommand {
   std::string cpu_model;
 };
 
+// The VmSpec a request's guest config asks for: `image` under `accel`, the
+// config's vCPUs and memory where given (else the defaults), its CPU model. The
+// rest (kernel arguments, TSC rate, disks) is the caller's.
+VmSpec GuestVmSpec(const GuestImage& image, farm::v1::Mode accel,
+                   const farm::v1::GuestConfig& guest, uint32_t default_vcpus,
+                   uint32_t default_memory_mib);
+
 // The host's TSC frequency in kHz from /proc/cpuinfo ("cpu MHz"), 0 if unknown.
 uint64_t HostTscKhz();
 

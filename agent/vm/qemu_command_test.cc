@@ -44,6 +44,26 @@ TEST(QemuCommandTest, X86KvmUsesMicrovmAndTheHostCpu) {
   EXPECT_THAT(cmd->argv, Contains("-no-reboot"));
 }
 
+TEST(QemuCommandTest, GuestVmSpecTakesTheConfigElseTheDefaults) {
+  GuestImage image;
+  image.name = "arm64";
+  farm::v1::GuestConfig guest;
+  VmSpec spec = GuestVmSpec(image, farm::v1::MODE_TCG, guest, 1, 1024);
+  EXPECT_EQ(spec.image.name, "arm64");
+  EXPECT_EQ(spec.accel, farm::v1::MODE_TCG);
+  EXPECT_EQ(spec.vcpus, 1u);
+  EXPECT_EQ(spec.memory_mib, 1024u);
+  EXPECT_EQ(spec.cpu_model, "");
+  guest.set_vcpus(3);
+  guest.set_memory_mib(300);
+  guest.set_cpu_model("max");
+  spec = GuestVmSpec(image, farm::v1::MODE_KVM, guest, 1, 1024);
+  EXPECT_EQ(spec.accel, farm::v1::MODE_KVM);
+  EXPECT_EQ(spec.vcpus, 3u);
+  EXPECT_EQ(spec.memory_mib, 300u);
+  EXPECT_EQ(spec.cpu_model, "max");
+}
+
 TEST(QemuCommandTest, TcgModelsAndArm64) {
   absl::StatusOr<QemuCommand> x86 =
       BuildQemuCommand(Spec(farm::v1::CPU_ARCH_X86_64, farm::v1::MODE_TCG), "");
