@@ -40,30 +40,37 @@ struct ElfShape {
   bool has_symtab = false;       // a .symtab section: not stripped
 };
 
+// The record of type T at byte `at` of `bytes`; false where the file is too short.
+template <typename T>
+bool ReadAt(const std::string& bytes, size_t at, T* out) {
+  if (at + sizeof(T) > bytes.size()) return false;
+  std::copy_n(bytes.data() + at, sizeof(T), reinterpret_cast<char*>(out));
+  return true;
+}
+
 ElfShape ReadElf(const std::string& path) {
   ElfShape shape;
   std::ifstream in(path, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   Elf64_Ehdr header;
-  if (bytes.size() < sizeof(header) || bytes.compare(0, 4, ELFMAG) != 0 ||
+  if (!ReadAt(bytes, 0, &header) || bytes.compare(0, 4, ELFMAG) != 0 ||
       bytes[EI_CLASS] != ELFCLASS64) {
     return shape;
   }
-  std::copy_n(bytes.data(), sizeof(header), reinterpret_cast<char*>(&header));
   shape.machine = header.e_machine;
   for (int i = 0; i < header.e_phnum; ++i) {
     Elf64_Phdr ph;
-    const size_t at = header.e_phoff + static_cast<size_t>(i) * header.e_phentsize;
-    if (at + sizeof(ph) > bytes.size()) return shape;
-    std::copy_n(bytes.data() + at, sizeof(ph), reinterpret_cast<char*>(&ph));
+    if (!ReadAt(bytes, header.e_phoff + static_cast<size_t>(i) * header.e_phentsize, &ph)) {
+      return shape;
+    }
     shape.has_interpreter |= ph.p_type == PT_INTERP;
     shape.has_dynamic |= ph.p_type == PT_DYNAMIC;
   }
   for (int i = 0; i < header.e_shnum; ++i) {
     Elf64_Shdr sh;
-    const size_t at = header.e_shoff + static_cast<size_t>(i) * header.e_shentsize;
-    if (at + sizeof(sh) > bytes.size()) return shape;
-    std::copy_n(bytes.data() + at, sizeof(sh), reinterpret_cast<char*>(&sh));
+    if (!ReadAt(bytes, header.e_shoff + static_cast<size_t>(i) * header.e_shentsize, &sh)) {
+      return shape;
+    }
     shape.has_symtab |= sh.sh_type == SHT_SYMTAB;
   }
   shape.read = true;
