@@ -6,10 +6,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "agent/boot_check.h"
 #include "agent/probe/report.h"
 #include "agent/vm/image.h"
-#include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/measurement.h"
@@ -29,9 +29,9 @@ void MergeNative(const farm::v1::BenchmarkResult& native, farm::v1::BenchmarkRes
   for (farm::v1::Measurement m : guest->measurements()) {
     for (const farm::v1::Measurement& n : native.measurements()) {
       // The same measurement: metric and parameters, whatever the guest's architecture.
-      const bool same = n.metric() == m.metric() &&
-                        ParametersKey(n.parameters(), kGuestArchParameter) ==
-                            ParametersKey(m.parameters(), kGuestArchParameter);
+      const bool same =
+          n.metric() == m.metric() && ParametersKey(n.parameters(), kGuestArchParameter) ==
+                                          ParametersKey(m.parameters(), kGuestArchParameter);
       if (!same || !n.has_median() || !m.has_median() || n.median() <= 0 || m.median() <= 0) {
         continue;
       }
@@ -65,8 +65,7 @@ absl::Status AgentServiceImpl::Initialize() {
 farm::v1::AgentInfo AgentServiceImpl::Info() const {
   farm::v1::AgentInfo info;
   info.set_version(config_.version);
-  *info.mutable_started_at() =
-      ToProtoTimestamp(started_at_);
+  *info.mutable_started_at() = ToProtoTimestamp(started_at_);
   *info.mutable_uptime() =
       TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(absl::Now() - started_at_));
   info.set_listen_address(config_.listen_address);
@@ -75,10 +74,10 @@ farm::v1::AgentInfo AgentServiceImpl::Info() const {
 
 absl::Status AgentServiceImpl::CheckCanMeasure() const {
   if (config_.probe.sysroot != "/" && !config_.probe.sysroot.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "this agent reads the fixture tree ", config_.probe.sysroot,
-        ": measurements would be this host's numbers labelled as the fixture device; "
-        "start farm-agent without --sysroot to measure"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("this agent reads the fixture tree ", config_.probe.sysroot,
+                     ": measurements would be this host's numbers labelled as the fixture device; "
+                     "start farm-agent without --sysroot to measure"));
   }
   return absl::OkStatus();
 }
@@ -143,8 +142,7 @@ grpc::Status AgentServiceImpl::GetCapability(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::GetStatus(grpc::ServerContext*,
-                                         const farm::v1::GetStatusRequest*,
+grpc::Status AgentServiceImpl::GetStatus(grpc::ServerContext*, const farm::v1::GetStatusRequest*,
                                          farm::v1::GetStatusResponse* response) {
   *response->mutable_agent() = Info();
   {
@@ -186,9 +184,8 @@ grpc::Status AgentServiceImpl::RunBenchmark(
     native.build_fingerprint = capability_.device().build_fingerprint();
   }
   native.agent_version = config_.version;
-  FARM_LOG(INFO) << "benchmark " << request->attempt_id() << ": "
-                 << request->workloads_size() << " workloads x "
-                 << std::max<uint32_t>(1, request->repetitions());
+  FARM_LOG(INFO) << "benchmark " << request->attempt_id() << ": " << request->workloads_size()
+                 << " workloads x " << std::max<uint32_t>(1, request->repetitions());
   farm::v1::RunBenchmarkResponse response;
   response.set_attempt_id(request->attempt_id());
   auto client_gone = [context] { return context->IsCancelled(); };
@@ -205,8 +202,8 @@ grpc::Status AgentServiceImpl::RunBenchmark(
       native_result =
           RunNativeBenchmark(*request, native, lease->get(), client_gone, write_progress);
     }
-    result = vm::RunWorkloadsInGuest(*request, config_.vm, lease->get(), client_gone,
-                                     write_progress);
+    result =
+        vm::RunWorkloadsInGuest(*request, config_.vm, lease->get(), client_gone, write_progress);
     if (request->compare_with_native()) MergeNative(native_result, &result);
   }
   FARM_LOG(INFO) << "benchmark " << request->attempt_id() << ": "
@@ -244,8 +241,7 @@ grpc::Status AgentServiceImpl::BootVm(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::Cancel(grpc::ServerContext*,
-                                      const farm::v1::CancelRequest* request,
+grpc::Status AgentServiceImpl::Cancel(grpc::ServerContext*, const farm::v1::CancelRequest* request,
                                       farm::v1::CancelResponse* response) {
   absl::Status cancelled = job_slot_.Cancel(request->attempt_id());
   if (!cancelled.ok()) return ToGrpcStatus(cancelled);

@@ -17,8 +17,8 @@
 #include "absl/time/time.h"
 #include "agent/job_slot.h"
 #include "agent/native_benchmark.h"
-#include "agent/vm/boot.h"
 #include "agent/probe/probe.h"
+#include "agent/vm/boot.h"
 #include "farm/v1/agent.grpc.pb.h"
 
 namespace kvmfarm {
@@ -58,17 +58,14 @@ class AgentServiceImpl final : public farm::v1::AgentService::Service {
   grpc::Status GetCapability(grpc::ServerContext* context,
                              const farm::v1::GetCapabilityRequest* request,
                              farm::v1::GetCapabilityResponse* response) override;
-  grpc::Status GetStatus(grpc::ServerContext* context,
-                         const farm::v1::GetStatusRequest* request,
+  grpc::Status GetStatus(grpc::ServerContext* context, const farm::v1::GetStatusRequest* request,
                          farm::v1::GetStatusResponse* response) override;
-  grpc::Status RunBenchmark(
-      grpc::ServerContext* context, const farm::v1::RunBenchmarkRequest* request,
-      grpc::ServerWriter<farm::v1::RunBenchmarkResponse>* writer) override;
-  grpc::Status BootVm(grpc::ServerContext* context,
-                      const farm::v1::BootVmRequest* request,
+  grpc::Status RunBenchmark(grpc::ServerContext* context,
+                            const farm::v1::RunBenchmarkRequest* request,
+                            grpc::ServerWriter<farm::v1::RunBenchmarkResponse>* writer) override;
+  grpc::Status BootVm(grpc::ServerContext* context, const farm::v1::BootVmRequest* request,
                       grpc::ServerWriter<farm::v1::BootVmResponse>* writer) override;
-  grpc::Status Cancel(grpc::ServerContext* context,
-                      const farm::v1::CancelRequest* request,
+  grpc::Status Cancel(grpc::ServerContext* context, const farm::v1::CancelRequest* request,
                       farm::v1::CancelResponse* response) override;
 
  private:

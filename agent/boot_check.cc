@@ -22,16 +22,16 @@ void RunKvmBootCheck(const vm::BootJobOptions& options, JobSlot::Lease* lease,
   }
   const farm::v1::CpuArch arch = vm::HostArch();
   if (c->qemu_size() == 0) {
-    return skip("no QEMU on device (push one with tools/deploy/deploy_phones.sh --qemu, or "
-                "give --qemu)");
+    return skip(
+        "no QEMU on device (push one with tools/deploy/deploy_phones.sh --qemu, or "
+        "give --qemu)");
   }
   std::string qemu_path;
   for (const farm::v1::QemuBinary& qemu : c->qemu()) {
     if (qemu.guest_arch() == arch && qemu.kvm_supported()) qemu_path = qemu.path();
   }
   if (qemu_path.empty()) return skip("no QEMU for this architecture with the kvm accelerator");
-  absl::StatusOr<vm::GuestImage> image =
-      vm::ResolveImage(options.image_dir, vm::HostImageName());
+  absl::StatusOr<vm::GuestImage> image = vm::ResolveImage(options.image_dir, vm::HostImageName());
   if (!image.ok()) return skip(absl::StrCat("no guest image: ", image.status().message()));
 
   farm::v1::BootVmRequest request;
@@ -48,14 +48,13 @@ void RunKvmBootCheck(const vm::BootJobOptions& options, JobSlot::Lease* lease,
   if (result.succeeded()) {
     detail = absl::StrCat(
         "a Linux guest reached user space under KVM in ",
-        google::protobuf::util::TimeUtil::DurationToMilliseconds(
-            result.vms(0).time_to_userspace()),
+        google::protobuf::util::TimeUtil::DurationToMilliseconds(result.vms(0).time_to_userspace()),
         " ms (", result.machine(), ", -cpu ", result.guest().cpu_model(), ")");
   } else {
     detail = absl::StrCat("a Linux guest did not boot under KVM: ", result.failure_reason());
     if (result.vms_size() > 0 && result.vms(0).last_console_lines_size() > 0) {
-      absl::StrAppend(&detail, " (last console line: ",
-                      *result.vms(0).last_console_lines().rbegin(), ")");
+      absl::StrAppend(&detail,
+                      " (last console line: ", *result.vms(0).last_console_lines().rbegin(), ")");
     }
   }
   probe::AddCheck(checks, "kvm.boot_check",

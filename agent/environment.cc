@@ -34,8 +34,7 @@ absl::optional<T> ReadNumber(const probe::Sysroot& sysroot, const std::string& p
 
 }  // namespace
 
-farm::v1::EnvironmentSample ReadEnvironment(const probe::Sysroot& sysroot,
-                                            absl::Duration offset) {
+farm::v1::EnvironmentSample ReadEnvironment(const probe::Sysroot& sysroot, absl::Duration offset) {
   farm::v1::EnvironmentSample sample;
   *sample.mutable_offset() = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(offset));
   for (const std::string& cpu : ListDir(sysroot, "/sys/devices/system/cpu", "cpu")) {
@@ -55,10 +54,13 @@ farm::v1::EnvironmentSample ReadEnvironment(const probe::Sysroot& sysroot,
   const std::string battery = "/sys/class/power_supply/battery/";
   if (sysroot.Exists(battery)) {
     farm::v1::BatteryState* state = sample.mutable_battery();
-    if (auto v = ReadNumber<int64_t>(sysroot, battery + "current_now")) state->set_current_now_ua(*v);
-    if (auto v = ReadNumber<int64_t>(sysroot, battery + "voltage_now")) state->set_voltage_now_uv(*v);
+    if (auto v = ReadNumber<int64_t>(sysroot, battery + "current_now"))
+      state->set_current_now_ua(*v);
+    if (auto v = ReadNumber<int64_t>(sysroot, battery + "voltage_now"))
+      state->set_voltage_now_uv(*v);
     if (auto v = ReadNumber<int32_t>(sysroot, battery + "temp")) state->set_temp_decicelsius(*v);
-    if (auto v = ReadNumber<int32_t>(sysroot, battery + "capacity")) state->set_capacity_percent(*v);
+    if (auto v = ReadNumber<int32_t>(sysroot, battery + "capacity"))
+      state->set_capacity_percent(*v);
     absl::StatusOr<std::string> status = sysroot.ReadLine(battery + "status");
     if (status.ok()) state->set_status(*status);
   }
@@ -71,8 +73,7 @@ absl::optional<double> EnergyJoules(const std::vector<farm::v1::EnvironmentSampl
   int intervals = 0;
   const farm::v1::EnvironmentSample* previous = nullptr;
   for (const farm::v1::EnvironmentSample& s : samples) {
-    const absl::Duration at =
-        absl::Nanoseconds(TimeUtil::DurationToNanoseconds(s.offset()));
+    const absl::Duration at = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(s.offset()));
     const bool has_power = s.battery().has_current_now_ua() && s.battery().has_voltage_now_uv();
     if (at < from || at > to || !has_power) continue;
     if (previous != nullptr) {

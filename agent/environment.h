@@ -31,8 +31,7 @@
 namespace kvmfarm {
 
 // One reading of frequencies, thermal zones and battery, at `offset`.
-farm::v1::EnvironmentSample ReadEnvironment(const probe::Sysroot& sysroot,
-                                            absl::Duration offset);
+farm::v1::EnvironmentSample ReadEnvironment(const probe::Sysroot& sysroot, absl::Duration offset);
 
 // Joules drawn between consecutive samples whose battery reports current and
 // voltage, from |current| x voltage integrated over time; absent when fewer than

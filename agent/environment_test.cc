@@ -9,8 +9,8 @@
 namespace kvmfarm {
 namespace {
 
-using ::kvmfarm::probe::testing::ScratchRoot;
 using google::protobuf::util::TimeUtil;
+using ::kvmfarm::probe::testing::ScratchRoot;
 
 TEST(ReadEnvironmentTest, PhoneLikeTree) {
   ScratchRoot root;
@@ -54,9 +54,9 @@ farm::v1::EnvironmentSample PowerSample(double seconds, int64_t ua, int64_t uv) 
 
 TEST(EnergyJoulesTest, IntegratesPowerOverTheWindow) {
   // 1 A at 4 V for 2 s, then 0.5 A at 4 V for 1 s: 8 J + 2 J.
-  std::vector<farm::v1::EnvironmentSample> samples = {
-      PowerSample(0, -1000000, 4000000), PowerSample(2, -500000, 4000000),
-      PowerSample(3, -500000, 4000000)};
+  std::vector<farm::v1::EnvironmentSample> samples = {PowerSample(0, -1000000, 4000000),
+                                                      PowerSample(2, -500000, 4000000),
+                                                      PowerSample(3, -500000, 4000000)};
   ASSERT_TRUE(EnergyJoules(samples, absl::ZeroDuration(), absl::Seconds(3)).has_value());
   EXPECT_NEAR(*EnergyJoules(samples, absl::ZeroDuration(), absl::Seconds(3)), 10.0, 1e-9);
   EXPECT_NEAR(*EnergyJoules(samples, absl::Seconds(2), absl::Seconds(3)), 2.0, 1e-9);

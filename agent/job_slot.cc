@@ -9,24 +9,23 @@
 
 namespace kvmfarm {
 
-absl::StatusOr<std::unique_ptr<JobSlot::Lease>> JobSlot::Acquire(
-    const std::string& attempt_id, farm::v1::JobKind kind) {
+absl::StatusOr<std::unique_ptr<JobSlot::Lease>> JobSlot::Acquire(const std::string& attempt_id,
+                                                                 farm::v1::JobKind kind) {
   if (attempt_id.empty()) {
     return absl::InvalidArgumentError(
         "attempt_id is required: choose a unique id per try, it is echoed in every reply");
   }
   absl::MutexLock lock(&mu_);
   if (current_.has_value()) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("busy with job ", current_->attempt_id(), " (",
-                     farm::v1::JobKind_Name(current_->kind()),
-                     "); one measurement runs at a time, retry later"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "busy with job ", current_->attempt_id(), " (", farm::v1::JobKind_Name(current_->kind()),
+        "); one measurement runs at a time, retry later"));
   }
   farm::v1::JobInfo info;
   info.set_attempt_id(attempt_id);
   info.set_kind(kind);
-  *info.mutable_started_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      absl::ToUnixNanos(absl::Now()));
+  *info.mutable_started_at() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
   current_ = std::move(info);
   cancelled_ = false;
   on_cancel_ = nullptr;
@@ -47,11 +46,9 @@ absl::Status JobSlot::Cancel(const std::string& attempt_id) {
   {
     absl::MutexLock lock(&mu_);
     if (!current_.has_value() || current_->attempt_id() != attempt_id) {
-      return absl::NotFoundError(
-          absl::StrCat("no job with attempt_id '", attempt_id, "' is running",
-                       current_.has_value()
-                           ? absl::StrCat(" (running: ", current_->attempt_id(), ")")
-                           : ""));
+      return absl::NotFoundError(absl::StrCat(
+          "no job with attempt_id '", attempt_id, "' is running",
+          current_.has_value() ? absl::StrCat(" (running: ", current_->attempt_id(), ")") : ""));
     }
     cancelled_ = true;
     on_cancel = on_cancel_;

@@ -49,7 +49,8 @@ class JobSlot {
 
    private:
     friend class JobSlot;
-    Lease(JobSlot* slot, std::string attempt_id) : slot_(slot), attempt_id_(std::move(attempt_id)) {}
+    Lease(JobSlot* slot, std::string attempt_id)
+        : slot_(slot), attempt_id_(std::move(attempt_id)) {}
     JobSlot* slot_;
     std::string attempt_id_;
   };

@@ -43,8 +43,7 @@ TEST(JobSlotTest, CancelReachesOnlyTheRunningAttempt) {
   ASSERT_THAT(lease, IsOk());
   int kills = 0;
   (*lease)->OnCancel([&kills] { ++kills; });
-  EXPECT_THAT(slot.Cancel("a-0"),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("running: a-1")));
+  EXPECT_THAT(slot.Cancel("a-0"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("running: a-1")));
   EXPECT_EQ(kills, 0);
   EXPECT_FALSE((*lease)->cancelled());
   EXPECT_THAT(slot.Cancel("a-1"), IsOk());

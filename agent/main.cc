@@ -3,10 +3,9 @@
 //   farm-agent --probe [--json] [--sysroot DIR] [--props FILE]   one-shot report
 //   farm-agent [--listen 127.0.0.1:7420] [--sysroot DIR] ...     serve gRPC
 #include <errno.h>
+#include <google/protobuf/util/json_util.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <google/protobuf/util/json_util.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -21,14 +20,14 @@
 #include "agent/agent_service.h"
 #include "agent/boot_check.h"
 #include "agent/paths.h"
-#include "agent/registrar.h"
 #include "agent/probe/probe.h"
 #include "agent/probe/report.h"
+#include "agent/registrar.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
 #include "common/ip_address.h"
-#include "common/subprocess.h"
 #include "common/logging.h"
+#include "common/subprocess.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7420",
           "Address to serve gRPC on (host:port; port 0 = any free port). Loopback "
@@ -114,8 +113,7 @@ vm::BootJobOptions VmOptionsFromPaths(const AgentPaths& paths) {
 }
 
 int RunProbeOnce() {
-  absl::StatusOr<farm::v1::KvmCapability> capability =
-      probe::RunProbe(ProbeOptionsFromFlags());
+  absl::StatusOr<farm::v1::KvmCapability> capability = probe::RunProbe(ProbeOptionsFromFlags());
   if (!capability.ok()) {
     std::cerr << "farm-agent: " << capability.status().message() << "\n";
     return 2;
@@ -127,8 +125,7 @@ int RunProbeOnce() {
     google::protobuf::util::JsonPrintOptions json_options;
     json_options.add_whitespace = true;
     std::string json;
-    auto status =
-        google::protobuf::util::MessageToJsonString(*capability, &json, json_options);
+    auto status = google::protobuf::util::MessageToJsonString(*capability, &json, json_options);
     if (!status.ok()) {
       std::cerr << "farm-agent: cannot print JSON: " << status.ToString() << "\n";
       return 1;
@@ -159,8 +156,8 @@ int Serve() {
     slash = paths.work_dir.find('/', slash + 1);
     const std::string prefix = paths.work_dir.substr(0, slash);
     if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      std::cerr << "farm-agent: cannot create --work-dir '" << paths.work_dir << "' ("
-                << prefix << ": " << std::strerror(errno) << ")\n";
+      std::cerr << "farm-agent: cannot create --work-dir '" << paths.work_dir << "' (" << prefix
+                << ": " << std::strerror(errno) << ")\n";
       return 2;
     }
   }

@@ -75,16 +75,15 @@ absl::Status ValidateBenchmarkRequest(const farm::v1::RunBenchmarkRequest& reque
     return absl::InvalidArgumentError("mode is required: MODE_NATIVE, MODE_KVM or MODE_TCG");
   }
   if (request.workloads().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "workloads is empty: name at least one of ",
-        absl::StrJoin(workloads::AllWorkloadNames(), ", ")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("workloads is empty: name at least one of ",
+                     absl::StrJoin(workloads::AllWorkloadNames(), ", ")));
   }
   for (int i = 0; i < request.workloads_size(); ++i) {
     absl::StatusOr<std::unique_ptr<workloads::Workload>> w =
         workloads::MakeWorkload(request.workloads(i));
     if (!w.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("workloads[", i, "]: ", w.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat("workloads[", i, "]: ", w.status().message()));
     }
   }
   if (request.repetitions() > kMaxRepetitions) {
@@ -163,8 +162,7 @@ farm::v1::BenchmarkResult RunNativeBenchmark(
         : outcome.timed_out
             ? absl::StrCat("deadline of ", absl::FormatDuration(deadline), " exceeded")
         : outcome.killed ? "cancelled: the client went away"
-                         : absl::StrCat("farm-workload ", outcome.Describe(),
-                                        " without a result"));
+                         : absl::StrCat("farm-workload ", outcome.Describe(), " without a result"));
   }
   result.set_attempt_id(request.attempt_id());
   result.set_mode(farm::v1::MODE_NATIVE);
@@ -181,8 +179,7 @@ farm::v1::BenchmarkResult RunNativeBenchmark(
     result.add_notes("cpufreq not readable: CPU frequencies absent");
   }
   *result.mutable_started_at() = ToProtoTimestamp(started);
-  *result.mutable_finished_at() =
-      ToProtoTimestamp(absl::Now());
+  *result.mutable_finished_at() = ToProtoTimestamp(absl::Now());
   return result;
 }
 

@@ -33,8 +33,7 @@ class Registrar {
  public:
   // `make_request` builds a fresh registration (the current capability);
   // `busy_job` says what runs now, for heartbeats.
-  Registrar(RegistrarOptions options,
-            std::function<farm::v1::RegisterAgentRequest()> make_request,
+  Registrar(RegistrarOptions options, std::function<farm::v1::RegisterAgentRequest()> make_request,
             std::function<absl::optional<farm::v1::JobInfo>()> busy_job);
   ~Registrar();
 

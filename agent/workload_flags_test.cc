@@ -6,9 +6,9 @@
 namespace kvmfarm {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::Field;
-using ::testing::AllOf;
 
 auto Flag(const std::string& name, const std::string& value) {
   return AllOf(Field(&WorkloadFlag::name, name), Field(&WorkloadFlag::value, value));
@@ -33,10 +33,10 @@ TEST(WorkloadFlagsTest, OverridesOnlyForTheWorkloadsThatGiveThem) {
   nbody->set_name("float");
   nbody->set_iterations(20000000);
   nbody->set_size_bytes(0);  // present though zero: passed on, farm-workload judges it
-  EXPECT_THAT(WorkloadFlags(request),
-              ElementsAre(Flag("workloads", "crypto,integer,float"), Flag("repetitions", "1"),
-                          Flag("size", "crypto=1048576,float=0"),
-                          Flag("iterations", "float=20000000")));
+  EXPECT_THAT(
+      WorkloadFlags(request),
+      ElementsAre(Flag("workloads", "crypto,integer,float"), Flag("repetitions", "1"),
+                  Flag("size", "crypto=1048576,float=0"), Flag("iterations", "float=20000000")));
 }
 
 }  // namespace

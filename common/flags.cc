@@ -40,8 +40,8 @@ std::vector<char*> ParseCommandLineFlags(int argc, char** argv) {
   usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
   absl::SetFlagsUsageConfig(usage_config);
   // Kept for the life of the process: absl and the caller hold pointers into it.
-  static std::vector<std::string>* storage = new std::vector<std::string>(
-      NormalizeFlagNames(std::vector<std::string>(argv, argv + argc)));
+  static std::vector<std::string>* storage =
+      new std::vector<std::string>(NormalizeFlagNames(std::vector<std::string>(argv, argv + argc)));
   static std::vector<char*>* pointers = [] {
     auto* p = new std::vector<char*>;
     for (std::string& s : *storage) p->push_back(&s[0]);

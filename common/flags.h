@@ -32,7 +32,8 @@ std::vector<std::string> NormalizeFlagNames(const std::vector<std::string>& args
 bool IsProjectFlagFile(absl::string_view file);
 
 // absl::ParseCommandLine on the normalized arguments; returns the positional ones
-// (argv[0] first). --help lists every project flag. The returned pointers stay valid for the process's life.
+// (argv[0] first). --help lists every project flag. The returned pointers stay valid for the
+// process's life.
 std::vector<char*> ParseCommandLineFlags(int argc, char** argv);
 
 // ParseCommandLineFlags for a program that takes flags only: a stray positional

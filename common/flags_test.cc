@@ -11,8 +11,8 @@ namespace {
 using ::testing::ElementsAre;
 
 TEST(NormalizeFlagNamesTest, DashesInNamesOnly) {
-  EXPECT_THAT(NormalizeFlagNames({"farm-agent", "--device-id=pixel-8", "--port-file",
-                                  "/tmp/a-b", "-max-parallel=2", "pos-arg"}),
+  EXPECT_THAT(NormalizeFlagNames({"farm-agent", "--device-id=pixel-8", "--port-file", "/tmp/a-b",
+                                  "-max-parallel=2", "pos-arg"}),
               ElementsAre("farm-agent", "--device_id=pixel-8", "--port_file", "/tmp/a-b",
                           "-max_parallel=2", "pos-arg"));
 }

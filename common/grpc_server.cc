@@ -33,20 +33,18 @@ absl::Status WritePortFile(const std::string& path, int port) {
 
 }  // namespace
 
-GrpcServer::GrpcServer(std::unique_ptr<grpc::Server> server, int port,
-                       std::string address)
+GrpcServer::GrpcServer(std::unique_ptr<grpc::Server> server, int port, std::string address)
     : server_(std::move(server)), port_(port), address_(std::move(address)) {}
 
 GrpcServer::~GrpcServer() { Shutdown(absl::ZeroDuration()); }
 
-absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
-    const GrpcServerOptions& options) {
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions& options) {
   std::string host;
   int requested_port = 0;
   if (!SplitHostPort(options.listen_address, &host, &requested_port)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "listen address '", options.listen_address,
-        "' is not host:port (e.g. 127.0.0.1:7420, or port 0 for any free port)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address '", options.listen_address,
+                     "' is not host:port (e.g. 127.0.0.1:7420, or port 0 for any free port)"));
   }
 
   // Both are process-wide switches read when a builder is created.
@@ -56,22 +54,20 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int bound_port = 0;
-  builder.AddListeningPort(options.listen_address,
-                           grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &bound_port);
   for (grpc::Service* service : options.services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
     if (server != nullptr) server->Shutdown();
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", options.listen_address,
-        ": the port is in use or the address is not local to this machine"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address,
+                     ": the port is in use or the address is not local to this machine"));
   }
-  if (grpc::HealthCheckServiceInterface* health =
-          server->GetHealthCheckService()) {
+  if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService()) {
     health->SetServingStatus(true);
   }
-  auto result = std::unique_ptr<GrpcServer>(new GrpcServer(
-      std::move(server), bound_port, absl::StrCat(host, ":", bound_port)));
+  auto result = std::unique_ptr<GrpcServer>(
+      new GrpcServer(std::move(server), bound_port, absl::StrCat(host, ":", bound_port)));
   if (!options.port_file.empty()) {
     absl::Status status = WritePortFile(options.port_file, bound_port);
     if (!status.ok()) return status;
@@ -82,12 +78,10 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
 void GrpcServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
-  if (grpc::HealthCheckServiceInterface* health =
-          server_->GetHealthCheckService()) {
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoMilliseconds(grace));
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   server_->Wait();
 }
 

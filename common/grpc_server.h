@@ -53,8 +53,7 @@ class GrpcServer {
   // Binds and starts. INVALID_ARGUMENT for a malformed address; UNAVAILABLE when
   // the address can't be bound (in use, not local); INTERNAL when the port file
   // can't be written.
-  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
-      const GrpcServerOptions& options);
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const GrpcServerOptions& options);
 
   ~GrpcServer();
 

@@ -65,8 +65,7 @@ TEST(GrpcServerTest, AnAgentRpcAnswersARealClientOverLoopback) {
   auto stub = farm::v1::AgentService::NewStub(Dial(**server));
   grpc::ClientContext context;
   farm::v1::GetStatusResponse response;
-  grpc::Status status =
-      stub->GetStatus(&context, farm::v1::GetStatusRequest(), &response);
+  grpc::Status status = stub->GetStatus(&context, farm::v1::GetStatusRequest(), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.device_id(), "test-device");
   EXPECT_EQ(response.agent().version(), "0.0.0-test");
@@ -75,9 +74,9 @@ TEST(GrpcServerTest, AnAgentRpcAnswersARealClientOverLoopback) {
   // one conversion point.
   grpc::ClientContext cancel_context;
   farm::v1::CancelResponse cancel_response;
-  EXPECT_THAT(FromGrpcStatus(stub->Cancel(&cancel_context, farm::v1::CancelRequest(),
-                                          &cancel_response)),
-              StatusIs(absl::StatusCode::kUnimplemented));
+  EXPECT_THAT(
+      FromGrpcStatus(stub->Cancel(&cancel_context, farm::v1::CancelRequest(), &cancel_response)),
+      StatusIs(absl::StatusCode::kUnimplemented));
 }
 
 TEST(GrpcServerTest, ServesTheStandardHealthService) {
@@ -86,14 +85,13 @@ TEST(GrpcServerTest, ServesTheStandardHealthService) {
   std::string response;
   // HealthCheckRequest{service: ""} is the empty message; the answer is
   // HealthCheckResponse{status: SERVING (1)} = field 1, varint 1.
-  grpc::Status status =
-      CallRawUnary(Dial(**server), "/grpc.health.v1.Health/Check", "", &response);
+  grpc::Status status = CallRawUnary(Dial(**server), "/grpc.health.v1.Health/Check", "", &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response, kHealthServing);
 
   // A service that is not registered is NOT_FOUND.
   status = CallRawUnary(Dial(**server), "/grpc.health.v1.Health/Check",
-                   std::string("\x0a\x04nope", 6), &response);
+                        std::string("\x0a\x04nope", 6), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
@@ -140,13 +138,11 @@ TEST(GrpcServerTest, ASecondServerOnTheSamePortFailsInsteadOfSharingIt) {
   same_port.listen_address = (*first)->address();
   same_port.services = {&other};
   EXPECT_THAT(GrpcServer::Start(same_port),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       HasSubstr((*first)->address())));
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr((*first)->address())));
 }
 
 TEST(GrpcServerTest, WritesThePortFile) {
-  const std::string port_file =
-      absl::StrCat(std::getenv("TEST_TMPDIR"), "/agent.port");
+  const std::string port_file = absl::StrCat(std::getenv("TEST_TMPDIR"), "/agent.port");
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = StartTestServer(port_file);
   ASSERT_THAT(server, IsOk());
   std::ifstream in(port_file);
@@ -158,12 +154,10 @@ TEST(GrpcServerTest, WritesThePortFile) {
 TEST(GrpcServerTest, MalformedAddressNamesTheProblem) {
   GrpcServerOptions options;
   options.listen_address = "localhost";
-  EXPECT_THAT(GrpcServer::Start(options),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("'localhost' is not host:port")));
+  EXPECT_THAT(GrpcServer::Start(options), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                   HasSubstr("'localhost' is not host:port")));
   options.listen_address = "127.0.0.1:99999";
-  EXPECT_THAT(GrpcServer::Start(options),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(GrpcServer::Start(options), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(GrpcServerTest, ShutdownMarksNotServingAndStopsAnswering) {

@@ -49,8 +49,8 @@ void WriteToStderr(absl::string_view data) {
 
 // Keeps the path from the repository root: "agent/main.cc", not the sandbox path.
 absl::string_view ShortFileName(absl::string_view file) {
-  for (absl::string_view root : {"agent/", "common/", "controller/", "tools/",
-                                 "workloads/", "tests/", "guest_images/"}) {
+  for (absl::string_view root :
+       {"agent/", "common/", "controller/", "tools/", "workloads/", "tests/", "guest_images/"}) {
     const size_t pos = file.rfind(root);
     if (pos != absl::string_view::npos) return file.substr(pos);
   }
@@ -77,16 +77,13 @@ void SetLogSink(LogSink sink) {
 namespace logging_internal {
 
 bool ShouldLog(LogLevel level) {
-  return static_cast<int>(level) >=
-         g_min_level.load(std::memory_order_relaxed);
+  return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
 }
 
-LogMessage::LogMessage(LogLevel level, const char* file, int line)
-    : level_(level) {
+LogMessage::LogMessage(LogLevel level, const char* file, int line) : level_(level) {
   stream_ << LevelLetter(level)
-          << absl::FormatTime("%Y%m%d %H:%M:%E6S", absl::Now(),
-                              absl::LocalTimeZone())
-          << ' ' << ShortFileName(file) << ':' << line << "] ";
+          << absl::FormatTime("%Y%m%d %H:%M:%E6S", absl::Now(), absl::LocalTimeZone()) << ' '
+          << ShortFileName(file) << ':' << line << "] ";
 }
 
 LogMessage::~LogMessage() {

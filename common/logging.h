@@ -69,12 +69,12 @@ struct Voidify {
 
 // FARM_LOG(DEBUG|INFO|WARNING|ERROR) << ...; the stream is not evaluated when the
 // level is below the threshold.
-#define FARM_LOG(severity)                                                  \
-  !::kvmfarm::logging_internal::ShouldLog(KVMFARM_LOG_LEVEL_##severity)     \
-      ? (void)0                                                             \
-      : ::kvmfarm::logging_internal::Voidify() &                            \
-            ::kvmfarm::logging_internal::LogMessage(                        \
-                KVMFARM_LOG_LEVEL_##severity, __FILE__, __LINE__)           \
+#define FARM_LOG(severity)                                                                  \
+  !::kvmfarm::logging_internal::ShouldLog(KVMFARM_LOG_LEVEL_##severity)                     \
+      ? (void)0                                                                             \
+      : ::kvmfarm::logging_internal::Voidify() &                                            \
+            ::kvmfarm::logging_internal::LogMessage(KVMFARM_LOG_LEVEL_##severity, __FILE__, \
+                                                    __LINE__)                               \
                 .stream()
 
 #endif  // KVMFARM_COMMON_LOGGING_H_

@@ -33,7 +33,8 @@ class LoggingTest : public ::testing::Test {
 };
 
 TEST_F(LoggingTest, FormatsLevelTimeFileLineAndMessage) {
-  FARM_LOG(INFO) << "listening on " << "127.0.0.1:" << 7420;
+  FARM_LOG(INFO) << "listening on "
+                 << "127.0.0.1:" << 7420;
   ASSERT_EQ(lines_.size(), 1u);
   EXPECT_THAT(lines_[0], MatchesRegex("I[0-9]{8} [0-9:.]+ common/logging_test.cc:[0-9]+\\] "
                                       "listening on 127.0.0.1:7420"));
@@ -70,8 +71,10 @@ TEST_F(LoggingTest, BelowThresholdIsDroppedAndNotEvaluated) {
 
 TEST_F(LoggingTest, WorksAsTheOnlyStatementOfAnIf) {
   const bool verbose = false;
-  if (verbose) FARM_LOG(INFO) << "not logged";
-  else FARM_LOG(INFO) << "logged";
+  if (verbose)
+    FARM_LOG(INFO) << "not logged";
+  else
+    FARM_LOG(INFO) << "logged";
   ASSERT_EQ(lines_.size(), 1u);
   EXPECT_THAT(lines_[0], HasSubstr("logged"));
 }

@@ -22,12 +22,12 @@
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing function if
 // it is not OK.
-#define RETURN_IF_ERROR(expr)                                  \
-  do {                                                         \
-    ::absl::Status kvmfarm_status_macro_status_ = (expr);      \
-    if (!kvmfarm_status_macro_status_.ok()) {                  \
-      return kvmfarm_status_macro_status_;                     \
-    }                                                          \
+#define RETURN_IF_ERROR(expr)                             \
+  do {                                                    \
+    ::absl::Status kvmfarm_status_macro_status_ = (expr); \
+    if (!kvmfarm_status_macro_status_.ok()) {             \
+      return kvmfarm_status_macro_status_;                \
+    }                                                     \
   } while (false)
 
 #define KVMFARM_STATUS_MACROS_CONCAT_INNER(a, b) a##b
@@ -36,15 +36,15 @@
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status from the
 // enclosing function, otherwise moves the value into `lhs`, which may declare a
 // variable ("auto x", "std::string s") or name an existing one.
-#define ASSIGN_OR_RETURN(lhs, rexpr) \
-  KVMFARM_ASSIGN_OR_RETURN_IMPL(     \
-      KVMFARM_STATUS_MACROS_CONCAT(kvmfarm_statusor_, __LINE__), lhs, rexpr)
+#define ASSIGN_OR_RETURN(lhs, rexpr)                                                            \
+  KVMFARM_ASSIGN_OR_RETURN_IMPL(KVMFARM_STATUS_MACROS_CONCAT(kvmfarm_statusor_, __LINE__), lhs, \
+                                rexpr)
 
 #define KVMFARM_ASSIGN_OR_RETURN_IMPL(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                                   \
-  if (!statusor.ok()) {                                      \
-    return std::move(statusor).status();                     \
-  }                                                          \
+  auto statusor = (rexpr);                                  \
+  if (!statusor.ok()) {                                     \
+    return std::move(statusor).status();                    \
+  }                                                         \
   lhs = std::move(statusor).value()
 
 #endif  // KVMFARM_COMMON_STATUS_MACROS_H_

@@ -1,10 +1,11 @@
+#include "absl/status/status.h"
+
 #include <grpcpp/support/status.h>
 
 #include <memory>
 #include <string>
 #include <utility>
 
-#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
@@ -54,9 +55,7 @@ absl::StatusOr<std::string> AssignToExisting(int value) {
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<int>> MakeBox(int value) {
-  return std::make_unique<int>(value);
-}
+absl::StatusOr<std::unique_ptr<int>> MakeBox(int value) { return std::make_unique<int>(value); }
 
 absl::StatusOr<int> Unbox(int value) {
   // Two in one scope: the macro's temporaries must not collide; move-only works.
@@ -102,8 +101,7 @@ TEST(GrpcStatusTest, NamedCodesMapToTheirGrpcTwins) {
 
 TEST(GrpcStatusTest, NonCanonicalCodesBecomeUnknownAndKeepTheNumber) {
   const grpc::Status odd(static_cast<grpc::StatusCode>(42), "strange");
-  EXPECT_THAT(FromGrpcStatus(odd),
-              StatusIs(absl::StatusCode::kUnknown, "[code 42] strange"));
+  EXPECT_THAT(FromGrpcStatus(odd), StatusIs(absl::StatusCode::kUnknown, "[code 42] strange"));
 }
 
 }  // namespace

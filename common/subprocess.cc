@@ -62,10 +62,7 @@ class StreamCollector {
  public:
   StreamCollector(std::string* data, size_t* dropped, size_t max_bytes,
                   std::function<void(absl::string_view)> on_line)
-      : data_(data),
-        dropped_(dropped),
-        max_bytes_(max_bytes),
-        on_line_(std::move(on_line)) {}
+      : data_(data), dropped_(dropped), max_bytes_(max_bytes), on_line_(std::move(on_line)) {}
 
   void Append(const char* bytes, size_t n) {
     data_->append(bytes, n);
@@ -177,14 +174,12 @@ std::string ProcessResult::Describe() const {
   if (killed) return "killed on request";
   if (exit_code.has_value()) return absl::StrCat("exited with status ", *exit_code);
   if (term_signal != 0) {
-    return absl::StrCat("killed by signal ", term_signal, " (",
-                        ::strsignal(term_signal), ")");
+    return absl::StrCat("killed by signal ", term_signal, " (", ::strsignal(term_signal), ")");
   }
   return "did not run";
 }
 
-absl::StatusOr<std::string> FindProgram(absl::string_view program,
-                                        absl::string_view path_env) {
+absl::StatusOr<std::string> FindProgram(absl::string_view program, absl::string_view path_env) {
   if (program.empty()) return absl::InvalidArgumentError("empty program name");
   auto check = [](const std::string& path) -> absl::Status {
     struct stat st;
@@ -205,8 +200,7 @@ absl::StatusOr<std::string> FindProgram(absl::string_view program,
   }
   absl::Status first_denied = absl::OkStatus();
   for (absl::string_view dir : absl::StrSplit(path_env, ':')) {
-    const std::string candidate =
-        absl::StrCat(dir.empty() ? "." : dir, "/", program);
+    const std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", program);
     absl::Status status = check(candidate);
     if (status.ok()) return candidate;
     if (absl::IsPermissionDenied(status) && first_denied.ok()) {
@@ -214,9 +208,8 @@ absl::StatusOr<std::string> FindProgram(absl::string_view program,
     }
   }
   if (!first_denied.ok()) return first_denied;
-  return absl::NotFoundError(absl::StrCat("program '", program,
-                                          "' not found in PATH (", path_env,
-                                          ")"));
+  return absl::NotFoundError(
+      absl::StrCat("program '", program, "' not found in PATH (", path_env, ")"));
 }
 
 Subprocess::Subprocess(ProcessSpec spec) : spec_(std::move(spec)) {}
@@ -243,8 +236,8 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(ProcessSpec spec) 
 
   absl::Status start_status;
   absl::Notification started;
-  process->supervisor_ = std::thread(&Subprocess::Supervise, process.get(),
-                                     *program, &start_status, &started);
+  process->supervisor_ =
+      std::thread(&Subprocess::Supervise, process.get(), *program, &start_status, &started);
   started.WaitForNotification();
   if (!start_status.ok()) {
     process->supervisor_.join();
@@ -342,14 +335,12 @@ void Subprocess::Supervise(const std::string& program, absl::Status* start_statu
     close_all();
     const char* step = report[0] == 1 ? "chdir to working_dir" : "execve";
     absl::Status status_out =
-        report[1] == ENOENT
-            ? absl::NotFoundError(absl::StrCat(step, " ", spec_.argv[0], ": ",
-                                               std::strerror(report[1])))
-        : report[1] == EACCES
-            ? absl::PermissionDeniedError(absl::StrCat(
-                  step, " ", spec_.argv[0], ": ", std::strerror(report[1])))
-            : absl::InternalError(absl::StrCat(step, " ", spec_.argv[0], ": ",
-                                               std::strerror(report[1])));
+        report[1] == ENOENT   ? absl::NotFoundError(absl::StrCat(step, " ", spec_.argv[0], ": ",
+                                                                 std::strerror(report[1])))
+        : report[1] == EACCES ? absl::PermissionDeniedError(absl::StrCat(
+                                    step, " ", spec_.argv[0], ": ", std::strerror(report[1])))
+                              : absl::InternalError(absl::StrCat(step, " ", spec_.argv[0], ": ",
+                                                                 std::strerror(report[1])));
     return fail_start(std::move(status_out));
   }
 
@@ -373,10 +364,10 @@ void Subprocess::DrainAndReap(int stdout_fd, int stderr_fd, int pidfd) {
   const absl::Time deadline = spec_.timeout == absl::InfiniteDuration()
                                   ? absl::InfiniteFuture()
                                   : absl::Now() + spec_.timeout;
-  StreamCollector out(&result_.stdout_data, &result_.stdout_dropped_bytes,
-                      spec_.max_output_bytes, spec_.on_stdout_line);
-  StreamCollector err(&result_.stderr_data, &result_.stderr_dropped_bytes,
-                      spec_.max_output_bytes, spec_.on_stderr_line);
+  StreamCollector out(&result_.stdout_data, &result_.stdout_dropped_bytes, spec_.max_output_bytes,
+                      spec_.on_stdout_line);
+  StreamCollector err(&result_.stderr_data, &result_.stderr_dropped_bytes, spec_.max_output_bytes,
+                      spec_.on_stderr_line);
   bool exited = false;
   absl::Time drain_until = absl::InfiniteFuture();
   std::vector<char> buffer(kReadChunk);
@@ -391,8 +382,7 @@ void Subprocess::DrainAndReap(int stdout_fd, int stderr_fd, int pidfd) {
       // WNOWAIT: the zombie keeps its pid (and so its group id) reserved while the
       // group is killed below; it is reaped only at the end.
       siginfo_t info = {};
-      if (::waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-          info.si_pid == pid_) {
+      if (::waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid_) {
         exited = true;
         ::kill(-pid_, SIGKILL);  // whatever the child left behind in its group
         drain_until = absl::Now() + kPostExitDrainLimit;
@@ -413,8 +403,7 @@ void Subprocess::DrainAndReap(int stdout_fd, int stderr_fd, int pidfd) {
           0, absl::ToInt64Milliseconds(absl::Ceil(wake_at - now, absl::Milliseconds(1)))));
     }
     if (!exited && pidfd < 0) {
-      timeout_ms = timeout_ms < 0 ? kExitPollIntervalMs
-                                  : std::min(timeout_ms, kExitPollIntervalMs);
+      timeout_ms = timeout_ms < 0 ? kExitPollIntervalMs : std::min(timeout_ms, kExitPollIntervalMs);
     }
 
     struct pollfd fds[4];
@@ -553,8 +542,7 @@ Subprocess::~Subprocess() {
 }
 
 absl::StatusOr<ProcessResult> RunProcess(ProcessSpec spec) {
-  absl::StatusOr<std::unique_ptr<Subprocess>> process =
-      Subprocess::Start(std::move(spec));
+  absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(std::move(spec));
   if (!process.ok()) return process.status();
   return (*process)->Wait();
 }

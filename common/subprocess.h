@@ -152,8 +152,7 @@ absl::StatusOr<ProcessResult> RunProcess(ProcessSpec spec);
 
 // Looks `program` up like execvp would (a name with '/' is taken as a path).
 // NOT_FOUND / PERMISSION_DENIED name the program and the PATH searched.
-absl::StatusOr<std::string> FindProgram(absl::string_view program,
-                                        absl::string_view path_env);
+absl::StatusOr<std::string> FindProgram(absl::string_view program, absl::string_view path_env);
 
 }  // namespace kvmfarm
 

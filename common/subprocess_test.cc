@@ -55,8 +55,7 @@ bool ProcessIsDead(pid_t pid) {
 }
 
 TEST(SubprocessTest, CapturesStdoutStderrAndExitCode) {
-  absl::StatusOr<ProcessResult> result =
-      RunProcess(Shell("echo out; echo err >&2; exit 3"));
+  absl::StatusOr<ProcessResult> result = RunProcess(Shell("echo out; echo err >&2; exit 3"));
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->stdout_data, "out\n");
   EXPECT_EQ(result->stderr_data, "err\n");
@@ -78,12 +77,11 @@ TEST(SubprocessTest, SucceedsOnZero) {
 TEST(SubprocessTest, MissingProgramIsNotFoundNamingIt) {
   ProcessSpec spec;
   spec.argv = {"kvmfarm-no-such-program", "--version"};
-  EXPECT_THAT(RunProcess(spec),
-              StatusIs(absl::StatusCode::kNotFound,
-                       HasSubstr("'kvmfarm-no-such-program' not found in PATH")));
-  spec.argv = {"/nonexistent/qemu-system-x86_64"};
   EXPECT_THAT(RunProcess(spec), StatusIs(absl::StatusCode::kNotFound,
-                                         HasSubstr("/nonexistent/qemu")));
+                                         HasSubstr("'kvmfarm-no-such-program' not found in PATH")));
+  spec.argv = {"/nonexistent/qemu-system-x86_64"};
+  EXPECT_THAT(RunProcess(spec),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/qemu")));
 }
 
 TEST(SubprocessTest, NonExecutableFileIsPermissionDenied) {
@@ -103,8 +101,7 @@ TEST(SubprocessTest, EmptyArgvIsInvalid) {
 TEST(SubprocessTest, BadWorkingDirIsReportedNotRun) {
   ProcessSpec spec = Shell("echo ran");
   spec.working_dir = "/nonexistent-dir";
-  EXPECT_THAT(RunProcess(spec),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("chdir")));
+  EXPECT_THAT(RunProcess(spec), StatusIs(absl::StatusCode::kNotFound, HasSubstr("chdir")));
 }
 
 TEST(SubprocessTest, ArgumentsAreNeverInterpretedByAShell) {
@@ -136,8 +133,7 @@ TEST(SubprocessTest, KillsAChildAndItsChildrenAtTheDeadline) {
   EXPECT_EQ(result->Describe(), "killed at its deadline");
   EXPECT_LT(result->wall_time, absl::Seconds(30));
   int grandchild = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(result->stdout_data),
-                               &grandchild))
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(result->stdout_data), &grandchild))
       << result->stdout_data;
   EXPECT_TRUE(ProcessIsDead(grandchild));
 }
@@ -148,14 +144,12 @@ TEST(SubprocessTest, KillsWhatAChildLeavesBehindInItsGroup) {
   ASSERT_THAT(result, IsOk());
   EXPECT_TRUE(result->Succeeded());
   int grandchild = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(result->stdout_data),
-                               &grandchild));
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(result->stdout_data), &grandchild));
   EXPECT_TRUE(ProcessIsDead(grandchild));
 }
 
 TEST(SubprocessTest, LeavesNoZombie) {
-  absl::StatusOr<std::unique_ptr<Subprocess>> process =
-      Subprocess::Start(Shell("exit 0"));
+  absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(Shell("exit 0"));
   ASSERT_THAT(process, IsOk());
   const pid_t pid = (*process)->pid();
   ProcessResult result = (*process)->Wait();
@@ -211,8 +205,9 @@ TEST(SubprocessTest, AChattyChildNeverBlocksAndOutputIsBounded) {
 
 TEST(SubprocessTest, StreamsLinesAsTheyArrive) {
   std::vector<std::string> out_lines, err_lines;
-  ProcessSpec spec = Shell("printf 'FARM_BOOTED uptime=0.31\\nsecond\\n'; "
-                           "printf 'warn\\n' >&2; printf 'no newline'");
+  ProcessSpec spec = Shell(
+      "printf 'FARM_BOOTED uptime=0.31\\nsecond\\n'; "
+      "printf 'warn\\n' >&2; printf 'no newline'");
   spec.on_stdout_line = [&](absl::string_view line) { out_lines.emplace_back(line); };
   spec.on_stderr_line = [&](absl::string_view line) { err_lines.emplace_back(line); };
   absl::StatusOr<ProcessResult> result = RunProcess(spec);
@@ -231,8 +226,7 @@ TEST(SubprocessTest, FeedsStdinThroughAPipe) {
   (*process)->CloseStdin();
   ProcessResult result = (*process)->Wait();
   EXPECT_EQ(result.stdout_data, "ping\n");
-  EXPECT_THAT((*process)->WriteStdin("late"),
-              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT((*process)->WriteStdin("late"), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST(SubprocessTest, WritingToAChildThatStoppedReadingIsAnError) {
@@ -243,8 +237,7 @@ TEST(SubprocessTest, WritingToAChildThatStoppedReadingIsAnError) {
   ProcessResult result = (*process)->Wait();
   EXPECT_TRUE(result.Succeeded());
   // The reader is gone: EPIPE comes back as a status, not a SIGPIPE death.
-  EXPECT_THAT((*process)->WriteStdin("anyone?\n"),
-              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT((*process)->WriteStdin("anyone?\n"), StatusIs(absl::StatusCode::kUnavailable));
 }
 
 TEST(SubprocessTest, StdinIsDevNullByDefault) {
@@ -271,8 +264,7 @@ TEST(SubprocessTest, ManyChildrenAtOnceFromManyThreads) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([i, &mu, &outputs] {
-      absl::StatusOr<ProcessResult> result =
-          RunProcess(Shell(absl::StrCat("echo ", i)));
+      absl::StatusOr<ProcessResult> result = RunProcess(Shell(absl::StrCat("echo ", i)));
       absl::MutexLock lock(&mu);
       outputs.push_back(result.ok() ? result->stdout_data : "error");
     });
@@ -284,8 +276,7 @@ TEST(SubprocessTest, ManyChildrenAtOnceFromManyThreads) {
 }
 
 TEST(FindProgramTest, SearchesEachPathEntry) {
-  EXPECT_THAT(FindProgram("sh", "/nonexistent:/bin"),
-              ::kvmfarm::testing::IsOkAndHolds("/bin/sh"));
+  EXPECT_THAT(FindProgram("sh", "/nonexistent:/bin"), ::kvmfarm::testing::IsOkAndHolds("/bin/sh"));
   EXPECT_THAT(FindProgram("sh", "/nonexistent"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("(/nonexistent)")));
 }

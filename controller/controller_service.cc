@@ -4,8 +4,8 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
-#include <map>
 #include <deque>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -48,8 +48,8 @@ grpc::Status ControllerServiceImpl::ListDevices(grpc::ServerContext*,
                                                 farm::v1::ListDevicesResponse* response) {
   for (int i = 0; i < request->selector().match_size(); ++i) {
     if (request->selector().match(i).key().empty()) {
-      return ToGrpcStatus(absl::InvalidArgumentError(
-          absl::StrCat("selector.match[", i, "].key is empty")));
+      return ToGrpcStatus(
+          absl::InvalidArgumentError(absl::StrCat("selector.match[", i, "].key is empty")));
     }
   }
   for (farm::v1::Device& device : fleet_->List(request->selector())) {
@@ -75,11 +75,11 @@ grpc::Status ControllerServiceImpl::GetDeviceHistory(
     grpc::ServerContext*, const farm::v1::GetDeviceHistoryRequest* request,
     farm::v1::GetDeviceHistoryResponse* response) {
   if (!fleet_->Get(request->device_id()).ok()) {
-    return ToGrpcStatus(absl::NotFoundError(
-        absl::StrCat("device_id: no device '", request->device_id(), "'")));
+    return ToGrpcStatus(
+        absl::NotFoundError(absl::StrCat("device_id: no device '", request->device_id(), "'")));
   }
-  const uint32_t limit = request->page_size() == 0 ? kDefaultHistory
-                                                   : std::min(request->page_size(), kMaxHistory);
+  const uint32_t limit =
+      request->page_size() == 0 ? kDefaultHistory : std::min(request->page_size(), kMaxHistory);
   absl::StatusOr<std::vector<farm::v1::DeviceEvent>> events =
       store_->DeviceHistory(request->device_id(), static_cast<int>(limit));
   if (!events.ok()) return ToGrpcStatus(events.status());
@@ -113,11 +113,11 @@ grpc::Status ControllerServiceImpl::WatchSweep(
   // waits for a slow client.
   absl::Mutex mu;
   std::deque<farm::v1::WatchSweepResponse> queue;
-  const int watch = scheduler_->Watch(request->sweep_id(),
-                                      [&](const farm::v1::WatchSweepResponse& event) {
-                                        absl::MutexLock lock(&mu);
-                                        queue.push_back(event);
-                                      });
+  const int watch =
+      scheduler_->Watch(request->sweep_id(), [&](const farm::v1::WatchSweepResponse& event) {
+        absl::MutexLock lock(&mu);
+        queue.push_back(event);
+      });
   // The first event carries the tasks (without results), so a watcher knows each
   // device's share.
   absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->GetSweep(request->sweep_id(), false);
@@ -133,10 +133,10 @@ grpc::Status ControllerServiceImpl::WatchSweep(
     std::deque<farm::v1::WatchSweepResponse> batch;
     {
       absl::MutexLock lock(&mu);
-      mu.AwaitWithTimeout(absl::Condition(
-                              +[](std::deque<farm::v1::WatchSweepResponse>* q) { return !q->empty(); },
-                              &queue),
-                          absl::Milliseconds(500));
+      mu.AwaitWithTimeout(
+          absl::Condition(
+              +[](std::deque<farm::v1::WatchSweepResponse>* q) { return !q->empty(); }, &queue),
+          absl::Milliseconds(500));
       batch.swap(queue);
     }
     for (const farm::v1::WatchSweepResponse& event : batch) {
@@ -171,9 +171,8 @@ grpc::Status ControllerServiceImpl::ListSweeps(grpc::ServerContext*,
   absl::StatusOr<std::vector<farm::v1::Sweep>> sweeps = scheduler_->ListSweeps(limit);
   if (!sweeps.ok()) return ToGrpcStatus(sweeps.status());
   for (farm::v1::Sweep& sweep : *sweeps) {
-    if (!request->states().empty() &&
-        std::find(request->states().begin(), request->states().end(), sweep.state()) ==
-            request->states().end()) {
+    if (!request->states().empty() && std::find(request->states().begin(), request->states().end(),
+                                                sweep.state()) == request->states().end()) {
       continue;
     }
     *response->add_sweeps() = std::move(sweep);
@@ -211,13 +210,14 @@ grpc::Status ControllerServiceImpl::CompareSweeps(grpc::ServerContext*,
   const std::string* ids[2] = {&request->sweep_a(), &request->sweep_b()};
   for (int i = 0; i < 2; ++i) {
     if (ids[i]->empty()) {
-      return ToGrpcStatus(absl::InvalidArgumentError(i == 0 ? "sweep_a is required" : "sweep_b is required"));
+      return ToGrpcStatus(
+          absl::InvalidArgumentError(i == 0 ? "sweep_a is required" : "sweep_b is required"));
     }
     absl::StatusOr<farm::v1::Sweep> sweep = store_->GetSweep(*ids[i], true);
     if (!sweep.ok()) {
-      return ToGrpcStatus(absl::Status(sweep.status().code(),
-                                       absl::StrCat(i == 0 ? "sweep_a: " : "sweep_b: ",
-                                                    sweep.status().message())));
+      return ToGrpcStatus(
+          absl::Status(sweep.status().code(),
+                       absl::StrCat(i == 0 ? "sweep_a: " : "sweep_b: ", sweep.status().message())));
     }
     for (const farm::v1::Task& task : sweep->tasks()) {
       if (task.has_capability()) verdicts[i][task.device_id()] = task.capability().verdict();
@@ -230,7 +230,8 @@ grpc::Status ControllerServiceImpl::CompareSweeps(grpc::ServerContext*,
   if (threshold < 0) {
     return ToGrpcStatus(absl::InvalidArgumentError("threshold_percent must not be negative"));
   }
-  for (farm::v1::MetricChange& c : matrix::CompareSummaries(summaries[0], summaries[1], threshold)) {
+  for (farm::v1::MetricChange& c :
+       matrix::CompareSummaries(summaries[0], summaries[1], threshold)) {
     *response->add_changes() = std::move(c);
   }
   for (farm::v1::VerdictChange& c : matrix::CompareVerdicts(verdicts[0], verdicts[1])) {
@@ -245,7 +246,8 @@ grpc::Status ControllerServiceImpl::GetTaskLogs(grpc::ServerContext*,
   if (request->task_id().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("task_id is required"));
   }
-  absl::StatusOr<std::vector<store::StoredAttempt>> attempts = store_->TaskAttempts(request->task_id());
+  absl::StatusOr<std::vector<store::StoredAttempt>> attempts =
+      store_->TaskAttempts(request->task_id());
   if (!attempts.ok()) return ToGrpcStatus(attempts.status());
   if (attempts->empty()) {
     return ToGrpcStatus(absl::NotFoundError(
@@ -257,7 +259,8 @@ grpc::Status ControllerServiceImpl::GetTaskLogs(grpc::ServerContext*,
   for (const store::StoredAttempt& a : *attempts) {
     farm::v1::AttemptLog* log = response->add_attempts();
     log->set_attempt_id(a.attempt_id);
-    *log->mutable_started_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(a.started_ns);
+    *log->mutable_started_at() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(a.started_ns);
     log->set_outcome(a.outcome);
     log->set_console_log(a.console_log);
     if (!sweep.ok()) continue;

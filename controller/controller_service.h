@@ -18,8 +18,8 @@ namespace kvmfarm {
 
 class ControllerServiceImpl final : public farm::v1::ControllerService::Service {
  public:
-  ControllerServiceImpl(fleet::Fleet* fleet, store::Store* store,
-                        scheduler::Scheduler* scheduler, matrix::SummaryCache* summaries)
+  ControllerServiceImpl(fleet::Fleet* fleet, store::Store* store, scheduler::Scheduler* scheduler,
+                        matrix::SummaryCache* summaries)
       : fleet_(fleet), store_(store), scheduler_(scheduler), summaries_(summaries) {}
 
   grpc::Status RegisterAgent(grpc::ServerContext* context,
@@ -52,7 +52,8 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
   grpc::Status CompareSweeps(grpc::ServerContext* context,
                              const farm::v1::CompareSweepsRequest* request,
                              farm::v1::CompareSweepsResponse* response) override;
-  grpc::Status GetTaskLogs(grpc::ServerContext* context, const farm::v1::GetTaskLogsRequest* request,
+  grpc::Status GetTaskLogs(grpc::ServerContext* context,
+                           const farm::v1::GetTaskLogsRequest* request,
                            farm::v1::GetTaskLogsResponse* response) override;
 
  private:

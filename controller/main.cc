@@ -48,7 +48,8 @@ absl::StatusOr<farm::v1::Inventory> ReadInventory(const std::string& path) {
   farm::v1::Inventory inventory;
   if (!google::protobuf::TextFormat::ParseFromString(text.str(), &inventory)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--inventory ", path, " is not a text-format farm.v1.Inventory (devices { device_id: "
+        "--inventory ", path,
+        " is not a text-format farm.v1.Inventory (devices { device_id: "
         "\"...\" agent_address: \"host:port\" labels { key: \"rack\" value: \"r1\" } })"));
   }
   return inventory;

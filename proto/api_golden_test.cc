@@ -71,9 +71,8 @@ TEST(ApiRulesTest, ListingCoversAllThreeFilesAndServices) {
   }
   EXPECT_THAT(listing, ::testing::HasSubstr("service farm.v1.AgentService"));
   EXPECT_THAT(listing, ::testing::HasSubstr("service farm.v1.ControllerService"));
-  EXPECT_THAT(listing,
-              ::testing::HasSubstr("rpc RunBenchmark(farm.v1.RunBenchmarkRequest) "
-                                   "returns (stream farm.v1.RunBenchmarkResponse)"));
+  EXPECT_THAT(listing, ::testing::HasSubstr("rpc RunBenchmark(farm.v1.RunBenchmarkRequest) "
+                                            "returns (stream farm.v1.RunBenchmarkResponse)"));
 }
 
 }  // namespace

@@ -87,11 +87,10 @@ void DescribeService(const ServiceDescriptor* s, std::string* out) {
   absl::StrAppend(out, "service ", s->full_name(), "\n");
   for (int i = 0; i < s->method_count(); ++i) {
     const auto* method = s->method(i);
-    absl::StrAppend(out, "  rpc ", method->name(), "(",
-                    method->client_streaming() ? "stream " : "",
+    absl::StrAppend(out, "  rpc ", method->name(), "(", method->client_streaming() ? "stream " : "",
                     method->input_type()->full_name(), ") returns (",
-                    method->server_streaming() ? "stream " : "",
-                    method->output_type()->full_name(), ")\n");
+                    method->server_streaming() ? "stream " : "", method->output_type()->full_name(),
+                    ")\n");
   }
 }
 
@@ -109,13 +108,13 @@ std::string UpperSnake(const std::string& camel) {
 void CheckEnum(const EnumDescriptor* e, std::vector<std::string>* problems) {
   const std::string prefix = UpperSnake(e->name()) + "_";
   if (e->value(0)->number() != 0 || e->value(0)->name() != prefix + "UNSPECIFIED") {
-    problems->push_back(absl::StrCat(e->full_name(), ": first value must be ",
-                                     prefix, "UNSPECIFIED = 0"));
+    problems->push_back(
+        absl::StrCat(e->full_name(), ": first value must be ", prefix, "UNSPECIFIED = 0"));
   }
   for (int i = 0; i < e->value_count(); ++i) {
     if (!absl::StartsWith(e->value(i)->name(), prefix)) {
-      problems->push_back(absl::StrCat(e->full_name(), ".", e->value(i)->name(),
-                                       ": must start with ", prefix));
+      problems->push_back(
+          absl::StrCat(e->full_name(), ".", e->value(i)->name(), ": must start with ", prefix));
     }
   }
 }

@@ -19,8 +19,7 @@ using ::testing::SetArgPointee;
 std::string BusyAttempt(farm::v1::AgentService::StubInterface& stub) {
   grpc::ClientContext context;
   farm::v1::GetStatusResponse response;
-  const grpc::Status status =
-      stub.GetStatus(&context, farm::v1::GetStatusRequest(), &response);
+  const grpc::Status status = stub.GetStatus(&context, farm::v1::GetStatusRequest(), &response);
   if (!status.ok()) return "unreachable: " + status.error_message();
   return response.has_busy_job() ? response.busy_job().attempt_id() : "idle";
 }

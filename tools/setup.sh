@@ -17,6 +17,7 @@ BUILD_PACKAGES=(
   protobuf-compiler-grpc protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   g++-aarch64-linux-gnu
+  clang-format  # .ci/run checks the C++ formatting (tools/check_format.sh)
 )
 RUN_PACKAGES=(
   qemu-system-x86 qemu-system-arm qemu-utils busybox-static cpio lz4

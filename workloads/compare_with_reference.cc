@@ -30,8 +30,8 @@ absl::StatusOr<std::string> Output(std::vector<std::string> argv) {
   absl::StatusOr<ProcessResult> result = RunProcess(spec);
   if (!result.ok()) return result.status();
   if (!result->Succeeded()) {
-    return absl::InternalError(absl::StrCat(spec.argv[0], " ", result->Describe(), ": ",
-                                            result->stderr_data));
+    return absl::InternalError(
+        absl::StrCat(spec.argv[0], " ", result->Describe(), ": ", result->stderr_data));
   }
   return result->stdout_data;
 }
@@ -77,11 +77,10 @@ int Main() {
     };
     for (size_t i = 0; i < pairs.size(); ++i) {
       absl::StatusOr<std::string> out = Output(commands[i]);
-      absl::StatusOr<double> value =
-          !out.ok() ? absl::StatusOr<double>(out.status())
-          : i == 0  ? ParseOpensslSpeed(*out, "sha256")
-          : i == 1  ? ParseOpensslSpeed(*out, "AES-256-GCM")
-                    : ParseSysbenchMemory(*out);
+      absl::StatusOr<double> value = !out.ok() ? absl::StatusOr<double>(out.status())
+                                     : i == 0  ? ParseOpensslSpeed(*out, "sha256")
+                                     : i == 1  ? ParseOpensslSpeed(*out, "AES-256-GCM")
+                                               : ParseSysbenchMemory(*out);
       if (!value.ok()) {
         std::fprintf(stderr, "compare_with_reference: %s (run tools/setup.sh)\n",
                      std::string(value.status().message()).c_str());
@@ -90,8 +89,8 @@ int Main() {
       pairs[i].theirs.push_back(*value);
     }
   }
-  std::printf("%-22s %12s %12s %8s %8s  %s\n", "metric", "ours MB/s", "ref MB/s", "ratio",
-              "target", "reference");
+  std::printf("%-22s %12s %12s %8s %8s  %s\n", "metric", "ours MB/s", "ref MB/s", "ratio", "target",
+              "reference");
   bool all_met = true;
   for (const Pair& p : pairs) {
     const double ours = *Median(p.ours), theirs = *Median(p.theirs);

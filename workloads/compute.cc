@@ -23,9 +23,7 @@ class IntegerWorkload final : public Workload {
  public:
   explicit IntegerWorkload(uint64_t passes) : passes_(passes) {}
   const std::string& name() const override { return name_; }
-  std::vector<MetricInfo> metrics() const override {
-    return {{"integer.time", "s", false}};
-  }
+  std::vector<MetricInfo> metrics() const override { return {{"integer.time", "s", false}}; }
   std::map<std::string, std::string> parameters() const override {
     return {{"iterations", absl::StrCat(passes_)},
             {"sieve_limit", absl::StrCat(kSieveLimit)},
@@ -41,10 +39,10 @@ class IntegerWorkload final : public Workload {
       const uint64_t primes = CountPrimesBelow(kSieveLimit, &scratch_);
       const uint64_t hash = HashChain(kHashSeed, kHashSteps);
       if (primes != kPrimesBelowSieveLimit || hash != kHashChainEnd) {
-        return absl::DataLossError(absl::StrFormat(
-            "integer: pass %d counted %d primes (expected %d) and hashed to %#x "
-            "(expected %#x): no figure reported",
-            pass, primes, kPrimesBelowSieveLimit, hash, kHashChainEnd));
+        return absl::DataLossError(
+            absl::StrFormat("integer: pass %d counted %d primes (expected %d) and hashed to %#x "
+                            "(expected %#x): no figure reported",
+                            pass, primes, kPrimesBelowSieveLimit, hash, kHashChainEnd));
       }
     }
     return std::vector<Sample>{{"integer.time", MonotonicSeconds() - start}};
@@ -161,9 +159,9 @@ class FloatWorkload final : public Workload {
                     : steps_ == 1000   ? NearlyEqual(after, -0.169087605)
                                        : std::fabs(after - before) < 1e-4;
     if (!NearlyEqual(before, -0.169075164) || !ok) {
-      return absl::DataLossError(absl::StrFormat(
-          "float: n-body energy %.9f -> %.9f after %d steps fails validation", before,
-          after, steps_));
+      return absl::DataLossError(
+          absl::StrFormat("float: n-body energy %.9f -> %.9f after %d steps fails validation",
+                          before, after, steps_));
     }
     return std::vector<Sample>{{"float.time", seconds}};
   }

@@ -50,8 +50,7 @@ class CryptoWorkload final : public Workload {
 
  private:
   absl::StatusOr<double> Sha256(uint64_t blocks) {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                                 &EVP_MD_CTX_free);
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_len = 0;
     const EVP_MD* md = EVP_sha256();
@@ -67,9 +66,9 @@ class CryptoWorkload final : public Workload {
     const std::string hex = absl::BytesToHexString(
         absl::string_view(reinterpret_cast<const char*>(digest), digest_len));
     if (hex != kBlockSha256Hex) {
-      return absl::DataLossError(absl::StrCat(
-          "crypto: SHA-256 of the test block is ", hex, ", expected ", kBlockSha256Hex,
-          ": this build's crypto is broken, no figure reported"));
+      return absl::DataLossError(
+          absl::StrCat("crypto: SHA-256 of the test block is ", hex, ", expected ", kBlockSha256Hex,
+                       ": this build's crypto is broken, no figure reported"));
     }
     return static_cast<double>(blocks * block_.size()) / seconds / 1e6;
   }
@@ -80,8 +79,8 @@ class CryptoWorkload final : public Workload {
     for (int i = 0; i < 32; ++i) key[i] = static_cast<unsigned char>(i);
     for (int i = 0; i < 12; ++i) iv[i] = static_cast<unsigned char>(0xa0 + i);
     unsigned char tag[16];
-    std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(
-        EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+    std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
+                                                                        &EVP_CIPHER_CTX_free);
     const EVP_CIPHER* cipher = EVP_aes_256_gcm();
     int len = 0;
     // Key schedule once, as a real connection does; then a fresh nonce per message.

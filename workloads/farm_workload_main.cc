@@ -52,10 +52,17 @@ absl::StatusOr<uint64_t> ParseAmount(absl::string_view text) {
   uint64_t multiplier = 1;
   if (!text.empty()) {
     switch (absl::ascii_toupper(text.back())) {
-      case 'K': multiplier = 1ull << 10; break;
-      case 'M': multiplier = 1ull << 20; break;
-      case 'G': multiplier = 1ull << 30; break;
-      default: break;
+      case 'K':
+        multiplier = 1ull << 10;
+        break;
+      case 'M':
+        multiplier = 1ull << 20;
+        break;
+      case 'G':
+        multiplier = 1ull << 30;
+        break;
+      default:
+        break;
     }
     if (multiplier != 1) text.remove_suffix(1);
   }
@@ -100,8 +107,8 @@ absl::StatusOr<std::vector<farm::v1::WorkloadSpec>> SpecsFromFlags() {
   static const char* const kSized[] = {"crypto", "mem_read", "mem_write", "mem_random", "io"};
   static const char* const kIterated[] = {"integer", "float", "mem_read", "mem_write",
                                           "mem_random"};
-  auto pick = [](const std::map<std::string, uint64_t>& values, const std::string& name)
-      -> absl::optional<uint64_t> {
+  auto pick = [](const std::map<std::string, uint64_t>& values,
+                 const std::string& name) -> absl::optional<uint64_t> {
     auto it = values.find(name);
     if (it != values.end()) return it->second;
     it = values.find("");
@@ -129,8 +136,7 @@ absl::StatusOr<std::vector<farm::v1::WorkloadSpec>> SpecsFromFlags() {
   }
   for (const auto* values : {&*sizes, &*iterations}) {
     for (const auto& [name, value] : *values) {
-      if (!name.empty() &&
-          std::find(names.begin(), names.end(), name) == names.end()) {
+      if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) {
         return absl::InvalidArgumentError(
             absl::StrCat("a size or iteration count names '", name,
                          "', which is not among the workloads to run"));
@@ -141,8 +147,7 @@ absl::StatusOr<std::vector<farm::v1::WorkloadSpec>> SpecsFromFlags() {
 }
 
 void PrintTable(const farm::v1::BenchmarkResult& result) {
-  std::printf("%-24s %-6s %12s %12s %12s  %s\n", "metric", "unit", "median", "min", "max",
-              "reps");
+  std::printf("%-24s %-6s %12s %12s %12s  %s\n", "metric", "unit", "median", "min", "max", "reps");
   for (const farm::v1::Measurement& m : result.measurements()) {
     std::printf("%-24s %-6s %12.4g %12.4g %12.4g  %d\n", m.metric().c_str(), m.unit().c_str(),
                 m.median(), m.min(), m.max(), m.values_size());
@@ -179,14 +184,14 @@ int Main() {
     return 2;
   }
   SetIoDirectory(absl::GetFlag(FLAGS_dir));
-  const farm::v1::BenchmarkResult result = RunWorkloads(
-      *specs, static_cast<uint32_t>(absl::GetFlag(FLAGS_repetitions)),
-      [](const farm::v1::Progress& progress) {
-        std::string json;
-        if (google::protobuf::util::MessageToJsonString(progress, &json).ok()) {
-          std::fprintf(stderr, "FARM_PROGRESS %s\n", json.c_str());
-        }
-      });
+  const farm::v1::BenchmarkResult result =
+      RunWorkloads(*specs, static_cast<uint32_t>(absl::GetFlag(FLAGS_repetitions)),
+                   [](const farm::v1::Progress& progress) {
+                     std::string json;
+                     if (google::protobuf::util::MessageToJsonString(progress, &json).ok()) {
+                       std::fprintf(stderr, "FARM_PROGRESS %s\n", json.c_str());
+                     }
+                   });
   for (const farm::v1::WorkloadFailure& f : result.failures()) {
     std::fprintf(stderr, "farm-workload: %s: %s\n", f.workload().c_str(), f.reason().c_str());
   }

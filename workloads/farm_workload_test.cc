@@ -37,9 +37,9 @@ TEST(FarmWorkloadTest, IsStaticallyLinked) {
 }
 
 TEST(FarmWorkloadTest, AllWorkloadsAsJson) {
-  const ProcessResult result =
-      RunWorkloadBinary({"--json", "--repetitions=2", "--size=2M", "--dir=" + std::string(std::getenv("TEST_TMPDIR")),
-           "--iterations=integer=1,float=1000,mem_read=1,mem_write=1,mem_random=10000"});
+  const ProcessResult result = RunWorkloadBinary(
+      {"--json", "--repetitions=2", "--size=2M", "--dir=" + std::string(std::getenv("TEST_TMPDIR")),
+       "--iterations=integer=1,float=1000,mem_read=1,mem_write=1,mem_random=10000"});
   farm::v1::BenchmarkResult parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(result.stdout_data, &parsed).ok())
       << result.stdout_data << result.stderr_data;
@@ -49,7 +49,7 @@ TEST(FarmWorkloadTest, AllWorkloadsAsJson) {
     EXPECT_EQ(m.values_size(), 2) << m.metric();
   }
   std::vector<std::string> expected = {
-      "crypto.sha256", "crypto.aes256gcm", "integer.time", "float.time",
+      "crypto.sha256",      "crypto.aes256gcm",    "integer.time",   "float.time",
       "mem_read.bandwidth", "mem_write.bandwidth", "mem_random.ops", "mem_random.latency_ns"};
   if (parsed.failures_size() == 0) {  // io is refused where TEST_TMPDIR is a tmpfs
     expected.push_back("io.write");
@@ -78,8 +78,8 @@ TEST(FarmWorkloadTest, BadArgumentsExit2WithOneClearLine) {
 }
 
 TEST(FarmWorkloadTest, AnAllocationFailureIsReportedNotCrashed) {
-  const ProcessResult result = RunWorkloadBinary({"--workloads=mem_read", "--size=60G", "--repetitions=1",
-                                    "--json"});
+  const ProcessResult result =
+      RunWorkloadBinary({"--workloads=mem_read", "--size=60G", "--repetitions=1", "--json"});
   EXPECT_EQ(result.exit_code, 1) << result.Describe();
   EXPECT_THAT(result.stderr_data, HasSubstr("mem_read: cannot allocate"));
 }

@@ -45,9 +45,10 @@ class IoWorkload final : public Workload {
     struct statfs fs;
     if (statfs(directory_.c_str(), &fs) != 0) return Errno("statfs", directory_);
     if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "io: ", directory_, " is a RAM filesystem: its figure would be memory, not a "
-          "disk; give a directory on a disk (farm-workload --dir)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("io: ", directory_,
+                       " is a RAM filesystem: its figure would be memory, not a "
+                       "disk; give a directory on a disk (farm-workload --dir)"));
     }
     if (posix_memalign(&block_, 4096, kIoBlockBytes) != 0) {
       return absl::ResourceExhaustedError("io: cannot allocate an aligned 1 MiB block");
@@ -77,8 +78,9 @@ class IoWorkload final : public Workload {
   int Open(int flags) {
     int fd = open(path_.c_str(), flags | O_DIRECT | O_CLOEXEC, 0600);
     if (fd < 0 && errno == EINVAL) {
-      note_ = "O_DIRECT unsupported on this filesystem: buffered I/O, fsync counted, "
-              "cache dropped before reading";
+      note_ =
+          "O_DIRECT unsupported on this filesystem: buffered I/O, fsync counted, "
+          "cache dropped before reading";
       direct_ = false;
       fd = open(path_.c_str(), flags | O_CLOEXEC, 0600);
     }
@@ -127,8 +129,8 @@ class IoWorkload final : public Workload {
       }
       if (stamp[0] != b) {
         close(fd);
-        return absl::DataLossError(absl::StrCat("io: block ", b, " read back stamped ",
-                                                stamp[0], ": no figure reported"));
+        return absl::DataLossError(
+            absl::StrCat("io: block ", b, " read back stamped ", stamp[0], ": no figure reported"));
       }
     }
     close(fd);

@@ -26,8 +26,7 @@ class Buffer {
   }
   absl::Status Allocate(uint64_t size) {
     size_ = size;
-    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
       return absl::ResourceExhaustedError(
           absl::StrCat("cannot allocate a ", size >> 20, " MiB buffer: ", std::strerror(errno)));
@@ -48,8 +47,8 @@ std::string CacheNote(uint64_t size_bytes) {
   const uint64_t llc = LastLevelCacheBytes();
   if (llc == 0) return "last-level cache size unknown: buffer not checked against it";
   if (size_bytes < 4 * llc) {
-    return absl::StrCat("buffer ", size_bytes >> 20, " MiB is smaller than 4x the ",
-                        llc >> 20, " MiB last-level cache: partly cache-resident");
+    return absl::StrCat("buffer ", size_bytes >> 20, " MiB is smaller than 4x the ", llc >> 20,
+                        " MiB last-level cache: partly cache-resident");
   }
   return "";
 }
@@ -57,8 +56,10 @@ std::string CacheNote(uint64_t size_bytes) {
 class SequentialWorkload final : public Workload {
  public:
   SequentialWorkload(bool write, uint64_t size_bytes, uint64_t passes)
-      : write_(write), name_(write ? "mem_write" : "mem_read"),
-        size_bytes_(size_bytes), passes_(passes) {}
+      : write_(write),
+        name_(write ? "mem_write" : "mem_read"),
+        size_bytes_(size_bytes),
+        passes_(passes) {}
 
   const std::string& name() const override { return name_; }
   std::vector<MetricInfo> metrics() const override {
@@ -139,8 +140,7 @@ class SequentialWorkload final : public Workload {
 
 class RandomWorkload final : public Workload {
  public:
-  RandomWorkload(uint64_t size_bytes, uint64_t steps)
-      : size_bytes_(size_bytes), steps_(steps) {}
+  RandomWorkload(uint64_t size_bytes, uint64_t steps) : size_bytes_(size_bytes), steps_(steps) {}
   const std::string& name() const override { return name_; }
   std::vector<MetricInfo> metrics() const override {
     return {{"mem_random.ops", "ops/s", true}, {"mem_random.latency_ns", "ns", false}};
@@ -183,8 +183,7 @@ class RandomWorkload final : public Workload {
           "mem_random: the pointer chase did not close its cycle: no figure reported");
     }
     const double ops = static_cast<double>(steps_) / seconds;
-    return std::vector<Sample>{{"mem_random.ops", ops},
-                               {"mem_random.latency_ns", 1e9 / ops}};
+    return std::vector<Sample>{{"mem_random.ops", ops}, {"mem_random.latency_ns", 1e9 / ops}};
   }
 
  private:

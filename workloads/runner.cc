@@ -52,16 +52,14 @@ farm::v1::Provenance WorkloadProvenance() {
 #endif
                                              " gcc ", __VERSION__));
   provenance.set_cpu_model(CpuModel());
-  provenance.set_cpu_governor(
-      FirstLineOf("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"));
+  provenance.set_cpu_governor(FirstLineOf("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"));
   struct utsname uts;
   if (uname(&uts) == 0) provenance.set_kernel_release(uts.release);
   return provenance;
 }
 
 farm::v1::BenchmarkResult RunWorkloads(const std::vector<farm::v1::WorkloadSpec>& specs,
-                                       uint32_t repetitions,
-                                       const ProgressCallback& on_progress) {
+                                       uint32_t repetitions, const ProgressCallback& on_progress) {
   if (repetitions == 0) repetitions = 1;
   farm::v1::BenchmarkResult result;
   result.set_mode(farm::v1::MODE_NATIVE);

@@ -22,8 +22,7 @@ using ProgressCallback = std::function<void(const farm::v1::Progress&)>;
 // The result has mode NATIVE (the workloads' own point of view; the agent relabels
 // what ran in a guest) and succeeded = every workload produced its figures.
 farm::v1::BenchmarkResult RunWorkloads(const std::vector<farm::v1::WorkloadSpec>& specs,
-                                       uint32_t repetitions,
-                                       const ProgressCallback& on_progress);
+                                       uint32_t repetitions, const ProgressCallback& on_progress);
 
 // What built and runs the workloads: version, compiler, CPU model, governor, kernel.
 farm::v1::Provenance WorkloadProvenance();

@@ -42,9 +42,9 @@ TEST(MakeWorkloadTest, DefaultsAreRecordedAsParameters) {
 
 TEST(RunWorkloadsTest, EveryRepetitionSummarizedAndFailuresExplained) {
   std::vector<farm::v1::Progress> progress;
-  const farm::v1::BenchmarkResult result = RunWorkloads(
-      {Spec("crypto", 1 << 20, 0), Spec("float", 0, 1000), Spec("warp_drive", 0, 0)}, 3,
-      [&progress](const farm::v1::Progress& p) { progress.push_back(p); });
+  const farm::v1::BenchmarkResult result =
+      RunWorkloads({Spec("crypto", 1 << 20, 0), Spec("float", 0, 1000), Spec("warp_drive", 0, 0)},
+                   3, [&progress](const farm::v1::Progress& p) { progress.push_back(p); });
   EXPECT_EQ(result.mode(), farm::v1::MODE_NATIVE);
   ASSERT_EQ(result.measurements_size(), 3);  // sha256, aes256gcm, float.time
   for (const farm::v1::Measurement& m : result.measurements()) {

@@ -22,8 +22,8 @@ absl::StatusOr<uint64_t> Param(const std::string& workload, const char* field, b
                                uint64_t value, uint64_t fallback, uint64_t min, uint64_t max) {
   if (!present) return fallback;
   if (value < min || value > max) {
-    return absl::InvalidArgumentError(absl::StrCat(workload, ": ", field, " ", value,
-                                                   " is outside ", min, "..", max));
+    return absl::InvalidArgumentError(
+        absl::StrCat(workload, ": ", field, " ", value, " is outside ", min, "..", max));
   }
   return value;
 }
@@ -90,9 +90,8 @@ absl::StatusOr<std::unique_ptr<Workload>> MakeWorkload(const farm::v1::WorkloadS
     }
     return MakeIoWorkload(dir, *bytes);
   }
-  return absl::InvalidArgumentError(absl::StrCat("unknown workload '", n, "' (known: ",
-                                                 absl::StrJoin(AllWorkloadNames(), ", "),
-                                                 ")"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown workload '", n, "' (known: ", absl::StrJoin(AllWorkloadNames(), ", "), ")"));
 }
 
 }  // namespace kvmfarm::workloads

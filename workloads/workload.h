@@ -36,7 +36,7 @@ namespace kvmfarm::workloads {
 
 // What one metric of a workload measures.
 struct MetricInfo {
-  std::string key;  // "crypto.sha256"
+  std::string key;   // "crypto.sha256"
   std::string unit;  // "MB/s"
   bool higher_is_better;
 };

@@ -15,9 +15,8 @@ namespace kvmfarm::probe {
 
 using Checks = google::protobuf::RepeatedPtrField<farm::v1::Check>;
 
-inline farm::v1::Check* AddCheck(Checks* checks, absl::string_view name,
-                                 farm::v1::Outcome outcome, absl::string_view detail,
-                                 absl::string_view source) {
+inline farm::v1::Check* AddCheck(Checks* checks, absl::string_view name, farm::v1::Outcome outcome,
+                                 absl::string_view detail, absl::string_view source) {
   farm::v1::Check* check = checks->Add();
   check->set_name(std::string(name));
   check->set_outcome(outcome);

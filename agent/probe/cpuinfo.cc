@@ -24,23 +24,23 @@ struct ArmPart {
 // From the Arm Technical Reference Manuals' MIDR_EL1 values and Linux's
 // arch/arm64/include/asm/cputype.h.
 constexpr ArmPart kArmParts[] = {
-    {0x41, 0xd03, "Cortex-A53"},      {0x41, 0xd04, "Cortex-A35"},
-    {0x41, 0xd05, "Cortex-A55"},      {0x41, 0xd07, "Cortex-A57"},
-    {0x41, 0xd08, "Cortex-A72"},      {0x41, 0xd09, "Cortex-A73"},
-    {0x41, 0xd0a, "Cortex-A75"},      {0x41, 0xd0b, "Cortex-A76"},
-    {0x41, 0xd0c, "Neoverse-N1"},     {0x41, 0xd0d, "Cortex-A77"},
-    {0x41, 0xd40, "Neoverse-V1"},     {0x41, 0xd41, "Cortex-A78"},
-    {0x41, 0xd44, "Cortex-X1"},       {0x41, 0xd46, "Cortex-A510"},
-    {0x41, 0xd47, "Cortex-A710"},     {0x41, 0xd48, "Cortex-X2"},
-    {0x41, 0xd49, "Neoverse-N2"},     {0x41, 0xd4b, "Cortex-A78C"},
-    {0x41, 0xd4d, "Cortex-A715"},     {0x41, 0xd4e, "Cortex-X3"},
-    {0x41, 0xd4f, "Neoverse-V2"},     {0x41, 0xd80, "Cortex-A520"},
-    {0x41, 0xd81, "Cortex-A720"},     {0x41, 0xd82, "Cortex-X4"},
-    {0x41, 0xd85, "Cortex-X925"},     {0x41, 0xd87, "Cortex-A725"},
-    {0x51, 0x800, "Kryo 280 Gold"},   {0x51, 0x801, "Kryo 280 Silver"},
-    {0x51, 0x802, "Kryo 385 Gold"},   {0x51, 0x803, "Kryo 385 Silver"},
-    {0x51, 0x804, "Kryo 485 Gold"},   {0x51, 0x805, "Kryo 485 Silver"},
-    {0x51, 0xc00, "Falkor"},          {0x51, 0x001, "Oryon"},
+    {0x41, 0xd03, "Cortex-A53"},    {0x41, 0xd04, "Cortex-A35"},
+    {0x41, 0xd05, "Cortex-A55"},    {0x41, 0xd07, "Cortex-A57"},
+    {0x41, 0xd08, "Cortex-A72"},    {0x41, 0xd09, "Cortex-A73"},
+    {0x41, 0xd0a, "Cortex-A75"},    {0x41, 0xd0b, "Cortex-A76"},
+    {0x41, 0xd0c, "Neoverse-N1"},   {0x41, 0xd0d, "Cortex-A77"},
+    {0x41, 0xd40, "Neoverse-V1"},   {0x41, 0xd41, "Cortex-A78"},
+    {0x41, 0xd44, "Cortex-X1"},     {0x41, 0xd46, "Cortex-A510"},
+    {0x41, 0xd47, "Cortex-A710"},   {0x41, 0xd48, "Cortex-X2"},
+    {0x41, 0xd49, "Neoverse-N2"},   {0x41, 0xd4b, "Cortex-A78C"},
+    {0x41, 0xd4d, "Cortex-A715"},   {0x41, 0xd4e, "Cortex-X3"},
+    {0x41, 0xd4f, "Neoverse-V2"},   {0x41, 0xd80, "Cortex-A520"},
+    {0x41, 0xd81, "Cortex-A720"},   {0x41, 0xd82, "Cortex-X4"},
+    {0x41, 0xd85, "Cortex-X925"},   {0x41, 0xd87, "Cortex-A725"},
+    {0x51, 0x800, "Kryo 280 Gold"}, {0x51, 0x801, "Kryo 280 Silver"},
+    {0x51, 0x802, "Kryo 385 Gold"}, {0x51, 0x803, "Kryo 385 Silver"},
+    {0x51, 0x804, "Kryo 485 Gold"}, {0x51, 0x805, "Kryo 485 Silver"},
+    {0x51, 0xc00, "Falkor"},        {0x51, 0x001, "Oryon"},
     {0x61, 0x000, "Apple Swift"},
 };
 
@@ -48,15 +48,13 @@ unsigned ParseHex(absl::string_view text) {
   return static_cast<unsigned>(std::strtoul(std::string(text).c_str(), nullptr, 16));
 }
 
-farm::v1::CpuArch ArchFromEntries(
-    const std::vector<std::map<std::string, std::string>>& entries) {
+farm::v1::CpuArch ArchFromEntries(const std::vector<std::map<std::string, std::string>>& entries) {
   const auto& first = entries.front();
   if (first.count("CPU implementer")) {
     auto it = first.find("CPU architecture");
     // "CPU architecture: 8" on arm64 and on 32-bit kernels of 64-bit cores; a
     // 32-bit kernel says "model name : ARMv7 Processor".
-    if (first.count("model name") &&
-        absl::StrContains(first.at("model name"), "ARMv7")) {
+    if (first.count("model name") && absl::StrContains(first.at("model name"), "ARMv7")) {
       return farm::v1::CPU_ARCH_ARM;
     }
     if (it != first.end() && it->second == "7") return farm::v1::CPU_ARCH_ARM;

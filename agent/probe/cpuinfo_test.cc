@@ -72,10 +72,10 @@ TEST(ParseCpuinfoTest, X86ModelNameAndVirtualizationFlags) {
 }
 
 TEST(ParseCpuinfoTest, EmptyAndGarbledInputsAreClearErrors) {
-  EXPECT_THAT(ParseCpuinfo(""), StatusIs(absl::StatusCode::kInvalidArgument,
-                                         HasSubstr("empty")));
+  EXPECT_THAT(ParseCpuinfo(""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
   EXPECT_THAT(ParseCpuinfo("  \n\n"), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ParseCpuinfo("\x7f" "ELF\x02\x01\x01 binary junk : here"),
+  EXPECT_THAT(ParseCpuinfo("\x7f"
+                           "ELF\x02\x01\x01 binary junk : here"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("processor")));
 }
 

@@ -59,12 +59,12 @@ std::string Summarize(const farm::v1::KvmCapability& c) {
   for (const farm::v1::CpuCoreGroup& g : d.core_groups()) {
     cores.push_back(absl::StrCat(g.count(), "x ", g.part_name()));
   }
-  std::string out = absl::StrCat(
-      "device_id: ", d.device_id(), "\nmanufacturer: ", d.manufacturer(),
-      "\nmodel: ", d.model(), "\nsoc: ", d.soc_vendor(), " / ", d.soc_model(), " / ",
-      d.soc_marketing_name(), "\ncpu: ", d.cpu_arch_name(), ", ", d.cpu_cores(),
-      " cores: ", absl::StrJoin(cores, ", "), "\nkernel: ", d.kernel_release(),
-      "\nandroid: ", d.android_release(), "\nabi: ", d.abi(), "\nchecks:\n");
+  std::string out =
+      absl::StrCat("device_id: ", d.device_id(), "\nmanufacturer: ", d.manufacturer(),
+                   "\nmodel: ", d.model(), "\nsoc: ", d.soc_vendor(), " / ", d.soc_model(), " / ",
+                   d.soc_marketing_name(), "\ncpu: ", d.cpu_arch_name(), ", ", d.cpu_cores(),
+                   " cores: ", absl::StrJoin(cores, ", "), "\nkernel: ", d.kernel_release(),
+                   "\nandroid: ", d.android_release(), "\nabi: ", d.abi(), "\nchecks:\n");
   for (const farm::v1::Check& check : c.checks()) {
     absl::StrAppend(&out, "  ", farm::v1::Outcome_Name(check.outcome()).substr(8), " ",
                     check.name(), "\n");
@@ -90,8 +90,7 @@ TEST(FixtureProbeTest, EveryFixtureMatchesItsGolden) {
     absl::StatusOr<farm::v1::KvmCapability> capability = ProbeFixture(name);
     ASSERT_THAT(capability, IsOk());
     const std::string summary = Summarize(*capability);
-    const std::string golden_path =
-        absl::StrCat(FixturesRoot(), "/golden/", name, ".txt");
+    const std::string golden_path = absl::StrCat(FixturesRoot(), "/golden/", name, ".txt");
     if (update) {
       std::ofstream(golden_path) << summary;
       continue;
@@ -119,22 +118,18 @@ TEST(FixtureProbeTest, VerdictsFollowTheDesignTable) {
       {"pixel8-stock",
        {farm::v1::VERDICT_KVM_NO_ACCESS, farm::v1::HYPERVISOR_KIND_PKVM, "Tensor G3"}},
       {"sd8gen3-custom",
-       {farm::v1::VERDICT_KVM_BOOT_UNTESTED, farm::v1::HYPERVISOR_KIND_KVM,
-        "Snapdragon 8 Gen 3"}},
+       {farm::v1::VERDICT_KVM_BOOT_UNTESTED, farm::v1::HYPERVISOR_KIND_KVM, "Snapdragon 8 Gen 3"}},
       {"sd8gen3-stock",
        {farm::v1::VERDICT_VENDOR_HYPERVISOR_ONLY, farm::v1::HYPERVISOR_KIND_GUNYAH,
         "Snapdragon 8 Gen 3"}},
       {"oneplus12-custom",
-       {farm::v1::VERDICT_KVM_BOOT_UNTESTED, farm::v1::HYPERVISOR_KIND_KVM,
-        "Snapdragon 8 Gen 3"}},
+       {farm::v1::VERDICT_KVM_BOOT_UNTESTED, farm::v1::HYPERVISOR_KIND_KVM, "Snapdragon 8 Gen 3"}},
       {"sd835",
-       {farm::v1::VERDICT_NO_HYPERVISOR_MODE, farm::v1::HYPERVISOR_KIND_NONE,
-        "Snapdragon 835"}},
+       {farm::v1::VERDICT_NO_HYPERVISOR_MODE, farm::v1::HYPERVISOR_KIND_NONE, "Snapdragon 835"}},
       {"mtk-d9300-stock",
        {farm::v1::VERDICT_VENDOR_HYPERVISOR_ONLY, farm::v1::HYPERVISOR_KIND_GENIEZONE,
         "Dimensity 9300"}},
-      {"x86-server-vtx",
-       {farm::v1::VERDICT_KVM_BOOT_UNTESTED, farm::v1::HYPERVISOR_KIND_KVM, ""}},
+      {"x86-server-vtx", {farm::v1::VERDICT_KVM_BOOT_UNTESTED, farm::v1::HYPERVISOR_KIND_KVM, ""}},
   };
   for (const auto& [name, want] : expected) {
     SCOPED_TRACE(name);
@@ -155,9 +150,8 @@ TEST(FixtureProbeTest, VerdictsFollowTheDesignTable) {
 TEST(FixtureProbeTest, BadSysrootIsAClearError) {
   ProbeOptions options;
   options.sysroot = "/nonexistent/fixture";
-  EXPECT_THAT(RunProbe(options),
-              ::kvmfarm::testing::StatusIs(absl::StatusCode::kInvalidArgument,
-                                           ::testing::HasSubstr("--sysroot")));
+  EXPECT_THAT(RunProbe(options), ::kvmfarm::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                                              ::testing::HasSubstr("--sysroot")));
 }
 
 }  // namespace

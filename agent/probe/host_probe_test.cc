@@ -28,8 +28,8 @@ TEST(HostProbeTest, TellsTheTruthAboutThisMachine) {
 
   if (::access("/dev/kvm", F_OK) != 0) {
     EXPECT_FALSE(c->kvm_node().present());
-    EXPECT_THAT(c->verdict(), ::testing::AnyOf(farm::v1::VERDICT_KVM_NOT_IN_KERNEL,
-                                               farm::v1::VERDICT_UNKNOWN))
+    EXPECT_THAT(c->verdict(),
+                ::testing::AnyOf(farm::v1::VERDICT_KVM_NOT_IN_KERNEL, farm::v1::VERDICT_UNKNOWN))
         << report;
     return;
   }

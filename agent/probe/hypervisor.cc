@@ -55,8 +55,8 @@ VendorHypervisor ReadVendorHypervisor(const Sysroot& sysroot, const Properties& 
       }
     }
   }
-  for (const char* key : {"ro.boot.hypervisor.vm.supported",
-                          "ro.boot.hypervisor.protected_vm.supported"}) {
+  for (const char* key :
+       {"ro.boot.hypervisor.vm.supported", "ro.boot.hypervisor.protected_vm.supported"}) {
     const std::string value = props.GetOr(key);
     if (!value.empty()) vendor.evidence.push_back(absl::StrCat(key, " = ", value));
   }
@@ -82,8 +82,7 @@ VendorHypervisor ReadVendorHypervisor(const Sysroot& sysroot, const Properties& 
 
 farm::v1::HypervisorKind DecideHypervisorKind(const Sysroot& sysroot,
                                               const farm::v1::KvmCapability& capability,
-                                              const VendorHypervisor& vendor,
-                                              Checks* checks) {
+                                              const VendorHypervisor& vendor, Checks* checks) {
   farm::v1::HypervisorKind kind = farm::v1::HYPERVISOR_KIND_NONE;
   std::string why = "no /dev/kvm and no vendor hypervisor";
   if (capability.kvm_node().present()) {
@@ -109,18 +108,16 @@ farm::v1::HypervisorKind DecideHypervisorKind(const Sysroot& sysroot,
       why = "protected KVM: ro.boot.hypervisor.protected_vm.supported";
     } else if (capability.boot_mode().kvm_arm_mode() == farm::v1::KVM_ARM_MODE_VHE ||
                capability.boot_mode().kvm_arm_mode() == farm::v1::KVM_ARM_MODE_NVHE) {
-      why = absl::StrCat("KVM at EL2 (",
-                         farm::v1::KvmArmMode_Name(capability.boot_mode().kvm_arm_mode())
-                             .substr(13),
-                         ")");
+      why = absl::StrCat(
+          "KVM at EL2 (",
+          farm::v1::KvmArmMode_Name(capability.boot_mode().kvm_arm_mode()).substr(13), ")");
     }
   } else if (vendor.kind != farm::v1::HYPERVISOR_KIND_NONE) {
     kind = vendor.kind;
     why = absl::StrJoin(vendor.evidence, "; ");
   }
   AddCheck(checks, "hypervisor.kind",
-           kind == farm::v1::HYPERVISOR_KIND_NONE ? farm::v1::OUTCOME_FAIL
-                                                  : farm::v1::OUTCOME_PASS,
+           kind == farm::v1::HYPERVISOR_KIND_NONE ? farm::v1::OUTCOME_FAIL : farm::v1::OUTCOME_PASS,
            absl::StrCat(HypervisorKindName(kind), ": ", why), "probe evidence");
   return kind;
 }

@@ -38,8 +38,7 @@ VendorHypervisor ReadVendorHypervisor(const Sysroot& sysroot, const Properties& 
 // boot_mode must be filled in) and adds the hypervisor.kind check saying why.
 farm::v1::HypervisorKind DecideHypervisorKind(const Sysroot& sysroot,
                                               const farm::v1::KvmCapability& capability,
-                                              const VendorHypervisor& vendor,
-                                              Checks* checks);
+                                              const VendorHypervisor& vendor, Checks* checks);
 
 // "pkvm", "gunyah", ...: the lower-case name of a kind, as labels use it.
 std::string HypervisorKindName(farm::v1::HypervisorKind kind);

@@ -32,8 +32,8 @@ TEST(VendorHypervisorTest, GenieZoneAndTheVersionProperty) {
   Checks more;
   const VendorHypervisor v = ReadVendorHypervisor(
       Sysroot(props_only.path()),
-      Properties(std::map<std::string, std::string>{
-          {"ro.boot.hypervisor.version", "gunyah-hyp 1.0"}}),
+      Properties(
+          std::map<std::string, std::string>{{"ro.boot.hypervisor.version", "gunyah-hyp 1.0"}}),
       &more);
   EXPECT_EQ(v.kind, farm::v1::HYPERVISOR_KIND_GUNYAH);
 }
@@ -68,11 +68,9 @@ TEST(DecideHypervisorKindTest, NoKvmFallsBackToTheVendor) {
   VendorHypervisor vendor;
   vendor.kind = farm::v1::HYPERVISOR_KIND_GENIEZONE;
   vendor.evidence = {"/dev/gzvm exists (MediaTek GenieZone)"};
-  EXPECT_EQ(DecideHypervisorKind(Sysroot(root.path()), farm::v1::KvmCapability(), vendor,
-                                 &checks),
+  EXPECT_EQ(DecideHypervisorKind(Sysroot(root.path()), farm::v1::KvmCapability(), vendor, &checks),
             farm::v1::HYPERVISOR_KIND_GENIEZONE);
-  EXPECT_EQ(DecideHypervisorKind(Sysroot(root.path()), farm::v1::KvmCapability(), {},
-                                 &checks),
+  EXPECT_EQ(DecideHypervisorKind(Sysroot(root.path()), farm::v1::KvmCapability(), {}, &checks),
             farm::v1::HYPERVISOR_KIND_NONE);
   EXPECT_EQ(checks.rbegin()->outcome(), farm::v1::OUTCOME_FAIL);
 }

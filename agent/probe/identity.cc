@@ -82,12 +82,12 @@ IdentityResult ReadIdentity(const Sysroot& sysroot, const Properties& props,
       summary.push_back(absl::StrCat(it->cpu_ids.size(), "x ", it->part_name));
     }
     AddCheck(checks, "identity.cpu", farm::v1::OUTCOME_PASS,
-             absl::StrCat(ArchName(cpu->arch), ", ", cpu->logical_cpus, " CPUs: ",
-                          absl::StrJoin(summary, ", ")),
+             absl::StrCat(ArchName(cpu->arch), ", ", cpu->logical_cpus,
+                          " CPUs: ", absl::StrJoin(summary, ", ")),
              "/proc/cpuinfo");
   } else {
-    AddCheck(checks, "identity.cpu", farm::v1::OUTCOME_FAIL,
-             std::string(cpu.status().message()), "/proc/cpuinfo");
+    AddCheck(checks, "identity.cpu", farm::v1::OUTCOME_FAIL, std::string(cpu.status().message()),
+             "/proc/cpuinfo");
   }
   id.set_cpu_arch_name(ArchName(id.cpu_arch()));
   id.set_abi(props.GetOr("ro.product.cpu.abi", id.cpu_arch_name()));
@@ -108,9 +108,8 @@ IdentityResult ReadIdentity(const Sysroot& sysroot, const Properties& props,
   id.set_soc_id(ReadOr(sysroot, "/sys/devices/soc0/soc_id"));
   id.set_board_platform(props.GetOr("ro.board.platform"));
   const std::string soc_model_prop = props.GetOr("ro.soc.model");
-  const SocInfo soc = LookUpSoc(soc_model_prop, id.board_platform(), id.soc_machine(),
-                                id.soc_id());
-  id.set_soc_model(!soc.part.empty() ? soc.part
+  const SocInfo soc = LookUpSoc(soc_model_prop, id.board_platform(), id.soc_machine(), id.soc_id());
+  id.set_soc_model(!soc.part.empty()         ? soc.part
                    : !soc_model_prop.empty() ? soc_model_prop
                                              : id.soc_machine());
   id.set_soc_marketing_name(soc.marketing_name);
@@ -123,10 +122,9 @@ IdentityResult ReadIdentity(const Sysroot& sysroot, const Properties& props,
   id.set_soc_vendor(NormalizeVendor(vendor));
 
   // Product.
-  id.set_manufacturer(props.GetOr("ro.product.manufacturer",
-                                  ReadOr(sysroot, "/sys/class/dmi/id/sys_vendor")));
-  id.set_model(props.GetOr("ro.product.model",
-                           ReadOr(sysroot, "/sys/class/dmi/id/product_name")));
+  id.set_manufacturer(
+      props.GetOr("ro.product.manufacturer", ReadOr(sysroot, "/sys/class/dmi/id/sys_vendor")));
+  id.set_model(props.GetOr("ro.product.model", ReadOr(sysroot, "/sys/class/dmi/id/product_name")));
   id.set_android_release(props.GetOr("ro.build.version.release"));
   id.set_build_fingerprint(props.GetOr("ro.build.fingerprint"));
 
@@ -145,20 +143,18 @@ IdentityResult ReadIdentity(const Sysroot& sysroot, const Properties& props,
     id.set_device_id(hostname.empty() ? "unknown-device" : hostname);
   }
 
-  std::string soc_detail =
-      id.soc_marketing_name().empty()
-          ? absl::StrCat("SoC not in kvmfarm's table (model '", id.soc_model(),
-                         "', platform '", id.board_platform(), "')")
-          : absl::StrCat(id.soc_marketing_name(), " (", id.soc_model(), ")");
+  std::string soc_detail = id.soc_marketing_name().empty()
+                               ? absl::StrCat("SoC not in kvmfarm's table (model '", id.soc_model(),
+                                              "', platform '", id.board_platform(), "')")
+                               : absl::StrCat(id.soc_marketing_name(), " (", id.soc_model(), ")");
   AddCheck(checks, "identity.soc",
            id.soc_marketing_name().empty() && id.cpu_arch() == farm::v1::CPU_ARCH_ARM64
                ? farm::v1::OUTCOME_WARN
            : id.soc_marketing_name().empty() ? farm::v1::OUTCOME_SKIP
-                                              : farm::v1::OUTCOME_PASS,
+                                             : farm::v1::OUTCOME_PASS,
            id.soc_marketing_name().empty() && id.cpu_arch() != farm::v1::CPU_ARCH_ARM64
                ? absl::StrCat("not a phone SoC: ",
-                              id.cpu_model_name().empty() ? id.soc_vendor()
-                                                          : id.cpu_model_name())
+                              id.cpu_model_name().empty() ? id.soc_vendor() : id.cpu_model_name())
                : soc_detail,
            props.empty() ? "/sys/devices/soc0" : "ro.soc.model, ro.board.platform");
   return result;

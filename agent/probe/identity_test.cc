@@ -20,10 +20,10 @@ TEST(ReadIdentityTest, AndroidPropsAndSocTable) {
   root.Write("/sys/devices/soc0/soc_id", "557\n");
   root.Write("/sys/devices/system/cpu/cpu1/cpufreq/cpuinfo_max_freq", "3302400\n");
   Properties props(std::map<std::string, std::string>{{"ro.product.model", "CPH2581"},
-                    {"ro.product.manufacturer", "OnePlus"},
-                    {"ro.soc.manufacturer", "QTI"},
-                    {"ro.serialno", "abc123"},
-                    {"ro.build.version.release", "14"}});
+                                                      {"ro.product.manufacturer", "OnePlus"},
+                                                      {"ro.soc.manufacturer", "QTI"},
+                                                      {"ro.serialno", "abc123"},
+                                                      {"ro.build.version.release", "14"}});
   Checks checks;
   const IdentityResult result = ReadIdentity(Sysroot(root.path()), props, "", &checks);
   const farm::v1::DeviceIdentity& id = result.identity;
@@ -52,8 +52,7 @@ TEST(ReadIdentityTest, DeviceIdFlagWinsAndPcUsesDmi) {
   root.Write("/sys/class/dmi/id/sys_vendor", "Supermicro\n");
   root.Write("/proc/sys/kernel/hostname", "rack3-node7\n");
   Checks checks;
-  const IdentityResult result =
-      ReadIdentity(Sysroot(root.path()), Properties(), "my-id", &checks);
+  const IdentityResult result = ReadIdentity(Sysroot(root.path()), Properties(), "my-id", &checks);
   EXPECT_EQ(result.identity.device_id(), "my-id");
   EXPECT_EQ(result.identity.hostname(), "rack3-node7");
   EXPECT_EQ(result.identity.manufacturer(), "Supermicro");

@@ -5,8 +5,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -17,24 +17,19 @@ namespace {
 
 // The options worth reporting beside CONFIG_KVM / CONFIG_VIRTUALIZATION.
 bool IsKvmOption(absl::string_view name) {
-  return absl::StartsWith(name, "CONFIG_KVM_") ||
-         name == "CONFIG_PROTECTED_NVHE_STACKTRACE" ||
-         name == "CONFIG_ARM64_VHE" || name == "CONFIG_VHOST" ||
-         name == "CONFIG_VHOST_VSOCK" || name == "CONFIG_GUNYAH" ||
-         name == "CONFIG_VIRTIO_MMIO";
+  return absl::StartsWith(name, "CONFIG_KVM_") || name == "CONFIG_PROTECTED_NVHE_STACKTRACE" ||
+         name == "CONFIG_ARM64_VHE" || name == "CONFIG_VHOST" || name == "CONFIG_VHOST_VSOCK" ||
+         name == "CONFIG_GUNYAH" || name == "CONFIG_VIRTIO_MMIO";
 }
 
-void AddConfigCheck(const KernelConfig& config, const std::string& source,
-                    absl::string_view option, Checks* checks,
-                    absl::optional<bool>* value_out) {
-  const std::string check_name =
-      absl::StrCat("kernel.", absl::AsciiStrToLower(option.substr(7)));
+void AddConfigCheck(const KernelConfig& config, const std::string& source, absl::string_view option,
+                    Checks* checks, absl::optional<bool>* value_out) {
+  const std::string check_name = absl::StrCat("kernel.", absl::AsciiStrToLower(option.substr(7)));
   auto it = config.find(std::string(option));
   const bool set = it != config.end() && (it->second == "y" || it->second == "m");
   *value_out = set;
   AddCheck(checks, check_name, set ? farm::v1::OUTCOME_PASS : farm::v1::OUTCOME_FAIL,
-           set ? absl::StrCat(option, "=", it->second)
-               : absl::StrCat(option, " is not set"),
+           set ? absl::StrCat(option, "=", it->second) : absl::StrCat(option, " is not set"),
            source);
 }
 
@@ -97,8 +92,7 @@ absl::StatusOr<std::string> Gunzip(absl::string_view compressed, size_t max_byte
     out.append(buffer.data(), buffer.size() - stream.avail_out);
     if (out.size() > max_bytes) {
       inflateEnd(&stream);
-      return absl::OutOfRangeError(
-          absl::StrCat("gzip data inflates beyond ", max_bytes, " bytes"));
+      return absl::OutOfRangeError(absl::StrCat("gzip data inflates beyond ", max_bytes, " bytes"));
     }
     if (rc == Z_OK && stream.avail_in == 0 && stream.avail_out != 0) {
       inflateEnd(&stream);

@@ -26,8 +26,7 @@ using KernelConfig = std::map<std::string, std::string>;
 absl::StatusOr<KernelConfig> ParseKernelConfig(absl::string_view text);
 
 // Inflates gzip data (as /proc/config.gz), refusing output beyond `max_bytes`.
-absl::StatusOr<std::string> Gunzip(absl::string_view compressed,
-                                   size_t max_bytes = 64 << 20);
+absl::StatusOr<std::string> Gunzip(absl::string_view compressed, size_t max_bytes = 64 << 20);
 
 // The release from a /proc/version line: "Linux version 6.1.75-android14-11 (...)"
 // -> "6.1.75-android14-11"; empty when the line is not of that form.

@@ -34,9 +34,9 @@ std::string KmsgToText(const std::vector<std::string>& records) {
   std::string text;
   for (const std::string& record : records) {
     const size_t semicolon = record.find(';');
-    absl::string_view message =
-        semicolon == std::string::npos ? absl::string_view(record)
-                                       : absl::string_view(record).substr(semicolon + 1);
+    absl::string_view message = semicolon == std::string::npos
+                                    ? absl::string_view(record)
+                                    : absl::string_view(record).substr(semicolon + 1);
     // Continuation lines (" KEY=value") follow a newline; keep the first line.
     message = message.substr(0, message.find('\n'));
     absl::StrAppend(&text, message, "\n");
@@ -47,8 +47,7 @@ std::string KmsgToText(const std::vector<std::string>& records) {
 absl::StatusOr<std::string> ReadKmsg() {
   const int fd = ::open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("/dev/kmsg: ", std::strerror(errno)));
+    return absl::PermissionDeniedError(absl::StrCat("/dev/kmsg: ", std::strerror(errno)));
   }
   std::vector<std::string> records;
   size_t total = 0;
@@ -58,7 +57,7 @@ absl::StatusOr<std::string> ReadKmsg() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EPIPE) continue;  // a record was overwritten; go on
-      break;                          // EAGAIN: the end of the buffer
+      break;                         // EAGAIN: the end of the buffer
     }
     if (n == 0) break;
     records.emplace_back(buffer, static_cast<size_t>(n));
@@ -100,9 +99,8 @@ void ParseKernelLog(absl::string_view log, farm::v1::BootModeEvidence* evidence)
         evidence->set_ipa_size_limit_bits(bits);
       }
     } else if (absl::StartsWith(line, "kvm: ") || absl::StartsWith(line, "kvm-pvm: ") ||
-               absl::StartsWith(line, "kvm_intel: ") ||
-               absl::StartsWith(line, "kvm_amd: ") || absl::StartsWith(line, "gunyah") ||
-               absl::StartsWith(line, "gzvm")) {
+               absl::StartsWith(line, "kvm_intel: ") || absl::StartsWith(line, "kvm_amd: ") ||
+               absl::StartsWith(line, "gunyah") || absl::StartsWith(line, "gzvm")) {
       // x86 and vendor hypervisor module lines: evidence only.
     } else {
       evidence_line = false;
@@ -129,10 +127,9 @@ absl::StatusOr<std::string> ReadKernelLog(const Sysroot& sysroot) {
   if (result.ok() && result->Succeeded() && !result->stdout_data.empty()) {
     return result->stdout_data;
   }
-  dmesg_problem = result.ok()
-                      ? absl::StrCat("dmesg ", result->Describe(), ": ",
-                                     absl::StripAsciiWhitespace(result->stderr_data))
-                      : std::string(result.status().message());
+  dmesg_problem = result.ok() ? absl::StrCat("dmesg ", result->Describe(), ": ",
+                                             absl::StripAsciiWhitespace(result->stderr_data))
+                              : std::string(result.status().message());
   absl::StatusOr<std::string> kmsg = ReadKmsg();
   if (kmsg.ok()) return kmsg;
   return absl::PermissionDeniedError(
@@ -172,13 +169,14 @@ void ReadBootModeEvidence(const Sysroot& sysroot, farm::v1::CpuArch arch,
   };
   switch (evidence->exception_level()) {
     case farm::v1::EXCEPTION_LEVEL_EL2:
-      AddCheck(checks, "boot.exception_level", farm::v1::OUTCOME_PASS,
-               line_with("started at EL2"), source);
+      AddCheck(checks, "boot.exception_level", farm::v1::OUTCOME_PASS, line_with("started at EL2"),
+               source);
       break;
     case farm::v1::EXCEPTION_LEVEL_EL1:
       AddCheck(checks, "boot.exception_level", farm::v1::OUTCOME_FAIL,
                absl::StrCat(line_with("started at EL1"),
-                            ": the kernel did not get EL2 (the firmware or a vendor hypervisor keeps it), so KVM can't run"),
+                            ": the kernel did not get EL2 (the firmware or a vendor hypervisor "
+                            "keeps it), so KVM can't run"),
                source);
       break;
     case farm::v1::EXCEPTION_LEVEL_INCONSISTENT:
@@ -188,8 +186,7 @@ void ReadBootModeEvidence(const Sysroot& sysroot, farm::v1::CpuArch arch,
     default:
       evidence->set_exception_level(farm::v1::EXCEPTION_LEVEL_UNKNOWN);
       AddCheck(checks, "boot.exception_level", farm::v1::OUTCOME_SKIP,
-               "the kernel log has no 'CPU(s) started at EL' line (rotated out?)",
-               source);
+               "the kernel log has no 'CPU(s) started at EL' line (rotated out?)", source);
   }
   switch (evidence->kvm_arm_mode()) {
     case farm::v1::KVM_ARM_MODE_VHE:
@@ -199,8 +196,8 @@ void ReadBootModeEvidence(const Sysroot& sysroot, farm::v1::CpuArch arch,
                line_with("initialized successfully"), source);
       break;
     case farm::v1::KVM_ARM_MODE_NONE:
-      AddCheck(checks, "kvm.arm_mode", farm::v1::OUTCOME_FAIL,
-               line_with("HYP mode not available"), source);
+      AddCheck(checks, "kvm.arm_mode", farm::v1::OUTCOME_FAIL, line_with("HYP mode not available"),
+               source);
       break;
     default:
       evidence->set_kvm_arm_mode(farm::v1::KVM_ARM_MODE_UNKNOWN);

@@ -61,8 +61,7 @@ TEST(ReadBootModeEvidenceTest, FixtureWithoutLogIsSkipWithReason) {
   ScratchRoot root;
   farm::v1::BootModeEvidence evidence;
   Checks checks;
-  ReadBootModeEvidence(Sysroot(root.path()), farm::v1::CPU_ARCH_ARM64, &evidence,
-                       &checks);
+  ReadBootModeEvidence(Sysroot(root.path()), farm::v1::CPU_ARCH_ARM64, &evidence, &checks);
   EXPECT_FALSE(evidence.log_readable());
   EXPECT_THAT(evidence.log_unreadable_reason(), HasSubstr("dmesg.txt"));
   EXPECT_EQ(evidence.exception_level(), farm::v1::EXCEPTION_LEVEL_UNKNOWN);
@@ -77,8 +76,7 @@ TEST(ReadBootModeEvidenceTest, Arm64ChecksFromTheLog) {
              "[    0.4] kvm [1]: HYP mode not available\n");
   farm::v1::BootModeEvidence evidence;
   Checks checks;
-  ReadBootModeEvidence(Sysroot(root.path()), farm::v1::CPU_ARCH_ARM64, &evidence,
-                       &checks);
+  ReadBootModeEvidence(Sysroot(root.path()), farm::v1::CPU_ARCH_ARM64, &evidence, &checks);
   const farm::v1::Check* el = FindCheck(checks, "boot.exception_level");
   ASSERT_NE(el, nullptr);
   EXPECT_EQ(el->outcome(), farm::v1::OUTCOME_FAIL);
@@ -94,8 +92,7 @@ TEST(ReadBootModeEvidenceTest, X86HasNoExceptionLevelChecks) {
   root.Write("/dmesg.txt", "[ 0.36] kvm-pvm: loaded (native=1)\n");
   farm::v1::BootModeEvidence evidence;
   Checks checks;
-  ReadBootModeEvidence(Sysroot(root.path()), farm::v1::CPU_ARCH_X86_64, &evidence,
-                       &checks);
+  ReadBootModeEvidence(Sysroot(root.path()), farm::v1::CPU_ARCH_X86_64, &evidence, &checks);
   EXPECT_TRUE(evidence.log_readable());
   EXPECT_EQ(evidence.exception_level(), farm::v1::EXCEPTION_LEVEL_NOT_APPLICABLE);
   EXPECT_THAT(evidence.evidence_lines(), Contains("kvm-pvm: loaded (native=1)"));

@@ -1,6 +1,8 @@
 #include "agent/probe/kvm_device.h"
 
 #include <fcntl.h>
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/util/time_util.h>
 #include <grp.h>
 #include <linux/kvm.h>
 #include <poll.h>
@@ -12,9 +14,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <google/protobuf/text_format.h>
-#include <google/protobuf/util/time_util.h>
 
 #include <cerrno>
 #include <cstring>
@@ -35,9 +34,8 @@ struct Capability {
 // Capabilities worth recording everywhere, then per architecture. Numbers are
 // those of linux/kvm.h, spelled out so one build reports both architectures' names.
 constexpr Capability kCommonCaps[] = {
-    {"KVM_CAP_USER_MEMORY", 3},     {"KVM_CAP_NR_VCPUS", 9},
-    {"KVM_CAP_NR_MEMSLOTS", 10},    {"KVM_CAP_MAX_VCPUS", 66},
-    {"KVM_CAP_IMMEDIATE_EXIT", 136},
+    {"KVM_CAP_USER_MEMORY", 3}, {"KVM_CAP_NR_VCPUS", 9},         {"KVM_CAP_NR_MEMSLOTS", 10},
+    {"KVM_CAP_MAX_VCPUS", 66},  {"KVM_CAP_IMMEDIATE_EXIT", 136},
 };
 constexpr Capability kArm64Caps[] = {
     {"KVM_CAP_ARM_EL1_32BIT", 93},
@@ -80,14 +78,30 @@ struct SmokeReport {
 };
 
 const char* const kSmokeSteps[] = {
-    "KVM_CREATE_VM",     "mmap guest memory",  "KVM_SET_USER_MEMORY_REGION",
-    "KVM_CREATE_VCPU",   "KVM_GET_VCPU_MMAP_SIZE", "mmap kvm_run",
-    "set vCPU registers", "KVM_RUN",           "unexpected exit",
-    "KVM_ARM_PREFERRED_TARGET", "KVM_ARM_VCPU_INIT",
+    "KVM_CREATE_VM",
+    "mmap guest memory",
+    "KVM_SET_USER_MEMORY_REGION",
+    "KVM_CREATE_VCPU",
+    "KVM_GET_VCPU_MMAP_SIZE",
+    "mmap kvm_run",
+    "set vCPU registers",
+    "KVM_RUN",
+    "unexpected exit",
+    "KVM_ARM_PREFERRED_TARGET",
+    "KVM_ARM_VCPU_INIT",
 };
 enum SmokeStep {
-  kCreateVm, kMapMemory, kSetMemory, kCreateVcpu, kMmapSize, kMapRun, kSetRegs,
-  kRun, kUnexpectedExit, kPreferredTarget, kVcpuInit,
+  kCreateVm,
+  kMapMemory,
+  kSetMemory,
+  kCreateVcpu,
+  kMmapSize,
+  kMapRun,
+  kSetRegs,
+  kRun,
+  kUnexpectedExit,
+  kPreferredTarget,
+  kVcpuInit,
 };
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -114,8 +128,7 @@ SmokeReport SmokeTestInChild(int kvm_fd) {
 #if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
   const int vm = ioctl(kvm_fd, KVM_CREATE_VM, 0);
   if (vm < 0) return fail(kCreateVm);
-  void* memory = mmap(nullptr, 0x1000, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* memory = mmap(nullptr, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) return fail(kMapMemory);
   memcpy(memory, kGuestCode, sizeof(kGuestCode));
   struct kvm_userspace_memory_region region = {};
@@ -129,8 +142,7 @@ SmokeReport SmokeTestInChild(int kvm_fd) {
   const int run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
   if (run_size <= 0) return fail(kMmapSize);
   auto* run = static_cast<struct kvm_run*>(
-      mmap(nullptr, static_cast<size_t>(run_size), PROT_READ | PROT_WRITE,
-           MAP_SHARED, vcpu, 0));
+      mmap(nullptr, static_cast<size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0));
   if (run == MAP_FAILED) return fail(kMapRun);
 #if defined(__x86_64__) || defined(__i386__)
   struct kvm_sregs sregs;
@@ -153,8 +165,7 @@ SmokeReport SmokeTestInChild(int kvm_fd) {
       const uint8_t* data = reinterpret_cast<const uint8_t*>(run) + run->io.data_offset;
       report.detail_a = run->io.port;
       report.detail_b = *data;
-      if (run->io.direction != KVM_EXIT_IO_OUT || run->io.port != kExpectedPort ||
-          *data != 0x42) {
+      if (run->io.direction != KVM_EXIT_IO_OUT || run->io.port != kExpectedPort || *data != 0x42) {
         return fail(kUnexpectedExit);
       }
       saw_io = true;
@@ -191,8 +202,7 @@ SmokeReport SmokeTestInChild(int kvm_fd) {
     if (run->exit_reason == KVM_EXIT_MMIO) {
       report.detail_a = run->mmio.phys_addr;
       report.detail_b = run->mmio.data[0];
-      if (!run->mmio.is_write || run->mmio.phys_addr != kMmioAddress ||
-          run->mmio.data[0] != 0x42) {
+      if (!run->mmio.is_write || run->mmio.phys_addr != kMmioAddress || run->mmio.data[0] != 0x42) {
         return fail(kUnexpectedExit);
       }
       report.passed = 1;
@@ -223,17 +233,15 @@ std::string DescribeSmokeReport(const SmokeReport& report) {
         report.detail_a, report.detail_b);
   }
 #endif
-  const char* step = report.step >= 0 &&
-                             report.step < static_cast<int>(sizeof(kSmokeSteps) /
-                                                            sizeof(kSmokeSteps[0]))
+  const char* step = report.step >= 0 && report.step < static_cast<int>(sizeof(kSmokeSteps) /
+                                                                        sizeof(kSmokeSteps[0]))
                          ? kSmokeSteps[report.step]
                          : "unknown step";
   if (report.step == kUnexpectedExit) {
     return absl::StrFormat("unexpected exit: reason %d (port/address 0x%x, value 0x%x)",
                            report.exit_reason, report.detail_a, report.detail_b);
   }
-  return absl::StrCat(step, " failed: ", std::strerror(report.err), " (errno ",
-                      report.err, ")");
+  return absl::StrCat(step, " failed: ", std::strerror(report.err), " (errno ", report.err, ")");
 }
 
 std::string ModeString(uint32_t mode) { return absl::StrFormat("%04o", mode); }
@@ -284,8 +292,8 @@ farm::v1::SmokeTest RunKvmSmokeTest(int kvm_fd, absl::Duration timeout) {
     const int ready = poll(&pfd, 1, static_cast<int>(left_ms));
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) continue;
-    const ssize_t n = read(report_pipe[0], reinterpret_cast<char*>(&report) + got,
-                           sizeof(report) - got);
+    const ssize_t n =
+        read(report_pipe[0], reinterpret_cast<char*>(&report) + got, sizeof(report) - got);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the child died without reporting
     got += static_cast<size_t>(n);
@@ -301,12 +309,10 @@ farm::v1::SmokeTest RunKvmSmokeTest(int kvm_fd, absl::Duration timeout) {
   if (timed_out) {
     smoke.set_outcome(farm::v1::OUTCOME_FAIL);
     smoke.set_detail(absl::StrCat("the vCPU did not reach its exit within ",
-                                  absl::FormatDuration(timeout),
-                                  "; the test process was killed"));
+                                  absl::FormatDuration(timeout), "; the test process was killed"));
   } else if (got < sizeof(report)) {
     smoke.set_outcome(farm::v1::OUTCOME_FAIL);
-    smoke.set_detail(absl::StrCat("the test process died without reporting (status ",
-                                  status, ")"));
+    smoke.set_detail(absl::StrCat("the test process died without reporting (status ", status, ")"));
   } else {
     smoke.set_outcome(report.passed ? farm::v1::OUTCOME_PASS : farm::v1::OUTCOME_FAIL);
     smoke.set_detail(DescribeSmokeReport(report));
@@ -317,29 +323,27 @@ farm::v1::SmokeTest RunKvmSmokeTest(int kvm_fd, absl::Duration timeout) {
 void AddKvmNodeChecks(const farm::v1::KvmNodeProbe& node, absl::string_view source,
                       Checks* checks) {
   if (!node.present()) {
-    AddCheck(checks, "kvm.node", farm::v1::OUTCOME_FAIL, "/dev/kvm does not exist",
-             source);
+    AddCheck(checks, "kvm.node", farm::v1::OUTCOME_FAIL, "/dev/kvm does not exist", source);
     return;
   }
   std::string node_detail = "/dev/kvm exists";
   if (node.has_mode()) {
-    absl::StrAppend(&node_detail, ", mode ", ModeString(node.mode()), " owner ",
-                    node.owner(), ":", node.group());
+    absl::StrAppend(&node_detail, ", mode ", ModeString(node.mode()), " owner ", node.owner(), ":",
+                    node.group());
   }
   AddCheck(checks, "kvm.node", farm::v1::OUTCOME_PASS, node_detail, source);
 
   if (node.opened()) {
-    AddCheck(checks, "kvm.open", farm::v1::OUTCOME_PASS,
-             "open(/dev/kvm, O_RDWR) succeeded", source);
+    AddCheck(checks, "kvm.open", farm::v1::OUTCOME_PASS, "open(/dev/kvm, O_RDWR) succeeded",
+             source);
   } else if (node.has_open_errno()) {
     AddCheck(checks, "kvm.open", farm::v1::OUTCOME_FAIL,
-             absl::StrCat("open(/dev/kvm, O_RDWR): ", std::strerror(node.open_errno()),
-                          " (errno ", node.open_errno(), ")"),
+             absl::StrCat("open(/dev/kvm, O_RDWR): ", std::strerror(node.open_errno()), " (errno ",
+                          node.open_errno(), ")"),
              source);
     return;
   } else {
-    AddCheck(checks, "kvm.open", farm::v1::OUTCOME_SKIP,
-             "not recorded for this device", source);
+    AddCheck(checks, "kvm.open", farm::v1::OUTCOME_SKIP, "not recorded for this device", source);
     return;
   }
 
@@ -361,8 +365,8 @@ void AddKvmNodeChecks(const farm::v1::KvmNodeProbe& node, absl::string_view sour
     AddCheck(checks, "kvm.extensions", farm::v1::OUTCOME_PASS, caps, source);
   }
   if (node.has_smoke_test()) {
-    AddCheck(checks, "kvm.smoke_test", node.smoke_test().outcome(),
-             node.smoke_test().detail(), source);
+    AddCheck(checks, "kvm.smoke_test", node.smoke_test().outcome(), node.smoke_test().detail(),
+             source);
   } else {
     AddCheck(checks, "kvm.smoke_test", farm::v1::OUTCOME_SKIP,
              node.has_api_version() && node.api_version() != 12
@@ -372,8 +376,8 @@ void AddKvmNodeChecks(const farm::v1::KvmNodeProbe& node, absl::string_view sour
   }
 }
 
-farm::v1::KvmNodeProbe ProbeKvmNode(const Sysroot& sysroot,
-                                    const KvmProbeOptions& options, Checks* checks) {
+farm::v1::KvmNodeProbe ProbeKvmNode(const Sysroot& sysroot, const KvmProbeOptions& options,
+                                    Checks* checks) {
   farm::v1::KvmNodeProbe node;
   if (!sysroot.is_host()) {
     const std::string recorded = "/kvm_probe.textproto";

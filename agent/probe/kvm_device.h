@@ -34,15 +34,14 @@ struct KvmProbeOptions {
 };
 
 // Probes /dev/kvm below `sysroot` (see above) and appends the kvm.* checks.
-farm::v1::KvmNodeProbe ProbeKvmNode(const Sysroot& sysroot,
-                                    const KvmProbeOptions& options, Checks* checks);
+farm::v1::KvmNodeProbe ProbeKvmNode(const Sysroot& sysroot, const KvmProbeOptions& options,
+                                    Checks* checks);
 
 // The smoke test alone, on an open /dev/kvm descriptor of the host.
 farm::v1::SmokeTest RunKvmSmokeTest(int kvm_fd, absl::Duration timeout);
 
 // Checks that turn a recorded or live KvmNodeProbe into evidence lines.
-void AddKvmNodeChecks(const farm::v1::KvmNodeProbe& node, absl::string_view source,
-                      Checks* checks);
+void AddKvmNodeChecks(const farm::v1::KvmNodeProbe& node, absl::string_view source, Checks* checks);
 
 }  // namespace kvmfarm::probe
 

@@ -1,10 +1,9 @@
 #include "agent/probe/probe.h"
 
+#include <google/protobuf/util/time_util.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -68,8 +67,7 @@ void AddCpuFlagsCheck(const IdentityResult& identity, farm::v1::KvmCapability* c
               : absl::StrCat("no vmx/svm flag",
                              c->cpu_virt_flags().empty()
                                  ? ""
-                                 : absl::StrCat(" (", absl::StrJoin(c->cpu_virt_flags(), " "),
-                                                ")"),
+                                 : absl::StrCat(" (", absl::StrJoin(c->cpu_virt_flags(), " "), ")"),
                              ": fine under a nested paravirtual KVM; otherwise VT-x/AMD-V "
                              "is off or absent"),
            "/proc/cpuinfo");
@@ -97,10 +95,10 @@ absl::StatusOr<farm::v1::KvmCapability> RunProbe(const ProbeOptions& options) {
   *capability.mutable_device() = identity.identity;
   if (sysroot.is_host()) FillAgentUser(capability.mutable_agent_user());
 
-  ReadKernelEvidence(sysroot, identity.identity.kernel_release(),
-                     capability.mutable_kernel(), checks);
-  ReadBootModeEvidence(sysroot, identity.identity.cpu_arch(),
-                       capability.mutable_boot_mode(), checks);
+  ReadKernelEvidence(sysroot, identity.identity.kernel_release(), capability.mutable_kernel(),
+                     checks);
+  ReadBootModeEvidence(sysroot, identity.identity.cpu_arch(), capability.mutable_boot_mode(),
+                       checks);
   AddCpuFlagsCheck(identity, &capability);
   const VendorHypervisor vendor = ReadVendorHypervisor(sysroot, *props, checks);
   for (const std::string& line : vendor.evidence) {
@@ -110,8 +108,7 @@ absl::StatusOr<farm::v1::KvmCapability> RunProbe(const ProbeOptions& options) {
   for (farm::v1::QemuBinary& qemu : FindQemu(sysroot, options.qemu, checks)) {
     *capability.add_qemu() = std::move(qemu);
   }
-  capability.set_hypervisor_kind(
-      DecideHypervisorKind(sysroot, capability, vendor, checks));
+  capability.set_hypervisor_kind(DecideHypervisorKind(sysroot, capability, vendor, checks));
   DecideVerdict(&capability);
   *capability.mutable_probe_duration() =
       TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(absl::Now() - start));

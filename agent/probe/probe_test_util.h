@@ -18,10 +18,9 @@ namespace kvmfarm::probe::testing {
 class ScratchRoot {
  public:
   ScratchRoot() {
-    const ::testing::TestInfo* info =
-        ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", info->test_suite_name(),
-                         ".", info->name());
+    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    root_ =
+        absl::StrCat(std::getenv("TEST_TMPDIR"), "/", info->test_suite_name(), ".", info->name());
     std::string cmd = absl::StrCat("rm -rf '", root_, "'");
     EXPECT_EQ(std::system(cmd.c_str()), 0);
     ::mkdir(root_.c_str(), 0755);

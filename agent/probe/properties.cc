@@ -15,8 +15,7 @@ absl::optional<std::string> Properties::Get(absl::string_view key) const {
   return it->second;
 }
 
-std::string Properties::GetOr(absl::string_view key,
-                              absl::string_view fallback) const {
+std::string Properties::GetOr(absl::string_view key, absl::string_view fallback) const {
   absl::optional<std::string> value = Get(key);
   return value.has_value() ? *value : std::string(fallback);
 }
@@ -33,25 +32,21 @@ absl::StatusOr<Properties> ParseGetprop(absl::string_view text) {
     const size_t separator = line.find("]: [");
     if (separator == absl::string_view::npos || separator < 2) continue;
     const absl::string_view key = line.substr(1, separator - 1);
-    const absl::string_view value =
-        line.substr(separator + 4, line.size() - separator - 5);
+    const absl::string_view value = line.substr(separator + 4, line.size() - separator - 5);
     values[std::string(key)] = std::string(value);
   }
   if (values.empty() && any_text) {
-    return absl::InvalidArgumentError(
-        "not getprop output: no line of the form '[key]: [value]'");
+    return absl::InvalidArgumentError("not getprop output: no line of the form '[key]: [value]'");
   }
   return Properties(std::move(values));
 }
 
-absl::StatusOr<Properties> LoadProperties(const Sysroot& sysroot,
-                                          const std::string& props_file) {
+absl::StatusOr<Properties> LoadProperties(const Sysroot& sysroot, const std::string& props_file) {
   if (!props_file.empty()) {
     Sysroot host("/");
     absl::StatusOr<std::string> text = host.ReadFile(props_file, 4 << 20);
     if (!text.ok()) {
-      return absl::Status(text.status().code(),
-                          absl::StrCat("--props: ", text.status().message()));
+      return absl::Status(text.status().code(), absl::StrCat("--props: ", text.status().message()));
     }
     absl::StatusOr<Properties> props = ParseGetprop(*text);
     if (!props.ok()) {
@@ -67,8 +62,8 @@ absl::StatusOr<Properties> LoadProperties(const Sysroot& sysroot,
     if (!text.ok()) return text.status();
     absl::StatusOr<Properties> props = ParseGetprop(*text);
     if (!props.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          sysroot.Resolve("/getprop.txt"), ": ", props.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(sysroot.Resolve("/getprop.txt"), ": ", props.status().message()));
     }
     props->set_source(sysroot.Resolve("/getprop.txt"));
     return props;
@@ -80,8 +75,7 @@ absl::StatusOr<Properties> LoadProperties(const Sysroot& sysroot,
   absl::StatusOr<ProcessResult> result = RunProcess(spec);
   if (!result.ok()) return result.status();
   if (!result->Succeeded()) {
-    return absl::UnavailableError(
-        absl::StrCat("/system/bin/getprop ", result->Describe()));
+    return absl::UnavailableError(absl::StrCat("/system/bin/getprop ", result->Describe()));
   }
   absl::StatusOr<Properties> props = ParseGetprop(result->stdout_data);
   if (!props.ok()) return props.status();

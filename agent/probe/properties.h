@@ -26,8 +26,7 @@ namespace kvmfarm::probe {
 class Properties {
  public:
   Properties() = default;
-  explicit Properties(std::map<std::string, std::string> values)
-      : values_(std::move(values)) {}
+  explicit Properties(std::map<std::string, std::string> values) : values_(std::move(values)) {}
 
   absl::optional<std::string> Get(absl::string_view key) const;
   // The value, or "" when absent.
@@ -54,8 +53,7 @@ absl::StatusOr<Properties> ParseGetprop(absl::string_view text);
 //  * a fixture sysroot: <sysroot>/getprop.txt if present, else none.
 //  * the host: /system/bin/getprop when present (Android), else none (Linux).
 // A props file that is missing or garbled is an error; no properties is not.
-absl::StatusOr<Properties> LoadProperties(const Sysroot& sysroot,
-                                          const std::string& props_file);
+absl::StatusOr<Properties> LoadProperties(const Sysroot& sysroot, const std::string& props_file);
 
 }  // namespace kvmfarm::probe
 

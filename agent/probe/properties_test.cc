@@ -31,8 +31,8 @@ TEST(ParseGetpropTest, ReadsKeysAndValues) {
 }
 
 TEST(ParseGetpropTest, SkipsGarbledLinesAmongGoodOnes) {
-  absl::StatusOr<Properties> props = ParseGetprop(
-      "garbage\n[ro.a]: [1]\n[broken\n]: [x]\n[ro.b]: [2]\r\n");
+  absl::StatusOr<Properties> props =
+      ParseGetprop("garbage\n[ro.a]: [1]\n[broken\n]: [x]\n[ro.b]: [2]\r\n");
   ASSERT_THAT(props, IsOk());
   EXPECT_EQ(props->size(), 2u);
   EXPECT_EQ(props->GetOr("ro.b"), "2");

@@ -16,8 +16,7 @@ namespace {
 
 constexpr absl::Duration kQueryTimeout = absl::Seconds(10);
 
-absl::StatusOr<ProcessResult> RunQuick(const vm::QemuLaunch& qemu,
-                                       std::vector<std::string> args) {
+absl::StatusOr<ProcessResult> RunQuick(const vm::QemuLaunch& qemu, std::vector<std::string> args) {
   ProcessSpec spec;
   spec.argv = qemu.argv;
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
@@ -57,8 +56,7 @@ absl::StatusOr<farm::v1::QemuBinary> QueryQemu(const std::string& path) {
   absl::StatusOr<ProcessResult> version = RunQuick(launch, {"--version"});
   if (!version.ok()) return version.status();
   if (!version->Succeeded()) {
-    return absl::UnavailableError(
-        absl::StrCat(path, " --version ", version->Describe()));
+    return absl::UnavailableError(absl::StrCat(path, " --version ", version->Describe()));
   }
   qemu.set_version(std::string(absl::StripAsciiWhitespace(
       absl::string_view(version->stdout_data).substr(0, version->stdout_data.find('\n')))));
@@ -72,13 +70,12 @@ absl::StatusOr<farm::v1::QemuBinary> QueryQemu(const std::string& path) {
   return qemu;
 }
 
-std::vector<farm::v1::QemuBinary> FindQemu(const Sysroot& sysroot,
-                                           const std::string& qemu_flag,
+std::vector<farm::v1::QemuBinary> FindQemu(const Sysroot& sysroot, const std::string& qemu_flag,
                                            Checks* checks) {
   std::vector<farm::v1::QemuBinary> found;
   if (!sysroot.is_host()) {
-    AddCheck(checks, "qemu", farm::v1::OUTCOME_SKIP,
-             "fixture tree: the device's QEMU is not known", "fixture tree");
+    AddCheck(checks, "qemu", farm::v1::OUTCOME_SKIP, "fixture tree: the device's QEMU is not known",
+             "fixture tree");
     return found;
   }
   std::vector<std::string> candidates;
@@ -103,18 +100,16 @@ std::vector<farm::v1::QemuBinary> FindQemu(const Sysroot& sysroot,
   }
   if (found.empty()) {
     AddCheck(checks, "qemu", farm::v1::OUTCOME_FAIL,
-             problems.empty()
-                 ? "no qemu-system-x86_64 or qemu-system-aarch64 in PATH (give --qemu)"
-                 : absl::StrJoin(problems, "; "),
+             problems.empty() ? "no qemu-system-x86_64 or qemu-system-aarch64 in PATH (give --qemu)"
+                              : absl::StrJoin(problems, "; "),
              qemu_flag.empty() ? "PATH" : "--qemu");
     return found;
   }
   std::vector<std::string> lines;
   for (const farm::v1::QemuBinary& qemu : found) {
-    lines.push_back(absl::StrCat(qemu.path(),
-                                 qemu.bundled() ? " (bundle, through its loader; " : " (",
-                                 qemu.version(), ", accelerators: ",
-                                 absl::StrJoin(qemu.accelerators(), " "), ")"));
+    lines.push_back(absl::StrCat(
+        qemu.path(), qemu.bundled() ? " (bundle, through its loader; " : " (", qemu.version(),
+        ", accelerators: ", absl::StrJoin(qemu.accelerators(), " "), ")"));
   }
   AddCheck(checks, "qemu", farm::v1::OUTCOME_PASS, absl::StrJoin(lines, "; "),
            qemu_flag.empty() ? "PATH" : "--qemu");

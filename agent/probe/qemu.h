@@ -27,8 +27,7 @@ absl::StatusOr<farm::v1::QemuBinary> QueryQemu(const std::string& path);
 
 // `qemu_flag` (--qemu, a path) if set, else qemu-system-x86_64 and
 // qemu-system-aarch64 from PATH. Adds the qemu check.
-std::vector<farm::v1::QemuBinary> FindQemu(const Sysroot& sysroot,
-                                           const std::string& qemu_flag,
+std::vector<farm::v1::QemuBinary> FindQemu(const Sysroot& sysroot, const std::string& qemu_flag,
                                            Checks* checks);
 
 }  // namespace kvmfarm::probe

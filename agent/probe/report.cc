@@ -5,8 +5,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "agent/probe/hypervisor.h"
 
 namespace kvmfarm::probe {
@@ -38,11 +38,10 @@ std::string VerdictName(farm::v1::Verdict verdict) {
 std::string FormatCapabilityReport(const farm::v1::KvmCapability& c) {
   const farm::v1::DeviceIdentity& d = c.device();
   std::string out;
-  std::string title = d.model().empty() ? d.device_id()
-                                        : absl::StrCat(d.model(), " (", d.device_id(), ")");
+  std::string title =
+      d.model().empty() ? d.device_id() : absl::StrCat(d.model(), " (", d.device_id(), ")");
   absl::StrAppend(&out, "kvmfarm probe: ", title,
-                  d.is_fixture() ? absl::StrCat("  [fixture ", c.sysroot(), "]") : "",
-                  "\n");
+                  d.is_fixture() ? absl::StrCat("  [fixture ", c.sysroot(), "]") : "", "\n");
   std::vector<std::string> facts;
   if (!d.soc_marketing_name().empty()) {
     facts.push_back(absl::StrCat(d.soc_marketing_name(), " (", d.soc_model(), ")"));
@@ -52,8 +51,8 @@ std::string FormatCapabilityReport(const farm::v1::KvmCapability& c) {
   if (!d.kernel_release().empty()) facts.push_back("kernel " + d.kernel_release());
   if (!d.android_release().empty()) facts.push_back("Android " + d.android_release());
   if (c.has_agent_user()) {
-    facts.push_back(absl::StrCat("as user ", c.agent_user().name(), " (uid ",
-                                 c.agent_user().uid(), ")"));
+    facts.push_back(
+        absl::StrCat("as user ", c.agent_user().name(), " (uid ", c.agent_user().uid(), ")"));
   }
   if (!facts.empty()) absl::StrAppend(&out, "  ", absl::StrJoin(facts, ", "), "\n");
   absl::StrAppend(&out, "\n");
@@ -79,8 +78,7 @@ std::string FormatCapabilityReport(const farm::v1::KvmCapability& c) {
   }
   if (c.has_probe_duration()) {
     absl::StrAppend(&out, "Probe took ",
-                    google::protobuf::util::TimeUtil::DurationToMilliseconds(
-                        c.probe_duration()),
+                    google::protobuf::util::TimeUtil::DurationToMilliseconds(c.probe_duration()),
                     " ms\n");
   }
   return out;

@@ -26,8 +26,7 @@ TEST(ReportTest, ALinePerCheckThenTheVerdict) {
   const std::string report = FormatCapabilityReport(c);
   EXPECT_THAT(report, HasSubstr("kvmfarm probe: Pixel 8 (pixel8-a)"));
   EXPECT_THAT(report, HasSubstr("Tensor G3 (zuma)"));
-  EXPECT_THAT(report,
-              HasSubstr("  FAIL  kvm.open  open(/dev/kvm, O_RDWR): Permission denied"));
+  EXPECT_THAT(report, HasSubstr("  FAIL  kvm.open  open(/dev/kvm, O_RDWR): Permission denied"));
   EXPECT_THAT(report, HasSubstr("Verdict: KVM_NO_ACCESS\n  - owner system:system\n"));
   EXPECT_THAT(report, HasSubstr("Hypervisor: pkvm"));
   EXPECT_THAT(report, HasSubstr("To change the verdict:\n  - run as root\n"));

@@ -49,8 +49,7 @@ bool Matches(const SocRow& row, absl::string_view clue) {
 SocInfo LookUpSoc(absl::string_view soc_model, absl::string_view board_platform,
                   absl::string_view soc_machine, absl::string_view soc_id) {
   for (const SocRow& row : kSocs) {
-    if (Matches(row, soc_model) || Matches(row, board_platform) ||
-        Matches(row, soc_machine) ||
+    if (Matches(row, soc_model) || Matches(row, board_platform) || Matches(row, soc_machine) ||
         (!soc_id.empty() && row.soc_id[0] != '\0' && soc_id == row.soc_id)) {
       return SocInfo{row.vendor, row.part, row.marketing_name};
     }

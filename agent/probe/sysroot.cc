@@ -38,8 +38,7 @@ std::string Sysroot::Resolve(absl::string_view path) const {
   return absl::StrCat(root_, path);
 }
 
-absl::StatusOr<std::string> Sysroot::ReadFile(absl::string_view path,
-                                              size_t max_bytes) const {
+absl::StatusOr<std::string> Sysroot::ReadFile(absl::string_view path, size_t max_bytes) const {
   const std::string real = Resolve(path);
   const int fd = ::open(real.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return ErrnoToStatus(errno, real);

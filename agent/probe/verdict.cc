@@ -36,16 +36,14 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
     // 1. Exists, but this user can't open it.
     if (!node.opened() && node.has_open_errno()) {
       Set(c, farm::v1::VERDICT_KVM_NO_ACCESS);
-      reason(absl::StrCat("/dev/kvm exists but open() fails for ",
-                          c->has_agent_user()
-                              ? absl::StrCat("user ", c->agent_user().name(), " (uid ",
-                                             c->agent_user().uid(), ")")
-                              : "this user",
-                          ": ",
-                          std::strerror(node.open_errno()),
-                          node.owner().empty() ? ""
-                                               : absl::StrCat(" (owner ", node.owner(), ":",
-                                                              node.group(), ")")));
+      reason(absl::StrCat(
+          "/dev/kvm exists but open() fails for ",
+          c->has_agent_user()
+              ? absl::StrCat("user ", c->agent_user().name(), " (uid ", c->agent_user().uid(), ")")
+              : "this user",
+          ": ", std::strerror(node.open_errno()),
+          node.owner().empty() ? ""
+                               : absl::StrCat(" (owner ", node.owner(), ":", node.group(), ")")));
       if (c->hypervisor_kind() == farm::v1::HYPERVISOR_KIND_PKVM) {
         reason("protected KVM (pKVM) is reserved for Android's Virtualization Framework");
       }
@@ -64,18 +62,17 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
     if (node.has_api_version() && node.api_version() != 12) {
       Set(c, farm::v1::VERDICT_KVM_UNUSABLE);
       if (node.api_version() < 0) {
-        reason("/dev/kvm opens but does not answer KVM_GET_API_VERSION (an emulator such "
-               "as qemu-user passes no KVM ioctls through)");
+        reason(
+            "/dev/kvm opens but does not answer KVM_GET_API_VERSION (an emulator such "
+            "as qemu-user passes no KVM ioctls through)");
         fix("run the agent on the device itself, not under user-mode emulation");
       } else {
-        reason(absl::StrCat("KVM_GET_API_VERSION is ", node.api_version(),
-                            ", not the stable 12"));
+        reason(absl::StrCat("KVM_GET_API_VERSION is ", node.api_version(), ", not the stable 12"));
         fix("use a kernel with the standard KVM API");
       }
       return;
     }
-    if (node.has_smoke_test() &&
-        node.smoke_test().outcome() == farm::v1::OUTCOME_FAIL) {
+    if (node.has_smoke_test() && node.smoke_test().outcome() == farm::v1::OUTCOME_FAIL) {
       Set(c, farm::v1::VERDICT_KVM_UNUSABLE);
       reason(absl::StrCat("the smoke test failed: ", node.smoke_test().detail()));
       fix("read the kernel log for KVM errors; the kernel's KVM can't run a vCPU");
@@ -87,8 +84,8 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
       fix("probe again with the smoke test enabled");
       return;
     }
-    reason(absl::StrCat("/dev/kvm opens, API 12, smoke test passed (",
-                        node.smoke_test().detail(), ")"));
+    reason(absl::StrCat("/dev/kvm opens, API 12, smoke test passed (", node.smoke_test().detail(),
+                        ")"));
     // 3/4. The real guest boot under KVM.
     if (c->has_kvm_boot_check()) {
       if (c->kvm_boot_check().succeeded()) {
@@ -99,8 +96,9 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
         reason(absl::StrCat("a real guest did not boot under KVM: ",
                             c->kvm_boot_check().failure_reason()));
         if (c->hypervisor_kind() == farm::v1::HYPERVISOR_KIND_PVM) {
-          reason("this is a nested paravirtual KVM (kvm_pvm): tiny guests run, full "
-                 "Linux guests may not");
+          reason(
+              "this is a nested paravirtual KVM (kvm_pvm): tiny guests run, full "
+              "Linux guests may not");
         }
         fix("run on bare metal or a hypervisor with full nested virtualization");
       }
@@ -124,8 +122,9 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
           "boot_check): it turns this into KVM_READY or KVM_BOOT_FAILED");
     }
     if (c->hypervisor_kind() == farm::v1::HYPERVISOR_KIND_PVM) {
-      reason("nested paravirtual KVM (kvm_pvm): the smoke test passing does not mean a "
-             "Linux guest boots");
+      reason(
+          "nested paravirtual KVM (kvm_pvm): the smoke test passing does not mean a "
+          "Linux guest boots");
     }
     return;
   }
@@ -175,8 +174,9 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
   if (!kernel.has_config_kvm()) {
     reason("the kernel config is not readable: whether KVM is built in is unknown");
   } else {
-    reason("the kernel has CONFIG_KVM but no /dev/kvm: the kvm module is not loaded, "
-           "or the CPU lacks virtualization (vmx/svm, or EL2)");
+    reason(
+        "the kernel has CONFIG_KVM but no /dev/kvm: the kvm module is not loaded, "
+        "or the CPU lacks virtualization (vmx/svm, or EL2)");
   }
   if (!boot.log_readable()) {
     reason(absl::StrCat("the kernel log is not readable: ", boot.log_unreadable_reason()));

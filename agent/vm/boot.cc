@@ -155,8 +155,8 @@ absl::Status ValidateBootRequest(const farm::v1::BootVmRequest& request,
   absl::StatusOr<GuestImage> image = ResolveImage(options.image_dir, request.guest().image());
   if (!image.ok()) return image.status();
   absl::StatusOr<QemuCommand> command =
-      BuildQemuCommand(GuestVmSpec(*image, request.accel(), request.guest(),
-                                   options.default_vcpus, options.default_memory_mib),
+      BuildQemuCommand(GuestVmSpec(*image, request.accel(), request.guest(), options.default_vcpus,
+                                   options.default_memory_mib),
                        options.qemu_binary);
   if (!command.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("guest: ", command.status().message()));
@@ -164,10 +164,10 @@ absl::Status ValidateBootRequest(const farm::v1::BootVmRequest& request,
   return absl::OkStatus();
 }
 
-farm::v1::BootResult RunBootJob(
-    const farm::v1::BootVmRequest& request, const BootJobOptions& options,
-    JobSlot::Lease* lease, const std::function<bool()>& client_gone,
-    const std::function<void(const farm::v1::Progress&)>& on_progress) {
+farm::v1::BootResult RunBootJob(const farm::v1::BootVmRequest& request,
+                                const BootJobOptions& options, JobSlot::Lease* lease,
+                                const std::function<bool()>& client_gone,
+                                const std::function<void(const farm::v1::Progress&)>& on_progress) {
   farm::v1::BootResult result;
   result.set_attempt_id(request.attempt_id());
   result.set_accel(request.accel());
@@ -193,13 +193,13 @@ farm::v1::BootResult RunBootJob(
   const absl::Duration boot_deadline = request.has_boot_deadline()
                                            ? FromProto(request.boot_deadline())
                                            : options.default_boot_deadline;
-  const absl::Time job_deadline = request.has_deadline()
-                                      ? absl::Now() + FromProto(request.deadline())
-                                      : absl::InfiniteFuture();
+  const absl::Time job_deadline =
+      request.has_deadline() ? absl::Now() + FromProto(request.deadline()) : absl::InfiniteFuture();
   const farm::v1::Mode mode = request.accel();
-  std::map<std::string, std::string> params = {
-      {"vm_count", absl::StrCat(vm_count)},   {"vcpus", absl::StrCat(spec.vcpus)},
-      {"memory_mib", absl::StrCat(spec.memory_mib)}, {"image", image->name}};
+  std::map<std::string, std::string> params = {{"vm_count", absl::StrCat(vm_count)},
+                                               {"vcpus", absl::StrCat(spec.vcpus)},
+                                               {"memory_mib", absl::StrCat(spec.memory_mib)},
+                                               {"image", image->name}};
   farm::v1::Measurement to_userspace, all_of_n, switch_latency, overhead;
   bool all_booted = true;
   std::string first_failure;
@@ -246,8 +246,7 @@ farm::v1::BootResult RunBootJob(
         rep_booted = false;
         continue;
       }
-      while (!vm->booted() && vm->running() && absl::Now() < rep_deadline &&
-             !vm_set.stopped()) {
+      while (!vm->booted() && vm->running() && absl::Now() < rep_deadline && !vm_set.stopped()) {
         vm->WaitForBoot(std::min(rep_deadline, absl::Now() + absl::Milliseconds(200)));
         WatchClient(&vm_set, client_gone);
       }
@@ -271,8 +270,8 @@ farm::v1::BootResult RunBootJob(
         }
         Report(on_progress, lease,
                absl::StrCat("VM ", i + 1, " in user space after ",
-                            absl::FormatDuration(absl::Trunc(vm->time_to_userspace(),
-                                                             absl::Milliseconds(1)))),
+                            absl::FormatDuration(
+                                absl::Trunc(vm->time_to_userspace(), absl::Milliseconds(1)))),
                rep + 1, repetitions);
       } else {
         rep_booted = false;
@@ -343,8 +342,7 @@ farm::v1::BootResult RunBootJob(
   result.set_succeeded(all_booted && result.failure_reason().empty() && !vm_set.stopped());
   if (vm_set.stopped()) result.set_failure_reason("cancelled");
   if (!all_booted && result.failure_reason().empty()) result.set_failure_reason(first_failure);
-  *result.mutable_finished_at() =
-      ToProtoTimestamp(absl::Now());
+  *result.mutable_finished_at() = ToProtoTimestamp(absl::Now());
   return result;
 }
 

@@ -4,10 +4,9 @@
 #include "agent/vm/boot.h"
 
 #include <dirent.h>
+#include <google/protobuf/util/time_util.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <google/protobuf/util/time_util.h>
 
 #include <fstream>
 #include <string>
@@ -74,9 +73,9 @@ class BootTest : public ::testing::Test {
 
 TEST_F(BootTest, OneGuestReachesUserSpaceUnderTcg) {
   std::vector<farm::v1::Progress> progress;
-  const farm::v1::BootResult result = RunBootJob(
-      Request(1), options_, nullptr, nullptr,
-      [&progress](const farm::v1::Progress& p) { progress.push_back(p); });
+  const farm::v1::BootResult result =
+      RunBootJob(Request(1), options_, nullptr, nullptr,
+                 [&progress](const farm::v1::Progress& p) { progress.push_back(p); });
   ASSERT_TRUE(result.succeeded()) << result.failure_reason();
   ASSERT_EQ(result.vms_size(), 1);
   EXPECT_TRUE(result.vms(0).reached_userspace());
@@ -205,9 +204,9 @@ void ExpectAllWorkloadsRanInTheGuest(const farm::v1::BenchmarkResult& result) {
 
 TEST_F(BootTest, WorkloadsRunInsideAGuest) {
   std::vector<farm::v1::Progress> progress;
-  const farm::v1::BenchmarkResult result = RunWorkloadsInGuest(
-      GuestBenchmarkRequest(""), options_, nullptr, nullptr,
-      [&progress](const farm::v1::Progress& p) { progress.push_back(p); });
+  const farm::v1::BenchmarkResult result =
+      RunWorkloadsInGuest(GuestBenchmarkRequest(""), options_, nullptr, nullptr,
+                          [&progress](const farm::v1::Progress& p) { progress.push_back(p); });
   ExpectAllWorkloadsRanInTheGuest(result);
   ASSERT_FALSE(progress.empty());
   EXPECT_THAT(progress.front().message(), HasSubstr("in the guest"));

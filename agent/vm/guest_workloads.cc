@@ -1,16 +1,15 @@
 // RunWorkloadsInGuest: farm-workload inside one guest (declared in boot.h).
+#include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
-
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <memory>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/vm/boot.h"
 #include "agent/vm/image.h"
@@ -54,8 +53,8 @@ farm::v1::BenchmarkResult RunWorkloadsInGuest(
     return result;
   }
   if (!image->has_workloads) {
-    result.set_failure_reason(absl::StrCat("guest image '", image_name,
-                                           "' carries no farm-workload (busybox only)"));
+    result.set_failure_reason(
+        absl::StrCat("guest image '", image_name, "' carries no farm-workload (busybox only)"));
     return result;
   }
   VmSpec spec = GuestVmSpec(*image, request.mode(), request.guest(), options.default_vcpus,
@@ -167,17 +166,15 @@ farm::v1::BenchmarkResult RunWorkloadsInGuest(
   } else {
     result.set_succeeded(false);
     result.set_failure_reason(
-        cancelled ? "cancelled"
-        : !guest->booted()
-            ? absl::StrCat("the guest did not boot: QEMU ", outcome.Describe())
-        : absl::Now() >= job_deadline ? "deadline exceeded before the guest printed its result"
-                                      : absl::StrCat("no result from the guest: QEMU ",
-                                                     outcome.Describe()));
+        cancelled          ? "cancelled"
+        : !guest->booted() ? absl::StrCat("the guest did not boot: QEMU ", outcome.Describe())
+        : absl::Now() >= job_deadline
+            ? "deadline exceeded before the guest printed its result"
+            : absl::StrCat("no result from the guest: QEMU ", outcome.Describe()));
     boot->set_failure_reason(guest->booted() ? "" : result.failure_reason());
   }
   result.set_log(guest->ConsoleLog());
-  *result.mutable_finished_at() =
-      ToProtoTimestamp(absl::Now());
+  *result.mutable_finished_at() = ToProtoTimestamp(absl::Now());
   return result;
 }
 

@@ -64,8 +64,7 @@ std::vector<std::string> ListImages(const std::string& image_dir) {
 
 absl::StatusOr<GuestImage> ResolveImage(const std::string& image_dir, const std::string& name) {
   if (name.empty()) return absl::InvalidArgumentError("guest.image is required");
-  if (name == "." || name == ".." ||
-      !std::all_of(name.begin(), name.end(), [](char c) {
+  if (name == "." || name == ".." || !std::all_of(name.begin(), name.end(), [](char c) {
         return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
                c == '-';
       })) {
@@ -81,8 +80,7 @@ absl::StatusOr<GuestImage> ResolveImage(const std::string& image_dir, const std:
   }
   const std::string dir = absl::StrCat(*root, "/", name);
   if (!IsDirectory(dir)) {
-    return absl::NotFoundError(absl::StrCat("no guest image '", name, "' in ", *root,
-                                            " (images: ",
+    return absl::NotFoundError(absl::StrCat("no guest image '", name, "' in ", *root, " (images: ",
                                             absl::StrJoin(ListImages(*root), ", "), ")"));
   }
   GuestImage image;
@@ -91,8 +89,8 @@ absl::StatusOr<GuestImage> ResolveImage(const std::string& image_dir, const std:
   image.initramfs = absl::StrCat(dir, "/initramfs.cpio.gz");
   for (const std::string* path : {&image.kernel, &image.initramfs}) {
     if (!IsFile(*path)) {
-      return absl::NotFoundError(absl::StrCat("guest image '", name, "' has no ",
-                                              path->substr(dir.size() + 1)));
+      return absl::NotFoundError(
+          absl::StrCat("guest image '", name, "' has no ", path->substr(dir.size() + 1)));
     }
   }
   const std::string real_dir = dir;

@@ -39,8 +39,7 @@ uint64_t HostTscKhz() {
   return 0;
 }
 
-absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec,
-                                             const std::string& qemu_binary) {
+absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec, const std::string& qemu_binary) {
   if (spec.accel != farm::v1::MODE_KVM && spec.accel != farm::v1::MODE_TCG) {
     return absl::InvalidArgumentError("accel must be MODE_KVM or MODE_TCG");
   }
@@ -61,42 +60,44 @@ absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec,
                   : x86                   ? "qemu64"
                                           : "cortex-a72";
   const std::string qemu = !qemu_binary.empty() ? qemu_binary
-                           : x86 ? "qemu-system-x86_64"
-                                 : "qemu-system-aarch64";
+                           : x86                ? "qemu-system-x86_64"
+                                                : "qemu-system-aarch64";
   ASSIGN_OR_RETURN(const QemuLaunch launch, ResolveQemuLaunch(qemu));
   cmd.argv = launch.argv;
-  cmd.argv.insert(cmd.argv.end(), {
-              "-M",
-              pc ? "pc" : x86 ? "microvm,x-option-roms=off,rtc=on,isa-serial=on" : "virt",
-              "-accel",
-              kvm ? "kvm" : "tcg",
-              "-cpu",
-              cmd.cpu_model,
-              "-m",
-              absl::StrCat(spec.memory_mib),
-              "-smp",
-              absl::StrCat(spec.vcpus),
-              "-nodefaults",
-              "-no-user-config",
-              "-nographic",
-              "-serial",
-              "stdio",
-              "-kernel",
-              spec.image.kernel,
-              "-initrd",
-              spec.image.initramfs,
-              "-append",
-              absl::StrCat(x86 ? "console=ttyS0" : "console=ttyAMA0", " quiet panic=-1",
-                           x86 && !kvm && spec.tsc_khz > 0
-                               ? absl::StrCat(" tsc_early_khz=", spec.tsc_khz)
-                               : "",
-                           spec.extra_kernel_args.empty() ? "" : " ", spec.extra_kernel_args),
-              "-no-reboot"});
+  cmd.argv.insert(
+      cmd.argv.end(),
+      {"-M",
+       pc    ? "pc"
+       : x86 ? "microvm,x-option-roms=off,rtc=on,isa-serial=on"
+             : "virt",
+       "-accel",
+       kvm ? "kvm" : "tcg",
+       "-cpu",
+       cmd.cpu_model,
+       "-m",
+       absl::StrCat(spec.memory_mib),
+       "-smp",
+       absl::StrCat(spec.vcpus),
+       "-nodefaults",
+       "-no-user-config",
+       "-nographic",
+       "-serial",
+       "stdio",
+       "-kernel",
+       spec.image.kernel,
+       "-initrd",
+       spec.image.initramfs,
+       "-append",
+       absl::StrCat(
+           x86 ? "console=ttyS0" : "console=ttyAMA0", " quiet panic=-1",
+           x86 && !kvm && spec.tsc_khz > 0 ? absl::StrCat(" tsc_early_khz=", spec.tsc_khz) : "",
+           spec.extra_kernel_args.empty() ? "" : " ", spec.extra_kernel_args),
+       "-no-reboot"});
   if (!spec.scratch_disk.empty()) {
     // cache=none: the host's page cache must not stand in for the disk either.
     cmd.argv.push_back("-drive");
-    cmd.argv.push_back(absl::StrCat("file=", spec.scratch_disk,
-                                    ",if=none,id=scratch,format=raw,cache=none"));
+    cmd.argv.push_back(
+        absl::StrCat("file=", spec.scratch_disk, ",if=none,id=scratch,format=raw,cache=none"));
     cmd.argv.push_back("-device");
     cmd.argv.push_back("virtio-blk-device,drive=scratch");
   }

@@ -29,7 +29,7 @@ struct VmSpec {
   farm::v1::Mode accel = farm::v1::MODE_TCG;  // MODE_KVM or MODE_TCG
   uint32_t vcpus = 1;
   uint32_t memory_mib = 256;
-  std::string cpu_model;          // empty: chosen as above
+  std::string cpu_model;  // empty: chosen as above
   // x86_64 only: "pc" boots a compressed bzImage through the PC firmware (for the
   // boot benchmark's comparison); empty = microvm.
   std::string machine;

@@ -31,7 +31,8 @@ std::string After(const std::vector<std::string>& argv, const std::string& flag)
 }
 
 TEST(QemuCommandTest, X86KvmUsesMicrovmAndTheHostCpu) {
-  absl::StatusOr<QemuCommand> cmd = BuildQemuCommand(Spec(farm::v1::CPU_ARCH_X86_64, farm::v1::MODE_KVM), "");
+  absl::StatusOr<QemuCommand> cmd =
+      BuildQemuCommand(Spec(farm::v1::CPU_ARCH_X86_64, farm::v1::MODE_KVM), "");
   ASSERT_THAT(cmd, IsOk());
   EXPECT_EQ(cmd->argv[0], "qemu-system-x86_64");
   EXPECT_EQ(cmd->machine, "microvm");
@@ -82,7 +83,8 @@ TEST(QemuCommandTest, TcgModelsAndArm64) {
   EXPECT_EQ(cmd->argv[0], "/opt/qemu/qemu-system-aarch64");
   EXPECT_EQ(cmd->machine, "virt");
   EXPECT_EQ(cmd->cpu_model, "cortex-a72");
-  EXPECT_THAT(After(cmd->argv, "-append"), HasSubstr("console=ttyAMA0 quiet panic=-1 farm.run=echo"));
+  EXPECT_THAT(After(cmd->argv, "-append"),
+              HasSubstr("console=ttyAMA0 quiet panic=-1 farm.run=echo"));
   EXPECT_EQ(After(cmd->argv, "-qmp"), "unix:/tmp/kvmfarm-x/qmp0,server=on,wait=off");
 }
 
@@ -91,10 +93,12 @@ TEST(QemuCommandTest, RefusesBadShapes) {
   EXPECT_THAT(BuildQemuCommand(spec, ""), StatusIs(absl::StatusCode::kInvalidArgument));
   spec = Spec(farm::v1::CPU_ARCH_X86_64, farm::v1::MODE_TCG);
   spec.vcpus = 0;
-  EXPECT_THAT(BuildQemuCommand(spec, ""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("vcpus")));
+  EXPECT_THAT(BuildQemuCommand(spec, ""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("vcpus")));
   spec.vcpus = 1;
   spec.memory_mib = 16;
-  EXPECT_THAT(BuildQemuCommand(spec, ""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("memory_mib")));
+  EXPECT_THAT(BuildQemuCommand(spec, ""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("memory_mib")));
 }
 
 }  // namespace

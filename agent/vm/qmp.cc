@@ -76,8 +76,7 @@ absl::StatusOr<std::string> QmpClient::ReadLine(absl::Time deadline) {
   }
 }
 
-absl::StatusOr<std::string> QmpClient::Execute(const std::string& command,
-                                               absl::Duration timeout) {
+absl::StatusOr<std::string> QmpClient::Execute(const std::string& command, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   const std::string request = absl::StrCat("{\"execute\": \"", command, "\"}\n");
   if (send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=

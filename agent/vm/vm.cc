@@ -4,10 +4,10 @@
 #include <utility>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 
 namespace kvmfarm::vm {
@@ -79,8 +79,8 @@ bool Vm::WaitForBoot(absl::Time deadline) {
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      if (mu_.AwaitWithDeadline(absl::Condition(&booted_), std::min(deadline, absl::Now() +
-                                                                           absl::Milliseconds(50)))) {
+      if (mu_.AwaitWithDeadline(absl::Condition(&booted_),
+                                std::min(deadline, absl::Now() + absl::Milliseconds(50)))) {
         return true;
       }
     }
@@ -122,9 +122,7 @@ absl::optional<std::string> Vm::WaitForResult(absl::Time deadline) {
   }
 }
 
-absl::Status Vm::SendLine(const std::string& line) {
-  return process_->WriteStdin(line + "\n");
-}
+absl::Status Vm::SendLine(const std::string& line) { return process_->WriteStdin(line + "\n"); }
 
 absl::optional<int64_t> Vm::RssKb() const {
   std::ifstream status(absl::StrCat("/proc/", process_->pid(), "/status"));

@@ -17,9 +17,8 @@ std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
   return bytes;
 }
 
-grpc::Status CallRawUnary(const std::shared_ptr<grpc::Channel>& channel,
-                          const std::string& method, const std::string& request_bytes,
-                          std::string* response_bytes) {
+grpc::Status CallRawUnary(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                          const std::string& request_bytes, std::string* response_bytes) {
   grpc::CompletionQueue cq;
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;

@@ -28,9 +28,8 @@ inline const std::string kHealthServing("\x08\x01", 2);
 std::string ByteBufferToString(const grpc::ByteBuffer& buffer);
 
 // Sends `request_bytes` to `method` and stores the reply's bytes; 10 s deadline.
-grpc::Status CallRawUnary(const std::shared_ptr<grpc::Channel>& channel,
-                          const std::string& method, const std::string& request_bytes,
-                          std::string* response_bytes);
+grpc::Status CallRawUnary(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                          const std::string& request_bytes, std::string* response_bytes);
 
 }  // namespace kvmfarm::testing
 

@@ -34,8 +34,7 @@ const absl::Status& GetStatus(const absl::StatusOr<T>& status_or) {
 
 // Matches an absl::StatusOr<T> that is OK and whose value matches `inner`.
 template <typename StatusOrType>
-class IsOkAndHoldsMatcherImpl
-    : public ::testing::MatcherInterface<const StatusOrType&> {
+class IsOkAndHoldsMatcherImpl : public ::testing::MatcherInterface<const StatusOrType&> {
  public:
   using Value = typename std::decay_t<StatusOrType>::value_type;
 
@@ -99,8 +98,7 @@ MATCHER_P2(StatusIs, code, message_matcher,
   const absl::Status& status = internal::GetStatus(arg);
   *result_listener << "which has status " << status;
   return status.code() == code &&
-         ::testing::ExplainMatchResult(message_matcher,
-                                       std::string(status.message()),
+         ::testing::ExplainMatchResult(message_matcher, std::string(status.message()),
                                        result_listener);
 }
 

@@ -10,9 +10,9 @@
 //  * GetMatrix latency p50/p99 over a database of --measurements stored values.
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
-#include <sys/stat.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,8 +52,7 @@ double CpuSeconds(pid_t pid) {
   std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
   std::string line;
   std::getline(stat, line);
-  const std::vector<std::string> fields =
-      absl::StrSplit(line.substr(line.rfind(')') + 2), ' ');
+  const std::vector<std::string> fields = absl::StrSplit(line.substr(line.rfind(')') + 2), ' ');
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   return (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
 }
@@ -72,11 +71,12 @@ void HeartbeatPhase(const std::string& controller_binary, int devices, int secon
   const std::string dir = absl::StrCat("/tmp/kvmfarm-scale-", getpid());
   ::mkdir(dir.c_str(), 0700);
   ProcessSpec spec;
-  spec.argv = {controller_binary, "--listen", "127.0.0.1:0", "--db", dir + "/farm.db",
-               "--port-file", dir + "/port", "--heartbeat-interval=10s"};
+  spec.argv = {controller_binary, "--listen",    "127.0.0.1:0", "--db",
+               dir + "/farm.db",  "--port-file", dir + "/port", "--heartbeat-interval=10s"};
   absl::StatusOr<std::unique_ptr<Subprocess>> controller = Subprocess::Start(spec);
   if (!controller.ok()) {
-    std::fprintf(stderr, "cannot start farm-controller: %s\n", controller.status().ToString().c_str());
+    std::fprintf(stderr, "cannot start farm-controller: %s\n",
+                 controller.status().ToString().c_str());
     return;
   }
   std::string port;
@@ -140,10 +140,9 @@ class InstantAgents final : public scheduler::AgentClient {
     c.set_verdict(farm::v1::VERDICT_KVM_READY);
     return c;
   }
-  absl::StatusOr<farm::v1::BenchmarkResult> RunBenchmark(const std::string&,
-                                                         const farm::v1::RunBenchmarkRequest&,
-                                                         absl::Duration,
-                                                         const scheduler::ProgressCallback&) override {
+  absl::StatusOr<farm::v1::BenchmarkResult> RunBenchmark(
+      const std::string&, const farm::v1::RunBenchmarkRequest&, absl::Duration,
+      const scheduler::ProgressCallback&) override {
     return farm::v1::BenchmarkResult();
   }
   absl::StatusOr<farm::v1::BootResult> BootVm(const std::string&, const farm::v1::BootVmRequest&,
@@ -173,8 +172,9 @@ void DispatchPhase(int devices) {
   scheduler::SchedulerOptions options;
   options.max_parallel = devices;
   std::vector<std::function<void()>> queued;
-  scheduler::Scheduler sched(store.get(), &fleet, &agents, &clock, options,
-                             [&queued](std::function<void()> work) { queued.push_back(std::move(work)); });
+  scheduler::Scheduler sched(
+      store.get(), &fleet, &agents, &clock, options,
+      [&queued](std::function<void()> work) { queued.push_back(std::move(work)); });
   farm::v1::StartSweepRequest request;
   request.mutable_spec()->mutable_plan()->set_capability(true);
   const absl::Time start = absl::Now();
@@ -185,8 +185,9 @@ void DispatchPhase(int devices) {
   const absl::Time complete_start = absl::Now();
   for (auto& work : queued) work();
   const double complete_seconds = absl::ToDoubleSeconds(absl::Now() - complete_start);
-  std::printf("tasks dispatched per second: %.0f (%d tasks, sweep created and dispatched in %.2f s)\n",
-              dispatched / dispatch_seconds, dispatched, dispatch_seconds);
+  std::printf(
+      "tasks dispatched per second: %.0f (%d tasks, sweep created and dispatched in %.2f s)\n",
+      dispatched / dispatch_seconds, dispatched, dispatch_seconds);
   std::printf("scheduler overhead per task: %.0f us to dispatch, %.0f us to store its result\n",
               1e6 * dispatch_seconds / dispatched, 1e6 * complete_seconds / dispatched);
   std::remove(path.c_str());
@@ -238,12 +239,13 @@ void MatrixPhase(int devices, int64_t measurements, int queries) {
     // One device's row, as an operator asks for one model or one device.
     const std::string id = absl::StrCat("sim-", q % devices);
     auto summaries = store->LatestSummaries({id});
-    auto rows = matrix::BuildMatrix({fleet_devices[q % devices]}, *summaries, farm::v1::GROUP_BY_DEVICE);
+    auto rows =
+        matrix::BuildMatrix({fleet_devices[q % devices]}, *summaries, farm::v1::GROUP_BY_DEVICE);
     latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
   }
   std::sort(latencies.begin(), latencies.end());
-  std::printf("GetMatrix for one device: p50 %.2f ms, p99 %.2f ms\n", latencies[latencies.size() / 2],
-              latencies[latencies.size() * 99 / 100]);
+  std::printf("GetMatrix for one device: p50 %.2f ms, p99 %.2f ms\n",
+              latencies[latencies.size() / 2], latencies[latencies.size() * 99 / 100]);
   latencies.clear();
   std::vector<double> reads, builds;
   for (int q = 0; q < std::min(queries, 5); ++q) {
@@ -258,10 +260,11 @@ void MatrixPhase(int devices, int64_t measurements, int queries) {
   std::sort(latencies.begin(), latencies.end());
   std::sort(reads.begin(), reads.end());
   std::sort(builds.begin(), builds.end());
-  std::printf("GetMatrix for the whole fleet by model, summaries read from SQLite: p50 %.0f ms, "
-              "max %.0f ms (%d devices; reading %.0f ms, building rows %.0f ms)\n",
-              latencies[latencies.size() / 2], latencies.back(), devices,
-              reads[reads.size() / 2], builds[builds.size() / 2]);
+  std::printf(
+      "GetMatrix for the whole fleet by model, summaries read from SQLite: p50 %.0f ms, "
+      "max %.0f ms (%d devices; reading %.0f ms, building rows %.0f ms)\n",
+      latencies[latencies.size() / 2], latencies.back(), devices, reads[reads.size() / 2],
+      builds[builds.size() / 2]);
   // As farm-controller serves it: summaries from its in-memory cache (the first call
   // fills it; a stored result invalidates one device).
   matrix::SummaryCache cache(store.get());
@@ -278,9 +281,10 @@ void MatrixPhase(int devices, int64_t measurements, int queries) {
     latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
   }
   std::sort(latencies.begin(), latencies.end());
-  std::printf("GetMatrix for the whole fleet by model, as served (cached summaries): p50 %.0f ms, "
-              "p99 %.0f ms; first call %.0f ms\n",
-              latencies[latencies.size() / 2], latencies[latencies.size() * 99 / 100], cold_ms);
+  std::printf(
+      "GetMatrix for the whole fleet by model, as served (cached summaries): p50 %.0f ms, "
+      "p99 %.0f ms; first call %.0f ms\n",
+      latencies[latencies.size() / 2], latencies[latencies.size() * 99 / 100], cold_ms);
   std::remove(path.c_str());
 }
 
@@ -291,8 +295,10 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("farm-controller at fleet scale: heartbeats, dispatch, matrix");
   kvmfarm::ParseCommandLineFlags(argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each figure as soon as it is measured
-  const std::string controller = std::string(argv[0]) + ".runfiles/kvmfarm/controller/farm-controller";
-  kvmfarm::HeartbeatPhase(controller, absl::GetFlag(FLAGS_devices), absl::GetFlag(FLAGS_heartbeat_seconds));
+  const std::string controller =
+      std::string(argv[0]) + ".runfiles/kvmfarm/controller/farm-controller";
+  kvmfarm::HeartbeatPhase(controller, absl::GetFlag(FLAGS_devices),
+                          absl::GetFlag(FLAGS_heartbeat_seconds));
   kvmfarm::DispatchPhase(absl::GetFlag(FLAGS_devices));
   kvmfarm::MatrixPhase(absl::GetFlag(FLAGS_devices), absl::GetFlag(FLAGS_measurements),
                        absl::GetFlag(FLAGS_matrix_queries));

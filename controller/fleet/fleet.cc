@@ -18,10 +18,10 @@ std::string HealthName(farm::v1::HealthState h) {
   return absl::AsciiStrToLower(farm::v1::HealthState_Name(h).substr(13));
 }
 
-bool HasLabel(const farm::v1::Device& device, const std::string& key,
-              const std::string& value) {
-  return std::any_of(device.labels().begin(), device.labels().end(),
-                     [&](const farm::v1::Label& l) { return l.key() == key && l.value() == value; });
+bool HasLabel(const farm::v1::Device& device, const std::string& key, const std::string& value) {
+  return std::any_of(device.labels().begin(), device.labels().end(), [&](const farm::v1::Label& l) {
+    return l.key() == key && l.value() == value;
+  });
 }
 
 // Replaces the derived labels, keeping the operator's; an operator label wins
@@ -44,13 +44,14 @@ void MergeLabels(farm::v1::Device* device, const std::vector<farm::v1::Label>& d
 
 bool Matches(const farm::v1::Device& device, const farm::v1::Selector& selector) {
   if (!selector.device_ids().empty() &&
-      std::find(selector.device_ids().begin(), selector.device_ids().end(),
-                device.device_id()) == selector.device_ids().end()) {
+      std::find(selector.device_ids().begin(), selector.device_ids().end(), device.device_id()) ==
+          selector.device_ids().end()) {
     return false;
   }
   for (const farm::v1::LabelMatch& match : selector.match()) {
-    const bool any = std::any_of(match.values().begin(), match.values().end(),
-                                 [&](const std::string& v) { return HasLabel(device, match.key(), v); });
+    const bool any =
+        std::any_of(match.values().begin(), match.values().end(),
+                    [&](const std::string& v) { return HasLabel(device, match.key(), v); });
     if (!any) return false;
   }
   return true;
@@ -125,7 +126,8 @@ absl::Status Fleet::AddInventory(const farm::v1::Inventory& inventory) {
   for (int i = 0; i < inventory.devices_size(); ++i) {
     const farm::v1::InventoryDevice& entry = inventory.devices(i);
     if (entry.device_id().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("inventory devices[", i, "]: device_id is empty"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("inventory devices[", i, "]: device_id is empty"));
     }
     farm::v1::Device device;
     if (const farm::v1::Device* known = Find(entry.device_id())) {
@@ -174,8 +176,8 @@ absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
     device.mutable_state()->set_health(farm::v1::HEALTH_STATE_GOOD);
     *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
   }
-  const bool was_offline = known == nullptr ||
-                           device.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE;
+  const bool was_offline =
+      known == nullptr || device.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE;
   *device.mutable_identity() = request.identity();
   *device.mutable_capability() = request.capability();
   *device.mutable_agent() = request.agent();
@@ -190,11 +192,11 @@ absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
   }
   MergeLabels(&device, DerivedLabels(request.identity(), request.capability()));
   const std::string session = absl::StrCat(id, "#", next_session_++);
-  absl::Status status = Commit(
-      std::move(device),
-      absl::StrCat(known == nullptr ? "registered" : "registered again", " from ",
-                   request.agent_address(), was_offline ? "" : " (agent restarted)",
-                   "; verdict ", farm::v1::Verdict_Name(request.capability().verdict())));
+  absl::Status status =
+      Commit(std::move(device),
+             absl::StrCat(known == nullptr ? "registered" : "registered again", " from ",
+                          request.agent_address(), was_offline ? "" : " (agent restarted)",
+                          "; verdict ", farm::v1::Verdict_Name(request.capability().verdict())));
   if (!status.ok()) return status;
   sessions_[id] = session;
   farm::v1::RegisterAgentResponse response;
@@ -240,15 +242,15 @@ absl::Status Fleet::CheckLiveness() {
   std::vector<std::string> stale;
   for (const auto& [id, device] : devices_) {
     if (device.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE) continue;
-    if (!device.has_last_seen() || now - FromProtoTimestamp(device.last_seen()) > limit) stale.push_back(id);
+    if (!device.has_last_seen() || now - FromProtoTimestamp(device.last_seen()) > limit)
+      stale.push_back(id);
   }
   for (const std::string& id : stale) {
     farm::v1::Device device = devices_[id];
     device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_OFFLINE);
     absl::Status status = Commit(
-        std::move(device),
-        absl::StrCat("offline: no heartbeat for ", absl::FormatDuration(limit), " (",
-                     options_.missed_heartbeats, " intervals)"));
+        std::move(device), absl::StrCat("offline: no heartbeat for ", absl::FormatDuration(limit),
+                                        " (", options_.missed_heartbeats, " intervals)"));
     if (!status.ok()) return status;
     sessions_.erase(id);
   }
@@ -301,7 +303,7 @@ absl::StatusOr<farm::v1::Device> Fleet::SetHealth(const std::string& device_id,
   *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
   if (health == farm::v1::HEALTH_STATE_GOOD) device.set_consecutive_failures(0);
   absl::Status status = Commit(device, absl::StrCat("health ", HealthName(before), " -> ",
-                                                     HealthName(health), " by operator: ", reason));
+                                                    HealthName(health), " by operator: ", reason));
   if (!status.ok()) return status;
   return device;
 }
@@ -312,8 +314,8 @@ absl::Status Fleet::RecordFailure(const std::string& device_id, const std::strin
   if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
   farm::v1::Device device = *known;
   device.set_consecutive_failures(device.consecutive_failures() + 1);
-  std::string description = absl::StrCat("infrastructure failure ", device.consecutive_failures(),
-                                         ": ", reason);
+  std::string description =
+      absl::StrCat("infrastructure failure ", device.consecutive_failures(), ": ", reason);
   if (device.consecutive_failures() >= static_cast<uint32_t>(options_.quarantine_after) &&
       device.state().health() == farm::v1::HEALTH_STATE_GOOD) {
     const size_t quarantined = std::count_if(devices_.begin(), devices_.end(), [](const auto& kv) {
@@ -322,9 +324,8 @@ absl::Status Fleet::RecordFailure(const std::string& device_id, const std::strin
     const size_t cap = static_cast<size_t>(options_.max_quarantined_fraction * devices_.size());
     if (quarantined < cap) {
       device.mutable_state()->set_health(farm::v1::HEALTH_STATE_QUARANTINED);
-      device.mutable_state()->set_reason(absl::StrCat(device.consecutive_failures(),
-                                                      " consecutive infrastructure failures; last: ",
-                                                      reason));
+      device.mutable_state()->set_reason(absl::StrCat(
+          device.consecutive_failures(), " consecutive infrastructure failures; last: ", reason));
       *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
       absl::StrAppend(&description, "; health good -> quarantined");
     } else {

@@ -63,9 +63,13 @@ TEST_F(FleetTest, RegistrationDerivesLabelsAndHeartbeatsKeepItOnline) {
   ASSERT_THAT(device, IsOk());
   EXPECT_EQ(device->state().operational(), farm::v1::OPERATIONAL_STATE_IDLE);
   EXPECT_EQ(device->state().health(), farm::v1::HEALTH_STATE_GOOD);
-  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"model", "pixel8"}, {"soc_vendor", "google"}, {"arch", "aarch64"},
-           {"android", "14"}, {"hypervisor", "pkvm"}, {"verdict", "kvm_no_access"}}) {
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"model", "pixel8"},
+                                                        {"soc_vendor", "google"},
+                                                        {"arch", "aarch64"},
+                                                        {"android", "14"},
+                                                        {"hypervisor", "pkvm"},
+                                                        {"verdict", "kvm_no_access"}}) {
     EXPECT_EQ(fleet_->List(Select(key, value)).size(), 1u) << key << "=" << value;
   }
   EXPECT_TRUE(fleet_->List(Select("model", "pixel7")).empty());
@@ -143,7 +147,8 @@ TEST_F(FleetTest, InventoryDevicesComeOnlineThroughHealthPings) {
 }
 
 TEST_F(FleetTest, QuarantineAfterRepeatedFailuresButNeverMostOfTheFleet) {
-  for (int i = 0; i < 8; ++i) ASSERT_THAT(fleet_->Register(Registration(absl::StrCat("d", i))), IsOk());
+  for (int i = 0; i < 8; ++i)
+    ASSERT_THAT(fleet_->Register(Registration(absl::StrCat("d", i))), IsOk());
   // A lab-wide fault: every device fails three times.
   for (int round = 0; round < 3; ++round) {
     for (int i = 0; i < 8; ++i) {
@@ -204,7 +209,8 @@ TEST_F(FleetTest, BadRequestsNameTheField) {
 
 TEST_F(FleetTest, ARestartedControllerReloadsDevicesAsOffline) {
   ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
-  ASSERT_THAT(fleet_->SetHealth("p8", farm::v1::HEALTH_STATE_MAINTENANCE, "firmware update"), IsOk());
+  ASSERT_THAT(fleet_->SetHealth("p8", farm::v1::HEALTH_STATE_MAINTENANCE, "firmware update"),
+              IsOk());
   fleet_.reset();
   store_.reset();
   store_ = *store::SqliteStore::Open(path_);

@@ -36,11 +36,16 @@ std::string GroupKey(const farm::v1::Device& d, farm::v1::GroupBy group_by) {
 // Lower is better for how close a verdict is to "use KVM".
 int VerdictRank(farm::v1::Verdict v) {
   switch (v) {
-    case farm::v1::VERDICT_KVM_READY: return 0;
-    case farm::v1::VERDICT_KVM_BOOT_UNTESTED: return 1;
-    case farm::v1::VERDICT_KVM_BOOT_FAILED: return 2;
-    case farm::v1::VERDICT_UNSPECIFIED: return 9;
-    default: return 3;
+    case farm::v1::VERDICT_KVM_READY:
+      return 0;
+    case farm::v1::VERDICT_KVM_BOOT_UNTESTED:
+      return 1;
+    case farm::v1::VERDICT_KVM_BOOT_FAILED:
+      return 2;
+    case farm::v1::VERDICT_UNSPECIFIED:
+      return 9;
+    default:
+      return 3;
   }
 }
 
@@ -180,10 +185,12 @@ std::vector<farm::v1::MatrixRow> BuildMatrix(const std::vector<farm::v1::Device>
       auto usable = [](const farm::v1::Aggregate& a) { return a.has_median() && a.median() > 0; };
       if (cell->has_native() && usable(cell->native())) {
         if (cell->has_kvm() && usable(cell->kvm())) {
-          cell->set_kvm_percent_of_native(100 * Better(cell->kvm().median(), cell->native().median(), hib));
+          cell->set_kvm_percent_of_native(
+              100 * Better(cell->kvm().median(), cell->native().median(), hib));
         }
         if (cell->has_tcg() && usable(cell->tcg())) {
-          cell->set_tcg_percent_of_native(100 * Better(cell->tcg().median(), cell->native().median(), hib));
+          cell->set_tcg_percent_of_native(
+              100 * Better(cell->tcg().median(), cell->native().median(), hib));
         }
       }
       if (cell->has_kvm() && cell->has_tcg() && usable(cell->kvm()) && usable(cell->tcg())) {
@@ -220,8 +227,10 @@ std::vector<farm::v1::MetricChange> CompareSummaries(const std::vector<store::St
     change.set_mode(m.mode());
     *change.mutable_parameters() = m.parameters();
     change.set_unit(m.unit());
-    if (sa != nullptr && sa->measurement.has_median()) change.set_median_a(sa->measurement.median());
-    if (sb != nullptr && sb->measurement.has_median()) change.set_median_b(sb->measurement.median());
+    if (sa != nullptr && sa->measurement.has_median())
+      change.set_median_a(sa->measurement.median());
+    if (sb != nullptr && sb->measurement.has_median())
+      change.set_median_b(sb->measurement.median());
     if (!change.has_median_a()) {
       change.set_label(farm::v1::CHANGE_LABEL_NEW);
     } else if (!change.has_median_b()) {
@@ -235,18 +244,24 @@ std::vector<farm::v1::MetricChange> CompareSummaries(const std::vector<store::St
         change.set_label(farm::v1::CHANGE_LABEL_UNCHANGED);
       } else {
         const bool better = m.higher_is_better() ? pct > 0 : pct < 0;
-        change.set_label(better ? farm::v1::CHANGE_LABEL_IMPROVED : farm::v1::CHANGE_LABEL_REGRESSION);
+        change.set_label(better ? farm::v1::CHANGE_LABEL_IMPROVED
+                                : farm::v1::CHANGE_LABEL_REGRESSION);
       }
     }
     changes.push_back(std::move(change));
   }
   auto order = [](farm::v1::ChangeLabel l) {
     switch (l) {
-      case farm::v1::CHANGE_LABEL_REGRESSION: return 0;
-      case farm::v1::CHANGE_LABEL_MISSING: return 1;
-      case farm::v1::CHANGE_LABEL_IMPROVED: return 2;
-      case farm::v1::CHANGE_LABEL_NEW: return 3;
-      default: return 4;
+      case farm::v1::CHANGE_LABEL_REGRESSION:
+        return 0;
+      case farm::v1::CHANGE_LABEL_MISSING:
+        return 1;
+      case farm::v1::CHANGE_LABEL_IMPROVED:
+        return 2;
+      case farm::v1::CHANGE_LABEL_NEW:
+        return 3;
+      default:
+        return 4;
     }
   };
   std::stable_sort(changes.begin(), changes.end(),

@@ -7,19 +7,21 @@
 namespace kvmfarm::matrix {
 namespace {
 
-farm::v1::Device Device(const std::string& id, const std::string& model, farm::v1::Verdict verdict) {
+farm::v1::Device Device(const std::string& id, const std::string& model,
+                        farm::v1::Verdict verdict) {
   farm::v1::Device d;
   d.set_device_id(id);
   d.mutable_identity()->set_model(model);
   d.mutable_identity()->set_soc_marketing_name("Snapdragon 8 Gen 3");
   d.mutable_capability()->set_verdict(verdict);
-  d.mutable_capability()->set_recommendation(verdict == farm::v1::VERDICT_KVM_READY ? "use KVM" : "TCG only");
+  d.mutable_capability()->set_recommendation(verdict == farm::v1::VERDICT_KVM_READY ? "use KVM"
+                                                                                    : "TCG only");
   return d;
 }
 
-store::StoredSummary Summary(const std::string& device, const std::string& metric, farm::v1::Mode mode,
-                             std::vector<double> values, bool higher = true, uint32_t requested = 3,
-                             const std::string& sweep = "s1") {
+store::StoredSummary Summary(const std::string& device, const std::string& metric,
+                             farm::v1::Mode mode, std::vector<double> values, bool higher = true,
+                             uint32_t requested = 3, const std::string& sweep = "s1") {
   store::StoredSummary s;
   s.device_id = device;
   s.sweep_id = sweep;
@@ -38,7 +40,8 @@ store::StoredSummary Summary(const std::string& device, const std::string& metri
 }
 
 TEST(BuildMatrixTest, PercentOfNativeAndSpeedupPerCell) {
-  const std::vector<farm::v1::Device> devices = {Device("op12", "CPH2581", farm::v1::VERDICT_KVM_READY)};
+  const std::vector<farm::v1::Device> devices = {
+      Device("op12", "CPH2581", farm::v1::VERDICT_KVM_READY)};
   const std::vector<store::StoredSummary> summaries = {
       Summary("op12", "crypto.sha256", farm::v1::MODE_NATIVE, {1000, 1010, 990}),
       Summary("op12", "crypto.sha256", farm::v1::MODE_KVM, {900, 910, 890}),
@@ -46,7 +49,8 @@ TEST(BuildMatrixTest, PercentOfNativeAndSpeedupPerCell) {
       Summary("op12", "float.time", farm::v1::MODE_NATIVE, {1.0, 1.0, 1.0}, false),
       Summary("op12", "float.time", farm::v1::MODE_TCG, {20.0, 20.0, 20.0}, false),
   };
-  const std::vector<farm::v1::MatrixRow> rows = BuildMatrix(devices, summaries, farm::v1::GROUP_BY_DEVICE);
+  const std::vector<farm::v1::MatrixRow> rows =
+      BuildMatrix(devices, summaries, farm::v1::GROUP_BY_DEVICE);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].key(), "op12");
   EXPECT_EQ(rows[0].verdict(), farm::v1::VERDICT_KVM_READY);
@@ -70,7 +74,8 @@ TEST(BuildMatrixTest, PercentOfNativeAndSpeedupPerCell) {
 // An arm64 guest under TCG on an x86-64 host is not the x86-64 guest's figure: its
 // own cell, beside the same-architecture one, with the host's native figure.
 TEST(BuildMatrixTest, AGuestOfAnotherArchitectureKeepsItsOwnCell) {
-  const std::vector<farm::v1::Device> devices = {Device("host", "x86", farm::v1::VERDICT_KVM_READY)};
+  const std::vector<farm::v1::Device> devices = {
+      Device("host", "x86", farm::v1::VERDICT_KVM_READY)};
   store::StoredSummary arm64 = Summary("host", "crypto.sha256", farm::v1::MODE_TCG, {10, 10, 10});
   (*arm64.measurement.mutable_parameters())[kGuestArchParameter] = "arm64";
   const std::vector<store::StoredSummary> summaries = {
@@ -78,7 +83,8 @@ TEST(BuildMatrixTest, AGuestOfAnotherArchitectureKeepsItsOwnCell) {
       Summary("host", "crypto.sha256", farm::v1::MODE_TCG, {50, 50, 50}),
       arm64,
   };
-  const std::vector<farm::v1::MatrixRow> rows = BuildMatrix(devices, summaries, farm::v1::GROUP_BY_DEVICE);
+  const std::vector<farm::v1::MatrixRow> rows =
+      BuildMatrix(devices, summaries, farm::v1::GROUP_BY_DEVICE);
   ASSERT_EQ(rows.size(), 1u);
   ASSERT_EQ(rows[0].cells_size(), 2);
   // Cells are ordered by parameters: "guest_arch=arm64,..." first.
@@ -128,9 +134,9 @@ TEST(CompareTest, ClassifiesEveryChangeRegressionsFirst) {
       Summary("d", "io.read", farm::v1::MODE_KVM, {800}),
   };
   const std::vector<store::StoredSummary> b = {
-      Summary("d", "crypto.sha256", farm::v1::MODE_KVM, {500}),        // half: regression
-      Summary("d", "float.time", farm::v1::MODE_KVM, {0.5}, false),    // faster: improved
-      Summary("d", "mem_read.bandwidth", farm::v1::MODE_KVM, {5100}),  // +2 %: unchanged
+      Summary("d", "crypto.sha256", farm::v1::MODE_KVM, {500}),                  // half: regression
+      Summary("d", "float.time", farm::v1::MODE_KVM, {0.5}, false),              // faster: improved
+      Summary("d", "mem_read.bandwidth", farm::v1::MODE_KVM, {5100}),            // +2 %: unchanged
       Summary("d", "boot.time_to_userspace", farm::v1::MODE_KVM, {0.2}, false),  // new
   };
   const std::vector<farm::v1::MetricChange> changes = CompareSummaries(a, b, 5.0);
@@ -149,7 +155,8 @@ TEST(CompareTest, ClassifiesEveryChangeRegressionsFirst) {
 TEST(CompareTest, AKernelUpdateThatBreaksKvmIsAVerdictRegression) {
   const std::vector<farm::v1::VerdictChange> changes = CompareVerdicts(
       {{"p8", farm::v1::VERDICT_KVM_READY}, {"op12", farm::v1::VERDICT_KVM_BOOT_FAILED}},
-      {{"p8", farm::v1::VERDICT_KVM_UNUSABLE}, {"op12", farm::v1::VERDICT_KVM_READY},
+      {{"p8", farm::v1::VERDICT_KVM_UNUSABLE},
+       {"op12", farm::v1::VERDICT_KVM_READY},
        {"new", farm::v1::VERDICT_UNKNOWN}});
   ASSERT_EQ(changes.size(), 3u);
   EXPECT_EQ(changes[0].device_id(), "new");

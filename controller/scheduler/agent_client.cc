@@ -51,8 +51,8 @@ farm::v1::AgentService::Stub* GrpcAgentClient::Stub(const std::string& address) 
 }
 
 absl::StatusOr<farm::v1::KvmCapability> GrpcAgentClient::GetCapability(const std::string& address,
-                                                                      bool boot_check,
-                                                                      absl::Duration deadline) {
+                                                                       bool boot_check,
+                                                                       absl::Duration deadline) {
   grpc::ClientContext context;
   SetDeadline(&context, deadline);
   farm::v1::GetCapabilityRequest request;

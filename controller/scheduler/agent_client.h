@@ -42,8 +42,7 @@ class AgentClient {
 
 class GrpcAgentClient final : public AgentClient {
  public:
-  absl::StatusOr<farm::v1::KvmCapability> GetCapability(const std::string& address,
-                                                        bool boot_check,
+  absl::StatusOr<farm::v1::KvmCapability> GetCapability(const std::string& address, bool boot_check,
                                                         absl::Duration deadline) override;
   absl::StatusOr<farm::v1::BenchmarkResult> RunBenchmark(
       const std::string& address, const farm::v1::RunBenchmarkRequest& request,

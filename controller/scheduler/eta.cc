@@ -28,9 +28,12 @@ std::optional<absl::Duration> EstimateTimeLeft(
   Mean overall;
   for (const farm::v1::Task& task : tasks) {
     // Cancelled tasks ran for an arbitrary part of their time: no evidence.
-    if (task.state() != farm::v1::TASK_STATE_SUCCEEDED && task.state() != farm::v1::TASK_STATE_FAILED) continue;
+    if (task.state() != farm::v1::TASK_STATE_SUCCEEDED &&
+        task.state() != farm::v1::TASK_STATE_FAILED)
+      continue;
     if (!task.has_started_at() || !task.has_finished_at()) continue;
-    const absl::Duration took = FromProtoTimestamp(task.finished_at()) - FromProtoTimestamp(task.started_at());
+    const absl::Duration took =
+        FromProtoTimestamp(task.finished_at()) - FromProtoTimestamp(task.started_at());
     Mean& kind = by_kind[KindOf(task)];
     kind.sum += took;
     kind.count++;

@@ -13,7 +13,8 @@ google::protobuf::Timestamp At(absl::Duration after_start) {
       absl::ToUnixNanos(kStart + after_start));
 }
 
-farm::v1::Task MakeTask(const std::string& device, farm::v1::StepKind kind, farm::v1::TaskState state) {
+farm::v1::Task MakeTask(const std::string& device, farm::v1::StepKind kind,
+                        farm::v1::TaskState state) {
   farm::v1::Task task;
   task.set_device_id(device);
   task.set_kind(kind);

@@ -28,9 +28,9 @@ absl::Status Schedulable(const farm::v1::Device& device) {
   }
   const farm::v1::HealthState h = device.state().health();
   if (h != farm::v1::HEALTH_STATE_GOOD && h != farm::v1::HEALTH_STATE_UNKNOWN) {
-    return absl::UnavailableError(absl::StrCat(
-        "device ", device.device_id(), " is ",
-        absl::AsciiStrToLower(farm::v1::HealthState_Name(h).substr(13))));
+    return absl::UnavailableError(
+        absl::StrCat("device ", device.device_id(), " is ",
+                     absl::AsciiStrToLower(farm::v1::HealthState_Name(h).substr(13))));
   }
   return absl::OkStatus();
 }
@@ -39,7 +39,11 @@ absl::Status Schedulable(const farm::v1::Device& device) {
 
 Scheduler::Scheduler(store::Store* store, fleet::Fleet* fleet, AgentClient* agents,
                      const Clock* clock, SchedulerOptions options, Executor executor)
-    : store_(store), fleet_(fleet), agents_(agents), clock_(clock), options_(options),
+    : store_(store),
+      fleet_(fleet),
+      agents_(agents),
+      clock_(clock),
+      options_(options),
       executor_(std::move(executor)) {
   if (!executor_) {
     executor_ = [this](std::function<void()> work) {
@@ -88,13 +92,26 @@ void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
   for (const farm::v1::Task& t : sweep->tasks()) {
     counts.set_total(counts.total() + 1);
     switch (t.state()) {
-      case farm::v1::TASK_STATE_PENDING: counts.set_pending(counts.pending() + 1); break;
-      case farm::v1::TASK_STATE_WAITING: counts.set_waiting(counts.waiting() + 1); break;
-      case farm::v1::TASK_STATE_RUNNING: counts.set_running(counts.running() + 1); break;
-      case farm::v1::TASK_STATE_SUCCEEDED: counts.set_succeeded(counts.succeeded() + 1); break;
-      case farm::v1::TASK_STATE_FAILED: counts.set_failed(counts.failed() + 1); break;
-      case farm::v1::TASK_STATE_CANCELLED: counts.set_cancelled(counts.cancelled() + 1); break;
-      default: break;
+      case farm::v1::TASK_STATE_PENDING:
+        counts.set_pending(counts.pending() + 1);
+        break;
+      case farm::v1::TASK_STATE_WAITING:
+        counts.set_waiting(counts.waiting() + 1);
+        break;
+      case farm::v1::TASK_STATE_RUNNING:
+        counts.set_running(counts.running() + 1);
+        break;
+      case farm::v1::TASK_STATE_SUCCEEDED:
+        counts.set_succeeded(counts.succeeded() + 1);
+        break;
+      case farm::v1::TASK_STATE_FAILED:
+        counts.set_failed(counts.failed() + 1);
+        break;
+      case farm::v1::TASK_STATE_CANCELLED:
+        counts.set_cancelled(counts.cancelled() + 1);
+        break;
+      default:
+        break;
     }
   }
   *sweep->mutable_counts() = counts;
@@ -114,8 +131,9 @@ void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
     *sweep->mutable_finished_at() = ToProtoTimestamp(clock_->Now());
   }
   const std::optional<absl::Duration> eta =
-      SweepFinished(sweep->state()) ? std::nullopt
-                                : EstimateTimeLeft(sweep->tasks(), sweep->spec().max_parallel(), clock_->Now());
+      SweepFinished(sweep->state())
+          ? std::nullopt
+          : EstimateTimeLeft(sweep->tasks(), sweep->spec().max_parallel(), clock_->Now());
   if (eta.has_value()) {
     *sweep->mutable_eta() = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(*eta));
   } else {
@@ -192,8 +210,9 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::StartSweep(const farm::v1::StartSweep
     if (!ok.ok()) why_not.push_back(std::string(ok.message()));
   }
   if (ids.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "all ", matched.size(), " matching devices are unavailable: ", absl::StrJoin(why_not, "; ")));
+    return absl::FailedPreconditionError(
+        absl::StrCat("all ", matched.size(),
+                     " matching devices are unavailable: ", absl::StrJoin(why_not, "; ")));
   }
   absl::MutexLock lock(&mu_);
   if (!request.request_id().empty()) {
@@ -206,8 +225,9 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::StartSweep(const farm::v1::StartSweep
   }
   const absl::Time now = clock_->Now();
   farm::v1::Sweep sweep;
-  sweep.set_sweep_id(absl::StrCat("sweep-", absl::FormatTime("%Y%m%d-%H%M%S", now, absl::UTCTimeZone()),
-                                  "-", absl::ToUnixNanos(now) % 100000, "-", next_sweep_++));
+  sweep.set_sweep_id(absl::StrCat("sweep-",
+                                  absl::FormatTime("%Y%m%d-%H%M%S", now, absl::UTCTimeZone()), "-",
+                                  absl::ToUnixNanos(now) % 100000, "-", next_sweep_++));
   *sweep.mutable_spec() = request.spec();
   sweep.set_state(farm::v1::SWEEP_STATE_QUEUED);
   *sweep.mutable_created_at() = ToProtoTimestamp(now);
@@ -257,14 +277,16 @@ int Scheduler::Dispatch() {
             task.state() != farm::v1::TASK_STATE_WAITING) {
           continue;
         }
-        if (task.has_next_attempt_at() && FromProtoTimestamp(task.next_attempt_at()) > now) continue;
+        if (task.has_next_attempt_at() && FromProtoTimestamp(task.next_attempt_at()) > now)
+          continue;
         candidates.push_back({sweep.spec().priority() + age_bonus, created, &task, &sweep});
       }
     }
-    std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-      if (a.priority != b.priority) return a.priority > b.priority;
-      return a.created < b.created;
-    });
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const Candidate& a, const Candidate& b) {
+                       if (a.priority != b.priority) return a.priority > b.priority;
+                       return a.created < b.created;
+                     });
     std::map<std::string, int> running_in_sweep;
     std::set<farm::v1::Sweep*> touched;
     for (const auto& [device, task_id] : running_by_device_) {
@@ -343,7 +365,10 @@ void Scheduler::RunAttempt(Attempt attempt) {
     case farm::v1::STEP_KIND_CAPABILITY: {
       absl::StatusOr<farm::v1::KvmCapability> c =
           agents_->GetCapability(attempt.address, options_.capability_boot_check, deadline);
-      if (c.ok()) *done.mutable_capability() = *std::move(c); else status = c.status();
+      if (c.ok())
+        *done.mutable_capability() = *std::move(c);
+      else
+        status = c.status();
       break;
     }
     case farm::v1::STEP_KIND_BENCHMARK: {
@@ -355,9 +380,12 @@ void Scheduler::RunAttempt(Attempt attempt) {
       *request.mutable_guest() = attempt.spec.plan().guest();
       *request.mutable_deadline() =
           TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(deadline));
-      absl::StatusOr<farm::v1::BenchmarkResult> r =
-          agents_->RunBenchmark(attempt.address, request, deadline + absl::Seconds(30), on_progress);
-      if (r.ok()) *done.mutable_benchmark() = *std::move(r); else status = r.status();
+      absl::StatusOr<farm::v1::BenchmarkResult> r = agents_->RunBenchmark(
+          attempt.address, request, deadline + absl::Seconds(30), on_progress);
+      if (r.ok())
+        *done.mutable_benchmark() = *std::move(r);
+      else
+        status = r.status();
       break;
     }
     case farm::v1::STEP_KIND_BOOT: {
@@ -372,7 +400,10 @@ void Scheduler::RunAttempt(Attempt attempt) {
           TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(deadline));
       absl::StatusOr<farm::v1::BootResult> r =
           agents_->BootVm(attempt.address, request, deadline + absl::Seconds(30), on_progress);
-      if (r.ok()) *done.mutable_boot_result() = *std::move(r); else status = r.status();
+      if (r.ok())
+        *done.mutable_boot_result() = *std::move(r);
+      else
+        status = r.status();
       break;
     }
     default:
@@ -402,18 +433,19 @@ void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> 
   if (outcome.ok()) {
     farm::v1::Task done = *std::move(outcome);
     done.set_state(farm::v1::TASK_STATE_SUCCEEDED);
-    done.set_status(done.has_benchmark() && !done.benchmark().succeeded()
-                        ? absl::StrCat("measured, with a failure: ", done.benchmark().failure_reason())
-                    : done.has_boot_result() && !done.boot_result().succeeded()
-                        ? absl::StrCat("measured, with a failure: ",
-                                       done.boot_result().failure_reason())
-                        : "done");
+    done.set_status(
+        done.has_benchmark() && !done.benchmark().succeeded()
+            ? absl::StrCat("measured, with a failure: ", done.benchmark().failure_reason())
+        : done.has_boot_result() && !done.boot_result().succeeded()
+            ? absl::StrCat("measured, with a failure: ", done.boot_result().failure_reason())
+            : "done");
     done.clear_progress();
     *done.mutable_finished_at() = ToProtoTimestamp(now);
     absl::StatusOr<bool> stored = store_->StoreTaskResult(done, attempt.attempt_id);
     const std::string log = done.has_benchmark() ? done.benchmark().log() : "";
-    store_->FinishAttempt(attempt.attempt_id,
-                          stored.ok() && *stored ? "result stored" : "result not stored", log)
+    store_
+        ->FinishAttempt(attempt.attempt_id,
+                        stored.ok() && *stored ? "result stored" : "result not stored", log)
         .IgnoreError();
     if (!stored.ok()) FARM_LOG(ERROR) << "storing result: " << stored.status();
     if (stored.ok() && *stored && options_.on_result_stored) {
@@ -452,7 +484,8 @@ void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> 
     } else {
       const absl::Duration wait = Backoff(static_cast<int>(task->attempts()));
       task->set_state(farm::v1::TASK_STATE_WAITING);
-      task->set_status(absl::StrCat("retrying in ", absl::FormatDuration(wait), " after: ", reason));
+      task->set_status(
+          absl::StrCat("retrying in ", absl::FormatDuration(wait), " after: ", reason));
       *task->mutable_next_attempt_at() = ToProtoTimestamp(now + wait);
     }
     task->clear_progress();

@@ -99,10 +99,9 @@ class SchedulerTest : public ::testing::Test {
     options.backoff_base = absl::Seconds(1);
     options.retry_budget = 3;
     // Attempts wait in a queue until the test runs them: RUNNING is observable.
-    return std::make_unique<Scheduler>(store_.get(), fleet_.get(), &agents_, &clock_, options,
-                                       [this](std::function<void()> work) {
-                                         queued_.push_back(std::move(work));
-                                       });
+    return std::make_unique<Scheduler>(
+        store_.get(), fleet_.get(), &agents_, &clock_, options,
+        [this](std::function<void()> work) { queued_.push_back(std::move(work)); });
   }
 
   void AddDevice(const std::string& id) {
@@ -123,7 +122,8 @@ class SchedulerTest : public ::testing::Test {
 
   farm::v1::StartSweepRequest Request(std::vector<std::string> devices, int priority = 0) {
     farm::v1::StartSweepRequest request;
-    for (const std::string& d : devices) request.mutable_spec()->mutable_selector()->add_device_ids(d);
+    for (const std::string& d : devices)
+      request.mutable_spec()->mutable_selector()->add_device_ids(d);
     request.mutable_spec()->mutable_plan()->set_capability(true);
     farm::v1::WorkloadSpec* w = request.mutable_spec()->mutable_plan()->add_workloads();
     w->set_name("crypto");
@@ -294,7 +294,8 @@ TEST_F(SchedulerTest, CancelStopsRunningAttemptsAndDropsTheirLateResults) {
   absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(Request({"d0", "d1"}));
   ASSERT_THAT(sweep, IsOk());
   EXPECT_EQ(scheduler_->Dispatch(), 2);
-  absl::StatusOr<farm::v1::Sweep> cancelled = scheduler_->CancelSweep(sweep->sweep_id(), "wrong kernel");
+  absl::StatusOr<farm::v1::Sweep> cancelled =
+      scheduler_->CancelSweep(sweep->sweep_id(), "wrong kernel");
   ASSERT_THAT(cancelled, IsOk());
   EXPECT_EQ(cancelled->state(), farm::v1::SWEEP_STATE_CANCELLED);
   EXPECT_EQ(agents_.cancelled.size(), 2u);
@@ -319,7 +320,8 @@ TEST_F(SchedulerTest, ARestartedSchedulerResumesAndCancelsTheAbandonedAttempt) {
   scheduler_ = MakeScheduler();
   ASSERT_THAT(scheduler_->Resume(), IsOk());
   EXPECT_THAT(agents_.cancelled, ::testing::ElementsAre(in_flight + "@d0:7420"));
-  EXPECT_THAT(Stored(sweep->sweep_id()).tasks(0).status(), HasSubstr("resumed after a controller restart"));
+  EXPECT_THAT(Stored(sweep->sweep_id()).tasks(0).status(),
+              HasSubstr("resumed after a controller restart"));
   EXPECT_EQ(scheduler_->Dispatch(), 1);
   RunQueued();
   EXPECT_EQ(scheduler_->Dispatch(), 1);
@@ -334,9 +336,8 @@ TEST_F(SchedulerTest, WatchersSeeTaskChangesProgressAndTheSummary) {
   absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(Request({"d0"}));
   ASSERT_THAT(sweep, IsOk());
   std::vector<farm::v1::WatchSweepResponse> events;
-  const int watch = scheduler_->Watch(sweep->sweep_id(), [&events](const farm::v1::WatchSweepResponse& e) {
-    events.push_back(e);
-  });
+  const int watch = scheduler_->Watch(
+      sweep->sweep_id(), [&events](const farm::v1::WatchSweepResponse& e) { events.push_back(e); });
   for (int i = 0; i < 2; ++i) {
     scheduler_->Dispatch();
     RunQueued();

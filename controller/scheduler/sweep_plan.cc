@@ -26,7 +26,8 @@ absl::Status ValidateSweepSpec(const farm::v1::SweepSpec& spec) {
     }
   }
   for (int i = 0; i < plan.workloads_size(); ++i) {
-    absl::StatusOr<std::unique_ptr<workloads::Workload>> w = workloads::MakeWorkload(plan.workloads(i));
+    absl::StatusOr<std::unique_ptr<workloads::Workload>> w =
+        workloads::MakeWorkload(plan.workloads(i));
     if (!w.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("spec.plan.workloads[", i, "]: ", w.status().message()));

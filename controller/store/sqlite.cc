@@ -28,10 +28,9 @@ absl::Status SqliteError(sqlite3* db, absl::string_view what) {
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                     SQLITE_OPEN_FULLMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     absl::Status status = absl::FailedPreconditionError(
         absl::StrCat("cannot open database ", path, ": ",
@@ -45,9 +44,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   // that isn't SQLite fails here, before anything is written.
   absl::StatusOr<int64_t> tables = database->QueryInt("SELECT count(*) FROM sqlite_master");
   if (!tables.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, " is not a SQLite database (", tables.status().message(),
-                     "); refusing to touch it"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " is not a SQLite database (", tables.status().message(), "); refusing to touch it"));
   }
   return database;
 }
@@ -128,7 +126,8 @@ absl::StatusOr<bool> Statement::Step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return SqliteError(db_, absl::StrCat("step '", std::string(sqlite3_sql(stmt_)).substr(0, 80), "'"));
+  return SqliteError(db_,
+                     absl::StrCat("step '", std::string(sqlite3_sql(stmt_)).substr(0, 80), "'"));
 }
 
 absl::Status Statement::Run() {
@@ -144,14 +143,16 @@ double Statement::ColumnDouble(int index) const { return sqlite3_column_double(s
 
 std::string Statement::ColumnText(int index) const {
   const unsigned char* text = sqlite3_column_text(stmt_, index);
-  return text == nullptr ? "" : std::string(reinterpret_cast<const char*>(text),
-                                            static_cast<size_t>(sqlite3_column_bytes(stmt_, index)));
+  return text == nullptr ? ""
+                         : std::string(reinterpret_cast<const char*>(text),
+                                       static_cast<size_t>(sqlite3_column_bytes(stmt_, index)));
 }
 
 std::string Statement::ColumnBlob(int index) const {
   const void* blob = sqlite3_column_blob(stmt_, index);
-  return blob == nullptr ? "" : std::string(static_cast<const char*>(blob),
-                                            static_cast<size_t>(sqlite3_column_bytes(stmt_, index)));
+  return blob == nullptr ? ""
+                         : std::string(static_cast<const char*>(blob),
+                                       static_cast<size_t>(sqlite3_column_bytes(stmt_, index)));
 }
 
 bool Statement::ColumnIsNull(int index) const {

@@ -181,12 +181,13 @@ absl::Status SqliteStore::Migrate() {
   absl::StatusOr<int64_t> tables = db_->QueryInt("SELECT count(*) FROM sqlite_master");
   absl::StatusOr<int64_t> version = db_->QueryInt("PRAGMA user_version");
   if (!app.ok() || !tables.ok() || !version.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(db_->path(), " cannot be read as a database"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(db_->path(), " cannot be read as a database"));
   }
   if (*tables > 0 && *app != kApplicationId) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        db_->path(), " is a SQLite database of something else (application_id ", *app,
-        "); refusing to use or overwrite it: give --db a new or kvmfarm file"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(db_->path(), " is a SQLite database of something else (application_id ", *app,
+                     "); refusing to use or overwrite it: give --db a new or kvmfarm file"));
   }
   if (*version > SchemaVersion()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -268,7 +269,8 @@ absl::StatusOr<std::vector<farm::v1::Device>> SqliteStore::ListDevices() {
     absl::StatusOr<bool> row = list->Step();
     if (!row.ok()) return row.status();
     if (!*row) return devices;
-    absl::StatusOr<farm::v1::Device> device = Parse<farm::v1::Device>(list->ColumnBlob(0), "device");
+    absl::StatusOr<farm::v1::Device> device =
+        Parse<farm::v1::Device>(list->ColumnBlob(0), "device");
     if (!device.ok()) return device.status();
     devices.push_back(*std::move(device));
   }
@@ -277,8 +279,8 @@ absl::StatusOr<std::vector<farm::v1::Device>> SqliteStore::ListDevices() {
 absl::Status SqliteStore::AppendDeviceEvent(const std::string& device_id,
                                             const farm::v1::DeviceEvent& event) {
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<Statement> insert = db_->Prepare(
-      "INSERT INTO device_events (device_id, time_ns, proto) VALUES (?, ?, ?)");
+  absl::StatusOr<Statement> insert =
+      db_->Prepare("INSERT INTO device_events (device_id, time_ns, proto) VALUES (?, ?, ?)");
   if (!insert.ok()) return insert.status();
   return insert->Bind(1, device_id)
       .Bind(2, TimeUtil::TimestampToNanoseconds(event.time()))
@@ -289,8 +291,8 @@ absl::Status SqliteStore::AppendDeviceEvent(const std::string& device_id,
 absl::StatusOr<std::vector<farm::v1::DeviceEvent>> SqliteStore::DeviceHistory(
     const std::string& device_id, int limit) {
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<Statement> query = db_->Prepare(
-      "SELECT proto FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT ?");
+  absl::StatusOr<Statement> query =
+      db_->Prepare("SELECT proto FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT ?");
   if (!query.ok()) return query.status();
   query->Bind(1, device_id).Bind(2, static_cast<int64_t>(limit));
   std::vector<farm::v1::DeviceEvent> events;
@@ -410,11 +412,10 @@ absl::StatusOr<std::vector<farm::v1::Sweep>> SqliteStore::ListSweeps(int limit) 
   }
 }
 
-absl::Status SqliteStore::RecordAttempt(const std::string& task_id,
-                                        const std::string& attempt_id) {
+absl::Status SqliteStore::RecordAttempt(const std::string& task_id, const std::string& attempt_id) {
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<Statement> insert = db_->Prepare(
-      "INSERT INTO attempts (attempt_id, task_id, started_ns) VALUES (?, ?, ?)");
+  absl::StatusOr<Statement> insert =
+      db_->Prepare("INSERT INTO attempts (attempt_id, task_id, started_ns) VALUES (?, ?, ?)");
   if (!insert.ok()) return insert.status();
   return insert->Bind(1, attempt_id).Bind(2, task_id).Bind(3, NowNs()).Run();
 }
@@ -422,8 +423,8 @@ absl::Status SqliteStore::RecordAttempt(const std::string& task_id,
 absl::Status SqliteStore::FinishAttempt(const std::string& attempt_id, const std::string& outcome,
                                         const std::string& console_log) {
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<Statement> update = db_->Prepare(
-      "UPDATE attempts SET outcome = ?, console_log = ? WHERE attempt_id = ?");
+  absl::StatusOr<Statement> update =
+      db_->Prepare("UPDATE attempts SET outcome = ?, console_log = ? WHERE attempt_id = ?");
   if (!update.ok()) return update.status();
   return update->Bind(1, outcome).Bind(2, console_log).Bind(3, attempt_id).Run();
 }
@@ -447,8 +448,8 @@ absl::StatusOr<bool> SqliteStore::StoreTaskResult(const farm::v1::Task& task,
   absl::StatusOr<Statement> insert = db_->Prepare(
       "INSERT INTO results (task_id, attempt_id, stored_ns, result_json) VALUES (?, ?, ?, ?)");
   if (!insert.ok()) return insert.status();
-  absl::Status status = insert->Bind(1, task.task_id()).Bind(2, attempt_id).Bind(3, NowNs())
-                            .Bind(4, json).Run();
+  absl::Status status =
+      insert->Bind(1, task.task_id()).Bind(2, attempt_id).Bind(3, NowNs()).Bind(4, json).Run();
   if (!status.ok()) return status;
   if (const auto* measurements = MeasurementsOf(task)) {
     for (const farm::v1::Measurement& m : *measurements) {
@@ -546,8 +547,8 @@ absl::StatusOr<std::vector<StoredSummary>> SqliteStore::LatestSummaries(
   // parameter set (kept at store time).
   absl::StatusOr<Statement> query = db_->Prepare(absl::StrCat(
       "SELECT s.device_id, s.sweep_id, s.task_id, s.measured_ns, s.requested, s.proto, "
-      "s.parameters FROM latest_summaries l JOIN summaries s ON s.id = l.summary_id", filter,
-      " ORDER BY l.device_id, l.metric, l.mode"));
+      "s.parameters FROM latest_summaries l JOIN summaries s ON s.id = l.summary_id",
+      filter, " ORDER BY l.device_id, l.metric, l.mode"));
   if (!query.ok()) return query.status();
   for (size_t i = 0; i < device_ids.size(); ++i) {
     query->Bind(static_cast<int>(i + 1), device_ids[i]);
@@ -555,7 +556,8 @@ absl::StatusOr<std::vector<StoredSummary>> SqliteStore::LatestSummaries(
   return ReadSummaries(&*query);
 }
 
-absl::StatusOr<std::vector<StoredSummary>> SqliteStore::SweepSummaries(const std::string& sweep_id) {
+absl::StatusOr<std::vector<StoredSummary>> SqliteStore::SweepSummaries(
+    const std::string& sweep_id) {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<Statement> query = db_->Prepare(
       "SELECT device_id, sweep_id, task_id, measured_ns, requested, proto, parameters "
@@ -577,8 +579,8 @@ absl::StatusOr<std::vector<StoredAttempt>> SqliteStore::TaskAttempts(const std::
     absl::StatusOr<bool> row = query->Step();
     if (!row.ok()) return row.status();
     if (!*row) return out;
-    out.push_back({query->ColumnText(0), query->ColumnInt(1), query->ColumnText(2),
-                   query->ColumnText(3)});
+    out.push_back(
+        {query->ColumnText(0), query->ColumnInt(1), query->ColumnText(2), query->ColumnText(3)});
   }
 }
 

@@ -23,8 +23,7 @@ using ::testing::HasSubstr;
 
 std::string DbPath() {
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::string path =
-      absl::StrCat(std::getenv("TEST_TMPDIR"), "/", info->name(), ".db");
+  const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", info->name(), ".db");
   std::remove(path.c_str());
   return path;
 }
@@ -145,7 +144,8 @@ TEST(SqliteStoreTest, SummariesKeepTheLatestPerMetricAndAttemptsTheirEvidence) {
     ASSERT_THAT((*store)->CreateSweep(sweep), IsOk());
     farm::v1::Task done = WithBenchmark(sweep.tasks(0), std::string(id) == "s1" ? 3 : 2);
     done.set_repetitions(3);
-    *done.mutable_finished_at() = TimeUtil::NanosecondsToTimestamp(std::string(id) == "s1" ? 1000 : 2000);
+    *done.mutable_finished_at() =
+        TimeUtil::NanosecondsToTimestamp(std::string(id) == "s1" ? 1000 : 2000);
     ASSERT_THAT((*store)->StoreTaskResult(done, absl::StrCat(id, "/t0/a1")), IsOk());
   }
   absl::StatusOr<std::vector<StoredSummary>> latest = (*store)->LatestSummaries({"d1"});
@@ -206,8 +206,8 @@ TEST(SqliteStoreTest, RefusesAnotherApplicationsDatabase) {
     ASSERT_THAT(db, IsOk());
     ASSERT_THAT((*db)->Execute("CREATE TABLE recipes (name TEXT)"), IsOk());
   }
-  EXPECT_THAT(SqliteStore::Open(path), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                                HasSubstr("something else")));
+  EXPECT_THAT(SqliteStore::Open(path),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("something else")));
   absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
   ASSERT_THAT(db, IsOk());
   EXPECT_THAT((*db)->QueryInt("SELECT count(*) FROM recipes"), IsOkAndHolds(0));

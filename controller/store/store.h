@@ -69,8 +69,7 @@ class Store {
   virtual absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(int limit) = 0;
 
   // Attempts: recorded before they are dispatched, closed with how they ended.
-  virtual absl::Status RecordAttempt(const std::string& task_id,
-                                     const std::string& attempt_id) = 0;
+  virtual absl::Status RecordAttempt(const std::string& task_id, const std::string& attempt_id) = 0;
   virtual absl::Status FinishAttempt(const std::string& attempt_id, const std::string& outcome,
                                      const std::string& console_log) = 0;
 
@@ -85,7 +84,8 @@ class Store {
   virtual absl::StatusOr<std::vector<StoredSummary>> LatestSummaries(
       const std::vector<std::string>& device_ids) = 0;
   // Every summary of one sweep.
-  virtual absl::StatusOr<std::vector<StoredSummary>> SweepSummaries(const std::string& sweep_id) = 0;
+  virtual absl::StatusOr<std::vector<StoredSummary>> SweepSummaries(
+      const std::string& sweep_id) = 0;
   // A task's attempts, oldest first.
   virtual absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) = 0;
 

@@ -6,10 +6,10 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
-#include <map>
-#include <set>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -57,8 +57,7 @@ TEST(FarmAgentCliTest, ProbeJsonIsAKvmCapability) {
       RunAgent({"--probe", "--json", "--sysroot", Fixture("mtk-d9300-stock")});
   ASSERT_TRUE(result.Succeeded()) << result.stderr_data;
   farm::v1::KvmCapability capability;
-  ASSERT_TRUE(
-      google::protobuf::util::JsonStringToMessage(result.stdout_data, &capability).ok())
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(result.stdout_data, &capability).ok())
       << result.stdout_data;
   EXPECT_EQ(capability.verdict(), farm::v1::VERDICT_VENDOR_HYPERVISOR_ONLY);
   EXPECT_EQ(capability.hypervisor_kind(), farm::v1::HYPERVISOR_KIND_GENIEZONE);
@@ -111,8 +110,7 @@ TEST(FarmAgentServerTest, ServesCapabilityStatusAndHealthThenStopsOnSigterm) {
   {
     grpc::ClientContext context;
     farm::v1::GetCapabilityResponse response;
-    ASSERT_TRUE(
-        stub->GetCapability(&context, farm::v1::GetCapabilityRequest(), &response).ok());
+    ASSERT_TRUE(stub->GetCapability(&context, farm::v1::GetCapabilityRequest(), &response).ok());
     EXPECT_EQ(response.capability().verdict(), farm::v1::VERDICT_KVM_BOOT_UNTESTED);
     EXPECT_EQ(response.capability().hypervisor_kind(), farm::v1::HYPERVISOR_KIND_PKVM);
     EXPECT_EQ(response.capability().device().device_id(), "bench-7");
@@ -136,8 +134,8 @@ TEST(FarmAgentServerTest, ServesCapabilityStatusAndHealthThenStopsOnSigterm) {
   }
   {
     std::string health;
-    grpc::Status status = testing::CallRawUnary(channel, "/grpc.health.v1.Health/Check",
-                                                "", &health);
+    grpc::Status status =
+        testing::CallRawUnary(channel, "/grpc.health.v1.Health/Check", "", &health);
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(health, testing::kHealthServing);
   }
@@ -159,8 +157,7 @@ TEST(FarmAgentServerTest, ServesCapabilityStatusAndHealthThenStopsOnSigterm) {
     auto reader = stub->BootVm(&context, request);
     farm::v1::BootVmResponse response;
     EXPECT_FALSE(reader->Read(&response));
-    EXPECT_THAT(FromGrpcStatus(reader->Finish()),
-                StatusIs(absl::StatusCode::kFailedPrecondition));
+    EXPECT_THAT(FromGrpcStatus(reader->Finish()), StatusIs(absl::StatusCode::kFailedPrecondition));
   }
   {
     grpc::ClientContext context;
@@ -263,9 +260,8 @@ TEST_F(NativeAgentTest, StreamsProgressThenEveryRequestedWorkload) {
     EXPECT_EQ(m.values_size(), 2) << m.metric();
     EXPECT_EQ(m.mode(), farm::v1::MODE_NATIVE);
   }
-  EXPECT_EQ(metrics, (std::vector<std::string>{"crypto.sha256", "crypto.aes256gcm",
-                                               "integer.time", "float.time",
-                                               "mem_read.bandwidth", "mem_random.ops",
+  EXPECT_EQ(metrics, (std::vector<std::string>{"crypto.sha256", "crypto.aes256gcm", "integer.time",
+                                               "float.time", "mem_read.bandwidth", "mem_random.ops",
                                                "mem_random.latency_ns"}));
   EXPECT_GE(result.environment_size(), 2);
   EXPECT_FALSE(result.provenance().agent_version().empty());
@@ -428,9 +424,7 @@ farm::v1::BenchmarkResult TcgBenchmark(farm::v1::AgentService::Stub* stub,
   return result;
 }
 
-TEST_F(NativeAgentTest, TcgBenchmarkComparesWithNativeInOneJob) {
-  TcgBenchmark(stub_.get(), "");
-}
+TEST_F(NativeAgentTest, TcgBenchmarkComparesWithNativeInOneJob) { TcgBenchmark(stub_.get(), ""); }
 
 // The arm64 image carries the arm64 farm-workload: on this x86 host only TCG runs
 // it (on a phone -accel kvm takes the same image).
@@ -465,8 +459,8 @@ TEST(FarmAgentServerTest, TheBackgroundBootCheckDecidesTheVerdict) {
   // unless the check could not run (then it says why, as a SKIP).
   if (capability.kvm_node().smoke_test().outcome() == farm::v1::OUTCOME_PASS &&
       capability.has_kvm_boot_check()) {
-    EXPECT_THAT(capability.verdict(), ::testing::AnyOf(farm::v1::VERDICT_KVM_READY,
-                                                       farm::v1::VERDICT_KVM_BOOT_FAILED));
+    EXPECT_THAT(capability.verdict(),
+                ::testing::AnyOf(farm::v1::VERDICT_KVM_READY, farm::v1::VERDICT_KVM_BOOT_FAILED));
   }
 }
 

@@ -40,7 +40,8 @@ std::unique_ptr<ServerProcess> StartController(const std::string& db,
       std::vector<std::string>{"--db", db, "--heartbeat-interval=200ms", "--listen", listen});
 }
 
-std::unique_ptr<ServerProcess> StartAgent(const std::string& fixture, const std::string& controller) {
+std::unique_ptr<ServerProcess> StartAgent(const std::string& fixture,
+                                          const std::string& controller) {
   return std::make_unique<ServerProcess>(
       Runfile("agent/farm-agent"), "farm-agent",
       std::vector<std::string>{"--sysroot", Runfile("tests/fixtures/devices/" + fixture),
@@ -107,9 +108,8 @@ TEST_F(FleetIntegrationTest, AgentsRegisterGoOfflineAndSurviveAControllerRestart
   // An agent that dies stops heartbeating: offline after three missed intervals.
   ASSERT_EQ(::kill(mtk->process().pid(), SIGKILL), 0);
   mtk->process().Wait();
-  ASSERT_TRUE(WaitFor([&] {
-    return StateOf("mtk-d9300-stock-fixture") == farm::v1::OPERATIONAL_STATE_OFFLINE;
-  }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return StateOf("mtk-d9300-stock-fixture") == farm::v1::OPERATIONAL_STATE_OFFLINE; }));
   EXPECT_EQ(StateOf("pixel8-stock-fixture"), farm::v1::OPERATIONAL_STATE_IDLE);
 
   // An operator puts the Pixel in maintenance; the history says so.
@@ -142,10 +142,12 @@ TEST_F(FleetIntegrationTest, AgentsRegisterGoOfflineAndSurviveAControllerRestart
     farm::v1::GetDeviceHistoryResponse history;
     if (!stub_->GetDeviceHistory(&context, history_request, &history).ok()) return false;
     all.clear();
-    for (const farm::v1::DeviceEvent& e : history.events()) absl::StrAppend(&all, e.description(), "\n");
+    for (const farm::v1::DeviceEvent& e : history.events())
+      absl::StrAppend(&all, e.description(), "\n");
     return absl::StrContains(all, "registered again") &&
            StateOf("pixel8-stock-fixture") == farm::v1::OPERATIONAL_STATE_IDLE;
-  })) << all << pixel->Log();
+  })) << all
+      << pixel->Log();
   EXPECT_EQ(StateOf("mtk-d9300-stock-fixture"), farm::v1::OPERATIONAL_STATE_OFFLINE);
   EXPECT_THAT(all, HasSubstr("health good -> maintenance by operator: reflashing"));
   // Health set by the operator survives the restart and the re-registration.
@@ -169,8 +171,9 @@ TEST_F(FleetIntegrationTest, InventoryAgentsAreHealthPinged) {
                "  labels { key: \"rack\" value: \"r7\" } }\n",
                agent_address.c_str());
   std::fclose(f);
-  ServerProcess controller(Runfile("controller/farm-controller"), "farm-controller",
-                           {"--db", DbPath(), "--heartbeat-interval=200ms", "--inventory", inventory});
+  ServerProcess controller(
+      Runfile("controller/farm-controller"), "farm-controller",
+      {"--db", DbPath(), "--heartbeat-interval=200ms", "--inventory", inventory});
   const std::string address = controller.WaitUntilListening();
   ASSERT_FALSE(address.empty());
   Connect(address);
@@ -190,8 +193,9 @@ TEST_F(FleetIntegrationTest, BadRequestsGetClearErrors) {
   Connect(address);
   grpc::ClientContext c1;
   farm::v1::RegisterAgentResponse registered;
-  EXPECT_THAT(FromGrpcStatus(stub_->RegisterAgent(&c1, farm::v1::RegisterAgentRequest(), &registered)),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("identity.device_id")));
+  EXPECT_THAT(
+      FromGrpcStatus(stub_->RegisterAgent(&c1, farm::v1::RegisterAgentRequest(), &registered)),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("identity.device_id")));
   grpc::ClientContext c2;
   farm::v1::SetDeviceStateRequest request;
   request.set_device_id("ghost");

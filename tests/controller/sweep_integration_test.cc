@@ -79,7 +79,8 @@ class SweepIntegrationTest : public ::testing::Test {
 
   farm::v1::StartSweepRequest Request(std::vector<std::string> ids, uint64_t float_steps) {
     farm::v1::StartSweepRequest request;
-    for (const std::string& id : ids) request.mutable_spec()->mutable_selector()->add_device_ids(id);
+    for (const std::string& id : ids)
+      request.mutable_spec()->mutable_selector()->add_device_ids(id);
     farm::v1::SweepPlan* plan = request.mutable_spec()->mutable_plan();
     plan->set_capability(true);
     farm::v1::WorkloadSpec* crypto = plan->add_workloads();
@@ -142,7 +143,8 @@ TEST_F(SweepIntegrationTest, CapabilityAndNativeWorkloadsOnThreeAgents) {
   farm::v1::Sweep sweep = Start(Request({"host-a", "host-b", "sd835-fixture"}, 100000));
   ASSERT_EQ(sweep.tasks_size(), 6);
   const std::vector<farm::v1::WatchSweepResponse> events = Watch(sweep.sweep_id());
-  std::cerr << "sweep of capability + native workloads on 3 agents: " << absl::Now() - start << "\n";
+  std::cerr << "sweep of capability + native workloads on 3 agents: " << absl::Now() - start
+            << "\n";
   ASSERT_FALSE(events.empty());
   EXPECT_TRUE(events.back().has_sweep());
   bool saw_progress = false;
@@ -158,7 +160,8 @@ TEST_F(SweepIntegrationTest, CapabilityAndNativeWorkloadsOnThreeAgents) {
     if (task.device_id() == "sd835-fixture" && task.kind() == farm::v1::STEP_KIND_BENCHMARK) {
       EXPECT_EQ(task.state(), farm::v1::TASK_STATE_FAILED);
       EXPECT_THAT(task.status(), HasSubstr("fixture"));
-    } else if (task.kind() == farm::v1::STEP_KIND_CAPABILITY && task.device_id() == "sd835-fixture") {
+    } else if (task.kind() == farm::v1::STEP_KIND_CAPABILITY &&
+               task.device_id() == "sd835-fixture") {
       EXPECT_EQ(task.capability().verdict(), farm::v1::VERDICT_NO_HYPERVISOR_MODE);
     } else if (task.kind() == farm::v1::STEP_KIND_BENCHMARK) {
       ASSERT_EQ(task.state(), farm::v1::TASK_STATE_SUCCEEDED) << task.status();
@@ -245,13 +248,16 @@ TEST_F(SweepIntegrationTest, CancelStopsTheRunningJobOnItsAgent) {
   grpc::ClientContext status_context;
   farm::v1::ListDevicesResponse devices;
   ASSERT_TRUE(stub_->ListDevices(&status_context, farm::v1::ListDevicesRequest(), &devices).ok());
-  auto agent = farm::v1::AgentService::NewStub(grpc::CreateChannel(
-      devices.devices(0).agent_address(), grpc::InsecureChannelCredentials()));
-  EXPECT_TRUE(WaitFor([&] {
-    grpc::ClientContext c;
-    farm::v1::GetStatusResponse status;
-    return agent->GetStatus(&c, farm::v1::GetStatusRequest(), &status).ok() && !status.has_busy_job();
-  }, absl::Seconds(30)));
+  auto agent = farm::v1::AgentService::NewStub(
+      grpc::CreateChannel(devices.devices(0).agent_address(), grpc::InsecureChannelCredentials()));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        grpc::ClientContext c;
+        farm::v1::GetStatusResponse status;
+        return agent->GetStatus(&c, farm::v1::GetStatusRequest(), &status).ok() &&
+               !status.has_busy_job();
+      },
+      absl::Seconds(30)));
 }
 
 TEST_F(SweepIntegrationTest, KilledControllerResumesAndStoresEveryResultOnce) {
@@ -278,15 +284,19 @@ TEST_F(SweepIntegrationTest, KilledControllerResumesAndStoresEveryResultOnce) {
   ASSERT_EQ(::kill(controller_->process().pid(), SIGKILL), 0);
   controller_->process().Wait();
   StartController(address_);
-  ASSERT_TRUE(WaitFor([&] {
-    const farm::v1::SweepState s = Get(sweep.sweep_id()).state();
-    return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED;
-  }, absl::Seconds(120))) << controller_->Log();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const farm::v1::SweepState s = Get(sweep.sweep_id()).state();
+        return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED;
+      },
+      absl::Seconds(120)))
+      << controller_->Log();
   sweep = Get(sweep.sweep_id(), true);
   EXPECT_EQ(sweep.state(), farm::v1::SWEEP_STATE_SUCCEEDED);
   int64_t values = 0;
   for (const farm::v1::Task& task : sweep.tasks()) {
-    for (const farm::v1::Measurement& m : task.benchmark().measurements()) values += m.values_size();
+    for (const farm::v1::Measurement& m : task.benchmark().measurements())
+      values += m.values_size();
   }
   // 2 devices x (sha256 + aes256gcm + float.time) x 2 repetitions.
   EXPECT_EQ(values, 12);

@@ -32,14 +32,14 @@ class FarmctlTest : public ::testing::Test {
     controller_ = new ServerProcess(Runfile("controller/farm-controller"), "farm-controller",
                                     {"--db", db, "--heartbeat-interval=200ms"});
     address_ = new std::string(controller_->WaitUntilListening());
-    agent_ = new ServerProcess(Runfile("agent/farm-agent"), "farm-agent",
-                               {"--controller", *address_, "--device-id=bench-host",
-                                "--background-boot-check=false",
-                                absl::StrCat("--work-dir=", std::getenv("TEST_TMPDIR"))});
+    agent_ = new ServerProcess(
+        Runfile("agent/farm-agent"), "farm-agent",
+        {"--controller", *address_, "--device-id=bench-host", "--background-boot-check=false",
+         absl::StrCat("--work-dir=", std::getenv("TEST_TMPDIR"))});
     agent_address_ = new std::string(agent_->WaitUntilListening());
-    fixture_ = new ServerProcess(Runfile("agent/farm-agent"), "farm-agent",
-                                 {"--controller", *address_, "--sysroot",
-                                  Runfile("tests/fixtures/devices/sd8gen3-stock")});
+    fixture_ = new ServerProcess(
+        Runfile("agent/farm-agent"), "farm-agent",
+        {"--controller", *address_, "--sysroot", Runfile("tests/fixtures/devices/sd8gen3-stock")});
     fixture_->WaitUntilListening();
   }
   static void TearDownTestSuite() {
@@ -68,9 +68,9 @@ class FarmctlTest : public ::testing::Test {
   }
 
   std::string StartSweep() {
-    const ProcessResult r = Farmctl({"sweep", "start", "--devices=bench-host",
-                                     "--plan=capability,native", "--workloads=crypto,float",
-                                     "--repetitions=2", "--watch"});
+    const ProcessResult r =
+        Farmctl({"sweep", "start", "--devices=bench-host", "--plan=capability,native",
+                 "--workloads=crypto,float", "--repetitions=2", "--watch"});
     EXPECT_EQ(r.exit_code, 0) << r.stdout_data << r.stderr_data;
     EXPECT_THAT(r.stdout_data, HasSubstr("succeeded"));
     return std::string(absl::string_view(r.stdout_data).substr(0, r.stdout_data.find(' ')));
@@ -132,7 +132,8 @@ TEST_F(FarmctlTest, SweepMatrixCompareLogs) {
   const ProcessResult report = Farmctl({"report", "--out=" + report_path});
   ASSERT_EQ(report.exit_code, 0) << report.stderr_data;
   std::ifstream report_file(report_path);
-  const std::string html((std::istreambuf_iterator<char>(report_file)), std::istreambuf_iterator<char>());
+  const std::string html((std::istreambuf_iterator<char>(report_file)),
+                         std::istreambuf_iterator<char>());
   EXPECT_THAT(html, HasSubstr("<table id=\"matrix\">"));
   EXPECT_THAT(html, HasSubstr("<td>bench-host</td>"));
   EXPECT_THAT(html, HasSubstr("<svg"));
@@ -143,8 +144,8 @@ TEST_F(FarmctlTest, SweepMatrixCompareLogs) {
 // is on this machine (a failed boot is a stored result, not a failed task).
 TEST_F(FarmctlTest, BootSweepMeasuresTcgBootTime) {
   WaitForDevices();
-  const ProcessResult sweep = Farmctl({"sweep", "start", "--devices=bench-host", "--plan=boot",
-                                       "--repetitions=1", "--watch"});
+  const ProcessResult sweep = Farmctl(
+      {"sweep", "start", "--devices=bench-host", "--plan=boot", "--repetitions=1", "--watch"});
   ASSERT_EQ(sweep.exit_code, 0) << sweep.stdout_data << sweep.stderr_data;
   const ProcessResult json = Farmctl({"matrix", "--format=json", "--devices=bench-host"});
   farm::v1::GetMatrixResponse matrix;

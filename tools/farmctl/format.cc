@@ -30,7 +30,8 @@ namespace {
 std::string Figure(const farm::v1::Aggregate& a, bool present) {
   if (!present || !a.has_median()) return "-";
   std::string s = absl::StrFormat("%.4g", a.median());
-  if (a.samples() < a.samples_requested()) absl::StrAppend(&s, " (", a.samples(), "/", a.samples_requested(), ")");
+  if (a.samples() < a.samples_requested())
+    absl::StrAppend(&s, " (", a.samples(), "/", a.samples_requested(), ")");
   return s;
 }
 
@@ -54,7 +55,8 @@ std::string Table(const std::vector<std::string>& header,
   std::vector<size_t> width(header.size());
   for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
   for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    for (size_t i = 0; i < row.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], row[i].size());
   }
   std::string out;
   auto line = [&](const std::vector<std::string>& cells) {
@@ -74,17 +76,19 @@ std::string DevicesTable(const std::vector<farm::v1::Device>& devices) {
   std::vector<std::vector<std::string>> rows;
   for (const farm::v1::Device& d : devices) {
     const farm::v1::DeviceIdentity& id = d.identity();
-    rows.push_back({d.device_id(), id.model().empty() ? "-" : id.model(),
-                    !id.soc_marketing_name().empty() ? id.soc_marketing_name()
-                    : !id.soc_model().empty()        ? id.soc_model()
-                                                     : "-",
-                    EnumTail(farm::v1::HypervisorKind_Name(d.capability().hypervisor_kind()), 16),
-                    EnumTail(farm::v1::Verdict_Name(d.capability().verdict()), 8),
-                    EnumTail(farm::v1::OperationalState_Name(d.state().operational()), 18),
-                    EnumTail(farm::v1::HealthState_Name(d.state().health()), 13),
-                    d.has_last_seen() ? google::protobuf::util::TimeUtil::ToString(d.last_seen()) : "never"});
+    rows.push_back(
+        {d.device_id(), id.model().empty() ? "-" : id.model(),
+         !id.soc_marketing_name().empty() ? id.soc_marketing_name()
+         : !id.soc_model().empty()        ? id.soc_model()
+                                          : "-",
+         EnumTail(farm::v1::HypervisorKind_Name(d.capability().hypervisor_kind()), 16),
+         EnumTail(farm::v1::Verdict_Name(d.capability().verdict()), 8),
+         EnumTail(farm::v1::OperationalState_Name(d.state().operational()), 18),
+         EnumTail(farm::v1::HealthState_Name(d.state().health()), 13),
+         d.has_last_seen() ? google::protobuf::util::TimeUtil::ToString(d.last_seen()) : "never"});
   }
-  return Table({"ID", "MODEL", "SOC", "HYPERVISOR", "VERDICT", "STATE", "HEALTH", "LAST SEEN"}, rows);
+  return Table({"ID", "MODEL", "SOC", "HYPERVISOR", "VERDICT", "STATE", "HEALTH", "LAST SEEN"},
+               rows);
 }
 
 std::string SweepLine(const farm::v1::Sweep& s) {
@@ -97,18 +101,20 @@ std::string SweepLine(const farm::v1::Sweep& s) {
 
 MatrixTable MatrixAsTable(const farm::v1::GetMatrixResponse& matrix) {
   MatrixTable table;
-  table.header = {"DEVICE", "VERDICT", "METRIC", "UNIT", "NATIVE", "KVM",
-                                           "TCG", "KVM % NATIVE", "TCG % NATIVE", "KVM/TCG"};
+  table.header = {"DEVICE", "VERDICT", "METRIC",       "UNIT",         "NATIVE",
+                  "KVM",    "TCG",     "KVM % NATIVE", "TCG % NATIVE", "KVM/TCG"};
   for (const farm::v1::MatrixRow& row : matrix.rows()) {
     const std::string name = row.is_fixture() ? row.key() + " [fixture]" : row.key();
     const std::string verdict = EnumTail(farm::v1::Verdict_Name(row.verdict()), 8);
-    if (row.cells().empty()) table.rows.push_back({name, verdict, "-", "", "-", "-", "-", "-", "-", "-"});
+    if (row.cells().empty())
+      table.rows.push_back({name, verdict, "-", "", "-", "-", "-", "-", "-", "-"});
     for (const farm::v1::MatrixCell& cell : row.cells()) {
-      table.rows.push_back({name, verdict, MetricLabel(cell.metric(), cell.parameters()), cell.unit(), Figure(cell.native(), cell.has_native()),
-                      Figure(cell.kvm(), cell.has_kvm()), Figure(cell.tcg(), cell.has_tcg()),
-                      Percent(cell.has_kvm_percent_of_native(), cell.kvm_percent_of_native()),
-                      Percent(cell.has_tcg_percent_of_native(), cell.tcg_percent_of_native()),
-                      Times(cell.has_kvm_speedup_over_tcg(), cell.kvm_speedup_over_tcg())});
+      table.rows.push_back({name, verdict, MetricLabel(cell.metric(), cell.parameters()),
+                            cell.unit(), Figure(cell.native(), cell.has_native()),
+                            Figure(cell.kvm(), cell.has_kvm()), Figure(cell.tcg(), cell.has_tcg()),
+                            Percent(cell.has_kvm_percent_of_native(), cell.kvm_percent_of_native()),
+                            Percent(cell.has_tcg_percent_of_native(), cell.tcg_percent_of_native()),
+                            Times(cell.has_kvm_speedup_over_tcg(), cell.kvm_speedup_over_tcg())});
     }
   }
   return table;
@@ -152,8 +158,8 @@ absl::StatusOr<std::string> FormatMatrix(const farm::v1::GetMatrixResponse& matr
 std::string CompareTable(const farm::v1::CompareSweepsResponse& comparison) {
   std::vector<std::vector<std::string>> rows;
   for (const farm::v1::VerdictChange& v : comparison.verdict_changes()) {
-    rows.push_back({EnumTail(farm::v1::ChangeLabel_Name(v.label()), 13), v.device_id(), "verdict", "",
-                    EnumTail(farm::v1::Verdict_Name(v.verdict_a()), 8),
+    rows.push_back({EnumTail(farm::v1::ChangeLabel_Name(v.label()), 13), v.device_id(), "verdict",
+                    "", EnumTail(farm::v1::Verdict_Name(v.verdict_a()), 8),
                     EnumTail(farm::v1::Verdict_Name(v.verdict_b()), 8), ""});
   }
   for (const farm::v1::MetricChange& c : comparison.changes()) {

@@ -60,7 +60,8 @@ constexpr char kUsage[] =
     "  farmctl device show ID | device history ID\n"
     "  farmctl device set-state ID maintenance|retired|good --reason TEXT\n"
     "  farmctl probe --agent ADDR\n"
-    "  farmctl sweep start [--selector k=v | --devices a,b] [--plan capability,native,kvm,tcg,boot,boot3]\n"
+    "  farmctl sweep start [--selector k=v | --devices a,b] [--plan "
+    "capability,native,kvm,tcg,boot,boot3]\n"
     "                      [--repetitions N] [--max-parallel M] [--watch]\n"
     "  farmctl sweep watch ID | sweep list | sweep show ID | sweep cancel ID [--reason TEXT]\n"
     "  farmctl matrix [--group-by device|model|soc] [--format table|markdown|csv|json]\n"
@@ -92,7 +93,8 @@ void WithDeadline(grpc::ClientContext* context, int seconds = 30) {
 
 absl::StatusOr<farm::v1::Selector> SelectorFromFlags() {
   farm::v1::Selector selector;
-  for (absl::string_view pair : absl::StrSplit(absl::GetFlag(FLAGS_selector), ',', absl::SkipEmpty())) {
+  for (absl::string_view pair :
+       absl::StrSplit(absl::GetFlag(FLAGS_selector), ',', absl::SkipEmpty())) {
     std::vector<std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
     if (kv.size() != 2 || kv[0].empty()) {
       return absl::InvalidArgumentError(absl::StrCat("--selector '", pair, "' is not key=value"));
@@ -101,7 +103,8 @@ absl::StatusOr<farm::v1::Selector> SelectorFromFlags() {
     match->set_key(kv[0]);
     match->add_values(kv[1]);
   }
-  for (absl::string_view id : absl::StrSplit(absl::GetFlag(FLAGS_devices), ',', absl::SkipEmpty())) {
+  for (absl::string_view id :
+       absl::StrSplit(absl::GetFlag(FLAGS_devices), ',', absl::SkipEmpty())) {
     selector.add_device_ids(std::string(id));
   }
   return selector;
@@ -139,7 +142,8 @@ absl::StatusOr<farm::v1::SweepSpec> SpecFromFlags() {
   }
   if (plan->workload_modes_size() > 0) {
     // Quick sizes: a sweep that an operator watches, not a soak.
-    for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_workloads), ',', absl::SkipEmpty())) {
+    for (absl::string_view name :
+         absl::StrSplit(absl::GetFlag(FLAGS_workloads), ',', absl::SkipEmpty())) {
       farm::v1::WorkloadSpec* w = plan->add_workloads();
       w->set_name(std::string(name));
       if (name == "crypto") w->set_size_bytes(16 << 20);
@@ -232,7 +236,8 @@ int Run(const std::vector<std::string>& args) {
       farm::v1::ListDevicesResponse response;
       grpc::Status status = stub->ListDevices(&context, request, &response);
       if (!status.ok()) return Fail(status);
-      if (response.devices().empty()) return Fail(grpc::Status(grpc::StatusCode::NOT_FOUND, "no device '" + id + "'"));
+      if (response.devices().empty())
+        return Fail(grpc::Status(grpc::StatusCode::NOT_FOUND, "no device '" + id + "'"));
       std::cout << DevicesTable({response.devices(0)}) << "\n"
                 << probe::FormatCapabilityReport(response.devices(0).capability());
       return 0;
@@ -246,7 +251,8 @@ int Run(const std::vector<std::string>& args) {
       grpc::Status status = stub->GetDeviceHistory(&context, request, &response);
       if (!status.ok()) return Fail(status);
       for (const auto& e : response.events()) {
-        std::cout << google::protobuf::util::TimeUtil::ToString(e.time()) << "  " << e.description() << "\n";
+        std::cout << google::protobuf::util::TimeUtil::ToString(e.time()) << "  " << e.description()
+                  << "\n";
       }
       return 0;
     }
@@ -255,10 +261,14 @@ int Run(const std::vector<std::string>& args) {
       farm::v1::SetDeviceStateRequest request;
       request.set_device_id(id);
       request.set_reason(absl::GetFlag(FLAGS_reason));
-      if (state == "maintenance") request.set_health(farm::v1::HEALTH_STATE_MAINTENANCE);
-      else if (state == "retired") request.set_health(farm::v1::HEALTH_STATE_RETIRED);
-      else if (state == "good") request.set_health(farm::v1::HEALTH_STATE_GOOD);
-      else return Usage("set-state takes maintenance, retired or good");
+      if (state == "maintenance")
+        request.set_health(farm::v1::HEALTH_STATE_MAINTENANCE);
+      else if (state == "retired")
+        request.set_health(farm::v1::HEALTH_STATE_RETIRED);
+      else if (state == "good")
+        request.set_health(farm::v1::HEALTH_STATE_GOOD);
+      else
+        return Usage("set-state takes maintenance, retired or good");
       grpc::ClientContext context;
       WithDeadline(&context);
       farm::v1::SetDeviceStateResponse response;
@@ -276,7 +286,8 @@ int Run(const std::vector<std::string>& args) {
     grpc::ClientContext context;
     WithDeadline(&context, 60);
     farm::v1::GetCapabilityResponse response;
-    grpc::Status status = agent->GetCapability(&context, farm::v1::GetCapabilityRequest(), &response);
+    grpc::Status status =
+        agent->GetCapability(&context, farm::v1::GetCapabilityRequest(), &response);
     if (!status.ok()) return Fail(status);
     std::cout << probe::FormatCapabilityReport(response.capability());
     return 0;
@@ -321,10 +332,8 @@ int Run(const std::vector<std::string>& args) {
       std::cout << SweepLine(response.sweep()) << "\n";
       std::vector<std::vector<std::string>> rows;
       for (const auto& t : response.sweep().tasks()) {
-        rows.push_back({t.task_id(), t.device_id(),
-                        EnumTail(farm::v1::StepKind_Name(t.kind()), 10),
-                        EnumTail(farm::v1::TaskState_Name(t.state()), 11),
-                        t.status()});
+        rows.push_back({t.task_id(), t.device_id(), EnumTail(farm::v1::StepKind_Name(t.kind()), 10),
+                        EnumTail(farm::v1::TaskState_Name(t.state()), 11), t.status()});
       }
       std::cout << Table({"TASK", "DEVICE", "STEP", "STATE", "STATUS"}, rows);
       return 0;
@@ -347,10 +356,14 @@ int Run(const std::vector<std::string>& args) {
   if (cmd == "matrix" || cmd == "report") {
     farm::v1::GetMatrixRequest request;
     const std::string group = absl::GetFlag(FLAGS_group_by);
-    if (group == "device") request.set_group_by(farm::v1::GROUP_BY_DEVICE);
-    else if (group == "model") request.set_group_by(farm::v1::GROUP_BY_MODEL);
-    else if (group == "soc") request.set_group_by(farm::v1::GROUP_BY_SOC);
-    else return Usage("--group-by takes device, model or soc");
+    if (group == "device")
+      request.set_group_by(farm::v1::GROUP_BY_DEVICE);
+    else if (group == "model")
+      request.set_group_by(farm::v1::GROUP_BY_MODEL);
+    else if (group == "soc")
+      request.set_group_by(farm::v1::GROUP_BY_SOC);
+    else
+      return Usage("--group-by takes device, model or soc");
     absl::StatusOr<farm::v1::Selector> selector = SelectorFromFlags();
     if (!selector.ok()) return Usage(std::string(selector.status().message()));
     *request.mutable_filter() = *selector;
@@ -359,7 +372,8 @@ int Run(const std::vector<std::string>& args) {
       absl::StatusOr<std::string> format_check = FormatMatrix({}, absl::GetFlag(FLAGS_format));
       if (!format_check.ok()) return Usage(std::string(format_check.status().message()));
     }
-    if (cmd == "report" && absl::GetFlag(FLAGS_out).empty()) return Usage("report needs --out FILE");
+    if (cmd == "report" && absl::GetFlag(FLAGS_out).empty())
+      return Usage("report needs --out FILE");
     grpc::ClientContext context;
     WithDeadline(&context);
     farm::v1::GetMatrixResponse response;

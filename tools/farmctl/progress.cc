@@ -38,7 +38,8 @@ void SweepProgress::Track(const farm::v1::Task& task) {
   if (task.has_progress() && !task.progress().message().empty()) {
     view.activity = absl::StrCat(TaskLabel(task), ": ", task.progress().message());
   } else {
-    view.activity = task.status().empty() ? TaskLabel(task) : absl::StrCat(TaskLabel(task), ": ", task.status());
+    view.activity = task.status().empty() ? TaskLabel(task)
+                                          : absl::StrCat(TaskLabel(task), ": ", task.status());
   }
 }
 
@@ -88,8 +89,9 @@ std::vector<std::string> SweepProgress::Render(int bar_width, absl::Time now) co
         std::max(absl::ZeroDuration(),
                  absl::Seconds(google::protobuf::util::TimeUtil::DurationToSeconds(sweep_.eta())) -
                      (now - sweep_received_));
-    absl::StrAppend(&overall, "  ETA ",
-                    eta < absl::Seconds(1) ? "<1s" : absl::FormatDuration(absl::Trunc(eta, absl::Seconds(1))));
+    absl::StrAppend(
+        &overall, "  ETA ",
+        eta < absl::Seconds(1) ? "<1s" : absl::FormatDuration(absl::Trunc(eta, absl::Seconds(1))));
   }
   lines.push_back(overall);
   return lines;

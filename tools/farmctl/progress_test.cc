@@ -1,7 +1,7 @@
 #include "tools/farmctl/progress.h"
 
-#include <google/protobuf/util/time_util.h>
 #include <gmock/gmock.h>
+#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
 namespace kvmfarm::farmctl {
@@ -48,10 +48,14 @@ TEST(SweepProgressTest, ABarPerDeviceAndAnOverallBarWithEta) {
   SweepProgress progress;
   // The first summary carries every task, so each device's total is known at once.
   farm::v1::WatchSweepResponse first = SweepEvent(4, 0, 0, 120);
-  *first.mutable_sweep()->add_tasks() = TaskEvent("s/t1", "pixel8", farm::v1::TASK_STATE_PENDING).task();
-  *first.mutable_sweep()->add_tasks() = TaskEvent("s/t2", "pixel8", farm::v1::TASK_STATE_PENDING).task();
-  *first.mutable_sweep()->add_tasks() = TaskEvent("s/t3", "host", farm::v1::TASK_STATE_PENDING).task();
-  *first.mutable_sweep()->add_tasks() = TaskEvent("s/t4", "host", farm::v1::TASK_STATE_PENDING).task();
+  *first.mutable_sweep()->add_tasks() =
+      TaskEvent("s/t1", "pixel8", farm::v1::TASK_STATE_PENDING).task();
+  *first.mutable_sweep()->add_tasks() =
+      TaskEvent("s/t2", "pixel8", farm::v1::TASK_STATE_PENDING).task();
+  *first.mutable_sweep()->add_tasks() =
+      TaskEvent("s/t3", "host", farm::v1::TASK_STATE_PENDING).task();
+  *first.mutable_sweep()->add_tasks() =
+      TaskEvent("s/t4", "host", farm::v1::TASK_STATE_PENDING).task();
   progress.Update(first, kT0);
   progress.Update(TaskEvent("s/t1", "pixel8", farm::v1::TASK_STATE_SUCCEEDED), kT0);
   farm::v1::WatchSweepResponse running = TaskEvent("s/t2", "pixel8", farm::v1::TASK_STATE_RUNNING);
@@ -70,7 +74,8 @@ TEST(SweepProgressTest, EtaUnderASecond) {
   SweepProgress progress;
   progress.Update(TaskEvent("s/t1", "host", farm::v1::TASK_STATE_RUNNING), kT0);
   progress.Update(SweepEvent(1, 0, 1, 0), kT0);
-  EXPECT_EQ(progress.Render(4, kT0).back(), "overall [....] 0/1 done, 1 running, 0 failed  ETA <1s");
+  EXPECT_EQ(progress.Render(4, kT0).back(),
+            "overall [....] 0/1 done, 1 running, 0 failed  ETA <1s");
 }
 
 TEST(SweepProgressTest, EtaCountsDownBetweenSummaries) {
@@ -91,7 +96,7 @@ TEST(SweepProgressTest, NoEtaOnceEverythingFinished) {
   progress.Update(TaskEvent("s/t1", "host", farm::v1::TASK_STATE_SUCCEEDED), kT0);
   progress.Update(SweepEvent(1, 1, 0, 3), kT0);
   EXPECT_THAT(progress.Render(4, kT0), ElementsAre("host    [####] 1/1  done",
-                                              "overall [####] 1/1 done, 0 running, 0 failed"));
+                                                   "overall [####] 1/1 done, 0 running, 0 failed"));
 }
 
 }  // namespace

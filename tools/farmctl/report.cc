@@ -40,18 +40,17 @@ std::string BarChart(const std::string& title, const std::vector<Bar>& bars,
   std::string svg = absl::StrFormat(
       "<svg role=\"img\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">"
       "<title>%s</title><text x=\"0\" y=\"14\" font-size=\"13\" font-weight=\"bold\">%s</text>",
-      kLabelWidth + kBarWidth + 90, height, kLabelWidth + kBarWidth + 90, height,
-      HtmlEscape(title), HtmlEscape(title));
+      kLabelWidth + kBarWidth + 90, height, kLabelWidth + kBarWidth + 90, height, HtmlEscape(title),
+      HtmlEscape(title));
   int y = 22;
   for (const Bar& b : bars) {
     const double width = std::max(1.0, kBarWidth * b.value / max_value);
-    absl::StrAppendFormat(
-        &svg,
-        "<text x=\"0\" y=\"%d\" font-size=\"12\">%s</text>"
-        "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
-        "<text x=\"%.1f\" y=\"%d\" font-size=\"12\">%.4g %s</text>",
-        y + 13, HtmlEscape(b.label), kLabelWidth, y + 2, width, kRowHeight - 4, b.colour,
-        kLabelWidth + width + 4, y + 13, b.value, HtmlEscape(unit));
+    absl::StrAppendFormat(&svg,
+                          "<text x=\"0\" y=\"%d\" font-size=\"12\">%s</text>"
+                          "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
+                          "<text x=\"%.1f\" y=\"%d\" font-size=\"12\">%.4g %s</text>",
+                          y + 13, HtmlEscape(b.label), kLabelWidth, y + 2, width, kRowHeight - 4,
+                          b.colour, kLabelWidth + width + 4, y + 13, b.value, HtmlEscape(unit));
     y += kRowHeight;
   }
   return svg + "</svg>\n";
@@ -60,7 +59,8 @@ std::string BarChart(const std::string& title, const std::vector<Bar>& bars,
 std::string RowSection(const farm::v1::MatrixRow& row) {
   const std::string verdict = farm::v1::Verdict_Name(row.verdict()).substr(8);
   std::string html = absl::StrCat(
-      "<section><h2>", HtmlEscape(row.key()), row.is_fixture() ? " <span class=\"verdict fixture\">fixture</span>" : "",
+      "<section><h2>", HtmlEscape(row.key()),
+      row.is_fixture() ? " <span class=\"verdict fixture\">fixture</span>" : "",
       "</h2><p><span class=\"verdict", row.verdict() == farm::v1::VERDICT_KVM_READY ? " ready" : "",
       "\">", HtmlEscape(verdict), "</span> ", HtmlEscape(row.identity().model()), " ",
       HtmlEscape(row.identity().soc_marketing_name()), "</p>");
@@ -81,8 +81,10 @@ std::string RowSection(const farm::v1::MatrixRow& row) {
     const std::string metric = MetricLabel(cell.metric(), cell.parameters());
     if (absl::StartsWith(cell.metric(), "boot.")) {
       boot_unit = cell.unit();
-      if (cell.kvm().has_median()) boot_bars.push_back({metric + " KVM", cell.kvm().median(), "#2b7bb9"});
-      if (cell.tcg().has_median()) boot_bars.push_back({metric + " TCG", cell.tcg().median(), "#d9822b"});
+      if (cell.kvm().has_median())
+        boot_bars.push_back({metric + " KVM", cell.kvm().median(), "#2b7bb9"});
+      if (cell.tcg().has_median())
+        boot_bars.push_back({metric + " TCG", cell.tcg().median(), "#d9822b"});
       continue;
     }
     if (!cell.native().has_median()) continue;
@@ -94,7 +96,8 @@ std::string RowSection(const farm::v1::MatrixRow& row) {
       workload_bars.push_back({metric + " TCG", cell.tcg_percent_of_native(), "#d9822b"});
     }
   }
-  if (!workload_bars.empty()) html += BarChart("Workloads: KVM and TCG as % of native", workload_bars, "%");
+  if (!workload_bars.empty())
+    html += BarChart("Workloads: KVM and TCG as % of native", workload_bars, "%");
   if (!boot_bars.empty()) html += BarChart("Boot to userspace", boot_bars, boot_unit);
   return html + "</section>\n";
 }
@@ -106,12 +109,23 @@ std::string HtmlEscape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -119,7 +133,8 @@ std::string HtmlEscape(const std::string& text) {
 
 std::string HtmlReport(const farm::v1::GetMatrixResponse& matrix) {
   const std::string generated =
-      matrix.has_generated_at() ? google::protobuf::util::TimeUtil::ToString(matrix.generated_at()) : "";
+      matrix.has_generated_at() ? google::protobuf::util::TimeUtil::ToString(matrix.generated_at())
+                                : "";
   std::string html = absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<title>kvmfarm compatibility report</title>",
