@@ -19,13 +19,14 @@
 #include "agent/native_benchmark.h"
 #include "agent/probe/probe.h"
 #include "agent/vm/boot.h"
+#include "common/version.h"
 #include "farm/v1/agent.grpc.pb.h"
 
 namespace kvmfarm {
 
 struct AgentConfig {
   probe::ProbeOptions probe;
-  std::string version = "0.1.0";
+  std::string version = kKvmfarmVersion;
   std::string listen_address;
   // How native benchmarks run; workload_binary empty = farm-workload not found.
   NativeBenchmarkOptions native;

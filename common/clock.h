@@ -3,12 +3,11 @@
 // -----------------------------------------------------------------------------
 //
 // Time as a dependency: controller logic (heartbeat timeouts, backoff, schedules)
-// asks a Clock, so tests drive it with a FakeClock instead of sleeping.
+// asks a Clock, so tests drive it with a FakeClock (common/testing/fake_clock.h)
+// instead of sleeping.
 #ifndef KVMFARM_COMMON_CLOCK_H_
 #define KVMFARM_COMMON_CLOCK_H_
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -23,24 +22,6 @@ class Clock {
 class RealClock final : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
-};
-
-// A clock that moves only when told to.
-class FakeClock final : public Clock {
- public:
-  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1700000000)) : now_(start) {}
-  absl::Time Now() const override {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    now_ += d;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kvmfarm

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ip_address.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 
 namespace kvmfarm {
 namespace {
@@ -69,8 +70,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
   auto result = std::unique_ptr<GrpcServer>(
       new GrpcServer(std::move(server), bound_port, absl::StrCat(host, ":", bound_port)));
   if (!options.port_file.empty()) {
-    absl::Status status = WritePortFile(options.port_file, bound_port);
-    if (!status.ok()) return status;
+    RETURN_IF_ERROR(WritePortFile(options.port_file, bound_port));
   }
   return result;
 }

@@ -18,5 +18,15 @@ TEST(ProtoTimeTest, BeforeTheEpoch) {
   EXPECT_EQ(FromProtoTimestamp(ToProtoTimestamp(t)), t);
 }
 
+TEST(ProtoTimeTest, DurationsRoundTripToTheNanosecond) {
+  const absl::Duration d = absl::Seconds(90) + absl::Nanoseconds(5);
+  const google::protobuf::Duration proto = ToProtoDuration(d);
+  EXPECT_EQ(proto.seconds(), 90);
+  EXPECT_EQ(proto.nanos(), 5);
+  EXPECT_EQ(FromProtoDuration(proto), d);
+  EXPECT_EQ(FromProtoDuration(ToProtoDuration(-absl::Milliseconds(1500))),
+            -absl::Milliseconds(1500));
+}
+
 }  // namespace
 }  // namespace kvmfarm

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/flags.h"
 #include "common/measurement.h"
+#include "common/status_macros.h"
 #include "common/subprocess.h"
 #include "workloads/reference_tools.h"
 #include "workloads/runner.h"
@@ -27,13 +28,12 @@ absl::StatusOr<std::string> Output(std::vector<std::string> argv) {
   ProcessSpec spec;
   spec.argv = std::move(argv);
   spec.timeout = absl::Seconds(120);
-  absl::StatusOr<ProcessResult> result = RunProcess(spec);
-  if (!result.ok()) return result.status();
-  if (!result->Succeeded()) {
+  ASSIGN_OR_RETURN(ProcessResult result, RunProcess(spec));
+  if (!result.Succeeded()) {
     return absl::InternalError(
-        absl::StrCat(spec.argv[0], " ", result->Describe(), ": ", result->stderr_data));
+        absl::StrCat(spec.argv[0], " ", result.Describe(), ": ", result.stderr_data));
   }
-  return result->stdout_data;
+  return result.stdout_data;
 }
 
 struct Pair {

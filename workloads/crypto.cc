@@ -7,6 +7,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "workloads/timer.h"
 
 namespace kvmfarm::workloads {
@@ -41,11 +42,9 @@ class CryptoWorkload final : public Workload {
 
   absl::StatusOr<std::vector<Sample>> RunOnce() override {
     const uint64_t blocks = std::max<uint64_t>(1, total_bytes_ / kCryptoBlockBytes);
-    absl::StatusOr<double> sha = Sha256(blocks);
-    if (!sha.ok()) return sha.status();
-    absl::StatusOr<double> gcm = Aes256Gcm(blocks);
-    if (!gcm.ok()) return gcm.status();
-    return std::vector<Sample>{{"crypto.sha256", *sha}, {"crypto.aes256gcm", *gcm}};
+    ASSIGN_OR_RETURN(double sha, Sha256(blocks));
+    ASSIGN_OR_RETURN(double gcm, Aes256Gcm(blocks));
+    return std::vector<Sample>{{"crypto.sha256", sha}, {"crypto.aes256gcm", gcm}};
   }
 
  private:

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/status_macros.h"
 #include "workloads/timer.h"
 
 namespace kvmfarm::workloads {
@@ -71,8 +72,7 @@ class SequentialWorkload final : public Workload {
   std::string note() const override { return CacheNote(size_bytes_); }
 
   absl::Status Prepare() override {
-    absl::Status status = buffer_.Allocate(size_bytes_);
-    if (!status.ok()) return status;
+    RETURN_IF_ERROR(buffer_.Allocate(size_bytes_));
     uint64_t* data = buffer_.data();
     for (uint64_t i = 0; i < buffer_.words(); ++i) data[i] = i;
     return absl::OkStatus();
@@ -151,8 +151,7 @@ class RandomWorkload final : public Workload {
   std::string note() const override { return CacheNote(size_bytes_); }
 
   absl::Status Prepare() override {
-    absl::Status status = buffer_.Allocate(size_bytes_);
-    if (!status.ok()) return status;
+    RETURN_IF_ERROR(buffer_.Allocate(size_bytes_));
     lines_ = size_bytes_ / kCacheLine;
     const uint64_t words_per_line = kCacheLine / sizeof(uint64_t);
     // Sattolo's algorithm: a random permutation that is one single cycle.

@@ -9,13 +9,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/cpuinfo_fields.h"
 #include "common/measurement.h"
+#include "common/version.h"
 #include "workloads/workload.h"
 
 namespace kvmfarm::workloads {
 namespace {
-
-constexpr char kWorkloadVersion[] = "0.1.0";
 
 std::string FirstLineOf(const std::string& path) {
   std::ifstream in(path);
@@ -26,25 +26,18 @@ std::string FirstLineOf(const std::string& path) {
 
 // "model name" on x86; "CPU part" of CPU 0 on arm64.
 std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  std::string part;
-  while (std::getline(in, line)) {
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    const std::string key(absl::StripAsciiWhitespace(line.substr(0, colon)));
-    const std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
-    if (key == "model name") return value;
-    if (key == "CPU part" && part.empty()) part = "arm64 CPU part " + value;
-  }
-  return part;
+  const CpuinfoFields cpuinfo = ReadCpuinfo();
+  const std::string model = FirstProcessorField(cpuinfo, "model name");
+  if (!model.empty()) return model;
+  const std::string part = FirstProcessorField(cpuinfo, "CPU part");
+  return part.empty() ? "" : "arm64 CPU part " + part;
 }
 
 }  // namespace
 
 farm::v1::Provenance WorkloadProvenance() {
   farm::v1::Provenance provenance;
-  provenance.set_workload_build(absl::StrCat("farm-workload ", kWorkloadVersion,
+  provenance.set_workload_build(absl::StrCat("farm-workload ", kKvmfarmVersion,
 #if defined(__aarch64__)
                                              " aarch64",
 #elif defined(__x86_64__)

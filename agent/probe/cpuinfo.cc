@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/cpuinfo_fields.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -91,27 +92,9 @@ absl::StatusOr<CpuInfo> ParseCpuinfo(absl::string_view text) {
   if (absl::StripAsciiWhitespace(text).empty()) {
     return absl::InvalidArgumentError("/proc/cpuinfo is empty");
   }
-  // One map per "processor" block; lines before the first block (and the trailing
-  // "Hardware" block of 32-bit arm kernels) are global.
-  std::vector<std::map<std::string, std::string>> entries;
-  std::map<std::string, std::string> global;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    const size_t colon = line.find(':');
-    if (colon == absl::string_view::npos) continue;
-    std::string key(absl::StripAsciiWhitespace(line.substr(0, colon)));
-    std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
-    if (key.empty()) continue;
-    if (key == "processor") {
-      int id = 0;
-      if (!absl::SimpleAtoi(value, &id)) continue;  // "Processor : AArch64 ..." (old arm)
-      entries.emplace_back();
-    }
-    if (entries.empty() || key == "Hardware" || key == "Serial" || key == "Revision") {
-      global[key] = value;
-    } else {
-      entries.back()[key] = value;
-    }
-  }
+  CpuinfoFields fields = SplitCpuinfo(text);
+  const std::vector<std::map<std::string, std::string>>& entries = fields.processors;
+  std::map<std::string, std::string>& global = fields.global;
   if (entries.empty()) {
     return absl::InvalidArgumentError(
         "/proc/cpuinfo has no 'processor : N' entries; is it really cpuinfo?");

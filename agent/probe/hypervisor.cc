@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/proto_enum.h"
 
 namespace kvmfarm::probe {
 
@@ -108,9 +109,7 @@ farm::v1::HypervisorKind DecideHypervisorKind(const Sysroot& sysroot,
       why = "protected KVM: ro.boot.hypervisor.protected_vm.supported";
     } else if (capability.boot_mode().kvm_arm_mode() == farm::v1::KVM_ARM_MODE_VHE ||
                capability.boot_mode().kvm_arm_mode() == farm::v1::KVM_ARM_MODE_NVHE) {
-      why = absl::StrCat(
-          "KVM at EL2 (",
-          farm::v1::KvmArmMode_Name(capability.boot_mode().kvm_arm_mode()).substr(13), ")");
+      why = absl::StrCat("KVM at EL2 (", EnumValueName(capability.boot_mode().kvm_arm_mode()), ")");
     }
   } else if (vendor.kind != farm::v1::HYPERVISOR_KIND_NONE) {
     kind = vendor.kind;

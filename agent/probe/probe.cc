@@ -16,6 +16,7 @@
 #include "agent/probe/qemu.h"
 #include "agent/probe/verdict.h"
 #include "common/proto_time.h"
+#include "common/status_macros.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -83,15 +84,14 @@ absl::StatusOr<farm::v1::KvmCapability> RunProbe(const ProbeOptions& options) {
         "--sysroot '", options.sysroot, "' is not a directory (give / or a fixture tree)"));
   }
   const Sysroot sysroot(options.sysroot);
-  absl::StatusOr<Properties> props = LoadProperties(sysroot, options.props_file);
-  if (!props.ok()) return props.status();
+  ASSIGN_OR_RETURN(Properties props, LoadProperties(sysroot, options.props_file));
 
   farm::v1::KvmCapability capability;
   capability.set_sysroot(sysroot.root());
   *capability.mutable_probed_at() = ToProtoTimestamp(start);
   Checks* checks = capability.mutable_checks();
 
-  const IdentityResult identity = ReadIdentity(sysroot, *props, options.device_id, checks);
+  const IdentityResult identity = ReadIdentity(sysroot, props, options.device_id, checks);
   *capability.mutable_device() = identity.identity;
   if (sysroot.is_host()) FillAgentUser(capability.mutable_agent_user());
 
@@ -100,7 +100,7 @@ absl::StatusOr<farm::v1::KvmCapability> RunProbe(const ProbeOptions& options) {
   ReadBootModeEvidence(sysroot, identity.identity.cpu_arch(), capability.mutable_boot_mode(),
                        checks);
   AddCpuFlagsCheck(identity, &capability);
-  const VendorHypervisor vendor = ReadVendorHypervisor(sysroot, *props, checks);
+  const VendorHypervisor vendor = ReadVendorHypervisor(sysroot, props, checks);
   for (const std::string& line : vendor.evidence) {
     capability.add_vendor_hypervisor_evidence(line);
   }

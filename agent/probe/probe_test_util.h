@@ -2,9 +2,8 @@
 #ifndef KVMFARM_AGENT_PROBE_PROBE_TEST_UTIL_H_
 #define KVMFARM_AGENT_PROBE_PROBE_TEST_UTIL_H_
 
-#include <sys/stat.h>
-
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -21,9 +20,11 @@ class ScratchRoot {
     const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
     root_ =
         absl::StrCat(std::getenv("TEST_TMPDIR"), "/", info->test_suite_name(), ".", info->name());
-    std::string cmd = absl::StrCat("rm -rf '", root_, "'");
-    EXPECT_EQ(std::system(cmd.c_str()), 0);
-    ::mkdir(root_.c_str(), 0755);
+    std::error_code error;
+    std::filesystem::remove_all(root_, error);
+    EXPECT_FALSE(error) << root_ << ": " << error.message();
+    std::filesystem::create_directories(root_, error);
+    EXPECT_FALSE(error) << root_ << ": " << error.message();
   }
 
   const std::string& path() const { return root_; }
@@ -32,10 +33,8 @@ class ScratchRoot {
   // directories.
   void Write(absl::string_view relative, absl::string_view content) const {
     const std::string full = absl::StrCat(root_, relative);
-    for (size_t slash = full.find('/', root_.size() + 1); slash != std::string::npos;
-         slash = full.find('/', slash + 1)) {
-      ::mkdir(full.substr(0, slash).c_str(), 0755);
-    }
+    std::error_code error;
+    std::filesystem::create_directories(std::filesystem::path(full).parent_path(), error);
     std::ofstream out(full, std::ios::binary | std::ios::trunc);
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
   }

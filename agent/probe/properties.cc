@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 #include "common/subprocess.h"
 
 namespace kvmfarm::probe {
@@ -58,9 +59,8 @@ absl::StatusOr<Properties> LoadProperties(const Sysroot& sysroot, const std::str
   }
   if (!sysroot.is_host()) {
     if (!sysroot.Exists("/getprop.txt")) return Properties();
-    absl::StatusOr<std::string> text = sysroot.ReadFile("/getprop.txt", 4 << 20);
-    if (!text.ok()) return text.status();
-    absl::StatusOr<Properties> props = ParseGetprop(*text);
+    ASSIGN_OR_RETURN(std::string text, sysroot.ReadFile("/getprop.txt", 4 << 20));
+    absl::StatusOr<Properties> props = ParseGetprop(text);
     if (!props.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(sysroot.Resolve("/getprop.txt"), ": ", props.status().message()));
@@ -72,14 +72,12 @@ absl::StatusOr<Properties> LoadProperties(const Sysroot& sysroot, const std::str
   ProcessSpec spec;
   spec.argv = {"/system/bin/getprop"};
   spec.timeout = absl::Seconds(5);
-  absl::StatusOr<ProcessResult> result = RunProcess(spec);
-  if (!result.ok()) return result.status();
-  if (!result->Succeeded()) {
-    return absl::UnavailableError(absl::StrCat("/system/bin/getprop ", result->Describe()));
+  ASSIGN_OR_RETURN(ProcessResult result, RunProcess(spec));
+  if (!result.Succeeded()) {
+    return absl::UnavailableError(absl::StrCat("/system/bin/getprop ", result.Describe()));
   }
-  absl::StatusOr<Properties> props = ParseGetprop(result->stdout_data);
-  if (!props.ok()) return props.status();
-  props->set_source("getprop");
+  ASSIGN_OR_RETURN(Properties props, ParseGetprop(result.stdout_data));
+  props.set_source("getprop");
   return props;
 }
 

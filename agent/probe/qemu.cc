@@ -53,13 +53,12 @@ absl::StatusOr<farm::v1::QemuBinary> QueryQemu(const std::string& path) {
   qemu.set_path(path);
   qemu.set_guest_arch(GuestArch(launch.emulator));
   qemu.set_bundled(launch.bundled);
-  absl::StatusOr<ProcessResult> version = RunQuick(launch, {"--version"});
-  if (!version.ok()) return version.status();
-  if (!version->Succeeded()) {
-    return absl::UnavailableError(absl::StrCat(path, " --version ", version->Describe()));
+  ASSIGN_OR_RETURN(ProcessResult version, RunQuick(launch, {"--version"}));
+  if (!version.Succeeded()) {
+    return absl::UnavailableError(absl::StrCat(path, " --version ", version.Describe()));
   }
   qemu.set_version(std::string(absl::StripAsciiWhitespace(
-      absl::string_view(version->stdout_data).substr(0, version->stdout_data.find('\n')))));
+      absl::string_view(version.stdout_data).substr(0, version.stdout_data.find('\n')))));
   absl::StatusOr<ProcessResult> accel = RunQuick(launch, {"-accel", "help"});
   if (accel.ok() && accel->Succeeded()) {
     for (const std::string& name : ParseAccelHelp(accel->stdout_data)) {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "agent/probe/hypervisor.h"
+#include "common/proto_enum.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -29,11 +30,7 @@ const char* OutcomeWord(farm::v1::Outcome outcome) {
 
 }  // namespace
 
-std::string VerdictName(farm::v1::Verdict verdict) {
-  absl::string_view name = farm::v1::Verdict_Name(verdict);
-  absl::ConsumePrefix(&name, "VERDICT_");
-  return std::string(name);
-}
+std::string VerdictName(farm::v1::Verdict verdict) { return EnumValueName(verdict); }
 
 std::string FormatCapabilityReport(const farm::v1::KvmCapability& c) {
   const farm::v1::DeviceIdentity& d = c.device();

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -65,9 +66,8 @@ absl::StatusOr<std::string> Sysroot::ReadFile(absl::string_view path, size_t max
 }
 
 absl::StatusOr<std::string> Sysroot::ReadLine(absl::string_view path) const {
-  absl::StatusOr<std::string> text = ReadFile(path, 64 * 1024);
-  if (!text.ok()) return text.status();
-  return std::string(absl::StripAsciiWhitespace(*text));
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path, 64 * 1024));
+  return std::string(absl::StripAsciiWhitespace(text));
 }
 
 bool Sysroot::Exists(absl::string_view path) const {

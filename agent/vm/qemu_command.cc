@@ -1,6 +1,5 @@
 #include "agent/vm/qemu_command.h"
 
-#include <fstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -8,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "agent/vm/qemu_launch.h"
+#include "common/cpuinfo_fields.h"
 #include "common/status_macros.h"
 
 namespace kvmfarm::vm {
@@ -25,18 +25,9 @@ VmSpec GuestVmSpec(const GuestImage& image, farm::v1::Mode accel,
 }
 
 uint64_t HostTscKhz() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (!absl::StartsWith(line, "cpu MHz")) continue;
-    double mhz = 0;
-    const size_t colon = line.find(':');
-    if (colon != std::string::npos &&
-        absl::SimpleAtod(absl::StripAsciiWhitespace(line.substr(colon + 1)), &mhz)) {
-      return static_cast<uint64_t>(mhz * 1000);
-    }
-  }
-  return 0;
+  double mhz = 0;
+  if (!absl::SimpleAtod(FirstProcessorField(ReadCpuinfo(), "cpu MHz"), &mhz)) return 0;
+  return static_cast<uint64_t>(mhz * 1000);
 }
 
 absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec, const std::string& qemu_binary) {

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "common/testing/fake_clock.h"
 #include "common/testing/status_matchers.h"
 #include "controller/store/sqlite_store.h"
 #include "gmock/gmock.h"
