@@ -5,9 +5,9 @@
 //
 // A fully static binary: it runs inside a busybox initramfs and on Android. The
 // JSON document (farm.v1.BenchmarkResult, protobuf JSON mapping) goes to stdout;
-// progress goes to stderr as "FARM_PROGRESS <farm.v1.Progress JSON>" lines, which
-// the agent streams on. Exit codes: 0 every workload produced its figures, 1 some
-// failed (the JSON lists why), 2 bad arguments.
+// progress goes to stderr as "FARM_PROGRESS <farm.v1.Progress JSON>" lines
+// (workloads/console_protocol.h), which the agent streams on. Exit codes: 0 every workload produced
+// its figures, 1 some failed (the JSON lists why), 2 bad arguments.
 #include <google/protobuf/util/json_util.h>
 
 #include <cstdio>
@@ -25,6 +25,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/flags.h"
+#include "workloads/console_protocol.h"
 #include "workloads/runner.h"
 #include "workloads/workload.h"
 
@@ -187,10 +188,8 @@ int Main() {
   const farm::v1::BenchmarkResult result =
       RunWorkloads(*specs, static_cast<uint32_t>(absl::GetFlag(FLAGS_repetitions)),
                    [](const farm::v1::Progress& progress) {
-                     std::string json;
-                     if (google::protobuf::util::MessageToJsonString(progress, &json).ok()) {
-                       std::fprintf(stderr, "FARM_PROGRESS %s\n", json.c_str());
-                     }
+                     const std::string line = FormatProgressLine(progress);
+                     if (!line.empty()) std::fprintf(stderr, "%s\n", line.c_str());
                    });
   for (const farm::v1::WorkloadFailure& f : result.failures()) {
     std::fprintf(stderr, "farm-workload: %s: %s\n", f.workload().c_str(), f.reason().c_str());

@@ -1,0 +1,79 @@
+#include "workloads/console_protocol.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace kvmfarm::workloads {
+namespace {
+
+// "<marker> " at the start of `line`: consumes it.
+bool ConsumeMarker(absl::string_view* line, absl::string_view marker) {
+  if (!absl::StartsWith(*line, marker) || line->size() <= marker.size() ||
+      (*line)[marker.size()] != ' ') {
+    return false;
+  }
+  line->remove_prefix(marker.size() + 1);
+  return true;
+}
+
+ConsoleEvent ParseBooted(absl::string_view fields) {
+  ConsoleEvent event;
+  event.kind = ConsoleEvent::kBooted;
+  for (absl::string_view field : absl::StrSplit(fields, ' ')) {
+    if (absl::ConsumePrefix(&field, "uptime=")) absl::SimpleAtod(field, &event.uptime_seconds);
+    if (absl::ConsumePrefix(&field, "mem_used_kb=")) absl::SimpleAtoi(field, &event.mem_used_kb);
+  }
+  return event;
+}
+
+ConsoleEvent ParseProgress(absl::string_view json) {
+  ConsoleEvent event;
+  event.kind = google::protobuf::util::JsonStringToMessage(std::string(json), &event.progress).ok()
+                   ? ConsoleEvent::kProgress
+                   : ConsoleEvent::kMalformedProgress;
+  return event;
+}
+
+ConsoleEvent WithText(ConsoleEvent::Kind kind, absl::string_view text) {
+  ConsoleEvent event;
+  event.kind = kind;
+  event.text = std::string(text);
+  return event;
+}
+
+}  // namespace
+
+std::vector<std::string> GuestInitMarkers() {
+  return {kBootedMarker, kDiskMarker, kResultBeginMarker, kResultEndMarker, kEchoMarker};
+}
+
+std::vector<std::string> AllMarkers() {
+  std::vector<std::string> all = GuestInitMarkers();
+  all.push_back(kProgressMarker);
+  return all;
+}
+
+std::string FormatProgressLine(const farm::v1::Progress& progress) {
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(progress, &json).ok()) return "";
+  return absl::StrCat(kProgressMarker, " ", json);
+}
+
+ConsoleEvent ParseConsoleLine(absl::string_view line) {
+  if (line == kResultBeginMarker) return WithText(ConsoleEvent::kResultBegin, "");
+  if (line == kResultEndMarker) return WithText(ConsoleEvent::kResultEnd, "");
+  absl::string_view rest = line;
+  if (ConsumeMarker(&rest, kEchoMarker)) return WithText(ConsoleEvent::kEcho, rest);
+  if (ConsumeMarker(&rest, kProgressMarker)) return ParseProgress(rest);
+  if (ConsumeMarker(&rest, kDiskMarker)) return WithText(ConsoleEvent::kDisk, rest);
+  const std::string booted = absl::StrCat(kBootedMarker, " ");
+  const size_t at = line.find(booted);
+  if (at != absl::string_view::npos) return ParseBooted(line.substr(at + booted.size()));
+  return WithText(ConsoleEvent::kText, line);
+}
+
+}  // namespace kvmfarm::workloads
