@@ -47,62 +47,60 @@ std::string ReadOr(const Sysroot& sysroot, absl::string_view path) {
   return value.ok() ? *value : "";
 }
 
-}  // namespace
-
-IdentityResult ReadIdentity(const Sysroot& sysroot, const Properties& props,
-                            const std::string& device_id, Checks* checks) {
-  IdentityResult result;
-  farm::v1::DeviceIdentity& id = result.identity;
-  id.set_is_fixture(!sysroot.is_host());
-
-  // CPU.
+// CPU architecture, cores and their designs (biggest first), from /proc/cpuinfo and
+// each group's cpufreq maximum.
+void ReadCpu(const Sysroot& sysroot, IdentityResult* result, Checks* checks) {
+  farm::v1::DeviceIdentity& id = result->identity;
   absl::StatusOr<std::string> cpuinfo_text = sysroot.ReadFile("/proc/cpuinfo");
   absl::StatusOr<CpuInfo> cpu = cpuinfo_text.ok() ? ParseCpuinfo(*cpuinfo_text)
                                                   : absl::StatusOr<CpuInfo>(cpuinfo_text.status());
-  if (cpu.ok()) {
-    result.cpu = *cpu;
-    id.set_cpu_arch(cpu->arch);
-    id.set_cpu_cores(static_cast<uint32_t>(cpu->logical_cpus));
-    id.set_cpu_model_name(cpu->model_name);
-    std::vector<std::string> summary;
-    // Biggest first reads naturally ("1x Cortex-X4, 5x Cortex-A720, 2x Cortex-A520").
-    for (auto it = cpu->groups.rbegin(); it != cpu->groups.rend(); ++it) {
-      farm::v1::CpuCoreGroup* group = id.add_core_groups();
-      group->set_part_name(it->part_name);
-      group->set_count(static_cast<uint32_t>(it->cpu_ids.size()));
-      group->set_implementer(it->implementer);
-      group->set_part_id(it->part_id);
-      for (int cpu_id : it->cpu_ids) group->add_cpu_ids(static_cast<uint32_t>(cpu_id));
-      absl::StatusOr<std::string> max_freq = sysroot.ReadLine(absl::StrCat(
-          "/sys/devices/system/cpu/cpu", it->cpu_ids.front(), "/cpufreq/cpuinfo_max_freq"));
-      uint32_t khz = 0;
-      if (max_freq.ok() && absl::SimpleAtoi(*max_freq, &khz)) {
-        group->set_max_frequency_khz(khz);
-      }
-      summary.push_back(absl::StrCat(it->cpu_ids.size(), "x ", it->part_name));
-    }
-    AddCheck(checks, "identity.cpu", farm::v1::OUTCOME_PASS,
-             absl::StrCat(ArchName(cpu->arch), ", ", cpu->logical_cpus,
-                          " CPUs: ", absl::StrJoin(summary, ", ")),
-             "/proc/cpuinfo");
-  } else {
+  if (!cpu.ok()) {
     AddCheck(checks, "identity.cpu", farm::v1::OUTCOME_FAIL, std::string(cpu.status().message()),
              "/proc/cpuinfo");
+    return;
   }
-  id.set_cpu_arch_name(ArchName(id.cpu_arch()));
-  id.set_abi(props.GetOr("ro.product.cpu.abi", id.cpu_arch_name()));
+  result->cpu = *cpu;
+  id.set_cpu_arch(cpu->arch);
+  id.set_cpu_cores(static_cast<uint32_t>(cpu->logical_cpus));
+  id.set_cpu_model_name(cpu->model_name);
+  std::vector<std::string> summary;
+  // Biggest first reads naturally ("1x Cortex-X4, 5x Cortex-A720, 2x Cortex-A520").
+  for (auto it = cpu->groups.rbegin(); it != cpu->groups.rend(); ++it) {
+    farm::v1::CpuCoreGroup* group = id.add_core_groups();
+    group->set_part_name(it->part_name);
+    group->set_count(static_cast<uint32_t>(it->cpu_ids.size()));
+    group->set_implementer(it->implementer);
+    group->set_part_id(it->part_id);
+    for (int cpu_id : it->cpu_ids) group->add_cpu_ids(static_cast<uint32_t>(cpu_id));
+    absl::StatusOr<std::string> max_freq = sysroot.ReadLine(absl::StrCat(
+        "/sys/devices/system/cpu/cpu", it->cpu_ids.front(), "/cpufreq/cpuinfo_max_freq"));
+    uint32_t khz = 0;
+    if (max_freq.ok() && absl::SimpleAtoi(*max_freq, &khz)) {
+      group->set_max_frequency_khz(khz);
+    }
+    summary.push_back(absl::StrCat(it->cpu_ids.size(), "x ", it->part_name));
+  }
+  AddCheck(checks, "identity.cpu", farm::v1::OUTCOME_PASS,
+           absl::StrCat(ArchName(cpu->arch), ", ", cpu->logical_cpus,
+                        " CPUs: ", absl::StrJoin(summary, ", ")),
+           "/proc/cpuinfo");
+}
 
-  // Kernel.
+void ReadKernel(const Sysroot& sysroot, farm::v1::DeviceIdentity* id) {
   absl::StatusOr<std::string> version = sysroot.ReadLine("/proc/version");
   if (version.ok()) {
-    id.set_kernel_version(*version);
-    id.set_kernel_release(KernelReleaseFromVersion(*version));
+    id->set_kernel_version(*version);
+    id->set_kernel_release(KernelReleaseFromVersion(*version));
   }
-  if (id.kernel_release().empty()) {
-    id.set_kernel_release(ReadOr(sysroot, "/proc/sys/kernel/osrelease"));
+  if (id->kernel_release().empty()) {
+    id->set_kernel_release(ReadOr(sysroot, "/proc/sys/kernel/osrelease"));
   }
+}
 
-  // SoC.
+// The SoC from /sys/devices/soc0 and the properties, named through kvmfarm's table;
+// its vendor from the properties, the table, the family or the CPU, in that order.
+void ReadSoc(const Sysroot& sysroot, const Properties& props, IdentityResult* result) {
+  farm::v1::DeviceIdentity& id = result->identity;
   id.set_soc_family(ReadOr(sysroot, "/sys/devices/soc0/family"));
   id.set_soc_machine(ReadOr(sysroot, "/sys/devices/soc0/machine"));
   id.set_soc_id(ReadOr(sysroot, "/sys/devices/soc0/soc_id"));
@@ -118,31 +116,32 @@ IdentityResult ReadIdentity(const Sysroot& sysroot, const Properties& props,
   if (vendor.empty() && absl::StrContains(id.soc_family(), "Snapdragon")) {
     vendor = "qualcomm";
   }
-  if (vendor.empty() && result.cpu) vendor = result.cpu->vendor_id;
+  if (vendor.empty() && result->cpu) vendor = result->cpu->vendor_id;
   id.set_soc_vendor(NormalizeVendor(vendor));
+}
 
-  // Product.
-  id.set_manufacturer(
-      props.GetOr("ro.product.manufacturer", ReadOr(sysroot, "/sys/class/dmi/id/sys_vendor")));
-  id.set_model(props.GetOr("ro.product.model", ReadOr(sysroot, "/sys/class/dmi/id/product_name")));
-  id.set_android_release(props.GetOr("ro.build.version.release"));
-  id.set_build_fingerprint(props.GetOr("ro.build.fingerprint"));
-
-  // Names.
+// Host name, and the device id: the one asked for, else the serial number, else the
+// host name.
+void ReadNames(const Sysroot& sysroot, const Properties& props, const std::string& device_id,
+               farm::v1::DeviceIdentity* id) {
   std::string hostname = ReadOr(sysroot, "/proc/sys/kernel/hostname");
   if (hostname.empty() && sysroot.is_host()) {
     char buffer[256] = {};
     if (::gethostname(buffer, sizeof(buffer) - 1) == 0) hostname = buffer;
   }
-  id.set_hostname(hostname);
+  id->set_hostname(hostname);
   if (!device_id.empty()) {
-    id.set_device_id(device_id);
+    id->set_device_id(device_id);
   } else if (!props.GetOr("ro.serialno").empty()) {
-    id.set_device_id(props.GetOr("ro.serialno"));
+    id->set_device_id(props.GetOr("ro.serialno"));
   } else {
-    id.set_device_id(hostname.empty() ? "unknown-device" : hostname);
+    id->set_device_id(hostname.empty() ? "unknown-device" : hostname);
   }
+}
 
+// PASS for a SoC in kvmfarm's table, WARN for an arm64 one that isn't, SKIP for a
+// machine that isn't a phone.
+void AddSocCheck(const Properties& props, const farm::v1::DeviceIdentity& id, Checks* checks) {
   std::string soc_detail = id.soc_marketing_name().empty()
                                ? absl::StrCat("SoC not in kvmfarm's table (model '", id.soc_model(),
                                               "', platform '", id.board_platform(), "')")
@@ -157,6 +156,27 @@ IdentityResult ReadIdentity(const Sysroot& sysroot, const Properties& props,
                               id.cpu_model_name().empty() ? id.soc_vendor() : id.cpu_model_name())
                : soc_detail,
            props.empty() ? "/sys/devices/soc0" : "ro.soc.model, ro.board.platform");
+}
+
+}  // namespace
+
+IdentityResult ReadIdentity(const Sysroot& sysroot, const Properties& props,
+                            const std::string& device_id, Checks* checks) {
+  IdentityResult result;
+  farm::v1::DeviceIdentity& id = result.identity;
+  id.set_is_fixture(!sysroot.is_host());
+  ReadCpu(sysroot, &result, checks);
+  id.set_cpu_arch_name(ArchName(id.cpu_arch()));
+  id.set_abi(props.GetOr("ro.product.cpu.abi", id.cpu_arch_name()));
+  ReadKernel(sysroot, &id);
+  ReadSoc(sysroot, props, &result);
+  id.set_manufacturer(
+      props.GetOr("ro.product.manufacturer", ReadOr(sysroot, "/sys/class/dmi/id/sys_vendor")));
+  id.set_model(props.GetOr("ro.product.model", ReadOr(sysroot, "/sys/class/dmi/id/product_name")));
+  id.set_android_release(props.GetOr("ro.build.version.release"));
+  id.set_build_fingerprint(props.GetOr("ro.build.fingerprint"));
+  ReadNames(sysroot, props, device_id, &id);
+  AddSocCheck(props, id, checks);
   return result;
 }
 

@@ -117,71 +117,87 @@ constexpr uint64_t kGuestAddress = 0x10000;
 constexpr uint64_t kMmioAddress = 0x20000;
 #endif
 
-// Runs in the forked child: system calls and plain memory only.
-SmokeReport SmokeTestInChild(int kvm_fd) {
-  SmokeReport report = {-1, 0, -1, 0, 0, 0};
-  auto fail = [&report](int step) {
-    report.step = step;
-    report.err = errno;
-    return report;
-  };
 #if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
-  const int vm = ioctl(kvm_fd, KVM_CREATE_VM, 0);
-  if (vm < 0) return fail(kCreateVm);
+// The smoke test's VM: one page of guest code, one vCPU and its kvm_run page.
+struct SmokeVm {
+  int vm = -1;
+  int vcpu = -1;
+  struct kvm_run* run = nullptr;
+};
+
+// Creates the VM with kGuestCode at kGuestAddress. Returns the step that failed, or
+// -1 (errno says why).
+int CreateSmokeVm(int kvm_fd, SmokeVm* smoke) {
+  smoke->vm = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+  if (smoke->vm < 0) return kCreateVm;
   void* memory = mmap(nullptr, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (memory == MAP_FAILED) return fail(kMapMemory);
+  if (memory == MAP_FAILED) return kMapMemory;
   memcpy(memory, kGuestCode, sizeof(kGuestCode));
   struct kvm_userspace_memory_region region = {};
   region.slot = 0;
   region.guest_phys_addr = kGuestAddress;
   region.memory_size = 0x1000;
   region.userspace_addr = reinterpret_cast<uint64_t>(memory);
-  if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) return fail(kSetMemory);
-  const int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
-  if (vcpu < 0) return fail(kCreateVcpu);
+  if (ioctl(smoke->vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) return kSetMemory;
+  smoke->vcpu = ioctl(smoke->vm, KVM_CREATE_VCPU, 0);
+  if (smoke->vcpu < 0) return kCreateVcpu;
   const int run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-  if (run_size <= 0) return fail(kMmapSize);
-  auto* run = static_cast<struct kvm_run*>(
-      mmap(nullptr, static_cast<size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0));
-  if (run == MAP_FAILED) return fail(kMapRun);
+  if (run_size <= 0) return kMmapSize;
+  void* run = mmap(nullptr, static_cast<size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED,
+                   smoke->vcpu, 0);
+  if (run == MAP_FAILED) return kMapRun;
+  smoke->run = static_cast<struct kvm_run*>(run);
+  return -1;
+}
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
+// Real mode from kGuestAddress: expects KVM_EXIT_IO (out 0x42 to kExpectedPort),
+// then KVM_EXIT_HLT. Returns the step that failed, or -1 with report->passed set.
+int RunSmokeGuest(const SmokeVm& smoke, SmokeReport* report) {
   struct kvm_sregs sregs;
-  if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0) return fail(kSetRegs);
+  if (ioctl(smoke.vcpu, KVM_GET_SREGS, &sregs) < 0) return kSetRegs;
   sregs.cs.base = 0;
   sregs.cs.selector = 0;
-  if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0) return fail(kSetRegs);
+  if (ioctl(smoke.vcpu, KVM_SET_SREGS, &sregs) < 0) return kSetRegs;
   struct kvm_regs regs = {};
   regs.rip = kGuestAddress;
   regs.rflags = 0x2;
-  if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0) return fail(kSetRegs);
+  if (ioctl(smoke.vcpu, KVM_SET_REGS, &regs) < 0) return kSetRegs;
+  const struct kvm_run* run = smoke.run;
   bool saw_io = false;
   for (int exits = 0; exits < 16; ++exits) {
-    if (ioctl(vcpu, KVM_RUN, 0) < 0) {
+    if (ioctl(smoke.vcpu, KVM_RUN, 0) < 0) {
       if (errno == EINTR) continue;
-      return fail(kRun);
+      return kRun;
     }
-    report.exit_reason = static_cast<int>(run->exit_reason);
+    report->exit_reason = static_cast<int>(run->exit_reason);
     if (run->exit_reason == KVM_EXIT_IO) {
       const uint8_t* data = reinterpret_cast<const uint8_t*>(run) + run->io.data_offset;
-      report.detail_a = run->io.port;
-      report.detail_b = *data;
+      report->detail_a = run->io.port;
+      report->detail_b = *data;
       if (run->io.direction != KVM_EXIT_IO_OUT || run->io.port != kExpectedPort || *data != 0x42) {
-        return fail(kUnexpectedExit);
+        return kUnexpectedExit;
       }
       saw_io = true;
       continue;
     }
     if (run->exit_reason == KVM_EXIT_HLT && saw_io) {
-      report.passed = 1;
-      return report;
+      report->passed = 1;
+      return -1;
     }
-    return fail(kUnexpectedExit);
+    return kUnexpectedExit;
   }
-  return fail(kUnexpectedExit);
-#else  // __aarch64__
+  return kUnexpectedExit;
+}
+#elif defined(__aarch64__)
+// From kGuestAddress with x0 = kMmioAddress, x1 = 0x42: expects the store to exit
+// as an MMIO write of 0x42. Returns the step that failed, or -1 with report->passed.
+int RunSmokeGuest(const SmokeVm& smoke, SmokeReport* report) {
   struct kvm_vcpu_init init = {};
-  if (ioctl(vm, KVM_ARM_PREFERRED_TARGET, &init) < 0) return fail(kPreferredTarget);
-  if (ioctl(vcpu, KVM_ARM_VCPU_INIT, &init) < 0) return fail(kVcpuInit);
+  if (ioctl(smoke.vm, KVM_ARM_PREFERRED_TARGET, &init) < 0) return kPreferredTarget;
+  if (ioctl(smoke.vcpu, KVM_ARM_VCPU_INIT, &init) < 0) return kVcpuInit;
+  const int vcpu = smoke.vcpu;
   auto set_core_reg = [vcpu](uint64_t offset, uint64_t value) {
     struct kvm_one_reg reg = {};
     reg.id = KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | (offset / 4);
@@ -191,32 +207,45 @@ SmokeReport SmokeTestInChild(int kvm_fd) {
   if (set_core_reg(offsetof(struct kvm_regs, regs.pc), kGuestAddress) < 0 ||
       set_core_reg(offsetof(struct kvm_regs, regs.regs[0]), kMmioAddress) < 0 ||
       set_core_reg(offsetof(struct kvm_regs, regs.regs[1]), 0x42) < 0) {
-    return fail(kSetRegs);
+    return kSetRegs;
   }
+  const struct kvm_run* run = smoke.run;
   for (int exits = 0; exits < 16; ++exits) {
     if (ioctl(vcpu, KVM_RUN, 0) < 0) {
       if (errno == EINTR) continue;
-      return fail(kRun);
+      return kRun;
     }
-    report.exit_reason = static_cast<int>(run->exit_reason);
-    if (run->exit_reason == KVM_EXIT_MMIO) {
-      report.detail_a = run->mmio.phys_addr;
-      report.detail_b = run->mmio.data[0];
-      if (!run->mmio.is_write || run->mmio.phys_addr != kMmioAddress || run->mmio.data[0] != 0x42) {
-        return fail(kUnexpectedExit);
-      }
-      report.passed = 1;
-      return report;
+    report->exit_reason = static_cast<int>(run->exit_reason);
+    if (run->exit_reason != KVM_EXIT_MMIO) return kUnexpectedExit;
+    report->detail_a = run->mmio.phys_addr;
+    report->detail_b = run->mmio.data[0];
+    if (!run->mmio.is_write || run->mmio.phys_addr != kMmioAddress || run->mmio.data[0] != 0x42) {
+      return kUnexpectedExit;
     }
-    return fail(kUnexpectedExit);
+    report->passed = 1;
+    return -1;
   }
-  return fail(kUnexpectedExit);
+  return kUnexpectedExit;
+}
 #endif
+
+// Runs in the forked child: system calls and plain memory only.
+SmokeReport SmokeTestInChild(int kvm_fd) {
+  SmokeReport report = {-1, 0, -1, 0, 0, 0};
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
+  SmokeVm smoke;
+  int failed = CreateSmokeVm(kvm_fd, &smoke);
+  if (failed < 0) failed = RunSmokeGuest(smoke, &report);
 #else
   (void)kvm_fd;
   errno = ENOSYS;
-  return fail(kCreateVm);
+  const int failed = kCreateVm;
 #endif
+  if (failed >= 0) {
+    report.step = failed;
+    report.err = errno;
+  }
+  return report;
 }
 
 std::string DescribeSmokeReport(const SmokeReport& report) {

@@ -1,4 +1,4 @@
-#include "controller/matrix/summary_cache.h"
+#include "controller/store/summary_cache.h"
 
 #include <google/protobuf/util/time_util.h>
 
@@ -9,10 +9,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace kvmfarm::matrix {
+namespace kvmfarm::store {
 namespace {
 
-void StoreResult(store::Store* store, const std::string& sweep, const std::string& device,
+void StoreResult(Store* store, const std::string& sweep, const std::string& device,
                  double value, int64_t when) {
   farm::v1::Sweep s;
   s.set_sweep_id(sweep);
@@ -33,10 +33,10 @@ void StoreResult(store::Store* store, const std::string& sweep, const std::strin
 TEST(SummaryCacheTest, ServesFromMemoryAndRereadsAfterInvalidation) {
   const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/cache.db");
   std::remove(path.c_str());
-  auto store = *store::SqliteStore::Open(path);
+  auto store = *SqliteStore::Open(path);
   StoreResult(store.get(), "s1", "d1", 100, 1);
   SummaryCache cache(store.get());
-  absl::StatusOr<std::vector<store::StoredSummary>> first = cache.Latest({"d1", "d2"});
+  absl::StatusOr<std::vector<StoredSummary>> first = cache.Latest({"d1", "d2"});
   ASSERT_TRUE(first.ok());
   ASSERT_EQ(first->size(), 1u);
   EXPECT_EQ((*first)[0].measurement.median(), 100);
@@ -51,4 +51,4 @@ TEST(SummaryCacheTest, ServesFromMemoryAndRereadsAfterInvalidation) {
 }
 
 }  // namespace
-}  // namespace kvmfarm::matrix
+}  // namespace kvmfarm::store

@@ -1,10 +1,12 @@
-#include "controller/matrix/summary_cache.h"
+#include "controller/store/summary_cache.h"
 
 #include <utility>
 
-namespace kvmfarm::matrix {
+#include "common/status_macros.h"
 
-absl::StatusOr<std::vector<store::StoredSummary>> SummaryCache::Latest(
+namespace kvmfarm::store {
+
+absl::StatusOr<std::vector<StoredSummary>> SummaryCache::Latest(
     const std::vector<std::string>& device_ids) {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> missing;
@@ -12,14 +14,13 @@ absl::StatusOr<std::vector<store::StoredSummary>> SummaryCache::Latest(
     if (!by_device_.count(id)) missing.push_back(id);
   }
   if (!missing.empty()) {
-    absl::StatusOr<std::vector<store::StoredSummary>> loaded = store_->LatestSummaries(missing);
-    if (!loaded.ok()) return loaded.status();
+    ASSIGN_OR_RETURN(std::vector<StoredSummary> loaded, store_->LatestSummaries(missing));
     for (const std::string& id : missing) by_device_[id];  // cached, even when empty
-    for (store::StoredSummary& s : *loaded) by_device_[s.device_id].push_back(std::move(s));
+    for (StoredSummary& s : loaded) by_device_[s.device_id].push_back(std::move(s));
   }
-  std::vector<store::StoredSummary> out;
+  std::vector<StoredSummary> out;
   for (const std::string& id : device_ids) {
-    const std::vector<store::StoredSummary>& cached = by_device_[id];
+    const std::vector<StoredSummary>& cached = by_device_[id];
     out.insert(out.end(), cached.begin(), cached.end());
   }
   return out;
@@ -30,4 +31,4 @@ void SummaryCache::Invalidate(const std::string& device_id) {
   by_device_.erase(device_id);
 }
 
-}  // namespace kvmfarm::matrix
+}  // namespace kvmfarm::store
