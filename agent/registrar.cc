@@ -1,12 +1,12 @@
 #include "agent/registrar.h"
 
-#include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 
-#include <algorithm>
 #include <utility>
 
+#include "common/backoff.h"
 #include "common/logging.h"
+#include "common/proto_time.h"
 #include "farm/v1/controller.grpc.pb.h"
 
 namespace kvmfarm {
@@ -27,17 +27,12 @@ void Registrar::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-int Registrar::registrations() const {
-  absl::MutexLock lock(&mu_);
-  return registrations_;
-}
-
 void Registrar::Loop() {
   auto stub = farm::v1::ControllerService::NewStub(
       grpc::CreateChannel(options_.controller_address, grpc::InsecureChannelCredentials()));
   std::string device_id, session;
   absl::Duration interval = absl::Seconds(10);
-  absl::Duration backoff = options_.min_backoff;
+  ExponentialBackoff backoff(options_.min_backoff, options_.max_backoff);
   bool reported_failure = false;
   auto deadline = [this] {
     return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.rpc_deadline);
@@ -48,9 +43,7 @@ void Registrar::Loop() {
                         << status.error_message() << " (retrying with backoff)";
       reported_failure = true;
     }
-    const absl::Duration wait = backoff;
-    backoff = std::min(backoff * 2, options_.max_backoff);
-    return wait;
+    return backoff.Next();
   };
   absl::Duration wait = absl::ZeroDuration();
   while (!stop_.WaitForNotificationWithTimeout(wait)) {
@@ -65,15 +58,10 @@ void Registrar::Loop() {
       }
       device_id = response.device_id();
       session = response.session_id();
-      interval = absl::Nanoseconds(
-          google::protobuf::util::TimeUtil::DurationToNanoseconds(response.heartbeat_interval()));
+      interval = FromProtoDuration(response.heartbeat_interval());
       if (interval <= absl::ZeroDuration()) interval = absl::Seconds(10);
-      backoff = options_.min_backoff;
+      backoff.Reset();
       reported_failure = false;
-      {
-        absl::MutexLock lock(&mu_);
-        ++registrations_;
-      }
       FARM_LOG(INFO) << "registered with the controller at " << options_.controller_address
                      << " as " << device_id;
       wait = interval;
@@ -92,7 +80,7 @@ void Registrar::Loop() {
       continue;
     }
     reported_failure = false;
-    backoff = options_.min_backoff;
+    backoff.Reset();
     if (response.register_again()) {
       FARM_LOG(INFO) << "the controller asks to register again";
       session.clear();

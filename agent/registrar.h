@@ -14,7 +14,6 @@
 #include <string>
 #include <thread>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
@@ -39,8 +38,6 @@ class Registrar {
 
   void Start();
   void Stop();
-  // Times registered so far (a restart of either side adds one).
-  int registrations() const;
 
  private:
   void Loop();
@@ -50,8 +47,6 @@ class Registrar {
   const std::function<absl::optional<farm::v1::JobInfo>()> busy_job_;
   absl::Notification stop_;
   std::thread thread_;
-  mutable absl::Mutex mu_;
-  int registrations_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace kvmfarm

@@ -4,12 +4,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/status_macros.h"
+#include "controller/scheduler/agent_error.h"
 
 namespace kvmfarm::scheduler {
 namespace {
 
 void SetDeadline(grpc::ClientContext* context, absl::Duration deadline) {
   context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
+}
+
+// A finished call's status, classified for the scheduler (refusal or transient).
+absl::Status CallStatus(const grpc::Status& status) {
+  return ClassifyAgentStatus(FromGrpcStatus(status));
 }
 
 // Reads a job's stream to its result.
@@ -22,8 +29,7 @@ absl::StatusOr<Result> ReadJob(grpc::ClientReaderInterface<Response>* reader,
     if (response.has_progress() && on_progress) on_progress(response.progress());
     if (response.has_result()) result = response.result();
   }
-  absl::Status status = FromGrpcStatus(reader->Finish());
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(CallStatus(reader->Finish()));
   if (!result) return absl::UnavailableError("the agent's stream ended without a result");
   return *std::move(result);
 }
@@ -59,8 +65,7 @@ absl::StatusOr<farm::v1::KvmCapability> GrpcAgentClient::GetCapability(const std
   request.set_refresh(true);
   request.set_boot_check(boot_check);
   farm::v1::GetCapabilityResponse response;
-  absl::Status status = FromGrpcStatus(Stub(address)->GetCapability(&context, request, &response));
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(CallStatus(Stub(address)->GetCapability(&context, request, &response)));
   return response.capability();
 }
 
@@ -95,9 +100,8 @@ absl::StatusOr<farm::v1::GetStatusResponse> GrpcAgentClient::GetStatus(const std
   grpc::ClientContext context;
   SetDeadline(&context, absl::Seconds(5));
   farm::v1::GetStatusResponse response;
-  absl::Status status =
-      FromGrpcStatus(Stub(address)->GetStatus(&context, farm::v1::GetStatusRequest(), &response));
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(
+      CallStatus(Stub(address)->GetStatus(&context, farm::v1::GetStatusRequest(), &response)));
   return response;
 }
 
@@ -113,7 +117,7 @@ absl::Status GrpcAgentClient::Cancel(const std::string& address, const std::stri
   farm::v1::CancelRequest request;
   request.set_attempt_id(attempt_id);
   farm::v1::CancelResponse response;
-  return FromGrpcStatus(Stub(address)->Cancel(&context, request, &response));
+  return CallStatus(Stub(address)->Cancel(&context, request, &response));
 }
 
 }  // namespace kvmfarm::scheduler

@@ -3,9 +3,11 @@
 // -----------------------------------------------------------------------------
 //
 // How the scheduler talks to agents: an interface (a fake stands in for the far
-// side in unit tests) and its gRPC implementation. Errors are infrastructure
-// failures (unreachable, busy, deadline) that the scheduler retries; a failed
-// measurement comes back as an OK result.
+// side in unit tests: testing/fake_agent_client.h) and its gRPC implementation.
+// A failed measurement comes back as an OK result. Errors are either the agent's
+// refusal of the request, marked as such (agent_error.h: IsAgentRefusal), which the
+// scheduler does not retry, or infrastructure failures (unreachable, busy,
+// deadline), which it retries. Every implementation marks its errors the same way.
 #ifndef KVMFARM_CONTROLLER_SCHEDULER_AGENT_CLIENT_H_
 #define KVMFARM_CONTROLLER_SCHEDULER_AGENT_CLIENT_H_
 

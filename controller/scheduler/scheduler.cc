@@ -1,7 +1,5 @@
 #include "controller/scheduler/scheduler.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include <algorithm>
 #include <optional>
 #include <set>
@@ -11,15 +9,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
+#include "common/proto_enum.h"
 #include "common/proto_time.h"
+#include "common/status_macros.h"
+#include "controller/scheduler/agent_error.h"
 #include "controller/scheduler/eta.h"
 #include "controller/scheduler/sweep_plan.h"
 #include "proto/states.h"
 
 namespace kvmfarm::scheduler {
 namespace {
-
-using google::protobuf::util::TimeUtil;
 
 // Whether a device may take work now, and if not, why.
 absl::Status Schedulable(const farm::v1::Device& device) {
@@ -29,8 +28,7 @@ absl::Status Schedulable(const farm::v1::Device& device) {
   const farm::v1::HealthState h = device.state().health();
   if (h != farm::v1::HEALTH_STATE_GOOD && h != farm::v1::HEALTH_STATE_UNKNOWN) {
     return absl::UnavailableError(
-        absl::StrCat("device ", device.device_id(), " is ",
-                     absl::AsciiStrToLower(farm::v1::HealthState_Name(h).substr(13))));
+        absl::StrCat("device ", device.device_id(), " is ", LowerEnumValueName(h)));
   }
   return absl::OkStatus();
 }
@@ -44,6 +42,7 @@ Scheduler::Scheduler(store::Store* store, fleet::Fleet* fleet, AgentClient* agen
       agents_(agents),
       clock_(clock),
       options_(options),
+      backoff_(options.backoff_base, options.backoff_max),
       executor_(std::move(executor)) {
   if (!executor_) {
     executor_ = [this](std::function<void()> work) {
@@ -54,12 +53,6 @@ Scheduler::Scheduler(store::Store* store, fleet::Fleet* fleet, AgentClient* agen
 }
 
 Scheduler::~Scheduler() { Shutdown(); }
-
-absl::Duration Scheduler::Backoff(int attempts) const {
-  absl::Duration d = options_.backoff_base;
-  for (int i = 1; i < attempts && d < options_.backoff_max; ++i) d *= 2;
-  return std::min(d, options_.backoff_max);
-}
 
 void Scheduler::PutTaskLocked(farm::v1::Task* task) {
   absl::Status status = store_->PutTask(*task);
@@ -77,8 +70,7 @@ void Scheduler::PublishLocked(const std::string& sweep_id,
   }
 }
 
-farm::v1::Task* Scheduler::FindTaskLocked(const std::string& task_id) {
-  const std::string sweep_id = task_id.substr(0, task_id.rfind('/'));
+farm::v1::Task* Scheduler::FindTaskLocked(const std::string& sweep_id, const std::string& task_id) {
   auto it = active_.find(sweep_id);
   if (it == active_.end()) return nullptr;
   for (farm::v1::Task& task : *it->second.mutable_tasks()) {
@@ -135,7 +127,7 @@ void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
           ? std::nullopt
           : EstimateTimeLeft(sweep->tasks(), sweep->spec().max_parallel(), clock_->Now());
   if (eta.has_value()) {
-    *sweep->mutable_eta() = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(*eta));
+    *sweep->mutable_eta() = ToProtoDuration(*eta);
   } else {
     sweep->clear_eta();
   }
@@ -153,17 +145,15 @@ void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
 }
 
 absl::Status Scheduler::Resume() {
-  absl::StatusOr<std::vector<farm::v1::Sweep>> sweeps = store_->ListSweeps(100000);
-  if (!sweeps.ok()) return sweeps.status();
+  ASSIGN_OR_RETURN(const std::vector<farm::v1::Sweep> sweeps, store_->ListSweeps(100000));
   std::vector<std::pair<std::string, std::string>> to_cancel;  // address, attempt
   {
     absl::MutexLock lock(&mu_);
-    next_sweep_ += sweeps->size();
-    for (const farm::v1::Sweep& summary : *sweeps) {
+    next_sweep_ += sweeps.size();
+    for (const farm::v1::Sweep& summary : sweeps) {
       if (SweepFinished(summary.state())) continue;
-      absl::StatusOr<farm::v1::Sweep> sweep = store_->GetSweep(summary.sweep_id(), false);
-      if (!sweep.ok()) return sweep.status();
-      for (farm::v1::Task& task : *sweep->mutable_tasks()) {
+      ASSIGN_OR_RETURN(farm::v1::Sweep sweep, store_->GetSweep(summary.sweep_id(), false));
+      for (farm::v1::Task& task : *sweep.mutable_tasks()) {
         if (task.state() != farm::v1::TASK_STATE_RUNNING) continue;
         // The attempt was in flight when the controller died. Its stream can't be
         // rejoined: cancel it on the agent if it still runs, then try again.
@@ -175,11 +165,10 @@ absl::Status Scheduler::Resume() {
         task.set_status(absl::StrCat("resumed after a controller restart; attempt ",
                                      task.attempt_id(), " abandoned"));
         *task.mutable_next_attempt_at() = ToProtoTimestamp(clock_->Now());
-        absl::Status status = store_->PutTask(task);
-        if (!status.ok()) return status;
+        RETURN_IF_ERROR(store_->PutTask(task));
       }
-      FARM_LOG(INFO) << "resuming sweep " << sweep->sweep_id();
-      active_[sweep->sweep_id()] = *std::move(sweep);
+      FARM_LOG(INFO) << "resuming sweep " << sweep.sweep_id();
+      active_[sweep.sweep_id()] = std::move(sweep);
     }
   }
   for (const auto& [address, attempt] : to_cancel) {
@@ -192,8 +181,7 @@ absl::Status Scheduler::Resume() {
 }
 
 absl::StatusOr<farm::v1::Sweep> Scheduler::StartSweep(const farm::v1::StartSweepRequest& request) {
-  absl::Status valid = ValidateSweepSpec(request.spec());
-  if (!valid.ok()) return valid;
+  RETURN_IF_ERROR(ValidateSweepSpec(request.spec()));
   const std::vector<farm::v1::Device> matched = fleet_->List(request.spec().selector());
   if (matched.empty()) {
     return absl::FailedPreconditionError(
@@ -235,8 +223,7 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::StartSweep(const farm::v1::StartSweep
   for (farm::v1::Task& task : ExpandTasks(sweep.sweep_id(), request.spec(), ids)) {
     *sweep.add_tasks() = std::move(task);
   }
-  absl::Status stored = store_->CreateSweep(sweep);
-  if (!stored.ok()) return stored;
+  RETURN_IF_ERROR(store_->CreateSweep(sweep));
   active_[sweep.sweep_id()] = sweep;
   if (!request.request_id().empty()) request_ids_[request.request_id()] = sweep.sweep_id();
   UpdateSweepLocked(&active_[sweep.sweep_id()]);
@@ -255,59 +242,80 @@ absl::StatusOr<std::vector<farm::v1::Sweep>> Scheduler::ListSweeps(int limit) {
   return store_->ListSweeps(limit);
 }
 
+std::vector<Scheduler::Candidate> Scheduler::DueTasksLocked(absl::Time now) {
+  std::vector<Candidate> candidates;
+  for (auto& [id, sweep] : active_) {
+    if (SweepFinished(sweep.state())) continue;
+    const absl::Time created = FromProtoTimestamp(sweep.created_at());
+    const double age_bonus = absl::FDivDuration(now - created, options_.priority_aging);
+    for (farm::v1::Task& task : *sweep.mutable_tasks()) {
+      if (task.state() != farm::v1::TASK_STATE_PENDING &&
+          task.state() != farm::v1::TASK_STATE_WAITING) {
+        continue;
+      }
+      if (task.has_next_attempt_at() && FromProtoTimestamp(task.next_attempt_at()) > now) continue;
+      candidates.push_back({sweep.spec().priority() + age_bonus, created, &task, &sweep});
+    }
+  }
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) {
+                     if (a.priority != b.priority) return a.priority > b.priority;
+                     return a.created < b.created;
+                   });
+  return candidates;
+}
+
+std::string Scheduler::WaitReasonLocked(const Candidate& candidate,
+                                        const absl::StatusOr<farm::v1::Device>& device,
+                                        const std::map<std::string, int>& running_in_sweep) {
+  const farm::v1::Task& task = *candidate.task;
+  const farm::v1::SweepSpec& spec = candidate.sweep->spec();
+  if (!device.ok()) return absl::StrCat("waiting: device ", task.device_id(), " unknown");
+  if (absl::Status ok = Schedulable(*device); !ok.ok()) {
+    return absl::StrCat("waiting: ", ok.message());
+  }
+  if (running_by_device_.count(task.device_id())) {
+    return absl::StrCat("waiting: device ", task.device_id(), " busy");
+  }
+  auto in_sweep = running_in_sweep.find(candidate.sweep->sweep_id());
+  const int running_here = in_sweep == running_in_sweep.end() ? 0 : in_sweep->second;
+  if (static_cast<int>(running_by_device_.size()) >= options_.max_parallel ||
+      (spec.max_parallel() > 0 && running_here >= static_cast<int>(spec.max_parallel()))) {
+    return "waiting: parallelism limit";
+  }
+  return "";
+}
+
+Scheduler::Attempt Scheduler::StartAttemptLocked(const Candidate& candidate,
+                                                 const std::string& address, absl::Time now) {
+  farm::v1::Task& task = *candidate.task;
+  task.set_attempts(task.attempts() + 1);
+  task.set_attempt_id(absl::StrCat(task.task_id(), "/a", task.attempts()));
+  task.set_state(farm::v1::TASK_STATE_RUNNING);
+  task.set_status(absl::StrCat("running on ", task.device_id()));
+  *task.mutable_started_at() = ToProtoTimestamp(now);
+  task.clear_next_attempt_at();
+  // Written down before anything is sent to the agent.
+  absl::Status recorded = store_->RecordAttempt(task.task_id(), task.attempt_id());
+  if (!recorded.ok()) FARM_LOG(ERROR) << "recording attempt: " << recorded;
+  PutTaskLocked(&task);
+  running_by_device_[task.device_id()] = {task.sweep_id(), task.task_id()};
+  fleet_->SetBusy(task.device_id(), true).IgnoreError();
+  return {task, task.attempt_id(), address, candidate.sweep->spec()};
+}
+
 int Scheduler::Dispatch() {
   std::vector<Attempt> started;
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
-    struct Candidate {
-      double priority;
-      absl::Time created;
-      farm::v1::Task* task;
-      farm::v1::Sweep* sweep;
-    };
-    std::vector<Candidate> candidates;
-    int running = static_cast<int>(running_by_device_.size());
-    for (auto& [id, sweep] : active_) {
-      if (SweepFinished(sweep.state())) continue;
-      const absl::Time created = FromProtoTimestamp(sweep.created_at());
-      const double age_bonus = absl::FDivDuration(now - created, options_.priority_aging);
-      for (farm::v1::Task& task : *sweep.mutable_tasks()) {
-        if (task.state() != farm::v1::TASK_STATE_PENDING &&
-            task.state() != farm::v1::TASK_STATE_WAITING) {
-          continue;
-        }
-        if (task.has_next_attempt_at() && FromProtoTimestamp(task.next_attempt_at()) > now)
-          continue;
-        candidates.push_back({sweep.spec().priority() + age_bonus, created, &task, &sweep});
-      }
-    }
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [](const Candidate& a, const Candidate& b) {
-                       if (a.priority != b.priority) return a.priority > b.priority;
-                       return a.created < b.created;
-                     });
     std::map<std::string, int> running_in_sweep;
+    for (const auto& [device, running] : running_by_device_) ++running_in_sweep[running.sweep_id];
     std::set<farm::v1::Sweep*> touched;
-    for (const auto& [device, task_id] : running_by_device_) {
-      ++running_in_sweep[task_id.substr(0, task_id.rfind('/'))];
-    }
-    for (Candidate& c : candidates) {
-      farm::v1::Task& task = *c.task;
-      std::string waiting;
-      absl::StatusOr<farm::v1::Device> device = fleet_->Get(task.device_id());
-      if (!device.ok()) {
-        waiting = absl::StrCat("waiting: device ", task.device_id(), " unknown");
-      } else if (absl::Status ok = Schedulable(*device); !ok.ok()) {
-        waiting = absl::StrCat("waiting: ", ok.message());
-      } else if (running_by_device_.count(task.device_id())) {
-        waiting = absl::StrCat("waiting: device ", task.device_id(), " busy");
-      } else if (running >= options_.max_parallel ||
-                 (c.sweep->spec().max_parallel() > 0 &&
-                  running_in_sweep[c.sweep->sweep_id()] >=
-                      static_cast<int>(c.sweep->spec().max_parallel()))) {
-        waiting = "waiting: parallelism limit";
-      }
+    for (const Candidate& candidate : DueTasksLocked(now)) {
+      farm::v1::Task& task = *candidate.task;
+      const absl::StatusOr<farm::v1::Device> device = fleet_->Get(task.device_id());
+      const std::string waiting = WaitReasonLocked(candidate, device, running_in_sweep);
       if (!waiting.empty()) {
         if (task.status() != waiting) {
           task.set_state(farm::v1::TASK_STATE_WAITING);
@@ -316,22 +324,9 @@ int Scheduler::Dispatch() {
         }
         continue;
       }
-      task.set_attempts(task.attempts() + 1);
-      task.set_attempt_id(absl::StrCat(task.task_id(), "/a", task.attempts()));
-      task.set_state(farm::v1::TASK_STATE_RUNNING);
-      task.set_status(absl::StrCat("running on ", task.device_id()));
-      *task.mutable_started_at() = ToProtoTimestamp(now);
-      task.clear_next_attempt_at();
-      // Written down before anything is sent to the agent.
-      absl::Status recorded = store_->RecordAttempt(task.task_id(), task.attempt_id());
-      if (!recorded.ok()) FARM_LOG(ERROR) << "recording attempt: " << recorded;
-      PutTaskLocked(&task);
-      running_by_device_[task.device_id()] = task.task_id();
-      ++running;
-      ++running_in_sweep[c.sweep->sweep_id()];
-      fleet_->SetBusy(task.device_id(), true).IgnoreError();
-      started.push_back({task, task.attempt_id(), device->agent_address(), c.sweep->spec()});
-      touched.insert(c.sweep);
+      started.push_back(StartAttemptLocked(candidate, device->agent_address(), now));
+      ++running_in_sweep[candidate.sweep->sweep_id()];
+      touched.insert(candidate.sweep);
     }
     // One summary write per sweep, not per task: a sweep of 10,000 tasks would
     // otherwise recount itself 10,000 times.
@@ -343,33 +338,32 @@ int Scheduler::Dispatch() {
   return static_cast<int>(started.size());
 }
 
-void Scheduler::RunAttempt(Attempt attempt) {
-  const absl::Duration deadline =
-      attempt.spec.has_task_deadline()
-          ? absl::Nanoseconds(TimeUtil::DurationToNanoseconds(attempt.spec.task_deadline()))
-          : options_.default_task_deadline;
-  auto on_progress = [this, &attempt](const farm::v1::Progress& progress) {
-    absl::MutexLock lock(&mu_);
-    farm::v1::Task* task = FindTaskLocked(attempt.task.task_id());
-    if (task == nullptr || task->attempt_id() != attempt.attempt_id) return;
-    *task->mutable_progress() = progress;
-    farm::v1::WatchSweepResponse event;
-    *event.mutable_time() = ToProtoTimestamp(clock_->Now());
-    *event.mutable_task() = *task;
-    PublishLocked(task->sweep_id(), event);
-  };
-  farm::v1::Task done = attempt.task;
-  absl::Status status = absl::OkStatus();
+void Scheduler::ReportProgress(const Attempt& attempt, const farm::v1::Progress& progress) {
+  absl::MutexLock lock(&mu_);
+  farm::v1::Task* task = FindTaskLocked(attempt.task.sweep_id(), attempt.task.task_id());
+  if (task == nullptr || task->attempt_id() != attempt.attempt_id) return;
+  *task->mutable_progress() = progress;
+  farm::v1::WatchSweepResponse event;
+  *event.mutable_time() = ToProtoTimestamp(clock_->Now());
+  *event.mutable_task() = *task;
+  PublishLocked(task->sweep_id(), event);
+}
+
+absl::StatusOr<farm::v1::Task> Scheduler::Measure(const Attempt& attempt,
+                                                  const ProgressCallback& on_progress) {
+  const absl::Duration deadline = attempt.spec.has_task_deadline()
+                                      ? FromProtoDuration(attempt.spec.task_deadline())
+                                      : options_.default_task_deadline;
+  // A job's own deadline, and a little longer for its stream to bring the result.
+  const absl::Duration call_deadline = deadline + absl::Seconds(30);
   const uint32_t repetitions = std::max<uint32_t>(1, attempt.spec.repetitions());
+  farm::v1::Task done = attempt.task;
   switch (attempt.task.kind()) {
     case farm::v1::STEP_KIND_CAPABILITY: {
-      absl::StatusOr<farm::v1::KvmCapability> c =
-          agents_->GetCapability(attempt.address, options_.capability_boot_check, deadline);
-      if (c.ok())
-        *done.mutable_capability() = *std::move(c);
-      else
-        status = c.status();
-      break;
+      ASSIGN_OR_RETURN(
+          *done.mutable_capability(),
+          agents_->GetCapability(attempt.address, options_.capability_boot_check, deadline));
+      return done;
     }
     case farm::v1::STEP_KIND_BENCHMARK: {
       farm::v1::RunBenchmarkRequest request;
@@ -378,15 +372,10 @@ void Scheduler::RunAttempt(Attempt attempt) {
       *request.mutable_workloads() = attempt.task.workloads();
       request.set_repetitions(repetitions);
       *request.mutable_guest() = attempt.spec.plan().guest();
-      *request.mutable_deadline() =
-          TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(deadline));
-      absl::StatusOr<farm::v1::BenchmarkResult> r = agents_->RunBenchmark(
-          attempt.address, request, deadline + absl::Seconds(30), on_progress);
-      if (r.ok())
-        *done.mutable_benchmark() = *std::move(r);
-      else
-        status = r.status();
-      break;
+      *request.mutable_deadline() = ToProtoDuration(deadline);
+      ASSIGN_OR_RETURN(*done.mutable_benchmark(),
+                       agents_->RunBenchmark(attempt.address, request, call_deadline, on_progress));
+      return done;
     }
     case farm::v1::STEP_KIND_BOOT: {
       farm::v1::BootVmRequest request;
@@ -396,33 +385,90 @@ void Scheduler::RunAttempt(Attempt attempt) {
       request.set_measure_switch_latency(attempt.task.boot().measure_switch_latency());
       *request.mutable_guest() = attempt.spec.plan().guest();
       request.set_repetitions(repetitions);
-      *request.mutable_deadline() =
-          TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(deadline));
-      absl::StatusOr<farm::v1::BootResult> r =
-          agents_->BootVm(attempt.address, request, deadline + absl::Seconds(30), on_progress);
-      if (r.ok())
-        *done.mutable_boot_result() = *std::move(r);
-      else
-        status = r.status();
-      break;
+      *request.mutable_deadline() = ToProtoDuration(deadline);
+      ASSIGN_OR_RETURN(*done.mutable_boot_result(),
+                       agents_->BootVm(attempt.address, request, call_deadline, on_progress));
+      return done;
     }
     default:
-      status = absl::InternalError("task of unknown kind");
+      return absl::InternalError("task of unknown kind");
   }
-  if (status.ok()) {
-    Complete(attempt, done);
+}
+
+void Scheduler::RunAttempt(Attempt attempt) {
+  absl::StatusOr<farm::v1::Task> outcome = Measure(
+      attempt,
+      [this, &attempt](const farm::v1::Progress& progress) { ReportProgress(attempt, progress); });
+  Complete(attempt, std::move(outcome));
+}
+
+void Scheduler::StoreResultLocked(const Attempt& attempt, farm::v1::Task done, absl::Time now,
+                                  farm::v1::Task* task) {
+  const std::string& device_id = attempt.task.device_id();
+  done.set_state(farm::v1::TASK_STATE_SUCCEEDED);
+  done.set_status(
+      done.has_benchmark() && !done.benchmark().succeeded()
+          ? absl::StrCat("measured, with a failure: ", done.benchmark().failure_reason())
+      : done.has_boot_result() && !done.boot_result().succeeded()
+          ? absl::StrCat("measured, with a failure: ", done.boot_result().failure_reason())
+          : "done");
+  done.clear_progress();
+  *done.mutable_finished_at() = ToProtoTimestamp(now);
+  absl::StatusOr<bool> stored = store_->StoreTaskResult(done, attempt.attempt_id);
+  const bool newly_stored = stored.ok() && *stored;
+  const std::string log = done.has_benchmark() ? done.benchmark().log() : "";
+  store_
+      ->FinishAttempt(attempt.attempt_id, newly_stored ? "result stored" : "result not stored", log)
+      .IgnoreError();
+  if (!stored.ok()) FARM_LOG(ERROR) << "storing result: " << stored.status();
+  if (newly_stored && options_.on_result_stored) options_.on_result_stored(device_id);
+  fleet_->RecordSuccess(device_id).IgnoreError();
+  if (done.has_capability() && newly_stored) {
+    fleet_->UpdateCapability(device_id, done.capability()).IgnoreError();
+  }
+  *task = std::move(done);
+  farm::v1::WatchSweepResponse event;
+  *event.mutable_time() = ToProtoTimestamp(now);
+  *event.mutable_task() = *task;
+  PublishLocked(task->sweep_id(), event);
+}
+
+void Scheduler::RecordFailureLocked(const Attempt& attempt, const absl::Status& error,
+                                    absl::Time now, farm::v1::Task* task) {
+  const std::string reason(error.message());
+  // The agent refused the request itself: trying again can't help, and the device
+  // is not at fault.
+  const bool refused = IsAgentRefusal(error);
+  if (!refused) fleet_->RecordFailure(attempt.task.device_id(), reason).IgnoreError();
+  store_->FinishAttempt(attempt.attempt_id, absl::StrCat("infrastructure error: ", reason), "")
+      .IgnoreError();
+  if (refused) {
+    task->set_state(farm::v1::TASK_STATE_FAILED);
+    task->set_status(absl::StrCat("refused by the agent: ", reason));
+    *task->mutable_finished_at() = ToProtoTimestamp(now);
+  } else if (static_cast<int>(task->attempts()) >= options_.retry_budget) {
+    task->set_state(farm::v1::TASK_STATE_FAILED);
+    task->set_status(absl::StrCat("failed after ", task->attempts(), " attempts: ", reason));
+    *task->mutable_finished_at() = ToProtoTimestamp(now);
   } else {
-    Complete(attempt, status);
+    const absl::Duration wait = backoff_.ForRetry(static_cast<int>(task->attempts()));
+    task->set_state(farm::v1::TASK_STATE_WAITING);
+    task->set_status(absl::StrCat("retrying in ", absl::FormatDuration(wait), " after: ", reason));
+    *task->mutable_next_attempt_at() = ToProtoTimestamp(now + wait);
   }
+  task->clear_progress();
+  PutTaskLocked(task);
 }
 
 void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> outcome) {
   absl::MutexLock lock(&mu_);
-  if (running_by_device_[attempt.task.device_id()] == attempt.task.task_id()) {
-    running_by_device_.erase(attempt.task.device_id());
+  const std::string& device_id = attempt.task.device_id();
+  auto running = running_by_device_.find(device_id);
+  if (running != running_by_device_.end() && running->second.task_id == attempt.task.task_id()) {
+    running_by_device_.erase(running);
   }
-  fleet_->SetBusy(attempt.task.device_id(), false).IgnoreError();
-  farm::v1::Task* task = FindTaskLocked(attempt.task.task_id());
+  fleet_->SetBusy(device_id, false).IgnoreError();
+  farm::v1::Task* task = FindTaskLocked(attempt.task.sweep_id(), attempt.task.task_id());
   if (task == nullptr || task->attempt_id() != attempt.attempt_id ||
       task->state() != farm::v1::TASK_STATE_RUNNING) {
     // A late answer of an abandoned or cancelled attempt: not stored.
@@ -431,65 +477,9 @@ void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> 
   }
   const absl::Time now = clock_->Now();
   if (outcome.ok()) {
-    farm::v1::Task done = *std::move(outcome);
-    done.set_state(farm::v1::TASK_STATE_SUCCEEDED);
-    done.set_status(
-        done.has_benchmark() && !done.benchmark().succeeded()
-            ? absl::StrCat("measured, with a failure: ", done.benchmark().failure_reason())
-        : done.has_boot_result() && !done.boot_result().succeeded()
-            ? absl::StrCat("measured, with a failure: ", done.boot_result().failure_reason())
-            : "done");
-    done.clear_progress();
-    *done.mutable_finished_at() = ToProtoTimestamp(now);
-    absl::StatusOr<bool> stored = store_->StoreTaskResult(done, attempt.attempt_id);
-    const std::string log = done.has_benchmark() ? done.benchmark().log() : "";
-    store_
-        ->FinishAttempt(attempt.attempt_id,
-                        stored.ok() && *stored ? "result stored" : "result not stored", log)
-        .IgnoreError();
-    if (!stored.ok()) FARM_LOG(ERROR) << "storing result: " << stored.status();
-    if (stored.ok() && *stored && options_.on_result_stored) {
-      options_.on_result_stored(attempt.task.device_id());
-    }
-    fleet_->RecordSuccess(attempt.task.device_id()).IgnoreError();
-    if (done.has_capability() && stored.ok() && *stored) {
-      fleet_->UpdateCapability(attempt.task.device_id(), done.capability()).IgnoreError();
-    }
-    *task = done;
-    farm::v1::Task event_task = done;
-    farm::v1::WatchSweepResponse event;
-    *event.mutable_time() = ToProtoTimestamp(now);
-    *event.mutable_task() = std::move(event_task);
-    PublishLocked(task->sweep_id(), event);
+    StoreResultLocked(attempt, *std::move(outcome), now, task);
   } else {
-    const std::string reason(outcome.status().message());
-    // The agent refused the request itself: trying again can't help, and the
-    // device is not at fault.
-    const absl::StatusCode code = outcome.status().code();
-    const bool permanent = code == absl::StatusCode::kInvalidArgument ||
-                           code == absl::StatusCode::kFailedPrecondition ||
-                           code == absl::StatusCode::kUnimplemented ||
-                           code == absl::StatusCode::kNotFound;
-    if (!permanent) fleet_->RecordFailure(attempt.task.device_id(), reason).IgnoreError();
-    store_->FinishAttempt(attempt.attempt_id, absl::StrCat("infrastructure error: ", reason), "")
-        .IgnoreError();
-    if (permanent) {
-      task->set_state(farm::v1::TASK_STATE_FAILED);
-      task->set_status(absl::StrCat("refused by the agent: ", reason));
-      *task->mutable_finished_at() = ToProtoTimestamp(now);
-    } else if (static_cast<int>(task->attempts()) >= options_.retry_budget) {
-      task->set_state(farm::v1::TASK_STATE_FAILED);
-      task->set_status(absl::StrCat("failed after ", task->attempts(), " attempts: ", reason));
-      *task->mutable_finished_at() = ToProtoTimestamp(now);
-    } else {
-      const absl::Duration wait = Backoff(static_cast<int>(task->attempts()));
-      task->set_state(farm::v1::TASK_STATE_WAITING);
-      task->set_status(
-          absl::StrCat("retrying in ", absl::FormatDuration(wait), " after: ", reason));
-      *task->mutable_next_attempt_at() = ToProtoTimestamp(now + wait);
-    }
-    task->clear_progress();
-    PutTaskLocked(task);
+    RecordFailureLocked(attempt, outcome.status(), now, task);
   }
   auto sweep = active_.find(task->sweep_id());
   if (sweep != active_.end()) {
@@ -506,10 +496,9 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::CancelSweep(const std::string& sweep_
     absl::MutexLock lock(&mu_);
     auto it = active_.find(sweep_id);
     if (it == active_.end()) {
-      absl::StatusOr<farm::v1::Sweep> stored = store_->GetSweep(sweep_id, false);
-      if (!stored.ok()) return stored.status();
+      ASSIGN_OR_RETURN(const farm::v1::Sweep stored, store_->GetSweep(sweep_id, false));
       return absl::FailedPreconditionError(absl::StrCat(
-          "sweep ", sweep_id, " already ended (", farm::v1::SweepState_Name(stored->state()), ")"));
+          "sweep ", sweep_id, " already ended (", farm::v1::SweepState_Name(stored.state()), ")"));
     }
     farm::v1::Sweep& sweep = it->second;
     sweep.set_state(farm::v1::SWEEP_STATE_CANCELLED);
@@ -551,8 +540,8 @@ void Scheduler::Shutdown() {
   std::vector<std::pair<std::string, std::string>> running;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [device, task_id] : running_by_device_) {
-      farm::v1::Task* task = FindTaskLocked(task_id);
+    for (const auto& [device, running_task] : running_by_device_) {
+      farm::v1::Task* task = FindTaskLocked(running_task.sweep_id, running_task.task_id);
       absl::StatusOr<farm::v1::Device> d = fleet_->Get(device);
       if (task != nullptr && d.ok()) running.emplace_back(d->agent_address(), task->attempt_id());
     }

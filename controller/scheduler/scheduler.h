@@ -9,8 +9,9 @@
 //    priority rises by one per `priority_aging` so nothing starves;
 //  * every try has an attempt id; infrastructure failures (unreachable, busy,
 //    deadline, crash) are retried on the same device with exponential backoff up to
-//    `retry_budget` attempts, and reported to the fleet (towards quarantine); a
-//    failed measurement is a result, not a retry;
+//    `retry_budget` attempts, and reported to the fleet (towards quarantine); the
+//    agent's refusal of a request (as the agent client marks it: agent_error.h)
+//    fails the task at once; a failed measurement is a result, not a retry;
 //  * every state change is written to the store before it is acted on. After a
 //    restart, Resume() picks up every unfinished sweep; an attempt that was in flight
 //    is cancelled on its agent (a stream can't be rejoined) and dispatched again,
@@ -32,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "controller/fleet/fleet.h"
 #include "controller/scheduler/agent_client.h"
@@ -93,28 +95,62 @@ class Scheduler {
     std::string address;
     farm::v1::SweepSpec spec;
   };
+  // A task that may be dispatched now, with its sweep and effective priority.
+  struct Candidate {
+    double priority;
+    absl::Time created;
+    farm::v1::Task* task;
+    farm::v1::Sweep* sweep;
+  };
+  // What runs on a device.
+  struct RunningTask {
+    std::string sweep_id;
+    std::string task_id;
+  };
+
+  // Dispatch's steps: the tasks due now, highest effective priority first; why one
+  // of them must wait (empty: it may run); and its attempt started.
+  std::vector<Candidate> DueTasksLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string WaitReasonLocked(const Candidate& candidate,
+                               const absl::StatusOr<farm::v1::Device>& device,
+                               const std::map<std::string, int>& running_in_sweep)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Attempt StartAttemptLocked(const Candidate& candidate, const std::string& address, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void RunAttempt(Attempt attempt);
+  // The attempt's work on its agent: the task carrying its result, or the error.
+  absl::StatusOr<farm::v1::Task> Measure(const Attempt& attempt,
+                                         const ProgressCallback& on_progress);
+  void ReportProgress(const Attempt& attempt, const farm::v1::Progress& progress);
+
+  // Complete's steps: a result stored, or a failure retried or final.
   void Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> outcome);
+  void StoreResultLocked(const Attempt& attempt, farm::v1::Task done, absl::Time now,
+                         farm::v1::Task* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RecordFailureLocked(const Attempt& attempt, const absl::Status& error, absl::Time now,
+                           farm::v1::Task* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Recomputes the sweep's counts and state, persists it and tells watchers.
   void UpdateSweepLocked(farm::v1::Sweep* sweep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PutTaskLocked(farm::v1::Task* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishLocked(const std::string& sweep_id, const farm::v1::WatchSweepResponse& event)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  farm::v1::Task* FindTaskLocked(const std::string& task_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Duration Backoff(int attempts) const;
+  farm::v1::Task* FindTaskLocked(const std::string& sweep_id, const std::string& task_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::Store* const store_;
   fleet::Fleet* const fleet_;
   AgentClient* const agents_;
   const Clock* const clock_;
   const SchedulerOptions options_;
+  const ExponentialBackoff backoff_;
   Executor executor_;
 
   absl::Mutex mu_;
   // Unfinished sweeps, with their tasks.
   std::map<std::string, farm::v1::Sweep> active_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::string> running_by_device_ ABSL_GUARDED_BY(mu_);  // -> task id
+  std::map<std::string, RunningTask> running_by_device_ ABSL_GUARDED_BY(mu_);
   std::map<int, std::pair<std::string, std::function<void(const farm::v1::WatchSweepResponse&)>>>
       watchers_ ABSL_GUARDED_BY(mu_);
   int next_watch_ ABSL_GUARDED_BY(mu_) = 1;

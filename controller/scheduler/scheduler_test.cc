@@ -1,13 +1,13 @@
 #include "controller/scheduler/scheduler.h"
 
 #include <cstdlib>
-#include <deque>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/status_matchers.h"
 #include "controller/scheduler/sweep_plan.h"
+#include "controller/scheduler/testing/fake_agent_client.h"
 #include "controller/store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -19,69 +19,6 @@ using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::IsOkAndHolds;
 using ::kvmfarm::testing::StatusIs;
 using ::testing::HasSubstr;
-
-// The far side: agents whose answers the test scripts. Unscripted calls succeed.
-class FakeAgents final : public AgentClient {
- public:
-  absl::StatusOr<farm::v1::KvmCapability> GetCapability(const std::string& address, bool,
-                                                        absl::Duration) override {
-    calls.push_back("capability@" + address);
-    if (absl::Status s = Next(address); !s.ok()) return s;
-    farm::v1::KvmCapability c;
-    c.set_verdict(farm::v1::VERDICT_KVM_BOOT_UNTESTED);
-    return c;
-  }
-  absl::StatusOr<farm::v1::BenchmarkResult> RunBenchmark(
-      const std::string& address, const farm::v1::RunBenchmarkRequest& request, absl::Duration,
-      const ProgressCallback& on_progress) override {
-    calls.push_back("benchmark@" + address);
-    if (absl::Status s = Next(address); !s.ok()) return s;
-    farm::v1::Progress progress;
-    progress.set_message("crypto 1 of 1");
-    if (on_progress) on_progress(progress);
-    farm::v1::BenchmarkResult result;
-    result.set_attempt_id(request.attempt_id());
-    result.set_succeeded(true);
-    farm::v1::Measurement* m = result.add_measurements();
-    m->set_metric("crypto.sha256");
-    m->set_mode(request.mode());
-    for (uint32_t i = 0; i < request.repetitions(); ++i) m->add_values(100 + i);
-    return result;
-  }
-  absl::StatusOr<farm::v1::BootResult> BootVm(const std::string& address,
-                                              const farm::v1::BootVmRequest& request,
-                                              absl::Duration, const ProgressCallback&) override {
-    calls.push_back("boot@" + address);
-    if (absl::Status s = Next(address); !s.ok()) return s;
-    farm::v1::BootResult result;
-    result.set_attempt_id(request.attempt_id());
-    result.set_succeeded(false);
-    result.set_failure_reason("QEMU killed by signal 6");
-    return result;
-  }
-  absl::StatusOr<farm::v1::GetStatusResponse> GetStatus(const std::string&) override {
-    farm::v1::GetStatusResponse status;
-    if (!busy_attempt.empty()) status.mutable_busy_job()->set_attempt_id(busy_attempt);
-    return status;
-  }
-  absl::Status Cancel(const std::string& address, const std::string& attempt_id) override {
-    cancelled.push_back(attempt_id + "@" + address);
-    return absl::OkStatus();
-  }
-
-  absl::Status Next(const std::string& address) {
-    std::deque<absl::Status>& queue = script[address];
-    if (queue.empty()) return absl::OkStatus();
-    absl::Status s = queue.front();
-    queue.pop_front();
-    return s;
-  }
-
-  std::map<std::string, std::deque<absl::Status>> script;
-  std::vector<std::string> calls;
-  std::vector<std::string> cancelled;
-  std::string busy_attempt;
-};
 
 class SchedulerTest : public ::testing::Test {
  protected:
@@ -147,7 +84,7 @@ class SchedulerTest : public ::testing::Test {
 
   std::string path_;
   FakeClock clock_;
-  FakeAgents agents_;
+  FakeAgentClient agents_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<fleet::Fleet> fleet_;
   std::unique_ptr<Scheduler> scheduler_;
