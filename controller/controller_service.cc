@@ -1,17 +1,17 @@
 #include "controller/controller_service.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
 #include <deque>
-#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
+#include "controller/comparison/sweep_comparison.h"
 #include "controller/matrix/matrix.h"
+#include "controller/task_logs/task_logs.h"
 #include "proto/states.h"
 
 namespace kvmfarm {
@@ -205,36 +205,13 @@ grpc::Status ControllerServiceImpl::GetMatrix(grpc::ServerContext*,
 grpc::Status ControllerServiceImpl::CompareSweeps(grpc::ServerContext*,
                                                   const farm::v1::CompareSweepsRequest* request,
                                                   farm::v1::CompareSweepsResponse* response) {
-  std::map<std::string, farm::v1::Verdict> verdicts[2];
-  std::vector<store::StoredSummary> summaries[2];
-  const std::string* ids[2] = {&request->sweep_a(), &request->sweep_b()};
-  for (int i = 0; i < 2; ++i) {
-    if (ids[i]->empty()) {
-      return ToGrpcStatus(
-          absl::InvalidArgumentError(i == 0 ? "sweep_a is required" : "sweep_b is required"));
-    }
-    absl::StatusOr<farm::v1::Sweep> sweep = store_->GetSweep(*ids[i], true);
-    if (!sweep.ok()) {
-      return ToGrpcStatus(
-          absl::Status(sweep.status().code(),
-                       absl::StrCat(i == 0 ? "sweep_a: " : "sweep_b: ", sweep.status().message())));
-    }
-    for (const farm::v1::Task& task : sweep->tasks()) {
-      if (task.has_capability()) verdicts[i][task.device_id()] = task.capability().verdict();
-    }
-    absl::StatusOr<std::vector<store::StoredSummary>> s = store_->SweepSummaries(*ids[i]);
-    if (!s.ok()) return ToGrpcStatus(s.status());
-    summaries[i] = *std::move(s);
-  }
-  const double threshold = request->has_threshold_percent() ? request->threshold_percent() : 5.0;
-  if (threshold < 0) {
-    return ToGrpcStatus(absl::InvalidArgumentError("threshold_percent must not be negative"));
-  }
-  for (farm::v1::MetricChange& c :
-       matrix::CompareSummaries(summaries[0], summaries[1], threshold)) {
-    *response->add_changes() = std::move(c);
-  }
-  for (farm::v1::VerdictChange& c : matrix::CompareVerdicts(verdicts[0], verdicts[1])) {
+  absl::StatusOr<comparison::SweepComparison> compared = comparison::CompareStoredSweeps(
+      *store_, request->sweep_a(), request->sweep_b(),
+      request->has_threshold_percent() ? absl::make_optional(request->threshold_percent())
+                                       : absl::nullopt);
+  if (!compared.ok()) return ToGrpcStatus(compared.status());
+  for (farm::v1::MetricChange& c : compared->changes) *response->add_changes() = std::move(c);
+  for (farm::v1::VerdictChange& c : compared->verdict_changes) {
     *response->add_verdict_changes() = std::move(c);
   }
   return grpc::Status::OK;
@@ -243,37 +220,10 @@ grpc::Status ControllerServiceImpl::CompareSweeps(grpc::ServerContext*,
 grpc::Status ControllerServiceImpl::GetTaskLogs(grpc::ServerContext*,
                                                 const farm::v1::GetTaskLogsRequest* request,
                                                 farm::v1::GetTaskLogsResponse* response) {
-  if (request->task_id().empty()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("task_id is required"));
-  }
-  absl::StatusOr<std::vector<store::StoredAttempt>> attempts =
-      store_->TaskAttempts(request->task_id());
-  if (!attempts.ok()) return ToGrpcStatus(attempts.status());
-  if (attempts->empty()) {
-    return ToGrpcStatus(absl::NotFoundError(
-        absl::StrCat("task_id: no attempts of task '", request->task_id(), "'")));
-  }
-  response->set_task_id(request->task_id());
-  const std::string sweep_id = request->task_id().substr(0, request->task_id().rfind('/'));
-  absl::StatusOr<farm::v1::Sweep> sweep = store_->GetSweep(sweep_id, true);
-  for (const store::StoredAttempt& a : *attempts) {
-    farm::v1::AttemptLog* log = response->add_attempts();
-    log->set_attempt_id(a.attempt_id);
-    *log->mutable_started_at() =
-        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(a.started_ns);
-    log->set_outcome(a.outcome);
-    log->set_console_log(a.console_log);
-    if (!sweep.ok()) continue;
-    for (const farm::v1::Task& task : sweep->tasks()) {
-      if (task.task_id() == request->task_id() && task.attempt_id() == a.attempt_id &&
-          task.result_case() != farm::v1::Task::RESULT_NOT_SET) {
-        std::string json;
-        if (google::protobuf::util::MessageToJsonString(task, &json).ok()) {
-          log->set_raw_result_json(json);
-        }
-      }
-    }
-  }
+  absl::StatusOr<farm::v1::GetTaskLogsResponse> logs =
+      task_logs::TaskLogs(*store_, request->task_id());
+  if (!logs.ok()) return ToGrpcStatus(logs.status());
+  *response = *std::move(logs);
   return grpc::Status::OK;
 }
 

@@ -2,16 +2,21 @@
 // File: controller_service.h
 // -----------------------------------------------------------------------------
 //
-// farm.v1.ControllerService, a thin layer over the fleet (and, as it lands, the
-// scheduler and the matrix): requests become calls, errors become gRPC statuses
-// naming the field.
+// farm.v1.ControllerService, a thin layer over the domain libraries (the fleet,
+// the scheduler, the matrix, sweep comparison, task logs): requests become calls,
+// errors become gRPC statuses naming the field.
+//
+// Example:
+//
+//   ControllerServiceImpl service(&fleet, store, &scheduler, &summaries);
+//   server_options.services = {&service};
 #ifndef KVMFARM_CONTROLLER_CONTROLLER_SERVICE_H_
 #define KVMFARM_CONTROLLER_CONTROLLER_SERVICE_H_
 
 #include "controller/fleet/fleet.h"
-#include "controller/matrix/summary_cache.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/store.h"
+#include "controller/store/summary_cache.h"
 #include "farm/v1/controller.grpc.pb.h"
 
 namespace kvmfarm {
@@ -19,7 +24,7 @@ namespace kvmfarm {
 class ControllerServiceImpl final : public farm::v1::ControllerService::Service {
  public:
   ControllerServiceImpl(fleet::Fleet* fleet, store::Store* store, scheduler::Scheduler* scheduler,
-                        matrix::SummaryCache* summaries)
+                        store::SummaryCache* summaries)
       : fleet_(fleet), store_(store), scheduler_(scheduler), summaries_(summaries) {}
 
   grpc::Status RegisterAgent(grpc::ServerContext* context,
@@ -60,7 +65,7 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
   fleet::Fleet* const fleet_;
   store::Store* const store_;
   scheduler::Scheduler* const scheduler_;
-  matrix::SummaryCache* const summaries_;
+  store::SummaryCache* const summaries_;
 };
 
 }  // namespace kvmfarm

@@ -3,7 +3,6 @@
 //   farm-controller --listen 127.0.0.1:7421 --db farm.db [--inventory fleet.textproto]
 #include <google/protobuf/text_format.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -17,12 +16,13 @@
 #include "common/flags.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "controller/controller_service.h"
 #include "controller/fleet/fleet.h"
-#include "controller/matrix/summary_cache.h"
 #include "controller/scheduler/agent_client.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/sqlite_store.h"
+#include "controller/store/summary_cache.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7421",
           "Address to serve gRPC on (host:port; port 0 = any free port). Loopback unless "
@@ -55,79 +55,94 @@ absl::StatusOr<farm::v1::Inventory> ReadInventory(const std::string& path) {
   return inventory;
 }
 
-int Main() {
-  BlockShutdownSignals();
-  absl::StatusOr<std::unique_ptr<store::SqliteStore>> store =
-      store::SqliteStore::Open(FromUserDir(absl::GetFlag(FLAGS_db)));
-  if (!store.ok()) {
-    std::cerr << "farm-controller: " << store.status().message() << "\n";
-    return 2;
+// What the flags ask for.
+struct ControllerConfig {
+  std::string db;
+  std::string inventory;
+  absl::Duration heartbeat_interval;
+  std::string listen;
+  std::string port_file;
+  int max_parallel;
+};
+
+ControllerConfig ConfigFromFlags() {
+  ControllerConfig config;
+  config.db = FromUserDir(absl::GetFlag(FLAGS_db));
+  const std::string inventory = absl::GetFlag(FLAGS_inventory);
+  config.inventory = inventory.empty() ? "" : FromUserDir(inventory);
+  config.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  config.listen = absl::GetFlag(FLAGS_listen);
+  config.port_file = FromUserDir(absl::GetFlag(FLAGS_port_file));
+  config.max_parallel = absl::GetFlag(FLAGS_max_parallel);
+  return config;
+}
+
+// The stored fleet, then the inventory's devices added to it.
+absl::Status LoadFleet(fleet::Fleet& fleet, const std::string& inventory_path) {
+  RETURN_IF_ERROR(fleet.Load());
+  if (inventory_path.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const farm::v1::Inventory inventory, ReadInventory(inventory_path));
+  return fleet.AddInventory(inventory);
+}
+
+// Liveness until `stop`: inventory agents that don't heartbeat are health-pinged
+// (GetStatus); devices heard from by neither go offline after three intervals.
+void RunLiveness(fleet::Fleet& fleet, scheduler::AgentClient& agents, absl::Duration interval,
+                 absl::Notification& stop) {
+  while (!stop.WaitForNotificationWithTimeout(interval / 2)) {
+    for (const farm::v1::Device& device : fleet.ToPing()) {
+      if (agents.GetStatus(device.agent_address()).ok()) {
+        fleet.Seen(device.device_id()).IgnoreError();
+      }
+    }
+    absl::Status checked = fleet.CheckLiveness();
+    if (!checked.ok()) FARM_LOG(ERROR) << "liveness check: " << checked;
   }
+}
+
+// The scheduling step, on a short timer, until `stop`.
+void RunDispatch(scheduler::Scheduler& scheduler, absl::Notification& stop) {
+  while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(100))) scheduler.Dispatch();
+}
+
+// Serves until a shutdown signal. An error is a start-up failure, for the operator.
+absl::Status Run(const ControllerConfig& config) {
+  ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store, store::SqliteStore::Open(config.db));
   RealClock clock;
-  fleet::FleetOptions options;
-  options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
-  fleet::Fleet fleet(store->get(), &clock, options);
-  absl::Status loaded = fleet.Load();
-  if (loaded.ok() && !absl::GetFlag(FLAGS_inventory).empty()) {
-    absl::StatusOr<farm::v1::Inventory> inventory =
-        ReadInventory(FromUserDir(absl::GetFlag(FLAGS_inventory)));
-    loaded = inventory.ok() ? fleet.AddInventory(*inventory) : inventory.status();
-  }
-  if (!loaded.ok()) {
-    std::cerr << "farm-controller: " << loaded.message() << "\n";
-    return 2;
-  }
+  fleet::FleetOptions fleet_options;
+  fleet_options.heartbeat_interval = config.heartbeat_interval;
+  fleet::Fleet fleet(store.get(), &clock, fleet_options);
+  RETURN_IF_ERROR(LoadFleet(fleet, config.inventory));
   scheduler::GrpcAgentClient agents;
-  matrix::SummaryCache summaries(store->get());
+  store::SummaryCache summaries(store.get());
   scheduler::SchedulerOptions scheduler_options;
   scheduler_options.on_result_stored = [&summaries](const std::string& device_id) {
     summaries.Invalidate(device_id);
   };
-  scheduler_options.max_parallel = absl::GetFlag(FLAGS_max_parallel);
-  scheduler::Scheduler scheduler(store->get(), &fleet, &agents, &clock, scheduler_options);
-  absl::Status resumed = scheduler.Resume();
-  if (!resumed.ok()) {
-    std::cerr << "farm-controller: resuming sweeps: " << resumed.message() << "\n";
-    return 2;
+  scheduler_options.max_parallel = config.max_parallel;
+  scheduler::Scheduler scheduler(store.get(), &fleet, &agents, &clock, scheduler_options);
+  if (absl::Status resumed = scheduler.Resume(); !resumed.ok()) {
+    return absl::Status(resumed.code(), absl::StrCat("resuming sweeps: ", resumed.message()));
   }
-  ControllerServiceImpl service(&fleet, store->get(), &scheduler, &summaries);
+  ControllerServiceImpl service(&fleet, store.get(), &scheduler, &summaries);
   GrpcServerOptions server_options;
-  server_options.listen_address = absl::GetFlag(FLAGS_listen);
-  server_options.port_file = FromUserDir(absl::GetFlag(FLAGS_port_file));
+  server_options.listen_address = config.listen;
+  server_options.port_file = config.port_file;
   server_options.services = {&service};
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(server_options);
-  if (!server.ok()) {
-    std::cerr << "farm-controller: " << server.status().message() << "\n";
-    return 2;
-  }
-  FARM_LOG(INFO) << "farm-controller serving on " << (*server)->address() << " with "
+  ASSIGN_OR_RETURN(std::unique_ptr<GrpcServer> server, GrpcServer::Start(server_options));
+  FARM_LOG(INFO) << "farm-controller serving on " << server->address() << " with "
                  << absl::GetFlag(FLAGS_db) << " (" << fleet.List({}).size() << " devices)";
   absl::Notification stop;
-  // Liveness: inventory agents that don't heartbeat are health-pinged (GetStatus);
-  // devices heard from by neither go offline after three intervals.
-  std::thread liveness([&] {
-    while (!stop.WaitForNotificationWithTimeout(options.heartbeat_interval / 2)) {
-      for (const farm::v1::Device& device : fleet.ToPing()) {
-        if (agents.GetStatus(device.agent_address()).ok()) {
-          fleet.Seen(device.device_id()).IgnoreError();
-        }
-      }
-      absl::Status checked = fleet.CheckLiveness();
-      if (!checked.ok()) FARM_LOG(ERROR) << "liveness check: " << checked;
-    }
-  });
-  // The scheduling step, on a short timer.
-  std::thread dispatcher([&] {
-    while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(100))) scheduler.Dispatch();
-  });
+  std::thread liveness([&] { RunLiveness(fleet, agents, fleet_options.heartbeat_interval, stop); });
+  std::thread dispatcher([&] { RunDispatch(scheduler, stop); });
   const int signal = WaitForShutdownSignal();
   FARM_LOG(INFO) << "signal " << signal << ": shutting down";
   stop.Notify();
   liveness.join();
   dispatcher.join();
   scheduler.Shutdown();
-  (*server)->Shutdown(absl::ZeroDuration());
-  return 0;
+  server->Shutdown(absl::ZeroDuration());
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -140,5 +155,11 @@ int main(int argc, char** argv) {
       "farm.v1.ControllerService.\n\n"
       "  farm-controller --listen 127.0.0.1:7421 --db farm.db --inventory fleet.textproto");
   kvmfarm::ParseFlagsOnly(argc, argv, "farm-controller");
-  return kvmfarm::Main();
+  kvmfarm::BlockShutdownSignals();
+  const absl::Status status = kvmfarm::Run(kvmfarm::ConfigFromFlags());
+  if (!status.ok()) {
+    std::cerr << "farm-controller: " << status.message() << "\n";
+    return 2;
+  }
+  return 0;
 }

@@ -12,12 +12,12 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -32,11 +32,13 @@
 #include "common/clock.h"
 #include "common/flags.h"
 #include "common/subprocess.h"
+#include "common/testing/wait_for.h"
 #include "controller/fleet/fleet.h"
 #include "controller/matrix/matrix.h"
-#include "controller/matrix/summary_cache.h"
 #include "controller/scheduler/scheduler.h"
+#include "controller/scheduler/testing/fake_agent_client.h"
 #include "controller/store/sqlite_store.h"
+#include "controller/store/summary_cache.h"
 #include "farm/v1/controller.grpc.pb.h"
 
 ABSL_FLAG(int32_t, devices, 10000, "Simulated agents / devices.");
@@ -69,7 +71,7 @@ int64_t RssKb(pid_t pid) {
 // Heartbeats against a real farm-controller process.
 void HeartbeatPhase(const std::string& controller_binary, int devices, int seconds) {
   const std::string dir = absl::StrCat("/tmp/kvmfarm-scale-", getpid());
-  ::mkdir(dir.c_str(), 0700);
+  std::filesystem::create_directories(dir);
   ProcessSpec spec;
   spec.argv = {controller_binary, "--listen",    "127.0.0.1:0", "--db",
                dir + "/farm.db",  "--port-file", dir + "/port", "--heartbeat-interval=10s"};
@@ -80,11 +82,13 @@ void HeartbeatPhase(const std::string& controller_binary, int devices, int secon
     return;
   }
   std::string port;
-  for (int i = 0; i < 500 && port.empty(); ++i) {
-    std::ifstream in(dir + "/port");
-    std::getline(in, port);
-    if (port.empty()) absl::SleepFor(absl::Milliseconds(20));
-  }
+  testing::WaitFor(
+      [&] {
+        std::ifstream in(dir + "/port");
+        std::getline(in, port);
+        return !port.empty();
+      },
+      absl::Seconds(10), absl::Milliseconds(20));
   auto channel = grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials());
   auto stub = farm::v1::ControllerService::NewStub(channel);
   std::vector<std::string> sessions(devices);
@@ -128,33 +132,9 @@ void HeartbeatPhase(const std::string& controller_binary, int devices, int secon
               static_cast<long long>(RssKb((*controller)->pid()) / 1024));
   (*controller)->Kill();
   (*controller)->Wait();
-  std::system(absl::StrCat("rm -rf ", dir).c_str());
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
 }
-
-// Agents that answer at once: the scheduler's own overhead is what is timed.
-class InstantAgents final : public scheduler::AgentClient {
- public:
-  absl::StatusOr<farm::v1::KvmCapability> GetCapability(const std::string&, bool,
-                                                        absl::Duration) override {
-    farm::v1::KvmCapability c;
-    c.set_verdict(farm::v1::VERDICT_KVM_READY);
-    return c;
-  }
-  absl::StatusOr<farm::v1::BenchmarkResult> RunBenchmark(
-      const std::string&, const farm::v1::RunBenchmarkRequest&, absl::Duration,
-      const scheduler::ProgressCallback&) override {
-    return farm::v1::BenchmarkResult();
-  }
-  absl::StatusOr<farm::v1::BootResult> BootVm(const std::string&, const farm::v1::BootVmRequest&,
-                                              absl::Duration,
-                                              const scheduler::ProgressCallback&) override {
-    return farm::v1::BootResult();
-  }
-  absl::StatusOr<farm::v1::GetStatusResponse> GetStatus(const std::string&) override {
-    return farm::v1::GetStatusResponse();
-  }
-  absl::Status Cancel(const std::string&, const std::string&) override { return absl::OkStatus(); }
-};
 
 void DispatchPhase(int devices) {
   const std::string path = absl::StrCat("/tmp/kvmfarm-scale-dispatch-", getpid(), ".db");
@@ -168,7 +148,8 @@ void DispatchPhase(int devices) {
     request.set_agent_address("127.0.0.1:1");
     fleet.Register(request).IgnoreError();
   }
-  InstantAgents agents;
+  // Agents that answer at once: the scheduler's own overhead is what is timed.
+  scheduler::FakeAgentClient agents;
   scheduler::SchedulerOptions options;
   options.max_parallel = devices;
   std::vector<std::function<void()>> queued;
@@ -193,25 +174,27 @@ void DispatchPhase(int devices) {
   std::remove(path.c_str());
 }
 
-void MatrixPhase(int devices, int64_t measurements, int queries) {
-  const std::string path = absl::StrCat("/tmp/kvmfarm-scale-matrix-", getpid(), ".db");
-  std::remove(path.c_str());
-  auto store = *store::SqliteStore::Open(path);
-  // devices x 5 metrics x repetitions values, in tasks of 5 metrics.
+std::vector<farm::v1::Device> SimulatedDevices(int devices) {
+  std::vector<farm::v1::Device> out;
+  for (int d = 0; d < devices; ++d) {
+    farm::v1::Device device;
+    device.set_device_id(absl::StrCat("sim-", d));
+    device.mutable_identity()->set_model(absl::StrCat("model-", d % 20));
+    out.push_back(device);
+  }
+  return out;
+}
+
+// About `measurements` values: tasks of 5 metrics x 10 repetitions, spread over
+// the devices and the three modes.
+void FillMatrixDatabase(store::Store& store, int devices, int64_t measurements) {
   const int metrics = 5;
   const int reps = 10;
   const int64_t tasks = std::max<int64_t>(1, measurements / (metrics * reps));
   const absl::Time fill_start = absl::Now();
   farm::v1::Sweep sweep;
   sweep.set_sweep_id("scale");
-  store->CreateSweep(sweep).IgnoreError();
-  std::vector<farm::v1::Device> fleet_devices;
-  for (int d = 0; d < devices; ++d) {
-    farm::v1::Device device;
-    device.set_device_id(absl::StrCat("sim-", d));
-    device.mutable_identity()->set_model(absl::StrCat("model-", d % 20));
-    fleet_devices.push_back(device);
-  }
+  store.CreateSweep(sweep).IgnoreError();
   for (int64_t t = 0; t < tasks; ++t) {
     farm::v1::Task task;
     task.set_task_id(absl::StrCat("scale/t", t));
@@ -228,63 +211,87 @@ void MatrixPhase(int devices, int64_t measurements, int queries) {
       for (int r = 0; r < reps; ++r) measurement->add_values(100 + r);
       measurement->set_median(104.5);
     }
-    store->StoreTaskResult(task, task.task_id() + "/a1").IgnoreError();
+    store.StoreTaskResult(task, task.task_id() + "/a1").IgnoreError();
   }
   std::printf("matrix database: %lld measurements stored in %.1f s\n",
-              static_cast<long long>(*store->CountMeasurements()),
+              static_cast<long long>(*store.CountMeasurements()),
               absl::ToDoubleSeconds(absl::Now() - fill_start));
+}
+
+// The value at `percent` (50: the median, 100: the largest) of `values`, sorted in
+// place.
+double Percentile(std::vector<double>& values, size_t percent) {
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, values.size() * percent / 100)];
+}
+
+// One device's row, as an operator asks for one model or one device.
+void TimeOneDeviceMatrix(store::Store& store, const std::vector<farm::v1::Device>& devices,
+                         int queries) {
   std::vector<double> latencies;
   for (int q = 0; q < queries; ++q) {
     const absl::Time start = absl::Now();
-    // One device's row, as an operator asks for one model or one device.
-    const std::string id = absl::StrCat("sim-", q % devices);
-    auto summaries = store->LatestSummaries({id});
-    auto rows =
-        matrix::BuildMatrix({fleet_devices[q % devices]}, *summaries, farm::v1::GROUP_BY_DEVICE);
+    const farm::v1::Device& device = devices[q % devices.size()];
+    auto summaries = store.LatestSummaries({device.device_id()});
+    auto rows = matrix::BuildMatrix({device}, *summaries, farm::v1::GROUP_BY_DEVICE);
     latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
   }
-  std::sort(latencies.begin(), latencies.end());
-  std::printf("GetMatrix for one device: p50 %.2f ms, p99 %.2f ms\n",
-              latencies[latencies.size() / 2], latencies[latencies.size() * 99 / 100]);
-  latencies.clear();
-  std::vector<double> reads, builds;
+  std::printf("GetMatrix for one device: p50 %.2f ms, p99 %.2f ms\n", Percentile(latencies, 50),
+              Percentile(latencies, 99));
+}
+
+// The whole fleet by model, every summary read from SQLite each time.
+void TimeFleetMatrixFromSqlite(store::Store& store, const std::vector<farm::v1::Device>& devices,
+                               int queries) {
+  std::vector<double> latencies, reads, builds;
   for (int q = 0; q < std::min(queries, 5); ++q) {
     const absl::Time start = absl::Now();
-    auto summaries = store->LatestSummaries({});
+    auto summaries = store.LatestSummaries({});
     const absl::Time read = absl::Now();
-    auto rows = matrix::BuildMatrix(fleet_devices, *summaries, farm::v1::GROUP_BY_MODEL);
+    auto rows = matrix::BuildMatrix(devices, *summaries, farm::v1::GROUP_BY_MODEL);
     latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
     reads.push_back(absl::ToDoubleMilliseconds(read - start));
     builds.push_back(absl::ToDoubleMilliseconds(absl::Now() - read));
   }
-  std::sort(latencies.begin(), latencies.end());
-  std::sort(reads.begin(), reads.end());
-  std::sort(builds.begin(), builds.end());
   std::printf(
       "GetMatrix for the whole fleet by model, summaries read from SQLite: p50 %.0f ms, "
-      "max %.0f ms (%d devices; reading %.0f ms, building rows %.0f ms)\n",
-      latencies[latencies.size() / 2], latencies.back(), devices, reads[reads.size() / 2],
-      builds[builds.size() / 2]);
-  // As farm-controller serves it: summaries from its in-memory cache (the first call
-  // fills it; a stored result invalidates one device).
-  matrix::SummaryCache cache(store.get());
+      "max %.0f ms (%zu devices; reading %.0f ms, building rows %.0f ms)\n",
+      Percentile(latencies, 50), Percentile(latencies, 100), devices.size(), Percentile(reads, 50),
+      Percentile(builds, 50));
+}
+
+// As farm-controller serves it: summaries from its in-memory cache (the first call
+// fills it; a stored result invalidates one device).
+void TimeFleetMatrixCached(store::Store& store, const std::vector<farm::v1::Device>& devices,
+                           int queries) {
+  store::SummaryCache cache(&store);
   std::vector<std::string> ids;
-  for (const farm::v1::Device& d : fleet_devices) ids.push_back(d.device_id());
+  for (const farm::v1::Device& d : devices) ids.push_back(d.device_id());
   const absl::Time cold_start = absl::Now();
-  (void)matrix::BuildMatrix(fleet_devices, *cache.Latest(ids), farm::v1::GROUP_BY_MODEL);
+  (void)matrix::BuildMatrix(devices, *cache.Latest(ids), farm::v1::GROUP_BY_MODEL);
   const double cold_ms = absl::ToDoubleMilliseconds(absl::Now() - cold_start);
-  latencies.clear();
+  std::vector<double> latencies;
   for (int q = 0; q < queries; ++q) {
     if (q % 10 == 0) cache.Invalidate(absl::StrCat("sim-", q));  // results keep landing
     const absl::Time start = absl::Now();
-    auto rows = matrix::BuildMatrix(fleet_devices, *cache.Latest(ids), farm::v1::GROUP_BY_MODEL);
+    auto rows = matrix::BuildMatrix(devices, *cache.Latest(ids), farm::v1::GROUP_BY_MODEL);
     latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
   }
-  std::sort(latencies.begin(), latencies.end());
   std::printf(
       "GetMatrix for the whole fleet by model, as served (cached summaries): p50 %.0f ms, "
       "p99 %.0f ms; first call %.0f ms\n",
-      latencies[latencies.size() / 2], latencies[latencies.size() * 99 / 100], cold_ms);
+      Percentile(latencies, 50), Percentile(latencies, 99), cold_ms);
+}
+
+void MatrixPhase(int devices, int64_t measurements, int queries) {
+  const std::string path = absl::StrCat("/tmp/kvmfarm-scale-matrix-", getpid(), ".db");
+  std::remove(path.c_str());
+  auto store = *store::SqliteStore::Open(path);
+  const std::vector<farm::v1::Device> fleet_devices = SimulatedDevices(devices);
+  FillMatrixDatabase(*store, devices, measurements);
+  TimeOneDeviceMatrix(*store, fleet_devices, queries);
+  TimeFleetMatrixFromSqlite(*store, fleet_devices, queries);
+  TimeFleetMatrixCached(*store, fleet_devices, queries);
   std::remove(path.c_str());
 }
 

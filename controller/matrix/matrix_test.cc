@@ -126,45 +126,5 @@ TEST(BuildMatrixTest, GroupsByModelAndSocPoolingSamples) {
   EXPECT_EQ(rows[0].device_ids_size(), 4);
 }
 
-TEST(CompareTest, ClassifiesEveryChangeRegressionsFirst) {
-  const std::vector<store::StoredSummary> a = {
-      Summary("d", "crypto.sha256", farm::v1::MODE_KVM, {1000}),
-      Summary("d", "float.time", farm::v1::MODE_KVM, {1.0}, false),
-      Summary("d", "mem_read.bandwidth", farm::v1::MODE_KVM, {5000}),
-      Summary("d", "io.read", farm::v1::MODE_KVM, {800}),
-  };
-  const std::vector<store::StoredSummary> b = {
-      Summary("d", "crypto.sha256", farm::v1::MODE_KVM, {500}),                  // half: regression
-      Summary("d", "float.time", farm::v1::MODE_KVM, {0.5}, false),              // faster: improved
-      Summary("d", "mem_read.bandwidth", farm::v1::MODE_KVM, {5100}),            // +2 %: unchanged
-      Summary("d", "boot.time_to_userspace", farm::v1::MODE_KVM, {0.2}, false),  // new
-  };
-  const std::vector<farm::v1::MetricChange> changes = CompareSummaries(a, b, 5.0);
-  ASSERT_EQ(changes.size(), 5u);
-  EXPECT_EQ(changes[0].metric(), "crypto.sha256");
-  EXPECT_EQ(changes[0].label(), farm::v1::CHANGE_LABEL_REGRESSION);
-  EXPECT_DOUBLE_EQ(changes[0].change_percent(), -50);
-  EXPECT_EQ(changes[1].label(), farm::v1::CHANGE_LABEL_MISSING);
-  EXPECT_EQ(changes[1].metric(), "io.read");
-  EXPECT_EQ(changes[2].label(), farm::v1::CHANGE_LABEL_IMPROVED);
-  EXPECT_EQ(changes[2].metric(), "float.time");
-  EXPECT_EQ(changes[3].label(), farm::v1::CHANGE_LABEL_NEW);
-  EXPECT_EQ(changes[4].label(), farm::v1::CHANGE_LABEL_UNCHANGED);
-}
-
-TEST(CompareTest, AKernelUpdateThatBreaksKvmIsAVerdictRegression) {
-  const std::vector<farm::v1::VerdictChange> changes = CompareVerdicts(
-      {{"p8", farm::v1::VERDICT_KVM_READY}, {"op12", farm::v1::VERDICT_KVM_BOOT_FAILED}},
-      {{"p8", farm::v1::VERDICT_KVM_UNUSABLE},
-       {"op12", farm::v1::VERDICT_KVM_READY},
-       {"new", farm::v1::VERDICT_UNKNOWN}});
-  ASSERT_EQ(changes.size(), 3u);
-  EXPECT_EQ(changes[0].device_id(), "new");
-  EXPECT_EQ(changes[0].label(), farm::v1::CHANGE_LABEL_NEW);
-  EXPECT_EQ(changes[1].device_id(), "op12");
-  EXPECT_EQ(changes[1].label(), farm::v1::CHANGE_LABEL_IMPROVED);
-  EXPECT_EQ(changes[2].label(), farm::v1::CHANGE_LABEL_REGRESSION);
-}
-
 }  // namespace
 }  // namespace kvmfarm::matrix

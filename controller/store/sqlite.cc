@@ -1,6 +1,7 @@
 #include "controller/store/sqlite.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace kvmfarm::store {
 namespace {
@@ -72,12 +73,10 @@ absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
 }
 
 absl::StatusOr<int64_t> Database::QueryInt(absl::string_view sql) {
-  absl::StatusOr<Statement> stmt = Prepare(sql);
-  if (!stmt.ok()) return stmt.status();
-  absl::StatusOr<bool> row = stmt->Step();
-  if (!row.ok()) return row.status();
-  if (!*row) return absl::NotFoundError(absl::StrCat("no row for '", sql, "'"));
-  return stmt->ColumnInt(0);
+  ASSIGN_OR_RETURN(Statement stmt, Prepare(sql));
+  ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("no row for '", sql, "'"));
+  return stmt.ColumnInt(0);
 }
 
 Statement::~Statement() {
@@ -116,11 +115,6 @@ Statement& Statement::BindDouble(int index, double value) {
   return *this;
 }
 
-Statement& Statement::BindNull(int index) {
-  sqlite3_bind_null(stmt_, index);
-  return *this;
-}
-
 absl::StatusOr<bool> Statement::Step() {
   if (!bind_error_.ok()) return bind_error_;
   const int rc = sqlite3_step(stmt_);
@@ -132,14 +126,12 @@ absl::StatusOr<bool> Statement::Step() {
 
 absl::Status Statement::Run() {
   while (true) {
-    absl::StatusOr<bool> row = Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return absl::OkStatus();
+    ASSIGN_OR_RETURN(const bool row, Step());
+    if (!row) return absl::OkStatus();
   }
 }
 
 int64_t Statement::ColumnInt(int index) const { return sqlite3_column_int64(stmt_, index); }
-double Statement::ColumnDouble(int index) const { return sqlite3_column_double(stmt_, index); }
 
 std::string Statement::ColumnText(int index) const {
   const unsigned char* text = sqlite3_column_text(stmt_, index);
@@ -160,8 +152,7 @@ bool Statement::ColumnIsNull(int index) const {
 }
 
 absl::StatusOr<std::unique_ptr<Transaction>> Transaction::Begin(Database* db) {
-  absl::Status begun = db->Execute("BEGIN IMMEDIATE");
-  if (!begun.ok()) return begun;
+  RETURN_IF_ERROR(db->Execute("BEGIN IMMEDIATE"));
   return std::unique_ptr<Transaction>(new Transaction(db));
 }
 

@@ -4,6 +4,16 @@
 //
 // A thin RAII layer over SQLite's C API: a connection, prepared statements with
 // typed binds, and transactions, every error an absl::Status naming the SQL.
+//
+// Private to the store (visibility //controller/store): everything else reads and
+// writes the database through store.h.
+//
+// Example:
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path));
+//   ASSIGN_OR_RETURN(Statement get, db->Prepare("SELECT proto FROM devices WHERE device_id = ?"));
+//   get.Bind(1, device_id);
+//   ASSIGN_OR_RETURN(const bool found, get.Step());
 #ifndef KVMFARM_CONTROLLER_STORE_SQLITE_H_
 #define KVMFARM_CONTROLLER_STORE_SQLITE_H_
 
@@ -32,7 +42,6 @@ class Database {
   // A single integer (e.g. PRAGMA user_version).
   absl::StatusOr<int64_t> QueryInt(absl::string_view sql);
 
-  sqlite3* handle() { return db_; }
   const std::string& path() const { return path_; }
 
  private:
@@ -52,7 +61,6 @@ class Statement {
   Statement& Bind(int index, absl::string_view text);
   // Binds a blob (protobuf bytes).
   Statement& BindBlob(int index, absl::string_view bytes);
-  Statement& BindNull(int index);
   Statement& BindDouble(int index, double value);
 
   // Steps once: true with a row, false when done.
@@ -61,7 +69,6 @@ class Statement {
   absl::Status Run();
 
   int64_t ColumnInt(int index) const;
-  double ColumnDouble(int index) const;
   std::string ColumnText(int index) const;
   std::string ColumnBlob(int index) const;
   bool ColumnIsNull(int index) const;

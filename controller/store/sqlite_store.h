@@ -43,6 +43,7 @@ class SqliteStore final : public Store {
   absl::Status PutTask(const farm::v1::Task& task) override;
   absl::StatusOr<farm::v1::Sweep> GetSweep(const std::string& sweep_id,
                                            bool include_results) override;
+  absl::StatusOr<farm::v1::Task> GetTask(const std::string& task_id) override;
   absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(int limit) override;
   absl::Status RecordAttempt(const std::string& task_id, const std::string& attempt_id) override;
   absl::Status FinishAttempt(const std::string& attempt_id, const std::string& outcome,

@@ -34,6 +34,10 @@ struct StoredSummary {
   farm::v1::Measurement measurement;
 };
 
+// The summary's parameters as one canonical string: parameters_key as the store
+// filled it, or built from the measurement for a summary made by hand.
+std::string ParametersKeyOf(const StoredSummary& summary);
+
 // How one attempt ended, with its evidence.
 struct StoredAttempt {
   std::string attempt_id;
@@ -65,6 +69,8 @@ class Store {
   // The sweep with its tasks; each task's stored result when `include_results`.
   virtual absl::StatusOr<farm::v1::Sweep> GetSweep(const std::string& sweep_id,
                                                    bool include_results) = 0;
+  // One task, with its stored result when it has one.
+  virtual absl::StatusOr<farm::v1::Task> GetTask(const std::string& task_id) = 0;
   // Newest first, without tasks.
   virtual absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(int limit) = 0;
 

@@ -32,8 +32,7 @@ class SummaryCache {
   explicit SummaryCache(Store* store) : store_(store) {}
 
   // The latest summaries of `device_ids`, from memory where cached.
-  absl::StatusOr<std::vector<StoredSummary>> Latest(
-      const std::vector<std::string>& device_ids);
+  absl::StatusOr<std::vector<StoredSummary>> Latest(const std::vector<std::string>& device_ids);
   // A result for `device_id` was stored: its summaries must be read again.
   void Invalidate(const std::string& device_id);
 

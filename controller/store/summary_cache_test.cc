@@ -12,8 +12,8 @@
 namespace kvmfarm::store {
 namespace {
 
-void StoreResult(Store* store, const std::string& sweep, const std::string& device,
-                 double value, int64_t when) {
+void StoreResult(Store* store, const std::string& sweep, const std::string& device, double value,
+                 int64_t when) {
   farm::v1::Sweep s;
   s.set_sweep_id(sweep);
   ASSERT_TRUE(store->CreateSweep(s).ok());

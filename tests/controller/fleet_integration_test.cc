@@ -16,6 +16,7 @@
 #include "common/testing/run_binary.h"
 #include "common/testing/server_process.h"
 #include "common/testing/status_matchers.h"
+#include "common/testing/wait_for.h"
 #include "farm/v1/controller.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -60,13 +61,8 @@ class FleetIntegrationTest : public ::testing::Test {
   }
 
   // Bounded wait for a fleet condition (agents heartbeat every 200 ms).
-  bool WaitFor(const std::function<bool()>& condition) {
-    const absl::Time give_up = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < give_up) {
-      if (condition()) return true;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return false;
+  static bool WaitFor(const std::function<bool()>& condition) {
+    return ::kvmfarm::testing::WaitFor(condition, absl::Seconds(30));
   }
 
   farm::v1::OperationalState StateOf(const std::string& id) {

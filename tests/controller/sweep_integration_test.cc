@@ -14,7 +14,8 @@
 #include "absl/time/clock.h"
 #include "common/testing/run_binary.h"
 #include "common/testing/server_process.h"
-#include "controller/store/sqlite.h"
+#include "common/testing/wait_for.h"
+#include "controller/store/sqlite_store.h"
 #include "farm/v1/agent.grpc.pb.h"
 #include "farm/v1/controller.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -25,6 +26,7 @@ namespace {
 
 using ::kvmfarm::testing::Runfile;
 using ::kvmfarm::testing::ServerProcess;
+using ::kvmfarm::testing::WaitFor;
 using ::testing::HasSubstr;
 
 class SweepIntegrationTest : public ::testing::Test {
@@ -55,15 +57,6 @@ class SweepIntegrationTest : public ::testing::Test {
     }
     agents_[id] = std::make_unique<ServerProcess>(Runfile("agent/farm-agent"), "farm-agent", args);
     ASSERT_FALSE(agents_[id]->WaitUntilListening().empty());
-  }
-
-  bool WaitFor(const std::function<bool()>& condition, absl::Duration limit = absl::Seconds(60)) {
-    const absl::Time give_up = absl::Now() + limit;
-    while (absl::Now() < give_up) {
-      if (condition()) return true;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return false;
   }
 
   size_t OnlineDevices() {
@@ -300,17 +293,22 @@ TEST_F(SweepIntegrationTest, KilledControllerResumesAndStoresEveryResultOnce) {
   }
   // 2 devices x (sha256 + aes256gcm + float.time) x 2 repetitions.
   EXPECT_EQ(values, 12);
-  absl::StatusOr<std::unique_ptr<store::Database>> db = store::Database::Open(db_);
-  ASSERT_TRUE(db.ok());
-  absl::StatusOr<int64_t> rows = (*db)->QueryInt("SELECT count(*) FROM measurements");
+  absl::StatusOr<std::unique_ptr<store::SqliteStore>> store = store::SqliteStore::Open(db_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<int64_t> rows = (*store)->CountMeasurements();
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(*rows, 12) << "stored raw measurements, every repetition, exactly once";
   // The attempt in flight at the kill was abandoned and dispatched again.
-  absl::StatusOr<int64_t> attempts = (*db)->QueryInt("SELECT count(*) FROM attempts");
-  ASSERT_TRUE(attempts.ok());
-  EXPECT_GT(*attempts, 4);
+  int64_t attempts = 0;
+  for (const farm::v1::Task& task : sweep.tasks()) {
+    absl::StatusOr<std::vector<store::StoredAttempt>> recorded =
+        (*store)->TaskAttempts(task.task_id());
+    ASSERT_TRUE(recorded.ok());
+    attempts += static_cast<int64_t>(recorded->size());
+  }
+  EXPECT_GT(attempts, 4);
   std::cerr << "restart test: " << *rows << " measurement rows stored, " << values
-            << " expected; attempts recorded: " << *attempts << " for 4 tasks\n";
+            << " expected; attempts recorded: " << attempts << " for 4 tasks\n";
 }
 
 }  // namespace

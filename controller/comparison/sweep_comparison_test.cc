@@ -1,0 +1,146 @@
+#include "controller/comparison/sweep_comparison.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/status_matchers.h"
+#include "controller/store/sqlite_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm::comparison {
+namespace {
+
+using ::kvmfarm::testing::IsOk;
+using ::kvmfarm::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// One task's summary of one metric, its single value as the median.
+store::StoredSummary Summary(const std::string& device, const std::string& metric,
+                             farm::v1::Mode mode, double median, bool higher = true) {
+  store::StoredSummary s;
+  s.device_id = device;
+  s.sweep_id = "s1";
+  s.measurement.set_metric(metric);
+  s.measurement.set_unit(higher ? "MB/s" : "s");
+  s.measurement.set_higher_is_better(higher);
+  s.measurement.set_mode(mode);
+  (*s.measurement.mutable_parameters())["size_bytes"] = "1048576";
+  s.measurement.add_values(median);
+  s.measurement.set_median(median);
+  return s;
+}
+
+TEST(CompareTest, ClassifiesEveryChangeRegressionsFirst) {
+  const std::vector<store::StoredSummary> a = {
+      Summary("d", "crypto.sha256", farm::v1::MODE_KVM, 1000),
+      Summary("d", "float.time", farm::v1::MODE_KVM, 1.0, false),
+      Summary("d", "mem_read.bandwidth", farm::v1::MODE_KVM, 5000),
+      Summary("d", "io.read", farm::v1::MODE_KVM, 800),
+  };
+  const std::vector<store::StoredSummary> b = {
+      Summary("d", "crypto.sha256", farm::v1::MODE_KVM, 500),                  // half: regression
+      Summary("d", "float.time", farm::v1::MODE_KVM, 0.5, false),              // faster: improved
+      Summary("d", "mem_read.bandwidth", farm::v1::MODE_KVM, 5100),            // +2 %: unchanged
+      Summary("d", "boot.time_to_userspace", farm::v1::MODE_KVM, 0.2, false),  // new
+  };
+  const std::vector<farm::v1::MetricChange> changes = CompareSummaries(a, b, 5.0);
+  ASSERT_EQ(changes.size(), 5u);
+  EXPECT_EQ(changes[0].metric(), "crypto.sha256");
+  EXPECT_EQ(changes[0].label(), farm::v1::CHANGE_LABEL_REGRESSION);
+  EXPECT_DOUBLE_EQ(changes[0].change_percent(), -50);
+  EXPECT_EQ(changes[1].label(), farm::v1::CHANGE_LABEL_MISSING);
+  EXPECT_EQ(changes[1].metric(), "io.read");
+  EXPECT_EQ(changes[2].label(), farm::v1::CHANGE_LABEL_IMPROVED);
+  EXPECT_EQ(changes[2].metric(), "float.time");
+  EXPECT_EQ(changes[3].label(), farm::v1::CHANGE_LABEL_NEW);
+  EXPECT_EQ(changes[4].label(), farm::v1::CHANGE_LABEL_UNCHANGED);
+}
+
+TEST(CompareTest, AKernelUpdateThatBreaksKvmIsAVerdictRegression) {
+  const std::vector<farm::v1::VerdictChange> changes = CompareVerdicts(
+      {{"p8", farm::v1::VERDICT_KVM_READY}, {"op12", farm::v1::VERDICT_KVM_BOOT_FAILED}},
+      {{"p8", farm::v1::VERDICT_KVM_UNUSABLE},
+       {"op12", farm::v1::VERDICT_KVM_READY},
+       {"new", farm::v1::VERDICT_UNKNOWN}});
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0].device_id(), "new");
+  EXPECT_EQ(changes[0].label(), farm::v1::CHANGE_LABEL_NEW);
+  EXPECT_EQ(changes[1].device_id(), "op12");
+  EXPECT_EQ(changes[1].label(), farm::v1::CHANGE_LABEL_IMPROVED);
+  EXPECT_EQ(changes[2].label(), farm::v1::CHANGE_LABEL_REGRESSION);
+}
+
+class CompareStoredSweepsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string path =
+        absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
+    std::remove(path.c_str());
+    store_ = *store::SqliteStore::Open(path);
+  }
+
+  // A sweep of one device: a capability task with `verdict` and a benchmark task
+  // measuring crypto.sha256 at `value`.
+  void StoreSweep(const std::string& sweep_id, farm::v1::Verdict verdict, double value) {
+    farm::v1::Sweep sweep;
+    sweep.set_sweep_id(sweep_id);
+    ASSERT_THAT(store_->CreateSweep(sweep), IsOk());
+    farm::v1::Task capability;
+    capability.set_task_id(sweep_id + "/t0");
+    capability.set_sweep_id(sweep_id);
+    capability.set_device_id("d0");
+    capability.mutable_capability()->set_verdict(verdict);
+    ASSERT_THAT(store_->StoreTaskResult(capability, capability.task_id() + "/a1"), IsOk());
+    farm::v1::Task benchmark;
+    benchmark.set_task_id(sweep_id + "/t1");
+    benchmark.set_sweep_id(sweep_id);
+    benchmark.set_device_id("d0");
+    *benchmark.mutable_finished_at() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(1000);
+    farm::v1::Measurement* m = benchmark.mutable_benchmark()->add_measurements();
+    m->set_metric("crypto.sha256");
+    m->set_mode(farm::v1::MODE_NATIVE);
+    m->set_higher_is_better(true);
+    m->add_values(value);
+    m->set_median(value);
+    ASSERT_THAT(store_->StoreTaskResult(benchmark, benchmark.task_id() + "/a1"), IsOk());
+  }
+
+  std::unique_ptr<store::SqliteStore> store_;
+};
+
+TEST_F(CompareStoredSweepsTest, ComparesMetricsWithTheDefaultThresholdAndVerdicts) {
+  StoreSweep("a", farm::v1::VERDICT_KVM_READY, 1000);
+  StoreSweep("b", farm::v1::VERDICT_KVM_BOOT_FAILED, 970);  // -3 %: within 5 %
+  absl::StatusOr<SweepComparison> comparison =
+      CompareStoredSweeps(*store_, "a", "b", absl::nullopt);
+  ASSERT_THAT(comparison, IsOk());
+  ASSERT_EQ(comparison->changes.size(), 1u);
+  EXPECT_EQ(comparison->changes[0].label(), farm::v1::CHANGE_LABEL_UNCHANGED);
+  ASSERT_EQ(comparison->verdict_changes.size(), 1u);
+  EXPECT_EQ(comparison->verdict_changes[0].label(), farm::v1::CHANGE_LABEL_REGRESSION);
+
+  comparison = CompareStoredSweeps(*store_, "a", "b", 1.0);
+  ASSERT_THAT(comparison, IsOk());
+  EXPECT_EQ(comparison->changes[0].label(), farm::v1::CHANGE_LABEL_REGRESSION);
+}
+
+TEST_F(CompareStoredSweepsTest, BadRequestsNameTheField) {
+  StoreSweep("a", farm::v1::VERDICT_KVM_READY, 1000);
+  EXPECT_THAT(CompareStoredSweeps(*store_, "", "a", absl::nullopt),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sweep_a is required")));
+  EXPECT_THAT(CompareStoredSweeps(*store_, "a", "", absl::nullopt),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sweep_b is required")));
+  EXPECT_THAT(CompareStoredSweeps(*store_, "a", "ghost", absl::nullopt),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("sweep_b: no sweep 'ghost'")));
+  EXPECT_THAT(CompareStoredSweeps(*store_, "a", "a", -1.0),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("threshold_percent")));
+}
+
+}  // namespace
+}  // namespace kvmfarm::comparison
