@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "common/subprocess.h"
 #include "common/testing/run_binary.h"
+#include "common/testing/wait_for.h"
 #include "farm/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -98,21 +99,22 @@ class EmulatedPhoneTest : public ::testing::Test {
 
   // The capability once the agent's background boot check has landed in it.
   farm::v1::KvmCapability CapabilityAfterBootCheck() {
-    const absl::Time give_up = absl::Now() + absl::Minutes(3);
     farm::v1::KvmCapability capability;
-    while (absl::Now() < give_up) {
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-      farm::v1::GetCapabilityResponse response;
-      const grpc::Status status =
-          stub_->GetCapability(&context, farm::v1::GetCapabilityRequest(), &response);
-      EXPECT_TRUE(status.ok()) << status.error_message();
-      if (!status.ok()) break;
-      capability = response.capability();
-      if (capability.has_kvm_boot_check()) break;
-      // Bounded polling of a remote state: the check takes seconds under emulation.
-      absl::SleepFor(absl::Milliseconds(500));
-    }
+    bool answered = true;
+    // The check takes seconds under emulation.
+    kvmfarm::testing::WaitFor(
+        [&] {
+          grpc::ClientContext context;
+          context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+          farm::v1::GetCapabilityResponse response;
+          const grpc::Status status =
+              stub_->GetCapability(&context, farm::v1::GetCapabilityRequest(), &response);
+          EXPECT_TRUE(status.ok()) << status.error_message();
+          answered = status.ok();
+          if (answered) capability = response.capability();
+          return !answered || capability.has_kvm_boot_check();
+        },
+        absl::Minutes(3), absl::Milliseconds(500));
     return capability;
   }
 
