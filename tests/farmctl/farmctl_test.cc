@@ -9,11 +9,13 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/testing/run_binary.h"
 #include "common/testing/server_process.h"
+#include "common/testing/wait_for.h"
 #include "farm/v1/controller.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -55,16 +57,14 @@ class FarmctlTest : public ::testing::Test {
 
   // Until both agents registered (they heartbeat every 200 ms).
   void WaitForDevices() {
-    const absl::Time give_up = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < give_up) {
-      const ProcessResult r = Farmctl({"devices"});
-      if (absl::StrContains(r.stdout_data, "bench-host") &&
-          absl::StrContains(r.stdout_data, "sd8gen3-stock-fixture")) {
-        return;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    FAIL() << "agents never registered";
+    ASSERT_TRUE(testing::WaitFor(
+        [&] {
+          const ProcessResult r = Farmctl({"devices"});
+          return absl::StrContains(r.stdout_data, "bench-host") &&
+                 absl::StrContains(r.stdout_data, "sd8gen3-stock-fixture");
+        },
+        absl::Seconds(30)))
+        << "agents never registered";
   }
 
   std::string StartSweep() {
@@ -167,6 +167,17 @@ TEST_F(FarmctlTest, ErrorsScriptsCanRelyOn) {
   const ProcessResult help = Farmctl({"--help"});
   EXPECT_THAT(help.stdout_data, HasSubstr("farmctl report [--out report.html]"));
   EXPECT_THAT(help.stdout_data, HasSubstr("--plan (sweep start: any of capability"));
+  // Each command's own --help: what it does, its flags with their meaning, an example.
+  const ProcessResult sweep_help = Farmctl({"sweep", "start", "--help"});
+  EXPECT_EQ(sweep_help.exit_code, 0) << sweep_help.stderr_data;
+  EXPECT_THAT(sweep_help.stdout_data, HasSubstr("farmctl sweep start [--selector"));
+  for (const char* flag :
+       {"--plan (sweep start: any of capability", "--workloads (", "--repetitions (",
+        "--max-parallel (", "--watch (", "--selector (", "--devices ("}) {
+    EXPECT_THAT(sweep_help.stdout_data, HasSubstr(flag));
+  }
+  EXPECT_THAT(sweep_help.stdout_data, HasSubstr("Example:\n  farmctl sweep start "));
+  EXPECT_THAT(sweep_help.stdout_data, ::testing::Not(HasSubstr("--group-by")));
   ProcessResult r = Farmctl({"frobnicate"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.stderr_data, HasSubstr("unknown command 'frobnicate'"));

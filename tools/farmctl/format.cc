@@ -7,17 +7,13 @@
 #include <map>
 #include <set>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/measurement.h"
+#include "common/proto_enum.h"
 
 namespace kvmfarm::farmctl {
-
-std::string EnumTail(const std::string& name, size_t prefix) {
-  return absl::AsciiStrToLower(name.substr(std::min(prefix, name.size())));
-}
 
 std::string MetricLabel(const std::string& metric,
                         const google::protobuf::Map<std::string, std::string>& parameters) {
@@ -81,10 +77,9 @@ std::string DevicesTable(const std::vector<farm::v1::Device>& devices) {
          !id.soc_marketing_name().empty() ? id.soc_marketing_name()
          : !id.soc_model().empty()        ? id.soc_model()
                                           : "-",
-         EnumTail(farm::v1::HypervisorKind_Name(d.capability().hypervisor_kind()), 16),
-         EnumTail(farm::v1::Verdict_Name(d.capability().verdict()), 8),
-         EnumTail(farm::v1::OperationalState_Name(d.state().operational()), 18),
-         EnumTail(farm::v1::HealthState_Name(d.state().health()), 13),
+         LowerEnumValueName(d.capability().hypervisor_kind()),
+         LowerEnumValueName(d.capability().verdict()), LowerEnumValueName(d.state().operational()),
+         LowerEnumValueName(d.state().health()),
          d.has_last_seen() ? google::protobuf::util::TimeUtil::ToString(d.last_seen()) : "never"});
   }
   return Table({"ID", "MODEL", "SOC", "HYPERVISOR", "VERDICT", "STATE", "HEALTH", "LAST SEEN"},
@@ -93,9 +88,9 @@ std::string DevicesTable(const std::vector<farm::v1::Device>& devices) {
 
 std::string SweepLine(const farm::v1::Sweep& s) {
   const farm::v1::SweepCounts& c = s.counts();
-  return absl::StrCat(s.sweep_id(), "  ", EnumTail(farm::v1::SweepState_Name(s.state()), 12), "  ",
-                      c.succeeded(), "/", c.total(), " done, ", c.running(), " running, ",
-                      c.waiting() + c.pending(), " waiting, ", c.failed(), " failed",
+  return absl::StrCat(s.sweep_id(), "  ", LowerEnumValueName(s.state()), "  ", c.succeeded(), "/",
+                      c.total(), " done, ", c.running(), " running, ", c.waiting() + c.pending(),
+                      " waiting, ", c.failed(), " failed",
                       s.reason().empty() ? "" : absl::StrCat("  (", s.reason(), ")"));
 }
 
@@ -105,7 +100,7 @@ MatrixTable MatrixAsTable(const farm::v1::GetMatrixResponse& matrix) {
                   "KVM",    "TCG",     "KVM % NATIVE", "TCG % NATIVE", "KVM/TCG"};
   for (const farm::v1::MatrixRow& row : matrix.rows()) {
     const std::string name = row.is_fixture() ? row.key() + " [fixture]" : row.key();
-    const std::string verdict = EnumTail(farm::v1::Verdict_Name(row.verdict()), 8);
+    const std::string verdict = LowerEnumValueName(row.verdict());
     if (row.cells().empty())
       table.rows.push_back({name, verdict, "-", "", "-", "-", "-", "-", "-", "-"});
     for (const farm::v1::MatrixCell& cell : row.cells()) {
@@ -158,14 +153,12 @@ absl::StatusOr<std::string> FormatMatrix(const farm::v1::GetMatrixResponse& matr
 std::string CompareTable(const farm::v1::CompareSweepsResponse& comparison) {
   std::vector<std::vector<std::string>> rows;
   for (const farm::v1::VerdictChange& v : comparison.verdict_changes()) {
-    rows.push_back({EnumTail(farm::v1::ChangeLabel_Name(v.label()), 13), v.device_id(), "verdict",
-                    "", EnumTail(farm::v1::Verdict_Name(v.verdict_a()), 8),
-                    EnumTail(farm::v1::Verdict_Name(v.verdict_b()), 8), ""});
+    rows.push_back({LowerEnumValueName(v.label()), v.device_id(), "verdict", "",
+                    LowerEnumValueName(v.verdict_a()), LowerEnumValueName(v.verdict_b()), ""});
   }
   for (const farm::v1::MetricChange& c : comparison.changes()) {
-    rows.push_back({EnumTail(farm::v1::ChangeLabel_Name(c.label()), 13), c.device_id(),
-                    MetricLabel(c.metric(), c.parameters()),
-                    EnumTail(farm::v1::Mode_Name(c.mode()), 5),
+    rows.push_back({LowerEnumValueName(c.label()), c.device_id(),
+                    MetricLabel(c.metric(), c.parameters()), LowerEnumValueName(c.mode()),
                     c.has_median_a() ? absl::StrFormat("%.4g", c.median_a()) : "-",
                     c.has_median_b() ? absl::StrFormat("%.4g", c.median_b()) : "-",
                     c.has_change_percent() ? absl::StrFormat("%+.1f%%", c.change_percent()) : "-"});

@@ -15,10 +15,6 @@
 
 namespace kvmfarm::farmctl {
 
-// An enum value's name without its prefix, lower case:
-// EnumTail(Verdict_Name(VERDICT_KVM_READY), 8) == "kvm_ready".
-std::string EnumTail(const std::string& name, size_t prefix);
-
 // A metric as people read it: "crypto.sha256", or "crypto.sha256 (arm64 guest)"
 // for figures of a guest of another architecture than its host.
 std::string MetricLabel(const std::string& metric,

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/proto_enum.h"
 #include "proto/states.h"
 #include "tools/farmctl/format.h"
 
@@ -15,9 +16,9 @@ namespace {
 
 // "capability", "benchmark native", "boot".
 std::string TaskLabel(const farm::v1::Task& task) {
-  std::string label = EnumTail(farm::v1::StepKind_Name(task.kind()), 10);
+  std::string label = LowerEnumValueName(task.kind());
   if (task.kind() == farm::v1::STEP_KIND_BENCHMARK) {
-    absl::StrAppend(&label, " ", EnumTail(farm::v1::Mode_Name(task.mode()), 5));
+    absl::StrAppend(&label, " ", LowerEnumValueName(task.mode()));
   }
   return label;
 }

@@ -4,7 +4,7 @@
 //
 // `farmctl sweep watch` on a terminal: a bar per device and an overall bar with
 // the controller's ETA, redrawn as WatchSweep events arrive. (Piped output gets
-// plain event lines instead; see main.cc.)
+// plain event lines instead; see sweep_watch.h.)
 #ifndef KVMFARM_TOOLS_FARMCTL_PROGRESS_H_
 #define KVMFARM_TOOLS_FARMCTL_PROGRESS_H_
 

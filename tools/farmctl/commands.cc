@@ -1,0 +1,433 @@
+#include "tools/farmctl/commands.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "agent/probe/report.h"
+#include "common/flags.h"
+#include "common/proto_enum.h"
+#include "tools/farmctl/format.h"
+#include "tools/farmctl/report.h"
+#include "tools/farmctl/sweep_spec.h"
+#include "tools/farmctl/sweep_watch.h"
+
+ABSL_FLAG(std::string, controller, "",
+          "Controller address (default $FARM_CONTROLLER, else 127.0.0.1:7421).");
+ABSL_FLAG(std::string, selector, "", "Devices: key=value[,key=value...] labels, all must match.");
+ABSL_FLAG(std::string, devices, "", "Devices by id: id[,id...].");
+ABSL_FLAG(std::string, plan, "capability,native",
+          "sweep start: any of capability, native, kvm, tcg (workloads in that mode), boot "
+          "(one VM under KVM and TCG), boot3 (three at once, with switch latency).");
+ABSL_FLAG(std::string, workloads, "crypto,integer,float,mem_read,mem_write,mem_random",
+          "sweep start: workloads to run (quick sizes; io needs a disk in guests).");
+ABSL_FLAG(int32_t, repetitions, 3, "sweep start: repetitions of each step.");
+ABSL_FLAG(int32_t, max_parallel, 0, "sweep start: devices measured at once (0 = no limit).");
+ABSL_FLAG(std::string, image, "x86_64", "sweep start: guest image for kvm/tcg/boot steps.");
+ABSL_FLAG(bool, watch, false, "sweep start: follow the sweep until it ends.");
+ABSL_FLAG(std::string, group_by, "device", "matrix: device, model or soc.");
+ABSL_FLAG(std::string, format, "table", "matrix: table, markdown, csv or json.");
+ABSL_FLAG(std::string, out, "report.html", "report: the HTML file to write.");
+ABSL_FLAG(std::string, reason, "", "device set-state, sweep cancel: why (kept in the history).");
+ABSL_FLAG(std::string, agent, "", "probe: the agent's address (host:port).");
+ABSL_FLAG(double, threshold, 5.0, "compare: changes under this percentage are unchanged.");
+
+namespace kvmfarm::farmctl {
+namespace {
+
+constexpr absl::Duration kProbeDeadline = absl::Seconds(60);
+
+// ---- Exit statuses -----------------------------------------------------------
+
+int UsageError(absl::string_view problem) {
+  std::cerr << "farmctl: " << problem << "\n" << FarmctlUsage() << "\n";
+  return 2;
+}
+
+int RequestFailed(const absl::Status& status) {
+  std::cerr << "farmctl: " << status << "\n";
+  return 1;
+}
+
+// 1 for a failed call (its error on stderr); otherwise `print(response)` and 0.
+template <typename Response, typename Print>
+int Reply(const absl::StatusOr<Response>& response, Print print) {
+  if (!response.ok()) return RequestFailed(response.status());
+  print(*response);
+  return 0;
+}
+
+// ---- What the flags ask for --------------------------------------------------
+
+std::string ControllerAddress() {
+  if (!absl::GetFlag(FLAGS_controller).empty()) return absl::GetFlag(FLAGS_controller);
+  const char* env = std::getenv("FARM_CONTROLLER");
+  return env != nullptr && env[0] != '\0' ? env : "127.0.0.1:7421";
+}
+
+absl::StatusOr<farm::v1::Selector> SelectorFromFlags() {
+  return ParseSelector(absl::GetFlag(FLAGS_selector), absl::GetFlag(FLAGS_devices));
+}
+
+SweepOptions SweepOptionsFromFlags() {
+  SweepOptions options;
+  options.selector = absl::GetFlag(FLAGS_selector);
+  options.devices = absl::GetFlag(FLAGS_devices);
+  options.plan = absl::GetFlag(FLAGS_plan);
+  options.workloads = absl::GetFlag(FLAGS_workloads);
+  options.repetitions = absl::GetFlag(FLAGS_repetitions);
+  options.max_parallel = absl::GetFlag(FLAGS_max_parallel);
+  options.image = absl::GetFlag(FLAGS_image);
+  return options;
+}
+
+// `matrix` and `report`: --group-by and the devices.
+absl::StatusOr<farm::v1::GetMatrixRequest> MatrixRequestFromFlags() {
+  farm::v1::GetMatrixRequest request;
+  const std::string group = absl::GetFlag(FLAGS_group_by);
+  if (group == "device") {
+    request.set_group_by(farm::v1::GROUP_BY_DEVICE);
+  } else if (group == "model") {
+    request.set_group_by(farm::v1::GROUP_BY_MODEL);
+  } else if (group == "soc") {
+    request.set_group_by(farm::v1::GROUP_BY_SOC);
+  } else {
+    return absl::InvalidArgumentError("--group-by takes device, model or soc");
+  }
+  absl::StatusOr<farm::v1::Selector> selector = SelectorFromFlags();
+  if (!selector.ok()) return selector.status();
+  *request.mutable_filter() = *std::move(selector);
+  return request;
+}
+
+// The i-th operand, or "" when there are fewer.
+std::string Operand(const Invocation& in, size_t i) {
+  return i < in.operands.size() ? in.operands[i] : std::string();
+}
+
+// ---- Devices -----------------------------------------------------------------
+
+int Devices(const Invocation& in) {
+  absl::StatusOr<farm::v1::Selector> selector = SelectorFromFlags();
+  if (!selector.ok()) return UsageError(selector.status().message());
+  farm::v1::ListDevicesRequest request;
+  *request.mutable_selector() = *selector;
+  return Reply(in.controller->Call(&ControllerStub::ListDevices, request),
+               [](const farm::v1::ListDevicesResponse& response) {
+                 std::cout << DevicesTable({response.devices().begin(), response.devices().end()});
+               });
+}
+
+constexpr char kDeviceNeedsId[] = "device needs a subcommand and a device id";
+
+int DeviceShow(const Invocation& in) {
+  const std::string id = Operand(in, 0);
+  if (id.empty()) return UsageError(kDeviceNeedsId);
+  farm::v1::ListDevicesRequest request;
+  request.mutable_selector()->add_device_ids(id);
+  absl::StatusOr<farm::v1::ListDevicesResponse> response =
+      in.controller->Call(&ControllerStub::ListDevices, request);
+  if (!response.ok()) return RequestFailed(response.status());
+  if (response->devices().empty()) {
+    return RequestFailed(absl::NotFoundError(absl::StrCat("no device '", id, "'")));
+  }
+  std::cout << DevicesTable({response->devices(0)}) << "\n"
+            << probe::FormatCapabilityReport(response->devices(0).capability());
+  return 0;
+}
+
+int DeviceHistory(const Invocation& in) {
+  if (Operand(in, 0).empty()) return UsageError(kDeviceNeedsId);
+  farm::v1::GetDeviceHistoryRequest request;
+  request.set_device_id(Operand(in, 0));
+  return Reply(in.controller->Call(&ControllerStub::GetDeviceHistory, request),
+               [](const farm::v1::GetDeviceHistoryResponse& response) {
+                 for (const auto& e : response.events()) {
+                   std::cout << google::protobuf::util::TimeUtil::ToString(e.time()) << "  "
+                             << e.description() << "\n";
+                 }
+               });
+}
+
+int DeviceSetState(const Invocation& in) {
+  if (Operand(in, 0).empty()) return UsageError(kDeviceNeedsId);
+  farm::v1::SetDeviceStateRequest request;
+  request.set_device_id(Operand(in, 0));
+  request.set_reason(absl::GetFlag(FLAGS_reason));
+  const std::string state = Operand(in, 1);
+  if (state == "maintenance") {
+    request.set_health(farm::v1::HEALTH_STATE_MAINTENANCE);
+  } else if (state == "retired") {
+    request.set_health(farm::v1::HEALTH_STATE_RETIRED);
+  } else if (state == "good") {
+    request.set_health(farm::v1::HEALTH_STATE_GOOD);
+  } else {
+    return UsageError("set-state takes maintenance, retired or good");
+  }
+  return Reply(in.controller->Call(&ControllerStub::SetDeviceState, request),
+               [](const farm::v1::SetDeviceStateResponse& response) {
+                 std::cout << DevicesTable({response.device()});
+               });
+}
+
+int Probe(const Invocation&) {
+  if (absl::GetFlag(FLAGS_agent).empty()) return UsageError("probe needs --agent ADDR");
+  const AgentClient agent = AgentClient::Connect(absl::GetFlag(FLAGS_agent), kProbeDeadline);
+  return Reply(agent.Call(&AgentStub::GetCapability, farm::v1::GetCapabilityRequest()),
+               [](const farm::v1::GetCapabilityResponse& response) {
+                 std::cout << probe::FormatCapabilityReport(response.capability());
+               });
+}
+
+// ---- Sweeps ------------------------------------------------------------------
+
+int SweepStart(const Invocation& in) {
+  absl::StatusOr<farm::v1::SweepSpec> spec = BuildSweepSpec(SweepOptionsFromFlags());
+  if (!spec.ok()) return UsageError(spec.status().message());
+  farm::v1::StartSweepRequest request;
+  *request.mutable_spec() = *spec;
+  absl::StatusOr<farm::v1::StartSweepResponse> response =
+      in.controller->Call(&ControllerStub::StartSweep, request);
+  if (!response.ok()) return RequestFailed(response.status());
+  std::cout << SweepLine(response->sweep()) << std::endl;
+  return absl::GetFlag(FLAGS_watch) ? WatchSweep(*in.controller, response->sweep().sweep_id()) : 0;
+}
+
+int SweepWatch(const Invocation& in) {
+  if (Operand(in, 0).empty()) return UsageError("sweep watch needs a sweep id");
+  return WatchSweep(*in.controller, Operand(in, 0));
+}
+
+int SweepList(const Invocation& in) {
+  return Reply(in.controller->Call(&ControllerStub::ListSweeps, farm::v1::ListSweepsRequest()),
+               [](const farm::v1::ListSweepsResponse& response) {
+                 for (const auto& s : response.sweeps()) std::cout << SweepLine(s) << "\n";
+               });
+}
+
+void PrintSweepAndTasks(const farm::v1::Sweep& sweep) {
+  std::cout << SweepLine(sweep) << "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const farm::v1::Task& t : sweep.tasks()) {
+    rows.push_back({t.task_id(), t.device_id(), LowerEnumValueName(t.kind()),
+                    LowerEnumValueName(t.state()), t.status()});
+  }
+  std::cout << Table({"TASK", "DEVICE", "STEP", "STATE", "STATUS"}, rows);
+}
+
+int SweepShow(const Invocation& in) {
+  if (Operand(in, 0).empty()) return UsageError("sweep show needs a sweep id");
+  farm::v1::GetSweepRequest request;
+  request.set_sweep_id(Operand(in, 0));
+  return Reply(
+      in.controller->Call(&ControllerStub::GetSweep, request),
+      [](const farm::v1::GetSweepResponse& response) { PrintSweepAndTasks(response.sweep()); });
+}
+
+int SweepCancel(const Invocation& in) {
+  if (Operand(in, 0).empty()) return UsageError("sweep cancel needs a sweep id");
+  farm::v1::CancelSweepRequest request;
+  request.set_sweep_id(Operand(in, 0));
+  request.set_reason(absl::GetFlag(FLAGS_reason));
+  return Reply(in.controller->Call(&ControllerStub::CancelSweep, request),
+               [](const farm::v1::CancelSweepResponse& response) {
+                 std::cout << SweepLine(response.sweep()) << "\n";
+               });
+}
+
+// ---- Results -----------------------------------------------------------------
+
+int Matrix(const Invocation& in) {
+  absl::StatusOr<farm::v1::GetMatrixRequest> request = MatrixRequestFromFlags();
+  if (!request.ok()) return UsageError(request.status().message());
+  // Checked before the request: a bad --format costs no round trip.
+  absl::StatusOr<std::string> format_check = FormatMatrix({}, absl::GetFlag(FLAGS_format));
+  if (!format_check.ok()) return UsageError(format_check.status().message());
+  return Reply(in.controller->Call(&ControllerStub::GetMatrix, *request),
+               [](const farm::v1::GetMatrixResponse& response) {
+                 std::cout << *FormatMatrix(response, absl::GetFlag(FLAGS_format));
+               });
+}
+
+// Written beside the target and renamed, so a failed run leaves no half report.
+int WriteReport(const farm::v1::GetMatrixResponse& matrix, const std::string& out) {
+  const std::string partial = out + ".partial";
+  std::ofstream file(partial, std::ios::binary | std::ios::trunc);
+  file << HtmlReport(matrix);
+  file.close();
+  if (!file || std::rename(partial.c_str(), out.c_str()) != 0) {
+    std::remove(partial.c_str());
+    std::cerr << "farmctl: cannot write report '" << out << "': " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  std::cout << "farmctl: wrote " << out << " (" << matrix.rows_size() << " rows)\n";
+  return 0;
+}
+
+int Report(const Invocation& in) {
+  absl::StatusOr<farm::v1::GetMatrixRequest> request = MatrixRequestFromFlags();
+  if (!request.ok()) return UsageError(request.status().message());
+  if (absl::GetFlag(FLAGS_out).empty()) return UsageError("report needs --out FILE");
+  absl::StatusOr<farm::v1::GetMatrixResponse> response =
+      in.controller->Call(&ControllerStub::GetMatrix, *request);
+  if (!response.ok()) return RequestFailed(response.status());
+  return WriteReport(*response, FromUserDir(absl::GetFlag(FLAGS_out)));
+}
+
+int Compare(const Invocation& in) {
+  if (Operand(in, 1).empty()) return UsageError("compare needs two sweep ids");
+  farm::v1::CompareSweepsRequest request;
+  request.set_sweep_a(Operand(in, 0));
+  request.set_sweep_b(Operand(in, 1));
+  request.set_threshold_percent(absl::GetFlag(FLAGS_threshold));
+  return Reply(
+      in.controller->Call(&ControllerStub::CompareSweeps, request),
+      [](const farm::v1::CompareSweepsResponse& response) { std::cout << CompareTable(response); });
+}
+
+int TaskLogs(const Invocation& in) {
+  if (Operand(in, 0).empty()) return UsageError("task logs needs a task id");
+  farm::v1::GetTaskLogsRequest request;
+  request.set_task_id(Operand(in, 0));
+  return Reply(in.controller->Call(&ControllerStub::GetTaskLogs, request),
+               [](const farm::v1::GetTaskLogsResponse& response) {
+                 for (const auto& a : response.attempts()) {
+                   std::cout << "== " << a.attempt_id() << "  " << a.outcome() << "\n"
+                             << a.console_log();
+                   if (!a.raw_result_json().empty())
+                     std::cout << "\n" << a.raw_result_json() << "\n";
+                 }
+               });
+}
+
+}  // namespace
+
+// ---- The table ---------------------------------------------------------------
+
+const std::vector<Command>& FarmctlCommands() {
+  static const auto* commands = new std::vector<Command>{
+      {"devices",
+       "[--selector k=v,...] [--devices a,b]",
+       "The devices the controller knows: model, SoC, hypervisor, verdict, state, last seen.",
+       {"controller", "selector", "devices"},
+       "farmctl devices --selector hypervisor=gunyah",
+       &Devices},
+      {"device show",
+       "ID",
+       "One device's row and its full capability report.",
+       {"controller"},
+       "farmctl device show pixel-8",
+       &DeviceShow},
+      {"device history",
+       "ID",
+       "A device's state changes and reports, oldest first.",
+       {"controller"},
+       "farmctl device history pixel-8",
+       &DeviceHistory},
+      {"device set-state",
+       "ID maintenance|retired|good --reason TEXT",
+       "Takes a device out of service, or puts it back.",
+       {"controller", "reason"},
+       "farmctl device set-state pixel-8 maintenance --reason 'battery swollen'",
+       &DeviceSetState},
+      {"probe",
+       "--agent ADDR",
+       "Asks one agent for its capability report (no controller).",
+       {"agent"},
+       "farmctl probe --agent 127.0.0.1:7420",
+       &Probe},
+      {"sweep start",
+       "[--selector k=v | --devices a,b] [--plan capability,native,kvm,tcg,boot,boot3] "
+       "[--repetitions N] [--max-parallel M] [--watch]",
+       "Starts a sweep: each step of the plan on every device selected.",
+       {"controller", "selector", "devices", "plan", "workloads", "repetitions", "max_parallel",
+        "image", "watch"},
+       "farmctl sweep start --selector soc=sm8650 --plan capability,native,kvm,tcg --watch",
+       &SweepStart},
+      {"sweep watch",
+       "ID",
+       "Follows a sweep until it ends; exit status 0 only if it succeeded.",
+       {"controller"},
+       "farmctl sweep watch s-20240101-0001",
+       &SweepWatch},
+      {"sweep list",
+       "",
+       "Every sweep, one line each.",
+       {"controller"},
+       "farmctl sweep list",
+       &SweepList},
+      {"sweep show",
+       "ID",
+       "One sweep and its tasks.",
+       {"controller"},
+       "farmctl sweep show s-20240101-0001",
+       &SweepShow},
+      {"sweep cancel",
+       "ID [--reason TEXT]",
+       "Cancels a sweep: running tasks are stopped, results so far kept.",
+       {"controller", "reason"},
+       "farmctl sweep cancel s-20240101-0001 --reason 'wrong image'",
+       &SweepCancel},
+      {"matrix",
+       "[--group-by device|model|soc] [--format table|markdown|csv|json]",
+       "The compatibility matrix: native, KVM and TCG figures per device and metric.",
+       {"controller", "group_by", "format", "selector", "devices"},
+       "farmctl matrix --group-by soc --format markdown",
+       &Matrix},
+      {"report",
+       "[--out report.html] [--group-by ...]",
+       "The matrix with charts, as one self-contained HTML file.",
+       {"controller", "out", "group_by", "selector", "devices"},
+       "farmctl report --out fleet.html --group-by model",
+       &Report},
+      {"compare",
+       "SWEEP_A SWEEP_B [--threshold PERCENT]",
+       "What changed from one sweep to another, per device and metric.",
+       {"controller", "threshold"},
+       "farmctl compare s-20240101-0001 s-20240108-0001 --threshold 3",
+       &Compare},
+      {"task logs",
+       "TASK",
+       "Every attempt of a task: outcome, console log and raw result.",
+       {"controller"},
+       "farmctl task logs s-20240101-0001/t3",
+       &TaskLogs},
+  };
+  return *commands;
+}
+
+std::string FarmctlUsage() {
+  return absl::StrCat(
+      "farmctl: the kvmfarm operator's command line.\n\n", CommandList(FarmctlCommands()),
+      "\n`farmctl COMMAND --help` shows a command's flags and an example.\n"
+      "The controller is --controller, $FARM_CONTROLLER, or 127.0.0.1:7421. Exit status: 0 done, "
+      "1 the request failed (one line on stderr), 2 bad command line.");
+}
+
+int RunFarmctl(const std::vector<std::string>& args) {
+  if (args.empty()) return UsageError("no command");
+  absl::StatusOr<CommandMatch> match = FindCommand(FarmctlCommands(), args);
+  if (!match.ok()) return UsageError(match.status().message());
+  ControllerClient controller = ControllerClient::Connect(ControllerAddress());
+  return match->command->run({match->operands, &controller});
+}
+
+int PrintFarmctlHelp(const std::vector<std::string>& args) {
+  absl::StatusOr<CommandMatch> match = FindCommand(FarmctlCommands(), args);
+  if (match.ok()) {
+    std::cout << CommandHelp(*match->command);
+  } else {
+    std::cout << FarmctlUsage() << "\n\nFlags:\n" << AllFlagsHelp(FarmctlCommands(), {});
+  }
+  return 0;
+}
+
+}  // namespace kvmfarm::farmctl

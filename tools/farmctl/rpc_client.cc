@@ -1,0 +1,15 @@
+#include "tools/farmctl/rpc_client.h"
+
+#include "absl/time/clock.h"
+
+namespace kvmfarm::farmctl {
+
+std::unique_ptr<grpc::ClientContext> NewClientContext(absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (timeout != absl::InfiniteDuration()) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+  return context;
+}
+
+}  // namespace kvmfarm::farmctl

@@ -1,0 +1,105 @@
+// -----------------------------------------------------------------------------
+// File: rpc_client.h
+// -----------------------------------------------------------------------------
+//
+// How farmctl calls a kvmfarm service: every call of every command goes through
+// RpcClient, so the ClientContext (its deadline today, the operator's credentials
+// next) is made in one place, NewClientContext, and a failed call comes back as an
+// absl::Status converted by common/grpc_status.
+//
+// Example:
+//
+//   ControllerClient controller = ControllerClient::Connect("127.0.0.1:7421");
+//   farm::v1::GetSweepRequest request;
+//   request.set_sweep_id("s-1");
+//   ASSIGN_OR_RETURN(farm::v1::GetSweepResponse response,
+//                    controller.Call(&ControllerStub::GetSweep, request));
+//   RETURN_IF_ERROR(controller.Stream(&ControllerStub::WatchSweep, watch_request,
+//                                     [](const farm::v1::WatchSweepResponse& event) { ... }));
+#ifndef KVMFARM_TOOLS_FARMCTL_RPC_CLIENT_H_
+#define KVMFARM_TOOLS_FARMCTL_RPC_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/grpc_status.h"
+#include "farm/v1/agent.grpc.pb.h"
+#include "farm/v1/controller.grpc.pb.h"
+
+namespace kvmfarm::farmctl {
+
+// How long a unary call may take unless the client says otherwise.
+inline constexpr absl::Duration kDefaultCallDeadline = absl::Seconds(30);
+
+// The context of one call: its deadline `timeout` from now (none when infinite).
+// The only place farmctl makes a grpc::ClientContext.
+std::unique_ptr<grpc::ClientContext> NewClientContext(absl::Duration timeout);
+
+// Typed calls to one service (farm::v1::ControllerService, farm::v1::AgentService).
+template <typename Service>
+class RpcClient {
+ public:
+  using Stub = typename Service::StubInterface;
+  template <typename Request, typename Response>
+  using UnaryMethod = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&, Response*);
+  template <typename Request, typename Response>
+  using StreamMethod = std::unique_ptr<grpc::ClientReaderInterface<Response>> (Stub::*)(
+      grpc::ClientContext*, const Request&);
+
+  // Unary calls end after `call_deadline`; streams run until the server ends them.
+  explicit RpcClient(std::unique_ptr<Stub> stub,
+                     absl::Duration call_deadline = kDefaultCallDeadline)
+      : stub_(std::move(stub)), call_deadline_(call_deadline) {}
+
+  // A client of the service at "host:port" (no connection is made until the first call).
+  static RpcClient Connect(const std::string& address,
+                           absl::Duration call_deadline = kDefaultCallDeadline) {
+    return RpcClient(
+        Service::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
+        call_deadline);
+  }
+
+  // Calls `method` (e.g. &ControllerStub::GetSweep); the response, or the call's
+  // status with its code and message.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(UnaryMethod<Request, Response> method,
+                                const Request& request) const {
+    std::unique_ptr<grpc::ClientContext> context = NewClientContext(call_deadline_);
+    Response response;
+    const grpc::Status status = (stub_.get()->*method)(context.get(), request, &response);
+    if (!status.ok()) return FromGrpcStatus(status);
+    return response;
+  }
+
+  // Calls the server-streaming `method`, handing each message to `on_message` as it
+  // arrives; the stream's final status.
+  template <typename Request, typename Response, typename OnMessage>
+  absl::Status Stream(StreamMethod<Request, Response> method, const Request& request,
+                      OnMessage&& on_message) const {
+    std::unique_ptr<grpc::ClientContext> context = NewClientContext(absl::InfiniteDuration());
+    std::unique_ptr<grpc::ClientReaderInterface<Response>> reader =
+        (stub_.get()->*method)(context.get(), request);
+    Response message;
+    while (reader->Read(&message)) on_message(message);
+    return FromGrpcStatus(reader->Finish());
+  }
+
+ private:
+  std::unique_ptr<Stub> stub_;
+  absl::Duration call_deadline_;
+};
+
+using ControllerStub = farm::v1::ControllerService::StubInterface;
+using ControllerClient = RpcClient<farm::v1::ControllerService>;
+using AgentStub = farm::v1::AgentService::StubInterface;
+using AgentClient = RpcClient<farm::v1::AgentService>;
+
+}  // namespace kvmfarm::farmctl
+
+#endif  // KVMFARM_TOOLS_FARMCTL_RPC_CLIENT_H_

@@ -1,0 +1,147 @@
+#include "tools/farmctl/rpc_client.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/grpc_server.h"
+#include "common/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm::farmctl {
+namespace {
+
+using ::kvmfarm::testing::IsOk;
+using ::kvmfarm::testing::StatusIs;
+using ::testing::ElementsAre;
+
+// Answers GetSweep (NOT_FOUND for "missing") and streams two events for
+// WatchSweep; remembers the deadline each call arrived with.
+class FakeController final : public farm::v1::ControllerService::Service {
+ public:
+  grpc::Status GetSweep(grpc::ServerContext* context, const farm::v1::GetSweepRequest* request,
+                        farm::v1::GetSweepResponse* response) override {
+    RecordDeadline(context);
+    if (request->sweep_id() == "missing") {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no sweep 'missing'");
+    }
+    response->mutable_sweep()->set_sweep_id(request->sweep_id());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status WatchSweep(grpc::ServerContext* context, const farm::v1::WatchSweepRequest* request,
+                          grpc::ServerWriter<farm::v1::WatchSweepResponse>* writer) override {
+    RecordDeadline(context);
+    if (request->sweep_id() == "missing") {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no sweep 'missing'");
+    }
+    for (const char* task : {"t0", "t1"}) {
+      farm::v1::WatchSweepResponse event;
+      event.mutable_task()->set_task_id(task);
+      writer->Write(event);
+    }
+    return grpc::Status::OK;
+  }
+
+  std::chrono::system_clock::time_point last_deadline() {
+    absl::MutexLock lock(&mu_);
+    return last_deadline_;
+  }
+
+ private:
+  void RecordDeadline(grpc::ServerContext* context) {
+    absl::MutexLock lock(&mu_);
+    last_deadline_ = context->deadline();
+  }
+
+  absl::Mutex mu_;
+  std::chrono::system_clock::time_point last_deadline_ ABSL_GUARDED_BY(mu_);
+};
+
+class RpcClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    GrpcServerOptions options;
+    options.services = {&service_};
+    absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+  }
+  void TearDown() override { server_->Shutdown(absl::ZeroDuration()); }
+
+  // Seconds from now to the deadline the last call arrived with.
+  double LastDeadlineSecondsAway() {
+    return absl::ToDoubleSeconds(absl::FromChrono(service_.last_deadline()) - absl::Now());
+  }
+
+  FakeController service_;
+  std::unique_ptr<GrpcServer> server_;
+};
+
+TEST_F(RpcClientTest, CallReturnsTheResponseAndSetsTheDeadline) {
+  ControllerClient controller = ControllerClient::Connect(server_->address());
+  farm::v1::GetSweepRequest request;
+  request.set_sweep_id("s-1");
+  absl::StatusOr<farm::v1::GetSweepResponse> response =
+      controller.Call(&ControllerStub::GetSweep, request);
+  ASSERT_THAT(response, IsOk());
+  EXPECT_EQ(response->sweep().sweep_id(), "s-1");
+  EXPECT_GT(LastDeadlineSecondsAway(), 20);
+  EXPECT_LE(LastDeadlineSecondsAway(), 30);
+}
+
+TEST_F(RpcClientTest, CallHonoursTheClientsDeadline) {
+  ControllerClient controller = ControllerClient::Connect(server_->address(), absl::Seconds(60));
+  farm::v1::GetSweepRequest request;
+  request.set_sweep_id("s-1");
+  ASSERT_THAT(controller.Call(&ControllerStub::GetSweep, request), IsOk());
+  EXPECT_GT(LastDeadlineSecondsAway(), 50);
+  EXPECT_LE(LastDeadlineSecondsAway(), 60);
+}
+
+TEST_F(RpcClientTest, FailedCallKeepsCodeAndMessage) {
+  ControllerClient controller = ControllerClient::Connect(server_->address());
+  farm::v1::GetSweepRequest request;
+  request.set_sweep_id("missing");
+  EXPECT_THAT(controller.Call(&ControllerStub::GetSweep, request),
+              StatusIs(absl::StatusCode::kNotFound, "no sweep 'missing'"));
+}
+
+TEST_F(RpcClientTest, UnreachableServerIsUnavailable) {
+  ControllerClient controller = ControllerClient::Connect("127.0.0.1:1");
+  EXPECT_THAT(controller.Call(&ControllerStub::GetSweep, farm::v1::GetSweepRequest()),
+              StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_F(RpcClientTest, StreamHandsOverEveryMessageWithoutADeadline) {
+  ControllerClient controller = ControllerClient::Connect(server_->address());
+  farm::v1::WatchSweepRequest request;
+  request.set_sweep_id("s-1");
+  std::vector<std::string> tasks;
+  EXPECT_THAT(controller.Stream(&ControllerStub::WatchSweep, request,
+                                [&](const farm::v1::WatchSweepResponse& event) {
+                                  tasks.push_back(event.task().task_id());
+                                }),
+              IsOk());
+  EXPECT_THAT(tasks, ElementsAre("t0", "t1"));
+  // A watch lasts as long as the sweep: no deadline at all (a year is "none" enough).
+  EXPECT_GT(LastDeadlineSecondsAway(), 365 * 24 * 3600.0);
+}
+
+TEST_F(RpcClientTest, StreamReturnsTheServersError) {
+  ControllerClient controller = ControllerClient::Connect(server_->address());
+  farm::v1::WatchSweepRequest request;
+  request.set_sweep_id("missing");
+  int messages = 0;
+  EXPECT_THAT(controller.Stream(&ControllerStub::WatchSweep, request,
+                                [&](const farm::v1::WatchSweepResponse&) { ++messages; }),
+              StatusIs(absl::StatusCode::kNotFound, "no sweep 'missing'"));
+  EXPECT_EQ(messages, 0);
+}
+
+}  // namespace
+}  // namespace kvmfarm::farmctl
