@@ -68,6 +68,11 @@ int64_t RssKb(pid_t pid) {
   return 0;
 }
 
+// A SQLite database of this benchmark, with its WAL files.
+void RemoveDatabase(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+}
+
 // Heartbeats against a real farm-controller process.
 void HeartbeatPhase(const std::string& controller_binary, int devices, int seconds) {
   const std::string dir = absl::StrCat("/tmp/kvmfarm-scale-", getpid());
@@ -138,7 +143,7 @@ void HeartbeatPhase(const std::string& controller_binary, int devices, int secon
 
 void DispatchPhase(int devices) {
   const std::string path = absl::StrCat("/tmp/kvmfarm-scale-dispatch-", getpid(), ".db");
-  std::remove(path.c_str());
+  RemoveDatabase(path);
   auto store = *store::SqliteStore::Open(path);
   RealClock clock;
   fleet::Fleet fleet(store.get(), &clock, fleet::FleetOptions());
@@ -171,7 +176,7 @@ void DispatchPhase(int devices) {
       dispatched / dispatch_seconds, dispatched, dispatch_seconds);
   std::printf("scheduler overhead per task: %.0f us to dispatch, %.0f us to store its result\n",
               1e6 * dispatch_seconds / dispatched, 1e6 * complete_seconds / dispatched);
-  std::remove(path.c_str());
+  RemoveDatabase(path);
 }
 
 std::vector<farm::v1::Device> SimulatedDevices(int devices) {
@@ -285,14 +290,14 @@ void TimeFleetMatrixCached(store::Store& store, const std::vector<farm::v1::Devi
 
 void MatrixPhase(int devices, int64_t measurements, int queries) {
   const std::string path = absl::StrCat("/tmp/kvmfarm-scale-matrix-", getpid(), ".db");
-  std::remove(path.c_str());
+  RemoveDatabase(path);
   auto store = *store::SqliteStore::Open(path);
   const std::vector<farm::v1::Device> fleet_devices = SimulatedDevices(devices);
   FillMatrixDatabase(*store, devices, measurements);
   TimeOneDeviceMatrix(*store, fleet_devices, queries);
   TimeFleetMatrixFromSqlite(*store, fleet_devices, queries);
   TimeFleetMatrixCached(*store, fleet_devices, queries);
-  std::remove(path.c_str());
+  RemoveDatabase(path);
 }
 
 }  // namespace

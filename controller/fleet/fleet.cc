@@ -1,22 +1,16 @@
 #include "controller/fleet/fleet.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/proto_enum.h"
 #include "common/proto_time.h"
+#include "common/status_macros.h"
 
 namespace kvmfarm::fleet {
 namespace {
-
-using google::protobuf::util::TimeUtil;
-
-std::string HealthName(farm::v1::HealthState h) {
-  return absl::AsciiStrToLower(farm::v1::HealthState_Name(h).substr(13));
-}
 
 bool HasLabel(const farm::v1::Device& device, const std::string& key, const std::string& value) {
   return std::any_of(device.labels().begin(), device.labels().end(), [&](const farm::v1::Label& l) {
@@ -76,10 +70,10 @@ std::vector<farm::v1::Label> DerivedLabels(const farm::v1::DeviceIdentity& ident
   add("model", model);
   if (!identity.android_release().empty()) add("android", identity.android_release());
   if (capability.hypervisor_kind() != farm::v1::HYPERVISOR_KIND_UNSPECIFIED) {
-    add("hypervisor", farm::v1::HypervisorKind_Name(capability.hypervisor_kind()).substr(16));
+    add("hypervisor", EnumValueName(capability.hypervisor_kind()));
   }
   if (capability.verdict() != farm::v1::VERDICT_UNSPECIFIED) {
-    add("verdict", farm::v1::Verdict_Name(capability.verdict()).substr(8));
+    add("verdict", EnumValueName(capability.verdict()));
   }
   if (identity.is_fixture()) add("fixture", "true");
   return labels;
@@ -89,10 +83,9 @@ Fleet::Fleet(store::Store* store, const Clock* clock, FleetOptions options)
     : store_(store), clock_(clock), options_(options) {}
 
 absl::Status Fleet::Load() {
-  absl::StatusOr<std::vector<farm::v1::Device>> devices = store_->ListDevices();
-  if (!devices.ok()) return devices.status();
+  ASSIGN_OR_RETURN(std::vector<farm::v1::Device> devices, store_->ListDevices());
   absl::MutexLock lock(&mu_);
-  for (farm::v1::Device& device : *devices) {
+  for (farm::v1::Device& device : devices) {
     device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_OFFLINE);
     device.clear_busy_job();
     devices_[device.device_id()] = std::move(device);
@@ -106,16 +99,14 @@ farm::v1::Device* Fleet::Find(const std::string& device_id) {
 }
 
 absl::Status Fleet::Commit(farm::v1::Device device, const std::string& description) {
-  absl::Status status = store_->PutDevice(device);
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(store_->PutDevice(device));
   if (!description.empty()) {
     farm::v1::DeviceEvent event;
     *event.mutable_time() = ToProtoTimestamp(clock_->Now());
     event.set_description(description);
     *event.mutable_state() = device.state();
     event.set_verdict(device.capability().verdict());
-    status = store_->AppendDeviceEvent(device.device_id(), event);
-    if (!status.ok()) return status;
+    RETURN_IF_ERROR(store_->AppendDeviceEvent(device.device_id(), event));
   }
   devices_[device.device_id()] = std::move(device);
   return absl::OkStatus();
@@ -152,8 +143,7 @@ absl::Status Fleet::AddInventory(const farm::v1::Inventory& inventory) {
       label->set_source(farm::v1::LABEL_SOURCE_OPERATOR);
     }
     *device.mutable_labels() = std::move(labels);
-    absl::Status status = Commit(std::move(device), "inventory");
-    if (!status.ok()) return status;
+    RETURN_IF_ERROR(Commit(std::move(device), "inventory"));
   }
   return absl::OkStatus();
 }
@@ -192,26 +182,23 @@ absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
   }
   MergeLabels(&device, DerivedLabels(request.identity(), request.capability()));
   const std::string session = absl::StrCat(id, "#", next_session_++);
-  absl::Status status =
+  RETURN_IF_ERROR(
       Commit(std::move(device),
              absl::StrCat(known == nullptr ? "registered" : "registered again", " from ",
                           request.agent_address(), was_offline ? "" : " (agent restarted)",
-                          "; verdict ", farm::v1::Verdict_Name(request.capability().verdict())));
-  if (!status.ok()) return status;
+                          "; verdict ", farm::v1::Verdict_Name(request.capability().verdict()))));
   sessions_[id] = session;
   farm::v1::RegisterAgentResponse response;
   response.set_device_id(id);
   response.set_session_id(session);
-  *response.mutable_heartbeat_interval() =
-      TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(options_.heartbeat_interval));
+  *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
   return response;
 }
 
 absl::StatusOr<farm::v1::HeartbeatResponse> Fleet::Heartbeat(
     const farm::v1::HeartbeatRequest& request) {
   farm::v1::HeartbeatResponse response;
-  *response.mutable_heartbeat_interval() =
-      TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(options_.heartbeat_interval));
+  *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
   absl::MutexLock lock(&mu_);
   farm::v1::Device* device = Find(request.device_id());
   auto session = sessions_.find(request.device_id());
@@ -229,8 +216,7 @@ absl::StatusOr<farm::v1::HeartbeatResponse> Fleet::Heartbeat(
   if (device->state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE) {
     farm::v1::Device back = *device;
     back.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_IDLE);
-    absl::Status status = Commit(std::move(back), "heartbeat again: online");
-    if (!status.ok()) return status;
+    RETURN_IF_ERROR(Commit(std::move(back), "heartbeat again: online"));
   }
   return response;
 }
@@ -248,10 +234,9 @@ absl::Status Fleet::CheckLiveness() {
   for (const std::string& id : stale) {
     farm::v1::Device device = devices_[id];
     device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_OFFLINE);
-    absl::Status status = Commit(
-        std::move(device), absl::StrCat("offline: no heartbeat for ", absl::FormatDuration(limit),
-                                        " (", options_.missed_heartbeats, " intervals)"));
-    if (!status.ok()) return status;
+    RETURN_IF_ERROR(Commit(std::move(device),
+                           absl::StrCat("offline: no heartbeat for ", absl::FormatDuration(limit),
+                                        " (", options_.missed_heartbeats, " intervals)")));
     sessions_.erase(id);
   }
   return absl::OkStatus();
@@ -302,9 +287,9 @@ absl::StatusOr<farm::v1::Device> Fleet::SetHealth(const std::string& device_id,
   device.mutable_state()->set_reason(reason);
   *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
   if (health == farm::v1::HEALTH_STATE_GOOD) device.set_consecutive_failures(0);
-  absl::Status status = Commit(device, absl::StrCat("health ", HealthName(before), " -> ",
-                                                    HealthName(health), " by operator: ", reason));
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(
+      Commit(device, absl::StrCat("health ", LowerEnumValueName(before), " -> ",
+                                  LowerEnumValueName(health), " by operator: ", reason)));
   return device;
 }
 
