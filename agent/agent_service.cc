@@ -1,64 +1,47 @@
 #include "agent/agent_service.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "agent/boot_check.h"
+#include "agent/job_runner.h"
+#include "agent/native_comparison.h"
+#include "agent/probe/boot_check.h"
 #include "agent/probe/report.h"
+#include "agent/vm/guest_workloads.h"
 #include "agent/vm/image.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
-#include "common/measurement.h"
 #include "common/proto_time.h"
+#include "common/status_macros.h"
 
 namespace kvmfarm {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
-// Puts the native figures measured in the same job first and gives every in-guest
-// figure its percentage of native: same metric, same parameters. For throughput
-// that is guest / native; for times and latencies native / guest, so 100 % is
-// always "as fast as native".
-void MergeNative(const farm::v1::BenchmarkResult& native, farm::v1::BenchmarkResult* guest) {
-  google::protobuf::RepeatedPtrField<farm::v1::Measurement> merged = native.measurements();
-  for (farm::v1::Measurement m : guest->measurements()) {
-    for (const farm::v1::Measurement& n : native.measurements()) {
-      // The same measurement: metric and parameters, whatever the guest's architecture.
-      const bool same =
-          n.metric() == m.metric() && ParametersKey(n.parameters(), kGuestArchParameter) ==
-                                          ParametersKey(m.parameters(), kGuestArchParameter);
-      if (!same || !n.has_median() || !m.has_median() || n.median() <= 0 || m.median() <= 0) {
-        continue;
-      }
-      m.set_percent_of_native(m.higher_is_better() ? 100 * m.median() / n.median()
-                                                   : 100 * n.median() / m.median());
-    }
-    *merged.Add() = std::move(m);
-  }
-  *guest->mutable_measurements() = std::move(merged);
-  for (const farm::v1::WorkloadFailure& f : native.failures()) {
-    farm::v1::WorkloadFailure* copy = guest->add_failures();
-    *copy = f;
-    copy->set_reason("native: " + f.reason());
-  }
-  *guest->mutable_environment() = native.environment();
+// A job started by a streaming RPC: progress goes on the stream as `response`
+// with its progress set; the client is gone once the call is cancelled.
+template <typename Response>
+JobContext StreamingJob(grpc::ServerContext* context, JobSlot::Lease* lease,
+                        grpc::ServerWriter<Response>* writer, Response* response) {
+  JobContext job;
+  job.lease = lease;
+  job.client_gone = [context] { return context->IsCancelled(); };
+  job.on_progress = [writer, response](const farm::v1::Progress& progress) {
+    *response->mutable_progress() = progress;
+    writer->Write(*response);
+  };
+  return job;
 }
 
 }  // namespace
-
 AgentServiceImpl::AgentServiceImpl(AgentConfig config)
     : config_(std::move(config)), started_at_(absl::Now()) {}
 
 absl::Status AgentServiceImpl::Initialize() {
-  absl::StatusOr<farm::v1::KvmCapability> capability = probe::RunProbe(config_.probe);
-  if (!capability.ok()) return capability.status();
+  ASSIGN_OR_RETURN(farm::v1::KvmCapability capability, probe::RunProbe(config_.probe));
   absl::MutexLock lock(&mu_);
-  capability_ = *std::move(capability);
+  capability_ = std::move(capability);
   return absl::OkStatus();
 }
 
@@ -66,8 +49,7 @@ farm::v1::AgentInfo AgentServiceImpl::Info() const {
   farm::v1::AgentInfo info;
   info.set_version(config_.version);
   *info.mutable_started_at() = ToProtoTimestamp(started_at_);
-  *info.mutable_uptime() =
-      TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(absl::Now() - started_at_));
+  *info.mutable_uptime() = ToProtoDuration(absl::Now() - started_at_);
   info.set_listen_address(config_.listen_address);
   return info;
 }
@@ -83,14 +65,12 @@ absl::Status AgentServiceImpl::CheckCanMeasure() const {
 }
 
 absl::StatusOr<farm::v1::KvmCapability> AgentServiceImpl::ProbeWithBootCheck() {
-  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> lease =
-      job_slot_.Acquire("kvm-boot-check", farm::v1::JOB_KIND_BOOT_CHECK);
-  if (!lease.ok()) return lease.status();
-  absl::StatusOr<farm::v1::KvmCapability> fresh = probe::RunProbe(config_.probe);
-  if (!fresh.ok()) return fresh.status();
-  RunKvmBootCheck(config_.vm, lease->get(), &*fresh);
+  ASSIGN_OR_RETURN(std::unique_ptr<JobSlot::Lease> lease,
+                   job_slot_.Acquire("kvm-boot-check", farm::v1::JOB_KIND_BOOT_CHECK));
+  ASSIGN_OR_RETURN(farm::v1::KvmCapability fresh, probe::RunProbe(config_.probe));
+  probe::RunKvmBootCheck(config_.vm, lease.get(), &fresh);
   absl::MutexLock lock(&mu_);
-  capability_ = *fresh;
+  capability_ = fresh;
   return fresh;
 }
 
@@ -156,56 +136,58 @@ grpc::Status AgentServiceImpl::GetStatus(grpc::ServerContext*, const farm::v1::G
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::RunBenchmark(
-    grpc::ServerContext* context, const farm::v1::RunBenchmarkRequest* request,
-    grpc::ServerWriter<farm::v1::RunBenchmarkResponse>* writer) {
-  absl::Status can_measure = CheckCanMeasure();
-  if (!can_measure.ok()) return ToGrpcStatus(can_measure);
-  absl::Status valid = ValidateBenchmarkRequest(*request);
-  if (!valid.ok()) return ToGrpcStatus(valid);
-  const bool in_guest = request->mode() != farm::v1::MODE_NATIVE;
+absl::StatusOr<std::unique_ptr<JobSlot::Lease>> AgentServiceImpl::AdmitBenchmark(
+    const farm::v1::RunBenchmarkRequest& request) {
+  RETURN_IF_ERROR(CheckCanMeasure());
+  RETURN_IF_ERROR(ValidateBenchmarkRequest(request));
+  const bool in_guest = request.mode() != farm::v1::MODE_NATIVE;
   if (in_guest) {
     const std::string image =
-        request->guest().image().empty() ? vm::HostImageName() : request->guest().image();
-    absl::StatusOr<vm::GuestImage> resolved = vm::ResolveImage(config_.vm.image_dir, image);
-    if (!resolved.ok()) return ToGrpcStatus(resolved.status());
+        request.guest().image().empty() ? vm::HostImageName() : request.guest().image();
+    RETURN_IF_ERROR(vm::ResolveImage(config_.vm.image_dir, image).status());
   }
-  NativeBenchmarkOptions native = config_.native;
-  if (native.workload_binary.empty() && (!in_guest || request->compare_with_native())) {
-    return ToGrpcStatus(absl::FailedPreconditionError(
+  if (config_.native.workload_binary.empty() && (!in_guest || request.compare_with_native())) {
+    return absl::FailedPreconditionError(
         "farm-workload was not found next to farm-agent or in PATH; start the agent with "
-        "--farm-workload=PATH"));
+        "--farm-workload=PATH");
   }
-  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> lease =
-      job_slot_.Acquire(request->attempt_id(), farm::v1::JOB_KIND_BENCHMARK);
-  if (!lease.ok()) return ToGrpcStatus(lease.status());
+  return job_slot_.Acquire(request.attempt_id(), farm::v1::JOB_KIND_BENCHMARK);
+}
+
+absl::StatusOr<std::unique_ptr<JobSlot::Lease>> AgentServiceImpl::AdmitBoot(
+    const farm::v1::BootVmRequest& request) {
+  RETURN_IF_ERROR(CheckCanMeasure());
+  RETURN_IF_ERROR(vm::ValidateBootRequest(request, config_.vm));
+  return job_slot_.Acquire(request.attempt_id(), farm::v1::JOB_KIND_BOOT);
+}
+
+farm::v1::BenchmarkResult AgentServiceImpl::RunBenchmarkJob(
+    const farm::v1::RunBenchmarkRequest& request, const JobContext& job) {
+  NativeBenchmarkOptions native = config_.native;
   {
     absl::MutexLock lock(&mu_);
     native.build_fingerprint = capability_.device().build_fingerprint();
   }
   native.agent_version = config_.version;
+  if (request.mode() == farm::v1::MODE_NATIVE) return RunNativeBenchmark(request, native, job);
+  farm::v1::BenchmarkResult native_result;
+  if (request.compare_with_native()) native_result = RunNativeBenchmark(request, native, job);
+  farm::v1::BenchmarkResult result = vm::RunWorkloadsInGuest(request, config_.vm, job);
+  if (request.compare_with_native()) MergeNative(native_result, &result);
+  return result;
+}
+
+grpc::Status AgentServiceImpl::RunBenchmark(
+    grpc::ServerContext* context, const farm::v1::RunBenchmarkRequest* request,
+    grpc::ServerWriter<farm::v1::RunBenchmarkResponse>* writer) {
+  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> lease = AdmitBenchmark(*request);
+  if (!lease.ok()) return ToGrpcStatus(lease.status());
   FARM_LOG(INFO) << "benchmark " << request->attempt_id() << ": " << request->workloads_size()
                  << " workloads x " << std::max<uint32_t>(1, request->repetitions());
   farm::v1::RunBenchmarkResponse response;
   response.set_attempt_id(request->attempt_id());
-  auto client_gone = [context] { return context->IsCancelled(); };
-  auto write_progress = [&writer, &response](const farm::v1::Progress& progress) {
-    *response.mutable_progress() = progress;
-    writer->Write(response);
-  };
-  farm::v1::BenchmarkResult result;
-  if (!in_guest) {
-    result = RunNativeBenchmark(*request, native, lease->get(), client_gone, write_progress);
-  } else {
-    farm::v1::BenchmarkResult native_result;
-    if (request->compare_with_native()) {
-      native_result =
-          RunNativeBenchmark(*request, native, lease->get(), client_gone, write_progress);
-    }
-    result =
-        vm::RunWorkloadsInGuest(*request, config_.vm, lease->get(), client_gone, write_progress);
-    if (request->compare_with_native()) MergeNative(native_result, &result);
-  }
+  farm::v1::BenchmarkResult result =
+      RunBenchmarkJob(*request, StreamingJob(context, lease->get(), writer, &response));
   FARM_LOG(INFO) << "benchmark " << request->attempt_id() << ": "
                  << (result.succeeded() ? "done" : result.failure_reason());
   *response.mutable_result() = std::move(result);
@@ -216,24 +198,15 @@ grpc::Status AgentServiceImpl::RunBenchmark(
 grpc::Status AgentServiceImpl::BootVm(grpc::ServerContext* context,
                                       const farm::v1::BootVmRequest* request,
                                       grpc::ServerWriter<farm::v1::BootVmResponse>* writer) {
-  absl::Status can_measure = CheckCanMeasure();
-  if (!can_measure.ok()) return ToGrpcStatus(can_measure);
-  absl::Status valid = vm::ValidateBootRequest(*request, config_.vm);
-  if (!valid.ok()) return ToGrpcStatus(valid);
-  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> lease =
-      job_slot_.Acquire(request->attempt_id(), farm::v1::JOB_KIND_BOOT);
+  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> lease = AdmitBoot(*request);
   if (!lease.ok()) return ToGrpcStatus(lease.status());
   FARM_LOG(INFO) << "boot " << request->attempt_id() << ": " << std::max(1u, request->vm_count())
                  << " x " << request->guest().image() << " under "
                  << farm::v1::Mode_Name(request->accel());
   farm::v1::BootVmResponse response;
   response.set_attempt_id(request->attempt_id());
-  farm::v1::BootResult result = vm::RunBootJob(
-      *request, config_.vm, lease->get(), [context] { return context->IsCancelled(); },
-      [&writer, &response](const farm::v1::Progress& progress) {
-        *response.mutable_progress() = progress;
-        writer->Write(response);
-      });
+  farm::v1::BootResult result =
+      vm::RunBootJob(*request, config_.vm, StreamingJob(context, lease->get(), writer, &response));
   FARM_LOG(INFO) << "boot " << request->attempt_id() << ": "
                  << (result.succeeded() ? "done" : result.failure_reason());
   *response.mutable_result() = std::move(result);

@@ -3,9 +3,9 @@
 // -----------------------------------------------------------------------------
 //
 // farm.v1.AgentService as served by farm-agent: a thin layer that turns requests
-// into calls of the probe (and, as they land, the workload and VM runners) and
-// their results into replies. GetCapability answers from a cached probe unless
-// asked to refresh; GetStatus always answers.
+// into calls of the probe, the native benchmark, the in-guest workloads and the
+// boot job, and their results into replies. GetCapability answers from a cached
+// probe unless asked to refresh; GetStatus always answers.
 #ifndef KVMFARM_AGENT_AGENT_SERVICE_H_
 #define KVMFARM_AGENT_AGENT_SERVICE_H_
 
@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/job_runner.h"
 #include "agent/job_slot.h"
 #include "agent/native_benchmark.h"
 #include "agent/probe/probe.h"
@@ -72,6 +73,14 @@ class AgentServiceImpl final : public farm::v1::AgentService::Service {
  private:
   // FAILED_PRECONDITION for measurement jobs on a fixture tree.
   absl::Status CheckCanMeasure() const;
+  // The checks before a job runs (fixture tree, a valid request, an image and
+  // farm-workload where needed); then the job slot, or why not.
+  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> AdmitBenchmark(
+      const farm::v1::RunBenchmarkRequest& request);
+  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> AdmitBoot(const farm::v1::BootVmRequest& request);
+  // Natively, in a guest, or both (then merged).
+  farm::v1::BenchmarkResult RunBenchmarkJob(const farm::v1::RunBenchmarkRequest& request,
+                                            const JobContext& job);
   // Probes again and runs the boot check, holding the job slot; the new capability.
   absl::StatusOr<farm::v1::KvmCapability> ProbeWithBootCheck();
 

@@ -18,8 +18,8 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_service.h"
-#include "agent/boot_check.h"
 #include "agent/paths.h"
+#include "agent/probe/boot_check.h"
 #include "agent/probe/probe.h"
 #include "agent/probe/report.h"
 #include "agent/registrar.h"
@@ -119,7 +119,7 @@ int RunProbeOnce() {
     return 2;
   }
   if (absl::GetFlag(FLAGS_boot_check)) {
-    RunKvmBootCheck(VmOptionsFromPaths(PathsFromFlags()), nullptr, &*capability);
+    probe::RunKvmBootCheck(VmOptionsFromPaths(PathsFromFlags()), nullptr, &*capability);
   }
   if (absl::GetFlag(FLAGS_json)) {
     google::protobuf::util::JsonPrintOptions json_options;

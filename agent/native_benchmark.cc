@@ -8,15 +8,17 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/environment.h"
+#include "agent/job_runner.h"
 #include "agent/workload_flags.h"
+#include "common/process_runner.h"
 #include "common/proto_time.h"
-#include "common/subprocess.h"
+#include "workloads/console_protocol.h"
 #include "workloads/workload.h"
 
 namespace kvmfarm {
@@ -24,7 +26,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr char kProgressPrefix[] = "FARM_PROGRESS ";
 constexpr size_t kMaxLogBytes = 64 * 1024;
 constexpr uint32_t kMaxRepetitions = 1000;
 
@@ -64,6 +65,96 @@ void AddEnergy(const std::vector<std::pair<std::string, absl::Duration>>& starts
   }
 }
 
+// farm-workload's stderr: progress lines are relayed, and the first of each
+// workload marks when it began (for its energy); other lines are the log.
+class WorkloadStderr {
+ public:
+  WorkloadStderr(absl::Time started, const JobRunner* job) : started_(started), job_(job) {}
+
+  void OnLine(absl::string_view line) {
+    workloads::ConsoleEvent event = workloads::ParseConsoleLine(line);
+    if (event.kind == workloads::ConsoleEvent::kMalformedProgress) return;
+    if (event.kind != workloads::ConsoleEvent::kProgress) {
+      absl::MutexLock lock(&mu_);
+      if (log_.size() < kMaxLogBytes) absl::StrAppend(&log_, line, "\n");
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (starts_.empty() || starts_.back().first != event.progress.workload()) {
+        starts_.emplace_back(event.progress.workload(), absl::Now() - started_);
+      }
+    }
+    job_->Report(event.progress);
+  }
+
+  std::vector<std::pair<std::string, absl::Duration>> workload_starts() const {
+    absl::MutexLock lock(&mu_);
+    return starts_;
+  }
+  std::string log() const {
+    absl::MutexLock lock(&mu_);
+    return log_;
+  }
+
+ private:
+  const absl::Time started_;
+  const JobRunner* job_;
+  mutable absl::Mutex mu_;
+  std::vector<std::pair<std::string, absl::Duration>> starts_ ABSL_GUARDED_BY(mu_);
+  std::string log_ ABSL_GUARDED_BY(mu_);
+};
+
+// The result farm-workload printed, or why there is none.
+farm::v1::BenchmarkResult ParseOutcome(const absl::StatusOr<ProcessResult>& outcome,
+                                       const JobRunner& job, absl::Duration deadline) {
+  farm::v1::BenchmarkResult result;
+  if (!outcome.ok()) {
+    result.set_succeeded(false);
+    result.set_failure_reason(
+        absl::StrCat("cannot start farm-workload: ", outcome.status().message()));
+    return result;
+  }
+  if (google::protobuf::util::JsonStringToMessage(outcome->stdout_data, &result).ok()) {
+    return result;
+  }
+  result.Clear();
+  result.set_succeeded(false);
+  switch (job.end()) {
+    case JobEnd::kCancelled:
+      result.set_failure_reason("cancelled");
+      break;
+    case JobEnd::kDeadline:
+      result.set_failure_reason(
+          absl::StrCat("deadline of ", absl::FormatDuration(deadline), " exceeded"));
+      break;
+    case JobEnd::kClientGone:
+      result.set_failure_reason("cancelled: the client went away");
+      break;
+    case JobEnd::kFinished:
+      result.set_failure_reason(
+          absl::StrCat("farm-workload ", outcome->Describe(), " without a result"));
+      break;
+  }
+  return result;
+}
+
+// What the agent adds to every native result: the device's samples and energy,
+// farm-workload's log, provenance, and notes on what could not be read.
+void AddJobContext(const std::vector<farm::v1::EnvironmentSample>& samples,
+                   const WorkloadStderr& stderr_lines, absl::Duration elapsed,
+                   const NativeBenchmarkOptions& options, farm::v1::BenchmarkResult* result) {
+  for (const farm::v1::EnvironmentSample& s : samples) *result->add_environment() = s;
+  AddEnergy(stderr_lines.workload_starts(), elapsed, result);
+  result->set_log(stderr_lines.log());
+  farm::v1::Provenance* provenance = result->mutable_provenance();
+  provenance->set_agent_version(options.agent_version);
+  provenance->set_build_fingerprint(options.build_fingerprint);
+  if (samples.empty() || samples.front().cpu_frequency_khz().empty()) {
+    result->add_notes("cpufreq not readable: CPU frequencies absent");
+  }
+}
+
 }  // namespace
 
 absl::Status ValidateBenchmarkRequest(const farm::v1::RunBenchmarkRequest& request) {
@@ -96,88 +187,29 @@ absl::Status ValidateBenchmarkRequest(const farm::v1::RunBenchmarkRequest& reque
   return absl::OkStatus();
 }
 
-farm::v1::BenchmarkResult RunNativeBenchmark(
-    const farm::v1::RunBenchmarkRequest& request, const NativeBenchmarkOptions& options,
-    JobSlot::Lease* lease, const std::function<bool()>& client_gone,
-    const std::function<void(const farm::v1::Progress&)>& on_progress) {
+farm::v1::BenchmarkResult RunNativeBenchmark(const farm::v1::RunBenchmarkRequest& request,
+                                             const NativeBenchmarkOptions& options,
+                                             const JobContext& context) {
   const absl::Time started = absl::Now();
-  const absl::Duration deadline =
-      request.has_deadline()
-          ? absl::Nanoseconds(TimeUtil::DurationToNanoseconds(request.deadline()))
-          : options.default_deadline;
-
-  absl::Mutex mu;
-  std::vector<std::pair<std::string, absl::Duration>> workload_starts;
-  std::string log;
+  const absl::Duration deadline = RequestDeadline(request, options.default_deadline);
+  JobRunner job(context);
+  WorkloadStderr stderr_lines(started, &job);
   ProcessSpec spec;
   spec.argv = WorkloadArgv(request, options);
-  spec.timeout = deadline;
-  spec.on_stderr_line = [&](absl::string_view line) {
-    if (!absl::StartsWith(line, kProgressPrefix)) {
-      absl::MutexLock lock(&mu);
-      if (log.size() < kMaxLogBytes) absl::StrAppend(&log, line, "\n");
-      return;
-    }
-    farm::v1::Progress progress;
-    if (!google::protobuf::util::JsonStringToMessage(
-             std::string(line.substr(sizeof(kProgressPrefix) - 1)), &progress)
-             .ok()) {
-      return;
-    }
-    {
-      absl::MutexLock lock(&mu);
-      if (workload_starts.empty() || workload_starts.back().first != progress.workload()) {
-        workload_starts.emplace_back(progress.workload(), absl::Now() - started);
-      }
-    }
-    lease->SetProgress(progress);
-    if (on_progress) on_progress(progress);
-  };
+  spec.on_stderr_line = [&stderr_lines](absl::string_view line) { stderr_lines.OnLine(line); };
+  SubprocessRunner children;
+  ProcessRunner& processes = options.process_runner != nullptr ? *options.process_runner : children;
 
-  farm::v1::BenchmarkResult result;
   EnvironmentSampler sampler(probe::Sysroot("/"), options.sample_interval);
   sampler.Start();
-  absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(spec);
-  ProcessResult outcome;
-  if (process.ok()) {
-    Subprocess* child = process->get();
-    lease->OnCancel([child] { child->Kill(); });
-    while (!child->WaitFor(absl::Milliseconds(200))) {
-      if (client_gone && client_gone()) child->Kill();
-    }
-    lease->OnCancel(nullptr);  // the child is about to go
-    outcome = child->Wait();
-  }
+  const absl::StatusOr<ProcessResult> outcome =
+      job.RunProcess(processes, std::move(spec), absl::Now() + deadline);
   const std::vector<farm::v1::EnvironmentSample> samples = sampler.Stop();
 
-  if (!process.ok()) {
-    result.set_succeeded(false);
-    result.set_failure_reason(
-        absl::StrCat("cannot start farm-workload: ", process.status().message()));
-  } else if (!google::protobuf::util::JsonStringToMessage(outcome.stdout_data, &result).ok()) {
-    result.Clear();
-    result.set_succeeded(false);
-    result.set_failure_reason(
-        lease->cancelled() ? "cancelled"
-        : outcome.timed_out
-            ? absl::StrCat("deadline of ", absl::FormatDuration(deadline), " exceeded")
-        : outcome.killed ? "cancelled: the client went away"
-                         : absl::StrCat("farm-workload ", outcome.Describe(), " without a result"));
-  }
+  farm::v1::BenchmarkResult result = ParseOutcome(outcome, job, deadline);
   result.set_attempt_id(request.attempt_id());
   result.set_mode(farm::v1::MODE_NATIVE);
-  for (const farm::v1::EnvironmentSample& s : samples) *result.add_environment() = s;
-  {
-    absl::MutexLock lock(&mu);
-    AddEnergy(workload_starts, absl::Now() - started, &result);
-    result.set_log(log);
-  }
-  farm::v1::Provenance* provenance = result.mutable_provenance();
-  provenance->set_agent_version(options.agent_version);
-  provenance->set_build_fingerprint(options.build_fingerprint);
-  if (samples.empty() || samples.front().cpu_frequency_khz().empty()) {
-    result.add_notes("cpufreq not readable: CPU frequencies absent");
-  }
+  AddJobContext(samples, stderr_lines, absl::Now() - started, options, &result);
   *result.mutable_started_at() = ToProtoTimestamp(started);
   *result.mutable_finished_at() = ToProtoTimestamp(absl::Now());
   return result;

@@ -16,8 +16,9 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "agent/job_slot.h"
+#include "agent/job_runner.h"
 #include "agent/probe/sysroot.h"
+#include "common/process_runner.h"
 #include "farm/v1/agent.pb.h"
 
 namespace kvmfarm {
@@ -33,6 +34,8 @@ struct NativeBenchmarkOptions {
   // Provenance the agent adds to every result.
   std::string agent_version;
   std::string build_fingerprint;
+  // How farm-workload is started; null = as a real child (SubprocessRunner).
+  ProcessRunner* process_runner = nullptr;
 };
 
 // INVALID_ARGUMENT naming the field: attempt_id, mode, workloads[i].name / size /
@@ -41,12 +44,11 @@ absl::Status ValidateBenchmarkRequest(const farm::v1::RunBenchmarkRequest& reque
 
 // Runs a validated NATIVE request to its result. Never an error: a job that failed,
 // was cancelled or ran out of time is a result with succeeded = false and the reason.
-// `client_gone` is polled; `on_progress` is called from another thread, one call
-// at a time, and never after this returns.
-farm::v1::BenchmarkResult RunNativeBenchmark(
-    const farm::v1::RunBenchmarkRequest& request, const NativeBenchmarkOptions& options,
-    JobSlot::Lease* lease, const std::function<bool()>& client_gone,
-    const std::function<void(const farm::v1::Progress&)>& on_progress);
+// The context's on_progress is called from another thread, one call at a time, and
+// never after this returns.
+farm::v1::BenchmarkResult RunNativeBenchmark(const farm::v1::RunBenchmarkRequest& request,
+                                             const NativeBenchmarkOptions& options,
+                                             const JobContext& context);
 
 }  // namespace kvmfarm
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "agent/job_runner.h"
 #include "agent/vm/image.h"
 #include "agent/vm/qmp.h"
 #include "agent/vm/vm.h"
@@ -27,13 +28,6 @@ using google::protobuf::util::TimeUtil;
 
 constexpr uint32_t kMaxVms = 16;
 constexpr uint32_t kMaxRepetitions = 100;
-
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Nanoseconds(TimeUtil::DurationToNanoseconds(d));
-}
-google::protobuf::Duration ToProto(absl::Duration d) {
-  return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
-}
 
 // A directory for QMP sockets, in the work directory (a phone has no /tmp) unless
 // that is too long: a Unix socket path is limited to 108 bytes, and test working
@@ -110,20 +104,240 @@ std::string BootFailure(const ProcessResult& outcome, absl::Duration deadline, b
                       "; QEMU was killed");
 }
 
-void Report(const std::function<void(const farm::v1::Progress&)>& on_progress,
-            JobSlot::Lease* lease, const std::string& message, uint32_t step, uint32_t total) {
-  farm::v1::Progress progress;
-  progress.set_message(message);
-  progress.set_step(step);
-  progress.set_total_steps(total);
-  if (lease != nullptr) lease->SetProgress(progress);
-  if (on_progress) on_progress(progress);
-}
+// One repetition's VMs, spawned together.
+struct Repetition {
+  explicit Repetition(const std::string& work_dir) : sockets(work_dir) {}
+  SocketDir sockets;
+  std::vector<std::unique_ptr<Vm>> vms;  // null where QEMU did not start
+  std::vector<farm::v1::VmBoot*> boots;
+  std::vector<std::string> qmp_sockets;
+};
 
-// Stops the VMs when the client went away.
-void WatchClient(VmSet* vms, const std::function<bool()>& client_gone) {
-  if (client_gone && client_gone()) vms->StopAll();
-}
+// A boot job: `repetitions` times, spawn `vm_count` VMs, wait for each to reach user
+// space, optionally time switches between two of them; then summarize.
+class BootJob {
+ public:
+  BootJob(const farm::v1::BootVmRequest& request, const BootJobOptions& options,
+          const JobContext& context)
+      : request_(request),
+        options_(options),
+        job_(context),
+        vm_count_(std::max<uint32_t>(1, request.vm_count())),
+        repetitions_(std::max<uint32_t>(1, request.repetitions())) {}
+
+  farm::v1::BootResult Run() {
+    result_.set_attempt_id(request_.attempt_id());
+    result_.set_accel(request_.accel());
+    *result_.mutable_guest() = request_.guest();
+    result_.set_vm_count(vm_count_);
+    *result_.mutable_started_at() = ToProtoTimestamp(absl::Now());
+    if (!Prepare()) return result_;
+    job_.OnStop([this] { vm_set_.StopAll(); });
+    for (uint32_t rep = 0; rep < repetitions_ && !vm_set_.stopped(); ++rep) RunRepetition(rep);
+    job_.OnStop(nullptr);
+    Conclude();
+    *result_.mutable_finished_at() = ToProtoTimestamp(absl::Now());
+    return result_;
+  }
+
+ private:
+  // The image and the VM spec; false (the reason in the result) without an image.
+  bool Prepare() {
+    absl::StatusOr<GuestImage> image = ResolveImage(options_.image_dir, request_.guest().image());
+    if (!image.ok()) {
+      result_.set_failure_reason(std::string(image.status().message()));
+      return false;
+    }
+    spec_ = GuestVmSpec(*image, request_.accel(), request_.guest(), options_.default_vcpus,
+                        options_.default_memory_mib);
+    spec_.tsc_khz = HostTscKhz();
+    if (request_.measure_switch_latency()) spec_.extra_kernel_args = "farm.run=echo";
+    result_.set_guest_arch(image->arch);
+    result_.mutable_guest()->set_vcpus(spec_.vcpus);
+    result_.mutable_guest()->set_memory_mib(spec_.memory_mib);
+    boot_deadline_ = request_.has_boot_deadline() ? FromProtoDuration(request_.boot_deadline())
+                                                  : options_.default_boot_deadline;
+    job_deadline_ = absl::Now() + RequestDeadline(request_, absl::InfiniteDuration());
+    params_ = {{"vm_count", absl::StrCat(vm_count_)},
+               {"vcpus", absl::StrCat(spec_.vcpus)},
+               {"memory_mib", absl::StrCat(spec_.memory_mib)},
+               {"image", image->name}};
+    return true;
+  }
+
+  void RunRepetition(uint32_t rep) {
+    job_.Report(absl::StrCat("booting ", vm_count_, " VM", vm_count_ > 1 ? "s" : "", " under ",
+                             request_.accel() == farm::v1::MODE_KVM ? "KVM" : "TCG",
+                             " (repetition ", rep + 1, " of ", repetitions_, ")"),
+                rep + 1, repetitions_);
+    Repetition r(options_.work_dir);
+    const absl::Time deadline = std::min(absl::Now() + boot_deadline_, job_deadline_);
+    StartVms(rep, &r);
+    const bool booted = AwaitBoots(rep, &r, deadline);
+    if (booted && vm_count_ > 1) all_of_n_.add_values(absl::ToDoubleSeconds(slowest_));
+    if (booted && request_.measure_switch_latency() && !vm_set_.stopped()) {
+      MeasureSwitchLatency(rep, &r);
+    }
+    if (!booted) NoteFailure(r);
+    vm_set_.Clear();
+    for (std::unique_ptr<Vm>& vm : r.vms) {
+      if (vm) vm->Stop();
+    }
+  }
+
+  void StartVms(uint32_t rep, Repetition* r) {
+    for (uint32_t i = 0; i < vm_count_; ++i) {
+      VmSpec one = spec_;
+      if (request_.measure_switch_latency())
+        one.qmp_socket = r->sockets.Socket(static_cast<int>(i));
+      r->qmp_sockets.push_back(one.qmp_socket);
+      farm::v1::VmBoot* boot = result_.add_vms();
+      boot->set_index(i);
+      boot->set_repetition(rep);
+      r->boots.push_back(boot);
+      absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Start(one, options_.qemu_binary);
+      if (!vm.ok()) {
+        boot->set_failure_reason(absl::StrCat("cannot start QEMU: ", vm.status().message()));
+        r->vms.push_back(nullptr);
+        continue;
+      }
+      result_.set_machine((*vm)->command().machine);
+      result_.mutable_guest()->set_cpu_model((*vm)->command().cpu_model);
+      vm_set_.Add(vm->get());
+      r->vms.push_back(*std::move(vm));
+    }
+  }
+
+  // All spawned together; waits for each in turn (the slowest bounds the wait). True
+  // when every VM reached user space.
+  bool AwaitBoots(uint32_t rep, Repetition* r, absl::Time deadline) {
+    slowest_ = absl::ZeroDuration();
+    bool all = true;
+    for (uint32_t i = 0; i < vm_count_; ++i) {
+      Vm* vm = r->vms[i].get();
+      if (vm == nullptr) {
+        all = false;
+        continue;
+      }
+      job_.WaitUntil([vm](absl::Time until) { return vm->WaitForBoot(until) || !vm->running(); },
+                     deadline);
+      if (vm->booted()) {
+        RecordBoot(*vm, r->boots[i]);
+        job_.Report(absl::StrCat("VM ", i + 1, " in user space after ",
+                                 absl::FormatDuration(
+                                     absl::Trunc(vm->time_to_userspace(), absl::Milliseconds(1)))),
+                    rep + 1, repetitions_);
+      } else {
+        all = false;
+        const ProcessResult outcome = vm->Stop();
+        farm::v1::VmBoot* boot = r->boots[i];
+        if (outcome.exit_code.has_value()) boot->set_exit_code(*outcome.exit_code);
+        boot->set_failure_reason(BootFailure(outcome, boot_deadline_, vm_set_.stopped()));
+        for (const std::string& line : vm->LastConsoleLines()) boot->add_last_console_lines(line);
+      }
+    }
+    return all;
+  }
+
+  // A VM in user space: its time, memory overhead and console up to the marker.
+  void RecordBoot(const Vm& vm, farm::v1::VmBoot* boot) {
+    boot->set_reached_userspace(true);
+    *boot->mutable_time_to_userspace() = ToProtoDuration(vm.time_to_userspace());
+    *boot->mutable_guest_uptime() = ToProtoDuration(absl::Seconds(vm.guest_uptime_seconds()));
+    slowest_ = std::max(slowest_, vm.time_to_userspace());
+    to_userspace_.add_values(absl::ToDoubleSeconds(vm.time_to_userspace()));
+    const absl::optional<int64_t> rss = vm.RssKb();
+    if (rss && vm.guest_mem_used_kb() > 0) {
+      const double percent =
+          100.0 * static_cast<double>(*rss) / static_cast<double>(vm.guest_mem_used_kb()) - 100.0;
+      boot->set_memory_overhead_percent(percent);
+      overhead_.add_values(percent);
+    }
+    // The console up to the marker, as evidence behind the figure.
+    for (const std::string& line : vm.LastConsoleLines()) boot->add_last_console_lines(line);
+  }
+
+  // Pauses one VM and resumes the other over QMP, timing until it answers.
+  void MeasureSwitchLatency(uint32_t rep, Repetition* r) {
+    std::vector<std::unique_ptr<QmpClient>> qmp;
+    for (uint32_t i = 0; i < 2; ++i) {
+      absl::StatusOr<std::unique_ptr<QmpClient>> client =
+          QmpClient::Connect(r->qmp_sockets[i], absl::Seconds(5));
+      if (!client.ok()) {
+        result_.set_failure_reason(absl::StrCat("QMP: ", client.status().message()));
+        return;
+      }
+      qmp.push_back(*std::move(client));
+    }
+    for (int k = 0; k < options_.switch_samples; ++k) {
+      const int from = k % 2, to = 1 - from;
+      const std::string token = absl::StrCat("switch-", rep, "-", k);
+      const absl::Time start = absl::Now();
+      absl::StatusOr<std::string> stopped = qmp[from]->Execute("stop", absl::Seconds(5));
+      absl::StatusOr<std::string> resumed = qmp[to]->Execute("cont", absl::Seconds(5));
+      absl::Status sent = r->vms[to]->SendLine(token);
+      if (!stopped.ok() || !resumed.ok() || !sent.ok() ||
+          !r->vms[to]->WaitForEcho(token, absl::Now() + absl::Seconds(10))) {
+        result_.set_failure_reason("switch latency: a guest did not answer after cont");
+        return;
+      }
+      switch_latency_.add_values(absl::ToDoubleMilliseconds(absl::Now() - start));
+    }
+  }
+
+  void NoteFailure(const Repetition& r) {
+    all_booted_ = false;
+    for (const farm::v1::VmBoot* boot : r.boots) {
+      if (!boot->reached_userspace() && first_failure_.empty()) {
+        first_failure_ = absl::StrCat("VM ", boot->index() + 1, ": ", boot->failure_reason());
+      }
+    }
+  }
+
+  // The figures as measurements, and the job's verdict.
+  void Conclude() {
+    const struct {
+      const farm::v1::Measurement* values;
+      const char* metric;
+      const char* unit;
+    } figures[] = {{&to_userspace_, "boot.time_to_userspace", "s"},
+                   {&all_of_n_, "boot.all_of_n", "s"},
+                   {&switch_latency_, "boot.switch_latency", "ms"},
+                   {&overhead_, "boot.memory_overhead", "%"}};
+    for (const auto& figure : figures) {
+      if (figure.values->values().empty()) continue;
+      farm::v1::Measurement out =
+          NewMeasurement(figure.metric, figure.unit, request_.accel(), params_);
+      *out.mutable_values() = figure.values->values();
+      Summarize(&out);
+      if (figure.values == &overhead_) {
+        out.set_note("QEMU resident memory over the guest's MemTotal - MemAvailable");
+      }
+      *result_.add_measurements() = std::move(out);
+    }
+    result_.set_succeeded(all_booted_ && result_.failure_reason().empty() && !vm_set_.stopped());
+    if (vm_set_.stopped()) result_.set_failure_reason("cancelled");
+    if (!all_booted_ && result_.failure_reason().empty())
+      result_.set_failure_reason(first_failure_);
+  }
+
+  const farm::v1::BootVmRequest& request_;
+  const BootJobOptions& options_;
+  // Stops vm_set_ until the repetitions are over (Run detaches it).
+  JobRunner job_;
+  VmSet vm_set_;
+  const uint32_t vm_count_;
+  const uint32_t repetitions_;
+  VmSpec spec_;
+  absl::Duration boot_deadline_;
+  absl::Time job_deadline_;
+  std::map<std::string, std::string> params_;
+  farm::v1::BootResult result_;
+  farm::v1::Measurement to_userspace_, all_of_n_, switch_latency_, overhead_;
+  absl::Duration slowest_;
+  bool all_booted_ = true;
+  std::string first_failure_;
+};
 
 }  // namespace
 
@@ -165,185 +379,8 @@ absl::Status ValidateBootRequest(const farm::v1::BootVmRequest& request,
 }
 
 farm::v1::BootResult RunBootJob(const farm::v1::BootVmRequest& request,
-                                const BootJobOptions& options, JobSlot::Lease* lease,
-                                const std::function<bool()>& client_gone,
-                                const std::function<void(const farm::v1::Progress&)>& on_progress) {
-  farm::v1::BootResult result;
-  result.set_attempt_id(request.attempt_id());
-  result.set_accel(request.accel());
-  *result.mutable_guest() = request.guest();
-  const uint32_t vm_count = std::max<uint32_t>(1, request.vm_count());
-  const uint32_t repetitions = std::max<uint32_t>(1, request.repetitions());
-  result.set_vm_count(vm_count);
-  *result.mutable_started_at() = ToProtoTimestamp(absl::Now());
-
-  absl::StatusOr<GuestImage> image = ResolveImage(options.image_dir, request.guest().image());
-  if (!image.ok()) {
-    result.set_failure_reason(std::string(image.status().message()));
-    return result;
-  }
-  VmSpec spec = GuestVmSpec(*image, request.accel(), request.guest(), options.default_vcpus,
-                            options.default_memory_mib);
-  spec.tsc_khz = HostTscKhz();
-  if (request.measure_switch_latency()) spec.extra_kernel_args = "farm.run=echo";
-  result.set_guest_arch(image->arch);
-  result.mutable_guest()->set_vcpus(spec.vcpus);
-  result.mutable_guest()->set_memory_mib(spec.memory_mib);
-
-  const absl::Duration boot_deadline = request.has_boot_deadline()
-                                           ? FromProto(request.boot_deadline())
-                                           : options.default_boot_deadline;
-  const absl::Time job_deadline =
-      request.has_deadline() ? absl::Now() + FromProto(request.deadline()) : absl::InfiniteFuture();
-  const farm::v1::Mode mode = request.accel();
-  std::map<std::string, std::string> params = {{"vm_count", absl::StrCat(vm_count)},
-                                               {"vcpus", absl::StrCat(spec.vcpus)},
-                                               {"memory_mib", absl::StrCat(spec.memory_mib)},
-                                               {"image", image->name}};
-  farm::v1::Measurement to_userspace, all_of_n, switch_latency, overhead;
-  bool all_booted = true;
-  std::string first_failure;
-  VmSet vm_set;
-  if (lease != nullptr) lease->OnCancel([&vm_set] { vm_set.StopAll(); });
-
-  for (uint32_t rep = 0; rep < repetitions && !vm_set.stopped(); ++rep) {
-    Report(on_progress, lease,
-           absl::StrCat("booting ", vm_count, " VM", vm_count > 1 ? "s" : "", " under ",
-                        mode == farm::v1::MODE_KVM ? "KVM" : "TCG", " (repetition ", rep + 1,
-                        " of ", repetitions, ")"),
-           rep + 1, repetitions);
-    SocketDir sockets(options.work_dir);
-    std::vector<std::unique_ptr<Vm>> vms;
-    std::vector<farm::v1::VmBoot*> boots;
-    std::vector<std::string> qmp_sockets;
-    const absl::Time rep_deadline = std::min(absl::Now() + boot_deadline, job_deadline);
-    for (uint32_t i = 0; i < vm_count; ++i) {
-      VmSpec one = spec;
-      if (request.measure_switch_latency()) one.qmp_socket = sockets.Socket(static_cast<int>(i));
-      qmp_sockets.push_back(one.qmp_socket);
-      farm::v1::VmBoot* boot = result.add_vms();
-      boot->set_index(i);
-      boot->set_repetition(rep);
-      boots.push_back(boot);
-      absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Start(one, options.qemu_binary);
-      if (!vm.ok()) {
-        boot->set_failure_reason(absl::StrCat("cannot start QEMU: ", vm.status().message()));
-        vms.push_back(nullptr);
-        continue;
-      }
-      result.set_machine((*vm)->command().machine);
-      result.mutable_guest()->set_cpu_model((*vm)->command().cpu_model);
-      vm_set.Add(vm->get());
-      vms.push_back(*std::move(vm));
-    }
-    // All spawned together; wait for each in turn (the slowest bounds the wait).
-    absl::Duration slowest;
-    bool rep_booted = true;
-    for (uint32_t i = 0; i < vm_count; ++i) {
-      Vm* vm = vms[i].get();
-      farm::v1::VmBoot* boot = boots[i];
-      if (vm == nullptr) {
-        rep_booted = false;
-        continue;
-      }
-      while (!vm->booted() && vm->running() && absl::Now() < rep_deadline && !vm_set.stopped()) {
-        vm->WaitForBoot(std::min(rep_deadline, absl::Now() + absl::Milliseconds(200)));
-        WatchClient(&vm_set, client_gone);
-      }
-      if (vm->booted()) {
-        boot->set_reached_userspace(true);
-        *boot->mutable_time_to_userspace() = ToProto(vm->time_to_userspace());
-        *boot->mutable_guest_uptime() = ToProto(absl::Seconds(vm->guest_uptime_seconds()));
-        slowest = std::max(slowest, vm->time_to_userspace());
-        to_userspace.add_values(absl::ToDoubleSeconds(vm->time_to_userspace()));
-        const absl::optional<int64_t> rss = vm->RssKb();
-        if (rss && vm->guest_mem_used_kb() > 0) {
-          const double percent =
-              100.0 * static_cast<double>(*rss) / static_cast<double>(vm->guest_mem_used_kb()) -
-              100.0;
-          boot->set_memory_overhead_percent(percent);
-          overhead.add_values(percent);
-        }
-        // The console up to the marker, as evidence behind the figure.
-        for (const std::string& line : vm->LastConsoleLines()) {
-          boot->add_last_console_lines(line);
-        }
-        Report(on_progress, lease,
-               absl::StrCat("VM ", i + 1, " in user space after ",
-                            absl::FormatDuration(
-                                absl::Trunc(vm->time_to_userspace(), absl::Milliseconds(1)))),
-               rep + 1, repetitions);
-      } else {
-        rep_booted = false;
-        const ProcessResult outcome = vm->Stop();
-        if (outcome.exit_code.has_value()) boot->set_exit_code(*outcome.exit_code);
-        boot->set_failure_reason(BootFailure(outcome, boot_deadline, vm_set.stopped()));
-        for (const std::string& line : vm->LastConsoleLines()) boot->add_last_console_lines(line);
-      }
-    }
-    if (rep_booted && vm_count > 1) all_of_n.add_values(absl::ToDoubleSeconds(slowest));
-
-    if (rep_booted && request.measure_switch_latency() && !vm_set.stopped()) {
-      std::vector<std::unique_ptr<QmpClient>> qmp;
-      for (uint32_t i = 0; i < 2; ++i) {
-        absl::StatusOr<std::unique_ptr<QmpClient>> client =
-            QmpClient::Connect(qmp_sockets[i], absl::Seconds(5));
-        if (!client.ok()) {
-          result.set_failure_reason(absl::StrCat("QMP: ", client.status().message()));
-          break;
-        }
-        qmp.push_back(*std::move(client));
-      }
-      for (int k = 0; qmp.size() == 2 && k < options.switch_samples; ++k) {
-        const int from = k % 2, to = 1 - from;
-        const std::string token = absl::StrCat("switch-", rep, "-", k);
-        const absl::Time start = absl::Now();
-        absl::StatusOr<std::string> stopped = qmp[from]->Execute("stop", absl::Seconds(5));
-        absl::StatusOr<std::string> resumed = qmp[to]->Execute("cont", absl::Seconds(5));
-        absl::Status sent = vms[to]->SendLine(token);
-        if (!stopped.ok() || !resumed.ok() || !sent.ok() ||
-            !vms[to]->WaitForEcho(token, absl::Now() + absl::Seconds(10))) {
-          result.set_failure_reason("switch latency: a guest did not answer after cont");
-          break;
-        }
-        switch_latency.add_values(absl::ToDoubleMilliseconds(absl::Now() - start));
-      }
-    }
-    if (!rep_booted) {
-      all_booted = false;
-      for (const farm::v1::VmBoot* boot : boots) {
-        if (!boot->reached_userspace() && first_failure.empty()) {
-          first_failure = absl::StrCat("VM ", boot->index() + 1, ": ", boot->failure_reason());
-        }
-      }
-    }
-    vm_set.Clear();
-    for (std::unique_ptr<Vm>& vm : vms) {
-      if (vm) vm->Stop();
-    }
-  }
-  if (lease != nullptr) lease->OnCancel(nullptr);
-
-  std::vector<std::pair<farm::v1::Measurement*, std::pair<const char*, const char*>>> all = {
-      {&to_userspace, {"boot.time_to_userspace", "s"}},
-      {&all_of_n, {"boot.all_of_n", "s"}},
-      {&switch_latency, {"boot.switch_latency", "ms"}},
-      {&overhead, {"boot.memory_overhead", "%"}}};
-  for (auto& [m, names] : all) {
-    if (m->values().empty()) continue;
-    farm::v1::Measurement out = NewMeasurement(names.first, names.second, mode, params);
-    *out.mutable_values() = m->values();
-    Summarize(&out);
-    if (std::string(names.first) == "boot.memory_overhead") {
-      out.set_note("QEMU resident memory over the guest's MemTotal - MemAvailable");
-    }
-    *result.add_measurements() = std::move(out);
-  }
-  result.set_succeeded(all_booted && result.failure_reason().empty() && !vm_set.stopped());
-  if (vm_set.stopped()) result.set_failure_reason("cancelled");
-  if (!all_booted && result.failure_reason().empty()) result.set_failure_reason(first_failure);
-  *result.mutable_finished_at() = ToProtoTimestamp(absl::Now());
-  return result;
+                                const BootJobOptions& options, const JobContext& context) {
+  return BootJob(request, options, context).Run();
 }
 
 }  // namespace kvmfarm::vm

@@ -16,12 +16,11 @@
 #ifndef KVMFARM_AGENT_VM_BOOT_H_
 #define KVMFARM_AGENT_VM_BOOT_H_
 
-#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "agent/job_slot.h"
+#include "agent/job_runner.h"
 #include "farm/v1/agent.pb.h"
 
 namespace kvmfarm::vm {
@@ -45,20 +44,10 @@ struct BootJobOptions {
 absl::Status ValidateBootRequest(const farm::v1::BootVmRequest& request,
                                  const BootJobOptions& options);
 
-// Runs a validated request. `lease` may be null (the capability boot check).
+// Runs a validated request. The context may be empty (the capability boot check
+// at start-up: no lease, no client).
 farm::v1::BootResult RunBootJob(const farm::v1::BootVmRequest& request,
-                                const BootJobOptions& options, JobSlot::Lease* lease,
-                                const std::function<bool()>& client_gone,
-                                const std::function<void(const farm::v1::Progress&)>& on_progress);
-
-// Runs farm-workload inside one guest under request.mode() (KVM or TCG) and returns
-// its result relabelled with that mode, the guest's boot in guest_boot, and the
-// console as the log. A guest without farm-workload, a boot failure or a missing
-// result is a result with succeeded = false and the reason.
-farm::v1::BenchmarkResult RunWorkloadsInGuest(
-    const farm::v1::RunBenchmarkRequest& request, const BootJobOptions& options,
-    JobSlot::Lease* lease, const std::function<bool()>& client_gone,
-    const std::function<void(const farm::v1::Progress&)>& on_progress);
+                                const BootJobOptions& options, const JobContext& context = {});
 
 }  // namespace kvmfarm::vm
 

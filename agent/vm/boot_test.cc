@@ -4,7 +4,6 @@
 #include "agent/vm/boot.h"
 
 #include <dirent.h>
-#include <google/protobuf/util/time_util.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,8 +12,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/probe/qemu.h"
+#include "agent/vm/guest_workloads.h"
 #include "agent/vm/image.h"
 #include "common/measurement.h"
+#include "common/proto_time.h"
 #include "common/testing/run_binary.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -22,7 +23,6 @@
 namespace kvmfarm::vm {
 namespace {
 
-using google::protobuf::util::TimeUtil;
 using ::testing::HasSubstr;
 
 // Children of this process that are still alive (a leaked QEMU would show here).
@@ -73,17 +73,17 @@ class BootTest : public ::testing::Test {
 
 TEST_F(BootTest, OneGuestReachesUserSpaceUnderTcg) {
   std::vector<farm::v1::Progress> progress;
-  const farm::v1::BootResult result =
-      RunBootJob(Request(1), options_, nullptr, nullptr,
-                 [&progress](const farm::v1::Progress& p) { progress.push_back(p); });
+  const farm::v1::BootResult result = RunBootJob(
+      Request(1), options_,
+      {nullptr, nullptr, [&progress](const farm::v1::Progress& p) { progress.push_back(p); }});
   ASSERT_TRUE(result.succeeded()) << result.failure_reason();
   ASSERT_EQ(result.vms_size(), 1);
   EXPECT_TRUE(result.vms(0).reached_userspace());
-  EXPECT_GT(TimeUtil::DurationToNanoseconds(result.vms(0).time_to_userspace()), 0);
-  EXPECT_GT(TimeUtil::DurationToNanoseconds(result.vms(0).guest_uptime()), 0);
+  EXPECT_GT(FromProtoDuration(result.vms(0).time_to_userspace()), absl::ZeroDuration());
+  EXPECT_GT(FromProtoDuration(result.vms(0).guest_uptime()), absl::ZeroDuration());
   // The host saw the marker after the guest's clock started.
-  EXPECT_GE(TimeUtil::DurationToNanoseconds(result.vms(0).time_to_userspace()),
-            TimeUtil::DurationToNanoseconds(result.vms(0).guest_uptime()));
+  EXPECT_GE(FromProtoDuration(result.vms(0).time_to_userspace()),
+            FromProtoDuration(result.vms(0).guest_uptime()));
   EXPECT_TRUE(result.vms(0).has_memory_overhead_percent());
   EXPECT_THAT(result.vms(0).last_console_lines(), ::testing::Contains(HasSubstr("FARM_BOOTED")));
   EXPECT_EQ(result.machine(), "microvm");
@@ -97,7 +97,7 @@ TEST_F(BootTest, OneGuestReachesUserSpaceUnderTcg) {
 TEST_F(BootTest, ThreeGuestsAtOnceAndSwitchLatency) {
   farm::v1::BootVmRequest request = Request(3);
   request.set_measure_switch_latency(true);
-  const farm::v1::BootResult result = RunBootJob(request, options_, nullptr, nullptr, nullptr);
+  const farm::v1::BootResult result = RunBootJob(request, options_);
   ASSERT_TRUE(result.succeeded()) << result.failure_reason();
   EXPECT_EQ(result.vms_size(), 3);
   std::map<std::string, farm::v1::Measurement> by_metric;
@@ -118,7 +118,7 @@ TEST_F(BootTest, AGuestThatNeverBootsIsKilledAtItsDeadline) {
   options.default_boot_deadline = absl::Seconds(8);
   // QEMU refuses an unknown CPU model and exits: reported with its last words.
   request.mutable_guest()->set_cpu_model("no-such-cpu");
-  farm::v1::BootResult result = RunBootJob(request, options, nullptr, nullptr, nullptr);
+  farm::v1::BootResult result = RunBootJob(request, options);
   EXPECT_FALSE(result.succeeded());
   EXPECT_THAT(result.vms(0).failure_reason(), HasSubstr("before the boot marker"));
   EXPECT_FALSE(result.vms(0).last_console_lines().empty());
@@ -127,7 +127,7 @@ TEST_F(BootTest, AGuestThatNeverBootsIsKilledAtItsDeadline) {
   request.mutable_guest()->set_cpu_model("");
   request.mutable_boot_deadline()->set_nanos(300000000);  // 0.3 s: far too short for TCG
   const absl::Time start = absl::Now();
-  result = RunBootJob(request, options, nullptr, nullptr, nullptr);
+  result = RunBootJob(request, options);
   EXPECT_LT(absl::Now() - start, absl::Seconds(30));
   EXPECT_FALSE(result.succeeded());
   EXPECT_THAT(result.failure_reason(), HasSubstr("no boot marker within 300ms; QEMU was killed"));
@@ -136,7 +136,7 @@ TEST_F(BootTest, AGuestThatNeverBootsIsKilledAtItsDeadline) {
 TEST_F(BootTest, Arm64GuestBootsUnderTcg) {
   farm::v1::BootVmRequest request = Request(1);
   request.mutable_guest()->set_image("arm64");
-  const farm::v1::BootResult result = RunBootJob(request, options_, nullptr, nullptr, nullptr);
+  const farm::v1::BootResult result = RunBootJob(request, options_);
   ASSERT_TRUE(result.succeeded()) << result.failure_reason();
   EXPECT_EQ(result.machine(), "virt");
   EXPECT_EQ(result.guest().cpu_model(), "cortex-a72");
@@ -163,7 +163,7 @@ TEST_F(BootTest, AGuestBootsThroughAQemuBundle) {
   options_.qemu_binary = bundle;
   farm::v1::BootVmRequest request = Request(1);
   request.mutable_guest()->set_image("arm64");
-  const farm::v1::BootResult result = RunBootJob(request, options_, nullptr, nullptr, nullptr);
+  const farm::v1::BootResult result = RunBootJob(request, options_);
   ASSERT_TRUE(result.succeeded()) << result.failure_reason();
   EXPECT_EQ(result.guest_arch(), farm::v1::CPU_ARCH_ARM64);
 }
@@ -204,9 +204,9 @@ void ExpectAllWorkloadsRanInTheGuest(const farm::v1::BenchmarkResult& result) {
 
 TEST_F(BootTest, WorkloadsRunInsideAGuest) {
   std::vector<farm::v1::Progress> progress;
-  const farm::v1::BenchmarkResult result =
-      RunWorkloadsInGuest(GuestBenchmarkRequest(""), options_, nullptr, nullptr,
-                          [&progress](const farm::v1::Progress& p) { progress.push_back(p); });
+  const farm::v1::BenchmarkResult result = RunWorkloadsInGuest(
+      GuestBenchmarkRequest(""), options_,
+      {nullptr, nullptr, [&progress](const farm::v1::Progress& p) { progress.push_back(p); }});
   ExpectAllWorkloadsRanInTheGuest(result);
   ASSERT_FALSE(progress.empty());
   EXPECT_THAT(progress.front().message(), HasSubstr("in the guest"));
@@ -216,7 +216,7 @@ TEST_F(BootTest, WorkloadsRunInsideAGuest) {
 // runs it; on a phone, -accel kvm takes the same image.
 TEST_F(BootTest, WorkloadsRunInsideAnArm64Guest) {
   const farm::v1::BenchmarkResult result =
-      RunWorkloadsInGuest(GuestBenchmarkRequest("arm64"), options_, nullptr, nullptr, nullptr);
+      RunWorkloadsInGuest(GuestBenchmarkRequest("arm64"), options_, {});
   ExpectAllWorkloadsRanInTheGuest(result);
   EXPECT_EQ(result.guest().cpu_model(), "cortex-a72");
   // Measured by the guest's own farm-workload, on the arm64 kernel.

@@ -9,24 +9,24 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "workloads/console_protocol.h"
 
 namespace kvmfarm::vm {
 namespace {
 
 constexpr size_t kLastLines = 40;
 constexpr size_t kMaxLogBytes = 256 * 1024;
-constexpr char kBootMarker[] = "FARM_BOOTED ";
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Vm>> Vm::Start(
     const VmSpec& spec, const std::string& qemu_binary,
-    std::function<void(absl::string_view)> on_console_line) {
+    std::function<void(const farm::v1::Progress&)> on_progress) {
   absl::StatusOr<QemuCommand> command = BuildQemuCommand(spec, qemu_binary);
   if (!command.ok()) return command.status();
   std::unique_ptr<Vm> vm(new Vm());
   vm->command_ = *std::move(command);
-  vm->on_console_line_ = std::move(on_console_line);
+  vm->on_progress_ = std::move(on_progress);
   ProcessSpec process;
   process.argv = vm->command_.argv;
   process.pipe_stdin = true;
@@ -47,32 +47,30 @@ void Vm::OnLine(absl::string_view raw) {
   const absl::Time now = absl::Now();
   // The serial console ends lines with "\r\n".
   absl::string_view line = absl::StripSuffix(raw, "\r");
+  const workloads::ConsoleEvent event = workloads::ParseConsoleLine(line);
   {
     absl::MutexLock lock(&mu_);
     last_lines_.emplace_back(line);
     if (last_lines_.size() > kLastLines) last_lines_.pop_front();
     if (log_.size() < kMaxLogBytes) absl::StrAppend(&log_, line, "\n");
-    const size_t marker = line.find(kBootMarker);
-    if (!booted_ && marker != absl::string_view::npos) {
+    if (event.kind == workloads::ConsoleEvent::kBooted && !booted_) {
       booted_ = true;
       time_to_userspace_ = now - started_;
-      for (absl::string_view field :
-           absl::StrSplit(line.substr(marker + sizeof(kBootMarker) - 1), ' ')) {
-        if (absl::ConsumePrefix(&field, "uptime=")) absl::SimpleAtod(field, &guest_uptime_);
-        if (absl::ConsumePrefix(&field, "mem_used_kb=")) absl::SimpleAtoi(field, &mem_used_kb_);
-      }
-    } else if (absl::StartsWith(line, "FARM_ECHO ")) {
-      echoes_.emplace_back(line.substr(10));
-    } else if (line == "FARM_RESULT_BEGIN") {
+      guest_uptime_ = event.uptime_seconds;
+      mem_used_kb_ = event.mem_used_kb;
+    } else if (event.kind == workloads::ConsoleEvent::kEcho) {
+      echoes_.push_back(event.text);
+    } else if (event.kind == workloads::ConsoleEvent::kResultBegin) {
       in_result_ = true;
-    } else if (line == "FARM_RESULT_END") {
+    } else if (event.kind == workloads::ConsoleEvent::kResultEnd) {
       in_result_ = false;
       if (!result_) result_ = "";
     } else if (in_result_) {
       result_ = std::string(line);
     }
   }
-  if (on_console_line_) on_console_line_(line);
+  if (event.kind == workloads::ConsoleEvent::kProgress && on_progress_)
+    on_progress_(event.progress);
 }
 
 bool Vm::WaitForBoot(absl::Time deadline) {

@@ -4,9 +4,10 @@
 //
 // One running guest: QEMU as a child process (its own process group, parent-death
 // signal, no core dumps, always reaped; see common/subprocess.h) with the serial
-// console on its stdin/stdout. The console is drained continuously; the boot marker
-// ("FARM_BOOTED uptime=<s> mem_used_kb=<kB>") is timed on the host's monotonic clock
-// from spawn, and the guest's last lines are kept as evidence.
+// console on its stdin/stdout. The console is drained continuously and read with
+// workloads/console_protocol.h; the boot marker ("FARM_BOOTED uptime=<s>
+// mem_used_kb=<kB>") is timed on the host's monotonic clock from spawn, and the
+// guest's last lines are kept as evidence.
 #ifndef KVMFARM_AGENT_VM_VM_H_
 #define KVMFARM_AGENT_VM_VM_H_
 
@@ -23,15 +24,17 @@
 #include "absl/types/optional.h"
 #include "agent/vm/qemu_command.h"
 #include "common/subprocess.h"
+#include "farm/v1/common.pb.h"
 
 namespace kvmfarm::vm {
 
 class Vm {
  public:
-  // Starts QEMU. `on_console_line` sees every console line (from another thread).
+  // Starts QEMU. `on_progress` sees each FARM_PROGRESS line of the console (from
+  // another thread).
   static absl::StatusOr<std::unique_ptr<Vm>> Start(
       const VmSpec& spec, const std::string& qemu_binary,
-      std::function<void(absl::string_view)> on_console_line = nullptr);
+      std::function<void(const farm::v1::Progress&)> on_progress = nullptr);
 
   // Blocks until the boot marker, QEMU's exit, or `deadline`; true when booted.
   bool WaitForBoot(absl::Time deadline);
@@ -69,7 +72,7 @@ class Vm {
   QemuCommand command_;
   std::unique_ptr<Subprocess> process_;
   absl::Time started_;
-  std::function<void(absl::string_view)> on_console_line_;
+  std::function<void(const farm::v1::Progress&)> on_progress_;
   mutable absl::Mutex mu_;
   bool booted_ ABSL_GUARDED_BY(mu_) = false;
   absl::Duration time_to_userspace_ ABSL_GUARDED_BY(mu_);

@@ -6,15 +6,23 @@
 // the reference guest (this host's architecture) under KVM, once, with a short
 // deadline, and decide the verdict again with its result as evidence. Skipped, with
 // the reason as a check, where it can't run: the smoke test did not pass, a fixture
-// tree, no QEMU with KVM, no guest image.
-#ifndef KVMFARM_AGENT_BOOT_CHECK_H_
-#define KVMFARM_AGENT_BOOT_CHECK_H_
+// tree, no QEMU with KVM, no guest image. The probe's last check: it runs after
+// RunProbe, holding the job slot (a boot is a measurement job).
+//
+// Example:
+//
+//   ASSIGN_OR_RETURN(farm::v1::KvmCapability capability, probe::RunProbe(options));
+//   probe::RunKvmBootCheck(vm_options, lease.get(), &capability);
+//   // capability.verdict() is now KVM_READY, KVM_BOOT_FAILED or says why not checked
+#ifndef KVMFARM_AGENT_PROBE_BOOT_CHECK_H_
+#define KVMFARM_AGENT_PROBE_BOOT_CHECK_H_
 
 #include "absl/time/time.h"
+#include "agent/job_slot.h"
 #include "agent/vm/boot.h"
 #include "farm/v1/common.pb.h"
 
-namespace kvmfarm {
+namespace kvmfarm::probe {
 
 constexpr absl::Duration kBootCheckDeadline = absl::Seconds(20);
 
@@ -22,6 +30,6 @@ constexpr absl::Duration kBootCheckDeadline = absl::Seconds(20);
 void RunKvmBootCheck(const vm::BootJobOptions& options, JobSlot::Lease* lease,
                      farm::v1::KvmCapability* capability);
 
-}  // namespace kvmfarm
+}  // namespace kvmfarm::probe
 
-#endif  // KVMFARM_AGENT_BOOT_CHECK_H_
+#endif  // KVMFARM_AGENT_PROBE_BOOT_CHECK_H_

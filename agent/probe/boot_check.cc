@@ -1,20 +1,19 @@
-#include "agent/boot_check.h"
-
-#include <google/protobuf/util/time_util.h>
+#include "agent/probe/boot_check.h"
 
 #include "absl/strings/str_cat.h"
 #include "agent/probe/checks.h"
 #include "agent/probe/verdict.h"
 #include "agent/vm/image.h"
+#include "common/proto_time.h"
 
-namespace kvmfarm {
+namespace kvmfarm::probe {
 
 void RunKvmBootCheck(const vm::BootJobOptions& options, JobSlot::Lease* lease,
                      farm::v1::KvmCapability* c) {
-  probe::Checks* checks = c->mutable_checks();
+  Checks* checks = c->mutable_checks();
   auto skip = [&](const std::string& why) {
-    probe::AddCheck(checks, "kvm.boot_check", farm::v1::OUTCOME_SKIP, why, "QEMU");
-    probe::DecideVerdict(c);
+    AddCheck(checks, "kvm.boot_check", farm::v1::OUTCOME_SKIP, why, "QEMU");
+    DecideVerdict(c);
   };
   if (c->device().is_fixture()) return skip("fixture tree: no guest can boot on it");
   if (c->kvm_node().smoke_test().outcome() != farm::v1::OUTCOME_PASS) {
@@ -39,17 +38,18 @@ void RunKvmBootCheck(const vm::BootJobOptions& options, JobSlot::Lease* lease,
   request.set_accel(farm::v1::MODE_KVM);
   request.set_vm_count(1);
   request.mutable_guest()->set_image(vm::HostImageName());
-  *request.mutable_boot_deadline() = google::protobuf::util::TimeUtil::NanosecondsToDuration(
-      absl::ToInt64Nanoseconds(kBootCheckDeadline));
+  *request.mutable_boot_deadline() = ToProtoDuration(kBootCheckDeadline);
   vm::BootJobOptions boot_options = options;
   boot_options.qemu_binary = qemu_path;
-  farm::v1::BootResult result = vm::RunBootJob(request, boot_options, lease, nullptr, nullptr);
+  JobContext context;
+  context.lease = lease;
+  farm::v1::BootResult result = vm::RunBootJob(request, boot_options, context);
   std::string detail;
   if (result.succeeded()) {
     detail = absl::StrCat(
         "a Linux guest reached user space under KVM in ",
-        google::protobuf::util::TimeUtil::DurationToMilliseconds(result.vms(0).time_to_userspace()),
-        " ms (", result.machine(), ", -cpu ", result.guest().cpu_model(), ")");
+        absl::ToInt64Milliseconds(FromProtoDuration(result.vms(0).time_to_userspace())), " ms (",
+        result.machine(), ", -cpu ", result.guest().cpu_model(), ")");
   } else {
     detail = absl::StrCat("a Linux guest did not boot under KVM: ", result.failure_reason());
     if (result.vms_size() > 0 && result.vms(0).last_console_lines_size() > 0) {
@@ -57,11 +57,10 @@ void RunKvmBootCheck(const vm::BootJobOptions& options, JobSlot::Lease* lease,
                       " (last console line: ", *result.vms(0).last_console_lines().rbegin(), ")");
     }
   }
-  probe::AddCheck(checks, "kvm.boot_check",
-                  result.succeeded() ? farm::v1::OUTCOME_PASS : farm::v1::OUTCOME_FAIL, detail,
-                  qemu_path);
+  AddCheck(checks, "kvm.boot_check",
+           result.succeeded() ? farm::v1::OUTCOME_PASS : farm::v1::OUTCOME_FAIL, detail, qemu_path);
   *c->mutable_kvm_boot_check() = std::move(result);
-  probe::DecideVerdict(c);
+  DecideVerdict(c);
 }
 
-}  // namespace kvmfarm
+}  // namespace kvmfarm::probe

@@ -1,0 +1,143 @@
+// AgentServiceImpl in-process on fixture trees: capability and status answered from
+// the probe, and every refusal before a job starts. No QEMU, no farm-workload.
+#include "agent/agent_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/testing/run_binary.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm {
+namespace {
+
+using ::testing::HasSubstr;
+
+AgentConfig FixtureConfig(const std::string& device) {
+  AgentConfig config;
+  config.probe.sysroot = testing::Runfile("tests/fixtures/devices/" + device);
+  config.version = "1.2.3";
+  config.listen_address = "127.0.0.1:7000";
+  config.native.workload_binary = "farm-workload";
+  return config;
+}
+
+TEST(AgentServiceTest, CapabilityIsTheFixturesProbe) {
+  AgentServiceImpl service(FixtureConfig("pixel8-stock"));
+  ASSERT_TRUE(service.Initialize().ok());
+  grpc::ServerContext context;
+  farm::v1::GetCapabilityRequest request;
+  farm::v1::GetCapabilityResponse response;
+  ASSERT_TRUE(service.GetCapability(&context, &request, &response).ok());
+  EXPECT_EQ(response.capability().verdict(), farm::v1::VERDICT_KVM_NO_ACCESS);
+  EXPECT_EQ(response.agent().version(), "1.2.3");
+  EXPECT_EQ(response.agent().listen_address(), "127.0.0.1:7000");
+  EXPECT_TRUE(response.agent().has_uptime());
+}
+
+TEST(AgentServiceTest, ABootCheckOnAFixtureIsOnlyARefresh) {
+  AgentServiceImpl service(FixtureConfig("mtk-d9300-stock"));
+  ASSERT_TRUE(service.Initialize().ok());
+  grpc::ServerContext context;
+  farm::v1::GetCapabilityRequest request;
+  request.set_boot_check(true);
+  farm::v1::GetCapabilityResponse response;
+  ASSERT_TRUE(service.GetCapability(&context, &request, &response).ok());
+  EXPECT_EQ(response.capability().verdict(), farm::v1::VERDICT_VENDOR_HYPERVISOR_ONLY);
+  EXPECT_FALSE(response.capability().has_kvm_boot_check());
+  EXPECT_FALSE(service.busy());
+}
+
+TEST(AgentServiceTest, StatusSaysFixtureAndIdle) {
+  AgentServiceImpl service(FixtureConfig("pixel8-stock"));
+  ASSERT_TRUE(service.Initialize().ok());
+  grpc::ServerContext context;
+  farm::v1::GetStatusRequest request;
+  farm::v1::GetStatusResponse response;
+  ASSERT_TRUE(service.GetStatus(&context, &request, &response).ok());
+  EXPECT_TRUE(response.is_fixture());
+  EXPECT_FALSE(response.has_busy_job());
+  EXPECT_EQ(response.device_id(), service.Capability().device().device_id());
+  EXPECT_EQ(response.agent().version(), "1.2.3");
+}
+
+TEST(AgentServiceTest, AFixtureTreeMeasuresNothing) {
+  AgentServiceImpl service(FixtureConfig("sd835"));
+  ASSERT_TRUE(service.Initialize().ok());
+  grpc::ServerContext context;
+  farm::v1::RunBenchmarkRequest benchmark;
+  benchmark.set_attempt_id("a1");
+  benchmark.set_mode(farm::v1::MODE_NATIVE);
+  benchmark.add_workloads()->set_name("integer");
+  grpc::Status status = service.RunBenchmark(&context, &benchmark, nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("fixture tree"));
+  farm::v1::BootVmRequest boot;
+  boot.set_attempt_id("b1");
+  boot.set_accel(farm::v1::MODE_TCG);
+  status = service.BootVm(&context, &boot, nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_FALSE(service.busy());
+}
+
+// On the device itself (sysroot "/", never initialized: no probe runs), requests are
+// still checked before any job starts.
+TEST(AgentServiceTest, BadRequestsAreRefusedBeforeAJobStarts) {
+  AgentConfig config = FixtureConfig("pixel8-stock");
+  config.probe.sysroot = "/";
+  config.vm.image_dir = "/nonexistent/images";
+  AgentServiceImpl service(config);
+  grpc::ServerContext context;
+
+  farm::v1::RunBenchmarkRequest no_attempt;
+  no_attempt.set_mode(farm::v1::MODE_NATIVE);
+  no_attempt.add_workloads()->set_name("integer");
+  grpc::Status status = service.RunBenchmark(&context, &no_attempt, nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("attempt_id"));
+
+  farm::v1::RunBenchmarkRequest in_guest = no_attempt;
+  in_guest.set_attempt_id("a2");
+  in_guest.set_mode(farm::v1::MODE_TCG);
+  status = service.RunBenchmark(&context, &in_guest, nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("/nonexistent/images does not exist"));
+
+  farm::v1::BootVmRequest boot;
+  boot.set_attempt_id("b2");
+  boot.set_accel(farm::v1::MODE_UNSPECIFIED);
+  status = service.BootVm(&context, &boot, nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(service.busy());
+}
+
+TEST(AgentServiceTest, WithoutFarmWorkloadNativeBenchmarksAreRefused) {
+  AgentConfig config = FixtureConfig("pixel8-stock");
+  config.probe.sysroot = "/";
+  config.native.workload_binary.clear();
+  AgentServiceImpl service(config);
+  grpc::ServerContext context;
+  farm::v1::RunBenchmarkRequest request;
+  request.set_attempt_id("a3");
+  request.set_mode(farm::v1::MODE_NATIVE);
+  request.add_workloads()->set_name("integer");
+  const grpc::Status status = service.RunBenchmark(&context, &request, nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("farm-workload was not found"));
+}
+
+TEST(AgentServiceTest, CancelOfNoJobIsNotFound) {
+  AgentServiceImpl service(FixtureConfig("pixel8-stock"));
+  grpc::ServerContext context;
+  farm::v1::CancelRequest request;
+  request.set_attempt_id("nothing");
+  farm::v1::CancelResponse response;
+  EXPECT_EQ(service.Cancel(&context, &request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  request.clear_attempt_id();
+  EXPECT_EQ(service.Cancel(&context, &request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace kvmfarm
