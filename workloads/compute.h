@@ -4,7 +4,7 @@
 // up to 10^7 plus a dependent integer hash chain of 2^22 steps. Validation: each
 // pass must count 664,579 primes and reach the hash chain's known end value.
 //
-// Defaults are sized so a modern core takes about 2 s for each.
+// Defaults (catalog.h) are sized so a modern core takes about 2 s for each.
 //
 // float (metric float.time, s): the n-body simulation of the Computer Language
 // Benchmarks Game (five Jovian planets, double precision) for `iterations` steps.
@@ -20,9 +20,6 @@
 #include "workloads/workload.h"
 
 namespace kvmfarm::workloads {
-
-constexpr uint64_t kIntegerDefaultPasses = 80;
-constexpr uint64_t kFloatDefaultSteps = 25000000;
 
 std::unique_ptr<Workload> MakeIntegerWorkload(uint64_t passes);
 std::unique_ptr<Workload> MakeFloatWorkload(uint64_t steps);

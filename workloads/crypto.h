@@ -12,7 +12,6 @@
 
 namespace kvmfarm::workloads {
 
-constexpr uint64_t kCryptoDefaultBytes = 256ull << 20;
 constexpr size_t kCryptoBlockBytes = 16384;
 
 std::unique_ptr<Workload> MakeCryptoWorkload(uint64_t total_bytes);

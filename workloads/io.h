@@ -16,7 +16,6 @@
 
 namespace kvmfarm::workloads {
 
-constexpr uint64_t kIoDefaultBytes = 256ull << 20;
 constexpr uint64_t kIoBlockBytes = 1 << 20;
 
 std::unique_ptr<Workload> MakeIoWorkload(const std::string& directory, uint64_t size_bytes);

@@ -21,10 +21,6 @@
 
 namespace kvmfarm::workloads {
 
-constexpr uint64_t kMemoryDefaultBytes = 256ull << 20;
-constexpr uint64_t kMemoryDefaultPasses = 5;
-constexpr uint64_t kRandomDefaultSteps = 20000000;
-
 std::unique_ptr<Workload> MakeMemReadWorkload(uint64_t size_bytes, uint64_t passes);
 std::unique_ptr<Workload> MakeMemWriteWorkload(uint64_t size_bytes, uint64_t passes);
 std::unique_ptr<Workload> MakeMemRandomWorkload(uint64_t size_bytes, uint64_t steps);

@@ -2,9 +2,10 @@
 // File: workload.h
 // -----------------------------------------------------------------------------
 //
-// The benchmark kernels behind kvmfarm's figures. The same code runs natively and
-// inside a guest (farm-workload), so native, KVM and TCG numbers compare like with
-// like. Each workload:
+// The benchmark kernels behind kvmfarm's figures; what each workload is called,
+// reports and accepts is in catalog.h, which needs none of them. The same code
+// runs natively and inside a guest (farm-workload), so native, KVM and TCG numbers
+// compare like with like. Each workload:
 //  * takes a size or iteration count (recorded with every result, so different
 //    sizes are never compared) and allocates everything in Prepare(), outside the
 //    timed region;
@@ -31,15 +32,9 @@
 
 #include "absl/status/statusor.h"
 #include "farm/v1/common.pb.h"
+#include "workloads/catalog.h"
 
 namespace kvmfarm::workloads {
-
-// What one metric of a workload measures.
-struct MetricInfo {
-  std::string key;   // "crypto.sha256"
-  std::string unit;  // "MB/s"
-  bool higher_is_better;
-};
 
 // One metric's value from one repetition.
 struct Sample {
@@ -64,11 +59,9 @@ class Workload {
   virtual absl::StatusOr<std::vector<Sample>> RunOnce() = 0;
 };
 
-// The workloads in the order farm-workload runs them by default.
-const std::vector<std::string>& AllWorkloadNames();
-
-// A workload for `spec`. INVALID_ARGUMENT names an unknown workload (listing the
-// known ones) or a size outside the workload's range.
+// A workload for `spec`, its parameters resolved by the catalog (catalog.h):
+// INVALID_ARGUMENT names an unknown workload (listing the known ones) or a size
+// outside the workload's range.
 absl::StatusOr<std::unique_ptr<Workload>> MakeWorkload(const farm::v1::WorkloadSpec& spec);
 
 // Where the io workload writes its file (farm-workload's --dir).

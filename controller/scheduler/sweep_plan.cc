@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "workloads/workload.h"
+#include "workloads/catalog.h"
 
 namespace kvmfarm::scheduler {
 
@@ -26,11 +26,10 @@ absl::Status ValidateSweepSpec(const farm::v1::SweepSpec& spec) {
     }
   }
   for (int i = 0; i < plan.workloads_size(); ++i) {
-    absl::StatusOr<std::unique_ptr<workloads::Workload>> w =
-        workloads::MakeWorkload(plan.workloads(i));
-    if (!w.ok()) {
+    const absl::Status valid = workloads::ValidateWorkloadSpec(plan.workloads(i));
+    if (!valid.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("spec.plan.workloads[", i, "]: ", w.status().message()));
+          absl::StrCat("spec.plan.workloads[", i, "]: ", valid.message()));
     }
   }
   for (int i = 0; i < plan.boots_size(); ++i) {

@@ -19,6 +19,7 @@
 #include "tools/farmctl/report.h"
 #include "tools/farmctl/sweep_spec.h"
 #include "tools/farmctl/sweep_watch.h"
+#include "workloads/catalog.h"
 
 ABSL_FLAG(std::string, controller, "",
           "Controller address (default $FARM_CONTROLLER, else 127.0.0.1:7421).");
@@ -27,7 +28,7 @@ ABSL_FLAG(std::string, devices, "", "Devices by id: id[,id...].");
 ABSL_FLAG(std::string, plan, "capability,native",
           "sweep start: any of capability, native, kvm, tcg (workloads in that mode), boot "
           "(one VM under KVM and TCG), boot3 (three at once, with switch latency).");
-ABSL_FLAG(std::string, workloads, "crypto,integer,float,mem_read,mem_write,mem_random",
+ABSL_FLAG(std::string, workloads, kvmfarm::workloads::DefaultSweepWorkloads(),
           "sweep start: workloads to run (quick sizes; io needs a disk in guests).");
 ABSL_FLAG(int32_t, repetitions, 3, "sweep start: repetitions of each step.");
 ABSL_FLAG(int32_t, max_parallel, 0, "sweep start: devices measured at once (0 = no limit).");

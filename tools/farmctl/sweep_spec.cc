@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "workloads/catalog.h"
 
 namespace kvmfarm::farmctl {
 namespace {
@@ -32,21 +33,6 @@ absl::Status AddPlanStep(absl::string_view step, farm::v1::SweepPlan* plan) {
         "--plan step '", step, "' is not one of capability, native, kvm, tcg, boot, boot3"));
   }
   return absl::OkStatus();
-}
-
-// Quick sizes: a sweep that an operator watches, not a soak.
-farm::v1::WorkloadSpec QuickWorkload(absl::string_view name) {
-  farm::v1::WorkloadSpec w;
-  w.set_name(std::string(name));
-  if (name == "crypto") w.set_size_bytes(16 << 20);
-  if (name == "integer") w.set_iterations(8);
-  if (name == "float") w.set_iterations(2500000);
-  if (name == "mem_read" || name == "mem_write" || name == "mem_random" || name == "io") {
-    w.set_size_bytes(64 << 20);
-  }
-  if (name == "mem_read" || name == "mem_write") w.set_iterations(3);
-  if (name == "mem_random") w.set_iterations(2000000);
-  return w;
 }
 
 }  // namespace
@@ -81,7 +67,8 @@ absl::StatusOr<farm::v1::SweepSpec> BuildSweepSpec(const SweepOptions& options) 
   }
   if (plan->workload_modes_size() > 0) {
     for (absl::string_view name : absl::StrSplit(options.workloads, ',', absl::SkipEmpty())) {
-      *plan->add_workloads() = QuickWorkload(name);
+      // Quick sizes: a sweep that an operator watches, not a soak.
+      *plan->add_workloads() = workloads::QuickWorkloadSpec(name);
     }
   }
   return spec;
