@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -167,6 +168,224 @@ std::vector<char*> CStringArray(std::vector<std::string>& strings) {
   return out;
 }
 
+// The pipes of one child: [0] read end, [1] write end; all CLOEXEC so no other
+// child inherits them. stdin is /dev/null (in[0] only) unless it is a pipe.
+struct Pipes {
+  int out[2] = {-1, -1};
+  int err[2] = {-1, -1};
+  int in[2] = {-1, -1};
+  int exec[2] = {-1, -1};  // the child reports a failed chdir/exec on it
+
+  void CloseAll() {
+    for (int* p : {out, err, in, exec}) {
+      CloseFd(&p[0]);
+      CloseFd(&p[1]);
+    }
+  }
+  // The ends the child owns, once it was forked.
+  void CloseChildEnds() {
+    CloseFd(&in[0]);
+    CloseFd(&out[1]);
+    CloseFd(&err[1]);
+    CloseFd(&exec[1]);
+  }
+};
+
+absl::Status OpenPipes(bool pipe_stdin, Pipes* pipes) {
+  if (::pipe2(pipes->out, O_CLOEXEC) != 0 || ::pipe2(pipes->err, O_CLOEXEC) != 0 ||
+      ::pipe2(pipes->exec, O_CLOEXEC) != 0) {
+    return ErrnoStatus("pipe2", errno);
+  }
+  if (pipe_stdin) {
+    if (::pipe2(pipes->in, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", errno);
+  } else {
+    pipes->in[0] = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (pipes->in[0] < 0) return ErrnoStatus("open /dev/null", errno);
+  }
+  return absl::OkStatus();
+}
+
+// Everything the child touches, built before fork(): after fork it may not allocate.
+class ExecImage {
+ public:
+  ExecImage(const std::string& program, const ProcessSpec& spec, const Pipes& pipes)
+      : program_(program), argv_strings_(spec.argv) {
+    argv_ = CStringArray(argv_strings_);
+    if (spec.env.has_value()) {
+      env_strings_ = *spec.env;
+    } else {
+      for (char** e = environ; *e != nullptr; ++e) env_strings_.emplace_back(*e);
+    }
+    envp_ = CStringArray(env_strings_);
+    setup_.program = program_.c_str();
+    setup_.argv = argv_.data();
+    setup_.envp = envp_.data();
+    setup_.working_dir = spec.working_dir.empty() ? nullptr : spec.working_dir.c_str();
+    setup_.parent_pid = ::getpid();
+    setup_.stdin_fd = pipes.in[0];
+    setup_.stdout_fd = pipes.out[1];
+    setup_.stderr_fd = pipes.err[1];
+    setup_.error_fd = pipes.exec[1];
+  }
+  ExecImage(const ExecImage&) = delete;
+  ExecImage& operator=(const ExecImage&) = delete;
+
+  const ChildSetup& setup() const { return setup_; }
+
+ private:
+  std::string program_;
+  std::vector<std::string> argv_strings_;
+  std::vector<std::string> env_strings_;
+  std::vector<char*> argv_;
+  std::vector<char*> envp_;
+  ChildSetup setup_;
+};
+
+// Blocks until exec succeeded (EOF: the CLOEXEC end closed) or the child reported
+// why it could not run; then the child is reaped and the error names the step.
+absl::Status AwaitExec(pid_t pid, int* exec_read_fd, const std::string& argv0) {
+  int report[2] = {0, 0};
+  ssize_t n;
+  do {
+    n = ::read(*exec_read_fd, report, sizeof(report));
+  } while (n < 0 && errno == EINTR);
+  CloseFd(exec_read_fd);
+  if (n != static_cast<ssize_t>(sizeof(report))) return absl::OkStatus();
+  int status;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  const char* step = report[0] == 1 ? "chdir to working_dir" : "execve";
+  const std::string message = absl::StrCat(step, " ", argv0, ": ", std::strerror(report[1]));
+  if (report[1] == ENOENT) return absl::NotFoundError(message);
+  if (report[1] == EACCES) return absl::PermissionDeniedError(message);
+  return absl::InternalError(message);
+}
+
+void KillGroup(pid_t pid) {
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);  // in case it left its group
+}
+
+// The supervisor's loop from start to exit: drains stdout and stderr, kills the
+// group at the timeout, passes Kill() wake-ups on, and after the exit reads what is
+// left in the pipes for at most kPostExitDrainLimit.
+class OutputDrain {
+ public:
+  OutputDrain(pid_t pid, const ProcessSpec& spec, ProcessResult* result, int stdout_fd,
+              int stderr_fd, int pidfd, int wake_fd, std::function<void(bool exited)> on_wake)
+      : pid_(pid),
+        result_(result),
+        stdout_fd_(stdout_fd),
+        stderr_fd_(stderr_fd),
+        pidfd_(pidfd),
+        wake_fd_(wake_fd),
+        on_wake_(std::move(on_wake)),
+        deadline_(spec.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                                           : absl::Now() + spec.timeout),
+        out_(&result->stdout_data, &result->stdout_dropped_bytes, spec.max_output_bytes,
+             spec.on_stdout_line),
+        err_(&result->stderr_data, &result->stderr_dropped_bytes, spec.max_output_bytes,
+             spec.on_stderr_line),
+        buffer_(kReadChunk) {}
+
+  // Returns once the child exited and its output was drained; closes both streams.
+  void Run() {
+    while (true) {
+      if (!exited_) NoteExit();
+      const absl::Time now = absl::Now();
+      if (exited_ && ((stdout_fd_ < 0 && stderr_fd_ < 0) || now >= drain_until_)) break;
+      if (!exited_ && !result_->timed_out && now >= deadline_) {
+        result_->timed_out = true;
+        KillGroup(pid_);
+      }
+      if (!PollOnce(PollTimeoutMs(now))) break;
+    }
+    out_.Finish();
+    err_.Finish();
+    CloseFd(&stdout_fd_);
+    CloseFd(&stderr_fd_);
+  }
+
+ private:
+  // WNOWAIT: the zombie keeps its pid (and so its group id) reserved while the
+  // group is killed; it is reaped only after the drain.
+  void NoteExit() {
+    siginfo_t info = {};
+    if (::waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid_) {
+      exited_ = true;
+      ::kill(-pid_, SIGKILL);  // whatever the child left behind in its group
+      drain_until_ = absl::Now() + kPostExitDrainLimit;
+    }
+  }
+
+  // Until the timeout, or the end of the drain once exited; -1 = no limit. Without
+  // pidfd the exit is polled for.
+  int PollTimeoutMs(absl::Time now) const {
+    absl::Time wake_at = exited_ ? drain_until_ : deadline_;
+    if (result_->timed_out && !exited_) wake_at = absl::InfiniteFuture();
+    int timeout_ms = -1;
+    if (wake_at != absl::InfiniteFuture()) {
+      timeout_ms = static_cast<int>(std::max<int64_t>(
+          0, absl::ToInt64Milliseconds(absl::Ceil(wake_at - now, absl::Milliseconds(1)))));
+    }
+    if (!exited_ && pidfd_ < 0) {
+      timeout_ms = timeout_ms < 0 ? kExitPollIntervalMs : std::min(timeout_ms, kExitPollIntervalMs);
+    }
+    return timeout_ms;
+  }
+
+  // One poll() over the streams, the pidfd and the wake-up; false on a poll error.
+  bool PollOnce(int timeout_ms) {
+    struct pollfd fds[4];
+    int nfds = 0;
+    auto add = [&](int fd) {
+      if (fd < 0) return -1;
+      fds[nfds] = {fd, POLLIN, 0};
+      return nfds++;
+    };
+    const int out_index = add(stdout_fd_);
+    const int err_index = add(stderr_fd_);
+    if (!exited_) add(pidfd_);  // readable means exited; NoteExit picks it up
+    const int wake_index = add(wake_fd_);
+    const int ready = ::poll(fds, nfds, timeout_ms);
+    if (ready < 0 && errno != EINTR) return false;
+    if (ready <= 0) return true;
+    ReadStream(out_index < 0 ? 0 : fds[out_index].revents, &stdout_fd_, &out_, out_index >= 0);
+    ReadStream(err_index < 0 ? 0 : fds[err_index].revents, &stderr_fd_, &err_, err_index >= 0);
+    if (wake_index >= 0 && (fds[wake_index].revents & POLLIN)) {
+      uint64_t count;
+      ssize_t ignored = ::read(wake_fd_, &count, sizeof(count));
+      (void)ignored;
+      on_wake_(exited_);
+    }
+    return true;
+  }
+
+  void ReadStream(short revents, int* fd, StreamCollector* collector, bool polled) {
+    if (!polled || (revents & (POLLIN | POLLHUP | POLLERR)) == 0) return;
+    const ssize_t got = ::read(*fd, buffer_.data(), buffer_.size());
+    if (got > 0) {
+      collector->Append(buffer_.data(), static_cast<size_t>(got));
+    } else if (got == 0 || errno != EINTR) {
+      CloseFd(fd);
+    }
+  }
+
+  const pid_t pid_;
+  ProcessResult* result_;
+  int stdout_fd_;
+  int stderr_fd_;
+  const int pidfd_;
+  const int wake_fd_;
+  const std::function<void(bool exited)> on_wake_;
+  const absl::Time deadline_;
+  StreamCollector out_;
+  StreamCollector err_;
+  std::vector<char> buffer_;
+  bool exited_ = false;
+  absl::Time drain_until_ = absl::InfiniteFuture();
+};
+
 }  // namespace
 
 std::string ProcessResult::Describe() const {
@@ -249,209 +468,50 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(ProcessSpec spec) 
 void Subprocess::Supervise(const std::string& program, absl::Status* start_status,
                            absl::Notification* started) {
   const absl::Time start_time = absl::Now();
+  Pipes pipes;
   auto fail_start = [&](absl::Status status) {
+    pipes.CloseAll();
     *start_status = std::move(status);
     finished_.Notify();
     started->Notify();
   };
-
-  // Pipes: [0] read end, [1] write end; all CLOEXEC so no other child inherits them.
-  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, in_pipe[2] = {-1, -1},
-      exec_pipe[2] = {-1, -1};
-  auto close_all = [&] {
-    for (int* p : {out_pipe, err_pipe, in_pipe, exec_pipe}) {
-      CloseFd(&p[0]);
-      CloseFd(&p[1]);
-    }
-  };
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 ||
-      ::pipe2(exec_pipe, O_CLOEXEC) != 0) {
-    const int err = errno;
-    close_all();
-    return fail_start(ErrnoStatus("pipe2", err));
-  }
-  if (spec_.pipe_stdin) {
-    if (::pipe2(in_pipe, O_CLOEXEC) != 0) {
-      const int err = errno;
-      close_all();
-      return fail_start(ErrnoStatus("pipe2", err));
-    }
-  } else {
-    in_pipe[0] = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (in_pipe[0] < 0) {
-      const int err = errno;
-      close_all();
-      return fail_start(ErrnoStatus("open /dev/null", err));
-    }
-  }
-
-  // Everything the child touches is built now: after fork it may not allocate.
-  std::string program_copy = program;
-  std::vector<std::string> argv_strings = spec_.argv;
-  std::vector<char*> argv = CStringArray(argv_strings);
-  std::vector<std::string> env_strings;
-  if (spec_.env.has_value()) {
-    env_strings = *spec_.env;
-  } else {
-    for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  }
-  std::vector<char*> envp = CStringArray(env_strings);
-  ChildSetup setup;
-  setup.program = program_copy.c_str();
-  setup.argv = argv.data();
-  setup.envp = envp.data();
-  setup.working_dir = spec_.working_dir.empty() ? nullptr : spec_.working_dir.c_str();
-  setup.parent_pid = ::getpid();
-  setup.stdin_fd = in_pipe[0];
-  setup.stdout_fd = out_pipe[1];
-  setup.stderr_fd = err_pipe[1];
-  setup.error_fd = exec_pipe[1];
-
+  absl::Status opened = OpenPipes(spec_.pipe_stdin, &pipes);
+  if (!opened.ok()) return fail_start(std::move(opened));
+  const ExecImage image(program, spec_, pipes);
   const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int err = errno;
-    close_all();
-    return fail_start(ErrnoStatus("fork", err));
-  }
-  if (pid == 0) ExecChild(setup);
-
-  CloseFd(&in_pipe[0]);
-  CloseFd(&out_pipe[1]);
-  CloseFd(&err_pipe[1]);
-  CloseFd(&exec_pipe[1]);
-
-  // Blocks until exec succeeded (EOF: the CLOEXEC end closed) or the child reported
-  // why it could not run.
-  int report[2] = {0, 0};
-  ssize_t n;
-  do {
-    n = ::read(exec_pipe[0], report, sizeof(report));
-  } while (n < 0 && errno == EINTR);
-  CloseFd(&exec_pipe[0]);
-  if (n == static_cast<ssize_t>(sizeof(report))) {
-    int status;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    close_all();
-    const char* step = report[0] == 1 ? "chdir to working_dir" : "execve";
-    absl::Status status_out =
-        report[1] == ENOENT   ? absl::NotFoundError(absl::StrCat(step, " ", spec_.argv[0], ": ",
-                                                                 std::strerror(report[1])))
-        : report[1] == EACCES ? absl::PermissionDeniedError(absl::StrCat(
-                                    step, " ", spec_.argv[0], ": ", std::strerror(report[1])))
-                              : absl::InternalError(absl::StrCat(step, " ", spec_.argv[0], ": ",
-                                                                 std::strerror(report[1])));
-    return fail_start(std::move(status_out));
-  }
+  if (pid < 0) return fail_start(ErrnoStatus("fork", errno));
+  if (pid == 0) ExecChild(image.setup());
+  pipes.CloseChildEnds();
+  absl::Status executed = AwaitExec(pid, &pipes.exec[0], spec_.argv[0]);
+  if (!executed.ok()) return fail_start(std::move(executed));
 
   pid_ = pid;
-  stdin_fd_ = in_pipe[1];
-  in_pipe[1] = -1;
+  stdin_fd_ = std::exchange(pipes.in[1], -1);
   int pidfd = PidfdOpen(pid);
   *start_status = absl::OkStatus();
   started->Notify();
 
   result_ = ProcessResult();
-  DrainAndReap(out_pipe[0], err_pipe[0], pidfd);
-  out_pipe[0] = err_pipe[0] = -1;  // closed by DrainAndReap
+  DrainAndReap(std::exchange(pipes.out[0], -1), std::exchange(pipes.err[0], -1), pidfd);
   CloseFd(&pidfd);
   result_.wall_time = absl::Now() - start_time;
-  close_all();
+  pipes.CloseAll();
   finished_.Notify();
 }
 
 void Subprocess::DrainAndReap(int stdout_fd, int stderr_fd, int pidfd) {
-  const absl::Time deadline = spec_.timeout == absl::InfiniteDuration()
-                                  ? absl::InfiniteFuture()
-                                  : absl::Now() + spec_.timeout;
-  StreamCollector out(&result_.stdout_data, &result_.stdout_dropped_bytes, spec_.max_output_bytes,
-                      spec_.on_stdout_line);
-  StreamCollector err(&result_.stderr_data, &result_.stderr_dropped_bytes, spec_.max_output_bytes,
-                      spec_.on_stderr_line);
-  bool exited = false;
-  absl::Time drain_until = absl::InfiniteFuture();
-  std::vector<char> buffer(kReadChunk);
-
-  auto kill_group = [this] {
-    ::kill(-pid_, SIGKILL);
-    ::kill(pid_, SIGKILL);  // in case it left its group
-  };
-
-  while (true) {
-    if (!exited) {
-      // WNOWAIT: the zombie keeps its pid (and so its group id) reserved while the
-      // group is killed below; it is reaped only at the end.
-      siginfo_t info = {};
-      if (::waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid_) {
-        exited = true;
-        ::kill(-pid_, SIGKILL);  // whatever the child left behind in its group
-        drain_until = absl::Now() + kPostExitDrainLimit;
-      }
+  OutputDrain(pid_, spec_, &result_, stdout_fd, stderr_fd, pidfd, wake_fd_, [this](bool exited) {
+    absl::MutexLock lock(&mu_);
+    if (kill_requested_ && !exited) {
+      result_.killed = true;
+      KillGroup(pid_);
     }
-    const absl::Time now = absl::Now();
-    if (exited && ((stdout_fd < 0 && stderr_fd < 0) || now >= drain_until)) break;
-    if (!exited && !result_.timed_out && now >= deadline) {
-      result_.timed_out = true;
-      kill_group();
-    }
+  }).Run();
+  Reap();
+}
 
-    absl::Time wake_at = exited ? drain_until : deadline;
-    if (result_.timed_out && !exited) wake_at = absl::InfiniteFuture();
-    int timeout_ms = -1;
-    if (wake_at != absl::InfiniteFuture()) {
-      timeout_ms = static_cast<int>(std::max<int64_t>(
-          0, absl::ToInt64Milliseconds(absl::Ceil(wake_at - now, absl::Milliseconds(1)))));
-    }
-    if (!exited && pidfd < 0) {
-      timeout_ms = timeout_ms < 0 ? kExitPollIntervalMs : std::min(timeout_ms, kExitPollIntervalMs);
-    }
-
-    struct pollfd fds[4];
-    int nfds = 0;
-    auto add = [&](int fd) {
-      if (fd < 0) return -1;
-      fds[nfds] = {fd, POLLIN, 0};
-      return nfds++;
-    };
-    const int out_index = add(stdout_fd);
-    const int err_index = add(stderr_fd);
-    const int pid_index = exited ? -1 : add(pidfd);
-    const int wake_index = add(wake_fd_);
-    const int ready = ::poll(fds, nfds, timeout_ms);
-    if (ready < 0 && errno != EINTR) break;
-    if (ready <= 0) continue;
-
-    auto read_stream = [&](int index, int* fd, StreamCollector* collector) {
-      if (index < 0 || (fds[index].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
-        return;
-      }
-      const ssize_t got = ::read(*fd, buffer.data(), buffer.size());
-      if (got > 0) {
-        collector->Append(buffer.data(), static_cast<size_t>(got));
-      } else if (got == 0 || errno != EINTR) {
-        CloseFd(fd);
-      }
-    };
-    read_stream(out_index, &stdout_fd, &out);
-    read_stream(err_index, &stderr_fd, &err);
-    (void)pid_index;  // readable means exited; the waitid above picks it up
-    if (wake_index >= 0 && (fds[wake_index].revents & POLLIN)) {
-      uint64_t count;
-      ssize_t ignored = ::read(wake_fd_, &count, sizeof(count));
-      (void)ignored;
-      absl::MutexLock lock(&mu_);
-      if (kill_requested_ && !exited) {
-        result_.killed = true;
-        kill_group();
-      }
-    }
-  }
-  out.Finish();
-  err.Finish();
-  CloseFd(&stdout_fd);
-  CloseFd(&stderr_fd);
-
-  // Reap under the lock, so Kill() never signals a pid that may have been reused.
+void Subprocess::Reap() {
+  // Under the lock, so Kill() never signals a pid that may have been reused.
   absl::MutexLock lock(&mu_);
   int status = 0;
   pid_t reaped;

@@ -130,7 +130,11 @@ class Subprocess {
   explicit Subprocess(ProcessSpec spec);
   void Supervise(const std::string& program, absl::Status* start_status,
                  absl::Notification* started);
+  // Drains the child's output until it exited (killing it at its timeout or on
+  // Kill()), then reaps it.
   void DrainAndReap(int stdout_fd, int stderr_fd, int pidfd);
+  // waitpid, and how the child ended into result_.
+  void Reap();
 
   ProcessSpec spec_;
   pid_t pid_ = -1;
