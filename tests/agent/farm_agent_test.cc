@@ -22,6 +22,7 @@
 #include "common/testing/run_binary.h"
 #include "common/testing/server_process.h"
 #include "common/testing/status_matchers.h"
+#include "common/testing/wait_for.h"
 #include "farm/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -342,14 +343,16 @@ TEST_F(NativeAgentTest, ClosingTheStreamCancelsTheJob) {
   }
   // The agent notices within its poll interval and frees the slot; a new job then
   // gets in. Bounded wait for that condition.
-  const absl::Time give_up = absl::Now() + absl::Seconds(30);
-  bool free = false;
-  while (!free && absl::Now() < give_up) {
-    grpc::ClientContext context;
-    farm::v1::GetStatusResponse status;
-    ASSERT_TRUE(stub_->GetStatus(&context, farm::v1::GetStatusRequest(), &status).ok());
-    free = !status.has_busy_job();
-  }
+  const bool free = testing::WaitFor(
+      [this] {
+        grpc::ClientContext context;
+        farm::v1::GetStatusResponse status;
+        const grpc::Status answered =
+            stub_->GetStatus(&context, farm::v1::GetStatusRequest(), &status);
+        EXPECT_TRUE(answered.ok()) << answered.error_message();
+        return answered.ok() && !status.has_busy_job();
+      },
+      absl::Seconds(30));
   EXPECT_TRUE(free) << "the job outlived its client";
 }
 
@@ -441,19 +444,21 @@ TEST(FarmAgentServerTest, TheBackgroundBootCheckDecidesTheVerdict) {
   auto stub = farm::v1::AgentService::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   // Bounded wait for the check to land in the cached capability.
-  const absl::Time give_up = absl::Now() + absl::Seconds(60);
   farm::v1::KvmCapability capability;
-  bool checked = false;
-  while (!checked && absl::Now() < give_up) {
-    grpc::ClientContext context;
-    farm::v1::GetCapabilityResponse response;
-    ASSERT_TRUE(stub->GetCapability(&context, farm::v1::GetCapabilityRequest(), &response).ok());
-    capability = response.capability();
-    for (const farm::v1::Check& check : capability.checks()) {
-      if (check.name() == "kvm.boot_check") checked = true;
-    }
-    if (!checked) absl::SleepFor(absl::Milliseconds(100));
-  }
+  const bool checked = testing::WaitFor(
+      [&stub, &capability] {
+        grpc::ClientContext context;
+        farm::v1::GetCapabilityResponse response;
+        const grpc::Status answered =
+            stub->GetCapability(&context, farm::v1::GetCapabilityRequest(), &response);
+        EXPECT_TRUE(answered.ok()) << answered.error_message();
+        capability = response.capability();
+        for (const farm::v1::Check& check : capability.checks()) {
+          if (check.name() == "kvm.boot_check") return true;
+        }
+        return false;
+      },
+      absl::Seconds(60));
   ASSERT_TRUE(checked) << "no boot check within a minute";
   // Whatever this machine is, a smoke-tested KVM is now READY or BOOT_FAILED
   // unless the check could not run (then it says why, as a SKIP).
