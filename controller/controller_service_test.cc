@@ -15,6 +15,7 @@
 #include "common/testing/fake_clock.h"
 #include "controller/scheduler/testing/fake_agent_client.h"
 #include "controller/store/sqlite_store.h"
+#include "controller/store/testing/scratch_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -26,11 +27,7 @@ using ::testing::HasSubstr;
 class ControllerServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string path =
-        absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
-                     ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
-    std::remove(path.c_str());
-    store_ = *store::SqliteStore::Open(path);
+    store_ = store::testing::OpenScratchStore();
     fleet_ = std::make_unique<fleet::Fleet>(store_.get(), &clock_, fleet::FleetOptions());
     summaries_ = std::make_unique<store::SummaryCache>(store_.get());
     scheduler::SchedulerOptions options;

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/testing/test_paths.h"
 #include "gtest/gtest.h"
 
 namespace kvmfarm::probe::testing {
@@ -17,12 +18,8 @@ namespace kvmfarm::probe::testing {
 class ScratchRoot {
  public:
   ScratchRoot() {
-    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ =
-        absl::StrCat(std::getenv("TEST_TMPDIR"), "/", info->test_suite_name(), ".", info->name());
+    root_ = kvmfarm::testing::FreshTestPath();
     std::error_code error;
-    std::filesystem::remove_all(root_, error);
-    EXPECT_FALSE(error) << root_ << ": " << error.message();
     std::filesystem::create_directories(root_, error);
     EXPECT_FALSE(error) << root_ << ": " << error.message();
   }

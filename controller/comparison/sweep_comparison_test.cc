@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/testing/status_matchers.h"
 #include "controller/store/sqlite_store.h"
+#include "controller/store/testing/scratch_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -76,13 +77,7 @@ TEST(CompareTest, AKernelUpdateThatBreaksKvmIsAVerdictRegression) {
 
 class CompareStoredSweepsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const std::string path =
-        absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
-                     ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
-    std::remove(path.c_str());
-    store_ = *store::SqliteStore::Open(path);
-  }
+  void SetUp() override { store_ = store::testing::OpenScratchStore(); }
 
   // A sweep of one device: a capability task with `verdict` and a benchmark task
   // measuring crypto.sha256 at `value`.

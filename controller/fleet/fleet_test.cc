@@ -7,6 +7,7 @@
 #include "common/testing/fake_clock.h"
 #include "common/testing/status_matchers.h"
 #include "controller/store/sqlite_store.h"
+#include "controller/store/testing/scratch_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -20,10 +21,7 @@ using ::testing::HasSubstr;
 class FleetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", info->name(), ".db");
-    std::remove(path_.c_str());
-    store_ = *store::SqliteStore::Open(path_);
+    store_ = store::testing::OpenScratchStore(&path_);
     options_.heartbeat_interval = absl::Seconds(10);
     fleet_ = std::make_unique<Fleet>(store_.get(), &clock_, options_);
   }

@@ -9,6 +9,7 @@
 #include "controller/scheduler/sweep_plan.h"
 #include "controller/scheduler/testing/fake_agent_client.h"
 #include "controller/store/sqlite_store.h"
+#include "controller/store/testing/scratch_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -23,10 +24,7 @@ using ::testing::HasSubstr;
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
-                         ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
-    std::remove(path_.c_str());
-    store_ = *store::SqliteStore::Open(path_);
+    store_ = store::testing::OpenScratchStore(&path_);
     fleet_ = std::make_unique<fleet::Fleet>(store_.get(), &clock_, fleet::FleetOptions());
     for (const char* id : {"d0", "d1", "d2"}) AddDevice(id);
     scheduler_ = MakeScheduler();

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/testing/status_matchers.h"
+#include "common/testing/test_paths.h"
 #include "controller/store/sqlite.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -21,12 +22,7 @@ using ::kvmfarm::testing::IsOkAndHolds;
 using ::kvmfarm::testing::StatusIs;
 using ::testing::HasSubstr;
 
-std::string DbPath() {
-  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", info->name(), ".db");
-  std::remove(path.c_str());
-  return path;
-}
+std::string DbPath() { return kvmfarm::testing::FreshTestPath(".db"); }
 
 farm::v1::Device Device(const std::string& id) {
   farm::v1::Device device;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "controller/store/sqlite_store.h"
+#include "controller/store/testing/scratch_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -31,9 +32,7 @@ void StoreResult(Store* store, const std::string& sweep, const std::string& devi
 }
 
 TEST(SummaryCacheTest, ServesFromMemoryAndRereadsAfterInvalidation) {
-  const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/cache.db");
-  std::remove(path.c_str());
-  auto store = *SqliteStore::Open(path);
+  std::unique_ptr<SqliteStore> store = testing::OpenScratchStore();
   StoreResult(store.get(), "s1", "d1", 100, 1);
   SummaryCache cache(store.get());
   absl::StatusOr<std::vector<StoredSummary>> first = cache.Latest({"d1", "d2"});

@@ -16,6 +16,7 @@
 #include "common/testing/run_binary.h"
 #include "common/testing/server_process.h"
 #include "common/testing/status_matchers.h"
+#include "common/testing/test_paths.h"
 #include "common/testing/wait_for.h"
 #include "farm/v1/controller.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -29,10 +30,7 @@ using ::kvmfarm::testing::ServerProcess;
 using ::kvmfarm::testing::StatusIs;
 using ::testing::HasSubstr;
 
-std::string DbPath() {
-  return absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
-                      ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
-}
+std::string DbPath() { return kvmfarm::testing::FreshTestPath(".db"); }
 
 std::unique_ptr<ServerProcess> StartController(const std::string& db,
                                                const std::string& listen = "127.0.0.1:0") {

@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "common/testing/run_binary.h"
 #include "common/testing/server_process.h"
+#include "common/testing/test_paths.h"
 #include "common/testing/wait_for.h"
 #include "controller/store/sqlite_store.h"
 #include "farm/v1/agent.grpc.pb.h"
@@ -32,8 +33,7 @@ using ::testing::HasSubstr;
 class SweepIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    db_ = absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
+    db_ = kvmfarm::testing::FreshTestPath(".db");
     StartController("127.0.0.1:0");
   }
 

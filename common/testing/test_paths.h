@@ -1,0 +1,46 @@
+// -----------------------------------------------------------------------------
+// File: test_paths.h
+// -----------------------------------------------------------------------------
+//
+// Where a test writes: under Bazel's TEST_TMPDIR, named after the running test so
+// tests of one binary never share a database, a port file or a scratch root.
+//
+// Example:
+//
+//   const std::string db = FreshTestPath(".db");  // $TEST_TMPDIR/FleetTest.Registers.db
+//   ASSERT_OK_AND_ASSIGN(auto store, SqliteStore::Open(db));
+#ifndef KVMFARM_COMMON_TESTING_TEST_PATHS_H_
+#define KVMFARM_COMMON_TESTING_TEST_PATHS_H_
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm::testing {
+
+// Bazel's per-test scratch directory.
+inline std::string TestTmpDir() {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return dir != nullptr && dir[0] != '\0' ? dir : "/tmp";
+}
+
+// "$TEST_TMPDIR/<suite>.<test><suffix>", with whatever an earlier run left there
+// (a file or a whole tree) removed.
+inline std::string FreshTestPath(absl::string_view suffix = "") {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string path =
+      absl::StrCat(TestTmpDir(), "/", info->test_suite_name(), ".", info->name(), suffix);
+  std::error_code error;
+  std::filesystem::remove_all(path, error);
+  EXPECT_FALSE(error) << path << ": " << error.message();
+  return path;
+}
+
+}  // namespace kvmfarm::testing
+
+#endif  // KVMFARM_COMMON_TESTING_TEST_PATHS_H_
