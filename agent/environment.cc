@@ -1,7 +1,5 @@
 #include "agent/environment.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -9,11 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/files.h"
+#include "common/proto_time.h"
 
 namespace kvmfarm {
 namespace {
-
-using google::protobuf::util::TimeUtil;
 
 std::vector<std::string> ListDir(const probe::Sysroot& sysroot, const std::string& path,
                                  absl::string_view prefix) {
@@ -36,7 +33,7 @@ absl::optional<T> ReadNumber(const probe::Sysroot& sysroot, const std::string& p
 
 farm::v1::EnvironmentSample ReadEnvironment(const probe::Sysroot& sysroot, absl::Duration offset) {
   farm::v1::EnvironmentSample sample;
-  *sample.mutable_offset() = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(offset));
+  *sample.mutable_offset() = ToProtoDuration(offset);
   for (const std::string& cpu : ListDir(sysroot, "/sys/devices/system/cpu", "cpu")) {
     uint32_t id;
     if (!absl::SimpleAtoi(cpu.substr(3), &id)) continue;
@@ -73,14 +70,13 @@ absl::optional<double> EnergyJoules(const std::vector<farm::v1::EnvironmentSampl
   int intervals = 0;
   const farm::v1::EnvironmentSample* previous = nullptr;
   for (const farm::v1::EnvironmentSample& s : samples) {
-    const absl::Duration at = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(s.offset()));
+    const absl::Duration at = FromProtoDuration(s.offset());
     const bool has_power = s.battery().has_current_now_ua() && s.battery().has_voltage_now_uv();
     if (at < from || at > to || !has_power) continue;
     if (previous != nullptr) {
       const double watts = std::abs(static_cast<double>(previous->battery().current_now_ua())) *
                            1e-6 * static_cast<double>(previous->battery().voltage_now_uv()) * 1e-6;
-      const double seconds = absl::ToDoubleSeconds(
-          at - absl::Nanoseconds(TimeUtil::DurationToNanoseconds(previous->offset())));
+      const double seconds = absl::ToDoubleSeconds(at - FromProtoDuration(previous->offset()));
       joules += watts * seconds;
       ++intervals;
     }

@@ -1,15 +1,13 @@
 #include "agent/environment.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include "agent/probe/probe_test_util.h"
+#include "common/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace kvmfarm {
 namespace {
 
-using google::protobuf::util::TimeUtil;
 using ::kvmfarm::probe::testing::ScratchRoot;
 
 TEST(ReadEnvironmentTest, PhoneLikeTree) {
@@ -32,7 +30,7 @@ TEST(ReadEnvironmentTest, PhoneLikeTree) {
   EXPECT_EQ(s.battery().capacity_percent(), 81);
   EXPECT_FALSE(s.battery().has_temp_decicelsius());  // not exposed: absent, not zero
   EXPECT_EQ(s.battery().status(), "Discharging");
-  EXPECT_EQ(TimeUtil::DurationToSeconds(s.offset()), 2);
+  EXPECT_EQ(FromProtoDuration(s.offset()), absl::Seconds(2));
 }
 
 TEST(ReadEnvironmentTest, NothingExposedIsAllAbsent) {
@@ -46,7 +44,7 @@ TEST(ReadEnvironmentTest, NothingExposedIsAllAbsent) {
 
 farm::v1::EnvironmentSample PowerSample(double seconds, int64_t ua, int64_t uv) {
   farm::v1::EnvironmentSample s;
-  *s.mutable_offset() = TimeUtil::NanosecondsToDuration(static_cast<int64_t>(seconds * 1e9));
+  *s.mutable_offset() = ToProtoDuration(absl::Seconds(seconds));
   s.mutable_battery()->set_current_now_ua(ua);
   s.mutable_battery()->set_voltage_now_uv(uv);
   return s;

@@ -1,11 +1,10 @@
 #include "agent/job_slot.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/proto_time.h"
 
 namespace kvmfarm {
 
@@ -24,8 +23,7 @@ absl::StatusOr<std::unique_ptr<JobSlot::Lease>> JobSlot::Acquire(const std::stri
   farm::v1::JobInfo info;
   info.set_attempt_id(attempt_id);
   info.set_kind(kind);
-  *info.mutable_started_at() =
-      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  *info.mutable_started_at() = ToProtoTimestamp(absl::Now());
   current_ = std::move(info);
   cancelled_ = false;
   on_cancel_ = nullptr;

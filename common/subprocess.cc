@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 
 extern char** environ;
 
@@ -446,8 +447,7 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(ProcessSpec spec) 
     path_env = path;
   }
   if (path_env.empty()) path_env = "/usr/local/bin:/usr/bin:/bin";
-  absl::StatusOr<std::string> program = FindProgram(spec.argv[0], path_env);
-  if (!program.ok()) return program.status();
+  ASSIGN_OR_RETURN(const std::string program, FindProgram(spec.argv[0], path_env));
 
   std::unique_ptr<Subprocess> process(new Subprocess(std::move(spec)));
   process->wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -456,7 +456,7 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(ProcessSpec spec) 
   absl::Status start_status;
   absl::Notification started;
   process->supervisor_ =
-      std::thread(&Subprocess::Supervise, process.get(), *program, &start_status, &started);
+      std::thread(&Subprocess::Supervise, process.get(), program, &start_status, &started);
   started.WaitForNotification();
   if (!start_status.ok()) {
     process->supervisor_.join();
@@ -602,9 +602,8 @@ Subprocess::~Subprocess() {
 }
 
 absl::StatusOr<ProcessResult> RunProcess(ProcessSpec spec) {
-  absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(std::move(spec));
-  if (!process.ok()) return process.status();
-  return (*process)->Wait();
+  ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> process, Subprocess::Start(std::move(spec)));
+  return process->Wait();
 }
 
 }  // namespace kvmfarm

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 
 namespace kvmfarm::vm {
 
@@ -31,11 +32,8 @@ absl::StatusOr<std::unique_ptr<QmpClient>> QmpClient::Connect(const std::string&
     if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
     if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
       std::unique_ptr<QmpClient> client(new QmpClient(fd));
-      absl::StatusOr<std::string> greeting = client->ReadLine(deadline);
-      if (!greeting.ok()) return greeting.status();
-      absl::StatusOr<std::string> caps =
-          client->Execute("qmp_capabilities", deadline - absl::Now());
-      if (!caps.ok()) return caps.status();
+      RETURN_IF_ERROR(client->ReadLine(deadline).status());
+      RETURN_IF_ERROR(client->Execute("qmp_capabilities", deadline - absl::Now()).status());
       return client;
     }
     const int err = errno;
@@ -84,11 +82,10 @@ absl::StatusOr<std::string> QmpClient::Execute(const std::string& command, absl:
     return absl::UnavailableError(absl::StrCat("QMP write failed: ", std::strerror(errno)));
   }
   while (true) {
-    absl::StatusOr<std::string> line = ReadLine(deadline);
-    if (!line.ok()) return line.status();
-    if (absl::StrContains(*line, "\"return\"")) return *line;
-    if (absl::StrContains(*line, "\"error\"")) {
-      return absl::InternalError(absl::StrCat("QMP ", command, ": ", *line));
+    ASSIGN_OR_RETURN(const std::string line, ReadLine(deadline));
+    if (absl::StrContains(line, "\"return\"")) return line;
+    if (absl::StrContains(line, "\"error\"")) {
+      return absl::InternalError(absl::StrCat("QMP ", command, ": ", line));
     }
     // Anything else is an asynchronous event ({"event": "STOP"}); skip it.
   }

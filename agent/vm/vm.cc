@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "workloads/console_protocol.h"
 
 namespace kvmfarm::vm {
@@ -22,10 +23,8 @@ constexpr size_t kMaxLogBytes = 256 * 1024;
 absl::StatusOr<std::unique_ptr<Vm>> Vm::Start(
     const VmSpec& spec, const std::string& qemu_binary,
     std::function<void(const farm::v1::Progress&)> on_progress) {
-  absl::StatusOr<QemuCommand> command = BuildQemuCommand(spec, qemu_binary);
-  if (!command.ok()) return command.status();
   std::unique_ptr<Vm> vm(new Vm());
-  vm->command_ = *std::move(command);
+  ASSIGN_OR_RETURN(vm->command_, BuildQemuCommand(spec, qemu_binary));
   vm->on_progress_ = std::move(on_progress);
   ProcessSpec process;
   process.argv = vm->command_.argv;
@@ -37,9 +36,7 @@ absl::StatusOr<std::unique_ptr<Vm>> Vm::Start(
     raw->OnLine(absl::StrCat("[qemu] ", line));
   };
   vm->started_ = absl::Now();
-  absl::StatusOr<std::unique_ptr<Subprocess>> child = Subprocess::Start(std::move(process));
-  if (!child.ok()) return child.status();
-  vm->process_ = *std::move(child);
+  ASSIGN_OR_RETURN(vm->process_, Subprocess::Start(std::move(process)));
   return vm;
 }
 
