@@ -104,5 +104,16 @@ TEST(GrpcStatusTest, NonCanonicalCodesBecomeUnknownAndKeepTheNumber) {
   EXPECT_THAT(FromGrpcStatus(odd), StatusIs(absl::StatusCode::kUnknown, "[code 42] strange"));
 }
 
+TEST(GrpcStatusTest, ReplyWithMovesTheValueOrConvertsTheError) {
+  std::string out = "untouched";
+  EXPECT_TRUE(ReplyWith(absl::StatusOr<std::string>("answer"), &out).ok());
+  EXPECT_EQ(out, "answer");
+  const grpc::Status refused =
+      ReplyWith(absl::StatusOr<std::string>(absl::NotFoundError("no sweep 's9'")), &out);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(refused.error_message(), "no sweep 's9'");
+  EXPECT_EQ(out, "answer");  // an error leaves the reply alone
+}
+
 }  // namespace
 }  // namespace kvmfarm

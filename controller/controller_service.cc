@@ -25,10 +25,7 @@ constexpr uint32_t kMaxHistory = 10000;
 grpc::Status ControllerServiceImpl::RegisterAgent(grpc::ServerContext*,
                                                   const farm::v1::RegisterAgentRequest* request,
                                                   farm::v1::RegisterAgentResponse* response) {
-  absl::StatusOr<farm::v1::RegisterAgentResponse> registered = fleet_->Register(*request);
-  if (!registered.ok()) return ToGrpcStatus(registered.status());
-  *response = *std::move(registered);
-  return grpc::Status::OK;
+  return ReplyWith(fleet_->Register(*request), response);
 }
 
 grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext*,
@@ -37,10 +34,7 @@ grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext*,
   if (request->device_id().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("device_id is required"));
   }
-  absl::StatusOr<farm::v1::HeartbeatResponse> answer = fleet_->Heartbeat(*request);
-  if (!answer.ok()) return ToGrpcStatus(answer.status());
-  *response = *std::move(answer);
-  return grpc::Status::OK;
+  return ReplyWith(fleet_->Heartbeat(*request), response);
 }
 
 grpc::Status ControllerServiceImpl::ListDevices(grpc::ServerContext*,
@@ -64,11 +58,8 @@ grpc::Status ControllerServiceImpl::SetDeviceState(grpc::ServerContext*,
   if (request->device_id().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("device_id is required"));
   }
-  absl::StatusOr<farm::v1::Device> device =
-      fleet_->SetHealth(request->device_id(), request->health(), request->reason());
-  if (!device.ok()) return ToGrpcStatus(device.status());
-  *response->mutable_device() = *std::move(device);
-  return grpc::Status::OK;
+  return ReplyWith(fleet_->SetHealth(request->device_id(), request->health(), request->reason()),
+                   response->mutable_device());
 }
 
 grpc::Status ControllerServiceImpl::GetDeviceHistory(
@@ -90,20 +81,14 @@ grpc::Status ControllerServiceImpl::GetDeviceHistory(
 grpc::Status ControllerServiceImpl::StartSweep(grpc::ServerContext*,
                                                const farm::v1::StartSweepRequest* request,
                                                farm::v1::StartSweepResponse* response) {
-  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(*request);
-  if (!sweep.ok()) return ToGrpcStatus(sweep.status());
-  *response->mutable_sweep() = *std::move(sweep);
-  return grpc::Status::OK;
+  return ReplyWith(scheduler_->StartSweep(*request), response->mutable_sweep());
 }
 
 grpc::Status ControllerServiceImpl::GetSweep(grpc::ServerContext*,
                                              const farm::v1::GetSweepRequest* request,
                                              farm::v1::GetSweepResponse* response) {
-  absl::StatusOr<farm::v1::Sweep> sweep =
-      scheduler_->GetSweep(request->sweep_id(), request->include_results());
-  if (!sweep.ok()) return ToGrpcStatus(sweep.status());
-  *response->mutable_sweep() = *std::move(sweep);
-  return grpc::Status::OK;
+  return ReplyWith(scheduler_->GetSweep(request->sweep_id(), request->include_results()),
+                   response->mutable_sweep());
 }
 
 grpc::Status ControllerServiceImpl::WatchSweep(
@@ -157,11 +142,8 @@ grpc::Status ControllerServiceImpl::CancelSweep(grpc::ServerContext*,
   if (request->sweep_id().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("sweep_id is required"));
   }
-  absl::StatusOr<farm::v1::Sweep> sweep =
-      scheduler_->CancelSweep(request->sweep_id(), request->reason());
-  if (!sweep.ok()) return ToGrpcStatus(sweep.status());
-  *response->mutable_sweep() = *std::move(sweep);
-  return grpc::Status::OK;
+  return ReplyWith(scheduler_->CancelSweep(request->sweep_id(), request->reason()),
+                   response->mutable_sweep());
 }
 
 grpc::Status ControllerServiceImpl::ListSweeps(grpc::ServerContext*,
@@ -220,11 +202,7 @@ grpc::Status ControllerServiceImpl::CompareSweeps(grpc::ServerContext*,
 grpc::Status ControllerServiceImpl::GetTaskLogs(grpc::ServerContext*,
                                                 const farm::v1::GetTaskLogsRequest* request,
                                                 farm::v1::GetTaskLogsResponse* response) {
-  absl::StatusOr<farm::v1::GetTaskLogsResponse> logs =
-      task_logs::TaskLogs(*store_, request->task_id());
-  if (!logs.ok()) return ToGrpcStatus(logs.status());
-  *response = *std::move(logs);
-  return grpc::Status::OK;
+  return ReplyWith(task_logs::TaskLogs(*store_, request->task_id()), response);
 }
 
 }  // namespace kvmfarm
