@@ -1,7 +1,6 @@
 #include "agent/native_benchmark.h"
 
 #include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/time_util.h>
 
 #include <map>
 #include <memory>
@@ -16,18 +15,16 @@
 #include "agent/environment.h"
 #include "agent/job_runner.h"
 #include "agent/workload_flags.h"
+#include "common/limits.h"
 #include "common/process_runner.h"
 #include "common/proto_time.h"
+#include "workloads/catalog.h"
 #include "workloads/console_protocol.h"
-#include "workloads/workload.h"
 
 namespace kvmfarm {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
 constexpr size_t kMaxLogBytes = 64 * 1024;
-constexpr uint32_t kMaxRepetitions = 1000;
 
 std::vector<std::string> WorkloadArgv(const farm::v1::RunBenchmarkRequest& request,
                                       const NativeBenchmarkOptions& options) {
@@ -171,17 +168,16 @@ absl::Status ValidateBenchmarkRequest(const farm::v1::RunBenchmarkRequest& reque
                      absl::StrJoin(workloads::AllWorkloadNames(), ", ")));
   }
   for (int i = 0; i < request.workloads_size(); ++i) {
-    absl::StatusOr<std::unique_ptr<workloads::Workload>> w =
-        workloads::MakeWorkload(request.workloads(i));
-    if (!w.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("workloads[", i, "]: ", w.status().message()));
+    const absl::Status valid = workloads::ValidateWorkloadSpec(request.workloads(i));
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("workloads[", i, "]: ", valid.message()));
     }
   }
-  if (request.repetitions() > kMaxRepetitions) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("repetitions ", request.repetitions(), " is above ", kMaxRepetitions));
+  if (request.repetitions() > kMaxBenchmarkRepetitions) {
+    return absl::InvalidArgumentError(absl::StrCat("repetitions ", request.repetitions(),
+                                                   " is above ", kMaxBenchmarkRepetitions));
   }
-  if (request.has_deadline() && TimeUtil::DurationToNanoseconds(request.deadline()) <= 0) {
+  if (request.has_deadline() && FromProtoDuration(request.deadline()) <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("deadline must be positive");
   }
   return absl::OkStatus();

@@ -18,6 +18,7 @@
 #include "agent/vm/image.h"
 #include "agent/vm/qmp.h"
 #include "agent/vm/vm.h"
+#include "common/limits.h"
 #include "common/measurement.h"
 #include "common/proto_time.h"
 
@@ -25,9 +26,6 @@ namespace kvmfarm::vm {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-constexpr uint32_t kMaxVms = 16;
-constexpr uint32_t kMaxRepetitions = 100;
 
 // A directory for QMP sockets, in the work directory (a phone has no /tmp) unless
 // that is too long: a Unix socket path is limited to 108 bytes, and test working
@@ -350,13 +348,13 @@ absl::Status ValidateBootRequest(const farm::v1::BootVmRequest& request,
   if (request.accel() != farm::v1::MODE_KVM && request.accel() != farm::v1::MODE_TCG) {
     return absl::InvalidArgumentError("accel must be MODE_KVM or MODE_TCG");
   }
-  if (request.vm_count() > kMaxVms) {
+  if (request.vm_count() > kMaxVmsPerBoot) {
     return absl::InvalidArgumentError(
-        absl::StrCat("vm_count ", request.vm_count(), " is above ", kMaxVms));
+        absl::StrCat("vm_count ", request.vm_count(), " is above ", kMaxVmsPerBoot));
   }
-  if (request.repetitions() > kMaxRepetitions) {
+  if (request.repetitions() > kMaxBootRepetitions) {
     return absl::InvalidArgumentError(
-        absl::StrCat("repetitions ", request.repetitions(), " is above ", kMaxRepetitions));
+        absl::StrCat("repetitions ", request.repetitions(), " is above ", kMaxBootRepetitions));
   }
   if (request.measure_switch_latency() && request.vm_count() < 2) {
     return absl::InvalidArgumentError("measure_switch_latency needs vm_count >= 2");

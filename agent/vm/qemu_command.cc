@@ -8,6 +8,7 @@
 #include "absl/strings/strip.h"
 #include "agent/vm/qemu_launch.h"
 #include "common/cpuinfo_fields.h"
+#include "common/limits.h"
 #include "common/status_macros.h"
 
 namespace kvmfarm::vm {
@@ -34,12 +35,13 @@ absl::StatusOr<QemuCommand> BuildQemuCommand(const VmSpec& spec, const std::stri
   if (spec.accel != farm::v1::MODE_KVM && spec.accel != farm::v1::MODE_TCG) {
     return absl::InvalidArgumentError("accel must be MODE_KVM or MODE_TCG");
   }
-  if (spec.vcpus < 1 || spec.vcpus > 64) {
-    return absl::InvalidArgumentError(absl::StrCat("vcpus ", spec.vcpus, " is outside 1..64"));
-  }
-  if (spec.memory_mib < 64 || spec.memory_mib > 65536) {
+  if (spec.vcpus < kMinGuestVcpus || spec.vcpus > kMaxGuestVcpus) {
     return absl::InvalidArgumentError(
-        absl::StrCat("memory_mib ", spec.memory_mib, " is outside 64..65536"));
+        absl::StrCat("vcpus ", spec.vcpus, " is outside ", kMinGuestVcpus, "..", kMaxGuestVcpus));
+  }
+  if (spec.memory_mib < kMinGuestMemoryMib || spec.memory_mib > kMaxGuestMemoryMib) {
+    return absl::InvalidArgumentError(absl::StrCat("memory_mib ", spec.memory_mib, " is outside ",
+                                                   kMinGuestMemoryMib, "..", kMaxGuestMemoryMib));
   }
   const bool kvm = spec.accel == farm::v1::MODE_KVM;
   const bool x86 = spec.image.arch == farm::v1::CPU_ARCH_X86_64;

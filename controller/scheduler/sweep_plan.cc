@@ -1,10 +1,10 @@
 #include "controller/scheduler/sweep_plan.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/limits.h"
+#include "common/proto_time.h"
 #include "workloads/catalog.h"
 
 namespace kvmfarm::scheduler {
@@ -38,16 +38,16 @@ absl::Status ValidateSweepSpec(const farm::v1::SweepSpec& spec) {
       return absl::InvalidArgumentError(
           absl::StrCat("spec.plan.boots[", i, "].accel must be MODE_KVM or MODE_TCG"));
     }
-    if (boot.vm_count() > 16) {
+    if (boot.vm_count() > kMaxVmsPerBoot) {
       return absl::InvalidArgumentError(
-          absl::StrCat("spec.plan.boots[", i, "].vm_count is above 16"));
+          absl::StrCat("spec.plan.boots[", i, "].vm_count is above ", kMaxVmsPerBoot));
     }
   }
-  if (spec.repetitions() > 100) {
-    return absl::InvalidArgumentError("spec.repetitions is above 100");
+  if (spec.repetitions() > kMaxSweepRepetitions) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("spec.repetitions is above ", kMaxSweepRepetitions));
   }
-  if (spec.has_task_deadline() &&
-      google::protobuf::util::TimeUtil::DurationToNanoseconds(spec.task_deadline()) <= 0) {
+  if (spec.has_task_deadline() && FromProtoDuration(spec.task_deadline()) <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("spec.task_deadline must be positive");
   }
   for (int i = 0; i < spec.selector().match_size(); ++i) {
