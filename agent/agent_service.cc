@@ -8,11 +8,12 @@
 #include "agent/job_runner.h"
 #include "agent/native_comparison.h"
 #include "agent/probe/boot_check.h"
-#include "agent/probe/report.h"
+#include "agent/probe/capability_text.h"
 #include "agent/vm/guest_workloads.h"
 #include "agent/vm/image.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "common/proto_enum.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 
@@ -79,7 +80,7 @@ void AgentServiceImpl::StartBackgroundBootCheck() {
   background_ = std::thread([this] {
     absl::StatusOr<farm::v1::KvmCapability> checked = ProbeWithBootCheck();
     if (checked.ok()) {
-      FARM_LOG(INFO) << "boot check: " << probe::VerdictName(checked->verdict());
+      FARM_LOG(INFO) << "boot check: " << EnumValueName(checked->verdict());
     } else {
       FARM_LOG(WARNING) << "boot check not run: " << checked.status().message();
     }

@@ -20,8 +20,8 @@
 #include "agent/agent_service.h"
 #include "agent/paths.h"
 #include "agent/probe/boot_check.h"
+#include "agent/probe/capability_text.h"
 #include "agent/probe/probe.h"
-#include "agent/probe/report.h"
 #include "agent/registrar.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
@@ -132,7 +132,7 @@ int RunProbeOnce() {
     }
     std::cout << json;
   } else {
-    std::cout << probe::FormatCapabilityReport(*capability);
+    std::cout << probe::FormatCapabilityText(*capability);
   }
   return 0;
 }

@@ -10,6 +10,7 @@ namespace {
 
 TEST(ProtoEnumTest, DropsTheTypePrefix) {
   EXPECT_EQ(EnumValueName(farm::v1::VERDICT_KVM_READY), "KVM_READY");
+  EXPECT_EQ(EnumValueName(farm::v1::VERDICT_VENDOR_HYPERVISOR_ONLY), "VENDOR_HYPERVISOR_ONLY");
   EXPECT_EQ(EnumValueName(farm::v1::KVM_ARM_MODE_PROTECTED), "PROTECTED");
   EXPECT_EQ(EnumValueName(farm::v1::MODE_TCG), "TCG");
   EXPECT_EQ(LowerEnumValueName(farm::v1::OPERATIONAL_STATE_OFFLINE), "offline");

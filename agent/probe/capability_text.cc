@@ -1,4 +1,4 @@
-#include "agent/probe/report.h"
+#include "agent/probe/capability_text.h"
 
 #include <google/protobuf/util/time_util.h>
 
@@ -30,9 +30,7 @@ const char* OutcomeWord(farm::v1::Outcome outcome) {
 
 }  // namespace
 
-std::string VerdictName(farm::v1::Verdict verdict) { return EnumValueName(verdict); }
-
-std::string FormatCapabilityReport(const farm::v1::KvmCapability& c) {
+std::string FormatCapabilityText(const farm::v1::KvmCapability& c) {
   const farm::v1::DeviceIdentity& d = c.device();
   std::string out;
   std::string title =
@@ -61,7 +59,7 @@ std::string FormatCapabilityReport(const farm::v1::KvmCapability& c) {
                     absl::StrFormat("%-*s", static_cast<int>(width), check.name()), "  ",
                     check.detail(), "\n");
   }
-  absl::StrAppend(&out, "\nVerdict: ", VerdictName(c.verdict()), "\n");
+  absl::StrAppend(&out, "\nVerdict: ", EnumValueName(c.verdict()), "\n");
   for (const std::string& reason : c.verdict_reasons()) {
     absl::StrAppend(&out, "  - ", reason, "\n");
   }

@@ -1,12 +1,12 @@
 // -----------------------------------------------------------------------------
-// File: report.h
+// File: capability_text.h
 // -----------------------------------------------------------------------------
 //
-// The human report of a probe, as `farm-agent --probe` and `farmctl probe` print
+// The probe's answer as text for people, as `farm-agent --probe` and `farmctl probe` print
 // it: a line per check (PASS/FAIL/WARN/SKIP, name, evidence), then the verdict,
 // its reasons, the recommendation and what would change it.
-#ifndef KVMFARM_AGENT_PROBE_REPORT_H_
-#define KVMFARM_AGENT_PROBE_REPORT_H_
+#ifndef KVMFARM_AGENT_PROBE_CAPABILITY_TEXT_H_
+#define KVMFARM_AGENT_PROBE_CAPABILITY_TEXT_H_
 
 #include <string>
 
@@ -14,11 +14,8 @@
 
 namespace kvmfarm::probe {
 
-std::string FormatCapabilityReport(const farm::v1::KvmCapability& capability);
-
-// "KVM_BOOT_UNTESTED" for VERDICT_KVM_BOOT_UNTESTED.
-std::string VerdictName(farm::v1::Verdict verdict);
+std::string FormatCapabilityText(const farm::v1::KvmCapability& capability);
 
 }  // namespace kvmfarm::probe
 
-#endif  // KVMFARM_AGENT_PROBE_REPORT_H_
+#endif  // KVMFARM_AGENT_PROBE_CAPABILITY_TEXT_H_

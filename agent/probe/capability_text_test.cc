@@ -1,4 +1,4 @@
-#include "agent/probe/report.h"
+#include "agent/probe/capability_text.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -8,7 +8,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-TEST(ReportTest, ALinePerCheckThenTheVerdict) {
+TEST(CapabilityTextTest, ALinePerCheckThenTheVerdict) {
   farm::v1::KvmCapability c;
   c.mutable_device()->set_device_id("pixel8-a");
   c.mutable_device()->set_model("Pixel 8");
@@ -23,17 +23,13 @@ TEST(ReportTest, ALinePerCheckThenTheVerdict) {
   c.set_hypervisor_kind(farm::v1::HYPERVISOR_KIND_PKVM);
   c.set_recommendation("TCG only: development, a single lightweight VM");
   c.add_to_change_verdict("run as root");
-  const std::string report = FormatCapabilityReport(c);
+  const std::string report = FormatCapabilityText(c);
   EXPECT_THAT(report, HasSubstr("kvmfarm probe: Pixel 8 (pixel8-a)"));
   EXPECT_THAT(report, HasSubstr("Tensor G3 (zuma)"));
   EXPECT_THAT(report, HasSubstr("  FAIL  kvm.open  open(/dev/kvm, O_RDWR): Permission denied"));
   EXPECT_THAT(report, HasSubstr("Verdict: KVM_NO_ACCESS\n  - owner system:system\n"));
   EXPECT_THAT(report, HasSubstr("Hypervisor: pkvm"));
   EXPECT_THAT(report, HasSubstr("To change the verdict:\n  - run as root\n"));
-}
-
-TEST(ReportTest, VerdictNameDropsThePrefix) {
-  EXPECT_EQ(VerdictName(farm::v1::VERDICT_VENDOR_HYPERVISOR_ONLY), "VENDOR_HYPERVISOR_ONLY");
 }
 
 }  // namespace

@@ -14,9 +14,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/probe/capability_text.h"
 #include "agent/probe/hypervisor.h"
 #include "agent/probe/probe.h"
-#include "agent/probe/report.h"
+#include "common/proto_enum.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -70,7 +71,7 @@ std::string Summarize(const farm::v1::KvmCapability& c) {
                     check.name(), "\n");
   }
   absl::StrAppend(&out, "hypervisor: ", HypervisorKindName(c.hypervisor_kind()),
-                  "\nverdict: ", VerdictName(c.verdict()), "\n");
+                  "\nverdict: ", EnumValueName(c.verdict()), "\n");
   return out;
 }
 
@@ -135,7 +136,7 @@ TEST(FixtureProbeTest, VerdictsFollowTheDesignTable) {
     SCOPED_TRACE(name);
     absl::StatusOr<farm::v1::KvmCapability> c = ProbeFixture(name);
     ASSERT_THAT(c, IsOk());
-    EXPECT_EQ(c->verdict(), want.verdict) << FormatCapabilityReport(*c);
+    EXPECT_EQ(c->verdict(), want.verdict) << FormatCapabilityText(*c);
     EXPECT_EQ(c->hypervisor_kind(), want.kind);
     EXPECT_EQ(c->device().soc_marketing_name(), want.soc);
     EXPECT_TRUE(c->device().is_fixture());

@@ -4,8 +4,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "agent/probe/capability_text.h"
 #include "agent/probe/probe.h"
-#include "agent/probe/report.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -18,7 +18,7 @@ using ::kvmfarm::testing::IsOk;
 TEST(HostProbeTest, TellsTheTruthAboutThisMachine) {
   absl::StatusOr<farm::v1::KvmCapability> c = RunProbe(ProbeOptions());
   ASSERT_THAT(c, IsOk());
-  const std::string report = FormatCapabilityReport(*c);
+  const std::string report = FormatCapabilityText(*c);
   EXPECT_FALSE(c->device().is_fixture());
   EXPECT_TRUE(c->has_agent_user());
   EXPECT_FALSE(c->verdict_reasons().empty()) << report;

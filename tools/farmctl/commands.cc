@@ -12,7 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "agent/probe/report.h"
+#include "agent/probe/capability_text.h"
 #include "common/flags.h"
 #include "common/proto_enum.h"
 #include "tools/farmctl/format.h"
@@ -141,7 +141,7 @@ int DeviceShow(const Invocation& in) {
     return RequestFailed(absl::NotFoundError(absl::StrCat("no device '", id, "'")));
   }
   std::cout << DevicesTable({response->devices(0)}) << "\n"
-            << probe::FormatCapabilityReport(response->devices(0).capability());
+            << probe::FormatCapabilityText(response->devices(0).capability());
   return 0;
 }
 
@@ -184,7 +184,7 @@ int Probe(const Invocation&) {
   const AgentClient agent = AgentClient::Connect(absl::GetFlag(FLAGS_agent), kProbeDeadline);
   return Reply(agent.Call(&AgentStub::GetCapability, farm::v1::GetCapabilityRequest()),
                [](const farm::v1::GetCapabilityResponse& response) {
-                 std::cout << probe::FormatCapabilityReport(response.capability());
+                 std::cout << probe::FormatCapabilityText(response.capability());
                });
 }
 
