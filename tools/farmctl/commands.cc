@@ -15,6 +15,7 @@
 #include "agent/probe/capability_text.h"
 #include "common/flags.h"
 #include "common/proto_enum.h"
+#include "common/status_macros.h"
 #include "tools/farmctl/format.h"
 #include "tools/farmctl/report.h"
 #include "tools/farmctl/sweep_spec.h"
@@ -103,9 +104,7 @@ absl::StatusOr<farm::v1::GetMatrixRequest> MatrixRequestFromFlags() {
   } else {
     return absl::InvalidArgumentError("--group-by takes device, model or soc");
   }
-  absl::StatusOr<farm::v1::Selector> selector = SelectorFromFlags();
-  if (!selector.ok()) return selector.status();
-  *request.mutable_filter() = *std::move(selector);
+  ASSIGN_OR_RETURN(*request.mutable_filter(), SelectorFromFlags());
   return request;
 }
 

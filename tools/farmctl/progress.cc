@@ -1,13 +1,12 @@
 #include "tools/farmctl/progress.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "common/proto_enum.h"
+#include "common/proto_time.h"
 #include "proto/states.h"
 #include "tools/farmctl/format.h"
 
@@ -86,10 +85,10 @@ std::vector<std::string> SweepProgress::Render(int bar_width, absl::Time now) co
       ProgressBar(c.total() == 0 ? 0 : static_cast<double>(finished) / c.total(), bar_width),
       finished, c.total(), c.running(), c.failed());
   if (sweep_.has_eta() && finished < c.total()) {
-    const absl::Duration eta =
-        std::max(absl::ZeroDuration(),
-                 absl::Seconds(google::protobuf::util::TimeUtil::DurationToSeconds(sweep_.eta())) -
-                     (now - sweep_received_));
+    // Whole seconds of the controller's estimate, counted down since it arrived.
+    const absl::Duration eta = std::max(
+        absl::ZeroDuration(),
+        absl::Trunc(FromProtoDuration(sweep_.eta()), absl::Seconds(1)) - (now - sweep_received_));
     absl::StrAppend(
         &overall, "  ETA ",
         eta < absl::Seconds(1) ? "<1s" : absl::FormatDuration(absl::Trunc(eta, absl::Seconds(1))));

@@ -1,8 +1,9 @@
 #include "tools/farmctl/progress.h"
 
 #include <gmock/gmock.h>
-#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
+
+#include "common/proto_time.h"
 
 namespace kvmfarm::farmctl {
 namespace {
@@ -31,8 +32,7 @@ farm::v1::WatchSweepResponse SweepEvent(uint32_t total, uint32_t succeeded, uint
   counts->set_succeeded(succeeded);
   counts->set_running(running);
   counts->set_pending(total - succeeded - running);
-  *event.mutable_sweep()->mutable_eta() =
-      google::protobuf::util::TimeUtil::SecondsToDuration(eta_seconds);
+  *event.mutable_sweep()->mutable_eta() = ToProtoDuration(absl::Seconds(eta_seconds));
   return event;
 }
 
