@@ -27,6 +27,7 @@
 #include "common/grpc_server.h"
 #include "common/ip_address.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "common/subprocess.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7420",
@@ -137,80 +138,88 @@ int RunProbeOnce() {
   return 0;
 }
 
-int Serve() {
-  BlockShutdownSignals();
+absl::Status CheckEndpointFlags() {
   for (const auto& [flag, value] :
        {std::pair<const char*, std::string>{"--listen", absl::GetFlag(FLAGS_listen)},
         {"--controller", absl::GetFlag(FLAGS_controller)},
         {"--advertise", absl::GetFlag(FLAGS_advertise)}}) {
-    if (value.empty()) continue;
-    if (absl::Status ip = CheckIpEndpoint(flag, value); !ip.ok()) {
-      std::cerr << "farm-agent: " << ip.message() << "\n";
-      return 2;
-    }
+    if (!value.empty()) RETURN_IF_ERROR(CheckIpEndpoint(flag, value));
   }
-  const AgentPaths paths = PathsFromFlags();
-  // The work directory is ours (on a phone, kAndroidHome/work): create it, and
-  // its parents.
+  return absl::OkStatus();
+}
+
+// The work directory is ours (on a phone, kAndroidHome/work): create it, and its
+// parents, private to this user.
+absl::Status CreateWorkDir(const std::string& work_dir) {
   for (size_t slash = 1; slash != std::string::npos;) {
-    slash = paths.work_dir.find('/', slash + 1);
-    const std::string prefix = paths.work_dir.substr(0, slash);
+    slash = work_dir.find('/', slash + 1);
+    const std::string prefix = work_dir.substr(0, slash);
     if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      std::cerr << "farm-agent: cannot create --work-dir '" << paths.work_dir << "' (" << prefix
-                << ": " << std::strerror(errno) << ")\n";
-      return 2;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot create --work-dir '", work_dir, "' (", prefix, ": ", std::strerror(errno), ")"));
     }
   }
+  return absl::OkStatus();
+}
+
+// With --controller: registers this agent, at the address the controller should
+// dial, and keeps heartbeating; null without.
+std::unique_ptr<Registrar> StartRegistrar(AgentServiceImpl* service,
+                                          const std::string& listening_at) {
+  if (absl::GetFlag(FLAGS_controller).empty()) return nullptr;
+  RegistrarOptions options;
+  options.controller_address = absl::GetFlag(FLAGS_controller);
+  const std::string advertise =
+      !absl::GetFlag(FLAGS_advertise).empty() ? absl::GetFlag(FLAGS_advertise) : listening_at;
+  auto registrar = std::make_unique<Registrar>(
+      options,
+      [service, advertise] {
+        farm::v1::RegisterAgentRequest request;
+        *request.mutable_capability() = service->Capability();
+        *request.mutable_identity() = request.capability().device();
+        *request.mutable_agent() = service->Info();
+        request.set_agent_address(advertise);
+        return request;
+      },
+      [service] { return service->CurrentJob(); });
+  registrar->Start();
+  return registrar;
+}
+
+void LogServing(const AgentConfig& config, const std::string& address) {
+  FARM_LOG(INFO) << "guest images: " << config.vm.image_dir << ", work directory "
+                 << config.vm.work_dir;
+  FARM_LOG(INFO) << "farm-workload: "
+                 << (config.native.workload_binary.empty() ? "not found (RunBenchmark refused)"
+                                                           : config.native.workload_binary);
+  FARM_LOG(INFO) << "farm-agent serving on " << address
+                 << (config.probe.sysroot != "/"
+                         ? absl::StrCat(" (fixture ", config.probe.sysroot, ")")
+                         : "");
+}
+
+// Serves until SIGTERM/SIGINT. An error is a start-up failure (bad flags, no work
+// directory, a port that can't be bound).
+absl::Status Serve() {
+  BlockShutdownSignals();
+  RETURN_IF_ERROR(CheckEndpointFlags());
+  const AgentPaths paths = PathsFromFlags();
+  RETURN_IF_ERROR(CreateWorkDir(paths.work_dir));
   AgentConfig config;
   config.probe = ProbeOptionsFromFlags();
   config.native.workload_binary = paths.farm_workload;
   config.native.work_dir = paths.work_dir;
   config.vm = VmOptionsFromPaths(paths);
   AgentServiceImpl service(config);
-  absl::Status initialized = service.Initialize();
-  if (!initialized.ok()) {
-    std::cerr << "farm-agent: " << initialized.message() << "\n";
-    return 2;
-  }
+  RETURN_IF_ERROR(service.Initialize());
   GrpcServerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.port_file = FromUserDir(absl::GetFlag(FLAGS_port_file));
   options.services = {&service};
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
-  if (!server.ok()) {
-    std::cerr << "farm-agent: " << server.status().message() << "\n";
-    return 2;
-  }
-  std::unique_ptr<Registrar> registrar;
-  if (!absl::GetFlag(FLAGS_controller).empty()) {
-    RegistrarOptions registrar_options;
-    registrar_options.controller_address = absl::GetFlag(FLAGS_controller);
-    const std::string advertise = !absl::GetFlag(FLAGS_advertise).empty()
-                                      ? absl::GetFlag(FLAGS_advertise)
-                                      : (*server)->address();
-    registrar = std::make_unique<Registrar>(
-        registrar_options,
-        [&service, advertise] {
-          farm::v1::RegisterAgentRequest request;
-          *request.mutable_capability() = service.Capability();
-          *request.mutable_identity() = request.capability().device();
-          *request.mutable_agent() = service.Info();
-          request.set_agent_address(advertise);
-          return request;
-        },
-        [&service] { return service.CurrentJob(); });
-    registrar->Start();
-  }
-  FARM_LOG(INFO) << "guest images: " << config.vm.image_dir << ", work directory "
-                 << config.vm.work_dir;
+  ASSIGN_OR_RETURN(std::unique_ptr<GrpcServer> server, GrpcServer::Start(options));
+  std::unique_ptr<Registrar> registrar = StartRegistrar(&service, server->address());
   if (absl::GetFlag(FLAGS_background_boot_check)) service.StartBackgroundBootCheck();
-  FARM_LOG(INFO) << "farm-workload: "
-                 << (config.native.workload_binary.empty() ? "not found (RunBenchmark refused)"
-                                                           : config.native.workload_binary);
-  FARM_LOG(INFO) << "farm-agent serving on " << (*server)->address()
-                 << (config.probe.sysroot != "/"
-                         ? absl::StrCat(" (fixture ", config.probe.sysroot, ")")
-                         : "");
+  LogServing(config, server->address());
   const int signal = WaitForShutdownSignal();
   FARM_LOG(INFO) << "signal " << signal << ": shutting down";
   // gRPC 1.51 holds a graceful shutdown until its deadline while any client keeps
@@ -219,8 +228,15 @@ int Serve() {
   if (registrar) registrar->Stop();
   const bool busy = service.busy();
   service.StopJobs();
-  (*server)->Shutdown(busy ? absl::Seconds(5) : absl::ZeroDuration());
-  return 0;
+  server->Shutdown(busy ? absl::Seconds(5) : absl::ZeroDuration());
+  return absl::OkStatus();
+}
+
+int ServeOrExplain() {
+  const absl::Status served = Serve();
+  if (served.ok()) return 0;
+  std::cerr << "farm-agent: " << served.message() << "\n";
+  return 2;
 }
 
 }  // namespace
@@ -240,5 +256,5 @@ int main(int argc, char** argv) {
       "                                serve gRPC (health and reflection included)\n\n"
       "Flag names take dashes or underscores: --device-id and --device_id are the same.");
   kvmfarm::ParseFlagsOnly(argc, argv, "farm-agent");
-  return absl::GetFlag(FLAGS_probe) ? kvmfarm::RunProbeOnce() : kvmfarm::Serve();
+  return absl::GetFlag(FLAGS_probe) ? kvmfarm::RunProbeOnce() : kvmfarm::ServeOrExplain();
 }
