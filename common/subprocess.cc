@@ -414,8 +414,7 @@ absl::StatusOr<std::string> FindProgram(absl::string_view program, absl::string_
   };
   if (program.find('/') != absl::string_view::npos) {
     std::string path(program);
-    absl::Status status = check(path);
-    if (!status.ok()) return status;
+    RETURN_IF_ERROR(check(path));
     return path;
   }
   absl::Status first_denied = absl::OkStatus();

@@ -25,6 +25,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/flags.h"
+#include "common/status_macros.h"
+#include "workloads/catalog.h"
 #include "workloads/console_protocol.h"
 #include "workloads/runner.h"
 #include "workloads/workload.h"
@@ -74,10 +76,12 @@ absl::StatusOr<uint64_t> ParseAmount(absl::string_view text) {
   return value * multiplier;
 }
 
+// A flag's value per workload name; "" for the one that applies to every workload.
+using PerWorkload = std::map<std::string, uint64_t>;
+
 // "64M" -> {"": 64M}; "crypto=16M,io=1G" -> {"crypto": 16M, "io": 1G}.
-absl::StatusOr<std::map<std::string, uint64_t>> ParsePerWorkload(const std::string& flag,
-                                                                 const std::string& text) {
-  std::map<std::string, uint64_t> out;
+absl::StatusOr<PerWorkload> ParsePerWorkload(const std::string& flag, const std::string& text) {
+  PerWorkload out;
   if (text.empty()) return out;
   for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipEmpty())) {
     std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
@@ -99,17 +103,11 @@ absl::StatusOr<std::vector<farm::v1::WorkloadSpec>> SpecsFromFlags() {
   } else {
     names = absl::StrSplit(list, ',', absl::SkipEmpty());
   }
-  absl::StatusOr<std::map<std::string, uint64_t>> sizes =
-      ParsePerWorkload("size", absl::GetFlag(FLAGS_size));
-  if (!sizes.ok()) return sizes.status();
-  absl::StatusOr<std::map<std::string, uint64_t>> iterations =
-      ParsePerWorkload("iterations", absl::GetFlag(FLAGS_iterations));
-  if (!iterations.ok()) return iterations.status();
-  static const char* const kSized[] = {"crypto", "mem_read", "mem_write", "mem_random", "io"};
-  static const char* const kIterated[] = {"integer", "float", "mem_read", "mem_write",
-                                          "mem_random"};
-  auto pick = [](const std::map<std::string, uint64_t>& values,
-                 const std::string& name) -> absl::optional<uint64_t> {
+  ASSIGN_OR_RETURN(const PerWorkload sizes, ParsePerWorkload("size", absl::GetFlag(FLAGS_size)));
+  ASSIGN_OR_RETURN(const PerWorkload iterations,
+                   ParsePerWorkload("iterations", absl::GetFlag(FLAGS_iterations)));
+  // A value named for this workload, else the unnamed one, else none.
+  auto pick = [](const PerWorkload& values, const std::string& name) -> absl::optional<uint64_t> {
     auto it = values.find(name);
     if (it != values.end()) return it->second;
     it = values.find("");
@@ -120,22 +118,20 @@ absl::StatusOr<std::vector<farm::v1::WorkloadSpec>> SpecsFromFlags() {
   for (const std::string& name : names) {
     farm::v1::WorkloadSpec spec;
     spec.set_name(name);
-    for (const char* sized : kSized) {
-      if (name == sized) {
-        if (auto v = pick(*sizes, name)) spec.set_size_bytes(*v);
+    // Only the parameters the workload takes: "--size=64M" sizes every sized one.
+    if (const WorkloadInfo* info = FindWorkload(name)) {
+      if (info->size_bytes) {
+        if (auto v = pick(sizes, name)) spec.set_size_bytes(*v);
       }
-    }
-    for (const char* iterated : kIterated) {
-      if (name == iterated) {
-        if (auto v = pick(*iterations, name)) spec.set_iterations(*v);
+      if (info->iterations) {
+        if (auto v = pick(iterations, name)) spec.set_iterations(*v);
       }
     }
     // Reject bad names and sizes before anything runs.
-    absl::StatusOr<std::unique_ptr<Workload>> check = MakeWorkload(spec);
-    if (!check.ok()) return check.status();
+    RETURN_IF_ERROR(ValidateWorkloadSpec(spec));
     specs.push_back(spec);
   }
-  for (const auto* values : {&*sizes, &*iterations}) {
+  for (const auto* values : {&sizes, &iterations}) {
     for (const auto& [name, value] : *values) {
       if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) {
         return absl::InvalidArgumentError(

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <google/protobuf/text_format.h>
-#include <google/protobuf/util/time_util.h>
 #include <grp.h>
 #include <linux/kvm.h>
 #include <poll.h>
@@ -22,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/proto_time.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -332,8 +332,7 @@ farm::v1::SmokeTest RunKvmSmokeTest(int kvm_fd, absl::Duration timeout) {
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  *smoke.mutable_duration() = google::protobuf::util::TimeUtil::NanosecondsToDuration(
-      absl::ToInt64Nanoseconds(absl::Now() - start));
+  *smoke.mutable_duration() = ToProtoDuration(absl::Now() - start);
 
   if (timed_out) {
     smoke.set_outcome(farm::v1::OUTCOME_FAIL);

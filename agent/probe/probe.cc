@@ -1,6 +1,5 @@
 #include "agent/probe/probe.h"
 
-#include <google/protobuf/util/time_util.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,8 +19,6 @@
 
 namespace kvmfarm::probe {
 namespace {
-
-using google::protobuf::util::TimeUtil;
 
 // Android has no /etc/passwd (bionic knows its fixed ids itself; static glibc does
 // not): the ids an agent runs as there, by their Android names.
@@ -110,8 +107,7 @@ absl::StatusOr<farm::v1::KvmCapability> RunProbe(const ProbeOptions& options) {
   }
   capability.set_hypervisor_kind(DecideHypervisorKind(sysroot, capability, vendor, checks));
   DecideVerdict(&capability);
-  *capability.mutable_probe_duration() =
-      TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(absl::Now() - start));
+  *capability.mutable_probe_duration() = ToProtoDuration(absl::Now() - start);
   return capability;
 }
 

@@ -1,7 +1,6 @@
 #include "agent/vm/boot.h"
 
 #include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/time_util.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -21,11 +20,10 @@
 #include "common/limits.h"
 #include "common/measurement.h"
 #include "common/proto_time.h"
+#include "common/status_macros.h"
 
 namespace kvmfarm::vm {
 namespace {
-
-using google::protobuf::util::TimeUtil;
 
 // A directory for QMP sockets, in the work directory (a phone has no /tmp) unless
 // that is too long: a Unix socket path is limited to 108 bytes, and test working
@@ -360,14 +358,14 @@ absl::Status ValidateBootRequest(const farm::v1::BootVmRequest& request,
     return absl::InvalidArgumentError("measure_switch_latency needs vm_count >= 2");
   }
   for (const auto* d : {&request.boot_deadline(), &request.deadline()}) {
-    if (TimeUtil::DurationToNanoseconds(*d) < 0) {
+    if (FromProtoDuration(*d) < absl::ZeroDuration()) {
       return absl::InvalidArgumentError("deadlines must not be negative");
     }
   }
-  absl::StatusOr<GuestImage> image = ResolveImage(options.image_dir, request.guest().image());
-  if (!image.ok()) return image.status();
+  ASSIGN_OR_RETURN(const GuestImage image,
+                   ResolveImage(options.image_dir, request.guest().image()));
   absl::StatusOr<QemuCommand> command =
-      BuildQemuCommand(GuestVmSpec(*image, request.accel(), request.guest(), options.default_vcpus,
+      BuildQemuCommand(GuestVmSpec(image, request.accel(), request.guest(), options.default_vcpus,
                                    options.default_memory_mib),
                        options.qemu_binary);
   if (!command.ok()) {
