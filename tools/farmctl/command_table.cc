@@ -41,15 +41,15 @@ std::vector<std::string> Words(const std::string& text) {
 }
 
 // `text` broken between words into lines of at most kHelpColumns (unless one word
-// is longer), the first line after `indent` spaces and the rest after `indent + 2`.
-std::string Wrap(const std::string& text, size_t indent) {
+// is longer), the first line after `indent` spaces and the rest after `indent + hang`.
+std::string Wrap(const std::string& text, size_t indent, size_t hang = 2) {
   std::string out(indent, ' ');
   size_t column = indent;
   bool line_empty = true;
   for (const std::string& word : Words(text)) {
     if (!line_empty && column + 1 + word.size() > kHelpColumns) {
-      absl::StrAppend(&out, "\n", std::string(indent + 2, ' '));
-      column = indent + 2;
+      absl::StrAppend(&out, "\n", std::string(indent + hang, ' '));
+      column = indent + hang;
       line_empty = true;
     }
     if (!line_empty) {
@@ -123,7 +123,7 @@ std::string FlagHelp(absl::string_view flag_name) {
 
 std::string CommandHelp(const Command& command) {
   std::string out = Wrap(absl::StrCat("farmctl ", command.name, " ", command.synopsis), 0);
-  absl::StrAppend(&out, "\n", Wrap(command.help, 2));
+  absl::StrAppend(&out, "\n", Wrap(command.help, 2, 0));
   if (!command.flags.empty()) {
     absl::StrAppend(&out, "\nFlags:\n");
     for (const std::string& flag : command.flags) absl::StrAppend(&out, FlagHelp(flag));
@@ -136,7 +136,7 @@ std::string CommandList(const std::vector<Command>& commands) {
   std::string out;
   for (const Command& command : commands) {
     absl::StrAppend(&out, Wrap(absl::StrCat("farmctl ", command.name, " ", command.synopsis), 2),
-                    Wrap(command.help, 6));
+                    Wrap(command.help, 6, 0));
   }
   return out;
 }

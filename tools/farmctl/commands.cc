@@ -312,8 +312,11 @@ int TaskLogs(const Invocation& in) {
 
 // ---- The table ---------------------------------------------------------------
 
-const std::vector<Command>& FarmctlCommands() {
-  static const auto* commands = new std::vector<Command>{
+namespace {
+
+// The fleet: its devices, and one agent asked directly.
+std::vector<Command> DeviceCommands() {
+  return {
       {"devices",
        "[--selector k=v,...] [--devices a,b]",
        "The devices the controller knows: model, SoC, hypervisor, verdict, state, last seen.",
@@ -344,6 +347,12 @@ const std::vector<Command>& FarmctlCommands() {
        {"agent"},
        "farmctl probe --agent 127.0.0.1:7420",
        &Probe},
+  };
+}
+
+// Measuring: sweeps and their lifecycle.
+std::vector<Command> SweepCommands() {
+  return {
       {"sweep start",
        "[--selector k=v | --devices a,b] [--plan capability,native,kvm,tcg,boot,boot3] "
        "[--repetitions N] [--max-parallel M] [--watch]",
@@ -376,6 +385,12 @@ const std::vector<Command>& FarmctlCommands() {
        {"controller", "reason"},
        "farmctl sweep cancel s-20240101-0001 --reason 'wrong image'",
        &SweepCancel},
+  };
+}
+
+// What the measurements say.
+std::vector<Command> ResultCommands() {
+  return {
       {"matrix",
        "[--group-by device|model|soc] [--format table|markdown|csv|json]",
        "The compatibility matrix: native, KVM and TCG figures per device and metric.",
@@ -401,6 +416,18 @@ const std::vector<Command>& FarmctlCommands() {
        "farmctl task logs s-20240101-0001/t3",
        &TaskLogs},
   };
+}
+
+}  // namespace
+
+const std::vector<Command>& FarmctlCommands() {
+  static const auto* commands = [] {
+    auto* all = new std::vector<Command>;
+    for (std::vector<Command> (*group)() : {&DeviceCommands, &SweepCommands, &ResultCommands}) {
+      for (Command& command : group()) all->push_back(std::move(command));
+    }
+    return all;
+  }();
   return *commands;
 }
 
