@@ -13,19 +13,8 @@
 namespace kvmfarm::probe {
 namespace {
 
-const char* OutcomeWord(farm::v1::Outcome outcome) {
-  switch (outcome) {
-    case farm::v1::OUTCOME_PASS:
-      return "PASS";
-    case farm::v1::OUTCOME_FAIL:
-      return "FAIL";
-    case farm::v1::OUTCOME_WARN:
-      return "WARN";
-    case farm::v1::OUTCOME_SKIP:
-      return "SKIP";
-    default:
-      return "????";
-  }
+std::string OutcomeWord(farm::v1::Outcome outcome) {
+  return outcome == farm::v1::OUTCOME_UNSPECIFIED ? "????" : EnumValueName(outcome);
 }
 
 }  // namespace

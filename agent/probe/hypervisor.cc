@@ -9,22 +9,8 @@
 namespace kvmfarm::probe {
 
 std::string HypervisorKindName(farm::v1::HypervisorKind kind) {
-  switch (kind) {
-    case farm::v1::HYPERVISOR_KIND_NONE:
-      return "none";
-    case farm::v1::HYPERVISOR_KIND_KVM:
-      return "kvm";
-    case farm::v1::HYPERVISOR_KIND_PKVM:
-      return "pkvm";
-    case farm::v1::HYPERVISOR_KIND_PVM:
-      return "pvm";
-    case farm::v1::HYPERVISOR_KIND_GUNYAH:
-      return "gunyah";
-    case farm::v1::HYPERVISOR_KIND_GENIEZONE:
-      return "geniezone";
-    default:
-      return "unknown";
-  }
+  // An undecided kind reads as unknown, like one the evidence couldn't name.
+  return kind == farm::v1::HYPERVISOR_KIND_UNSPECIFIED ? "unknown" : LowerEnumValueName(kind);
 }
 
 VendorHypervisor ReadVendorHypervisor(const Sysroot& sysroot, const Properties& props,
