@@ -40,8 +40,18 @@ if [[ -e /dev/kvm ]]; then
 fi
 echo "test_without_kvm: /dev has no kvm here; running bazel test $*"
 output_base="${HOME}/.cache/kvmfarm-nokvm"
+# The main Bazel server's execroot link (bazel-<this dir>) leads into its output
+# base, full of BUILD files this server would try to load as packages of //...:
+# in this namespace only, an empty tmpfs hides what it points to. And this server
+# makes no links of its own (they would replace the main server's).
+for link in bazel-*; do
+  if [[ -L "$link" && -d "$link/external" ]]; then
+    mount -t tmpfs -o mode=0755 kvmfarm-hidden "$(readlink -f "$link")"
+  fi
+done
 status=0
-bazel --output_base="$output_base" test --nocache_test_results "$@" || status=$?
+bazel --output_base="$output_base" test --symlink_prefix=/ --nocache_test_results "$@" ||
+  status=$?
 # The server started in this namespace sees the private /dev: don't leave it for
 # later runs.
 bazel --output_base="$output_base" shutdown
