@@ -32,18 +32,28 @@ void JobRunner::Report(const std::string& message, uint32_t step, uint32_t total
 }
 
 void JobRunner::OnStop(std::function<void()> stop) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&stop_mu_);
   stop_ = std::move(stop);
-  if (stopped_ && stop_) stop_();
+  stop_ran_ = false;
+  if (stopped()) RunStopLocked();
 }
 
 void JobRunner::Stop(JobEnd why) {
-  absl::MutexLock lock(&mu_);
-  if (why == JobEnd::kCancelled) cancelled_ = true;
-  if (stopped_) return;
-  stopped_ = true;
-  end_ = why;
-  if (stop_) stop_();
+  {
+    absl::MutexLock lock(&mu_);
+    if (why == JobEnd::kCancelled) cancelled_ = true;
+    if (stopped_) return;
+    stopped_ = true;
+    end_ = why;
+  }
+  absl::MutexLock lock(&stop_mu_);
+  RunStopLocked();
+}
+
+void JobRunner::RunStopLocked() {
+  if (!stop_ || stop_ran_) return;
+  stop_ran_ = true;
+  stop_();
 }
 
 bool JobRunner::stopped() const {

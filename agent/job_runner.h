@@ -74,7 +74,8 @@ class JobRunner {
 
   // How to stop the job's work (kill its child, stop its VMs): run once, when the
   // job is stopped, or at once if it already was. nullptr detaches it (before the
-  // things it stops go away).
+  // things it stops go away), waiting for a run in progress. The callback may ask
+  // stopped() and end() but must not call OnStop.
   void OnStop(std::function<void()> stop);
 
   // Waits until `done(until)` is true (it may block until `until`, at most the poll
@@ -100,9 +101,15 @@ class JobRunner {
  private:
   const JobContext context_;
   const absl::Duration poll_interval_;
-  // Held while the stop callback runs, so OnStop(nullptr) waits for a running one.
+  // Runs the stop callback if it hasn't run since it was set.
+  void RunStopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(stop_mu_);
+
+  // Held while the stop callback runs (so OnStop(nullptr) waits for a running one),
+  // apart from mu_, so the callback can still ask how the job stands.
+  absl::Mutex stop_mu_;
+  std::function<void()> stop_ ABSL_GUARDED_BY(stop_mu_);
+  bool stop_ran_ ABSL_GUARDED_BY(stop_mu_) = false;
   mutable absl::Mutex mu_;
-  std::function<void()> stop_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   JobEnd end_ ABSL_GUARDED_BY(mu_) = JobEnd::kFinished;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
