@@ -10,8 +10,6 @@ namespace {
 constexpr uint64_t kMiB = 1ull << 20;
 constexpr uint64_t kMaxBytes = 64ull << 30;
 constexpr uint64_t kMaxSteps = 100000000000ull;
-// Crypto works in whole 16 KiB blocks (kCryptoBlockBytes in crypto.h): one at least.
-constexpr uint64_t kCryptoMinBytes = 16384;
 
 // The memory and io workloads' buffer or file: 256 MiB (well past any last-level
 // cache) unless asked otherwise.
@@ -21,7 +19,7 @@ std::vector<WorkloadInfo>* MakeCatalog() {
   return new std::vector<WorkloadInfo>{
       {"crypto",
        {{"crypto.sha256", "MB/s", true}, {"crypto.aes256gcm", "MB/s", true}},
-       ParameterInfo{256 * kMiB, kCryptoMinBytes, kMaxBytes, 16 * kMiB},
+       ParameterInfo{256 * kMiB, kCryptoBlockBytes, kMaxBytes, 16 * kMiB},
        absl::nullopt},
       {"integer", {{"integer.time", "s", false}}, absl::nullopt, ParameterInfo{80, 1, 100000, 8}},
       {"float",

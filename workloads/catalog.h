@@ -29,6 +29,10 @@
 
 namespace kvmfarm::workloads {
 
+// The crypto workload hashes and encrypts in blocks of this size, so its size_bytes
+// is at least one block.
+inline constexpr uint64_t kCryptoBlockBytes = 16384;
+
 // What one metric of a workload measures.
 struct MetricInfo {
   std::string key;   // "crypto.sha256"

@@ -23,7 +23,6 @@ class IntegerWorkload final : public Workload {
  public:
   explicit IntegerWorkload(uint64_t passes) : passes_(passes) {}
   const std::string& name() const override { return name_; }
-  std::vector<MetricInfo> metrics() const override { return {{"integer.time", "s", false}}; }
   std::map<std::string, std::string> parameters() const override {
     return {{"iterations", absl::StrCat(passes_)},
             {"sieve_limit", absl::StrCat(kSieveLimit)},
@@ -134,7 +133,6 @@ class FloatWorkload final : public Workload {
  public:
   explicit FloatWorkload(uint64_t steps) : steps_(steps) {}
   const std::string& name() const override { return name_; }
-  std::vector<MetricInfo> metrics() const override { return {{"float.time", "s", false}}; }
   std::map<std::string, std::string> parameters() const override {
     return {{"iterations", absl::StrCat(steps_)}};
   }

@@ -1,11 +1,14 @@
 #include "workloads/console_protocol.h"
 
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "common/testing/run_binary.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -69,6 +72,28 @@ TEST(ConsoleProtocolTest, ProgressThatDoesNotParseIsMalformed) {
   EXPECT_EQ(ParseConsoleLine("farm-workload: io: no disk").kind, ConsoleEvent::kText);
 }
 
+// A FARM_ word in a shell script, and whether `echo` prints it (`echo FARM_X ...` or
+// `echo "FARM_X ...`).
+struct MarkerUse {
+  std::string word;
+  bool echoed;
+};
+
+std::vector<MarkerUse> FarmWords(const std::string& script) {
+  std::vector<MarkerUse> uses;
+  for (size_t at = script.find("FARM_"); at != std::string::npos;
+       at = script.find("FARM_", at + 1)) {
+    size_t end = at;
+    while (end < script.size() && (absl::ascii_isupper(script[end]) || script[end] == '_')) ++end;
+    absl::string_view before(script.data(), at);
+    absl::ConsumeSuffix(&before, "\"");
+    const absl::string_view words = absl::StripTrailingAsciiWhitespace(before);
+    const bool echoed = words.size() < before.size() && absl::EndsWith(words, "echo");
+    uses.push_back({script.substr(at, end - at), echoed});
+  }
+  return uses;
+}
+
 // init.sh is shell and can't include the markers: every FARM_ word it prints must be
 // one this library defines, and every marker a guest's init owes must be printed.
 TEST(ConsoleProtocolTest, GuestInitPrintsExactlyTheGuestMarkers) {
@@ -76,11 +101,10 @@ TEST(ConsoleProtocolTest, GuestInitPrintsExactlyTheGuestMarkers) {
   ASSERT_TRUE(in) << "guest_images/init.sh not in the runfiles";
   std::stringstream text;
   text << in.rdbuf();
-  const std::string script = text.str();
+  const std::vector<MarkerUse> uses = FarmWords(text.str());
   std::set<std::string> printed;
-  const std::regex echo_line(R"(echo\s+"?(FARM_[A-Z_]+))");
-  for (std::sregex_iterator it(script.begin(), script.end(), echo_line), end; it != end; ++it) {
-    printed.insert((*it)[1]);
+  for (const MarkerUse& use : uses) {
+    if (use.echoed) printed.insert(use.word);
   }
   ASSERT_FALSE(printed.empty());
   for (const std::string& marker : printed) {
@@ -90,10 +114,22 @@ TEST(ConsoleProtocolTest, GuestInitPrintsExactlyTheGuestMarkers) {
     EXPECT_THAT(printed, Contains(marker)) << "init.sh never prints " << marker;
   }
   // Every FARM_ word anywhere in it (comments included) is a known marker too.
-  const std::regex any_marker(R"(FARM_[A-Z_]+)");
-  for (std::sregex_iterator it(script.begin(), script.end(), any_marker), end; it != end; ++it) {
-    EXPECT_THAT(AllMarkers(), Contains(it->str())) << "init.sh names an unknown " << it->str();
+  for (const MarkerUse& use : uses) {
+    EXPECT_THAT(AllMarkers(), Contains(use.word)) << "init.sh names an unknown " << use.word;
   }
+}
+
+// The scanner itself: what counts as printed.
+TEST(ConsoleProtocolTest, FarmWordsFindsEchoedMarkers) {
+  const std::vector<MarkerUse> uses =
+      FarmWords("echo FARM_BOOTED uptime=1\n# FARM_NOTE\n  echo \"FARM_RESULT_END\"\n");
+  ASSERT_EQ(uses.size(), 3u);
+  EXPECT_EQ(uses[0].word, "FARM_BOOTED");
+  EXPECT_TRUE(uses[0].echoed);
+  EXPECT_EQ(uses[1].word, "FARM_NOTE");
+  EXPECT_FALSE(uses[1].echoed);
+  EXPECT_EQ(uses[2].word, "FARM_RESULT_END");
+  EXPECT_TRUE(uses[2].echoed);
 }
 
 }  // namespace

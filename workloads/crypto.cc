@@ -22,9 +22,6 @@ class CryptoWorkload final : public Workload {
   explicit CryptoWorkload(uint64_t total_bytes) : total_bytes_(total_bytes) {}
 
   const std::string& name() const override { return name_; }
-  std::vector<MetricInfo> metrics() const override {
-    return {{"crypto.sha256", "MB/s", true}, {"crypto.aes256gcm", "MB/s", true}};
-  }
   std::map<std::string, std::string> parameters() const override {
     return {{"size_bytes", absl::StrCat(total_bytes_)},
             {"block_bytes", absl::StrCat(kCryptoBlockBytes)}};

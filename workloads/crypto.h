@@ -12,8 +12,6 @@
 
 namespace kvmfarm::workloads {
 
-constexpr size_t kCryptoBlockBytes = 16384;
-
 std::unique_ptr<Workload> MakeCryptoWorkload(uint64_t total_bytes);
 
 }  // namespace kvmfarm::workloads

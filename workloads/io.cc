@@ -32,9 +32,6 @@ class IoWorkload final : public Workload {
   }
 
   const std::string& name() const override { return name_; }
-  std::vector<MetricInfo> metrics() const override {
-    return {{"io.write", "MB/s", true}, {"io.read", "MB/s", true}};
-  }
   std::map<std::string, std::string> parameters() const override {
     return {{"size_bytes", absl::StrCat(size_bytes_)},
             {"block_bytes", absl::StrCat(kIoBlockBytes)}};

@@ -63,9 +63,6 @@ class SequentialWorkload final : public Workload {
         passes_(passes) {}
 
   const std::string& name() const override { return name_; }
-  std::vector<MetricInfo> metrics() const override {
-    return {{name_ + ".bandwidth", "MB/s", true}};
-  }
   std::map<std::string, std::string> parameters() const override {
     return {{"size_bytes", absl::StrCat(size_bytes_)}, {"iterations", absl::StrCat(passes_)}};
   }
@@ -142,9 +139,6 @@ class RandomWorkload final : public Workload {
  public:
   RandomWorkload(uint64_t size_bytes, uint64_t steps) : size_bytes_(size_bytes), steps_(steps) {}
   const std::string& name() const override { return name_; }
-  std::vector<MetricInfo> metrics() const override {
-    return {{"mem_random.ops", "ops/s", true}, {"mem_random.latency_ns", "ns", false}};
-  }
   std::map<std::string, std::string> parameters() const override {
     return {{"size_bytes", absl::StrCat(size_bytes_)}, {"iterations", absl::StrCat(steps_)}};
   }

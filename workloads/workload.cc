@@ -28,6 +28,12 @@ std::string IoDirectoryOrTmp() {
 
 void SetIoDirectory(const std::string& dir) { IoDirectory() = dir; }
 
+const std::vector<MetricInfo>& Workload::metrics() const {
+  static const std::vector<MetricInfo>* const kNone = new std::vector<MetricInfo>();
+  const WorkloadInfo* info = FindWorkload(name());
+  return info != nullptr ? info->metrics : *kNone;
+}
+
 absl::StatusOr<std::unique_ptr<Workload>> MakeWorkload(const farm::v1::WorkloadSpec& spec) {
   ASSIGN_OR_RETURN(const WorkloadParameters p, ResolveWorkloadSpec(spec));
   const std::string& n = spec.name();

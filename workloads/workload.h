@@ -47,7 +47,8 @@ class Workload {
   virtual ~Workload() = default;
 
   virtual const std::string& name() const = 0;
-  virtual std::vector<MetricInfo> metrics() const = 0;
+  // The metrics it reports, as the catalog (catalog.h) lists them for name().
+  const std::vector<MetricInfo>& metrics() const;
   // The parameters in force (defaults filled in), as recorded with the results.
   virtual std::map<std::string, std::string> parameters() const = 0;
   // Qualifies every figure ("buffer smaller than 4x LLC"); empty when nothing to say.
