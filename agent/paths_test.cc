@@ -7,6 +7,8 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "common/testing/test_paths.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -15,9 +17,7 @@ namespace {
 
 // A fresh directory standing for where farm-agent was pushed.
 std::string AgentHome(const std::string& name) {
-  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
-  mkdir(dir.c_str(), 0755);
-  return dir;
+  return kvmfarm::testing::FreshTestDir(absl::StrCat(".", name));
 }
 
 void MakeExecutable(const std::string& path) {

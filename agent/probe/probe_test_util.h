@@ -17,12 +17,7 @@ namespace kvmfarm::probe::testing {
 // A fresh directory laid out like a device root, one per test.
 class ScratchRoot {
  public:
-  ScratchRoot() {
-    root_ = kvmfarm::testing::FreshTestPath();
-    std::error_code error;
-    std::filesystem::create_directories(root_, error);
-    EXPECT_FALSE(error) << root_ << ": " << error.message();
-  }
+  ScratchRoot() { root_ = kvmfarm::testing::FreshTestDir(); }
 
   const std::string& path() const { return root_; }
 

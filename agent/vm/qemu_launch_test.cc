@@ -6,7 +6,9 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "common/testing/status_matchers.h"
+#include "common/testing/test_paths.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -18,9 +20,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 std::string Dir(const std::string& name) {
-  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
-  mkdir(dir.c_str(), 0755);
-  return dir;
+  return kvmfarm::testing::FreshTestDir(absl::StrCat(".", name));
 }
 
 void Touch(const std::string& path) { std::ofstream(path) << "x"; }

@@ -8,6 +8,7 @@
 // Example:
 //
 //   const std::string db = FreshTestPath(".db");  // $TEST_TMPDIR/FleetTest.Registers.db
+//   const std::string root = FreshTestDir();      // an empty directory of its own
 //   ASSERT_OK_AND_ASSIGN(auto store, SqliteStore::Open(db));
 #ifndef KVMFARM_COMMON_TESTING_TEST_PATHS_H_
 #define KVMFARM_COMMON_TESTING_TEST_PATHS_H_
@@ -39,6 +40,15 @@ inline std::string FreshTestPath(absl::string_view suffix = "") {
   std::filesystem::remove_all(path, error);
   EXPECT_FALSE(error) << path << ": " << error.message();
   return path;
+}
+
+// FreshTestPath(suffix) made an empty directory (with its parents).
+inline std::string FreshTestDir(absl::string_view suffix = "") {
+  const std::string dir = FreshTestPath(suffix);
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  EXPECT_FALSE(error) << dir << ": " << error.message();
+  return dir;
 }
 
 }  // namespace kvmfarm::testing
