@@ -12,8 +12,8 @@
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<JobSlot::Lease> lease,
 //                    slot.Acquire(request.attempt_id(), farm::v1::JOB_KIND_BENCHMARK));
-//   lease->OnCancel([&child] { child->Kill(); });
-//   ... run; lease->SetProgress(progress); ...
+//   JobRunner job({lease.get(), client_gone, on_progress});  // Cancel reaches the job
+//   ... run; job.Report(progress); ...
 //   // the lease's destruction frees the slot
 #ifndef KVMFARM_AGENT_JOB_SLOT_H_
 #define KVMFARM_AGENT_JOB_SLOT_H_

@@ -138,9 +138,10 @@ farm::v1::BenchmarkResult ParseOutcome(const absl::StatusOr<ProcessResult>& outc
 
 // What the agent adds to every native result: the device's samples and energy,
 // farm-workload's log, provenance, and notes on what could not be read.
-void AddJobContext(const std::vector<farm::v1::EnvironmentSample>& samples,
-                   const WorkloadStderr& stderr_lines, absl::Duration elapsed,
-                   const NativeBenchmarkOptions& options, farm::v1::BenchmarkResult* result) {
+void AddEnvironmentAndProvenance(const std::vector<farm::v1::EnvironmentSample>& samples,
+                                 const WorkloadStderr& stderr_lines, absl::Duration elapsed,
+                                 const NativeBenchmarkOptions& options,
+                                 farm::v1::BenchmarkResult* result) {
   for (const farm::v1::EnvironmentSample& s : samples) *result->add_environment() = s;
   AddEnergy(stderr_lines.workload_starts(), elapsed, result);
   result->set_log(stderr_lines.log());
@@ -205,7 +206,7 @@ farm::v1::BenchmarkResult RunNativeBenchmark(const farm::v1::RunBenchmarkRequest
   farm::v1::BenchmarkResult result = ParseOutcome(outcome, job, deadline);
   result.set_attempt_id(request.attempt_id());
   result.set_mode(farm::v1::MODE_NATIVE);
-  AddJobContext(samples, stderr_lines, absl::Now() - started, options, &result);
+  AddEnvironmentAndProvenance(samples, stderr_lines, absl::Now() - started, options, &result);
   *result.mutable_started_at() = ToProtoTimestamp(started);
   *result.mutable_finished_at() = ToProtoTimestamp(absl::Now());
   return result;

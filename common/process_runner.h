@@ -2,19 +2,20 @@
 // File: process_runner.h
 // -----------------------------------------------------------------------------
 //
-// Starting a child program, behind an interface: the agent's jobs start
-// farm-workload through a ProcessRunner, so their deadline, cancel and progress
-// handling is tested with a fake (common/testing/fake_process_runner.h) instead of
-// real programs. SubprocessRunner is the one real implementation, over Subprocess
+// Starting a child program, behind an interface: the job runner (agent/job_runner.h)
+// runs a child through a ProcessRunner, so its deadline, cancel and progress
+// handling, and the native benchmark job on it, are tested with a fake
+// (common/testing/fake_process_runner.h) instead of real programs. (Guests are
+// started by agent/vm's Vm over Subprocess directly: their tests boot real QEMU.)
+// SubprocessRunner is the one real implementation, over Subprocess
 // (common/subprocess.h), with all of its guarantees.
 //
 // Example:
 //
 //   SubprocessRunner processes;
-//   ASSIGN_OR_RETURN(std::unique_ptr<RunningProcess> child, processes.Start(spec));
-//   lease->OnCancel([&child] { child->Kill(); });
-//   while (!child->WaitFor(absl::Milliseconds(200))) { ... }
-//   const ProcessResult result = child->Wait();
+//   JobRunner job(context);
+//   ASSIGN_OR_RETURN(ProcessResult result,
+//                    job.RunProcess(processes, spec, absl::Now() + deadline));
 #ifndef KVMFARM_COMMON_PROCESS_RUNNER_H_
 #define KVMFARM_COMMON_PROCESS_RUNNER_H_
 

@@ -76,7 +76,11 @@ void RemoveDatabase(const std::string& path) {
 // Heartbeats against a real farm-controller process.
 void HeartbeatPhase(const std::string& controller_binary, int devices, int seconds) {
   const std::string dir = absl::StrCat("/tmp/kvmfarm-scale-", getpid());
-  std::filesystem::create_directories(dir);
+  std::error_code error;
+  if (!std::filesystem::create_directories(dir, error) && error) {
+    std::fprintf(stderr, "cannot create %s: %s\n", dir.c_str(), error.message().c_str());
+    return;
+  }
   ProcessSpec spec;
   spec.argv = {controller_binary, "--listen",    "127.0.0.1:0", "--db",
                dir + "/farm.db",  "--port-file", dir + "/port", "--heartbeat-interval=10s"};

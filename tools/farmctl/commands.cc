@@ -126,11 +126,9 @@ int Devices(const Invocation& in) {
                });
 }
 
-constexpr char kDeviceNeedsId[] = "device needs a subcommand and a device id";
-
 int DeviceShow(const Invocation& in) {
   const std::string id = Operand(in, 0);
-  if (id.empty()) return UsageError(kDeviceNeedsId);
+  if (id.empty()) return UsageError("device show needs a device id");
   farm::v1::ListDevicesRequest request;
   request.mutable_selector()->add_device_ids(id);
   absl::StatusOr<farm::v1::ListDevicesResponse> response =
@@ -145,7 +143,7 @@ int DeviceShow(const Invocation& in) {
 }
 
 int DeviceHistory(const Invocation& in) {
-  if (Operand(in, 0).empty()) return UsageError(kDeviceNeedsId);
+  if (Operand(in, 0).empty()) return UsageError("device history needs a device id");
   farm::v1::GetDeviceHistoryRequest request;
   request.set_device_id(Operand(in, 0));
   return Reply(in.controller->Call(&ControllerStub::GetDeviceHistory, request),
@@ -158,7 +156,7 @@ int DeviceHistory(const Invocation& in) {
 }
 
 int DeviceSetState(const Invocation& in) {
-  if (Operand(in, 0).empty()) return UsageError(kDeviceNeedsId);
+  if (Operand(in, 0).empty()) return UsageError("device set-state needs a device id");
   farm::v1::SetDeviceStateRequest request;
   request.set_device_id(Operand(in, 0));
   request.set_reason(absl::GetFlag(FLAGS_reason));
