@@ -67,8 +67,7 @@ std::string Summarize(const farm::v1::KvmCapability& c) {
                    " cores: ", absl::StrJoin(cores, ", "), "\nkernel: ", d.kernel_release(),
                    "\nandroid: ", d.android_release(), "\nabi: ", d.abi(), "\nchecks:\n");
   for (const farm::v1::Check& check : c.checks()) {
-    absl::StrAppend(&out, "  ", farm::v1::Outcome_Name(check.outcome()).substr(8), " ",
-                    check.name(), "\n");
+    absl::StrAppend(&out, "  ", EnumValueName(check.outcome()), " ", check.name(), "\n");
   }
   absl::StrAppend(&out, "hypervisor: ", HypervisorKindName(c.hypervisor_kind()),
                   "\nverdict: ", EnumValueName(c.verdict()), "\n");

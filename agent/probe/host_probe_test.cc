@@ -23,7 +23,7 @@ TEST(HostProbeTest, TellsTheTruthAboutThisMachine) {
   EXPECT_TRUE(c->has_agent_user());
   EXPECT_FALSE(c->verdict_reasons().empty()) << report;
   EXPECT_NE(c->verdict(), farm::v1::VERDICT_UNSPECIFIED);
-  // Without the boot check (a later part of the agent), never READY.
+  // Without the boot check (agent/probe/boot_check, not run by RunProbe), never READY.
   EXPECT_NE(c->verdict(), farm::v1::VERDICT_KVM_READY) << report;
 
   if (::access("/dev/kvm", F_OK) != 0) {

@@ -2,7 +2,7 @@
 // File: scheduler.h
 // -----------------------------------------------------------------------------
 //
-// Turns sweeps into agent jobs, without supervision:
+// Turns sweeps into agent jobs, with no operator in the loop:
 //  * at most one task per device at a time (measurements must not overlap), at most
 //    `max_parallel` overall and the sweep's own max_parallel;
 //  * higher priority first, FIFO within a priority, and a waiting sweep's effective

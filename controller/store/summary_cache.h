@@ -4,7 +4,8 @@
 //
 // Store::LatestSummaries per device, kept in memory for GetMatrix. Reading and
 // parsing 100,000 summaries from SQLite takes ~110 ms on the reference machine
-// (10,000 devices); served from memory, the whole-fleet matrix is built in ~20 ms.
+// (10,000 devices); served from memory, the whole-fleet matrix is built in ~60 ms
+// (p50; docs/SPECIFICATION.md has the scale benchmark's figures).
 // A device's entry is dropped whenever a result for it is stored, and read again on
 // the next query, so the matrix is never staler than the database.
 //

@@ -172,10 +172,8 @@ TEST(FarmAgentServerTest, ServesCapabilityStatusAndHealthThenStopsOnSigterm) {
                 StatusIs(absl::StatusCode::kNotFound, HasSubstr("'nope'")));
   }
 
-  const absl::Time signalled = absl::Now();
   ASSERT_EQ(::kill(agent.process().pid(), SIGTERM), 0);
   const ProcessResult result = agent.process().Wait();
-  std::cerr << "SHUTDOWN TOOK " << absl::Now() - signalled << "\n";
   EXPECT_EQ(result.exit_code, 0) << result.Describe() << "\n" << result.stderr_data;
   EXPECT_THAT(result.stderr_data, HasSubstr("shutting down"));
 }

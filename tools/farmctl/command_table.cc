@@ -141,9 +141,8 @@ std::string CommandList(const std::vector<Command>& commands) {
   return out;
 }
 
-std::string AllFlagsHelp(const std::vector<Command>& commands,
-                         const std::vector<std::string>& extra_flags) {
-  std::set<std::string> names(extra_flags.begin(), extra_flags.end());
+std::string AllFlagsHelp(const std::vector<Command>& commands) {
+  std::set<std::string> names;
   for (const Command& command : commands) names.insert(command.flags.begin(), command.flags.end());
   std::string out;
   for (const std::string& name : names) absl::StrAppend(&out, FlagHelp(name));

@@ -74,9 +74,8 @@ std::string CommandHelp(const Command& command);
 // Every command's synopsis and help line, one after the other.
 std::string CommandList(const std::vector<Command>& commands);
 
-// Every flag the commands read (and `extra_flags`), each once, sorted, as FlagHelp.
-std::string AllFlagsHelp(const std::vector<Command>& commands,
-                         const std::vector<std::string>& extra_flags);
+// Every flag the commands read, each once, sorted, as FlagHelp.
+std::string AllFlagsHelp(const std::vector<Command>& commands);
 
 }  // namespace kvmfarm::farmctl
 

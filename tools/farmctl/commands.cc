@@ -187,6 +187,13 @@ int Probe(const Invocation&) {
 
 // ---- Sweeps ------------------------------------------------------------------
 
+// Follows a sweep to its end: 0 if it succeeded, 1 if it didn't or the stream failed.
+int WatchUntilEnd(const Invocation& in, const std::string& sweep_id) {
+  absl::StatusOr<farm::v1::SweepState> end = WatchSweep(*in.controller, sweep_id);
+  if (!end.ok()) return RequestFailed(end.status());
+  return *end == farm::v1::SWEEP_STATE_SUCCEEDED ? 0 : 1;
+}
+
 int SweepStart(const Invocation& in) {
   absl::StatusOr<farm::v1::SweepSpec> spec = BuildSweepSpec(SweepOptionsFromFlags());
   if (!spec.ok()) return UsageError(spec.status().message());
@@ -196,12 +203,12 @@ int SweepStart(const Invocation& in) {
       in.controller->Call(&ControllerStub::StartSweep, request);
   if (!response.ok()) return RequestFailed(response.status());
   std::cout << SweepLine(response->sweep()) << std::endl;
-  return absl::GetFlag(FLAGS_watch) ? WatchSweep(*in.controller, response->sweep().sweep_id()) : 0;
+  return absl::GetFlag(FLAGS_watch) ? WatchUntilEnd(in, response->sweep().sweep_id()) : 0;
 }
 
 int SweepWatch(const Invocation& in) {
   if (Operand(in, 0).empty()) return UsageError("sweep watch needs a sweep id");
-  return WatchSweep(*in.controller, Operand(in, 0));
+  return WatchUntilEnd(in, Operand(in, 0));
 }
 
 int SweepList(const Invocation& in) {
@@ -450,7 +457,7 @@ int PrintFarmctlHelp(const std::vector<std::string>& args) {
   if (match.ok()) {
     std::cout << CommandHelp(*match->command);
   } else {
-    std::cout << FarmctlUsage() << "\n\nFlags:\n" << AllFlagsHelp(FarmctlCommands(), {});
+    std::cout << FarmctlUsage() << "\n\nFlags:\n" << AllFlagsHelp(FarmctlCommands());
   }
   return 0;
 }

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/proto_enum.h"
 #include "tools/farmctl/format.h"
 
 namespace kvmfarm::farmctl {
@@ -57,7 +58,7 @@ std::string BarChart(const std::string& title, const std::vector<Bar>& bars,
 }
 
 std::string RowSection(const farm::v1::MatrixRow& row) {
-  const std::string verdict = farm::v1::Verdict_Name(row.verdict()).substr(8);
+  const std::string verdict = EnumValueName(row.verdict());
   std::string html = absl::StrCat(
       "<section><h2>", HtmlEscape(row.key()),
       row.is_fixture() ? " <span class=\"verdict fixture\">fixture</span>" : "",

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "tools/farmctl/format.h"
 
 namespace kvmfarm::farmctl {
@@ -58,7 +59,8 @@ void SweepWatchPrinter::Finish() {
   if (terminal_) out_ << SweepLine(last_) << std::endl;
 }
 
-int WatchSweep(const ControllerClient& controller, const std::string& sweep_id) {
+absl::StatusOr<farm::v1::SweepState> WatchSweep(const ControllerClient& controller,
+                                                const std::string& sweep_id) {
   farm::v1::WatchSweepRequest request;
   request.set_sweep_id(sweep_id);
   const bool terminal = isatty(STDOUT_FILENO) == 1;
@@ -67,12 +69,9 @@ int WatchSweep(const ControllerClient& controller, const std::string& sweep_id) 
       &ControllerStub::WatchSweep, request, [&](const farm::v1::WatchSweepResponse& event) {
         printer.Print(event, absl::Now(), terminal ? TerminalColumns() : 0);
       });
-  if (!status.ok()) {
-    std::cerr << "farmctl: " << status << "\n";
-    return 1;
-  }
+  RETURN_IF_ERROR(status);
   printer.Finish();
-  return printer.last().state() == farm::v1::SWEEP_STATE_SUCCEEDED ? 0 : 1;
+  return printer.last().state();
 }
 
 }  // namespace kvmfarm::farmctl

@@ -9,7 +9,7 @@
 //
 // Example:
 //
-//   return WatchSweep(controller, "s-20240101-0001");  // 0 if it succeeded
+//   ASSIGN_OR_RETURN(farm::v1::SweepState end, WatchSweep(controller, "s-20240101-0001"));
 #ifndef KVMFARM_TOOLS_FARMCTL_SWEEP_WATCH_H_
 #define KVMFARM_TOOLS_FARMCTL_SWEEP_WATCH_H_
 
@@ -17,6 +17,7 @@
 #include <ostream>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "farm/v1/controller.pb.h"
 #include "tools/farmctl/progress.h"
@@ -52,9 +53,10 @@ class SweepWatchPrinter {
   std::map<std::string, farm::v1::TaskState> last_state_;
 };
 
-// Follows `sweep_id` on stdout until it ends: 0 if it succeeded, 1 if it didn't or
-// the stream failed (the error on stderr).
-int WatchSweep(const ControllerClient& controller, const std::string& sweep_id);
+// Follows `sweep_id` on stdout until it ends: the state it ended in, or the
+// stream's error.
+absl::StatusOr<farm::v1::SweepState> WatchSweep(const ControllerClient& controller,
+                                                const std::string& sweep_id);
 
 }  // namespace kvmfarm::farmctl
 
