@@ -7,12 +7,13 @@
 #include <algorithm>
 #include <fstream>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/files.h"
+#include "common/image_name.h"
+#include "common/status_macros.h"
 
 namespace kvmfarm::vm {
 namespace {
@@ -64,15 +65,7 @@ std::vector<std::string> ListImages(const std::string& image_dir) {
 
 absl::StatusOr<GuestImage> ResolveImage(const std::string& image_dir, const std::string& name) {
   if (name.empty()) return absl::InvalidArgumentError("guest.image is required");
-  if (name == "." || name == ".." || !std::all_of(name.begin(), name.end(), [](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
-               c == '-';
-      })) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "guest.image '", name,
-        "' is not an image name: a single name of letters, digits, '.', '_', '-' from the "
-        "agent's image directory"));
-  }
+  RETURN_IF_ERROR(CheckImageName(name, "guest.image"));
   absl::StatusOr<std::string> root = RealPath(image_dir);
   if (!root.ok()) {
     return absl::FailedPreconditionError(

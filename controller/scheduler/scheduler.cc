@@ -440,11 +440,13 @@ void Scheduler::RecordFailureLocked(const Attempt& attempt, const absl::Status& 
   // is not at fault.
   const bool refused = IsAgentRefusal(error);
   if (!refused) fleet_->RecordFailure(attempt.task.device_id(), reason).IgnoreError();
-  store_->FinishAttempt(attempt.attempt_id, absl::StrCat("infrastructure error: ", reason), "")
-      .IgnoreError();
+  // One word for one thing: the attempt's outcome says what the task's status says.
+  const std::string outcome =
+      absl::StrCat(refused ? "refused by the agent: " : "infrastructure error: ", reason);
+  store_->FinishAttempt(attempt.attempt_id, outcome, "").IgnoreError();
   if (refused) {
     task->set_state(farm::v1::TASK_STATE_FAILED);
-    task->set_status(absl::StrCat("refused by the agent: ", reason));
+    task->set_status(outcome);
     *task->mutable_finished_at() = ToProtoTimestamp(now);
   } else if (static_cast<int>(task->attempts()) >= options_.retry_budget) {
     task->set_state(farm::v1::TASK_STATE_FAILED);

@@ -97,6 +97,12 @@ TEST_F(SchedulerTest, BadSpecsNameTheFieldAndEmptySelectionsSayWhy) {
   request.mutable_spec()->mutable_plan()->mutable_workloads(0)->set_name("gpu");
   EXPECT_THAT(scheduler_->StartSweep(request),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("spec.plan.workloads[0]")));
+  // A path where an image name belongs: refused here, as the agent would refuse it.
+  request = Request({"d0"});
+  request.mutable_spec()->mutable_plan()->mutable_guest()->set_image("../../etc");
+  EXPECT_THAT(scheduler_->StartSweep(request),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("spec.plan.guest.image '../../etc' is not an image name")));
   request = Request({"d0"});
   request.mutable_spec()->mutable_plan()->clear_workload_modes();
   EXPECT_THAT(scheduler_->StartSweep(request),
@@ -185,6 +191,11 @@ TEST_F(SchedulerTest, ARefusalIsNotRetried) {
   EXPECT_EQ(task.attempts(), 1u);
   EXPECT_THAT(task.status(), HasSubstr("refused by the agent: this agent reads a fixture tree"));
   EXPECT_EQ(fleet_->Get("d0")->consecutive_failures(), 0u);
+  // The attempt's log says the same, not "infrastructure error".
+  absl::StatusOr<std::vector<store::StoredAttempt>> attempts = store_->TaskAttempts(task.task_id());
+  ASSERT_THAT(attempts, IsOk());
+  ASSERT_EQ(attempts->size(), 1u);
+  EXPECT_EQ((*attempts)[0].outcome, "refused by the agent: this agent reads a fixture tree");
 }
 
 TEST_F(SchedulerTest, AFailedMeasurementIsAResultNotARetry) {

@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/image_name.h"
 #include "common/limits.h"
 #include "common/proto_time.h"
+#include "common/status_macros.h"
 #include "workloads/catalog.h"
 
 namespace kvmfarm::scheduler {
@@ -31,6 +33,11 @@ absl::Status ValidateSweepSpec(const farm::v1::SweepSpec& spec) {
       return absl::InvalidArgumentError(
           absl::StrCat("spec.plan.workloads[", i, "]: ", valid.message()));
     }
+  }
+  // The agent takes only a name from its image directory: refuse anything else now,
+  // not after dispatch. (Whether an empty name will do is the agent's rule.)
+  if (!plan.guest().image().empty()) {
+    RETURN_IF_ERROR(CheckImageName(plan.guest().image(), "spec.plan.guest.image"));
   }
   for (int i = 0; i < plan.boots_size(); ++i) {
     const farm::v1::BootPlan& boot = plan.boots(i);
