@@ -146,7 +146,7 @@ void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
 
 absl::Status Scheduler::Resume() {
   ASSIGN_OR_RETURN(const std::vector<farm::v1::Sweep> sweeps, store_->ListSweeps(100000));
-  std::vector<std::pair<std::string, std::string>> to_cancel;  // address, attempt
+  std::vector<AbandonedAttempt> abandoned;
   {
     absl::MutexLock lock(&mu_);
     next_sweep_ += sweeps.size();
@@ -158,9 +158,7 @@ absl::Status Scheduler::Resume() {
         // The attempt was in flight when the controller died. Its stream can't be
         // rejoined: cancel it on the agent if it still runs, then try again.
         absl::StatusOr<farm::v1::Device> device = fleet_->Get(task.device_id());
-        if (device.ok() && !device->agent_address().empty()) {
-          to_cancel.emplace_back(device->agent_address(), task.attempt_id());
-        }
+        abandoned.push_back({device.ok() ? device->agent_address() : "", task.attempt_id()});
         task.set_state(farm::v1::TASK_STATE_WAITING);
         task.set_status(absl::StrCat("resumed after a controller restart; attempt ",
                                      task.attempt_id(), " abandoned"));
@@ -171,13 +169,32 @@ absl::Status Scheduler::Resume() {
       active_[sweep.sweep_id()] = std::move(sweep);
     }
   }
-  for (const auto& [address, attempt] : to_cancel) {
-    absl::StatusOr<farm::v1::GetStatusResponse> status = agents_->GetStatus(address);
-    if (status.ok() && status->busy_job().attempt_id() == attempt) {
-      agents_->Cancel(address, attempt).IgnoreError();
+  for (const AbandonedAttempt& attempt : abandoned) {
+    const std::string outcome = CancelAbandoned(attempt);
+    absl::Status recorded = store_->FinishAttempt(attempt.attempt_id, outcome, "");
+    if (!recorded.ok()) {
+      FARM_LOG(WARNING) << "attempt " << attempt.attempt_id << " (" << outcome
+                        << "): outcome not stored: " << recorded.message();
     }
   }
   return absl::OkStatus();
+}
+
+std::string Scheduler::CancelAbandoned(const AbandonedAttempt& attempt) {
+  constexpr char kAbandoned[] = "abandoned: controller restarted";
+  if (attempt.agent_address.empty()) return absl::StrCat(kAbandoned, "; the device has no agent");
+  absl::StatusOr<farm::v1::GetStatusResponse> status = agents_->GetStatus(attempt.agent_address);
+  if (!status.ok()) {
+    return absl::StrCat(kAbandoned, "; the agent did not answer: ", status.status().message());
+  }
+  if (status->busy_job().attempt_id() != attempt.attempt_id) {
+    return absl::StrCat(kAbandoned, "; the agent was no longer running it");
+  }
+  const absl::Status cancelled = agents_->Cancel(attempt.agent_address, attempt.attempt_id);
+  if (!cancelled.ok()) {
+    return absl::StrCat(kAbandoned, "; cancelling it on the agent failed: ", cancelled.message());
+  }
+  return absl::StrCat(kAbandoned, "; the agent cancelled the job");
 }
 
 absl::StatusOr<farm::v1::Sweep> Scheduler::StartSweep(const farm::v1::StartSweepRequest& request) {

@@ -107,6 +107,16 @@ class Scheduler {
     std::string sweep_id;
     std::string task_id;
   };
+  // An attempt that was in flight when the controller died.
+  struct AbandonedAttempt {
+    std::string agent_address;  // empty when the device is gone
+    std::string attempt_id;
+  };
+
+  // Resume's step: cancels an abandoned attempt on its agent if it still runs there;
+  // the attempt's outcome, saying what happened ("abandoned: controller restarted;
+  // the agent cancelled the job").
+  std::string CancelAbandoned(const AbandonedAttempt& attempt);
 
   // Dispatch's steps: the tasks due now, highest effective priority first; why one
   // of them must wait (empty: it may run); and its attempt started.

@@ -269,6 +269,13 @@ TEST_F(SchedulerTest, ARestartedSchedulerResumesAndCancelsTheAbandonedAttempt) {
   EXPECT_THAT(agents_.cancelled, ::testing::ElementsAre(in_flight + "@d0:7420"));
   EXPECT_THAT(Stored(sweep->sweep_id()).tasks(0).status(),
               HasSubstr("resumed after a controller restart"));
+  // The abandoned attempt has an outcome that says what became of it.
+  absl::StatusOr<std::vector<store::StoredAttempt>> attempts =
+      store_->TaskAttempts(Stored(sweep->sweep_id()).tasks(0).task_id());
+  ASSERT_THAT(attempts, IsOk());
+  ASSERT_EQ(attempts->size(), 1u);
+  EXPECT_EQ((*attempts)[0].attempt_id, in_flight);
+  EXPECT_EQ((*attempts)[0].outcome, "abandoned: controller restarted; the agent cancelled the job");
   EXPECT_EQ(scheduler_->Dispatch(), 1);
   RunQueued();
   EXPECT_EQ(scheduler_->Dispatch(), 1);
@@ -277,6 +284,24 @@ TEST_F(SchedulerTest, ARestartedSchedulerResumesAndCancelsTheAbandonedAttempt) {
   EXPECT_EQ(stored.state(), farm::v1::SWEEP_STATE_SUCCEEDED);
   EXPECT_EQ(stored.tasks(0).attempt_id(), stored.tasks(0).task_id() + "/a2");
   EXPECT_THAT(store_->CountMeasurements(), IsOkAndHolds(3));
+}
+
+TEST_F(SchedulerTest, AnAbandonedAttemptTheAgentNoLongerRunsSaysSo) {
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(Request({"d0"}));
+  ASSERT_THAT(sweep, IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  const farm::v1::Task in_flight = Stored(sweep->sweep_id()).tasks(0);
+  queued_.clear();
+  killed_ = std::move(scheduler_);
+  scheduler_ = MakeScheduler();  // the agent is idle: its job ended with the controller
+  ASSERT_THAT(scheduler_->Resume(), IsOk());
+  EXPECT_TRUE(agents_.cancelled.empty());
+  absl::StatusOr<std::vector<store::StoredAttempt>> attempts =
+      store_->TaskAttempts(in_flight.task_id());
+  ASSERT_THAT(attempts, IsOk());
+  ASSERT_EQ(attempts->size(), 1u);
+  EXPECT_EQ((*attempts)[0].outcome,
+            "abandoned: controller restarted; the agent was no longer running it");
 }
 
 TEST_F(SchedulerTest, WatchersSeeTaskChangesProgressAndTheSummary) {
