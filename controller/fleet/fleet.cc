@@ -331,6 +331,27 @@ absl::Status Fleet::RecordSuccess(const std::string& device_id) {
   return Commit(std::move(device), "");
 }
 
+absl::Status Fleet::RecordResult(const farm::v1::Task& task) {
+  absl::MutexLock lock(&mu_);
+  const farm::v1::Device* known = Find(task.device_id());
+  if (known == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no device '", task.device_id(), "'"));
+  }
+  farm::v1::DeviceEvent event;
+  *event.mutable_time() = ToProtoTimestamp(clock_->Now());
+  event.set_description(absl::StrCat("result stored: ", LowerEnumValueName(task.kind()),
+                                     task.mode() != farm::v1::MODE_UNSPECIFIED
+                                         ? absl::StrCat(" ", LowerEnumValueName(task.mode()))
+                                         : "",
+                                     ", ", task.status(), " (task ", task.task_id(), ")"));
+  *event.mutable_state() = known->state();
+  event.set_sweep_id(task.sweep_id());
+  event.set_task_id(task.task_id());
+  event.set_verdict(task.has_capability() ? task.capability().verdict()
+                                          : known->capability().verdict());
+  return store_->AppendDeviceEvent(task.device_id(), event);
+}
+
 absl::Status Fleet::UpdateCapability(const std::string& device_id,
                                      const farm::v1::KvmCapability& capability) {
   absl::MutexLock lock(&mu_);

@@ -74,6 +74,9 @@ class Fleet {
   // The scheduler's report of a device's infrastructure failure or success.
   absl::Status RecordFailure(const std::string& device_id, const std::string& reason);
   absl::Status RecordSuccess(const std::string& device_id);
+  // A task's result was stored: the device's history says so, naming the sweep and
+  // the task (and, for a capability step, the verdict it reported).
+  absl::Status RecordResult(const farm::v1::Task& task);
   // A capability step's result: the device's capability (and derived labels) become
   // the new report; a verdict change is recorded in the history.
   absl::Status UpdateCapability(const std::string& device_id,

@@ -440,8 +440,12 @@ void Scheduler::StoreResultLocked(const Attempt& attempt, farm::v1::Task done, a
   if (!stored.ok()) FARM_LOG(ERROR) << "storing result: " << stored.status();
   if (newly_stored && options_.on_result_stored) options_.on_result_stored(device_id);
   fleet_->RecordSuccess(device_id).IgnoreError();
-  if (done.has_capability() && newly_stored) {
-    fleet_->UpdateCapability(device_id, done.capability()).IgnoreError();
+  if (newly_stored) {
+    if (done.has_capability()) {
+      fleet_->UpdateCapability(device_id, done.capability()).IgnoreError();
+    }
+    absl::Status recorded = fleet_->RecordResult(done);
+    if (!recorded.ok()) FARM_LOG(WARNING) << "device history: " << recorded;
   }
   *task = std::move(done);
   farm::v1::WatchSweepResponse event;

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/status_matchers.h"
@@ -196,6 +197,28 @@ TEST_F(SchedulerTest, ARefusalIsNotRetried) {
   ASSERT_THAT(attempts, IsOk());
   ASSERT_EQ(attempts->size(), 1u);
   EXPECT_EQ((*attempts)[0].outcome, "refused by the agent: this agent reads a fixture tree");
+}
+
+TEST_F(SchedulerTest, AStoredResultIsInTheDevicesHistory) {
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(CapabilityOnly({"d0"}));
+  ASSERT_THAT(sweep, IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  RunQueued();
+  const farm::v1::Task task = Stored(sweep->sweep_id()).tasks(0);
+  ASSERT_EQ(task.state(), farm::v1::TASK_STATE_SUCCEEDED);
+  absl::StatusOr<std::vector<farm::v1::DeviceEvent>> history = store_->DeviceHistory("d0", 10);
+  ASSERT_THAT(history, IsOk());
+  ASSERT_FALSE(history->empty());
+  const farm::v1::DeviceEvent& newest = history->front();
+  EXPECT_THAT(newest.description(), HasSubstr("result stored: capability"));
+  EXPECT_EQ(newest.sweep_id(), sweep->sweep_id());
+  EXPECT_EQ(newest.task_id(), task.task_id());
+  EXPECT_EQ(newest.verdict(), farm::v1::VERDICT_KVM_BOOT_UNTESTED);  // what the agent reported
+  bool verdict_change = false;
+  for (const farm::v1::DeviceEvent& event : *history) {
+    if (absl::StrContains(event.description(), "capability: verdict")) verdict_change = true;
+  }
+  EXPECT_TRUE(verdict_change) << "the verdict change is in the history too";
 }
 
 TEST_F(SchedulerTest, AFailedMeasurementIsAResultNotARetry) {
