@@ -15,6 +15,7 @@
 #include "agent/workload_flags.h"
 #include "common/measurement.h"
 #include "common/proto_time.h"
+#include "workloads/catalog.h"
 
 namespace kvmfarm::vm {
 namespace {
@@ -76,7 +77,10 @@ VmSpec WorkloadVmSpec(const farm::v1::RunBenchmarkRequest& request, const BootJo
   spec.tsc_khz = HostTscKhz();
   for (const farm::v1::WorkloadSpec& w : request.workloads()) {
     if (w.name() != "io") continue;
-    const uint64_t bytes = (w.has_size_bytes() ? w.size_bytes() : 256ull << 20) + (64ull << 20);
+    // Its file (size_bytes, the catalog's default when the spec has none), plus room
+    // for the filesystem. The request was validated against the catalog.
+    const absl::StatusOr<workloads::WorkloadParameters> io = workloads::ResolveWorkloadSpec(w);
+    const uint64_t bytes = (io.ok() ? io->size_bytes : 0) + (64ull << 20);
     if (!disk->Create(options.work_dir, bytes)) {
       result->add_notes(absl::StrCat("no scratch disk in ", options.work_dir, ": io is absent"));
       break;
