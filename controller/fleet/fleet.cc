@@ -98,15 +98,20 @@ farm::v1::Device* Fleet::Find(const std::string& device_id) {
   return it == devices_.end() ? nullptr : &it->second;
 }
 
+farm::v1::DeviceEvent Fleet::NewEvent(const farm::v1::Device& device,
+                                      const std::string& description) const {
+  farm::v1::DeviceEvent event;
+  *event.mutable_time() = ToProtoTimestamp(clock_->Now());
+  event.set_description(description);
+  *event.mutable_state() = device.state();
+  event.set_verdict(device.capability().verdict());
+  return event;
+}
+
 absl::Status Fleet::Commit(farm::v1::Device device, const std::string& description) {
   RETURN_IF_ERROR(store_->PutDevice(device));
   if (!description.empty()) {
-    farm::v1::DeviceEvent event;
-    *event.mutable_time() = ToProtoTimestamp(clock_->Now());
-    event.set_description(description);
-    *event.mutable_state() = device.state();
-    event.set_verdict(device.capability().verdict());
-    RETURN_IF_ERROR(store_->AppendDeviceEvent(device.device_id(), event));
+    RETURN_IF_ERROR(store_->AppendDeviceEvent(device.device_id(), NewEvent(device, description)));
   }
   devices_[device.device_id()] = std::move(device);
   return absl::OkStatus();
@@ -337,18 +342,15 @@ absl::Status Fleet::RecordResult(const farm::v1::Task& task) {
   if (known == nullptr) {
     return absl::NotFoundError(absl::StrCat("no device '", task.device_id(), "'"));
   }
-  farm::v1::DeviceEvent event;
-  *event.mutable_time() = ToProtoTimestamp(clock_->Now());
-  event.set_description(absl::StrCat("result stored: ", LowerEnumValueName(task.kind()),
-                                     task.mode() != farm::v1::MODE_UNSPECIFIED
-                                         ? absl::StrCat(" ", LowerEnumValueName(task.mode()))
-                                         : "",
-                                     ", ", task.status(), " (task ", task.task_id(), ")"));
-  *event.mutable_state() = known->state();
+  farm::v1::DeviceEvent event =
+      NewEvent(*known, absl::StrCat("result stored: ", LowerEnumValueName(task.kind()),
+                                    task.mode() != farm::v1::MODE_UNSPECIFIED
+                                        ? absl::StrCat(" ", LowerEnumValueName(task.mode()))
+                                        : "",
+                                    ", ", task.status(), " (task ", task.task_id(), ")"));
   event.set_sweep_id(task.sweep_id());
   event.set_task_id(task.task_id());
-  event.set_verdict(task.has_capability() ? task.capability().verdict()
-                                          : known->capability().verdict());
+  if (task.has_capability()) event.set_verdict(task.capability().verdict());
   return store_->AppendDeviceEvent(task.device_id(), event);
 }
 

@@ -88,6 +88,10 @@ class Fleet {
   absl::StatusOr<farm::v1::Device> Get(const std::string& device_id) const;
 
  private:
+  // A history event for `device` as it stands: now, the description, its state and
+  // verdict.
+  farm::v1::DeviceEvent NewEvent(const farm::v1::Device& device,
+                                 const std::string& description) const;
   // Writes the device and an event to the store, then updates memory.
   absl::Status Commit(farm::v1::Device device, const std::string& description)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
