@@ -143,9 +143,8 @@ absl::StatusOr<std::unique_ptr<JobSlot::Lease>> AgentServiceImpl::AdmitBenchmark
   RETURN_IF_ERROR(ValidateBenchmarkRequest(request));
   const bool in_guest = request.mode() != farm::v1::MODE_NATIVE;
   if (in_guest) {
-    const std::string image =
-        request.guest().image().empty() ? vm::HostImageName() : request.guest().image();
-    RETURN_IF_ERROR(vm::ResolveImage(config_.vm.image_dir, image).status());
+    RETURN_IF_ERROR(
+        vm::ResolveImage(config_.vm.image_dir, vm::GuestImageName(request.guest())).status());
   }
   if (config_.native.workload_binary.empty() && (!in_guest || request.compare_with_native())) {
     return absl::FailedPreconditionError(

@@ -208,8 +208,7 @@ farm::v1::BenchmarkResult RunWorkloadsInGuest(const farm::v1::RunBenchmarkReques
   result.set_attempt_id(request.attempt_id());
   result.set_mode(request.mode());
   *result.mutable_started_at() = ToProtoTimestamp(absl::Now());
-  const std::string image_name =
-      request.guest().image().empty() ? HostImageName() : request.guest().image();
+  const std::string image_name = GuestImageName(request.guest());
   absl::StatusOr<GuestImage> image = ResolveImage(options.image_dir, image_name);
   if (!image.ok()) {
     result.set_failure_reason(std::string(image.status().message()));

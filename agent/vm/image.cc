@@ -54,6 +54,10 @@ std::string ArchName(farm::v1::CpuArch arch) {
 
 std::string HostImageName() { return ArchName(HostArch()); }
 
+std::string GuestImageName(const farm::v1::GuestConfig& guest) {
+  return guest.image().empty() ? HostImageName() : guest.image();
+}
+
 std::vector<std::string> ListImages(const std::string& image_dir) {
   std::vector<std::string> names;
   for (const std::string& name : ListDirectory(image_dir)) {

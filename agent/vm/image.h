@@ -38,6 +38,10 @@ std::vector<std::string> ListImages(const std::string& image_dir);
 // The image named like the host's architecture ("x86_64", "arm64").
 std::string HostImageName();
 
+// The image a benchmark's guest config names: its image, or HostImageName() when
+// it names none.
+std::string GuestImageName(const farm::v1::GuestConfig& guest);
+
 // The architecture this agent was built for (its host's).
 farm::v1::CpuArch HostArch();
 

@@ -54,5 +54,12 @@ TEST_F(ImageTest, MissingImagesAndFilesAreNotFoundAndListWhatThereIs) {
   EXPECT_THAT(ListImages(root_.path()), ElementsAre("broken", "secret", "x86_64"));
 }
 
+TEST(GuestImageNameTest, TheNamedImageElseTheHostsOwn) {
+  farm::v1::GuestConfig guest;
+  EXPECT_EQ(GuestImageName(guest), HostImageName());
+  guest.set_image("arm64");
+  EXPECT_EQ(GuestImageName(guest), "arm64");
+}
+
 }  // namespace
 }  // namespace kvmfarm::vm
