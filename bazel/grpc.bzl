@@ -19,25 +19,31 @@ def cc_grpc_library(name, srcs, deps = [], visibility = None):
 
     Args:
       name: the cc_library's name.
-      srcs: .proto files of this package, in import paths relative to the package.
+      srcs: .proto files of this package, in import paths relative to the package
+        (which may be in an external repository, such as @grpc_proto).
       deps: cc_library targets the generated code needs besides protobuf and gRPC.
       visibility: of the cc_library.
     """
     package = native.package_name()
+
+    # Where the package's files are in the execution root: an external repository's
+    # (@grpc_proto, Debian's grpc-proto) are under external/<name>/.
+    repository = native.repository_name()[1:]
+    root = "/".join([p for p in [("external/" + repository) if repository else "", package] if p])
     bases = [src[:-len(".proto")] for src in srcs]
     pb_hdrs = [b + ".pb.h" for b in bases] + [b + ".grpc.pb.h" for b in bases]
     mock_hdrs = [b + "_mock.grpc.pb.h" for b in bases]
     pb_srcs = [b + ".pb.cc" for b in bases] + [b + ".grpc.pb.cc" for b in bases]
 
-    # The output root for this package: $(GENDIR)/<package>.
-    out_root = "$(GENDIR)/" + package if package else "$(GENDIR)"
+    # The output root for this package: $(GENDIR)/<root>.
+    out_root = "$(GENDIR)/" + root if root else "$(GENDIR)"
     native.genrule(
         name = name + "_codegen",
         srcs = srcs,
         outs = pb_hdrs + mock_hdrs + pb_srcs,
         cmd = " ".join([
             "protoc",
-            "--proto_path=" + (package if package else "."),
+            "--proto_path=" + (root if root else "."),
             "--cpp_out=" + out_root,
             "--grpc_out=generate_mock_code=true:" + out_root,
             "--plugin=protoc-gen-grpc=$$(command -v grpc_cpp_plugin)",
@@ -52,9 +58,10 @@ def cc_grpc_library(name, srcs, deps = [], visibility = None):
         hdrs = pb_hdrs + mock_hdrs,
         # -isystem: generated headers are not ours to warn about.
         includes = ["."],
+        # "@//": kvmfarm's own aliases, also when the macro runs in another repository.
         deps = deps + [
-            "//third_party:grpcpp",
-            "//third_party:protobuf",
+            "@//third_party:grpcpp",
+            "@//third_party:protobuf",
         ],
         visibility = visibility,
     )

@@ -18,6 +18,7 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   g++-aarch64-linux-gnu
   clang-format  # .ci/run checks the C++ formatting (tools/check_format.sh)
+  grpc-proto  # grpc.reflection.v1's .proto, compiled by //third_party:grpc_reflection_v1
 )
 RUN_PACKAGES=(
   qemu-system-x86 qemu-system-arm qemu-utils busybox-static cpio lz4
