@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ip_address.h"
 #include "common/logging.h"
+#include "common/reflection_v1.h"
 #include "common/status_macros.h"
 
 namespace kvmfarm {
@@ -54,6 +55,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
 
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // v1 beside the library's v1alpha: clients on newer gRPC ask for v1.
+  AddServerReflectionV1(&builder);
   int bound_port = 0;
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &bound_port);
   for (grpc::Service* service : options.services) builder.RegisterService(service);

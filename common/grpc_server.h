@@ -7,9 +7,10 @@
 //  * SO_REUSEPORT off (GRPC_ARG_ALLOW_REUSEPORT = 0). gRPC turns it on by default,
 //    and then a second server on the same port starts "successfully" and silently
 //    takes half the traffic. Here it fails with a clear error instead.
-//  * The standard health service (grpc.health.v1.Health) and server reflection are
-//    registered explicitly, so grpcurl-style tools and other languages' clients can
-//    talk to any kvmfarm server.
+//  * The standard health service (grpc.health.v1.Health) and server reflection, both
+//    v1 (grpc.reflection.v1, common/reflection_v1.h) and v1alpha (gRPC's library),
+//    are registered explicitly, so grpcurl-style tools and other languages' clients,
+//    old and new, can talk to any kvmfarm server.
 //  * The port actually bound is reported (and optionally written to a file), so
 //    tests and scripts can listen on port 0 and let the OS choose.
 //
