@@ -253,7 +253,7 @@ int main(int argc, char** argv) {
       "  farm-agent --probe --boot-check\n"
       "                                also boot a real guest under KVM for the verdict\n"
       "  farm-agent --listen 127.0.0.1:7420\n"
-      "                                serve gRPC (health and reflection included)\n\n"
+      "                                serve gRPC (health, reflection v1 and v1alpha)\n\n"
       "Flag names take dashes or underscores: --device-id and --device_id are the same.");
   kvmfarm::ParseFlagsOnly(argc, argv, "farm-agent");
   return absl::GetFlag(FLAGS_probe) ? kvmfarm::RunProbeOnce() : kvmfarm::ServeOrExplain();
