@@ -4,23 +4,117 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
+#include "common/status_macros.h"
 #include "controller/comparison/sweep_comparison.h"
 #include "controller/matrix/matrix.h"
+#include "controller/paging/page_token.h"
 #include "controller/task_logs/task_logs.h"
 #include "proto/states.h"
 
 namespace kvmfarm {
 namespace {
 
-constexpr uint32_t kDefaultHistory = 100;
-constexpr uint32_t kMaxHistory = 10000;
+using paging::PageKey;
+using paging::PageRequest;
+
+// Page sizes: a default that fits farmctl's screens, a ceiling well under gRPC's
+// 4 MB message limit (a device is about 400 bytes, an event or a sweep less).
+constexpr paging::PageSizes kDevicePages{/*default_size=*/500, /*max_size=*/2000};
+constexpr paging::PageSizes kHistoryPages{/*default_size=*/100, /*max_size=*/10000};
+constexpr paging::PageSizes kSweepPages{/*default_size=*/100, /*max_size=*/1000};
+
+constexpr absl::string_view kDeviceList = "ListDevices";
+constexpr absl::string_view kHistoryList = "GetDeviceHistory";
+constexpr absl::string_view kSweepList = "ListSweeps";
+
+absl::Status CheckSelector(const farm::v1::Selector& selector, absl::string_view field) {
+  for (int i = 0; i < selector.match_size(); ++i) {
+    if (selector.match(i).key().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".match[", i, "].key is empty"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The states filter of ListSweeps as one string, equal for equal sets.
+std::string StatesFilter(const google::protobuf::RepeatedField<int>& states) {
+  std::set<int> unique(states.begin(), states.end());
+  return absl::StrJoin(unique, ",");
+}
 
 }  // namespace
+
+absl::StatusOr<farm::v1::ListDevicesResponse> ControllerServiceImpl::DevicesPage(
+    const farm::v1::ListDevicesRequest& request) {
+  RETURN_IF_ERROR(CheckSelector(request.selector(), "selector"));
+  const std::string filter = request.selector().SerializeAsString();
+  ASSIGN_OR_RETURN(const PageRequest page,
+                   paging::ReadPageRequest(kDeviceList, filter, request.page_token(),
+                                           request.page_size(), kDevicePages));
+  std::vector<farm::v1::Device> devices =
+      fleet_->List(request.selector(), page.after ? page.after->id : "", page.size + 1);
+  farm::v1::ListDevicesResponse response;
+  response.set_next_page_token(
+      paging::TrimToPage(&devices, page, kDeviceList, filter, [](const farm::v1::Device& d) {
+        return PageKey{0, d.device_id()};
+      }));
+  for (farm::v1::Device& device : devices) *response.add_devices() = std::move(device);
+  return response;
+}
+
+absl::StatusOr<farm::v1::GetDeviceHistoryResponse> ControllerServiceImpl::HistoryPage(
+    const farm::v1::GetDeviceHistoryRequest& request) {
+  if (!fleet_->Get(request.device_id()).ok()) {
+    return absl::NotFoundError(absl::StrCat("device_id: no device '", request.device_id(), "'"));
+  }
+  ASSIGN_OR_RETURN(const PageRequest page,
+                   paging::ReadPageRequest(kHistoryList, request.device_id(), request.page_token(),
+                                           request.page_size(), kHistoryPages));
+  std::optional<int64_t> before;
+  if (page.after) before = page.after->number;
+  ASSIGN_OR_RETURN(std::vector<store::StoredDeviceEvent> events,
+                   store_->DeviceHistory(request.device_id(), page.size + 1, before));
+  farm::v1::GetDeviceHistoryResponse response;
+  response.set_next_page_token(paging::TrimToPage(&events, page, kHistoryList, request.device_id(),
+                                                  [](const store::StoredDeviceEvent& e) {
+                                                    return PageKey{e.sequence, ""};
+                                                  }));
+  for (store::StoredDeviceEvent& stored : events) {
+    *response.add_events() = std::move(stored.event);
+  }
+  return response;
+}
+
+absl::StatusOr<farm::v1::ListSweepsResponse> ControllerServiceImpl::SweepsPage(
+    const farm::v1::ListSweepsRequest& request) {
+  const std::string filter = StatesFilter(request.states());
+  ASSIGN_OR_RETURN(const PageRequest page,
+                   paging::ReadPageRequest(kSweepList, filter, request.page_token(),
+                                           request.page_size(), kSweepPages));
+  store::SweepListQuery query;
+  for (int state : request.states()) {
+    query.states.push_back(static_cast<farm::v1::SweepState>(state));
+  }
+  if (page.after) query.after = std::make_pair(page.after->number, page.after->id);
+  query.limit = page.size + 1;
+  ASSIGN_OR_RETURN(std::vector<farm::v1::Sweep> sweeps, scheduler_->ListSweeps(query));
+  farm::v1::ListSweepsResponse response;
+  response.set_next_page_token(
+      paging::TrimToPage(&sweeps, page, kSweepList, filter, [](const farm::v1::Sweep& s) {
+        return PageKey{google::protobuf::util::TimeUtil::TimestampToNanoseconds(s.created_at()),
+                       s.sweep_id()};
+      }));
+  for (farm::v1::Sweep& sweep : sweeps) *response.add_sweeps() = std::move(sweep);
+  return response;
+}
 
 grpc::Status ControllerServiceImpl::RegisterAgent(grpc::ServerContext*,
                                                   const farm::v1::RegisterAgentRequest* request,
@@ -40,16 +134,7 @@ grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext*,
 grpc::Status ControllerServiceImpl::ListDevices(grpc::ServerContext*,
                                                 const farm::v1::ListDevicesRequest* request,
                                                 farm::v1::ListDevicesResponse* response) {
-  for (int i = 0; i < request->selector().match_size(); ++i) {
-    if (request->selector().match(i).key().empty()) {
-      return ToGrpcStatus(
-          absl::InvalidArgumentError(absl::StrCat("selector.match[", i, "].key is empty")));
-    }
-  }
-  for (farm::v1::Device& device : fleet_->List(request->selector())) {
-    *response->add_devices() = std::move(device);
-  }
-  return grpc::Status::OK;
+  return ReplyWith(DevicesPage(*request), response);
 }
 
 grpc::Status ControllerServiceImpl::SetDeviceState(grpc::ServerContext*,
@@ -65,17 +150,7 @@ grpc::Status ControllerServiceImpl::SetDeviceState(grpc::ServerContext*,
 grpc::Status ControllerServiceImpl::GetDeviceHistory(
     grpc::ServerContext*, const farm::v1::GetDeviceHistoryRequest* request,
     farm::v1::GetDeviceHistoryResponse* response) {
-  if (!fleet_->Get(request->device_id()).ok()) {
-    return ToGrpcStatus(
-        absl::NotFoundError(absl::StrCat("device_id: no device '", request->device_id(), "'")));
-  }
-  const uint32_t limit =
-      request->page_size() == 0 ? kDefaultHistory : std::min(request->page_size(), kMaxHistory);
-  absl::StatusOr<std::vector<farm::v1::DeviceEvent>> events =
-      store_->DeviceHistory(request->device_id(), static_cast<int>(limit));
-  if (!events.ok()) return ToGrpcStatus(events.status());
-  for (farm::v1::DeviceEvent& event : *events) *response->add_events() = std::move(event);
-  return grpc::Status::OK;
+  return ReplyWith(HistoryPage(*request), response);
 }
 
 grpc::Status ControllerServiceImpl::StartSweep(grpc::ServerContext*,
@@ -149,27 +224,14 @@ grpc::Status ControllerServiceImpl::CancelSweep(grpc::ServerContext*,
 grpc::Status ControllerServiceImpl::ListSweeps(grpc::ServerContext*,
                                                const farm::v1::ListSweepsRequest* request,
                                                farm::v1::ListSweepsResponse* response) {
-  const int limit = request->page_size() == 0 ? 100 : static_cast<int>(request->page_size());
-  absl::StatusOr<std::vector<farm::v1::Sweep>> sweeps = scheduler_->ListSweeps(limit);
-  if (!sweeps.ok()) return ToGrpcStatus(sweeps.status());
-  for (farm::v1::Sweep& sweep : *sweeps) {
-    if (!request->states().empty() && std::find(request->states().begin(), request->states().end(),
-                                                sweep.state()) == request->states().end()) {
-      continue;
-    }
-    *response->add_sweeps() = std::move(sweep);
-  }
-  return grpc::Status::OK;
+  return ReplyWith(SweepsPage(*request), response);
 }
 
 grpc::Status ControllerServiceImpl::GetMatrix(grpc::ServerContext*,
                                               const farm::v1::GetMatrixRequest* request,
                                               farm::v1::GetMatrixResponse* response) {
-  for (int i = 0; i < request->filter().match_size(); ++i) {
-    if (request->filter().match(i).key().empty()) {
-      return ToGrpcStatus(
-          absl::InvalidArgumentError(absl::StrCat("filter.match[", i, "].key is empty")));
-    }
+  if (absl::Status bad = CheckSelector(request->filter(), "filter"); !bad.ok()) {
+    return ToGrpcStatus(bad);
   }
   const std::vector<farm::v1::Device> devices = fleet_->List(request->filter());
   std::vector<std::string> ids;

@@ -62,6 +62,14 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
                            farm::v1::GetTaskLogsResponse* response) override;
 
  private:
+  // One page of each list; INVALID_ARGUMENT for a bad filter or page_token.
+  absl::StatusOr<farm::v1::ListDevicesResponse> DevicesPage(
+      const farm::v1::ListDevicesRequest& request);
+  absl::StatusOr<farm::v1::GetDeviceHistoryResponse> HistoryPage(
+      const farm::v1::GetDeviceHistoryRequest& request);
+  absl::StatusOr<farm::v1::ListSweepsResponse> SweepsPage(
+      const farm::v1::ListSweepsRequest& request);
+
   fleet::Fleet* const fleet_;
   store::Store* const store_;
   scheduler::Scheduler* const scheduler_;

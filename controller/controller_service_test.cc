@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,7 @@
 namespace kvmfarm {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 class ControllerServiceTest : public ::testing::Test {
@@ -102,6 +104,139 @@ TEST_F(ControllerServiceTest, DevicesRegisterAndBadRequestsNameTheField) {
   farm::v1::GetDeviceHistoryResponse events;
   EXPECT_EQ(service_->GetDeviceHistory(&context_, &history, &events).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// Calls `method` page after page (page_size `page_size`), following next_page_token
+// to the end; each page's ids, as `id_of` reads them from the response.
+template <typename Request, typename Response, typename IdsOf>
+std::vector<std::vector<std::string>> Pages(
+    ControllerServiceImpl* service,
+    grpc::Status (ControllerServiceImpl::*method)(grpc::ServerContext*, const Request*, Response*),
+    Request request, uint32_t page_size, IdsOf ids_of) {
+  grpc::ServerContext context;
+  std::vector<std::vector<std::string>> pages;
+  request.set_page_size(page_size);
+  do {
+    Response response;
+    const grpc::Status status = (service->*method)(&context, &request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    if (!status.ok() || pages.size() > 100) break;
+    pages.push_back(ids_of(response));
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return pages;
+}
+
+std::vector<std::string> DeviceIds(const farm::v1::ListDevicesResponse& response) {
+  std::vector<std::string> ids;
+  for (const farm::v1::Device& d : response.devices()) ids.push_back(d.device_id());
+  return ids;
+}
+
+std::vector<std::string> SweepIds(const farm::v1::ListSweepsResponse& response) {
+  std::vector<std::string> ids;
+  for (const farm::v1::Sweep& s : response.sweeps()) ids.push_back(s.sweep_id());
+  return ids;
+}
+
+std::vector<std::string> Descriptions(const farm::v1::GetDeviceHistoryResponse& response) {
+  std::vector<std::string> lines;
+  for (const farm::v1::DeviceEvent& e : response.events()) lines.push_back(e.description());
+  return lines;
+}
+
+TEST_F(ControllerServiceTest, ListDevicesPagesFollowTheTokensToEveryDeviceOnce) {
+  for (const char* id : {"d3", "d0", "d4", "d1", "d2"}) Register(id);
+  farm::v1::ListDevicesRequest request;
+  EXPECT_THAT(Pages(service_.get(), &ControllerServiceImpl::ListDevices, request, 2, DeviceIds),
+              ElementsAre(ElementsAre("d0", "d1"), ElementsAre("d2", "d3"), ElementsAre("d4")));
+  // One page when it all fits: no token.
+  EXPECT_THAT(Pages(service_.get(), &ControllerServiceImpl::ListDevices, request, 0, DeviceIds),
+              ElementsAre(ElementsAre("d0", "d1", "d2", "d3", "d4")));
+  // A device registered between two pages is in the later page, nothing repeats.
+  request.set_page_size(2);
+  farm::v1::ListDevicesResponse first;
+  ASSERT_TRUE(service_->ListDevices(&context_, &request, &first).ok());
+  Register("d1a");
+  request.set_page_token(first.next_page_token());
+  farm::v1::ListDevicesResponse second;
+  ASSERT_TRUE(service_->ListDevices(&context_, &request, &second).ok());
+  EXPECT_THAT(DeviceIds(second), ElementsAre("d1a", "d2"));
+}
+
+TEST_F(ControllerServiceTest, AnInventedOrMisusedPageTokenIsInvalidArgument) {
+  Register("d0");
+  Register("d1");
+  farm::v1::ListDevicesRequest devices;
+  devices.set_page_size(1);
+  farm::v1::ListDevicesResponse page;
+  ASSERT_TRUE(service_->ListDevices(&context_, &devices, &page).ok());
+  ASSERT_FALSE(page.next_page_token().empty());
+
+  devices.set_page_token("bm90IGEgdG9rZW4");
+  grpc::Status invented = service_->ListDevices(&context_, &devices, &page);
+  EXPECT_EQ(invented.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(invented.error_message(), HasSubstr("page_token"));
+  // The same token with another selector, or for another list.
+  devices.set_page_token(page.next_page_token());
+  devices.mutable_selector()->add_device_ids("d1");
+  EXPECT_EQ(service_->ListDevices(&context_, &devices, &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  farm::v1::ListSweepsRequest sweeps;
+  sweeps.set_page_token(devices.page_token());
+  farm::v1::ListSweepsResponse sweep_page;
+  EXPECT_EQ(service_->ListSweeps(&context_, &sweeps, &sweep_page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  farm::v1::GetDeviceHistoryRequest history;
+  history.set_device_id("d0");
+  history.set_page_token("garbage");
+  farm::v1::GetDeviceHistoryResponse events;
+  EXPECT_EQ(service_->GetDeviceHistory(&context_, &history, &events).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ControllerServiceTest, ListSweepsFiltersByStateBeforePaging) {
+  Register("d0");
+  // Two finished sweeps, then three never dispatched (queued): newest first, the
+  // finished ones come last, so a filter applied after the page size finds none.
+  const std::string done0 = RunSweep("d0");
+  const std::string done1 = RunSweep("d0");
+  for (int i = 0; i < 3; ++i) {
+    farm::v1::StartSweepRequest start;
+    start.mutable_spec()->mutable_selector()->add_device_ids("d0");
+    start.mutable_spec()->mutable_plan()->set_capability(true);
+    farm::v1::StartSweepResponse started;
+    ASSERT_TRUE(service_->StartSweep(&context_, &start, &started).ok());
+  }
+  farm::v1::ListSweepsRequest succeeded;
+  succeeded.add_states(farm::v1::SWEEP_STATE_SUCCEEDED);
+  EXPECT_THAT(Pages(service_.get(), &ControllerServiceImpl::ListSweeps, succeeded, 1, SweepIds),
+              ElementsAre(ElementsAre(done1), ElementsAre(done0)));
+  const auto all = Pages(service_.get(), &ControllerServiceImpl::ListSweeps,
+                         farm::v1::ListSweepsRequest(), 2, SweepIds);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_THAT(all[2], ElementsAre(done0));
+}
+
+TEST_F(ControllerServiceTest, DeviceHistoryPagesAreTheWholeHistoryNewestFirst) {
+  Register("d0");
+  RunSweep("d0");
+  RunSweep("d0");
+  farm::v1::GetDeviceHistoryRequest request;
+  request.set_device_id("d0");
+  const auto whole =
+      Pages(service_.get(), &ControllerServiceImpl::GetDeviceHistory, request, 0, Descriptions);
+  ASSERT_EQ(whole.size(), 1u);
+  ASSERT_GE(whole[0].size(), 5u);
+  const auto paged =
+      Pages(service_.get(), &ControllerServiceImpl::GetDeviceHistory, request, 2, Descriptions);
+  std::vector<std::string> joined;
+  for (const auto& page : paged) {
+    EXPECT_LE(page.size(), 2u);
+    joined.insert(joined.end(), page.begin(), page.end());
+  }
+  EXPECT_EQ(joined, whole[0]);
+  EXPECT_THAT(whole[0].back(), HasSubstr("registered"));
 }
 
 TEST_F(ControllerServiceTest, ASweepsResultsReachTheMatrixAndTheTaskLogs) {

@@ -385,11 +385,12 @@ absl::Status Fleet::SetBusy(const std::string& device_id, bool busy) {
   return absl::OkStatus();
 }
 
-std::vector<farm::v1::Device> Fleet::List(const farm::v1::Selector& selector) const {
+std::vector<farm::v1::Device> Fleet::List(const farm::v1::Selector& selector,
+                                          const std::string& after_id, size_t limit) const {
   absl::MutexLock lock(&mu_);
   std::vector<farm::v1::Device> out;
-  for (const auto& [id, device] : devices_) {
-    if (Matches(device, selector)) out.push_back(device);
+  for (auto it = devices_.upper_bound(after_id); it != devices_.end() && out.size() < limit; ++it) {
+    if (Matches(it->second, selector)) out.push_back(it->second);
   }
   return out;
 }

@@ -18,6 +18,7 @@
 #ifndef KVMFARM_CONTROLLER_FLEET_FLEET_H_
 #define KVMFARM_CONTROLLER_FLEET_FLEET_H_
 
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -84,7 +85,10 @@ class Fleet {
   // BUSY while a task runs on it, IDLE after.
   absl::Status SetBusy(const std::string& device_id, bool busy);
 
-  std::vector<farm::v1::Device> List(const farm::v1::Selector& selector) const;
+  // The devices `selector` matches, by id: those after `after_id`, at most `limit`.
+  std::vector<farm::v1::Device> List(const farm::v1::Selector& selector,
+                                     const std::string& after_id = "",
+                                     size_t limit = std::numeric_limits<size_t>::max()) const;
   absl::StatusOr<farm::v1::Device> Get(const std::string& device_id) const;
 
  private:

@@ -103,10 +103,11 @@ TEST_F(FleetTest, ThreeMissedHeartbeatsMeanOfflineAndAStaleSessionMustRegisterAg
   ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
   EXPECT_EQ(fleet_->List(farm::v1::Selector()).size(), 1u);
   EXPECT_EQ(fleet_->Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_IDLE);
-  absl::StatusOr<std::vector<farm::v1::DeviceEvent>> history = store_->DeviceHistory("p8", 10);
+  absl::StatusOr<std::vector<store::StoredDeviceEvent>> history =
+      store_->DeviceHistory("p8", 10, std::nullopt);
   ASSERT_THAT(history, IsOk());
   ASSERT_EQ(history->size(), 3u);
-  EXPECT_THAT((*history)[1].description(), HasSubstr("offline: no heartbeat for 30s"));
+  EXPECT_THAT((*history)[1].event.description(), HasSubstr("offline: no heartbeat for 30s"));
 }
 
 TEST_F(FleetTest, OperatorLabelsWinOverAgentLabels) {
@@ -168,8 +169,9 @@ TEST_F(FleetTest, QuarantineAfterRepeatedFailuresButNeverMostOfTheFleet) {
       fleet_->SetHealth("d0", farm::v1::HEALTH_STATE_GOOD, "cable replaced");
   ASSERT_THAT(cleared, IsOk());
   EXPECT_EQ(cleared->state().health(), farm::v1::HEALTH_STATE_GOOD);
-  absl::StatusOr<std::vector<farm::v1::DeviceEvent>> history = store_->DeviceHistory("d0", 1);
-  EXPECT_THAT((*history)[0].description(),
+  absl::StatusOr<std::vector<store::StoredDeviceEvent>> history =
+      store_->DeviceHistory("d0", 1, std::nullopt);
+  EXPECT_THAT((*history)[0].event.description(),
               HasSubstr("health quarantined -> good by operator: cable replaced"));
 }
 
@@ -185,7 +187,7 @@ TEST_F(FleetTest, ACapabilityResultReplacesTheReportAndItsLabels) {
   EXPECT_EQ(fleet_->Get("p8")->identity().device_id(), "p8");
   EXPECT_EQ(fleet_->List(Select("verdict", "kvm_boot_failed")).size(), 1u);
   EXPECT_TRUE(fleet_->List(Select("verdict", "kvm_no_access")).empty());
-  EXPECT_THAT((*store_->DeviceHistory("p8", 1))[0].description(),
+  EXPECT_THAT((*store_->DeviceHistory("p8", 1, std::nullopt))[0].event.description(),
               HasSubstr("VERDICT_KVM_NO_ACCESS -> VERDICT_KVM_BOOT_FAILED"));
 }
 

@@ -1,6 +1,7 @@
 #include "controller/scheduler/scheduler.h"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <set>
 #include <utility>
@@ -145,7 +146,9 @@ void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
 }
 
 absl::Status Scheduler::Resume() {
-  ASSIGN_OR_RETURN(const std::vector<farm::v1::Sweep> sweeps, store_->ListSweeps(100000));
+  store::SweepListQuery all;
+  all.limit = std::numeric_limits<int>::max();
+  ASSIGN_OR_RETURN(const std::vector<farm::v1::Sweep> sweeps, store_->ListSweeps(all));
   std::vector<AbandonedAttempt> abandoned;
   {
     absl::MutexLock lock(&mu_);
@@ -255,8 +258,9 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::GetSweep(const std::string& sweep_id,
   return store_->GetSweep(sweep_id, include_results);
 }
 
-absl::StatusOr<std::vector<farm::v1::Sweep>> Scheduler::ListSweeps(int limit) {
-  return store_->ListSweeps(limit);
+absl::StatusOr<std::vector<farm::v1::Sweep>> Scheduler::ListSweeps(
+    const store::SweepListQuery& query) {
+  return store_->ListSweeps(query);
 }
 
 std::vector<Scheduler::Candidate> Scheduler::DueTasksLocked(absl::Time now) {

@@ -72,7 +72,7 @@ class Scheduler {
   // device matches, or none that matches can be scheduled (saying why).
   absl::StatusOr<farm::v1::Sweep> StartSweep(const farm::v1::StartSweepRequest& request);
   absl::StatusOr<farm::v1::Sweep> GetSweep(const std::string& sweep_id, bool include_results);
-  absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(int limit);
+  absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(const store::SweepListQuery& query);
   // Cancels waiting tasks and running attempts (on their agents); stored results stay.
   absl::StatusOr<farm::v1::Sweep> CancelSweep(const std::string& sweep_id,
                                               const std::string& reason);

@@ -206,17 +206,20 @@ TEST_F(SchedulerTest, AStoredResultIsInTheDevicesHistory) {
   RunQueued();
   const farm::v1::Task task = Stored(sweep->sweep_id()).tasks(0);
   ASSERT_EQ(task.state(), farm::v1::TASK_STATE_SUCCEEDED);
-  absl::StatusOr<std::vector<farm::v1::DeviceEvent>> history = store_->DeviceHistory("d0", 10);
+  absl::StatusOr<std::vector<store::StoredDeviceEvent>> history =
+      store_->DeviceHistory("d0", 10, std::nullopt);
   ASSERT_THAT(history, IsOk());
   ASSERT_FALSE(history->empty());
-  const farm::v1::DeviceEvent& newest = history->front();
+  const farm::v1::DeviceEvent& newest = history->front().event;
   EXPECT_THAT(newest.description(), HasSubstr("result stored: capability"));
   EXPECT_EQ(newest.sweep_id(), sweep->sweep_id());
   EXPECT_EQ(newest.task_id(), task.task_id());
   EXPECT_EQ(newest.verdict(), farm::v1::VERDICT_KVM_BOOT_UNTESTED);  // what the agent reported
   bool verdict_change = false;
-  for (const farm::v1::DeviceEvent& event : *history) {
-    if (absl::StrContains(event.description(), "capability: verdict")) verdict_change = true;
+  for (const store::StoredDeviceEvent& stored : *history) {
+    if (absl::StrContains(stored.event.description(), "capability: verdict")) {
+      verdict_change = true;
+    }
   }
   EXPECT_TRUE(verdict_change) << "the verdict change is in the history too";
 }

@@ -4,7 +4,9 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -119,6 +121,10 @@ CREATE TABLE latest_summaries (
 INSERT INTO latest_summaries
   SELECT device_id, metric, mode, parameters, MAX(id), MAX(measured_ns) FROM summaries
   GROUP BY device_id, metric, mode, parameters;
+)sql",
+    // 4: sweeps newest first, paged by (created_ns, sweep_id), without sorting them all.
+    R"sql(
+CREATE INDEX sweeps_by_created ON sweeps (created_ns, sweep_id);
 )sql",
 };
 
@@ -379,13 +385,26 @@ absl::Status SqliteStore::AppendDeviceEvent(const std::string& device_id,
       .Run();
 }
 
-absl::StatusOr<std::vector<farm::v1::DeviceEvent>> SqliteStore::DeviceHistory(
-    const std::string& device_id, int limit) {
+absl::StatusOr<std::vector<StoredDeviceEvent>> SqliteStore::DeviceHistory(
+    const std::string& device_id, int limit, std::optional<int64_t> before) {
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Statement query, db_->Prepare("SELECT proto FROM device_events WHERE "
-                                                 "device_id = ? ORDER BY id DESC LIMIT ?"));
-  query.Bind(1, device_id).Bind(2, static_cast<int64_t>(limit));
-  return ReadProtos<farm::v1::DeviceEvent>(query, "device event");
+  ASSIGN_OR_RETURN(
+      Statement query,
+      db_->Prepare("SELECT id, proto FROM device_events WHERE device_id = ? AND id < ? "
+                   "ORDER BY id DESC LIMIT ?"));
+  query.Bind(1, device_id)
+      .Bind(2, before.value_or(std::numeric_limits<int64_t>::max()))
+      .Bind(3, static_cast<int64_t>(limit));
+  std::vector<StoredDeviceEvent> out;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, query.Step());
+    if (!row) return out;
+    StoredDeviceEvent stored;
+    stored.sequence = query.ColumnInt(0);
+    ASSIGN_OR_RETURN(stored.event,
+                     Parse<farm::v1::DeviceEvent>(query.ColumnBlob(1), "device event"));
+    out.push_back(std::move(stored));
+  }
 }
 
 absl::Status SqliteStore::PutSweepLocked(const farm::v1::Sweep& sweep) {
@@ -467,11 +486,29 @@ absl::StatusOr<farm::v1::Task> SqliteStore::GetTask(const std::string& task_id) 
   return ReadTask(get, /*include_result=*/true);
 }
 
-absl::StatusOr<std::vector<farm::v1::Sweep>> SqliteStore::ListSweeps(int limit) {
+absl::StatusOr<std::vector<farm::v1::Sweep>> SqliteStore::ListSweeps(const SweepListQuery& query) {
+  // The state filter is in the query, before the LIMIT, so a filtered page is full
+  // while matches exist.
+  std::string sql = "SELECT proto FROM sweeps WHERE 1";
+  if (!query.states.empty()) {
+    absl::StrAppend(&sql, " AND state IN (",
+                    absl::StrJoin(std::vector<std::string>(query.states.size(), "?"), ","), ")");
+  }
+  if (query.after) {
+    absl::StrAppend(&sql, " AND (created_ns < ? OR (created_ns = ? AND sweep_id < ?))");
+  }
+  absl::StrAppend(&sql, " ORDER BY created_ns DESC, sweep_id DESC LIMIT ?");
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Statement list,
-                   db_->Prepare("SELECT proto FROM sweeps ORDER BY created_ns DESC LIMIT ?"));
-  list.Bind(1, static_cast<int64_t>(limit));
+  ASSIGN_OR_RETURN(Statement list, db_->Prepare(sql));
+  int index = 1;
+  for (farm::v1::SweepState state : query.states) list.Bind(index++, static_cast<int64_t>(state));
+  if (query.after) {
+    list.Bind(index, query.after->first);
+    list.Bind(index + 1, query.after->first);
+    list.Bind(index + 2, query.after->second);
+    index += 3;
+  }
+  list.Bind(index, static_cast<int64_t>(query.limit));
   return ReadProtos<farm::v1::Sweep>(list, "sweep");
 }
 

@@ -36,15 +36,15 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<farm::v1::Device>> ListDevices() override;
   absl::Status AppendDeviceEvent(const std::string& device_id,
                                  const farm::v1::DeviceEvent& event) override;
-  absl::StatusOr<std::vector<farm::v1::DeviceEvent>> DeviceHistory(const std::string& device_id,
-                                                                   int limit) override;
+  absl::StatusOr<std::vector<StoredDeviceEvent>> DeviceHistory(
+      const std::string& device_id, int limit, std::optional<int64_t> before) override;
   absl::Status CreateSweep(const farm::v1::Sweep& sweep) override;
   absl::Status PutSweep(const farm::v1::Sweep& sweep) override;
   absl::Status PutTask(const farm::v1::Task& task) override;
   absl::StatusOr<farm::v1::Sweep> GetSweep(const std::string& sweep_id,
                                            bool include_results) override;
   absl::StatusOr<farm::v1::Task> GetTask(const std::string& task_id) override;
-  absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(int limit) override;
+  absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(const SweepListQuery& query) override;
   absl::Status RecordAttempt(const std::string& task_id, const std::string& attempt_id) override;
   absl::Status FinishAttempt(const std::string& attempt_id, const std::string& outcome,
                              const std::string& console_log) override;

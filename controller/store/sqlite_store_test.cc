@@ -2,9 +2,12 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/testing/status_matchers.h"
@@ -20,6 +23,7 @@ using google::protobuf::util::TimeUtil;
 using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::IsOkAndHolds;
 using ::kvmfarm::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 std::string DbPath() { return kvmfarm::testing::FreshTestPath(".db"); }
@@ -96,10 +100,17 @@ TEST(SqliteStoreTest, DevicesAndHistorySurviveAReopen) {
   EXPECT_EQ((*devices)[0].device_id(), "d0");
   EXPECT_EQ((*devices)[1].identity().model(), "Pixel 8");
   EXPECT_THAT((*store)->GetDevice("nope"), StatusIs(absl::StatusCode::kNotFound));
-  absl::StatusOr<std::vector<farm::v1::DeviceEvent>> history = (*store)->DeviceHistory("d1", 2);
+  absl::StatusOr<std::vector<StoredDeviceEvent>> history =
+      (*store)->DeviceHistory("d1", 2, std::nullopt);
   ASSERT_THAT(history, IsOk());
   ASSERT_EQ(history->size(), 2u);
-  EXPECT_EQ((*history)[0].description(), "event 2");  // newest first
+  EXPECT_EQ((*history)[0].event.description(), "event 2");  // newest first
+  // The next page starts before the last event read.
+  absl::StatusOr<std::vector<StoredDeviceEvent>> older =
+      (*store)->DeviceHistory("d1", 2, (*history)[1].sequence);
+  ASSERT_THAT(older, IsOk());
+  ASSERT_EQ(older->size(), 1u);
+  EXPECT_EQ((*older)[0].event.description(), "event 0");
 }
 
 TEST(SqliteStoreTest, SweepsWithTasksAndResultsStoredExactlyOnce) {
@@ -126,10 +137,44 @@ TEST(SqliteStoreTest, SweepsWithTasksAndResultsStoredExactlyOnce) {
   ASSERT_THAT(without, IsOk());
   EXPECT_FALSE(without->tasks(0).has_benchmark());
   EXPECT_THAT((*store)->GetSweep("s9", false), StatusIs(absl::StatusCode::kNotFound));
-  absl::StatusOr<std::vector<farm::v1::Sweep>> list = (*store)->ListSweeps(10);
+  absl::StatusOr<std::vector<farm::v1::Sweep>> list = (*store)->ListSweeps(SweepListQuery());
   ASSERT_THAT(list, IsOk());
   ASSERT_EQ(list->size(), 1u);
   EXPECT_EQ((*list)[0].tasks_size(), 0);
+}
+
+TEST(SqliteStoreTest, ListSweepsFiltersBeforeTheLimitAndPagesByCreationThenId) {
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(DbPath());
+  ASSERT_THAT(store, IsOk());
+  // s0..s5, s4 and s5 created at the same nanosecond; only s0 and s1 succeeded, the
+  // oldest two, so a filter applied after a limit of 2 would find none.
+  for (int i = 0; i < 6; ++i) {
+    farm::v1::Sweep sweep = Sweep(absl::StrCat("s", i), 0);
+    *sweep.mutable_created_at() = TimeUtil::NanosecondsToTimestamp(1000 + std::min(i, 4));
+    if (i < 2) sweep.set_state(farm::v1::SWEEP_STATE_SUCCEEDED);
+    ASSERT_THAT((*store)->CreateSweep(sweep), IsOk());
+  }
+  auto ids = [](const std::vector<farm::v1::Sweep>& sweeps) {
+    std::vector<std::string> out;
+    for (const farm::v1::Sweep& s : sweeps) out.push_back(s.sweep_id());
+    return out;
+  };
+  SweepListQuery query;
+  query.limit = 2;
+  EXPECT_THAT(ids(*(*store)->ListSweeps(query)), ElementsAre("s5", "s4"));
+  query.after = std::make_pair(int64_t{1004}, std::string("s5"));
+  EXPECT_THAT(ids(*(*store)->ListSweeps(query)), ElementsAre("s4", "s3"));
+  query.after = std::make_pair(int64_t{1003}, std::string("s3"));
+  query.limit = 10;
+  EXPECT_THAT(ids(*(*store)->ListSweeps(query)), ElementsAre("s2", "s1", "s0"));
+
+  SweepListQuery succeeded;
+  succeeded.limit = 2;
+  succeeded.states = {farm::v1::SWEEP_STATE_SUCCEEDED};
+  EXPECT_THAT(ids(*(*store)->ListSweeps(succeeded)), ElementsAre("s1", "s0"));
+  succeeded.states.push_back(farm::v1::SWEEP_STATE_QUEUED);
+  succeeded.limit = 10;
+  EXPECT_EQ((*store)->ListSweeps(succeeded)->size(), 6u);
 }
 
 TEST(SqliteStoreTest, SummariesKeepTheLatestPerMetricAndAttemptsTheirEvidence) {
@@ -166,7 +211,8 @@ TEST(SqliteStoreTest, SummariesKeepTheLatestPerMetricAndAttemptsTheirEvidence) {
 TEST(SqliteStoreTest, AVersionOneDatabaseIsMigrated) {
   const std::string path = DbPath();
   {
-    // A database as the first release wrote it: schema 1, no summaries table.
+    // A database as the first release wrote it: schema 1, no summaries table, no
+    // index of sweeps by creation.
     absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
     ASSERT_THAT(store, IsOk());
   }
@@ -174,7 +220,7 @@ TEST(SqliteStoreTest, AVersionOneDatabaseIsMigrated) {
     absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
     ASSERT_THAT(db, IsOk());
     ASSERT_THAT((*db)->Execute("DROP TABLE latest_summaries; DROP TABLE summaries; "
-                               "PRAGMA user_version = 1"),
+                               "DROP INDEX sweeps_by_created; PRAGMA user_version = 1"),
                 IsOk());
   }
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);

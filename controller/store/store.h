@@ -12,7 +12,9 @@
 #define KVMFARM_CONTROLLER_STORE_STORE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -32,6 +34,22 @@ struct StoredSummary {
   // them without rebuilding it.
   std::string parameters_key;
   farm::v1::Measurement measurement;
+};
+
+// One event of a device's history with its sequence number (increasing in the order
+// events were appended), which orders the history and pages through it.
+struct StoredDeviceEvent {
+  int64_t sequence = 0;
+  farm::v1::DeviceEvent event;
+};
+
+// Which sweeps ListSweeps reads: newest first (by creation time, then id), those in
+// `states` (all when empty), starting after the sweep `after` (created_ns, sweep_id)
+// when set, at most `limit`.
+struct SweepListQuery {
+  std::vector<farm::v1::SweepState> states;
+  std::optional<std::pair<int64_t, std::string>> after;
+  int limit = 100;
 };
 
 // The summary's parameters as one canonical string: parameters_key as the store
@@ -55,11 +73,12 @@ class Store {
   virtual absl::StatusOr<farm::v1::Device> GetDevice(const std::string& device_id) = 0;
   virtual absl::StatusOr<std::vector<farm::v1::Device>> ListDevices() = 0;
 
-  // A device's history, newest first.
+  // A device's history, newest first: at most `limit` events, those before
+  // sequence number `before` when set.
   virtual absl::Status AppendDeviceEvent(const std::string& device_id,
                                          const farm::v1::DeviceEvent& event) = 0;
-  virtual absl::StatusOr<std::vector<farm::v1::DeviceEvent>> DeviceHistory(
-      const std::string& device_id, int limit) = 0;
+  virtual absl::StatusOr<std::vector<StoredDeviceEvent>> DeviceHistory(
+      const std::string& device_id, int limit, std::optional<int64_t> before) = 0;
 
   // A new sweep and all its tasks, in one transaction.
   virtual absl::Status CreateSweep(const farm::v1::Sweep& sweep) = 0;
@@ -71,8 +90,8 @@ class Store {
                                                    bool include_results) = 0;
   // One task, with its stored result when it has one.
   virtual absl::StatusOr<farm::v1::Task> GetTask(const std::string& task_id) = 0;
-  // Newest first, without tasks.
-  virtual absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(int limit) = 0;
+  // Sweeps as `query` asks, without their tasks.
+  virtual absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(const SweepListQuery& query) = 0;
 
   // Attempts: recorded before they are dispatched, closed with how they ended.
   virtual absl::Status RecordAttempt(const std::string& task_id, const std::string& attempt_id) = 0;
