@@ -119,6 +119,16 @@ TEST_F(FarmctlTest, SweepMatrixCompareLogs) {
   const ProcessResult logs = Farmctl({"task", "logs", second + "/t1"});
   EXPECT_THAT(logs.stdout_data, HasSubstr("result stored"));
   EXPECT_THAT(Farmctl({"sweep", "list"}).stdout_data, HasSubstr(first));
+  // Newest first; --limit cuts the list, --state filters it before the limit.
+  const ProcessResult newest = Farmctl({"sweep", "list", "--limit=1"});
+  EXPECT_THAT(newest.stdout_data, HasSubstr(second));
+  EXPECT_THAT(newest.stdout_data, ::testing::Not(HasSubstr(first)));
+  EXPECT_THAT(Farmctl({"sweep", "list", "--state=succeeded", "--limit=2"}).stdout_data,
+              HasSubstr(first));
+  EXPECT_EQ(Farmctl({"sweep", "list", "--state=running,cancelled"}).stdout_data, "");
+  const ProcessResult history = Farmctl({"device", "history", "bench-host", "--limit=2"});
+  EXPECT_EQ(std::count(history.stdout_data.begin(), history.stdout_data.end(), '\n'), 2)
+      << history.stdout_data;
   EXPECT_THAT(Farmctl({"sweep", "show", first}).stdout_data, HasSubstr("capability"));
   // Watching a sweep that already ended prints its summary and its outcome.
   const ProcessResult rewatch = Farmctl({"sweep", "watch", first});
@@ -186,6 +196,9 @@ TEST_F(FarmctlTest, ErrorsScriptsCanRelyOn) {
   r = Farmctl({"sweep", "start", "--plan=capability,warp"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.stderr_data, HasSubstr("'warp'"));
+  r = Farmctl({"sweep", "list", "--state=finished"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.stderr_data, HasSubstr("--state: 'finished'"));
   r = Farmctl({"sweep", "show", "no-such-sweep"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.stderr_data, HasSubstr("NOT_FOUND"));

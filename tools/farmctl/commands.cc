@@ -8,10 +8,13 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "agent/probe/capability_text.h"
 #include "common/flags.h"
 #include "common/proto_enum.h"
@@ -40,6 +43,12 @@ ABSL_FLAG(std::string, format, "table", "matrix: table, markdown, csv or json.")
 ABSL_FLAG(std::string, out, "report.html", "report: the HTML file to write.");
 ABSL_FLAG(std::string, reason, "", "device set-state, sweep cancel: why (kept in the history).");
 ABSL_FLAG(std::string, agent, "", "probe: the agent's address (host:port).");
+ABSL_FLAG(int32_t, limit, 0,
+          "devices, device history, sweep list: at most this many rows (0 = all; farmctl "
+          "follows the controller's pages).");
+ABSL_FLAG(std::string, state, "",
+          "sweep list: only sweeps in these states: "
+          "queued,running,succeeded,failed,cancelled (empty = all).");
 ABSL_FLAG(double, threshold, 5.0, "compare: changes under this percentage are unchanged.");
 
 namespace kvmfarm::farmctl {
@@ -108,6 +117,13 @@ absl::StatusOr<farm::v1::GetMatrixRequest> MatrixRequestFromFlags() {
   return request;
 }
 
+// --limit: how many rows to list, 0 for all.
+absl::StatusOr<size_t> LimitFromFlag() {
+  const int32_t limit = absl::GetFlag(FLAGS_limit);
+  if (limit < 0) return absl::InvalidArgumentError("--limit must be 0 (all) or more");
+  return static_cast<size_t>(limit);
+}
+
 // The i-th operand, or "" when there are fewer.
 std::string Operand(const Invocation& in, size_t i) {
   return i < in.operands.size() ? in.operands[i] : std::string();
@@ -118,12 +134,14 @@ std::string Operand(const Invocation& in, size_t i) {
 int Devices(const Invocation& in) {
   absl::StatusOr<farm::v1::Selector> selector = SelectorFromFlags();
   if (!selector.ok()) return UsageError(selector.status().message());
+  absl::StatusOr<size_t> limit = LimitFromFlag();
+  if (!limit.ok()) return UsageError(limit.status().message());
   farm::v1::ListDevicesRequest request;
   *request.mutable_selector() = *selector;
-  return Reply(in.controller->Call(&ControllerStub::ListDevices, request),
-               [](const farm::v1::ListDevicesResponse& response) {
-                 std::cout << DevicesTable({response.devices().begin(), response.devices().end()});
-               });
+  return Reply(
+      in.controller->CallPaged(&ControllerStub::ListDevices, request,
+                               &farm::v1::ListDevicesResponse::devices, *limit),
+      [](const std::vector<farm::v1::Device>& devices) { std::cout << DevicesTable(devices); });
 }
 
 int DeviceShow(const Invocation& in) {
@@ -144,11 +162,14 @@ int DeviceShow(const Invocation& in) {
 
 int DeviceHistory(const Invocation& in) {
   if (Operand(in, 0).empty()) return UsageError("device history needs a device id");
+  absl::StatusOr<size_t> limit = LimitFromFlag();
+  if (!limit.ok()) return UsageError(limit.status().message());
   farm::v1::GetDeviceHistoryRequest request;
   request.set_device_id(Operand(in, 0));
-  return Reply(in.controller->Call(&ControllerStub::GetDeviceHistory, request),
-               [](const farm::v1::GetDeviceHistoryResponse& response) {
-                 for (const auto& e : response.events()) {
+  return Reply(in.controller->CallPaged(&ControllerStub::GetDeviceHistory, request,
+                                        &farm::v1::GetDeviceHistoryResponse::events, *limit),
+               [](const std::vector<farm::v1::DeviceEvent>& events) {
+                 for (const auto& e : events) {
                    std::cout << google::protobuf::util::TimeUtil::ToString(e.time()) << "  "
                              << e.description() << "\n";
                  }
@@ -212,9 +233,24 @@ int SweepWatch(const Invocation& in) {
 }
 
 int SweepList(const Invocation& in) {
-  return Reply(in.controller->Call(&ControllerStub::ListSweeps, farm::v1::ListSweepsRequest()),
-               [](const farm::v1::ListSweepsResponse& response) {
-                 for (const auto& s : response.sweeps()) std::cout << SweepLine(s) << "\n";
+  absl::StatusOr<size_t> limit = LimitFromFlag();
+  if (!limit.ok()) return UsageError(limit.status().message());
+  farm::v1::ListSweepsRequest request;
+  for (absl::string_view name :
+       absl::StrSplit(absl::GetFlag(FLAGS_state), ',', absl::SkipEmpty())) {
+    farm::v1::SweepState state;
+    if (!farm::v1::SweepState_Parse(absl::AsciiStrToUpper(absl::StrCat("SWEEP_STATE_", name)),
+                                    &state) ||
+        state == farm::v1::SWEEP_STATE_UNSPECIFIED) {
+      return UsageError(absl::StrCat("--state: '", name,
+                                     "' is not queued, running, succeeded, failed or cancelled"));
+    }
+    request.add_states(state);
+  }
+  return Reply(in.controller->CallPaged(&ControllerStub::ListSweeps, request,
+                                        &farm::v1::ListSweepsResponse::sweeps, *limit),
+               [](const std::vector<farm::v1::Sweep>& sweeps) {
+                 for (const auto& s : sweeps) std::cout << SweepLine(s) << "\n";
                });
 }
 
@@ -323,9 +359,9 @@ namespace {
 std::vector<Command> DeviceCommands() {
   return {
       {"devices",
-       "[--selector k=v,...] [--devices a,b]",
+       "[--selector k=v,...] [--devices a,b] [--limit N]",
        "The devices the controller knows: model, SoC, hypervisor, verdict, state, last seen.",
-       {"controller", "selector", "devices"},
+       {"controller", "selector", "devices", "limit"},
        "farmctl devices --selector hypervisor=gunyah",
        &Devices},
       {"device show",
@@ -335,10 +371,10 @@ std::vector<Command> DeviceCommands() {
        "farmctl device show pixel-8",
        &DeviceShow},
       {"device history",
-       "ID",
-       "A device's state changes and reports, oldest first.",
-       {"controller"},
-       "farmctl device history pixel-8",
+       "ID [--limit N]",
+       "A device's history, newest first: state changes, capability reports, results stored.",
+       {"controller", "limit"},
+       "farmctl device history pixel-8 --limit 20",
        &DeviceHistory},
       {"device set-state",
        "ID maintenance|retired|good --reason TEXT",
@@ -373,10 +409,10 @@ std::vector<Command> SweepCommands() {
        "farmctl sweep watch s-20240101-0001",
        &SweepWatch},
       {"sweep list",
-       "",
-       "Every sweep, one line each.",
-       {"controller"},
-       "farmctl sweep list",
+       "[--state running,queued] [--limit N]",
+       "Sweeps, newest first, one line each.",
+       {"controller", "state", "limit"},
+       "farmctl sweep list --state running,queued",
        &SweepList},
       {"sweep show",
        "ID",

@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -75,6 +76,32 @@ class RpcClient {
     const grpc::Status status = (stub_.get()->*method)(context.get(), request, &response);
     if (!status.ok()) return FromGrpcStatus(status);
     return response;
+  }
+
+  // Calls the paged list `method` (e.g. &ControllerStub::ListSweeps) page after
+  // page, following next_page_token, and returns the items `items_of` reads from
+  // each response (e.g. &ListSweepsResponse::sweeps): all of them, or the first
+  // `limit` when it isn't 0.
+  template <typename Request, typename Response, typename Item>
+  absl::StatusOr<std::vector<Item>> CallPaged(
+      UnaryMethod<Request, Response> method, Request request,
+      const google::protobuf::RepeatedPtrField<Item>& (Response::*items_of)() const,
+      size_t limit = 0) const {
+    std::vector<Item> items;
+    while (true) {
+      if (limit > 0) request.set_page_size(static_cast<uint32_t>(limit - items.size()));
+      absl::StatusOr<Response> page = Call(method, request);
+      if (!page.ok()) return page.status();
+      for (const Item& item : (*page.*items_of)()) {
+        if (limit == 0 || items.size() < limit) items.push_back(item);
+      }
+      if (page->next_page_token().empty() || (limit > 0 && items.size() >= limit)) return items;
+      // A server handing back the token it was given would never end the list.
+      if (page->next_page_token() == request.page_token()) {
+        return absl::InternalError("the server returned the same page_token again");
+      }
+      request.set_page_token(page->next_page_token());
+    }
   }
 
   // Calls the server-streaming `method`, handing each message to `on_message` as it

@@ -1,10 +1,12 @@
 #include "tools/farmctl/rpc_client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/grpc_server.h"
@@ -18,6 +20,7 @@ namespace {
 using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::StatusIs;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 // Answers GetSweep (NOT_FOUND for "missing") and streams two events for
 // WatchSweep; remembers the deadline each call arrived with.
@@ -47,6 +50,33 @@ class FakeController final : public farm::v1::ControllerService::Service {
     return grpc::Status::OK;
   }
 
+  // Sweeps s0..s4 in pages of at most 2 (fewer when page_size says so); the token
+  // is the next index. A request for FAILED sweeps gets a broken server's answer:
+  // the same token back, forever.
+  grpc::Status ListSweeps(grpc::ServerContext*, const farm::v1::ListSweepsRequest* request,
+                          farm::v1::ListSweepsResponse* response) override {
+    int next = request->page_token().empty() ? 0 : std::stoi(request->page_token());
+    if (!request->states().empty()) {
+      response->set_next_page_token(request->page_token().empty() ? "0" : request->page_token());
+      return grpc::Status::OK;
+    }
+    const int size = request->page_size() == 0 ? 2 : std::min<int>(2, request->page_size());
+    for (int end = std::min(next + size, 5); next < end; ++next) {
+      response->add_sweeps()->set_sweep_id(absl::StrCat("s", next));
+    }
+    if (next < 5) response->set_next_page_token(absl::StrCat(next));
+    {
+      absl::MutexLock lock(&mu_);
+      ++list_calls_;
+    }
+    return grpc::Status::OK;
+  }
+
+  int list_calls() {
+    absl::MutexLock lock(&mu_);
+    return list_calls_;
+  }
+
   std::chrono::system_clock::time_point last_deadline() {
     absl::MutexLock lock(&mu_);
     return last_deadline_;
@@ -60,6 +90,7 @@ class FakeController final : public farm::v1::ControllerService::Service {
 
   absl::Mutex mu_;
   std::chrono::system_clock::time_point last_deadline_ ABSL_GUARDED_BY(mu_);
+  int list_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class RpcClientTest : public ::testing::Test {
@@ -141,6 +172,41 @@ TEST_F(RpcClientTest, StreamReturnsTheServersError) {
                                 [&](const farm::v1::WatchSweepResponse&) { ++messages; }),
               StatusIs(absl::StatusCode::kNotFound, "no sweep 'missing'"));
   EXPECT_EQ(messages, 0);
+}
+
+std::vector<std::string> SweepIds(const std::vector<farm::v1::Sweep>& sweeps) {
+  std::vector<std::string> ids;
+  for (const farm::v1::Sweep& sweep : sweeps) ids.push_back(sweep.sweep_id());
+  return ids;
+}
+
+TEST_F(RpcClientTest, CallPagedFollowsTheTokensToTheEnd) {
+  ControllerClient controller = ControllerClient::Connect(server_->address());
+  absl::StatusOr<std::vector<farm::v1::Sweep>> sweeps =
+      controller.CallPaged(&ControllerStub::ListSweeps, farm::v1::ListSweepsRequest(),
+                           &farm::v1::ListSweepsResponse::sweeps);
+  ASSERT_THAT(sweeps, IsOk());
+  EXPECT_THAT(SweepIds(*sweeps), ElementsAre("s0", "s1", "s2", "s3", "s4"));
+  EXPECT_EQ(service_.list_calls(), 3);
+}
+
+TEST_F(RpcClientTest, CallPagedStopsAtTheLimitAndAsksForNoMore) {
+  ControllerClient controller = ControllerClient::Connect(server_->address());
+  absl::StatusOr<std::vector<farm::v1::Sweep>> sweeps =
+      controller.CallPaged(&ControllerStub::ListSweeps, farm::v1::ListSweepsRequest(),
+                           &farm::v1::ListSweepsResponse::sweeps, /*limit=*/3);
+  ASSERT_THAT(sweeps, IsOk());
+  EXPECT_THAT(SweepIds(*sweeps), ElementsAre("s0", "s1", "s2"));
+  EXPECT_EQ(service_.list_calls(), 2);  // pages of 2, then of the 1 still wanted
+}
+
+TEST_F(RpcClientTest, CallPagedRefusesAServerThatRepeatsItsToken) {
+  ControllerClient controller = ControllerClient::Connect(server_->address());
+  farm::v1::ListSweepsRequest failed;
+  failed.add_states(farm::v1::SWEEP_STATE_FAILED);
+  EXPECT_THAT(controller.CallPaged(&ControllerStub::ListSweeps, failed,
+                                   &farm::v1::ListSweepsResponse::sweeps),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("same page_token")));
 }
 
 }  // namespace
