@@ -34,6 +34,21 @@ void MergeLabels(farm::v1::Device* device, const std::vector<farm::v1::Label>& d
   *device->mutable_labels() = std::move(kept);
 }
 
+// What a registration was, for the history: a known device that hasn't registered
+// with this controller process before did so with an earlier one (the controller
+// restarted); one that registers again while online means the agent restarted.
+std::string RegistrationNote(bool known, bool registered_before, bool was_offline,
+                             const std::string& address) {
+  if (!known) return absl::StrCat("registered from ", address);
+  if (!registered_before) {
+    return absl::StrCat("registered again from ", address,
+                        " (first time since the controller started)");
+  }
+  if (was_offline) return absl::StrCat("registered again from ", address, " after being offline");
+  return absl::StrCat("registered again from ", address,
+                      " (the agent restarted: a new session while the last one was live)");
+}
+
 }  // namespace
 
 bool Matches(const farm::v1::Device& device, const farm::v1::Selector& selector) {
@@ -171,8 +186,9 @@ absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
     device.mutable_state()->set_health(farm::v1::HEALTH_STATE_GOOD);
     *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
   }
-  const bool was_offline =
-      known == nullptr || device.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE;
+  const std::string note = RegistrationNote(
+      known != nullptr, registered_since_start_.count(id) > 0,
+      device.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE, request.agent_address());
   *device.mutable_identity() = request.identity();
   *device.mutable_capability() = request.capability();
   *device.mutable_agent() = request.agent();
@@ -187,12 +203,11 @@ absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
   }
   MergeLabels(&device, DerivedLabels(request.identity(), request.capability()));
   const std::string session = absl::StrCat(id, "#", next_session_++);
-  RETURN_IF_ERROR(
-      Commit(std::move(device),
-             absl::StrCat(known == nullptr ? "registered" : "registered again", " from ",
-                          request.agent_address(), was_offline ? "" : " (agent restarted)",
-                          "; verdict ", farm::v1::Verdict_Name(request.capability().verdict()))));
+  RETURN_IF_ERROR(Commit(
+      std::move(device),
+      absl::StrCat(note, "; verdict ", farm::v1::Verdict_Name(request.capability().verdict()))));
   sessions_[id] = session;
+  registered_since_start_.insert(id);
   farm::v1::RegisterAgentResponse response;
   response.set_device_id(id);
   response.set_session_id(session);

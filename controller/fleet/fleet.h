@@ -20,6 +20,7 @@
 
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,9 @@ class Fleet {
   mutable absl::Mutex mu_;
   std::map<std::string, farm::v1::Device> devices_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> sessions_ ABSL_GUARDED_BY(mu_);
+  // Devices that registered with this controller process, live session or not (the
+  // history tells a controller restart from an agent restart by it).
+  std::set<std::string> registered_since_start_ ABSL_GUARDED_BY(mu_);
 
   uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 1;
 };

@@ -17,6 +17,7 @@ namespace {
 using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class FleetTest : public ::testing::Test {
  protected:
@@ -108,6 +109,12 @@ TEST_F(FleetTest, ThreeMissedHeartbeatsMeanOfflineAndAStaleSessionMustRegisterAg
   ASSERT_THAT(history, IsOk());
   ASSERT_EQ(history->size(), 3u);
   EXPECT_THAT((*history)[1].event.description(), HasSubstr("offline: no heartbeat for 30s"));
+  EXPECT_THAT((*history)[0].event.description(),
+              HasSubstr("registered again from 127.0.0.1:7420 after being offline"));
+  // A second registration while the session is live: the agent restarted.
+  ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
+  EXPECT_THAT((*store_->DeviceHistory("p8", 1, std::nullopt))[0].event.description(),
+              HasSubstr("the agent restarted"));
 }
 
 TEST_F(FleetTest, OperatorLabelsWinOverAgentLabels) {
@@ -222,6 +229,15 @@ TEST_F(FleetTest, ARestartedControllerReloadsDevicesAsOffline) {
   EXPECT_EQ(device->state().operational(), farm::v1::OPERATIONAL_STATE_OFFLINE);
   EXPECT_EQ(device->state().health(), farm::v1::HEALTH_STATE_MAINTENANCE);
   EXPECT_EQ(device->identity().model(), "Pixel 8");
+
+  // The agent answers a health ping first (online again), then registers: the
+  // history says the controller restarted, not the agent.
+  ASSERT_THAT(reloaded.Seen("p8"), IsOk());
+  ASSERT_THAT(reloaded.Register(Registration("p8")), IsOk());
+  const std::string registered =
+      (*store_->DeviceHistory("p8", 1, std::nullopt))[0].event.description();
+  EXPECT_THAT(registered, HasSubstr("first time since the controller started"));
+  EXPECT_THAT(registered, Not(HasSubstr("agent restarted")));
 }
 
 }  // namespace

@@ -144,6 +144,9 @@ TEST_F(FleetIntegrationTest, AgentsRegisterGoOfflineAndSurviveAControllerRestart
       << pixel->Log();
   EXPECT_EQ(StateOf("mtk-d9300-stock-fixture"), farm::v1::OPERATIONAL_STATE_OFFLINE);
   EXPECT_THAT(all, HasSubstr("health good -> maintenance by operator: reflashing"));
+  // What happened was a controller restart, and the history says so.
+  EXPECT_THAT(all, HasSubstr("first time since the controller started"));
+  EXPECT_THAT(all, ::testing::Not(HasSubstr("agent restarted")));
   // Health set by the operator survives the restart and the re-registration.
   for (const farm::v1::Device& d : Devices()) {
     if (d.device_id() == "pixel8-stock-fixture") {
