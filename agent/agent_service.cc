@@ -20,6 +20,9 @@
 namespace kvmfarm {
 namespace {
 
+// The boot check's attempt id, whoever asked for it.
+constexpr char kBootCheckAttempt[] = "kvm-boot-check";
+
 // A job started by a streaming RPC: progress goes on the stream as `response`
 // with its progress set; the client is gone once the call is cancelled.
 template <typename Response>
@@ -65,26 +68,34 @@ absl::Status AgentServiceImpl::CheckCanMeasure() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<farm::v1::KvmCapability> AgentServiceImpl::ProbeWithBootCheck() {
-  ASSIGN_OR_RETURN(std::unique_ptr<JobSlot::Lease> lease,
-                   job_slot_.Acquire("kvm-boot-check", farm::v1::JOB_KIND_BOOT_CHECK));
+absl::StatusOr<farm::v1::KvmCapability> AgentServiceImpl::ProbeWithBootCheck(
+    JobSlot::Lease* lease) {
   ASSIGN_OR_RETURN(farm::v1::KvmCapability fresh, probe::RunProbe(config_.probe));
-  probe::RunKvmBootCheck(config_.vm, lease.get(), &fresh);
+  probe::RunKvmBootCheck(config_.vm, lease, &fresh);
   absl::MutexLock lock(&mu_);
   capability_ = fresh;
   return fresh;
 }
 
-void AgentServiceImpl::StartBackgroundBootCheck() {
+void AgentServiceImpl::StartBackgroundBootCheck(std::function<void()> on_done) {
   if (!CheckCanMeasure().ok()) return;
-  background_ = std::thread([this] {
-    absl::StatusOr<farm::v1::KvmCapability> checked = ProbeWithBootCheck();
-    if (checked.ok()) {
-      FARM_LOG(INFO) << "boot check: " << EnumValueName(checked->verdict());
-    } else {
-      FARM_LOG(WARNING) << "boot check not run: " << checked.status().message();
-    }
-  });
+  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> lease =
+      job_slot_.Acquire(kBootCheckAttempt, farm::v1::JOB_KIND_BOOT_CHECK, JobSlot::Origin::kAgent);
+  if (!lease.ok()) {
+    FARM_LOG(WARNING) << "boot check not run: " << lease.status().message();
+    return;
+  }
+  background_ =
+      std::thread([this, lease = *std::move(lease), on_done = std::move(on_done)]() mutable {
+        absl::StatusOr<farm::v1::KvmCapability> checked = ProbeWithBootCheck(lease.get());
+        lease.reset();  // free before anyone hears the agent is
+        if (checked.ok()) {
+          FARM_LOG(INFO) << "boot check: " << EnumValueName(checked->verdict());
+        } else {
+          FARM_LOG(WARNING) << "boot check not run: " << checked.status().message();
+        }
+        if (on_done) on_done();
+      });
 }
 
 farm::v1::KvmCapability AgentServiceImpl::Capability() {
@@ -107,7 +118,10 @@ grpc::Status AgentServiceImpl::GetCapability(grpc::ServerContext*,
   // A fixture tree can't boot anything: there the boot check is only a refresh (its
   // capability says why no guest was booted).
   if (request->boot_check() && CheckCanMeasure().ok()) {
-    absl::StatusOr<farm::v1::KvmCapability> checked = ProbeWithBootCheck();
+    absl::StatusOr<std::unique_ptr<JobSlot::Lease>> lease =
+        job_slot_.Acquire(kBootCheckAttempt, farm::v1::JOB_KIND_BOOT_CHECK);
+    if (!lease.ok()) return ToGrpcStatus(lease.status());
+    absl::StatusOr<farm::v1::KvmCapability> checked = ProbeWithBootCheck(lease->get());
     if (!checked.ok()) return ToGrpcStatus(checked.status());
   } else if (request->refresh() || request->boot_check()) {
     absl::StatusOr<farm::v1::KvmCapability> fresh = probe::RunProbe(config_.probe);

@@ -9,6 +9,8 @@
 #ifndef KVMFARM_AGENT_AGENT_SERVICE_H_
 #define KVMFARM_AGENT_AGENT_SERVICE_H_
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -52,8 +54,10 @@ class AgentServiceImpl final : public farm::v1::AgentService::Service {
   farm::v1::AgentInfo Info() const;
 
   // Runs the KVM boot check in the background (once per agent start), so the
-  // cached capability gets its real verdict without slowing GetCapability.
-  void StartBackgroundBootCheck();
+  // cached capability gets its real verdict without slowing GetCapability. The job
+  // slot is taken before this returns (so a registration made next reports the
+  // agent busy with its own check); `on_done` runs once the slot is free again.
+  void StartBackgroundBootCheck(std::function<void()> on_done = nullptr);
   // Cancels whatever job runs and waits for the background check; before shutdown.
   void StopJobs();
 
@@ -82,7 +86,8 @@ class AgentServiceImpl final : public farm::v1::AgentService::Service {
   farm::v1::BenchmarkResult RunBenchmarkJob(const farm::v1::RunBenchmarkRequest& request,
                                             const JobContext& job);
   // Probes again and runs the boot check, holding the job slot; the new capability.
-  absl::StatusOr<farm::v1::KvmCapability> ProbeWithBootCheck();
+  // A fresh probe with the boot check, run under `lease`; cached as the capability.
+  absl::StatusOr<farm::v1::KvmCapability> ProbeWithBootCheck(JobSlot::Lease* lease);
 
   const AgentConfig config_;
   const absl::Time started_at_;

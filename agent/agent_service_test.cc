@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/synchronization/notification.h"
 #include "common/testing/run_binary.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -124,6 +125,30 @@ TEST(AgentServiceTest, WithoutFarmWorkloadNativeBenchmarksAreRefused) {
   const grpc::Status status = service.RunBenchmark(&context, &request, nullptr);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("farm-workload was not found"));
+}
+
+TEST(AgentServiceTest, TheBackgroundBootCheckSaysWhenTheSlotIsFreeAgain) {
+  AgentConfig config = FixtureConfig("pixel8-stock");
+  config.probe.sysroot = "/";
+  config.vm.image_dir = "/nonexistent/images";  // the check ends quickly, unbooted
+  AgentServiceImpl service(config);
+  ASSERT_TRUE(service.Initialize().ok());
+  absl::Notification done;
+  bool busy_when_told = true;
+  service.StartBackgroundBootCheck([&] {
+    busy_when_told = service.busy();
+    done.Notify();
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Minutes(2)));
+  EXPECT_FALSE(busy_when_told);
+  // The check ran (booted, failed, or skipped for a reason on this machine).
+  const farm::v1::KvmCapability capability = service.Capability();
+  bool checked = false;
+  for (const farm::v1::Check& check : capability.checks()) {
+    if (check.name() == "kvm.boot_check") checked = true;
+  }
+  EXPECT_TRUE(checked) << capability.DebugString();
+  service.StopJobs();
 }
 
 TEST(AgentServiceTest, CancelOfNoJobIsNotFound) {

@@ -5,24 +5,23 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/proto_time.h"
+#include "proto/agent_busy.h"
 
 namespace kvmfarm {
 
 absl::StatusOr<std::unique_ptr<JobSlot::Lease>> JobSlot::Acquire(const std::string& attempt_id,
-                                                                 farm::v1::JobKind kind) {
+                                                                 farm::v1::JobKind kind,
+                                                                 Origin origin) {
   if (attempt_id.empty()) {
     return absl::InvalidArgumentError(
         "attempt_id is required: choose a unique id per try, it is echoed in every reply");
   }
   absl::MutexLock lock(&mu_);
-  if (current_.has_value()) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "busy with job ", current_->attempt_id(), " (", farm::v1::JobKind_Name(current_->kind()),
-        "); one measurement runs at a time, retry later"));
-  }
+  if (current_.has_value()) return AgentBusyError(*current_);
   farm::v1::JobInfo info;
   info.set_attempt_id(attempt_id);
   info.set_kind(kind);
+  info.set_agent_initiated(origin == Origin::kAgent);
   *info.mutable_started_at() = ToProtoTimestamp(absl::Now());
   current_ = std::move(info);
   cancelled_ = false;

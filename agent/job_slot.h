@@ -55,10 +55,15 @@ class JobSlot {
     std::string attempt_id_;
   };
 
-  // INVALID_ARGUMENT for an empty attempt id; RESOURCE_EXHAUSTED "busy with job X"
-  // while another job holds the slot.
+  // Who asked for a job: a client, or the agent itself (its start-up boot check,
+  // which schedulers wait for: JobInfo.agent_initiated).
+  enum class Origin { kClient, kAgent };
+
+  // INVALID_ARGUMENT for an empty attempt id; while another job holds the slot,
+  // RESOURCE_EXHAUSTED "busy with job X" (proto/agent_busy.h).
   absl::StatusOr<std::unique_ptr<Lease>> Acquire(const std::string& attempt_id,
-                                                 farm::v1::JobKind kind);
+                                                 farm::v1::JobKind kind,
+                                                 Origin origin = Origin::kClient);
 
   // The running job, if any.
   absl::optional<farm::v1::JobInfo> Current() const;

@@ -5,6 +5,7 @@
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/agent_busy.h"
 
 namespace kvmfarm {
 namespace {
@@ -26,6 +27,26 @@ TEST(JobSlotTest, OneJobAtATimeAndTheSecondIsToldWhoIsBusy) {
   first->reset();
   EXPECT_FALSE(slot.Current().has_value());
   EXPECT_THAT(slot.Acquire("sweep-1/t-2/a-1", farm::v1::JOB_KIND_BOOT), IsOk());
+}
+
+TEST(JobSlotTest, TheAgentsOwnJobIsMarkedAndItsBusyAnswerIsRecognised) {
+  JobSlot slot;
+  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> check =
+      slot.Acquire("kvm-boot-check", farm::v1::JOB_KIND_BOOT_CHECK, JobSlot::Origin::kAgent);
+  ASSERT_THAT(check, IsOk());
+  ASSERT_TRUE(slot.Current().has_value());
+  EXPECT_TRUE(slot.Current()->agent_initiated());
+  const absl::StatusOr<std::unique_ptr<JobSlot::Lease>> refused =
+      slot.Acquire("sweep-1/t-1/a-1", farm::v1::JOB_KIND_BENCHMARK);
+  EXPECT_TRUE(IsAgentBusy(refused.status())) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("the agent's own"));
+  // gRPC's own RESOURCE_EXHAUSTED (a message too large) is not a busy agent.
+  EXPECT_FALSE(IsAgentBusy(absl::ResourceExhaustedError("Received message larger than max")));
+  check->reset();
+  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> client =
+      slot.Acquire("sweep-1/t-1/a-1", farm::v1::JOB_KIND_BENCHMARK);
+  ASSERT_THAT(client, IsOk());
+  EXPECT_FALSE(slot.Current()->agent_initiated());
 }
 
 TEST(JobSlotTest, AttemptIdIsRequired) {

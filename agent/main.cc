@@ -164,14 +164,15 @@ absl::Status CreateWorkDir(const std::string& work_dir) {
 
 // With --controller: registers this agent, at the address the controller should
 // dial, and keeps heartbeating; null without.
-std::unique_ptr<Registrar> StartRegistrar(AgentServiceImpl* service,
-                                          const std::string& listening_at) {
+// The registrar (not started yet) when --controller is set; nullptr otherwise.
+std::unique_ptr<Registrar> MakeRegistrar(AgentServiceImpl* service,
+                                         const std::string& listening_at) {
   if (absl::GetFlag(FLAGS_controller).empty()) return nullptr;
   RegistrarOptions options;
   options.controller_address = absl::GetFlag(FLAGS_controller);
   const std::string advertise =
       !absl::GetFlag(FLAGS_advertise).empty() ? absl::GetFlag(FLAGS_advertise) : listening_at;
-  auto registrar = std::make_unique<Registrar>(
+  return std::make_unique<Registrar>(
       options,
       [service, advertise] {
         farm::v1::RegisterAgentRequest request;
@@ -179,11 +180,12 @@ std::unique_ptr<Registrar> StartRegistrar(AgentServiceImpl* service,
         *request.mutable_identity() = request.capability().device();
         *request.mutable_agent() = service->Info();
         request.set_agent_address(advertise);
+        if (absl::optional<farm::v1::JobInfo> job = service->CurrentJob()) {
+          *request.mutable_busy_job() = *job;
+        }
         return request;
       },
       [service] { return service->CurrentJob(); });
-  registrar->Start();
-  return registrar;
 }
 
 void LogServing(const AgentConfig& config, const std::string& address) {
@@ -217,8 +219,15 @@ absl::Status Serve() {
   options.port_file = FromUserDir(absl::GetFlag(FLAGS_port_file));
   options.services = {&service};
   ASSIGN_OR_RETURN(std::unique_ptr<GrpcServer> server, GrpcServer::Start(options));
-  std::unique_ptr<Registrar> registrar = StartRegistrar(&service, server->address());
-  if (absl::GetFlag(FLAGS_background_boot_check)) service.StartBackgroundBootCheck();
+  std::unique_ptr<Registrar> registrar = MakeRegistrar(&service, server->address());
+  // The boot check takes the job slot before the agent registers, so the controller
+  // hears it is busy with its own check and waits, and hears at once when it ends.
+  if (absl::GetFlag(FLAGS_background_boot_check)) {
+    service.StartBackgroundBootCheck([r = registrar.get()] {
+      if (r != nullptr) r->HeartbeatNow();
+    });
+  }
+  if (registrar) registrar->Start();
   LogServing(config, server->address());
   const int signal = WaitForShutdownSignal();
   FARM_LOG(INFO) << "signal " << signal << ": shutting down";

@@ -23,8 +23,23 @@ Registrar::~Registrar() { Stop(); }
 void Registrar::Start() { thread_ = std::thread(&Registrar::Loop, this); }
 
 void Registrar::Stop() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
   if (thread_.joinable()) thread_.join();
+}
+
+void Registrar::HeartbeatNow() {
+  absl::MutexLock lock(&mu_);
+  heartbeat_now_ = true;
+}
+
+bool Registrar::Wait(absl::Duration wait) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(this, &Registrar::Woken), wait);
+  heartbeat_now_ = false;
+  return !stopping_;
 }
 
 void Registrar::Loop() {
@@ -46,7 +61,7 @@ void Registrar::Loop() {
     return backoff.Next();
   };
   absl::Duration wait = absl::ZeroDuration();
-  while (!stop_.WaitForNotificationWithTimeout(wait)) {
+  while (Wait(wait)) {
     if (session.empty()) {
       grpc::ClientContext context;
       context.set_deadline(deadline());

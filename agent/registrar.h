@@ -14,7 +14,8 @@
 #include <string>
 #include <thread>
 
-#include "absl/synchronization/notification.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "farm/v1/controller.pb.h"
@@ -38,14 +39,22 @@ class Registrar {
 
   void Start();
   void Stop();
+  // Sends the next heartbeat now rather than at the end of the interval (when the
+  // agent's own job ends, so the controller knows it is free). Safe after Stop.
+  void HeartbeatNow();
 
  private:
   void Loop();
+  // Waits up to `wait`, less when HeartbeatNow or Stop is called; false once stopping.
+  bool Wait(absl::Duration wait);
+  bool Woken() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || heartbeat_now_; }
 
   const RegistrarOptions options_;
   const std::function<farm::v1::RegisterAgentRequest()> make_request_;
   const std::function<absl::optional<farm::v1::JobInfo>()> busy_job_;
-  absl::Notification stop_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool heartbeat_now_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -193,6 +193,11 @@ absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
   *device.mutable_capability() = request.capability();
   *device.mutable_agent() = request.agent();
   device.set_agent_address(request.agent_address());
+  if (request.has_busy_job()) {
+    *device.mutable_busy_job() = request.busy_job();
+  } else {
+    device.clear_busy_job();
+  }
   *device.mutable_last_seen() = ToProtoTimestamp(clock_->Now());
   device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_IDLE);
   if (device.state().health() == farm::v1::HEALTH_STATE_UNKNOWN ||

@@ -16,6 +16,7 @@
 #include "controller/scheduler/agent_error.h"
 #include "controller/scheduler/eta.h"
 #include "controller/scheduler/sweep_plan.h"
+#include "proto/agent_busy.h"
 #include "proto/states.h"
 
 namespace kvmfarm::scheduler {
@@ -298,6 +299,11 @@ std::string Scheduler::WaitReasonLocked(const Candidate& candidate,
   if (running_by_device_.count(task.device_id())) {
     return absl::StrCat("waiting: device ", task.device_id(), " busy");
   }
+  if (device->busy_job().agent_initiated()) {
+    // Its own boot check at start-up: dispatching now would only be refused busy.
+    return absl::StrCat("waiting: the agent on ", task.device_id(), " runs its own job ",
+                        device->busy_job().attempt_id());
+  }
   auto in_sweep = running_in_sweep.find(candidate.sweep->sweep_id());
   const int running_here = in_sweep == running_in_sweep.end() ? 0 : in_sweep->second;
   if (static_cast<int>(running_by_device_.size()) >= options_.max_parallel ||
@@ -425,6 +431,7 @@ void Scheduler::RunAttempt(Attempt attempt) {
 
 void Scheduler::StoreResultLocked(const Attempt& attempt, farm::v1::Task done, absl::Time now,
                                   farm::v1::Task* task) {
+  busy_waits_.erase(task->task_id());
   const std::string& device_id = attempt.task.device_id();
   done.set_state(farm::v1::TASK_STATE_SUCCEEDED);
   done.set_status(
@@ -458,8 +465,31 @@ void Scheduler::StoreResultLocked(const Attempt& attempt, farm::v1::Task done, a
   PublishLocked(task->sweep_id(), event);
 }
 
+bool Scheduler::WaitForBusyAgentLocked(const Attempt& attempt, const absl::Status& error,
+                                       absl::Time now, farm::v1::Task* task) {
+  BusyWait& wait = busy_waits_.try_emplace(task->task_id(), BusyWait{now, 0}).first->second;
+  if (now - wait.since > options_.agent_busy_patience) return false;
+  ++wait.tries;
+  const std::string reason(error.message());
+  store_->FinishAttempt(attempt.attempt_id, absl::StrCat("agent busy: ", reason), "").IgnoreError();
+  task->set_state(farm::v1::TASK_STATE_WAITING);
+  task->set_status(absl::StrCat("waiting for the agent, asking again in ",
+                                absl::FormatDuration(options_.agent_busy_retry), ": ", reason));
+  *task->mutable_next_attempt_at() = ToProtoTimestamp(now + options_.agent_busy_retry);
+  task->clear_progress();
+  PutTaskLocked(task);
+  return true;
+}
+
 void Scheduler::RecordFailureLocked(const Attempt& attempt, const absl::Status& error,
                                     absl::Time now, farm::v1::Task* task) {
+  // Not a failure at all: the agent was busy and never ran it.
+  if (IsAgentBusy(error) && WaitForBusyAgentLocked(attempt, error, now, task)) return;
+  // Tries the agent was busy for don't count (the wait's record stays until the
+  // task ends, so its patience runs from the first busy answer).
+  auto busy = busy_waits_.find(task->task_id());
+  const int tries =
+      static_cast<int>(task->attempts() - (busy == busy_waits_.end() ? 0 : busy->second.tries));
   const std::string reason(error.message());
   // The agent refused the request itself: trying again can't help, and the device
   // is not at fault.
@@ -473,16 +503,17 @@ void Scheduler::RecordFailureLocked(const Attempt& attempt, const absl::Status& 
     task->set_state(farm::v1::TASK_STATE_FAILED);
     task->set_status(outcome);
     *task->mutable_finished_at() = ToProtoTimestamp(now);
-  } else if (static_cast<int>(task->attempts()) >= options_.retry_budget) {
+  } else if (tries >= options_.retry_budget) {
     task->set_state(farm::v1::TASK_STATE_FAILED);
-    task->set_status(absl::StrCat("failed after ", task->attempts(), " attempts: ", reason));
+    task->set_status(absl::StrCat("failed after ", tries, " attempts: ", reason));
     *task->mutable_finished_at() = ToProtoTimestamp(now);
   } else {
-    const absl::Duration wait = backoff_.ForRetry(static_cast<int>(task->attempts()));
+    const absl::Duration wait = backoff_.ForRetry(tries);
     task->set_state(farm::v1::TASK_STATE_WAITING);
     task->set_status(absl::StrCat("retrying in ", absl::FormatDuration(wait), " after: ", reason));
     *task->mutable_next_attempt_at() = ToProtoTimestamp(now + wait);
   }
+  if (TaskFinished(task->state())) busy_waits_.erase(task->task_id());
   task->clear_progress();
   PutTaskLocked(task);
 }

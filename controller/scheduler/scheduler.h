@@ -49,6 +49,12 @@ struct SchedulerOptions {
   absl::Duration backoff_max = absl::Seconds(60);
   absl::Duration default_task_deadline = absl::Minutes(30);
   absl::Duration priority_aging = absl::Minutes(1);
+  // An agent busy with another job (its own boot check, most often) didn't run the
+  // attempt: ask again after `agent_busy_retry`, without spending a try or counting
+  // it against the device, for up to `agent_busy_patience`; then it is an ordinary
+  // infrastructure failure.
+  absl::Duration agent_busy_retry = absl::Seconds(2);
+  absl::Duration agent_busy_patience = absl::Minutes(30);
   // The KVM boot check in capability steps.
   bool capability_boot_check = true;
   // Called (under the scheduler's lock) with the device of every stored result.
@@ -138,6 +144,10 @@ class Scheduler {
   void Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> outcome);
   void StoreResultLocked(const Attempt& attempt, farm::v1::Task done, absl::Time now,
                          farm::v1::Task* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True when the task waits for a busy agent (see agent_busy_retry); false when
+  // it has waited too long and the answer is a failure like any other.
+  bool WaitForBusyAgentLocked(const Attempt& attempt, const absl::Status& error, absl::Time now,
+                              farm::v1::Task* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RecordFailureLocked(const Attempt& attempt, const absl::Status& error, absl::Time now,
                            farm::v1::Task* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -167,6 +177,13 @@ class Scheduler {
   uint64_t next_sweep_ ABSL_GUARDED_BY(mu_) = 1;
   // StartSweep's idempotency keys (request_id -> sweep id), for this process's life.
   std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
+  // Per task that found its agent busy: since when, and how many tries that took
+  // (they don't count against its retry budget). In memory: a restart forgets them.
+  struct BusyWait {
+    absl::Time since;
+    uint32_t tries = 0;
+  };
+  std::map<std::string, BusyWait> busy_waits_ ABSL_GUARDED_BY(mu_);
   absl::Mutex threads_mu_;
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(threads_mu_);
 };

@@ -13,6 +13,7 @@
 #include "controller/store/testing/scratch_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/agent_busy.h"
 
 namespace kvmfarm::scheduler {
 namespace {
@@ -139,7 +140,7 @@ TEST_F(SchedulerTest, OneTaskPerDeviceAtATimeUntilTheSweepSucceeds) {
 
 TEST_F(SchedulerTest, InfrastructureFailuresRetryWithExponentialBackoff) {
   agents_.script["d0:7420"] = {absl::UnavailableError("connection refused"),
-                               absl::ResourceExhaustedError("busy with job x")};
+                               absl::DeadlineExceededError("no answer in 30s")};
   absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(CapabilityOnly({"d0"}));
   ASSERT_THAT(sweep, IsOk());
   EXPECT_EQ(scheduler_->Dispatch(), 1);
@@ -179,6 +180,90 @@ TEST_F(SchedulerTest, ARetryBudgetUsedUpFailsTheTaskAndTheSweep) {
   EXPECT_THAT(stored.tasks(0).status(), HasSubstr("failed after 3 attempts: down"));
   EXPECT_EQ(stored.state(), farm::v1::SWEEP_STATE_FAILED);
   EXPECT_THAT(stored.reason(), HasSubstr("1 of 1 tasks failed"));
+}
+
+farm::v1::JobInfo BootCheckJob() {
+  farm::v1::JobInfo job;
+  job.set_attempt_id("kvm-boot-check");
+  job.set_kind(farm::v1::JOB_KIND_BOOT_CHECK);
+  job.set_agent_initiated(true);
+  return job;
+}
+
+TEST_F(SchedulerTest, AnAgentBusyWithItsOwnBootCheckIsWaitedForNotDispatchedInto) {
+  // The agent registers while its start-up boot check runs, and says so.
+  farm::v1::RegisterAgentRequest registration;
+  registration.mutable_identity()->set_device_id("d0");
+  registration.set_agent_address("d0:7420");
+  *registration.mutable_busy_job() = BootCheckJob();
+  absl::StatusOr<farm::v1::RegisterAgentResponse> registered = fleet_->Register(registration);
+  ASSERT_THAT(registered, IsOk());
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(CapabilityOnly({"d0"}));
+  ASSERT_THAT(sweep, IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 0);
+  EXPECT_TRUE(agents_.calls.empty());
+  farm::v1::Task task = Stored(sweep->sweep_id()).tasks(0);
+  EXPECT_EQ(task.attempts(), 0u);
+  EXPECT_THAT(task.status(), HasSubstr("the agent on d0 runs its own job kvm-boot-check"));
+  // The heartbeat the agent sends as its check ends: dispatched at once.
+  farm::v1::HeartbeatRequest beat;
+  beat.set_device_id("d0");
+  beat.set_session_id(registered->session_id());
+  ASSERT_THAT(fleet_->Heartbeat(beat), IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  RunQueued();
+  task = Stored(sweep->sweep_id()).tasks(0);
+  EXPECT_EQ(task.state(), farm::v1::TASK_STATE_SUCCEEDED);
+  EXPECT_EQ(task.attempts(), 1u);
+}
+
+TEST_F(SchedulerTest, ABusyAgentSpendsNoTryAndIsNotTheDevicesFault) {
+  // More busy answers than the retry budget (3), then the agent is free.
+  for (int i = 0; i < 5; ++i) {
+    agents_.script["d0:7420"].push_back(AgentBusyError(BootCheckJob()));
+  }
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(CapabilityOnly({"d0"}));
+  ASSERT_THAT(sweep, IsOk());
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(scheduler_->Dispatch(), 1);
+    RunQueued();
+    const farm::v1::Task task = Stored(sweep->sweep_id()).tasks(0);
+    ASSERT_EQ(task.state(), farm::v1::TASK_STATE_WAITING) << task.status();
+    EXPECT_THAT(
+        task.status(),
+        HasSubstr("waiting for the agent, asking again in 2s: busy with job kvm-boot-check"));
+    EXPECT_EQ(fleet_->Get("d0")->consecutive_failures(), 0u);
+    EXPECT_EQ(scheduler_->Dispatch(), 0);  // not before the 2 s are up
+    clock_.Advance(absl::Seconds(2));
+  }
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  RunQueued();
+  const farm::v1::Task task = Stored(sweep->sweep_id()).tasks(0);
+  EXPECT_EQ(task.state(), farm::v1::TASK_STATE_SUCCEEDED);
+  absl::StatusOr<std::vector<store::StoredAttempt>> attempts = store_->TaskAttempts(task.task_id());
+  ASSERT_THAT(attempts, IsOk());
+  ASSERT_EQ(attempts->size(), 6u);
+  EXPECT_THAT((*attempts)[0].outcome, HasSubstr("agent busy: busy with job kvm-boot-check"));
+  EXPECT_EQ((*attempts)[5].outcome, "result stored");
+}
+
+TEST_F(SchedulerTest, AnAgentBusyForLongerThanThePatienceIsAFailureLikeAnyOther) {
+  for (int i = 0; i < 20; ++i) {
+    agents_.script["d0:7420"].push_back(AgentBusyError(BootCheckJob()));
+  }
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(CapabilityOnly({"d0"}));
+  ASSERT_THAT(sweep, IsOk());
+  // The default patience is 30 min: past it, each busy answer is a try.
+  for (int i = 0;
+       i < 20 && Stored(sweep->sweep_id()).tasks(0).state() != farm::v1::TASK_STATE_FAILED; ++i) {
+    scheduler_->Dispatch();
+    RunQueued();
+    clock_.Advance(absl::Minutes(16));
+  }
+  const farm::v1::Task task = Stored(sweep->sweep_id()).tasks(0);
+  EXPECT_EQ(task.state(), farm::v1::TASK_STATE_FAILED);
+  EXPECT_THAT(task.status(), HasSubstr("failed after 3 attempts: busy with job kvm-boot-check"));
+  EXPECT_GT(task.attempts(), 3u);  // the busy waits before it didn't count
 }
 
 TEST_F(SchedulerTest, ARefusalIsNotRetried) {
