@@ -25,11 +25,27 @@ namespace {
 using paging::PageKey;
 using paging::PageRequest;
 
-// Page sizes: a default that fits farmctl's screens, a ceiling well under gRPC's
-// 4 MB message limit (a device is about 400 bytes, an event or a sweep less).
+// Page sizes: a default that fits farmctl's screens and a ceiling; and whatever
+// the items hold, at most 2 MiB a page, half gRPC's 4 MiB message limit (a device
+// with its capability report is about 3 KB, 10,000 of them 27 MiB).
 constexpr paging::PageSizes kDevicePages{/*default_size=*/500, /*max_size=*/2000};
 constexpr paging::PageSizes kHistoryPages{/*default_size=*/100, /*max_size=*/10000};
 constexpr paging::PageSizes kSweepPages{/*default_size=*/100, /*max_size=*/1000};
+
+constexpr size_t kMaxPageBytes = 2 << 20;
+
+// Each list's order: devices by id; history events by sequence number; sweeps by
+// creation time, then id.
+PageKey DeviceKey(const farm::v1::Device& device) { return PageKey{0, device.device_id()}; }
+PageKey EventKey(const store::StoredDeviceEvent& stored) { return PageKey{stored.sequence, ""}; }
+PageKey SweepKey(const farm::v1::Sweep& sweep) {
+  return PageKey{google::protobuf::util::TimeUtil::TimestampToNanoseconds(sweep.created_at()),
+                 sweep.sweep_id()};
+}
+
+// An item's size on the wire, for a page's byte limit.
+size_t WireSize(const google::protobuf::Message& message) { return message.ByteSizeLong(); }
+size_t EventWireSize(const store::StoredDeviceEvent& stored) { return WireSize(stored.event); }
 
 constexpr absl::string_view kDeviceList = "ListDevices";
 constexpr absl::string_view kHistoryList = "GetDeviceHistory";
@@ -63,9 +79,7 @@ absl::StatusOr<farm::v1::ListDevicesResponse> ControllerServiceImpl::DevicesPage
       fleet_->List(request.selector(), page.after ? page.after->id : "", page.size + 1);
   farm::v1::ListDevicesResponse response;
   response.set_next_page_token(
-      paging::TrimToPage(&devices, page, kDeviceList, filter, [](const farm::v1::Device& d) {
-        return PageKey{0, d.device_id()};
-      }));
+      paging::TrimToPage(&devices, page, kDeviceList, filter, DeviceKey, WireSize, kMaxPageBytes));
   for (farm::v1::Device& device : devices) *response.add_devices() = std::move(device);
   return response;
 }
@@ -84,9 +98,7 @@ absl::StatusOr<farm::v1::GetDeviceHistoryResponse> ControllerServiceImpl::Histor
                    store_->DeviceHistory(request.device_id(), page.size + 1, before));
   farm::v1::GetDeviceHistoryResponse response;
   response.set_next_page_token(paging::TrimToPage(&events, page, kHistoryList, request.device_id(),
-                                                  [](const store::StoredDeviceEvent& e) {
-                                                    return PageKey{e.sequence, ""};
-                                                  }));
+                                                  EventKey, EventWireSize, kMaxPageBytes));
   for (store::StoredDeviceEvent& stored : events) {
     *response.add_events() = std::move(stored.event);
   }
@@ -108,10 +120,7 @@ absl::StatusOr<farm::v1::ListSweepsResponse> ControllerServiceImpl::SweepsPage(
   ASSIGN_OR_RETURN(std::vector<farm::v1::Sweep> sweeps, scheduler_->ListSweeps(query));
   farm::v1::ListSweepsResponse response;
   response.set_next_page_token(
-      paging::TrimToPage(&sweeps, page, kSweepList, filter, [](const farm::v1::Sweep& s) {
-        return PageKey{google::protobuf::util::TimeUtil::TimestampToNanoseconds(s.created_at()),
-                       s.sweep_id()};
-      }));
+      paging::TrimToPage(&sweeps, page, kSweepList, filter, SweepKey, WireSize, kMaxPageBytes));
   for (farm::v1::Sweep& sweep : sweeps) *response.add_sweeps() = std::move(sweep);
   return response;
 }

@@ -7,6 +7,8 @@
 //  * tasks dispatched per second and scheduler overhead per task (scheduler, fleet
 //    and SQLite store in process; the agents answer at once);
 //  * the controller's resident memory;
+//  * ListDevices of the whole fleet, page by page as farmctl reads it, every device
+//    carrying this host's capability report (so as large as a real one);
 //  * GetMatrix latency p50/p99 over a database of --measurements stored values.
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
@@ -29,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "agent/probe/probe.h"
 #include "common/clock.h"
 #include "common/flags.h"
 #include "common/subprocess.h"
@@ -74,6 +77,38 @@ void RemoveDatabase(const std::string& path) {
 }
 
 // Heartbeats against a real farm-controller process.
+// This host's capability report, for every simulated device (empty if the probe fails).
+farm::v1::KvmCapability HostCapability() {
+  absl::StatusOr<farm::v1::KvmCapability> probed = probe::RunProbe(probe::ProbeOptions());
+  return probed.ok() ? *std::move(probed) : farm::v1::KvmCapability();
+}
+
+// The whole fleet through ListDevices at the default page size, following the tokens.
+void ListDevicesPhase(farm::v1::ControllerService::Stub& stub) {
+  farm::v1::ListDevicesRequest request;
+  size_t pages = 0, devices = 0, largest = 0, total = 0;
+  const absl::Time start = absl::Now();
+  do {
+    grpc::ClientContext context;
+    farm::v1::ListDevicesResponse response;
+    const grpc::Status status = stub.ListDevices(&context, request, &response);
+    if (!status.ok()) {
+      std::fprintf(stderr, "ListDevices: %s\n", status.error_message().c_str());
+      return;
+    }
+    ++pages;
+    devices += response.devices_size();
+    largest = std::max(largest, response.ByteSizeLong());
+    total += response.ByteSizeLong();
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  std::printf(
+      "ListDevices, the whole fleet page by page: %zu devices in %zu pages, %.0f ms; largest "
+      "page %.0f KiB, all pages %.1f MiB (gRPC's default limit: 4 MiB a message)\n",
+      devices, pages, absl::ToDoubleMilliseconds(absl::Now() - start), largest / 1024.0,
+      total / 1048576.0);
+}
+
 void HeartbeatPhase(const std::string& controller_binary, int devices, int seconds) {
   const std::string dir = absl::StrCat("/tmp/kvmfarm-scale-", getpid());
   std::error_code error;
@@ -101,9 +136,11 @@ void HeartbeatPhase(const std::string& controller_binary, int devices, int secon
   auto channel = grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials());
   auto stub = farm::v1::ControllerService::NewStub(channel);
   std::vector<std::string> sessions(devices);
+  const farm::v1::KvmCapability capability = HostCapability();
   const absl::Time reg_start = absl::Now();
   for (int i = 0; i < devices; ++i) {
     farm::v1::RegisterAgentRequest request;
+    *request.mutable_capability() = capability;
     request.mutable_identity()->set_device_id(absl::StrCat("sim-", i));
     request.mutable_identity()->set_model(absl::StrCat("model-", i % 20));
     request.set_agent_address(absl::StrCat("127.0.0.1:", 20000 + i));
@@ -113,6 +150,7 @@ void HeartbeatPhase(const std::string& controller_binary, int devices, int secon
   }
   std::printf("registrations per second: %.0f\n",
               devices / absl::ToDoubleSeconds(absl::Now() - reg_start));
+  ListDevicesPhase(*stub);
 
   // Each simulated agent heartbeats every 10 s: devices/10 per second, spread evenly.
   const double rate = devices / 10.0;

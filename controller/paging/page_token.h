@@ -19,7 +19,8 @@
 //                    ReadPageRequest(kSweeps, filter, request.page_token(),
 //                                    request.page_size(), kSweepPageSizes));
 //   std::vector<Sweep> sweeps = ...;  // page.size + 1 items after page.after
-//   response.set_next_page_token(TrimToPage(&sweeps, page, kSweeps, filter, KeyOfSweep));
+//   response.set_next_page_token(
+//       TrimToPage(&sweeps, page, kSweeps, filter, KeyOfSweep, SizeOfSweep, kMaxPageBytes));
 #ifndef KVMFARM_CONTROLLER_PAGING_PAGE_TOKEN_H_
 #define KVMFARM_CONTROLLER_PAGING_PAGE_TOKEN_H_
 
@@ -63,13 +64,21 @@ absl::StatusOr<PageRequest> ReadPageRequest(absl::string_view list, absl::string
 // The token of the page that starts after `last`.
 std::string NextPageToken(absl::string_view list, absl::string_view filter, const PageKey& last);
 
-// `items` were read as up to page.size + 1 items after page.after: drops the extra
-// one and returns the next page's token, or "" when this is the last page.
-template <typename Item, typename KeyOf>
+// `items` were read as up to page.size + 1 items after page.after: keeps the page,
+// at most page.size items and, past its first item, at most `max_bytes` by
+// `size_of` (items differ in size: a page stays under gRPC's 4 MB message limit
+// whatever they hold), and returns the next page's token, or "" when none follows.
+template <typename Item, typename KeyOf, typename SizeOf>
 std::string TrimToPage(std::vector<Item>* items, const PageRequest& page, absl::string_view list,
-                       absl::string_view filter, KeyOf key_of) {
-  if (items->size() <= static_cast<size_t>(page.size)) return "";
-  items->resize(page.size);
+                       absl::string_view filter, KeyOf key_of, SizeOf size_of, size_t max_bytes) {
+  size_t keep = 0;
+  size_t bytes = 0;
+  for (; keep < items->size() && keep < static_cast<size_t>(page.size); ++keep) {
+    bytes += size_of((*items)[keep]);
+    if (keep > 0 && bytes > max_bytes) break;
+  }
+  if (keep == items->size()) return "";
+  items->resize(keep);
   return NextPageToken(list, filter, key_of(items->back()));
 }
 

@@ -57,14 +57,30 @@ TEST(PageTokenTest, ATokenOfAnotherListOrFilterIsRefused) {
 TEST(PageTokenTest, TrimToPageKeepsThePageAndPointsAfterItsLastItem) {
   const PageRequest page{std::nullopt, 2};
   auto key_of = [](int item) { return PageKey{item, ""}; };
+  auto size_of = [](int) { return size_t{1}; };
   std::vector<int> full = {9, 8, 7};
-  const std::string token = TrimToPage(&full, page, "l", "", key_of);
+  const std::string token = TrimToPage(&full, page, "l", "", key_of, size_of, 100);
   EXPECT_THAT(full, ElementsAre(9, 8));
   EXPECT_THAT(ReadPageRequest("l", "", token, 2, kSizes)->after, Optional(PageKey{8, ""}));
 
   std::vector<int> last = {6, 5};
-  EXPECT_EQ(TrimToPage(&last, page, "l", "", key_of), "");
+  EXPECT_EQ(TrimToPage(&last, page, "l", "", key_of, size_of, 100), "");
   EXPECT_THAT(last, ElementsAre(6, 5));
+}
+
+TEST(PageTokenTest, APageStaysUnderItsByteLimitButHoldsAtLeastOneItem) {
+  const PageRequest page{std::nullopt, 10};
+  auto key_of = [](int item) { return PageKey{item, ""}; };
+  auto size_of = [](int item) { return static_cast<size_t>(item); };  // an item's size is itself
+  std::vector<int> items = {40, 50, 30, 1};
+  std::string token = TrimToPage(&items, page, "l", "", key_of, size_of, 100);
+  EXPECT_THAT(items, ElementsAre(40, 50));  // 40 + 50 + 30 > 100
+  EXPECT_THAT(ReadPageRequest("l", "", token, 10, kSizes)->after, Optional(PageKey{50, ""}));
+
+  std::vector<int> huge = {500, 1};
+  token = TrimToPage(&huge, page, "l", "", key_of, size_of, 100);
+  EXPECT_THAT(huge, ElementsAre(500));
+  EXPECT_FALSE(token.empty());
 }
 
 }  // namespace
