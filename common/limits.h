@@ -21,6 +21,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "absl/time/time.h"
+
 namespace kvmfarm {
 
 // Repetitions one agent job runs back to back. They differ by job because a
@@ -42,6 +44,11 @@ inline constexpr uint32_t kMinGuestVcpus = 1;
 inline constexpr uint32_t kMaxGuestVcpus = 64;
 inline constexpr uint32_t kMinGuestMemoryMib = 64;
 inline constexpr uint32_t kMaxGuestMemoryMib = 65536;
+
+// The longest deadline a request may give: an agent job's deadline and boot
+// deadline (RunBenchmarkRequest, BootVmRequest) and a sweep's task deadline, which
+// becomes the job's. A day is far beyond any measurement; more is a mistake.
+inline constexpr absl::Duration kMaxJobDeadline = absl::Hours(24);
 
 }  // namespace kvmfarm
 
