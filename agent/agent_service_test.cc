@@ -112,6 +112,40 @@ TEST(AgentServiceTest, BadRequestsAreRefusedBeforeAJobStarts) {
   EXPECT_FALSE(service.busy());
 }
 
+// 18446744074 s wrapped to 290 ms and 9223372037 s to "not positive" when read
+// through int64 nanoseconds; each is refused for what it is, naming the field.
+TEST(AgentServiceTest, DeadlinesBeyondADayAreRefusedNamingTheField) {
+  AgentConfig config = FixtureConfig("pixel8-stock");
+  config.probe.sysroot = "/";
+  AgentServiceImpl service(config);
+  grpc::ServerContext context;
+
+  farm::v1::RunBenchmarkRequest benchmark;
+  benchmark.set_attempt_id("a4");
+  benchmark.set_mode(farm::v1::MODE_NATIVE);
+  benchmark.add_workloads()->set_name("integer");
+  benchmark.mutable_deadline()->set_seconds(18'446'744'074);
+  grpc::Status status = service.RunBenchmark(&context, &benchmark, nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "deadline: 18446744074s is more than the 24h allowed");
+
+  farm::v1::BootVmRequest boot;
+  boot.set_attempt_id("b4");
+  boot.set_accel(farm::v1::MODE_TCG);
+  boot.mutable_boot_deadline()->set_seconds(9'223'372'037);
+  status = service.BootVm(&context, &boot, nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "boot_deadline: 9223372037s is more than the 24h allowed");
+
+  boot.clear_boot_deadline();
+  boot.mutable_deadline()->set_seconds(5);
+  boot.mutable_deadline()->set_nanos(-1);
+  status = service.BootVm(&context, &boot, nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("deadline: seconds 5 and nanos -1"));
+  EXPECT_FALSE(service.busy());
+}
+
 TEST(AgentServiceTest, WithoutFarmWorkloadNativeBenchmarksAreRefused) {
   AgentConfig config = FixtureConfig("pixel8-stock");
   config.probe.sysroot = "/";

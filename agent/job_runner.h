@@ -52,7 +52,9 @@ enum class JobEnd {
   kDeadline,    // its deadline passed
 };
 
-// The request's deadline, or `fallback` when it sets none.
+// The request's deadline, or `fallback` when it sets none. For a request already
+// admitted: its deadline was checked with CheckedDuration (positive, at most
+// kMaxJobDeadline) by ValidateBenchmarkRequest / vm::ValidateBootRequest.
 template <typename Request>
 absl::Duration RequestDeadline(const Request& request, absl::Duration fallback) {
   return request.has_deadline() ? FromProtoDuration(request.deadline()) : fallback;

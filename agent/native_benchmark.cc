@@ -18,6 +18,7 @@
 #include "common/limits.h"
 #include "common/process_runner.h"
 #include "common/proto_time.h"
+#include "common/status_macros.h"
 #include "workloads/catalog.h"
 #include "workloads/console_protocol.h"
 
@@ -178,8 +179,8 @@ absl::Status ValidateBenchmarkRequest(const farm::v1::RunBenchmarkRequest& reque
     return absl::InvalidArgumentError(absl::StrCat("repetitions ", request.repetitions(),
                                                    " is above ", kMaxBenchmarkRepetitions));
   }
-  if (request.has_deadline() && FromProtoDuration(request.deadline()) <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("deadline must be positive");
+  if (request.has_deadline()) {
+    RETURN_IF_ERROR(CheckedDuration(request.deadline(), "deadline", kMaxJobDeadline).status());
   }
   return absl::OkStatus();
 }
