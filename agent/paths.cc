@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -41,7 +42,11 @@ AgentPaths ResolveAgentPaths(const PathFlags& flags, bool android, const std::st
                                            : "/tmp";
 
   paths.image_dir = flags.image_dir;
-  for (const std::string& candidate : BesideAgent(exe, "images", "guest_images/images")) {
+  // bazel-bin's real files before the runfiles' links: those lead out of the image
+  // directory, and the agent refuses what resolves outside it (agent/vm/image.h).
+  std::vector<std::string> image_dirs = BesideAgent(exe, "images", "guest_images/images");
+  std::swap(image_dirs[1], image_dirs[2]);
+  for (const std::string& candidate : image_dirs) {
     if (!paths.image_dir.empty()) break;
     if (IsDirectory(candidate)) paths.image_dir = candidate;
   }

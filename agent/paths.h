@@ -42,7 +42,8 @@ struct AgentPaths {
 bool RunningOnAndroid();
 
 // Resolves each path: the flag when given; else beside the agent binary `exe`
-// (a device's working directory), its Bazel runfiles, or bazel-bin; else, on
+// (a device's working directory), its Bazel runfiles, or bazel-bin (images from
+// bazel-bin before the runfiles, whose links ResolveImage refuses); else, on
 // Android, under kAndroidHome; else $TMPDIR or /tmp for work_dir, "images" for
 // image_dir, and PATH for farm-workload.
 AgentPaths ResolveAgentPaths(const PathFlags& flags, bool android, const std::string& exe);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -42,6 +43,16 @@ TEST(AgentPathsTest, FilesBesideTheAgentAreFound) {
   const AgentPaths paths = ResolveAgentPaths({}, /*android=*/true, home + "/farm-agent");
   EXPECT_EQ(paths.image_dir, home + "/images");
   EXPECT_EQ(paths.farm_workload, home + "/farm-workload");
+}
+
+TEST(AgentPathsTest, BuiltImagesAreTakenFromBazelBinNotTheRunfilesLinks) {
+  const std::string bin = AgentHome("bazel-bin");
+  const std::string runfiles = bin + "/agent/farm-agent.runfiles/kvmfarm/guest_images/images";
+  for (const std::string& dir : {bin + "/guest_images/images", runfiles}) {
+    std::filesystem::create_directories(dir);
+  }
+  const AgentPaths paths = ResolveAgentPaths({}, /*android=*/false, bin + "/agent/farm-agent");
+  EXPECT_EQ(paths.image_dir, bin + "/agent/../guest_images/images");
 }
 
 TEST(AgentPathsTest, OnAndroidEverythingDefaultsUnderOneDirectory) {

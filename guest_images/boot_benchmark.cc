@@ -38,7 +38,7 @@ struct Config {
 int Main(const std::string& runfiles) {
   const std::string image_dir = !absl::GetFlag(FLAGS_image_dir).empty()
                                     ? absl::GetFlag(FLAGS_image_dir)
-                                    : runfiles + "/guest_images/images";
+                                    : RealImageDirBehindLinks(runfiles + "/guest_images/images");
   absl::StatusOr<GuestImage> image = ResolveImage(image_dir, "x86_64");
   if (!image.ok()) {
     std::fprintf(stderr, "boot_benchmark: %s\n", std::string(image.status().message()).c_str());

@@ -47,7 +47,8 @@ int LiveChildren() {
 class BootTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    options_.image_dir = testing::Runfile("guest_images/images");
+    // The runfiles link each image file out of the tree, which ResolveImage refuses.
+    options_.image_dir = RealImageDirBehindLinks(testing::Runfile("guest_images/images"));
     if (!ResolveImage(options_.image_dir, HostImageName()).ok()) {
       GTEST_SKIP() << "no guest image built";
     }

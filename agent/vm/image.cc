@@ -31,6 +31,21 @@ bool IsFile(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+// `path` with every link resolved, refused when that lies outside `root` (the image
+// directory, itself resolved): a link in the image directory must not hand QEMU a
+// file the operator did not put there (images/evil -> /elsewhere, kernel ->
+// /etc/hostname).
+absl::StatusOr<std::string> ResolveInside(const std::string& root, const std::string& name,
+                                          const std::string& path) {
+  ASSIGN_OR_RETURN(const std::string real, RealPath(path));
+  if (!absl::StartsWith(real, absl::StrCat(root, "/"))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "guest image '", name, "': ", path, " resolves to ", real, ", outside the image directory ",
+        root, "; the agent boots only files inside it (put the file itself there)"));
+  }
+  return real;
+}
+
 }  // namespace
 
 farm::v1::CpuArch HostArch() {
@@ -58,6 +73,15 @@ std::string GuestImageName(const farm::v1::GuestConfig& guest) {
   return guest.image().empty() ? HostImageName() : guest.image();
 }
 
+std::string RealImageDirBehindLinks(const std::string& dir) {
+  const std::vector<std::string> images = ListImages(dir);
+  if (images.empty()) return dir;
+  const std::string suffix = absl::StrCat("/", images.front(), "/kernel");
+  absl::StatusOr<std::string> kernel = RealPath(absl::StrCat(dir, suffix));
+  if (!kernel.ok() || !absl::EndsWith(*kernel, suffix)) return dir;
+  return kernel->substr(0, kernel->size() - suffix.size());
+}
+
 std::vector<std::string> ListImages(const std::string& image_dir) {
   std::vector<std::string> names;
   for (const std::string& name : ListDirectory(image_dir)) {
@@ -75,20 +99,23 @@ absl::StatusOr<GuestImage> ResolveImage(const std::string& image_dir, const std:
     return absl::FailedPreconditionError(
         absl::StrCat("the agent's image directory ", image_dir, " does not exist (--image-dir)"));
   }
-  const std::string dir = absl::StrCat(*root, "/", name);
-  if (!IsDirectory(dir)) {
+  const std::string linked_dir = absl::StrCat(*root, "/", name);
+  if (!IsDirectory(linked_dir)) {
     return absl::NotFoundError(absl::StrCat("no guest image '", name, "' in ", *root, " (images: ",
                                             absl::StrJoin(ListImages(*root), ", "), ")"));
   }
+  ASSIGN_OR_RETURN(const std::string dir, ResolveInside(*root, name, linked_dir));
   GuestImage image;
   image.name = name;
   image.kernel = absl::StrCat(dir, "/kernel");
   image.initramfs = absl::StrCat(dir, "/initramfs.cpio.gz");
-  for (const std::string* path : {&image.kernel, &image.initramfs}) {
+  for (std::string* path : {&image.kernel, &image.initramfs}) {
     if (!IsFile(*path)) {
       return absl::NotFoundError(
           absl::StrCat("guest image '", name, "' has no ", path->substr(dir.size() + 1)));
     }
+    // QEMU gets the resolved path, so what was checked is what it opens.
+    ASSIGN_OR_RETURN(*path, ResolveInside(*root, name, *path));
   }
   const std::string real_dir = dir;
   std::ifstream conf(absl::StrCat(real_dir, "/image.conf"));

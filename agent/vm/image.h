@@ -6,8 +6,10 @@
 // directory (--image-dir): <dir>/<name>/{kernel,initramfs.cpio.gz,image.conf}. A
 // name is a single path component of letters, digits, '.', '_' and '-'; anything
 // that could leave the directory ('/', '..') is refused, so the agent only ever
-// boots what its operator put there (links the operator placed there are followed:
-// Bazel's runfiles are links).
+// boots what its operator put there. Links inside it are followed only as far as
+// the directory's own tree: an image directory, or a file in one, that resolves
+// outside it is refused, and QEMU is given the resolved paths. The directory itself
+// may be a link (bazel-bin is one).
 #ifndef KVMFARM_AGENT_VM_IMAGE_H_
 #define KVMFARM_AGENT_VM_IMAGE_H_
 
@@ -29,8 +31,16 @@ struct GuestImage {
 };
 
 // INVALID_ARGUMENT for a bad name (says why), NOT_FOUND for a missing image or
-// file (listing the images there are), FAILED_PRECONDITION for a garbled image.conf.
+// file (listing the images there are), FAILED_PRECONDITION for a garbled image.conf
+// or an image or file that resolves outside `image_dir` (naming both).
 absl::StatusOr<GuestImage> ResolveImage(const std::string& image_dir, const std::string& name);
+
+// The real directory behind a tree of links to images, such as Bazel's runfiles
+// (a link per file, each leading out of the tree, so ResolveImage refuses them):
+// where `dir`'s first image's kernel really lies, two levels up; `dir` itself when
+// it has no images or its files are real. For tests and tools that find the built
+// images in their runfiles.
+std::string RealImageDirBehindLinks(const std::string& dir);
 
 // The names of the usable images in `image_dir`, sorted.
 std::vector<std::string> ListImages(const std::string& image_dir);
