@@ -1,9 +1,11 @@
 #include "controller/scheduler/scheduler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <optional>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -35,56 +37,17 @@ absl::Status Schedulable(const farm::v1::Device& device) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
-Scheduler::Scheduler(store::Store* store, fleet::Fleet* fleet, AgentClient* agents,
-                     const Clock* clock, SchedulerOptions options, Executor executor)
-    : store_(store),
-      fleet_(fleet),
-      agents_(agents),
-      clock_(clock),
-      options_(options),
-      backoff_(options.backoff_base, options.backoff_max),
-      executor_(std::move(executor)) {
-  if (!executor_) {
-    executor_ = [this](std::function<void()> work) {
-      absl::MutexLock lock(&threads_mu_);
-      threads_.emplace_back(std::move(work));
-    };
-  }
+// A write whose failure changes nothing else (the writer keeps its memory as
+// stored), logged so that nothing is lost silently.
+void LogUnwritten(const absl::Status& status, absl::string_view what) {
+  if (!status.ok()) FARM_LOG(WARNING) << what << " not stored: " << status.message();
 }
 
-Scheduler::~Scheduler() { Shutdown(); }
-
-void Scheduler::PutTaskLocked(farm::v1::Task* task) {
-  absl::Status status = store_->PutTask(*task);
-  if (!status.ok()) FARM_LOG(ERROR) << "storing task " << task->task_id() << ": " << status;
-  farm::v1::WatchSweepResponse event;
-  *event.mutable_time() = ToProtoTimestamp(clock_->Now());
-  *event.mutable_task() = *task;
-  PublishLocked(task->sweep_id(), event);
-}
-
-void Scheduler::PublishLocked(const std::string& sweep_id,
-                              const farm::v1::WatchSweepResponse& event) {
-  for (const auto& [id, watcher] : watchers_) {
-    if (watcher.first == sweep_id) watcher.second(event);
-  }
-}
-
-farm::v1::Task* Scheduler::FindTaskLocked(const std::string& sweep_id, const std::string& task_id) {
-  auto it = active_.find(sweep_id);
-  if (it == active_.end()) return nullptr;
-  for (farm::v1::Task& task : *it->second.mutable_tasks()) {
-    if (task.task_id() == task_id) return &task;
-  }
-  return nullptr;
-}
-
-void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
+// How many of `tasks` are in each state.
+farm::v1::SweepCounts CountTasks(const google::protobuf::RepeatedPtrField<farm::v1::Task>& tasks) {
   farm::v1::SweepCounts counts;
-  for (const farm::v1::Task& t : sweep->tasks()) {
-    counts.set_total(counts.total() + 1);
+  counts.set_total(tasks.size());
+  for (const farm::v1::Task& t : tasks) {
     switch (t.state()) {
       case farm::v1::TASK_STATE_PENDING:
         counts.set_pending(counts.pending() + 1);
@@ -108,42 +71,124 @@ void Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
         break;
     }
   }
-  *sweep->mutable_counts() = counts;
+  return counts;
+}
+
+// A sweep's summary as its tasks stand at `now`: counts, state (and why it
+// failed), start and end times, time left.
+void SummarizeSweep(const google::protobuf::RepeatedPtrField<farm::v1::Task>& tasks, absl::Time now,
+                    farm::v1::Sweep* summary) {
+  const farm::v1::SweepCounts counts = CountTasks(tasks);
+  *summary->mutable_counts() = counts;
   const uint32_t done = counts.succeeded() + counts.failed() + counts.cancelled();
-  if (sweep->state() != farm::v1::SWEEP_STATE_CANCELLED && done == counts.total()) {
-    sweep->set_state(counts.failed() > 0 ? farm::v1::SWEEP_STATE_FAILED
-                                         : farm::v1::SWEEP_STATE_SUCCEEDED);
+  if (summary->state() != farm::v1::SWEEP_STATE_CANCELLED && done == counts.total()) {
+    summary->set_state(counts.failed() > 0 ? farm::v1::SWEEP_STATE_FAILED
+                                           : farm::v1::SWEEP_STATE_SUCCEEDED);
     if (counts.failed() > 0) {
-      sweep->set_reason(absl::StrCat(counts.failed(), " of ", counts.total(),
-                                     " tasks failed (refused, or out of retries)"));
+      summary->set_reason(absl::StrCat(counts.failed(), " of ", counts.total(),
+                                       " tasks failed (refused, or out of retries)"));
     }
-  } else if (sweep->state() == farm::v1::SWEEP_STATE_QUEUED && counts.running() > 0) {
-    sweep->set_state(farm::v1::SWEEP_STATE_RUNNING);
-    *sweep->mutable_started_at() = ToProtoTimestamp(clock_->Now());
+  } else if (summary->state() == farm::v1::SWEEP_STATE_QUEUED && counts.running() > 0) {
+    summary->set_state(farm::v1::SWEEP_STATE_RUNNING);
+    *summary->mutable_started_at() = ToProtoTimestamp(now);
   }
-  if (SweepFinished(sweep->state()) && !sweep->has_finished_at()) {
-    *sweep->mutable_finished_at() = ToProtoTimestamp(clock_->Now());
+  if (SweepFinished(summary->state()) && !summary->has_finished_at()) {
+    *summary->mutable_finished_at() = ToProtoTimestamp(now);
   }
   const std::optional<absl::Duration> eta =
-      SweepFinished(sweep->state())
+      SweepFinished(summary->state())
           ? std::nullopt
-          : EstimateTimeLeft(sweep->tasks(), sweep->spec().max_parallel(), clock_->Now());
+          : EstimateTimeLeft(tasks, summary->spec().max_parallel(), now);
   if (eta.has_value()) {
-    *sweep->mutable_eta() = ToProtoDuration(*eta);
+    *summary->mutable_eta() = ToProtoDuration(*eta);
   } else {
-    sweep->clear_eta();
+    summary->clear_eta();
   }
-  // The summary is written and published without its tasks; they are moved aside
-  // rather than copied (a sweep can hold 10,000 of them).
-  google::protobuf::RepeatedPtrField<farm::v1::Task> tasks;
-  tasks.Swap(sweep->mutable_tasks());
-  absl::Status status = store_->PutSweep(*sweep);
-  if (!status.ok()) FARM_LOG(ERROR) << "storing sweep " << sweep->sweep_id() << ": " << status;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(store::Store* store, fleet::Fleet* fleet, AgentClient* agents,
+                     const Clock* clock, SchedulerOptions options, Executor executor)
+    : store_(store),
+      fleet_(fleet),
+      agents_(agents),
+      clock_(clock),
+      options_(options),
+      backoff_(options.backoff_base, options.backoff_max),
+      executor_(std::move(executor)) {
+  if (!executor_) {
+    executor_ = [this](std::function<void()> work) {
+      absl::MutexLock lock(&threads_mu_);
+      threads_.emplace_back(std::move(work));
+    };
+  }
+}
+
+Scheduler::~Scheduler() { Shutdown(); }
+
+absl::Status Scheduler::CommitTaskLocked(farm::v1::Task* task, farm::v1::Task updated) {
+  if (absl::Status written = store_->PutTask(updated); !written.ok()) {
+    return StoreRefusedLocked("task " + updated.task_id(), written);
+  }
+  *task = std::move(updated);
+  PublishTaskLocked(*task);
+  return absl::OkStatus();
+}
+
+void Scheduler::PublishTaskLocked(const farm::v1::Task& task) {
   farm::v1::WatchSweepResponse event;
   *event.mutable_time() = ToProtoTimestamp(clock_->Now());
-  *event.mutable_sweep() = *sweep;
+  *event.mutable_task() = task;
+  PublishLocked(task.sweep_id(), event);
+}
+
+absl::Status Scheduler::StoreRefusedLocked(const std::string& what, const absl::Status& error) {
+  const absl::Duration pause = store_backoff_.Next();
+  store_retry_at_ = clock_->Now() + pause;
+  FARM_LOG(ERROR) << "the database refused " << what << ": " << error.message()
+                  << "; nothing is acted on until it is written (next try in "
+                  << absl::FormatDuration(pause) << ")";
+  return absl::UnavailableError(
+      absl::StrCat("the database refused to store ", what, ": ", error.message()));
+}
+
+void Scheduler::PublishLocked(const std::string& sweep_id,
+                              const farm::v1::WatchSweepResponse& event) {
+  for (const auto& [id, watcher] : watchers_) {
+    if (watcher.first == sweep_id) watcher.second(event);
+  }
+}
+
+farm::v1::Task* Scheduler::FindTaskLocked(const std::string& sweep_id, const std::string& task_id) {
+  auto it = active_.find(sweep_id);
+  if (it == active_.end()) return nullptr;
+  for (farm::v1::Task& task : *it->second.mutable_tasks()) {
+    if (task.task_id() == task_id) return &task;
+  }
+  return nullptr;
+}
+
+absl::Status Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
+  // The summary is computed, written and published without its tasks; they are
+  // moved aside rather than copied (a sweep can hold 10,000 of them).
+  google::protobuf::RepeatedPtrField<farm::v1::Task> tasks;
   tasks.Swap(sweep->mutable_tasks());
+  farm::v1::Sweep summary = *sweep;
+  tasks.Swap(sweep->mutable_tasks());
+  SummarizeSweep(sweep->tasks(), clock_->Now(), &summary);
+  if (absl::Status written = store_->PutSweep(summary); !written.ok()) {
+    unwritten_sweeps_.insert(sweep->sweep_id());
+    return StoreRefusedLocked("sweep " + sweep->sweep_id(), written);
+  }
+  unwritten_sweeps_.erase(sweep->sweep_id());
+  farm::v1::WatchSweepResponse event;
+  *event.mutable_time() = ToProtoTimestamp(clock_->Now());
+  *event.mutable_sweep() = summary;
+  summary.mutable_tasks()->Swap(sweep->mutable_tasks());
+  *sweep = std::move(summary);
   PublishLocked(sweep->sweep_id(), event);
+  return absl::OkStatus();
 }
 
 absl::Status Scheduler::Resume() {
@@ -247,7 +292,8 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::StartSweep(const farm::v1::StartSweep
   RETURN_IF_ERROR(store_->CreateSweep(sweep));
   active_[sweep.sweep_id()] = sweep;
   if (!request.request_id().empty()) request_ids_[request.request_id()] = sweep.sweep_id();
-  UpdateSweepLocked(&active_[sweep.sweep_id()]);
+  // Created with its tasks; a summary refused now is written again by Dispatch.
+  UpdateSweepLocked(&active_[sweep.sweep_id()]).IgnoreError();  // logged
   FARM_LOG(INFO) << "sweep " << sweep.sweep_id() << ": " << sweep.tasks_size() << " tasks on "
                  << ids.size() << " devices";
   return active_[sweep.sweep_id()];
@@ -313,22 +359,29 @@ std::string Scheduler::WaitReasonLocked(const Candidate& candidate,
   return "";
 }
 
-Scheduler::Attempt Scheduler::StartAttemptLocked(const Candidate& candidate,
-                                                 const std::string& address, absl::Time now) {
+std::optional<Scheduler::Attempt> Scheduler::StartAttemptLocked(const Candidate& candidate,
+                                                                const std::string& address,
+                                                                absl::Time now) {
+  farm::v1::Task running = *candidate.task;
+  running.set_attempts(running.attempts() + 1);
+  running.set_attempt_id(absl::StrCat(running.task_id(), "/a", running.attempts()));
+  running.set_state(farm::v1::TASK_STATE_RUNNING);
+  running.set_status(absl::StrCat("running on ", running.device_id()));
+  *running.mutable_started_at() = ToProtoTimestamp(now);
+  running.clear_next_attempt_at();
+  // Written down (the attempt and the task running it, together) before anything
+  // is sent to the agent; nothing is sent when it can't be.
+  if (absl::Status recorded = store_->RecordAttempt(running); !recorded.ok()) {
+    StoreRefusedLocked("attempt " + running.attempt_id(), recorded).IgnoreError();  // logged
+    return std::nullopt;
+  }
+  store_backoff_.Reset();
   farm::v1::Task& task = *candidate.task;
-  task.set_attempts(task.attempts() + 1);
-  task.set_attempt_id(absl::StrCat(task.task_id(), "/a", task.attempts()));
-  task.set_state(farm::v1::TASK_STATE_RUNNING);
-  task.set_status(absl::StrCat("running on ", task.device_id()));
-  *task.mutable_started_at() = ToProtoTimestamp(now);
-  task.clear_next_attempt_at();
-  // Written down before anything is sent to the agent.
-  absl::Status recorded = store_->RecordAttempt(task.task_id(), task.attempt_id());
-  if (!recorded.ok()) FARM_LOG(ERROR) << "recording attempt: " << recorded;
-  PutTaskLocked(&task);
+  task = std::move(running);
+  PublishTaskLocked(task);
   running_by_device_[task.device_id()] = {task.sweep_id(), task.task_id()};
-  fleet_->SetBusy(task.device_id(), true).IgnoreError();
-  return {task, task.attempt_id(), address, candidate.sweep->spec()};
+  fleet_->SetBusy(task.device_id(), true).IgnoreError();  // in memory only: can't fail
+  return Attempt{task, task.attempt_id(), address, candidate.sweep->spec()};
 }
 
 int Scheduler::Dispatch() {
@@ -336,6 +389,9 @@ int Scheduler::Dispatch() {
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
+    // While the database refuses writes nothing new starts; what it refused before
+    // is written first.
+    if (now < store_retry_at_ || !RetryUnwrittenLocked()) return 0;
     std::map<std::string, int> running_in_sweep;
     for (const auto& [device, running] : running_by_device_) ++running_in_sweep[running.sweep_id];
     std::set<farm::v1::Sweep*> touched;
@@ -345,24 +401,47 @@ int Scheduler::Dispatch() {
       const std::string waiting = WaitReasonLocked(candidate, device, running_in_sweep);
       if (!waiting.empty()) {
         if (task.status() != waiting) {
-          task.set_state(farm::v1::TASK_STATE_WAITING);
-          task.set_status(waiting);
-          PutTaskLocked(&task);
+          farm::v1::Task updated = task;
+          updated.set_state(farm::v1::TASK_STATE_WAITING);
+          updated.set_status(waiting);
+          if (!CommitTaskLocked(&task, std::move(updated)).ok()) break;
         }
         continue;
       }
-      started.push_back(StartAttemptLocked(candidate, device->agent_address(), now));
+      std::optional<Attempt> attempt = StartAttemptLocked(candidate, device->agent_address(), now);
+      if (!attempt.has_value()) break;  // the database refused: try again later
+      started.push_back(*std::move(attempt));
       ++running_in_sweep[candidate.sweep->sweep_id()];
       touched.insert(candidate.sweep);
     }
     // One summary write per sweep, not per task: a sweep of 10,000 tasks would
     // otherwise recount itself 10,000 times.
-    for (farm::v1::Sweep* sweep : touched) UpdateSweepLocked(sweep);
+    for (farm::v1::Sweep* sweep : touched) UpdateSweepLocked(sweep).IgnoreError();  // logged
   }
   for (Attempt& attempt : started) {
     executor_([this, attempt = std::move(attempt)]() mutable { RunAttempt(std::move(attempt)); });
   }
   return static_cast<int>(started.size());
+}
+
+bool Scheduler::RetryUnwrittenLocked() {
+  while (!unapplied_.empty()) {
+    Outcome& next = unapplied_.front();
+    if (!ApplyOutcomeLocked(next.attempt, next.outcome).ok()) return false;
+    unapplied_.pop_front();
+  }
+  const std::set<std::string> unwritten = unwritten_sweeps_;
+  for (const std::string& sweep_id : unwritten) {
+    auto sweep = active_.find(sweep_id);
+    if (sweep == active_.end()) {
+      unwritten_sweeps_.erase(sweep_id);
+      continue;
+    }
+    if (!UpdateSweepLocked(&sweep->second).ok()) return false;
+    if (SweepFinished(sweep->second.state())) active_.erase(sweep);
+  }
+  store_backoff_.Reset();
+  return true;
 }
 
 void Scheduler::ReportProgress(const Attempt& attempt, const farm::v1::Progress& progress) {
@@ -429,9 +508,8 @@ void Scheduler::RunAttempt(Attempt attempt) {
   Complete(attempt, std::move(outcome));
 }
 
-void Scheduler::StoreResultLocked(const Attempt& attempt, farm::v1::Task done, absl::Time now,
-                                  farm::v1::Task* task) {
-  busy_waits_.erase(task->task_id());
+absl::Status Scheduler::StoreResultLocked(const Attempt& attempt, farm::v1::Task done,
+                                          absl::Time now, farm::v1::Task* task) {
   const std::string& device_id = attempt.task.device_id();
   done.set_state(farm::v1::TASK_STATE_SUCCEEDED);
   done.set_status(
@@ -442,49 +520,59 @@ void Scheduler::StoreResultLocked(const Attempt& attempt, farm::v1::Task done, a
           : "done");
   done.clear_progress();
   *done.mutable_finished_at() = ToProtoTimestamp(now);
-  absl::StatusOr<bool> stored = store_->StoreTaskResult(done, attempt.attempt_id);
-  const bool newly_stored = stored.ok() && *stored;
-  const std::string log = done.has_benchmark() ? done.benchmark().log() : "";
-  store_
-      ->FinishAttempt(attempt.attempt_id, newly_stored ? "result stored" : "result not stored", log)
-      .IgnoreError();
-  if (!stored.ok()) FARM_LOG(ERROR) << "storing result: " << stored.status();
-  if (newly_stored && options_.on_result_stored) options_.on_result_stored(device_id);
-  fleet_->RecordSuccess(device_id).IgnoreError();
-  if (newly_stored) {
+  const absl::StatusOr<bool> stored = store_->StoreTaskResult(done, attempt.attempt_id);
+  if (!stored.ok())
+    return StoreRefusedLocked("the result of " + attempt.attempt_id, stored.status());
+  busy_waits_.erase(task->task_id());
+  FinishAttemptLocked(attempt.attempt_id, *stored ? "result stored" : "result not stored",
+                      done.has_benchmark() ? done.benchmark().log() : "");
+  if (*stored && options_.on_result_stored) options_.on_result_stored(device_id);
+  LogUnwritten(fleet_->RecordSuccess(device_id), "device health");
+  if (*stored) {
     if (done.has_capability()) {
-      fleet_->UpdateCapability(device_id, done.capability()).IgnoreError();
+      LogUnwritten(fleet_->UpdateCapability(device_id, done.capability()), "device capability");
     }
-    absl::Status recorded = fleet_->RecordResult(done);
-    if (!recorded.ok()) FARM_LOG(WARNING) << "device history: " << recorded;
+    LogUnwritten(fleet_->RecordResult(done), "device history");
   }
   *task = std::move(done);
-  farm::v1::WatchSweepResponse event;
-  *event.mutable_time() = ToProtoTimestamp(now);
-  *event.mutable_task() = *task;
-  PublishLocked(task->sweep_id(), event);
+  PublishTaskLocked(*task);
+  return absl::OkStatus();
 }
 
-bool Scheduler::WaitForBusyAgentLocked(const Attempt& attempt, const absl::Status& error,
-                                       absl::Time now, farm::v1::Task* task) {
-  BusyWait& wait = busy_waits_.try_emplace(task->task_id(), BusyWait{now, 0}).first->second;
-  if (now - wait.since > options_.agent_busy_patience) return false;
-  ++wait.tries;
+void Scheduler::FinishAttemptLocked(const std::string& attempt_id, const std::string& outcome,
+                                    const std::string& console_log) {
+  // The attempt's evidence: when it can't be written the task goes on regardless
+  // (its own state is written), and the log says what was lost.
+  LogUnwritten(store_->FinishAttempt(attempt_id, outcome, console_log),
+               absl::StrCat("outcome of attempt ", attempt_id, " (", outcome, ")"));
+}
+
+bool Scheduler::PatientWithBusyAgentLocked(const std::string& task_id, absl::Time now) {
+  const BusyWait& wait = busy_waits_.try_emplace(task_id, BusyWait{now, 0}).first->second;
+  return now - wait.since <= options_.agent_busy_patience;
+}
+
+absl::Status Scheduler::WaitForBusyAgentLocked(const Attempt& attempt, const absl::Status& error,
+                                               absl::Time now, farm::v1::Task* task) {
   const std::string reason(error.message());
-  store_->FinishAttempt(attempt.attempt_id, absl::StrCat("agent busy: ", reason), "").IgnoreError();
-  task->set_state(farm::v1::TASK_STATE_WAITING);
-  task->set_status(absl::StrCat("waiting for the agent, asking again in ",
-                                absl::FormatDuration(options_.agent_busy_retry), ": ", reason));
-  *task->mutable_next_attempt_at() = ToProtoTimestamp(now + options_.agent_busy_retry);
-  task->clear_progress();
-  PutTaskLocked(task);
-  return true;
+  farm::v1::Task updated = *task;
+  updated.set_state(farm::v1::TASK_STATE_WAITING);
+  updated.set_status(absl::StrCat("waiting for the agent, asking again in ",
+                                  absl::FormatDuration(options_.agent_busy_retry), ": ", reason));
+  *updated.mutable_next_attempt_at() = ToProtoTimestamp(now + options_.agent_busy_retry);
+  updated.clear_progress();
+  RETURN_IF_ERROR(CommitTaskLocked(task, std::move(updated)));
+  ++busy_waits_[task->task_id()].tries;
+  FinishAttemptLocked(attempt.attempt_id, absl::StrCat("agent busy: ", reason), "");
+  return absl::OkStatus();
 }
 
-void Scheduler::RecordFailureLocked(const Attempt& attempt, const absl::Status& error,
-                                    absl::Time now, farm::v1::Task* task) {
+absl::Status Scheduler::RecordFailureLocked(const Attempt& attempt, const absl::Status& error,
+                                            absl::Time now, farm::v1::Task* task) {
   // Not a failure at all: the agent was busy and never ran it.
-  if (IsAgentBusy(error) && WaitForBusyAgentLocked(attempt, error, now, task)) return;
+  if (IsAgentBusy(error) && PatientWithBusyAgentLocked(task->task_id(), now)) {
+    return WaitForBusyAgentLocked(attempt, error, now, task);
+  }
   // Tries the agent was busy for don't count (the wait's record stays until the
   // task ends, so its patience runs from the first busy answer).
   auto busy = busy_waits_.find(task->task_id());
@@ -494,28 +582,29 @@ void Scheduler::RecordFailureLocked(const Attempt& attempt, const absl::Status& 
   // The agent refused the request itself: trying again can't help, and the device
   // is not at fault.
   const bool refused = IsAgentRefusal(error);
-  if (!refused) fleet_->RecordFailure(attempt.task.device_id(), reason).IgnoreError();
   // One word for one thing: the attempt's outcome says what the task's status says.
   const std::string outcome =
       absl::StrCat(refused ? "refused by the agent: " : "infrastructure error: ", reason);
-  store_->FinishAttempt(attempt.attempt_id, outcome, "").IgnoreError();
-  if (refused) {
-    task->set_state(farm::v1::TASK_STATE_FAILED);
-    task->set_status(outcome);
-    *task->mutable_finished_at() = ToProtoTimestamp(now);
-  } else if (tries >= options_.retry_budget) {
-    task->set_state(farm::v1::TASK_STATE_FAILED);
-    task->set_status(absl::StrCat("failed after ", tries, " attempts: ", reason));
-    *task->mutable_finished_at() = ToProtoTimestamp(now);
+  farm::v1::Task updated = *task;
+  if (refused || tries >= options_.retry_budget) {
+    updated.set_state(farm::v1::TASK_STATE_FAILED);
+    updated.set_status(refused ? outcome
+                               : absl::StrCat("failed after ", tries, " attempts: ", reason));
+    *updated.mutable_finished_at() = ToProtoTimestamp(now);
   } else {
     const absl::Duration wait = backoff_.ForRetry(tries);
-    task->set_state(farm::v1::TASK_STATE_WAITING);
-    task->set_status(absl::StrCat("retrying in ", absl::FormatDuration(wait), " after: ", reason));
-    *task->mutable_next_attempt_at() = ToProtoTimestamp(now + wait);
+    updated.set_state(farm::v1::TASK_STATE_WAITING);
+    updated.set_status(
+        absl::StrCat("retrying in ", absl::FormatDuration(wait), " after: ", reason));
+    *updated.mutable_next_attempt_at() = ToProtoTimestamp(now + wait);
   }
+  updated.clear_progress();
+  RETURN_IF_ERROR(CommitTaskLocked(task, std::move(updated)));
   if (TaskFinished(task->state())) busy_waits_.erase(task->task_id());
-  task->clear_progress();
-  PutTaskLocked(task);
+  FinishAttemptLocked(attempt.attempt_id, outcome, "");
+  if (!refused)
+    LogUnwritten(fleet_->RecordFailure(attempt.task.device_id(), reason), "device health");
+  return absl::OkStatus();
 }
 
 void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> outcome) {
@@ -525,30 +614,41 @@ void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> 
   if (running != running_by_device_.end() && running->second.task_id == attempt.task.task_id()) {
     running_by_device_.erase(running);
   }
-  fleet_->SetBusy(device_id, false).IgnoreError();
+  fleet_->SetBusy(device_id, false).IgnoreError();  // in memory only: can't fail
+  // An outcome the database refuses waits, in order, behind any before it: its
+  // task stays running (as stored), nothing is announced, and Dispatch writes it
+  // again later; no thread waits for the database under this lock.
+  if (!unapplied_.empty() || !ApplyOutcomeLocked(attempt, outcome).ok()) {
+    unapplied_.push_back({attempt, std::move(outcome)});
+  }
+}
+
+absl::Status Scheduler::ApplyOutcomeLocked(const Attempt& attempt,
+                                           const absl::StatusOr<farm::v1::Task>& outcome) {
   farm::v1::Task* task = FindTaskLocked(attempt.task.sweep_id(), attempt.task.task_id());
   if (task == nullptr || task->attempt_id() != attempt.attempt_id ||
       task->state() != farm::v1::TASK_STATE_RUNNING) {
     // A late answer of an abandoned or cancelled attempt: not stored.
-    store_->FinishAttempt(attempt.attempt_id, "late: the task had moved on", "").IgnoreError();
-    return;
+    FinishAttemptLocked(attempt.attempt_id, "late: the task had moved on", "");
+    return absl::OkStatus();
   }
   const absl::Time now = clock_->Now();
-  if (outcome.ok()) {
-    StoreResultLocked(attempt, *std::move(outcome), now, task);
-  } else {
-    RecordFailureLocked(attempt, outcome.status(), now, task);
+  RETURN_IF_ERROR(outcome.ok() ? StoreResultLocked(attempt, *outcome, now, task)
+                               : RecordFailureLocked(attempt, outcome.status(), now, task));
+  // The task is written; a sweep summary the database refuses is written again by
+  // Dispatch (and the sweep stays active until it is).
+  auto sweep = active_.find(attempt.task.sweep_id());
+  if (sweep != active_.end() && UpdateSweepLocked(&sweep->second).ok() &&
+      SweepFinished(sweep->second.state())) {
+    active_.erase(sweep);
   }
-  auto sweep = active_.find(task->sweep_id());
-  if (sweep != active_.end()) {
-    UpdateSweepLocked(&sweep->second);
-    if (SweepFinished(sweep->second.state())) active_.erase(sweep);
-  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<farm::v1::Sweep> Scheduler::CancelSweep(const std::string& sweep_id,
                                                        const std::string& reason) {
-  std::vector<std::pair<std::string, std::string>> to_cancel;
+  std::vector<AgentJob> to_cancel;
+  absl::Status written;
   farm::v1::Sweep result;
   {
     absl::MutexLock lock(&mu_);
@@ -559,26 +659,55 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::CancelSweep(const std::string& sweep_
           "sweep ", sweep_id, " already ended (", farm::v1::SweepState_Name(stored.state()), ")"));
     }
     farm::v1::Sweep& sweep = it->second;
-    sweep.set_state(farm::v1::SWEEP_STATE_CANCELLED);
-    sweep.set_reason(reason.empty() ? "cancelled by an operator" : reason);
     for (farm::v1::Task& task : *sweep.mutable_tasks()) {
       if (TaskFinished(task.state())) continue;
-      if (task.state() == farm::v1::TASK_STATE_RUNNING) {
-        absl::StatusOr<farm::v1::Device> device = fleet_->Get(task.device_id());
-        if (device.ok()) to_cancel.emplace_back(device->agent_address(), task.attempt_id());
-      }
-      task.set_state(farm::v1::TASK_STATE_CANCELLED);
-      task.set_status("cancelled");
-      PutTaskLocked(&task);
+      const bool was_running = task.state() == farm::v1::TASK_STATE_RUNNING;
+      farm::v1::Task cancelled = task;
+      cancelled.set_state(farm::v1::TASK_STATE_CANCELLED);
+      cancelled.set_status("cancelled");
+      written = CommitTaskLocked(&task, std::move(cancelled));
+      if (!written.ok()) break;
+      // Only a cancel that is written reaches the agent.
+      absl::StatusOr<farm::v1::Device> device = fleet_->Get(task.device_id());
+      if (was_running && device.ok())
+        to_cancel.push_back({device->agent_address(), task.attempt_id()});
     }
-    UpdateSweepLocked(&sweep);
-    result = sweep;
-    active_.erase(it);
+    if (written.ok()) {
+      // Meant even when its summary can't be written yet: Dispatch writes it later.
+      sweep.set_state(farm::v1::SWEEP_STATE_CANCELLED);
+      sweep.set_reason(reason.empty() ? "cancelled by an operator" : reason);
+      written = UpdateSweepLocked(&sweep);
+    }
+    if (written.ok()) {
+      result = sweep;
+      active_.erase(it);
+    }
   }
-  for (const auto& [address, attempt] : to_cancel) {
-    agents_->Cancel(address, attempt).IgnoreError();
-  }
+  CancelOnAgents(to_cancel);
+  if (!written.ok()) return written;
   return result;
+}
+
+void Scheduler::CancelOnAgents(const std::vector<AgentJob>& jobs) {
+  // One unresponsive agent (a cancel waits out its deadline) must not hold up the
+  // others: several at once, bounded.
+  constexpr size_t kParallelCancels = 16;
+  std::atomic<size_t> next{0};
+  auto cancel_some = [&] {
+    for (size_t i = next++; i < jobs.size(); i = next++) {
+      const absl::Status cancelled = agents_->Cancel(jobs[i].agent_address, jobs[i].attempt_id);
+      if (!cancelled.ok()) {
+        FARM_LOG(WARNING) << "cancelling " << jobs[i].attempt_id << " on " << jobs[i].agent_address
+                          << ": " << cancelled.message();
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  for (size_t i = 1; i < std::min(kParallelCancels, jobs.size()); ++i) {
+    workers.emplace_back(cancel_some);
+  }
+  cancel_some();
+  for (std::thread& worker : workers) worker.join();
 }
 
 int Scheduler::Watch(const std::string& sweep_id,
@@ -595,17 +724,17 @@ void Scheduler::Unwatch(int watch_id) {
 }
 
 void Scheduler::Shutdown() {
-  std::vector<std::pair<std::string, std::string>> running;
+  std::vector<AgentJob> running;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [device, running_task] : running_by_device_) {
       farm::v1::Task* task = FindTaskLocked(running_task.sweep_id, running_task.task_id);
       absl::StatusOr<farm::v1::Device> d = fleet_->Get(device);
-      if (task != nullptr && d.ok()) running.emplace_back(d->agent_address(), task->attempt_id());
+      if (task != nullptr && d.ok()) running.push_back({d->agent_address(), task->attempt_id()});
     }
   }
   // The tasks stay RUNNING in the store: a restarted controller resumes them.
-  for (const auto& [address, attempt] : running) agents_->Cancel(address, attempt).IgnoreError();
+  CancelOnAgents(running);
   std::vector<std::thread> threads;
   {
     absl::MutexLock lock(&threads_mu_);

@@ -22,9 +22,12 @@
 #ifndef KVMFARM_CONTROLLER_SCHEDULER_SCHEDULER_H_
 #define KVMFARM_CONTROLLER_SCHEDULER_SCHEDULER_H_
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -131,8 +134,12 @@ class Scheduler {
                                const absl::StatusOr<farm::v1::Device>& device,
                                const std::map<std::string, int>& running_in_sweep)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Attempt StartAttemptLocked(const Candidate& candidate, const std::string& address, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // nullopt when the database refused to record the attempt: nothing is sent.
+  std::optional<Attempt> StartAttemptLocked(const Candidate& candidate, const std::string& address,
+                                            absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes again what the database refused before, in order: outcomes, then sweep
+  // summaries. False while it still refuses.
+  bool RetryUnwrittenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void RunAttempt(Attempt attempt);
   // The attempt's work on its agent: the task carrying its result, or the error.
@@ -140,20 +147,46 @@ class Scheduler {
                                          const ProgressCallback& on_progress);
   void ReportProgress(const Attempt& attempt, const farm::v1::Progress& progress);
 
-  // Complete's steps: a result stored, or a failure retried or final.
+  // Complete's steps: the outcome applied (a result stored, or a failure retried
+  // or final), each an error, changing nothing, when the database refuses it.
   void Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> outcome);
-  void StoreResultLocked(const Attempt& attempt, farm::v1::Task done, absl::Time now,
-                         farm::v1::Task* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // True when the task waits for a busy agent (see agent_busy_retry); false when
-  // it has waited too long and the answer is a failure like any other.
-  bool WaitForBusyAgentLocked(const Attempt& attempt, const absl::Status& error, absl::Time now,
-                              farm::v1::Task* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RecordFailureLocked(const Attempt& attempt, const absl::Status& error, absl::Time now,
-                           farm::v1::Task* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ApplyOutcomeLocked(const Attempt& attempt,
+                                  const absl::StatusOr<farm::v1::Task>& outcome)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status StoreResultLocked(const Attempt& attempt, farm::v1::Task done, absl::Time now,
+                                 farm::v1::Task* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a busy answer for the task is still waited for (see agent_busy_patience).
+  bool PatientWithBusyAgentLocked(const std::string& task_id, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WaitForBusyAgentLocked(const Attempt& attempt, const absl::Status& error,
+                                      absl::Time now, farm::v1::Task* task)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RecordFailureLocked(const Attempt& attempt, const absl::Status& error,
+                                   absl::Time now, farm::v1::Task* task)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishAttemptLocked(const std::string& attempt_id, const std::string& outcome,
+                           const std::string& console_log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Recomputes the sweep's counts and state, persists it and tells watchers.
-  void UpdateSweepLocked(farm::v1::Sweep* sweep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PutTaskLocked(farm::v1::Task* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A job on an agent, to cancel there.
+  struct AgentJob {
+    std::string agent_address;
+    std::string attempt_id;
+  };
+  // Cancels `jobs` on their agents, several at once.
+  void CancelOnAgents(const std::vector<AgentJob>& jobs);
+
+  // The rule every write keeps: a change that could not be written is not acted on
+  // and not announced. UpdateSweepLocked recomputes the sweep's counts and state,
+  // writes them and tells watchers; refused, the sweep stays as it was and is
+  // written again by Dispatch. CommitTaskLocked replaces *task with `updated` once
+  // written, and tells watchers. StoreRefusedLocked pauses dispatching (backing off)
+  // and returns the error for `what`.
+  absl::Status UpdateSweepLocked(farm::v1::Sweep* sweep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CommitTaskLocked(farm::v1::Task* task, farm::v1::Task updated)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status StoreRefusedLocked(const std::string& what, const absl::Status& error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishTaskLocked(const farm::v1::Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishLocked(const std::string& sweep_id, const farm::v1::WatchSweepResponse& event)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   farm::v1::Task* FindTaskLocked(const std::string& sweep_id, const std::string& task_id)
@@ -184,6 +217,16 @@ class Scheduler {
     uint32_t tries = 0;
   };
   std::map<std::string, BusyWait> busy_waits_ ABSL_GUARDED_BY(mu_);
+  // Outcomes the database refused, in arrival order, and sweeps whose summary it
+  // refused: written again by Dispatch once store_retry_at_ has passed.
+  struct Outcome {
+    Attempt attempt;
+    absl::StatusOr<farm::v1::Task> outcome;
+  };
+  std::deque<Outcome> unapplied_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> unwritten_sweeps_ ABSL_GUARDED_BY(mu_);
+  ExponentialBackoff store_backoff_ ABSL_GUARDED_BY(mu_){absl::Seconds(1), absl::Seconds(60)};
+  absl::Time store_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Mutex threads_mu_;
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(threads_mu_);
 };

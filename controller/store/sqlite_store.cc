@@ -512,12 +512,15 @@ absl::StatusOr<std::vector<farm::v1::Sweep>> SqliteStore::ListSweeps(const Sweep
   return ReadProtos<farm::v1::Sweep>(list, "sweep");
 }
 
-absl::Status SqliteStore::RecordAttempt(const std::string& task_id, const std::string& attempt_id) {
+absl::Status SqliteStore::RecordAttempt(const farm::v1::Task& task) {
   absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(std::unique_ptr<Transaction> tx, Transaction::Begin(db_.get()));
   ASSIGN_OR_RETURN(
       Statement insert,
       db_->Prepare("INSERT INTO attempts (attempt_id, task_id, started_ns) VALUES (?, ?, ?)"));
-  return insert.Bind(1, attempt_id).Bind(2, task_id).Bind(3, NowNs()).Run();
+  RETURN_IF_ERROR(insert.Bind(1, task.attempt_id()).Bind(2, task.task_id()).Bind(3, NowNs()).Run());
+  RETURN_IF_ERROR(PutTaskLocked(task));
+  return tx->Commit();
 }
 
 absl::Status SqliteStore::FinishAttempt(const std::string& attempt_id, const std::string& outcome,

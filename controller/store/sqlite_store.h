@@ -45,7 +45,7 @@ class SqliteStore final : public Store {
                                            bool include_results) override;
   absl::StatusOr<farm::v1::Task> GetTask(const std::string& task_id) override;
   absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(const SweepListQuery& query) override;
-  absl::Status RecordAttempt(const std::string& task_id, const std::string& attempt_id) override;
+  absl::Status RecordAttempt(const farm::v1::Task& task) override;
   absl::Status FinishAttempt(const std::string& attempt_id, const std::string& outcome,
                              const std::string& console_log) override;
   absl::StatusOr<bool> StoreTaskResult(const farm::v1::Task& task,

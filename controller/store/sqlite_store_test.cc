@@ -118,7 +118,10 @@ TEST(SqliteStoreTest, SweepsWithTasksAndResultsStoredExactlyOnce) {
   ASSERT_THAT(store, IsOk());
   const farm::v1::Sweep sweep = Sweep("s1", 2);
   ASSERT_THAT((*store)->CreateSweep(sweep), IsOk());
-  ASSERT_THAT((*store)->RecordAttempt("s1/t0", "s1/t0/a1"), IsOk());
+  farm::v1::Task running = sweep.tasks(0);
+  running.set_state(farm::v1::TASK_STATE_RUNNING);
+  running.set_attempt_id("s1/t0/a1");
+  ASSERT_THAT((*store)->RecordAttempt(running), IsOk());
   const farm::v1::Task done = WithBenchmark(sweep.tasks(0), 3);
   EXPECT_THAT((*store)->StoreTaskResult(done, "s1/t0/a1"), IsOkAndHolds(true));
   // The late result of an abandoned attempt is recognised and not stored twice.
@@ -200,7 +203,10 @@ TEST(SqliteStoreTest, SummariesKeepTheLatestPerMetricAndAttemptsTheirEvidence) {
   ASSERT_THAT(s1, IsOk());
   ASSERT_EQ(s1->size(), 1u);
   EXPECT_EQ((*s1)[0].measurement.values_size(), 3);
-  ASSERT_THAT((*store)->RecordAttempt("s1/t0", "s1/t0/a1"), IsOk());
+  farm::v1::Task running = Sweep("s1", 1).tasks(0);
+  running.set_state(farm::v1::TASK_STATE_SUCCEEDED);
+  running.set_attempt_id("s1/t0/a1");
+  ASSERT_THAT((*store)->RecordAttempt(running), IsOk());
   ASSERT_THAT((*store)->FinishAttempt("s1/t0/a1", "result stored", "FARM_BOOTED uptime=1"), IsOk());
   absl::StatusOr<std::vector<StoredAttempt>> attempts = (*store)->TaskAttempts("s1/t0");
   ASSERT_THAT(attempts, IsOk());

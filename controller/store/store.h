@@ -94,7 +94,9 @@ class Store {
   virtual absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(const SweepListQuery& query) = 0;
 
   // Attempts: recorded before they are dispatched, closed with how they ended.
-  virtual absl::Status RecordAttempt(const std::string& task_id, const std::string& attempt_id) = 0;
+  // RecordAttempt records `task`'s attempt_id and writes `task` (as it is while the
+  // attempt runs) in one transaction: both or neither.
+  virtual absl::Status RecordAttempt(const farm::v1::Task& task) = 0;
   virtual absl::Status FinishAttempt(const std::string& attempt_id, const std::string& outcome,
                                      const std::string& console_log) = 0;
 

@@ -32,9 +32,11 @@ TEST_F(TaskLogsTest, EveryAttemptWithTheStoredResultOnItsOwnAttempt) {
   task.set_task_id("task-7");
   task.set_sweep_id("sweep-x");
   task.set_device_id("d0");
-  ASSERT_THAT(store_->RecordAttempt("task-7", "task-7/a1"), IsOk());
+  task.set_attempt_id("task-7/a1");
+  ASSERT_THAT(store_->RecordAttempt(task), IsOk());
   ASSERT_THAT(store_->FinishAttempt("task-7/a1", "infrastructure error: down", ""), IsOk());
-  ASSERT_THAT(store_->RecordAttempt("task-7", "task-7/a2"), IsOk());
+  task.set_attempt_id("task-7/a2");
+  ASSERT_THAT(store_->RecordAttempt(task), IsOk());
   ASSERT_THAT(store_->FinishAttempt("task-7/a2", "result stored", "console line"), IsOk());
   task.set_attempt_id("task-7/a2");
   task.mutable_benchmark()->add_measurements()->set_metric("crypto.sha256");

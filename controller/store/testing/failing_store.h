@@ -1,0 +1,134 @@
+// -----------------------------------------------------------------------------
+// File: failing_store.h
+// -----------------------------------------------------------------------------
+//
+// A store whose writes fail on command, for tests of the rule every writer keeps:
+// a change that could not be written is not acted on and not announced. It wraps
+// a real store (a scratch SQLite store): reads always pass through, and a write
+// whose method is named in `Fail` answers RESOURCE_EXHAUSTED "database or disk is
+// full" (what SQLite says on a full disk) without reaching the real store.
+//
+// Example:
+//
+//   std::unique_ptr<SqliteStore> real = OpenScratchStore();
+//   FailingStore store(real.get());
+//   store.Fail({"RecordAttempt", "StoreTaskResult"});
+//   ... the code under test sees a full disk ...
+//   store.Fail({});  // the disk has room again
+#ifndef KVMFARM_CONTROLLER_STORE_TESTING_FAILING_STORE_H_
+#define KVMFARM_CONTROLLER_STORE_TESTING_FAILING_STORE_H_
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "controller/store/store.h"
+
+namespace kvmfarm::store::testing {
+
+class FailingStore final : public Store {
+ public:
+  explicit FailingStore(Store* real) : real_(real) {}
+
+  // The write methods that fail from now on ("PutTask", "RecordAttempt", ...).
+  void Fail(std::set<std::string> methods) {
+    absl::MutexLock lock(&mu_);
+    failing_ = std::move(methods);
+  }
+  // How many writes failed so far.
+  int failed_writes() {
+    absl::MutexLock lock(&mu_);
+    return failed_writes_;
+  }
+
+  absl::Status PutDevice(const farm::v1::Device& device) override {
+    if (absl::Status full = Refuse("PutDevice"); !full.ok()) return full;
+    return real_->PutDevice(device);
+  }
+  absl::Status AppendDeviceEvent(const std::string& device_id,
+                                 const farm::v1::DeviceEvent& event) override {
+    if (absl::Status full = Refuse("AppendDeviceEvent"); !full.ok()) return full;
+    return real_->AppendDeviceEvent(device_id, event);
+  }
+  absl::Status CreateSweep(const farm::v1::Sweep& sweep) override {
+    if (absl::Status full = Refuse("CreateSweep"); !full.ok()) return full;
+    return real_->CreateSweep(sweep);
+  }
+  absl::Status PutSweep(const farm::v1::Sweep& sweep) override {
+    if (absl::Status full = Refuse("PutSweep"); !full.ok()) return full;
+    return real_->PutSweep(sweep);
+  }
+  absl::Status PutTask(const farm::v1::Task& task) override {
+    if (absl::Status full = Refuse("PutTask"); !full.ok()) return full;
+    return real_->PutTask(task);
+  }
+  absl::Status RecordAttempt(const farm::v1::Task& task) override {
+    if (absl::Status full = Refuse("RecordAttempt"); !full.ok()) return full;
+    return real_->RecordAttempt(task);
+  }
+  absl::Status FinishAttempt(const std::string& attempt_id, const std::string& outcome,
+                             const std::string& console_log) override {
+    if (absl::Status full = Refuse("FinishAttempt"); !full.ok()) return full;
+    return real_->FinishAttempt(attempt_id, outcome, console_log);
+  }
+  absl::StatusOr<bool> StoreTaskResult(const farm::v1::Task& task,
+                                       const std::string& attempt_id) override {
+    if (absl::Status full = Refuse("StoreTaskResult"); !full.ok()) return full;
+    return real_->StoreTaskResult(task, attempt_id);
+  }
+
+  // Reads.
+  absl::StatusOr<farm::v1::Device> GetDevice(const std::string& device_id) override {
+    return real_->GetDevice(device_id);
+  }
+  absl::StatusOr<std::vector<farm::v1::Device>> ListDevices() override {
+    return real_->ListDevices();
+  }
+  absl::StatusOr<std::vector<StoredDeviceEvent>> DeviceHistory(
+      const std::string& device_id, int limit, std::optional<int64_t> before) override {
+    return real_->DeviceHistory(device_id, limit, before);
+  }
+  absl::StatusOr<farm::v1::Sweep> GetSweep(const std::string& sweep_id,
+                                           bool include_results) override {
+    return real_->GetSweep(sweep_id, include_results);
+  }
+  absl::StatusOr<farm::v1::Task> GetTask(const std::string& task_id) override {
+    return real_->GetTask(task_id);
+  }
+  absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(const SweepListQuery& query) override {
+    return real_->ListSweeps(query);
+  }
+  absl::StatusOr<std::vector<StoredSummary>> LatestSummaries(
+      const std::vector<std::string>& device_ids) override {
+    return real_->LatestSummaries(device_ids);
+  }
+  absl::StatusOr<std::vector<StoredSummary>> SweepSummaries(const std::string& sweep_id) override {
+    return real_->SweepSummaries(sweep_id);
+  }
+  absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) override {
+    return real_->TaskAttempts(task_id);
+  }
+  absl::StatusOr<int64_t> CountMeasurements() override { return real_->CountMeasurements(); }
+
+ private:
+  absl::Status Refuse(const std::string& method) {
+    absl::MutexLock lock(&mu_);
+    if (!failing_.count(method)) return absl::OkStatus();
+    ++failed_writes_;
+    return absl::ResourceExhaustedError(
+        absl::StrCat("database or disk is full (", method, ", injected by FailingStore)"));
+  }
+
+  Store* const real_;
+  absl::Mutex mu_;
+  std::set<std::string> failing_ ABSL_GUARDED_BY(mu_);
+  int failed_writes_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace kvmfarm::store::testing
+
+#endif  // KVMFARM_CONTROLLER_STORE_TESTING_FAILING_STORE_H_
