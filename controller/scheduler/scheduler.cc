@@ -457,9 +457,9 @@ void Scheduler::ReportProgress(const Attempt& attempt, const farm::v1::Progress&
 
 absl::StatusOr<farm::v1::Task> Scheduler::Measure(const Attempt& attempt,
                                                   const ProgressCallback& on_progress) {
-  const absl::Duration deadline = attempt.spec.has_task_deadline()
-                                      ? FromProtoDuration(attempt.spec.task_deadline())
-                                      : options_.default_task_deadline;
+  // Checked at StartSweep; checked again for a sweep stored before that check.
+  ASSIGN_OR_RETURN(const absl::Duration deadline,
+                   TaskDeadline(attempt.spec, options_.default_task_deadline));
   // A job's own deadline, and a little longer for its stream to bring the result.
   const absl::Duration call_deadline = deadline + absl::Seconds(30);
   const uint32_t repetitions = std::max<uint32_t>(1, attempt.spec.repetitions());

@@ -54,15 +54,19 @@ absl::Status ValidateSweepSpec(const farm::v1::SweepSpec& spec) {
     return absl::InvalidArgumentError(
         absl::StrCat("spec.repetitions is above ", kMaxSweepRepetitions));
   }
-  if (spec.has_task_deadline() && FromProtoDuration(spec.task_deadline()) <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("spec.task_deadline must be positive");
-  }
+  RETURN_IF_ERROR(TaskDeadline(spec, absl::ZeroDuration()).status());
   for (int i = 0; i < spec.selector().match_size(); ++i) {
     if (spec.selector().match(i).key().empty()) {
       return absl::InvalidArgumentError(absl::StrCat("spec.selector.match[", i, "].key is empty"));
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Duration> TaskDeadline(const farm::v1::SweepSpec& spec,
+                                            absl::Duration fallback) {
+  if (!spec.has_task_deadline()) return fallback;
+  return CheckedDuration(spec.task_deadline(), "spec.task_deadline", kMaxJobDeadline);
 }
 
 std::vector<farm::v1::Task> ExpandTasks(const std::string& sweep_id,
