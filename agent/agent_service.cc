@@ -11,11 +11,13 @@
 #include "agent/probe/capability_text.h"
 #include "agent/vm/guest_workloads.h"
 #include "agent/vm/image.h"
+#include "agent/work_dir.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/proto_enum.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "workloads/catalog.h"
 
 namespace kvmfarm {
 namespace {
@@ -38,7 +40,23 @@ JobContext StreamingJob(grpc::ServerContext* context, JobSlot::Lease* lease,
   return job;
 }
 
+// The io workload's file, natively or as a guest's scratch disk, goes in the work
+// directory: refused before anything is written when the largest would leave the
+// device short of space (one io file exists at a time).
+absl::Status CheckRoomForIo(const farm::v1::RunBenchmarkRequest& request,
+                            const std::string& work_dir) {
+  uint64_t largest = 0;
+  for (const farm::v1::WorkloadSpec& spec : request.workloads()) {
+    if (spec.name() != "io") continue;
+    ASSIGN_OR_RETURN(const workloads::WorkloadParameters io, workloads::ResolveWorkloadSpec(spec));
+    largest = std::max(largest, io.size_bytes);
+  }
+  if (largest == 0) return absl::OkStatus();
+  return CheckRoomToWrite(work_dir, largest, "the io workload");
+}
+
 }  // namespace
+
 AgentServiceImpl::AgentServiceImpl(AgentConfig config)
     : config_(std::move(config)), started_at_(absl::Now()) {}
 
@@ -160,6 +178,7 @@ absl::StatusOr<std::unique_ptr<JobSlot::Lease>> AgentServiceImpl::AdmitBenchmark
     RETURN_IF_ERROR(
         vm::ResolveImage(config_.vm.image_dir, vm::GuestImageName(request.guest())).status());
   }
+  RETURN_IF_ERROR(CheckRoomForIo(request, config_.native.work_dir));
   if (config_.native.workload_binary.empty() && (!in_guest || request.compare_with_native())) {
     return absl::FailedPreconditionError(
         "farm-workload was not found next to farm-agent or in PATH; start the agent with "

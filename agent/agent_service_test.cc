@@ -3,7 +3,9 @@
 #include "agent/agent_service.h"
 
 #include <grpcpp/grpcpp.h>
+#include <sys/statvfs.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/testing/run_binary.h"
 #include "gmock/gmock.h"
@@ -12,6 +14,7 @@
 namespace kvmfarm {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 AgentConfig FixtureConfig(const std::string& device) {
@@ -159,6 +162,35 @@ TEST(AgentServiceTest, WithoutFarmWorkloadNativeBenchmarksAreRefused) {
   const grpc::Status status = service.RunBenchmark(&context, &request, nullptr);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("farm-workload was not found"));
+}
+
+// A phone's storage is its owner's: an io file that would nearly fill the work
+// directory's filesystem is refused before anything is written.
+TEST(AgentServiceTest, AnIoJobThatWouldFillTheDeviceIsRefusedNamingBothFigures) {
+  constexpr uint64_t kLargestIo = uint64_t{64} << 30;
+  AgentConfig config = FixtureConfig("pixel8-stock");
+  config.probe.sysroot = "/";
+  config.native.work_dir = "/dev/shm";  // smaller than the largest io on most machines
+  struct statvfs fs;
+  if (statvfs(config.native.work_dir.c_str(), &fs) != 0 ||
+      uint64_t{fs.f_bavail} * fs.f_frsize > kLargestIo) {
+    GTEST_SKIP() << "no filesystem with less than 64 GiB free at /dev/shm";
+  }
+  AgentServiceImpl service(config);
+  grpc::ServerContext context;
+  farm::v1::RunBenchmarkRequest request;
+  request.set_attempt_id("a5");
+  request.set_mode(farm::v1::MODE_NATIVE);
+  request.add_workloads()->set_name("integer");
+  farm::v1::WorkloadSpec* io = request.add_workloads();
+  io->set_name("io");
+  io->set_size_bytes(kLargestIo);
+  const grpc::Status status = service.RunBenchmark(&context, &request, nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(),
+              AllOf(HasSubstr(absl::StrCat("the io workload needs ", kLargestIo, " bytes")),
+                    HasSubstr("in /dev/shm"), HasSubstr("are free")));
+  EXPECT_FALSE(service.busy());
 }
 
 TEST(AgentServiceTest, TheBackgroundBootCheckSaysWhenTheSlotIsFreeAgain) {

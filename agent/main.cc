@@ -2,9 +2,7 @@
 //
 //   farm-agent --probe [--json] [--sysroot DIR] [--props FILE]   one-shot report
 //   farm-agent [--listen 127.0.0.1:7420] [--sysroot DIR] ...     serve gRPC
-#include <errno.h>
 #include <google/protobuf/util/json_util.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -23,6 +21,7 @@
 #include "agent/probe/capability_text.h"
 #include "agent/probe/probe.h"
 #include "agent/registrar.h"
+#include "agent/work_dir.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
 #include "common/ip_address.h"
@@ -60,9 +59,10 @@ ABSL_FLAG(std::string, farm_workload, "",
           "PATH).");
 ABSL_FLAG(std::string, work_dir, "",
           "Directory for files a job writes: the io workload's file, guest scratch "
-          "disks, QMP sockets; created if missing (default: on Android "
-          "/data/local/tmp/kvmfarm/work, else $TMPDIR or /tmp). Must be on a disk for "
-          "io figures.");
+          "disks, QMP sockets, all in the agent's own farm-agent.<pid> inside it; "
+          "created if missing (default: on Android /data/local/tmp/kvmfarm/work, else "
+          "$TMPDIR or /tmp). Agents may share it: each removes dead agents' "
+          "farm-agent.* directories at start. Must be on a disk for io figures.");
 ABSL_FLAG(std::string, image_dir, "",
           "Directory of guest images (<dir>/<name>/{kernel,initramfs.cpio.gz,image.conf}); "
           "the agent boots nothing from anywhere else (default: images/ next to "
@@ -105,10 +105,37 @@ AgentPaths PathsFromFlags() {
                            n > 0 ? std::string(self, static_cast<size_t>(n)) : "");
 }
 
-vm::BootJobOptions VmOptionsFromPaths(const AgentPaths& paths) {
+// The agent's own directories (agent/work_dir.h): one in the work directory for
+// every file a job writes, and, when its path is too long for Unix sockets (a
+// test's working directory), one in /tmp for QMP sockets.
+struct OwnDirs {
+  std::unique_ptr<AgentWorkDir> work;
+  std::unique_ptr<AgentWorkDir> sockets;  // null: the sockets go in `work`
+
+  std::string socket_dir() const { return (sockets ? sockets : work)->path(); }
+};
+
+absl::StatusOr<OwnDirs> ClaimOwnDirs(const std::string& work_dir) {
+  OwnDirs dirs;
+  ASSIGN_OR_RETURN(dirs.work, AgentWorkDir::Claim(work_dir));
+  if (dirs.work->path().size() > vm::kMaxSocketDirLength) {
+    absl::StatusOr<std::unique_ptr<AgentWorkDir>> sockets = AgentWorkDir::Claim("/tmp");
+    if (sockets.ok()) dirs.sockets = *std::move(sockets);
+  }
+  for (const AgentWorkDir* dir : {dirs.work.get(), dirs.sockets.get()}) {
+    if (dir == nullptr) continue;
+    for (const std::string& dead : dir->removed()) {
+      FARM_LOG(INFO) << "removed a dead agent's directory " << dead;
+    }
+  }
+  return dirs;
+}
+
+vm::BootJobOptions VmOptions(const AgentPaths& paths, const OwnDirs& dirs) {
   vm::BootJobOptions options;
   options.image_dir = paths.image_dir;
-  options.work_dir = paths.work_dir;
+  options.work_dir = dirs.work->path();
+  options.socket_dir = dirs.socket_dir();
   options.qemu_binary = FromUserDir(absl::GetFlag(FLAGS_qemu));
   return options;
 }
@@ -120,7 +147,13 @@ int RunProbeOnce() {
     return 2;
   }
   if (absl::GetFlag(FLAGS_boot_check)) {
-    probe::RunKvmBootCheck(VmOptionsFromPaths(PathsFromFlags()), nullptr, &*capability);
+    const AgentPaths paths = PathsFromFlags();
+    absl::StatusOr<OwnDirs> dirs = ClaimOwnDirs(paths.work_dir);
+    if (!dirs.ok()) {
+      std::cerr << "farm-agent: " << dirs.status().message() << "\n";
+      return 2;
+    }
+    probe::RunKvmBootCheck(VmOptions(paths, *dirs), nullptr, &*capability);
   }
   if (absl::GetFlag(FLAGS_json)) {
     google::protobuf::util::JsonPrintOptions json_options;
@@ -144,20 +177,6 @@ absl::Status CheckEndpointFlags() {
         {"--controller", absl::GetFlag(FLAGS_controller)},
         {"--advertise", absl::GetFlag(FLAGS_advertise)}}) {
     if (!value.empty()) RETURN_IF_ERROR(CheckIpEndpoint(flag, value));
-  }
-  return absl::OkStatus();
-}
-
-// The work directory is ours (on a phone, kAndroidHome/work): create it, and its
-// parents, private to this user.
-absl::Status CreateWorkDir(const std::string& work_dir) {
-  for (size_t slash = 1; slash != std::string::npos;) {
-    slash = work_dir.find('/', slash + 1);
-    const std::string prefix = work_dir.substr(0, slash);
-    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "cannot create --work-dir '", work_dir, "' (", prefix, ": ", std::strerror(errno), ")"));
-    }
   }
   return absl::OkStatus();
 }
@@ -206,12 +225,12 @@ absl::Status Serve() {
   BlockShutdownSignals();
   RETURN_IF_ERROR(CheckEndpointFlags());
   const AgentPaths paths = PathsFromFlags();
-  RETURN_IF_ERROR(CreateWorkDir(paths.work_dir));
+  ASSIGN_OR_RETURN(const OwnDirs dirs, ClaimOwnDirs(paths.work_dir));
   AgentConfig config;
   config.probe = ProbeOptionsFromFlags();
   config.native.workload_binary = paths.farm_workload;
-  config.native.work_dir = paths.work_dir;
-  config.vm = VmOptionsFromPaths(paths);
+  config.native.work_dir = dirs.work->path();
+  config.vm = VmOptions(paths, dirs);
   AgentServiceImpl service(config);
   RETURN_IF_ERROR(service.Initialize());
   GrpcServerOptions options;

@@ -2,9 +2,14 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <thread>
 
+#include "absl/strings/match.h"
 #include "common/testing/status_matchers.h"
+#include "common/testing/test_paths.h"
+#include "common/testing/wait_for.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "workloads/crypto.h"
@@ -30,8 +35,18 @@ TEST(CryptoWorkloadTest, BothCiphersReportThroughput) {
   EXPECT_EQ(w->parameters().at("block_bytes"), "16384");
 }
 
-TEST(IoWorkloadTest, WritesReadsAndCleansUp) {
-  const std::string dir = std::getenv("TEST_TMPDIR");
+// Where one of this process's descriptors leads into `dir`: "" when none does.
+std::string OpenFileIn(const std::string& dir) {
+  std::error_code error;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd", error)) {
+    const std::string target = std::filesystem::read_symlink(fd.path(), error).string();
+    if (!error && absl::StartsWith(target, dir + "/")) return target;
+  }
+  return "";
+}
+
+TEST(IoWorkloadTest, WritesReadsAndLeavesNothing) {
+  const std::string dir = kvmfarm::testing::FreshTestDir();
   std::unique_ptr<Workload> w = MakeIoWorkload(dir, 4 << 20);
   absl::Status prepared = w->Prepare();
   if (absl::IsFailedPrecondition(prepared)) GTEST_SKIP() << prepared;  // TEST_TMPDIR on tmpfs
@@ -42,10 +57,29 @@ TEST(IoWorkloadTest, WritesReadsAndCleansUp) {
   EXPECT_EQ((*samples)[0].metric, "io.write");
   EXPECT_GT((*samples)[0].value, 0);
   EXPECT_GT((*samples)[1].value, 0);
-  // No file left behind.
-  const std::string leftover = dir + "/farm-workload-io." + std::to_string(getpid()) + ".tmp";
-  struct stat st;
-  EXPECT_NE(stat(leftover.c_str(), &st), 0);
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
+  EXPECT_EQ(OpenFileIn(dir), "");
+}
+
+// The file has no name even while it is written: a SIGKILL leaves nothing behind.
+TEST(IoWorkloadTest, TheFileHasNoNameWhileItIsWritten) {
+  const std::string dir = kvmfarm::testing::FreshTestDir();
+  std::unique_ptr<Workload> w = MakeIoWorkload(dir, 512 << 20);
+  absl::Status prepared = w->Prepare();
+  if (absl::IsFailedPrecondition(prepared)) GTEST_SKIP() << prepared;  // TEST_TMPDIR on tmpfs
+  ASSERT_THAT(prepared, IsOk());
+  absl::StatusOr<std::vector<Sample>> samples;
+  std::thread run([&] { samples = w->RunOnce(); });
+  std::string open_file;
+  const bool open =
+      kvmfarm::testing::WaitFor([&] { return !(open_file = OpenFileIn(dir)).empty(); },
+                                absl::Seconds(30), absl::Milliseconds(1));
+  const bool nameless = std::filesystem::is_empty(dir);
+  run.join();
+  ASSERT_THAT(samples, IsOk());
+  ASSERT_TRUE(open) << "the io file was never seen open";
+  EXPECT_TRUE(nameless) << "the io file had a name while open: " << open_file;
+  EXPECT_THAT(open_file, HasSubstr("(deleted)"));
 }
 
 TEST(IoWorkloadTest, RefusesARamFilesystem) {

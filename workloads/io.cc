@@ -51,93 +51,81 @@ class IoWorkload final : public Workload {
       return absl::ResourceExhaustedError("io: cannot allocate an aligned 1 MiB block");
     }
     std::memset(block_, 0x5a, kIoBlockBytes);
-    path_ = absl::StrCat(directory_, "/farm-workload-io.", getpid(), ".tmp");
     return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<Sample>> RunOnce() override {
     const uint64_t blocks = std::max<uint64_t>(1, size_bytes_ / kIoBlockBytes);
     const double bytes = static_cast<double>(blocks * kIoBlockBytes);
-    absl::StatusOr<double> write_seconds = Write(blocks);
-    if (!write_seconds.ok()) {
-      unlink(path_.c_str());
-      return write_seconds.status();
-    }
-    absl::StatusOr<double> read_seconds = Read(blocks);
-    unlink(path_.c_str());
+    const double start = MonotonicSeconds();
+    absl::StatusOr<int> opened = OpenUnnamed();
+    if (!opened.ok()) return opened.status();
+    const int fd = *opened;
+    absl::StatusOr<double> write_seconds = Write(fd, blocks, start);
+    absl::StatusOr<double> read_seconds =
+        write_seconds.ok() ? Read(fd, blocks) : write_seconds.status();
+    close(fd);  // the file's blocks go with its last descriptor
     if (!read_seconds.ok()) return read_seconds.status();
     return std::vector<Sample>{{"io.write", bytes / *write_seconds / 1e6},
                                {"io.read", bytes / *read_seconds / 1e6}};
   }
 
  private:
-  // Opens with O_DIRECT, or without it (noting so) where the filesystem refuses.
-  int Open(int flags) {
-    int fd = open(path_.c_str(), flags | O_DIRECT | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == EINVAL) {
+  // A file in directory_ with no name, read back through the same descriptor, so
+  // nothing is left behind however this process ends (SIGKILL included; a request
+  // may ask for 64 GiB): O_TMPFILE, or where the filesystem lacks it a named file
+  // unlinked as soon as it is open. O_DIRECT where the filesystem takes it.
+  absl::StatusOr<int> OpenUnnamed() {
+    int fd = open(directory_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+      std::string path = absl::StrCat(directory_, "/farm-workload-io.XXXXXX");
+      fd = mkostemp(&path[0], O_CLOEXEC);
+      if (fd >= 0) unlink(path.c_str());
+    }
+    if (fd < 0) return Errno("cannot create the io file in", directory_);
+    const int flags = fcntl(fd, F_GETFL);
+    if (fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) {
       note_ =
           "O_DIRECT unsupported on this filesystem: buffered I/O, fsync counted, "
           "cache dropped before reading";
       direct_ = false;
-      fd = open(path_.c_str(), flags | O_CLOEXEC, 0600);
     }
     return fd;
   }
 
-  absl::StatusOr<double> Write(uint64_t blocks) {
-    const double start = MonotonicSeconds();
-    const int fd = Open(O_WRONLY | O_CREAT | O_TRUNC);
-    if (fd < 0) return Errno("open for writing", path_);
+  // Seconds from `start` until every block is written and synced.
+  absl::StatusOr<double> Write(int fd, uint64_t blocks, double start) {
     auto* stamp = static_cast<uint64_t*>(block_);
     for (uint64_t b = 0; b < blocks; ++b) {
       stamp[0] = b;
       if (write(fd, block_, kIoBlockBytes) != static_cast<ssize_t>(kIoBlockBytes)) {
-        absl::Status status = Errno("write", path_);
-        close(fd);
-        return status;
+        return Errno("write to the io file in", directory_);
       }
     }
-    if (fsync(fd) != 0) {
-      absl::Status status = Errno("fsync", path_);
-      close(fd);
-      return status;
-    }
-    close(fd);
+    if (fsync(fd) != 0) return Errno("fsync of the io file in", directory_);
     return MonotonicSeconds() - start;
   }
 
-  absl::StatusOr<double> Read(uint64_t blocks) {
-    if (!direct_) {
-      const int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd >= 0) {
-        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-        close(fd);
-      }
-    }
+  absl::StatusOr<double> Read(int fd, uint64_t blocks) {
+    if (!direct_) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    if (lseek(fd, 0, SEEK_SET) != 0) return Errno("seek in the io file in", directory_);
     const double start = MonotonicSeconds();
-    const int fd = Open(O_RDONLY);
-    if (fd < 0) return Errno("open for reading", path_);
     auto* stamp = static_cast<uint64_t*>(block_);
     for (uint64_t b = 0; b < blocks; ++b) {
       if (read(fd, block_, kIoBlockBytes) != static_cast<ssize_t>(kIoBlockBytes)) {
-        absl::Status status = Errno("read", path_);
-        close(fd);
-        return status;
+        return Errno("read of the io file in", directory_);
       }
       if (stamp[0] != b) {
-        close(fd);
         return absl::DataLossError(
             absl::StrCat("io: block ", b, " read back stamped ", stamp[0], ": no figure reported"));
       }
     }
-    close(fd);
     return MonotonicSeconds() - start;
   }
 
   const std::string name_ = "io";
   const std::string directory_;
   const uint64_t size_bytes_;
-  std::string path_;
   std::string note_;
   bool direct_ = true;
   void* block_ = nullptr;

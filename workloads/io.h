@@ -5,6 +5,9 @@
 // then drops the file from the cache first). A RAM filesystem (tmpfs, ramfs) is
 // refused: its figure would be memory bandwidth labelled as a disk's.
 // Validation: every block read back carries the stamp it was written with.
+// The file has no name (O_TMPFILE, or a file unlinked as soon as it is open) and is
+// read back through the descriptor it was written with, so nothing is left in the
+// directory however the process ends, SIGKILL included.
 #ifndef KVMFARM_WORKLOADS_IO_H_
 #define KVMFARM_WORKLOADS_IO_H_
 

@@ -25,14 +25,12 @@
 namespace kvmfarm::vm {
 namespace {
 
-// A directory for QMP sockets, in the work directory (a phone has no /tmp) unless
-// that is too long: a Unix socket path is limited to 108 bytes, and test working
-// directories are longer.
+// A directory for QMP sockets in BootJobOptions::socket_dir (the agent's own
+// directory: a phone has no /tmp).
 class SocketDir {
  public:
-  explicit SocketDir(const std::string& work_dir) {
-    std::string templ =
-        absl::StrCat(work_dir.size() <= 64 ? work_dir : "/tmp", "/kvmfarm-qmp-XXXXXX");
+  explicit SocketDir(const std::string& socket_dir) {
+    std::string templ = absl::StrCat(socket_dir, "/kvmfarm-qmp-XXXXXX");
     if (mkdtemp(&templ[0]) != nullptr) path_ = templ;
   }
   ~SocketDir() {
@@ -166,7 +164,7 @@ class BootJob {
                              request_.accel() == farm::v1::MODE_KVM ? "KVM" : "TCG",
                              " (repetition ", rep + 1, " of ", repetitions_, ")"),
                 rep + 1, repetitions_);
-    Repetition r(options_.work_dir);
+    Repetition r(options_.socket_dir);
     const absl::Time deadline = std::min(absl::Now() + boot_deadline_, job_deadline_);
     StartVms(rep, &r);
     const bool booted = AwaitBoots(rep, &r, deadline);

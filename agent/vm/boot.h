@@ -37,7 +37,12 @@ struct BootJobOptions {
   int switch_samples = 10;
   // Where the io workload's scratch disk file is created (on a disk).
   std::string work_dir = "/tmp";
+  // Where QMP sockets' directories are made: at most kMaxSocketDirLength bytes, as
+  // a Unix socket's path is limited to 108.
+  std::string socket_dir = "/tmp";
 };
+
+inline constexpr size_t kMaxSocketDirLength = 64;
 
 // INVALID_ARGUMENT naming the field (attempt_id, accel, vm_count, guest.image, ...),
 // NOT_FOUND for an image that isn't there.

@@ -35,7 +35,11 @@ std::string KernelArgs(const farm::v1::RunBenchmarkRequest& request) {
 }
 
 // The io workload's scratch disk: a file of its size plus room for the filesystem,
-// removed when this goes.
+// removed when this goes. QEMU opens it by path, so it has a name while the job
+// runs; an agent killed meanwhile leaves it in its own directory (work_dir is
+// farm-agent.<pid>, agent/work_dir.h), which the next agent removes. Not an fd
+// QEMU inherits (/dev/fd/N, -add-fd): Subprocess hands a child only its standard
+// three descriptors, and the one directory rule covers QMP sockets too.
 class ScratchDisk {
  public:
   ScratchDisk() = default;

@@ -2,16 +2,20 @@
 // answering a real client (capability, status, health, refusals) until SIGTERM.
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -475,6 +479,83 @@ TEST(FarmAgentServerTest, ServesAfterCreatingItsWorkDirectory) {
   struct stat st;
   EXPECT_TRUE(stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) << dir;
   EXPECT_THAT(agent.Log(), HasSubstr("work directory " + dir));
+}
+
+// What jobs leave in `work_dir` (the io file, scratch disks, QMP directories) and
+// the agents' own directories, as paths relative to it.
+std::set<std::string> JobFilesIn(const std::string& work_dir) {
+  std::set<std::string> found;
+  std::error_code error;
+  for (auto it = std::filesystem::recursive_directory_iterator(work_dir, error);
+       !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    for (const char* prefix : {"farm-workload-io", "farm-scratch-", "kvmfarm-qmp-", "farm-agent"}) {
+      if (absl::StartsWith(name, prefix)) {
+        found.insert(it->path().lexically_relative(work_dir).string());
+      }
+    }
+  }
+  return found;
+}
+
+// Whether some process has a file under `dir` open (farm-workload's io file).
+bool SomeProcessHasAFileOpenIn(const std::string& dir) {
+  std::error_code error;
+  for (const auto& process : std::filesystem::directory_iterator("/proc", error)) {
+    std::error_code ignored;
+    for (const auto& fd : std::filesystem::directory_iterator(process.path() / "fd", ignored)) {
+      const std::string target = std::filesystem::read_symlink(fd.path(), ignored).string();
+      if (absl::StartsWith(target, dir + "/")) return true;
+    }
+  }
+  return false;
+}
+
+// An agent killed (SIGKILL) in the middle of a native io job: whatever it left is
+// in its own directory, and the next agent on the same work directory removes it.
+TEST(FarmAgentServerTest, AKilledAgentsFilesAreGoneWhenTheNextOneStarts) {
+  const std::string work_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/shared-work");
+  std::filesystem::remove_all(work_dir);
+  std::filesystem::create_directories(work_dir);
+  struct statfs fs;
+  ASSERT_EQ(statfs(work_dir.c_str(), &fs), 0);
+  if (fs.f_type == TMPFS_MAGIC) GTEST_SKIP() << "TEST_TMPDIR is a tmpfs: io refuses it";
+  const std::vector<std::string> flags = {"--background-boot-check=false",
+                                          "--work-dir=" + work_dir};
+
+  RunningAgent killed(flags);
+  const std::string address = killed.WaitUntilListening();
+  ASSERT_FALSE(address.empty());
+  const std::string dead_dir = absl::StrCat("farm-agent.", killed.process().pid());
+  auto stub = farm::v1::AgentService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  farm::v1::RunBenchmarkRequest request;
+  request.set_attempt_id("io-killed");
+  request.set_mode(farm::v1::MODE_NATIVE);
+  *request.add_workloads() = Workload("io", uint64_t{2} << 30, 0);
+  grpc::ClientContext context;
+  auto reader = stub->RunBenchmark(&context, request);
+  ASSERT_TRUE(testing::WaitFor([&] { return SomeProcessHasAFileOpenIn(work_dir); }))
+      << "the io file was never open\n"
+      << killed.Log();
+
+  ASSERT_EQ(::kill(killed.process().pid(), SIGKILL), 0);
+  killed.process().Wait();
+  context.TryCancel();
+  reader->Finish();
+  // farm-workload dies with its parent (PR_SET_PDEATHSIG), closing the file.
+  EXPECT_TRUE(testing::WaitFor([&] { return !SomeProcessHasAFileOpenIn(work_dir); }));
+  for (const std::string& left : JobFilesIn(work_dir)) {
+    EXPECT_TRUE(left == dead_dir || absl::StartsWith(left, dead_dir + "/"))
+        << left << " was left outside the dead agent's directory " << dead_dir;
+  }
+
+  RunningAgent next(flags);
+  ASSERT_FALSE(next.WaitUntilListening().empty());
+  EXPECT_THAT(JobFilesIn(work_dir),
+              ::testing::ElementsAre(absl::StrCat("farm-agent.", next.process().pid())));
+  EXPECT_THAT(next.Log(),
+              HasSubstr("removed a dead agent's directory " + work_dir + "/" + dead_dir));
 }
 
 TEST(FarmAgentServerTest, TwoAgentsCannotShareAPort) {
