@@ -10,6 +10,7 @@
 #include "controller/scheduler/sweep_plan.h"
 #include "controller/scheduler/testing/fake_agent_client.h"
 #include "controller/store/sqlite_store.h"
+#include "controller/store/testing/failing_store.h"
 #include "controller/store/testing/scratch_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -264,6 +265,161 @@ TEST_F(SchedulerTest, AnAgentBusyForLongerThanThePatienceIsAFailureLikeAnyOther)
   EXPECT_EQ(task.state(), farm::v1::TASK_STATE_FAILED);
   EXPECT_THAT(task.status(), HasSubstr("failed after 3 attempts: busy with job kvm-boot-check"));
   EXPECT_GT(task.attempts(), 3u);  // the busy waits before it didn't count
+}
+
+// The same scheduler, on a store whose writes the test makes fail (a full disk).
+class FullDiskTest : public SchedulerTest {
+ protected:
+  void SetUp() override {
+    SchedulerTest::SetUp();
+    failing_ = std::make_unique<store::testing::FailingStore>(store_.get());
+    SchedulerOptions options;
+    options.retry_budget = 3;
+    scheduler_ = std::make_unique<Scheduler>(
+        failing_.get(), fleet_.get(), &agents_, &clock_, options,
+        [this](std::function<void()> work) { queued_.push_back(std::move(work)); });
+  }
+
+  // Starts a capability sweep of d0 and follows what watchers are told.
+  std::string StartWatched() {
+    absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(CapabilityOnly({"d0"}));
+    EXPECT_THAT(sweep, IsOk());
+    scheduler_->Watch(sweep->sweep_id(), [this](const farm::v1::WatchSweepResponse& event) {
+      told_.push_back(event);
+    });
+    return sweep->sweep_id();
+  }
+
+  // Whether watchers were told the task or the sweep reached `state`.
+  bool Told(farm::v1::TaskState state) {
+    for (const auto& e : told_) {
+      if (e.has_task() && e.task().state() == state) return true;
+    }
+    return false;
+  }
+  bool ToldSweep(farm::v1::SweepState state) {
+    for (const auto& e : told_) {
+      if (e.has_sweep() && e.sweep().state() == state) return true;
+    }
+    return false;
+  }
+
+  std::unique_ptr<store::testing::FailingStore> failing_;
+  std::vector<farm::v1::WatchSweepResponse> told_;
+};
+
+TEST_F(FullDiskTest, AnAttemptThatCannotBeRecordedIsNotSent) {
+  const std::string sweep_id = StartWatched();
+  failing_->Fail({"RecordAttempt"});
+  EXPECT_EQ(scheduler_->Dispatch(), 0);
+  EXPECT_TRUE(queued_.empty());
+  EXPECT_FALSE(Told(farm::v1::TASK_STATE_RUNNING));
+  farm::v1::Task stored = Stored(sweep_id).tasks(0);
+  EXPECT_EQ(stored.state(), farm::v1::TASK_STATE_PENDING);
+  EXPECT_EQ(stored.attempts(), 0u);
+  // Room again: dispatching resumes after its backoff, with attempt 1.
+  failing_->Fail({});
+  EXPECT_EQ(scheduler_->Dispatch(), 0);  // still backing off
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  RunQueued();
+  stored = Stored(sweep_id).tasks(0);
+  EXPECT_EQ(stored.state(), farm::v1::TASK_STATE_SUCCEEDED);
+  EXPECT_EQ(stored.attempt_id(), stored.task_id() + "/a1");
+}
+
+TEST_F(FullDiskTest, AResultThatCannotBeStoredIsNotAnnouncedAndIsStoredLater) {
+  const std::string sweep_id = StartWatched();
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  failing_->Fail({"StoreTaskResult"});
+  RunQueued();
+  // Not stored, so not succeeded: not in the store, not to watchers, and the
+  // device's health is untouched.
+  EXPECT_EQ(Stored(sweep_id).tasks(0).state(), farm::v1::TASK_STATE_RUNNING);
+  EXPECT_EQ(Stored(sweep_id).state(), farm::v1::SWEEP_STATE_RUNNING);
+  EXPECT_FALSE(Told(farm::v1::TASK_STATE_SUCCEEDED));
+  EXPECT_FALSE(ToldSweep(farm::v1::SWEEP_STATE_SUCCEEDED));
+  EXPECT_EQ(scheduler_->Dispatch(), 0);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(scheduler_->Dispatch(), 0);  // still refused: nothing new starts either
+  failing_->Fail({});
+  clock_.Advance(absl::Seconds(2));
+  scheduler_->Dispatch();
+  EXPECT_EQ(Stored(sweep_id).tasks(0).state(), farm::v1::TASK_STATE_SUCCEEDED);
+  EXPECT_EQ(Stored(sweep_id).state(), farm::v1::SWEEP_STATE_SUCCEEDED);
+  EXPECT_TRUE(ToldSweep(farm::v1::SWEEP_STATE_SUCCEEDED));
+  EXPECT_EQ(agents_.calls.size(), 1u);                        // measured once, stored once
+  EXPECT_THAT(store_->CountMeasurements(), IsOkAndHolds(0));  // a capability has none
+}
+
+TEST_F(FullDiskTest, AFailureThatCannotBeWrittenIsNotActedOn) {
+  agents_.script["d0:7420"] = {absl::UnavailableError("connection refused")};
+  const std::string sweep_id = StartWatched();
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  failing_->Fail({"PutTask"});
+  RunQueued();
+  EXPECT_EQ(Stored(sweep_id).tasks(0).state(), farm::v1::TASK_STATE_RUNNING);
+  EXPECT_FALSE(Told(farm::v1::TASK_STATE_WAITING));
+  EXPECT_EQ(fleet_->Get("d0")->consecutive_failures(), 0u);
+  failing_->Fail({});
+  clock_.Advance(absl::Seconds(1));
+  scheduler_->Dispatch();
+  const farm::v1::Task task = Stored(sweep_id).tasks(0);
+  EXPECT_EQ(task.state(), farm::v1::TASK_STATE_WAITING);
+  EXPECT_THAT(task.status(), HasSubstr("after: connection refused"));
+  EXPECT_EQ(fleet_->Get("d0")->consecutive_failures(), 1u);
+}
+
+TEST_F(FullDiskTest, ASweepWhoseEndCannotBeWrittenStaysActiveUntilItIs) {
+  const std::string sweep_id = StartWatched();
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  failing_->Fail({"PutSweep"});
+  RunQueued();
+  EXPECT_EQ(Stored(sweep_id).tasks(0).state(), farm::v1::TASK_STATE_SUCCEEDED);
+  EXPECT_NE(Stored(sweep_id).state(), farm::v1::SWEEP_STATE_SUCCEEDED);
+  EXPECT_FALSE(ToldSweep(farm::v1::SWEEP_STATE_SUCCEEDED));
+  failing_->Fail({});
+  clock_.Advance(absl::Seconds(1));
+  scheduler_->Dispatch();
+  EXPECT_EQ(Stored(sweep_id).state(), farm::v1::SWEEP_STATE_SUCCEEDED);
+  EXPECT_TRUE(ToldSweep(farm::v1::SWEEP_STATE_SUCCEEDED));
+}
+
+TEST_F(FullDiskTest, ACancelThatCannotBeWrittenReachesNoAgent) {
+  const std::string sweep_id = StartWatched();
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  failing_->Fail({"PutTask"});
+  EXPECT_THAT(scheduler_->CancelSweep(sweep_id, "wrong image"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("the database refused")));
+  EXPECT_TRUE(agents_.cancelled.empty());
+  EXPECT_EQ(Stored(sweep_id).tasks(0).state(), farm::v1::TASK_STATE_RUNNING);
+  failing_->Fail({});
+  ASSERT_THAT(scheduler_->CancelSweep(sweep_id, "wrong image"), IsOk());
+  EXPECT_EQ(agents_.cancelled.size(), 1u);
+  EXPECT_EQ(Stored(sweep_id).state(), farm::v1::SWEEP_STATE_CANCELLED);
+}
+
+TEST_F(SchedulerTest, CancelSweepCancelsOnSeveralAgentsAtOnce) {
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(CapabilityOnly({"d0", "d1"}));
+  ASSERT_THAT(sweep, IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 2);
+  // Each cancel waits (as an unresponsive agent would) until the other one has
+  // started: one after the other, the first would wait in vain.
+  absl::Mutex mu;
+  int started = 0;
+  bool met = true;
+  agents_.on_cancel = [&](const std::string&) {
+    absl::MutexLock lock(&mu);
+    ++started;
+    met &= mu.AwaitWithTimeout(absl::Condition(
+                                   +[](int* n) { return *n == 2; }, &started),
+                               absl::Seconds(20));
+  };
+  ASSERT_THAT(scheduler_->CancelSweep(sweep->sweep_id(), ""), IsOk());
+  EXPECT_TRUE(met) << "the cancels ran one after the other";
+  EXPECT_EQ(agents_.cancelled.size(), 2u);
+  agents_.on_cancel = nullptr;
+  RunQueued();
 }
 
 TEST_F(SchedulerTest, ARefusalIsNotRetried) {

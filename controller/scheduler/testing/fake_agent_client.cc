@@ -54,7 +54,11 @@ absl::StatusOr<farm::v1::GetStatusResponse> FakeAgentClient::GetStatus(const std
 }
 
 absl::Status FakeAgentClient::Cancel(const std::string& address, const std::string& attempt_id) {
-  cancelled.push_back(attempt_id + "@" + address);
+  {
+    absl::MutexLock lock(&cancel_mu_);
+    cancelled.push_back(attempt_id + "@" + address);
+  }
+  if (on_cancel) on_cancel(address);
   return absl::OkStatus();
 }
 

@@ -9,8 +9,9 @@
 // the real client marks them (ClassifyAgentStatus): a FAILED_PRECONDITION is a
 // refusal, an UNAVAILABLE is transient. Calls and cancels are recorded.
 //
-// Not thread-safe: run the scheduler's attempts on the test's thread (an inline or
-// queued Executor).
+// Not thread-safe, but for Cancel (the scheduler cancels on several agents at
+// once): run the scheduler's attempts on the test's thread (an inline or queued
+// Executor).
 //
 // Example:
 //
@@ -23,11 +24,13 @@
 #define KVMFARM_CONTROLLER_SCHEDULER_TESTING_FAKE_AGENT_CLIENT_H_
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "controller/scheduler/agent_client.h"
 
 namespace kvmfarm::scheduler {
@@ -55,9 +58,13 @@ class FakeAgentClient final : public AgentClient {
   std::vector<std::string> calls;
   // "attempt@address" per Cancel.
   std::vector<std::string> cancelled;
+  // Called by each Cancel, on the canceller's thread, after recording it (a test
+  // can hold a cancel there, as an unresponsive agent would).
+  std::function<void(const std::string& address)> on_cancel;
   std::string busy_attempt;
 
  private:
+  absl::Mutex cancel_mu_;
   // The next scripted answer for `address`, marked as the real client would.
   absl::Status Next(const std::string& address);
 };
