@@ -1,6 +1,7 @@
 #include "controller/fleet/fleet.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -124,10 +125,10 @@ farm::v1::DeviceEvent Fleet::NewEvent(const farm::v1::Device& device,
 }
 
 absl::Status Fleet::Commit(farm::v1::Device device, const std::string& description) {
-  RETURN_IF_ERROR(store_->PutDevice(device));
-  if (!description.empty()) {
-    RETURN_IF_ERROR(store_->AppendDeviceEvent(device.device_id(), NewEvent(device, description)));
-  }
+  // The row and its event together, then memory: never one without the others.
+  std::optional<farm::v1::DeviceEvent> event;
+  if (!description.empty()) event = NewEvent(device, description);
+  RETURN_IF_ERROR(store_->PutDevice(device, event));
   devices_[device.device_id()] = std::move(device);
   return absl::OkStatus();
 }
@@ -256,15 +257,22 @@ absl::Status Fleet::CheckLiveness() {
     if (!device.has_last_seen() || now - FromProtoTimestamp(device.last_seen()) > limit)
       stale.push_back(id);
   }
+  // One device whose change can't be written doesn't keep the others online; it
+  // is tried again on the next check.
+  absl::Status first_error;
   for (const std::string& id : stale) {
     farm::v1::Device device = devices_[id];
     device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_OFFLINE);
-    RETURN_IF_ERROR(Commit(std::move(device),
-                           absl::StrCat("offline: no heartbeat for ", absl::FormatDuration(limit),
-                                        " (", options_.missed_heartbeats, " intervals)")));
-    sessions_.erase(id);
+    absl::Status committed = Commit(
+        std::move(device), absl::StrCat("offline: no heartbeat for ", absl::FormatDuration(limit),
+                                        " (", options_.missed_heartbeats, " intervals)"));
+    if (committed.ok()) {
+      sessions_.erase(id);
+    } else if (first_error.ok()) {
+      first_error = committed;
+    }
   }
-  return absl::OkStatus();
+  return first_error;
 }
 
 std::vector<farm::v1::Device> Fleet::ToPing() const {

@@ -7,6 +7,7 @@
 #include "common/testing/fake_clock.h"
 #include "common/testing/status_matchers.h"
 #include "controller/store/sqlite_store.h"
+#include "controller/store/testing/failing_store.h"
 #include "controller/store/testing/scratch_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -213,6 +214,36 @@ TEST_F(FleetTest, BadRequestsNameTheField) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("health")));
   EXPECT_THAT(fleet_->SetHealth("p8", farm::v1::HEALTH_STATE_RETIRED, ""),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reason")));
+}
+
+TEST_F(FleetTest, AChangeTheDatabaseRefusesIsNeitherInMemoryNorHalfStored) {
+  ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
+  store::testing::FailingStore failing(store_.get());
+  Fleet fleet(&failing, &clock_, options_);
+  ASSERT_THAT(fleet.Load(), IsOk());
+  ASSERT_THAT(fleet.Register(Registration("p8")), IsOk());
+  const size_t events = store_->DeviceHistory("p8", 100, std::nullopt)->size();
+  failing.Fail({"PutDevice"});
+  EXPECT_THAT(fleet.SetHealth("p8", farm::v1::HEALTH_STATE_MAINTENANCE, "reflash"),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(fleet.Get("p8")->state().health(), farm::v1::HEALTH_STATE_GOOD);
+  EXPECT_EQ(store_->GetDevice("p8")->state().health(), farm::v1::HEALTH_STATE_GOOD);
+  EXPECT_EQ(store_->DeviceHistory("p8", 100, std::nullopt)->size(), events);
+}
+
+TEST_F(FleetTest, OneDeviceTheDatabaseRefusesDoesNotKeepTheOthersOnline) {
+  store::testing::FailingStore failing(store_.get());
+  Fleet fleet(&failing, &clock_, options_);
+  for (const char* id : {"a", "b", "c"}) ASSERT_THAT(fleet.Register(Registration(id)), IsOk());
+  clock_.Advance(absl::Seconds(31));
+  failing.FailFor({"a"});
+  EXPECT_THAT(fleet.CheckLiveness(), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(fleet.Get("a")->state().operational(), farm::v1::OPERATIONAL_STATE_IDLE);
+  EXPECT_EQ(fleet.Get("b")->state().operational(), farm::v1::OPERATIONAL_STATE_OFFLINE);
+  EXPECT_EQ(fleet.Get("c")->state().operational(), farm::v1::OPERATIONAL_STATE_OFFLINE);
+  failing.FailFor({});
+  ASSERT_THAT(fleet.CheckLiveness(), IsOk());
+  EXPECT_EQ(fleet.Get("a")->state().operational(), farm::v1::OPERATIONAL_STATE_OFFLINE);
 }
 
 TEST_F(FleetTest, ARestartedControllerReloadsDevicesAsOffline) {

@@ -337,7 +337,8 @@ absl::Status SqliteStore::Migrate() {
   return absl::OkStatus();
 }
 
-absl::Status SqliteStore::PutDevice(const farm::v1::Device& device) {
+absl::Status SqliteStore::PutDevice(const farm::v1::Device& device,
+                                    const std::optional<farm::v1::DeviceEvent>& event) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(std::unique_ptr<Transaction> tx, Transaction::Begin(db_.get()));
   ASSIGN_OR_RETURN(Statement put,
@@ -355,6 +356,7 @@ absl::Status SqliteStore::PutDevice(const farm::v1::Device& device) {
                         .Bind(4, static_cast<int64_t>(label.source()))
                         .Run());
   }
+  if (event.has_value()) RETURN_IF_ERROR(AppendDeviceEventLocked(device.device_id(), *event));
   return tx->Commit();
 }
 
@@ -376,6 +378,11 @@ absl::StatusOr<std::vector<farm::v1::Device>> SqliteStore::ListDevices() {
 absl::Status SqliteStore::AppendDeviceEvent(const std::string& device_id,
                                             const farm::v1::DeviceEvent& event) {
   absl::MutexLock lock(&mu_);
+  return AppendDeviceEventLocked(device_id, event);
+}
+
+absl::Status SqliteStore::AppendDeviceEventLocked(const std::string& device_id,
+                                                  const farm::v1::DeviceEvent& event) {
   ASSIGN_OR_RETURN(
       Statement insert,
       db_->Prepare("INSERT INTO device_events (device_id, time_ns, proto) VALUES (?, ?, ?)"));

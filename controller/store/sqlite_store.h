@@ -31,7 +31,8 @@ class SqliteStore final : public Store {
   // The schema version this build writes.
   static int SchemaVersion();
 
-  absl::Status PutDevice(const farm::v1::Device& device) override;
+  absl::Status PutDevice(const farm::v1::Device& device,
+                         const std::optional<farm::v1::DeviceEvent>& event) override;
   absl::StatusOr<farm::v1::Device> GetDevice(const std::string& device_id) override;
   absl::StatusOr<std::vector<farm::v1::Device>> ListDevices() override;
   absl::Status AppendDeviceEvent(const std::string& device_id,
@@ -60,6 +61,9 @@ class SqliteStore final : public Store {
   explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
   absl::Status Migrate();
   absl::Status PutTaskLocked(const farm::v1::Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AppendDeviceEventLocked(const std::string& device_id,
+                                       const farm::v1::DeviceEvent& event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status PutSweepLocked(const farm::v1::Sweep& sweep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<StoredSummary>> ReadSummaries(Statement* query)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

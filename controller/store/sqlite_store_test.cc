@@ -84,8 +84,8 @@ TEST(SqliteStoreTest, DevicesAndHistorySurviveAReopen) {
   {
     absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
     ASSERT_THAT(store, IsOk());
-    ASSERT_THAT((*store)->PutDevice(Device("d1")), IsOk());
-    ASSERT_THAT((*store)->PutDevice(Device("d0")), IsOk());
+    ASSERT_THAT((*store)->PutDevice(Device("d1"), std::nullopt), IsOk());
+    ASSERT_THAT((*store)->PutDevice(Device("d0"), std::nullopt), IsOk());
     for (int i = 0; i < 3; ++i) {
       farm::v1::DeviceEvent event;
       event.set_description(absl::StrCat("event ", i));

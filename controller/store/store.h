@@ -68,8 +68,10 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Devices: created or replaced whole.
-  virtual absl::Status PutDevice(const farm::v1::Device& device) = 0;
+  // Devices: created or replaced whole, with the history event that says why when
+  // there is one, in one transaction (both or neither).
+  virtual absl::Status PutDevice(const farm::v1::Device& device,
+                                 const std::optional<farm::v1::DeviceEvent>& event) = 0;
   virtual absl::StatusOr<farm::v1::Device> GetDevice(const std::string& device_id) = 0;
   virtual absl::StatusOr<std::vector<farm::v1::Device>> ListDevices() = 0;
 

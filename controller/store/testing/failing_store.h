@@ -6,7 +6,8 @@
 // a change that could not be written is not acted on and not announced. It wraps
 // a real store (a scratch SQLite store): reads always pass through, and a write
 // whose method is named in `Fail` answers RESOURCE_EXHAUSTED "database or disk is
-// full" (what SQLite says on a full disk) without reaching the real store.
+// full" (what SQLite says on a full disk) without reaching the real store, and so
+// does a write about a device, sweep, task or attempt whose id is named in FailFor.
 //
 // Example:
 //
@@ -39,45 +40,51 @@ class FailingStore final : public Store {
     absl::MutexLock lock(&mu_);
     failing_ = std::move(methods);
   }
+  // Writes about these ids (device_id, sweep_id, task_id, attempt_id) fail from now on.
+  void FailFor(std::set<std::string> ids) {
+    absl::MutexLock lock(&mu_);
+    failing_ids_ = std::move(ids);
+  }
   // How many writes failed so far.
   int failed_writes() {
     absl::MutexLock lock(&mu_);
     return failed_writes_;
   }
 
-  absl::Status PutDevice(const farm::v1::Device& device) override {
-    if (absl::Status full = Refuse("PutDevice"); !full.ok()) return full;
-    return real_->PutDevice(device);
+  absl::Status PutDevice(const farm::v1::Device& device,
+                         const std::optional<farm::v1::DeviceEvent>& event) override {
+    if (absl::Status full = Refuse("PutDevice", device.device_id()); !full.ok()) return full;
+    return real_->PutDevice(device, event);
   }
   absl::Status AppendDeviceEvent(const std::string& device_id,
                                  const farm::v1::DeviceEvent& event) override {
-    if (absl::Status full = Refuse("AppendDeviceEvent"); !full.ok()) return full;
+    if (absl::Status full = Refuse("AppendDeviceEvent", device_id); !full.ok()) return full;
     return real_->AppendDeviceEvent(device_id, event);
   }
   absl::Status CreateSweep(const farm::v1::Sweep& sweep) override {
-    if (absl::Status full = Refuse("CreateSweep"); !full.ok()) return full;
+    if (absl::Status full = Refuse("CreateSweep", sweep.sweep_id()); !full.ok()) return full;
     return real_->CreateSweep(sweep);
   }
   absl::Status PutSweep(const farm::v1::Sweep& sweep) override {
-    if (absl::Status full = Refuse("PutSweep"); !full.ok()) return full;
+    if (absl::Status full = Refuse("PutSweep", sweep.sweep_id()); !full.ok()) return full;
     return real_->PutSweep(sweep);
   }
   absl::Status PutTask(const farm::v1::Task& task) override {
-    if (absl::Status full = Refuse("PutTask"); !full.ok()) return full;
+    if (absl::Status full = Refuse("PutTask", task.task_id()); !full.ok()) return full;
     return real_->PutTask(task);
   }
   absl::Status RecordAttempt(const farm::v1::Task& task) override {
-    if (absl::Status full = Refuse("RecordAttempt"); !full.ok()) return full;
+    if (absl::Status full = Refuse("RecordAttempt", task.task_id()); !full.ok()) return full;
     return real_->RecordAttempt(task);
   }
   absl::Status FinishAttempt(const std::string& attempt_id, const std::string& outcome,
                              const std::string& console_log) override {
-    if (absl::Status full = Refuse("FinishAttempt"); !full.ok()) return full;
+    if (absl::Status full = Refuse("FinishAttempt", attempt_id); !full.ok()) return full;
     return real_->FinishAttempt(attempt_id, outcome, console_log);
   }
   absl::StatusOr<bool> StoreTaskResult(const farm::v1::Task& task,
                                        const std::string& attempt_id) override {
-    if (absl::Status full = Refuse("StoreTaskResult"); !full.ok()) return full;
+    if (absl::Status full = Refuse("StoreTaskResult", task.task_id()); !full.ok()) return full;
     return real_->StoreTaskResult(task, attempt_id);
   }
 
@@ -115,9 +122,9 @@ class FailingStore final : public Store {
   absl::StatusOr<int64_t> CountMeasurements() override { return real_->CountMeasurements(); }
 
  private:
-  absl::Status Refuse(const std::string& method) {
+  absl::Status Refuse(const std::string& method, const std::string& id) {
     absl::MutexLock lock(&mu_);
-    if (!failing_.count(method)) return absl::OkStatus();
+    if (!failing_.count(method) && !failing_ids_.count(id)) return absl::OkStatus();
     ++failed_writes_;
     return absl::ResourceExhaustedError(
         absl::StrCat("database or disk is full (", method, ", injected by FailingStore)"));
@@ -126,6 +133,7 @@ class FailingStore final : public Store {
   Store* const real_;
   absl::Mutex mu_;
   std::set<std::string> failing_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> failing_ids_ ABSL_GUARDED_BY(mu_);
   int failed_writes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
