@@ -4,6 +4,7 @@
 // and review the diff:
 //   KVMFARM_UPDATE_GOLDEN=1 bazel run //agent/probe:fixture_probe_test
 #include <dirent.h>
+#include <google/protobuf/util/json_util.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -17,15 +18,19 @@
 #include "agent/probe/capability_text.h"
 #include "agent/probe/hypervisor.h"
 #include "agent/probe/probe.h"
+#include "agent/probe/probe_test_util.h"
 #include "common/proto_enum.h"
 #include "common/testing/status_matchers.h"
+#include "common/utf8.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace kvmfarm::probe {
 namespace {
 
+using ::kvmfarm::probe::testing::ScratchRoot;
 using ::kvmfarm::testing::IsOk;
+using ::testing::HasSubstr;
 
 // Where tests/fixtures is: the workspace when regenerating, runfiles otherwise.
 std::string FixturesRoot() {
@@ -145,6 +150,54 @@ TEST(FixtureProbeTest, VerdictsFollowTheDesignTable) {
     EXPECT_FALSE(c->has_agent_user());
     EXPECT_EQ(c->qemu_size(), 0);
   }
+}
+
+absl::StatusOr<farm::v1::KvmCapability> ProbeTree(const ScratchRoot& tree) {
+  ProbeOptions options;
+  options.sysroot = tree.path();
+  return RunProbe(options);
+}
+
+// Bytes that are not UTF-8 in a device's files made the capability unparseable
+// (the controller refused the registration) and a truncated sequence could take
+// the next letter with it.
+TEST(FixtureProbeTest, BadBytesFromTheDeviceShowAsReplacementCharacters) {
+  ScratchRoot tree(absl::StrCat(FixturesRoot(), "/devices/sd8gen3-custom"));
+  tree.Write("/sys/devices/soc0/family", std::string("Snap\xe0\x9a\x9d") + "dragon \xc3" + "a\n");
+  tree.Write("/getprop.txt", "[ro.product.model]: [Snapdragon\xff MTP]\n");
+  absl::StatusOr<farm::v1::KvmCapability> capability = ProbeTree(tree);
+  ASSERT_THAT(capability, IsOk());
+  const std::string fffd(kUtf8Replacement);
+  EXPECT_EQ(capability->device().soc_family(),
+            "Snap" + fffd + fffd + fffd + "dragon " + fffd + "a");
+  EXPECT_EQ(capability->device().model(), "Snapdragon" + fffd + " MTP");
+
+  std::string wire;
+  ASSERT_TRUE(capability->SerializeToString(&wire));
+  farm::v1::KvmCapability parsed;
+  EXPECT_TRUE(parsed.ParseFromString(wire));  // proto3 parsing checks UTF-8
+  EXPECT_EQ(parsed.device().soc_family(), capability->device().soc_family());
+  std::string json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(*capability, &json).ok());
+  EXPECT_EQ(ValidUtf8(json), json);
+}
+
+// A recorded /dev/kvm (kvm_probe.textproto) that the tree does not have is a
+// mistake in the fixture, not a device with KVM.
+TEST(FixtureProbeTest, ARecordedKvmMissingFromTheTreeIsAnInconsistentFixture) {
+  ScratchRoot tree(absl::StrCat(FixturesRoot(), "/devices/pixel8-kvm"));
+  tree.Remove("/dev/kvm");
+  absl::StatusOr<farm::v1::KvmCapability> capability = ProbeTree(tree);
+  ASSERT_THAT(capability, IsOk());
+  const farm::v1::Check* recorded = FindCheck(capability->checks(), "kvm.recorded");
+  ASSERT_NE(recorded, nullptr) << FormatCapabilityText(*capability);
+  EXPECT_EQ(recorded->outcome(), farm::v1::OUTCOME_FAIL);
+  EXPECT_THAT(recorded->detail(), HasSubstr("kvm_probe.textproto"));
+  EXPECT_THAT(recorded->detail(), HasSubstr("inconsistent"));
+  const farm::v1::Check* node = FindCheck(capability->checks(), "kvm.node");
+  ASSERT_NE(node, nullptr);
+  EXPECT_EQ(node->outcome(), farm::v1::OUTCOME_FAIL) << node->detail();
+  EXPECT_NE(capability->verdict(), farm::v1::VERDICT_KVM_BOOT_UNTESTED);
 }
 
 TEST(FixtureProbeTest, BadSysrootIsAClearError) {

@@ -128,7 +128,7 @@ void ReadKernelEvidence(const Sysroot& sysroot, absl::string_view release,
   absl::StatusOr<KernelConfig> config = absl::NotFoundError("no config");
   std::string source;
   std::vector<std::string> problems;
-  absl::StatusOr<std::string> gz = sysroot.ReadFile("/proc/config.gz");
+  absl::StatusOr<std::string> gz = sysroot.ReadBytes("/proc/config.gz");
   if (gz.ok()) {
     absl::StatusOr<std::string> text = Gunzip(*gz);
     config = text.ok() ? ParseKernelConfig(*text) : text.status();

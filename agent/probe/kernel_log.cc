@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/subprocess.h"
+#include "common/utf8.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -65,7 +66,7 @@ absl::StatusOr<std::string> ReadKmsg() {
   }
   ::close(fd);
   if (records.empty()) return absl::UnavailableError("/dev/kmsg returned no records");
-  return KmsgToText(records);
+  return ValidUtf8(KmsgToText(records));
 }
 
 }  // namespace
@@ -125,7 +126,7 @@ absl::StatusOr<std::string> ReadKernelLog(const Sysroot& sysroot) {
   absl::StatusOr<ProcessResult> result = RunProcess(spec);
   std::string dmesg_problem;
   if (result.ok() && result->Succeeded() && !result->stdout_data.empty()) {
-    return result->stdout_data;
+    return ValidUtf8(result->stdout_data);
   }
   dmesg_problem = result.ok() ? absl::StrCat("dmesg ", result->Describe(), ": ",
                                              absl::StripAsciiWhitespace(result->stderr_data))

@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/proto_time.h"
+#include "common/utf8.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -52,7 +53,7 @@ std::string UserName(uid_t uid) {
   struct passwd pw, *result = nullptr;
   char buffer[1024];
   if (getpwuid_r(uid, &pw, buffer, sizeof(buffer), &result) == 0 && result) {
-    return pw.pw_name;
+    return ValidUtf8(pw.pw_name);
   }
   return std::to_string(uid);
 }
@@ -61,7 +62,7 @@ std::string GroupName(gid_t gid) {
   struct group gr, *result = nullptr;
   char buffer[1024];
   if (getgrgid_r(gid, &gr, buffer, sizeof(buffer), &result) == 0 && result) {
-    return gr.gr_name;
+    return ValidUtf8(gr.gr_name);
   }
   return std::to_string(gid);
 }
@@ -404,28 +405,44 @@ void AddKvmNodeChecks(const farm::v1::KvmNodeProbe& node, absl::string_view sour
   }
 }
 
-farm::v1::KvmNodeProbe ProbeKvmNode(const Sysroot& sysroot, const KvmProbeOptions& options,
-                                    Checks* checks) {
+// A fixture tree's /dev/kvm: the answers recorded in kvm_probe.textproto when it
+// parses and agrees with the tree on whether the node exists; otherwise (with a
+// kvm.recorded check saying why) only the tree's word on its presence.
+farm::v1::KvmNodeProbe FixtureKvmNode(const Sysroot& sysroot, Checks* checks) {
+  const std::string recorded = "/kvm_probe.textproto";
+  const bool node_in_tree = sysroot.Exists("/dev/kvm");
   farm::v1::KvmNodeProbe node;
-  if (!sysroot.is_host()) {
-    const std::string recorded = "/kvm_probe.textproto";
-    if (sysroot.Exists(recorded)) {
-      absl::StatusOr<std::string> text = sysroot.ReadFile(recorded, 1 << 20);
-      if (text.ok() && google::protobuf::TextFormat::ParseFromString(*text, &node)) {
-        AddKvmNodeChecks(node, "kvm_probe.textproto", checks);
-        return node;
-      }
-      node.Clear();
+  if (sysroot.Exists(recorded)) {
+    absl::StatusOr<std::string> text = sysroot.ReadFile(recorded, 1 << 20);
+    const bool parsed = text.ok() && google::protobuf::TextFormat::ParseFromString(*text, &node);
+    if (parsed && node.present() == node_in_tree) {
+      AddKvmNodeChecks(node, "kvm_probe.textproto", checks);
+      return node;
+    }
+    if (parsed) {
+      AddCheck(checks, "kvm.recorded", farm::v1::OUTCOME_FAIL,
+               absl::StrCat("inconsistent fixture: ", sysroot.Resolve(recorded), " says present: ",
+                            node.present() ? "true" : "false", " but ", sysroot.Resolve("/dev/kvm"),
+                            node_in_tree ? " exists" : " does not exist",
+                            "; add or remove dev/kvm or fix the file (its answers are ignored)"),
+               "kvm_probe.textproto");
+    } else {
       AddCheck(checks, "kvm.recorded", farm::v1::OUTCOME_WARN,
                absl::StrCat(sysroot.Resolve(recorded),
                             " is not a valid KvmNodeProbe textproto; ignored"),
                "kvm_probe.textproto");
     }
-    node.set_present(sysroot.Exists("/dev/kvm"));
-    AddKvmNodeChecks(node, "fixture tree", checks);
-    return node;
+    node.Clear();
   }
+  node.set_present(node_in_tree);
+  AddKvmNodeChecks(node, "fixture tree", checks);
+  return node;
+}
 
+farm::v1::KvmNodeProbe ProbeKvmNode(const Sysroot& sysroot, const KvmProbeOptions& options,
+                                    Checks* checks) {
+  if (!sysroot.is_host()) return FixtureKvmNode(sysroot, checks);
+  farm::v1::KvmNodeProbe node;
   absl::StatusOr<struct stat> st = sysroot.Stat("/dev/kvm");
   if (!st.ok()) {
     node.set_present(false);

@@ -14,7 +14,9 @@
 //
 // With a fixture sysroot nothing touches the host's /dev/kvm: the answers come
 // from <sysroot>/kvm_probe.textproto (a KvmNodeProbe recorded on the device), or
-// only the node's presence is known.
+// only the node's presence is known. A record whose `present` disagrees with the
+// tree's dev/kvm is an inconsistent fixture: a FAIL kvm.recorded check naming the
+// file, and the record is ignored.
 #ifndef KVMFARM_AGENT_PROBE_KVM_DEVICE_H_
 #define KVMFARM_AGENT_PROBE_KVM_DEVICE_H_
 

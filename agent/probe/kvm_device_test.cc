@@ -35,6 +35,7 @@ TEST(ProbeKvmNodeTest, RecordedNoAccessFromTheFixture) {
 
 TEST(ProbeKvmNodeTest, RecordedWorkingKvm) {
   ScratchRoot root;
+  root.Write("/dev/kvm", "");
   root.Write("/kvm_probe.textproto",
              "present: true\nopened: true\napi_version: 12\n"
              "extensions { name: \"KVM_CAP_ARM_VM_IPA_SIZE\" id: 165 value: 40 }\n"
@@ -45,6 +46,33 @@ TEST(ProbeKvmNodeTest, RecordedWorkingKvm) {
   EXPECT_EQ(FindCheck(checks, "kvm.api_version")->outcome(), farm::v1::OUTCOME_PASS);
   EXPECT_EQ(FindCheck(checks, "kvm.smoke_test")->outcome(), farm::v1::OUTCOME_PASS);
   EXPECT_EQ(FindCheck(checks, "kvm.extensions")->detail(), "KVM_CAP_ARM_VM_IPA_SIZE=40");
+}
+
+TEST(ProbeKvmNodeTest, ARecordOfANodeTheTreeLacksIsAnInconsistentFixture) {
+  ScratchRoot root;
+  root.Write("/kvm_probe.textproto", "present: true\nopened: true\napi_version: 12\n");
+  Checks checks;
+  const farm::v1::KvmNodeProbe node = ProbeKvmNode(Sysroot(root.path()), {}, &checks);
+  EXPECT_FALSE(node.present());
+  const farm::v1::Check* recorded = FindCheck(checks, "kvm.recorded");
+  ASSERT_NE(recorded, nullptr);
+  EXPECT_EQ(recorded->outcome(), farm::v1::OUTCOME_FAIL);
+  EXPECT_THAT(recorded->detail(), HasSubstr("inconsistent fixture: " + root.path() +
+                                            "/kvm_probe.textproto says "
+                                            "present: true but " +
+                                            root.path() + "/dev/kvm does not exist"));
+  EXPECT_EQ(FindCheck(checks, "kvm.node")->outcome(), farm::v1::OUTCOME_FAIL);
+  EXPECT_EQ(FindCheck(checks, "kvm.api_version"), nullptr);
+}
+
+TEST(ProbeKvmNodeTest, ARecordOfNoNodeWhereTheTreeHasOneIsAnInconsistentFixture) {
+  ScratchRoot root;
+  root.Write("/dev/kvm", "");
+  root.Write("/kvm_probe.textproto", "present: false\n");
+  Checks checks;
+  EXPECT_TRUE(ProbeKvmNode(Sysroot(root.path()), {}, &checks).present());
+  EXPECT_EQ(FindCheck(checks, "kvm.recorded")->outcome(), farm::v1::OUTCOME_FAIL);
+  EXPECT_THAT(FindCheck(checks, "kvm.recorded")->detail(), HasSubstr("dev/kvm exists"));
 }
 
 TEST(ProbeKvmNodeTest, GarbledRecordIsIgnoredWithAWarning) {

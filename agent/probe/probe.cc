@@ -16,6 +16,7 @@
 #include "agent/probe/verdict.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "common/utf8.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -42,7 +43,7 @@ void FillAgentUser(farm::v1::AgentUser* user) {
   struct passwd pw, *result = nullptr;
   char buffer[1024];
   if (getpwuid_r(uid, &pw, buffer, sizeof(buffer), &result) == 0 && result) {
-    user->set_name(pw.pw_name);
+    user->set_name(ValidUtf8(pw.pw_name));
   } else {
     user->set_name(AndroidUserName(uid));
   }

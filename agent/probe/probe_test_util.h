@@ -14,10 +14,14 @@
 
 namespace kvmfarm::probe::testing {
 
-// A fresh directory laid out like a device root, one per test.
+// A fresh directory laid out like a device root, one per test: empty, or a copy
+// of a fixture tree to change.
 class ScratchRoot {
  public:
   ScratchRoot() { root_ = kvmfarm::testing::FreshTestDir(); }
+  explicit ScratchRoot(const std::string& copy_of) {
+    root_ = kvmfarm::testing::FreshCopyOf(copy_of);
+  }
 
   const std::string& path() const { return root_; }
 
@@ -29,6 +33,13 @@ class ScratchRoot {
     std::filesystem::create_directories(std::filesystem::path(full).parent_path(), error);
     std::ofstream out(full, std::ios::binary | std::ios::trunc);
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  }
+
+  // Removes the file at the device path `relative` ("/dev/kvm").
+  void Remove(absl::string_view relative) const {
+    std::error_code error;
+    EXPECT_TRUE(std::filesystem::remove(absl::StrCat(root_, relative), error))
+        << relative << ": " << error.message();
   }
 
  private:

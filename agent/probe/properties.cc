@@ -7,6 +7,7 @@
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
+#include "common/utf8.h"
 
 namespace kvmfarm::probe {
 
@@ -76,7 +77,7 @@ absl::StatusOr<Properties> LoadProperties(const Sysroot& sysroot, const std::str
   if (!result.Succeeded()) {
     return absl::UnavailableError(absl::StrCat("/system/bin/getprop ", result.Describe()));
   }
-  ASSIGN_OR_RETURN(Properties props, ParseGetprop(result.stdout_data));
+  ASSIGN_OR_RETURN(Properties props, ParseGetprop(ValidUtf8(result.stdout_data)));
   props.set_source("getprop");
   return props;
 }

@@ -10,6 +10,7 @@
 #include "agent/vm/qemu_launch.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
+#include "common/utf8.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -57,11 +58,12 @@ absl::StatusOr<farm::v1::QemuBinary> QueryQemu(const std::string& path) {
   if (!version.Succeeded()) {
     return absl::UnavailableError(absl::StrCat(path, " --version ", version.Describe()));
   }
+  const std::string version_text = ValidUtf8(version.stdout_data);
   qemu.set_version(std::string(absl::StripAsciiWhitespace(
-      absl::string_view(version.stdout_data).substr(0, version.stdout_data.find('\n')))));
+      absl::string_view(version_text).substr(0, version_text.find('\n')))));
   absl::StatusOr<ProcessResult> accel = RunQuick(launch, {"-accel", "help"});
   if (accel.ok() && accel->Succeeded()) {
-    for (const std::string& name : ParseAccelHelp(accel->stdout_data)) {
+    for (const std::string& name : ParseAccelHelp(ValidUtf8(accel->stdout_data))) {
       qemu.add_accelerators(name);
       if (name == "kvm") qemu.set_kvm_supported(true);
     }

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "common/utf8.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -40,6 +41,11 @@ std::string Sysroot::Resolve(absl::string_view path) const {
 }
 
 absl::StatusOr<std::string> Sysroot::ReadFile(absl::string_view path, size_t max_bytes) const {
+  ASSIGN_OR_RETURN(const std::string bytes, ReadBytes(path, max_bytes));
+  return ValidUtf8(bytes);
+}
+
+absl::StatusOr<std::string> Sysroot::ReadBytes(absl::string_view path, size_t max_bytes) const {
   const std::string real = Resolve(path);
   const int fd = ::open(real.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return ErrnoToStatus(errno, real);

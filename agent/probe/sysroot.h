@@ -5,7 +5,8 @@
 // Every file the probe reads goes through a Sysroot: a root prefix that is "/" on
 // the real device and a fixture directory in tests (tests/fixtures/devices/<name>).
 // So the same code reads a phone, this host, or a captured tree, and a probe with a
-// fixture sysroot touches nothing of the host.
+// fixture sysroot touches nothing of the host. Text comes back valid UTF-8
+// (common/utf8.h), so what a device holds can go into the capability as it is.
 //
 // Example:
 //
@@ -40,10 +41,16 @@ class Sysroot {
   // The real path of `path` (an absolute device path such as "/proc/cpuinfo").
   std::string Resolve(absl::string_view path) const;
 
-  // Reads a whole file. /proc files report size 0, so it reads to EOF. Errors:
+  // Reads a whole text file as valid UTF-8: a byte sequence that is not becomes
+  // U+FFFD (ValidUtf8). /proc files report size 0, so it reads to EOF. Errors:
   // NOT_FOUND, PERMISSION_DENIED, OUT_OF_RANGE (larger than max_bytes), INTERNAL.
   absl::StatusOr<std::string> ReadFile(absl::string_view path,
                                        size_t max_bytes = kDefaultMaxBytes) const;
+
+  // Reads a whole file as it is, for binary content (/proc/config.gz). Errors as
+  // ReadFile.
+  absl::StatusOr<std::string> ReadBytes(absl::string_view path,
+                                        size_t max_bytes = kDefaultMaxBytes) const;
 
   // Reads a one-line file (sysfs) and strips surrounding whitespace.
   absl::StatusOr<std::string> ReadLine(absl::string_view path) const;

@@ -16,6 +16,21 @@ using ::kvmfarm::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
+// A device's bytes need not be UTF-8; in a proto string field they would make the
+// capability unparseable.
+TEST(SysrootTest, TextIsValidUtf8AndBytesAreAsTheyAre) {
+  ScratchRoot root;
+  root.Write("/sys/devices/soc0/family",
+             "Snap\xe0\x9a\x9d \xc3"
+             "a\n");
+  Sysroot sysroot(root.path());
+  EXPECT_THAT(sysroot.ReadLine("/sys/devices/soc0/family"),
+              IsOkAndHolds("Snap\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD \xEF\xBF\xBD"
+                           "a"));
+  EXPECT_THAT(sysroot.ReadBytes("/sys/devices/soc0/family"), IsOkAndHolds("Snap\xe0\x9a\x9d \xc3"
+                                                                          "a\n"));
+}
+
 TEST(SysrootTest, ReadsBelowTheRoot) {
   ScratchRoot root;
   root.Write("/proc/version", "Linux version 6.1.75\n");

@@ -9,6 +9,7 @@
 //
 //   const std::string db = FreshTestPath(".db");  // $TEST_TMPDIR/FleetTest.Registers.db
 //   const std::string root = FreshTestDir();      // an empty directory of its own
+//   const std::string tree = FreshCopyOf(Runfile("tests/fixtures/devices/sd835"));
 //   ASSERT_OK_AND_ASSIGN(auto store, SqliteStore::Open(db));
 #ifndef KVMFARM_COMMON_TESTING_TEST_PATHS_H_
 #define KVMFARM_COMMON_TESTING_TEST_PATHS_H_
@@ -49,6 +50,16 @@ inline std::string FreshTestDir(absl::string_view suffix = "") {
   std::filesystem::create_directories(dir, error);
   EXPECT_FALSE(error) << dir << ": " << error.message();
   return dir;
+}
+
+// FreshTestPath(suffix) made a copy of the directory tree `source`, its files
+// followed through symlinks (Bazel's runfiles): a fixture the test may change.
+inline std::string FreshCopyOf(const std::string& source, absl::string_view suffix = "") {
+  const std::string copy = FreshTestPath(suffix);
+  std::error_code error;
+  std::filesystem::copy(source, copy, std::filesystem::copy_options::recursive, error);
+  EXPECT_FALSE(error) << source << " -> " << copy << ": " << error.message();
+  return copy;
 }
 
 }  // namespace kvmfarm::testing
