@@ -4,12 +4,30 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/backoff.h"
+#include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/proto_time.h"
 #include "farm/v1/controller.grpc.pb.h"
 
 namespace kvmfarm {
+namespace {
+
+// Why a call to the controller failed, never empty: gRPC's code and message. gRPC
+// answers some failures with a bare code, among them a request the controller
+// could not parse (a string field that is not valid UTF-8).
+std::string CallFailure(const grpc::Status& status) {
+  const absl::Status failure = FromGrpcStatus(status);
+  const std::string code = absl::StatusCodeToString(failure.code());
+  if (!failure.message().empty()) return absl::StrCat(code, ": ", failure.message());
+  return absl::StrCat(code, " without a message",
+                      failure.code() == absl::StatusCode::kInternal
+                          ? " (the controller may have failed to parse the request)"
+                          : "");
+}
+
+}  // namespace
 
 Registrar::Registrar(RegistrarOptions options,
                      std::function<farm::v1::RegisterAgentRequest()> make_request,
@@ -54,8 +72,8 @@ void Registrar::Loop() {
   };
   auto fail = [&](const std::string& what, const grpc::Status& status) {
     if (!reported_failure) {
-      FARM_LOG(WARNING) << what << " " << options_.controller_address << ": "
-                        << status.error_message() << " (retrying with backoff)";
+      FARM_LOG(WARNING) << what << " " << options_.controller_address << ": " << CallFailure(status)
+                        << " (retrying with backoff)";
       reported_failure = true;
     }
     return backoff.Next();
