@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -26,7 +27,9 @@
 #include "common/testing/run_binary.h"
 #include "common/testing/server_process.h"
 #include "common/testing/status_matchers.h"
+#include "common/testing/test_paths.h"
 #include "common/testing/wait_for.h"
+#include "common/utf8.h"
 #include "farm/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -67,6 +70,21 @@ TEST(FarmAgentCliTest, ProbeJsonIsAKvmCapability) {
   EXPECT_EQ(capability.verdict(), farm::v1::VERDICT_VENDOR_HYPERVISOR_ONLY);
   EXPECT_EQ(capability.hypervisor_kind(), farm::v1::HYPERVISOR_KIND_GENIEZONE);
   EXPECT_EQ(capability.device().soc_marketing_name(), "Dimensity 9300");
+}
+
+// A device's bytes that are not UTF-8 (here in soc0/family) made the JSON invalid.
+TEST(FarmAgentCliTest, ProbeJsonIsValidUtf8WhateverTheDeviceHolds) {
+  const std::string tree = testing::FreshCopyOf(Fixture("sd8gen3-custom"));
+  std::ofstream(tree + "/sys/devices/soc0/family", std::ios::trunc) << "Snap\xe0\x9a\x9d"
+                                                                    << "dragon \xc3"
+                                                                    << "a\n";
+  const ProcessResult result = RunAgent({"--probe", "--json", "--sysroot", tree});
+  ASSERT_TRUE(result.Succeeded()) << result.stderr_data;
+  EXPECT_EQ(ValidUtf8(result.stdout_data), result.stdout_data);
+  farm::v1::KvmCapability capability;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(result.stdout_data, &capability).ok());
+  const std::string fffd(kUtf8Replacement);
+  EXPECT_EQ(capability.device().soc_family(), "Snap" + fffd + fffd + fffd + "dragon " + fffd + "a");
 }
 
 TEST(FarmAgentCliTest, ProbeOfThisMachineRuns) {
