@@ -225,7 +225,8 @@ class Scheduler {
   };
   std::deque<Outcome> unapplied_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> unwritten_sweeps_ ABSL_GUARDED_BY(mu_);
-  ExponentialBackoff store_backoff_ ABSL_GUARDED_BY(mu_){absl::Seconds(1), absl::Seconds(60)};
+  // Up to 15 s: an operator who makes room sees the controller go on soon after.
+  ExponentialBackoff store_backoff_ ABSL_GUARDED_BY(mu_){absl::Seconds(1), absl::Seconds(15)};
   absl::Time store_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Mutex threads_mu_;
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(threads_mu_);

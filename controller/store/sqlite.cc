@@ -6,9 +6,20 @@
 namespace kvmfarm::store {
 namespace {
 
+// On a full disk the write-ahead log may hold all the space that was left, and
+// SQLite only folds it back into the database at 1000 pages (4 MB): without this,
+// every later write fails even once room has been made elsewhere. TRUNCATE copies
+// the log into the database file and empties it; while the disk is still full it
+// fails harmlessly and is tried again after the next failed write.
+void ReclaimLog(sqlite3* db) {
+  sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+}
+
 absl::Status SqliteError(sqlite3* db, absl::string_view what) {
   const int code = sqlite3_extended_errcode(db);
   const std::string message = absl::StrCat(what, ": ", sqlite3_errmsg(db));
+  // Outside a transaction (inside one, ~Transaction does it after rolling back).
+  if ((code & 0xff) == SQLITE_FULL && sqlite3_get_autocommit(db)) ReclaimLog(db);
   switch (code & 0xff) {
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
@@ -157,7 +168,10 @@ absl::StatusOr<std::unique_ptr<Transaction>> Transaction::Begin(Database* db) {
 }
 
 Transaction::~Transaction() {
-  if (!done_) db_->Execute("ROLLBACK").IgnoreError();
+  if (done_) return;
+  db_->Execute("ROLLBACK").IgnoreError();
+  // A transaction fails for a full disk more than for anything else.
+  db_->Execute("PRAGMA wal_checkpoint(TRUNCATE)").IgnoreError();
 }
 
 absl::Status Transaction::Commit() {

@@ -321,6 +321,10 @@ absl::Status SqliteStore::Migrate() {
     }
   }
   RETURN_IF_ERROR(db_->Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
+  // The log is folded into the database every 100 pages (400 KB) rather than
+  // SQLite's 1000 (4 MB): every version of a page stays in the log until then, and
+  // on a small disk the log alone could fill it, leaving no room to fold it back.
+  RETURN_IF_ERROR(db_->Execute("PRAGMA wal_autocheckpoint=100;"));
   for (int64_t v = *version; v < SchemaVersion(); ++v) {
     ASSIGN_OR_RETURN(std::unique_ptr<Transaction> tx, Transaction::Begin(db_.get()));
     absl::Status status = db_->Execute(kMigrations[v]);

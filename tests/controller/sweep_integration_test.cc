@@ -2,14 +2,24 @@
 // processes on loopback (two measuring this host, one reading a fixture tree):
 // capability + native workloads to completion, cancel, and SIGKILL / restart /
 // resume with every stored result counted exactly once.
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/testing/run_binary.h"
@@ -29,6 +39,63 @@ using ::kvmfarm::testing::Runfile;
 using ::kvmfarm::testing::ServerProcess;
 using ::kvmfarm::testing::WaitFor;
 using ::testing::HasSubstr;
+
+// A 2 MiB tmpfs at `dir`, in a mount namespace of this thread's own (processes it
+// starts inherit it; nothing outside sees it). False, saying why, where this
+// machine won't let a test mount.
+bool MountSmallDisk(const std::string& dir, std::string* why) {
+  if (::unshare(CLONE_NEWNS) != 0) {
+    *why = absl::StrCat("unshare(CLONE_NEWNS): ", std::strerror(errno));
+    return false;
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+      (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) ||
+      ::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=2m") != 0) {
+    *why = absl::StrCat("mounting a tmpfs at ", dir, ": ", std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+// Fills the filesystem with the file `path`, leaving about `room` bytes free.
+void FillDiskBut(const std::string& path, off_t room) {
+  const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  const std::string chunk(64 << 10, 'x');
+  off_t written = 0;
+  for (ssize_t n; (n = ::write(fd, chunk.data(), chunk.size())) > 0;) written += n;
+  ASSERT_EQ(::ftruncate(fd, written > room ? written - room : 0), 0);
+  ::close(fd);
+}
+
+// The room left on the filesystem of `dir`.
+uint64_t FreeBytes(const std::string& dir) {
+  struct statvfs fs;
+  return ::statvfs(dir.c_str(), &fs) == 0 ? fs.f_bavail * fs.f_frsize : 0;
+}
+
+// The files on `dir` and the room left, for a failure message.
+std::string DiskReport(const std::string& dir) {
+  std::string report;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    absl::StrAppend(&report, entry.path().filename().string(), " ",
+                    entry.is_regular_file() ? entry.file_size() : 0, " bytes; ");
+  }
+  absl::StrAppend(&report, FreeBytes(dir), " bytes free");
+  return report;
+}
+
+// What GetSweep says is stored: a succeeded task carries its result, and a
+// succeeded sweep has only succeeded tasks.
+void ExpectEverySuccessStored(const farm::v1::Sweep& sweep) {
+  for (const farm::v1::Task& task : sweep.tasks()) {
+    if (task.state() == farm::v1::TASK_STATE_SUCCEEDED) {
+      EXPECT_TRUE(task.has_capability()) << task.task_id() << " succeeded without a result";
+    } else {
+      EXPECT_NE(sweep.state(), farm::v1::SWEEP_STATE_SUCCEEDED) << task.task_id();
+    }
+  }
+}
 
 class SweepIntegrationTest : public ::testing::Test {
  protected:
@@ -309,6 +376,72 @@ TEST_F(SweepIntegrationTest, KilledControllerResumesAndStoresEveryResultOnce) {
   EXPECT_GT(attempts, 4);
   std::cerr << "restart test: " << *rows << " measurement rows stored, " << values
             << " expected; attempts recorded: " << attempts << " for 4 tasks\n";
+}
+
+// The database on a disk that fills up mid-sweep: nothing is announced that was
+// not stored, and once there is room again every task finishes with its result
+// stored once. (A 2 MiB tmpfs, mounted as root in the test's own namespace.)
+TEST_F(SweepIntegrationTest, AFullDiskLosesNoResultAndAnnouncesNoneUnstored) {
+  const std::string disk = absl::StrCat(std::getenv("TEST_TMPDIR"), "/small-disk");
+  std::string why;
+  if (!MountSmallDisk(disk, &why)) GTEST_SKIP() << "cannot mount a 2 MiB tmpfs: " << why;
+  controller_.reset();
+  db_ = disk + "/farm.db";
+  StartController("127.0.0.1:0");
+  StartAgent("pixel8", "pixel8-stock");
+  StartAgent("sd835", "sd835");
+  ASSERT_TRUE(WaitFor([&] { return OnlineDevices() == 2; }));
+  FillDiskBut(disk + "/ballast", 256 << 10);
+
+  std::vector<std::string> sweeps;
+  for (int i = 0; i < 16; ++i) {
+    farm::v1::StartSweepRequest request;
+    request.mutable_spec()->mutable_selector()->add_device_ids("pixel8-stock-fixture");
+    request.mutable_spec()->mutable_selector()->add_device_ids("sd835-fixture");
+    request.mutable_spec()->mutable_plan()->set_capability(true);
+    grpc::ClientContext context;
+    farm::v1::StartSweepResponse response;
+    // Refused once the disk is full: then nothing was created.
+    if (stub_->StartSweep(&context, request, &response).ok()) {
+      sweeps.push_back(response.sweep().sweep_id());
+    }
+  }
+  ASSERT_FALSE(sweeps.empty());
+  // Full while the sweeps run: writes are refused, and nothing unstored is announced.
+  ASSERT_TRUE(WaitFor([&] {
+    return absl::StrContains(controller_->Log(), "database refused") && FreeBytes(disk) < 16384;
+  })) << DiskReport(disk)
+      << "\n"
+      << controller_->Log();
+  for (const std::string& id : sweeps) ExpectEverySuccessStored(Get(id, true));
+
+  ASSERT_EQ(::unlink((disk + "/ballast").c_str()), 0);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const std::string& id : sweeps) {
+          if (Get(id).state() != farm::v1::SWEEP_STATE_SUCCEEDED) return false;
+        }
+        return true;
+      },
+      absl::Minutes(3)))
+      << DiskReport(disk) << "\n"
+      << controller_->Log();
+  for (const std::string& id : sweeps) {
+    const farm::v1::Sweep sweep = Get(id, true);
+    ExpectEverySuccessStored(sweep);
+    for (const farm::v1::Task& task : sweep.tasks()) {
+      grpc::ClientContext context;
+      farm::v1::GetTaskLogsRequest request;
+      request.set_task_id(task.task_id());
+      farm::v1::GetTaskLogsResponse logs;
+      ASSERT_TRUE(stub_->GetTaskLogs(&context, request, &logs).ok());
+      ASSERT_FALSE(logs.attempts().empty()) << task.task_id();
+      EXPECT_EQ(logs.attempts(logs.attempts_size() - 1).outcome(), "result stored");
+    }
+  }
+  controller_.reset();
+  agents_.clear();
+  ::umount2(disk.c_str(), MNT_DETACH);
 }
 
 }  // namespace
