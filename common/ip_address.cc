@@ -2,6 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -29,6 +32,26 @@ absl::Status CheckIpEndpoint(absl::string_view flag, absl::string_view address) 
     return absl::InvalidArgumentError(
         absl::StrCat(flag, " '", address, "': give an IP address (127.0.0.1, [::1]), not a ",
                      "host name: the agent has no name service on a phone"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDialAddress(absl::string_view field, absl::string_view address) {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(address, &host, &port) || port == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " '", address, "' is not host:port with a port 1..65535 (e.g. 10.0.0.7:7420)"));
+  }
+  if (CheckIpEndpoint(field, address).ok()) return absl::OkStatus();
+  const bool dns_name =
+      !host.empty() && host.size() <= 253 && host.front() != '-' && host.front() != '.' &&
+      std::all_of(host.begin(), host.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+      });
+  if (!dns_name) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " '", address, "': the host must be an IP address or a DNS name"));
   }
   return absl::OkStatus();
 }

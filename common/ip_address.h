@@ -28,6 +28,13 @@ bool SplitHostPort(absl::string_view address, std::string* host, int* port);
 // as host; INVALID_ARGUMENT naming `flag` otherwise.
 absl::Status CheckIpEndpoint(absl::string_view flag, absl::string_view address);
 
+// OK when `address` is something the controller may dial: host:port with a port
+// 1..65535 and as host an IP literal or a DNS name (letters, digits, '-', '.';
+// at most 253 characters). Anything else, gRPC's own target schemes included
+// ("unix:/run/x.sock", "dns:///h:1"), is INVALID_ARGUMENT naming `field`: a
+// registering client must not make the controller dial where it likes.
+absl::Status CheckDialAddress(absl::string_view field, absl::string_view address);
+
 }  // namespace kvmfarm
 
 #endif  // KVMFARM_COMMON_IP_ADDRESS_H_

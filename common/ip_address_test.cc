@@ -41,4 +41,17 @@ TEST(CheckIpEndpointTest, IpLiteralsOnly) {
 }
 
 }  // namespace
+TEST(CheckDialAddressTest, HostAndPortOnlyNoSchemes) {
+  for (const char* good : {"10.0.0.7:7420", "[::1]:7420", "phone-3.lab.example:7420"}) {
+    EXPECT_TRUE(CheckDialAddress("agent_address", good).ok()) << good;
+  }
+  for (const char* bad :
+       {"unix:/run/evil.sock", "unix:///run/evil.sock", "dns:///evil:80", "10.0.0.7", "10.0.0.7:0",
+        "10.0.0.7:99999", "host name:1", "evil/path:80", ":7420", "-x:1"}) {
+    EXPECT_THAT(CheckDialAddress("agent_address", bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("agent_address")))
+        << bad;
+  }
+}
+
 }  // namespace kvmfarm

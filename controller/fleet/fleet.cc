@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/ip_address.h"
 #include "common/proto_enum.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
@@ -150,7 +151,11 @@ absl::Status Fleet::AddInventory(const farm::v1::Inventory& inventory) {
       device.mutable_state()->set_health(farm::v1::HEALTH_STATE_UNKNOWN);
       device.mutable_state()->set_reason("listed in the inventory, not heard from yet");
     }
-    if (!entry.agent_address().empty()) device.set_agent_address(entry.agent_address());
+    if (!entry.agent_address().empty()) {
+      RETURN_IF_ERROR(CheckDialAddress(absl::StrCat("inventory devices[", i, "].agent_address"),
+                                       entry.agent_address()));
+      device.set_agent_address(entry.agent_address());
+    }
     google::protobuf::RepeatedPtrField<farm::v1::Label> labels;
     for (const farm::v1::Label& l : device.labels()) {
       if (l.source() == farm::v1::LABEL_SOURCE_DERIVED && !entry.labels().count(l.key())) {
@@ -177,6 +182,7 @@ absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
     return absl::InvalidArgumentError(
         "agent_address is required: the host:port the controller can reach the agent at");
   }
+  RETURN_IF_ERROR(CheckDialAddress("agent_address", request.agent_address()));
   absl::MutexLock lock(&mu_);
   farm::v1::Device device;
   const farm::v1::Device* known = Find(id);

@@ -214,6 +214,15 @@ TEST_F(FleetTest, BadRequestsNameTheField) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("health")));
   EXPECT_THAT(fleet_->SetHealth("p8", farm::v1::HEALTH_STATE_RETIRED, ""),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reason")));
+  // An address the controller should not dial: a gRPC scheme, no port, a path.
+  for (const char* address : {"unix:/run/evil.sock", "10.0.0.7", "evil/x:80"}) {
+    farm::v1::RegisterAgentRequest evil = Registration("p9");
+    evil.set_agent_address(address);
+    EXPECT_THAT(fleet_->Register(evil),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("agent_address")))
+        << address;
+  }
+  EXPECT_FALSE(fleet_->Get("p9").ok());
 }
 
 TEST_F(FleetTest, AChangeTheDatabaseRefusesIsNeitherInMemoryNorHalfStored) {
