@@ -3,6 +3,7 @@
 //   farm-controller --listen 127.0.0.1:7421 --db farm.db [--inventory fleet.textproto]
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -19,6 +20,7 @@
 #include "common/status_macros.h"
 #include "controller/controller_service.h"
 #include "controller/fleet/fleet.h"
+#include "controller/fleet/health_pings.h"
 #include "controller/scheduler/agent_client.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/sqlite_store.h"
@@ -85,18 +87,24 @@ absl::Status LoadFleet(fleet::Fleet& fleet, const std::string& inventory_path) {
   return fleet.AddInventory(inventory);
 }
 
-// Liveness until `stop`: inventory agents that don't heartbeat are health-pinged
-// (GetStatus); devices heard from by neither go offline after three intervals.
+// Liveness until `stop`, every half interval: inventory agents that don't
+// heartbeat are health-pinged (GetStatus), up to 32 at once; devices heard from by
+// neither go offline after three intervals. A round of pings waits at most a
+// quarter interval (and never longer than a ping's 5 s deadline), so agents that
+// don't answer can't push the liveness check off its schedule: their pings finish
+// in the background.
 void RunLiveness(fleet::Fleet& fleet, scheduler::AgentClient& agents, absl::Duration interval,
                  absl::Notification& stop) {
-  while (!stop.WaitForNotificationWithTimeout(interval / 2)) {
-    for (const farm::v1::Device& device : fleet.ToPing()) {
-      if (agents.GetStatus(device.agent_address()).ok()) {
-        fleet.Seen(device.device_id()).IgnoreError();
-      }
-    }
+  fleet::HealthPingOptions options;
+  options.round_budget = std::min(options.round_budget, interval / 4);
+  fleet::HealthPings pings(&fleet, &agents, options);
+  absl::Time next = absl::Now() + interval / 2;
+  while (!stop.WaitForNotificationWithDeadline(next)) {
+    pings.Round();
     absl::Status checked = fleet.CheckLiveness();
     if (!checked.ok()) FARM_LOG(ERROR) << "liveness check: " << checked;
+    next += interval / 2;
+    if (next < absl::Now()) next = absl::Now() + interval / 2;  // overran: skip, don't rush
   }
 }
 

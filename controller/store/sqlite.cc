@@ -1,5 +1,12 @@
 #include "controller/store/sqlite.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -13,6 +20,36 @@ namespace {
 // fails harmlessly and is tried again after the next failed write.
 void ReclaimLog(sqlite3* db) {
   sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+}
+
+// Whether access(2)'s errno says "not writable" (a read-only mount, a file or
+// directory without write permission) rather than something else (no such
+// directory), which SQLite's own open then reports.
+bool IsReadOnlyErrno(int error) { return error == EROFS || error == EACCES || error == EPERM; }
+
+// Why `path` can't be opened for writing: the file is read-only, or its directory
+// is (SQLite creates the -wal and -shm files, or the file itself, there). OK when
+// neither.
+absl::Status CheckWritable(const std::string& path) {
+  struct stat file;
+  const bool exists = ::stat(path.c_str(), &file) == 0;
+  if (exists && ::access(path.c_str(), W_OK) != 0 && IsReadOnlyErrno(errno)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is read-only (", std::strerror(errno),
+                     "): the controller writes every change to its database; give --db a "
+                     "writable file"));
+  }
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  if (::access(dir.c_str(), W_OK) != 0 && IsReadOnlyErrno(errno)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        exists ? absl::StrCat(path, " can't be written: its directory ")
+               : absl::StrCat("cannot create ", path, ": its directory "),
+        dir, " is read-only (", std::strerror(errno),
+        "), and SQLite writes the database's -wal and -shm files beside it; give --db a "
+        "file in a writable directory"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SqliteError(sqlite3* db, absl::string_view what) {
@@ -39,6 +76,10 @@ absl::Status SqliteError(sqlite3* db, absl::string_view what) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path) {
+  // Before SQLite opens it: on a read-only file SQLite would quietly open it
+  // read-only, and on a read-only directory fail later with a misleading message
+  // ("unable to open database file", or a WAL database's schema unreadable).
+  RETURN_IF_ERROR(CheckWritable(path));
   sqlite3* db = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &db,
@@ -52,6 +93,12 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   }
   sqlite3_busy_timeout(db, 5000);
   std::unique_ptr<Database> database(new Database(db, path));
+  if (sqlite3_db_readonly(db, "main") == 1) {  // what CheckWritable couldn't see
+    return absl::FailedPreconditionError(
+        absl::StrCat(path,
+                     " can only be opened read-only; the controller writes every change "
+                     "to its database: give --db a writable file"));
+  }
   // Reading the schema is the first thing that touches the file's contents: a file
   // that isn't SQLite fails here, before anything is written.
   absl::StatusOr<int64_t> tables = database->QueryInt("SELECT count(*) FROM sqlite_master");

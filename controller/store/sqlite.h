@@ -31,8 +31,10 @@ class Statement;
 
 class Database {
  public:
-  // Opens (creating if absent) the file. FAILED_PRECONDITION when it is not a
-  // SQLite database.
+  // Opens (creating if absent) the file for reading and writing; nothing is
+  // written. FAILED_PRECONDITION when it is not a SQLite database, or when it or
+  // its directory is read-only (a read-only mount, no write permission), naming
+  // the path.
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path);
   ~Database();
 

@@ -295,16 +295,28 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
 
 absl::Status SqliteStore::Migrate() {
   absl::MutexLock lock(&mu_);
+  // Ours or empty, decided from reads alone, before anything is written (even the
+  // journal mode, which rewrites the header): anything else is left byte for byte.
   absl::StatusOr<int64_t> app = db_->QueryInt("PRAGMA application_id");
-  absl::StatusOr<int64_t> tables = db_->QueryInt("SELECT count(*) FROM sqlite_master");
+  absl::StatusOr<int64_t> objects = db_->QueryInt("SELECT count(*) FROM sqlite_master");
+  absl::StatusOr<int64_t> tables =
+      db_->QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table'");
   absl::StatusOr<int64_t> version = db_->QueryInt("PRAGMA user_version");
-  if (!app.ok() || !tables.ok() || !version.ok()) {
+  if (!app.ok() || !objects.ok() || !tables.ok() || !version.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat(db_->path(), " cannot be read as a database"));
   }
-  if (*tables > 0 && *app != kApplicationId) {
+  // Ours: our application id. Empty: a new (zero-length) file, or a SQLite
+  // database with nothing in it and neither id nor version set.
+  const bool ours = *app == kApplicationId;
+  const bool empty = *app == 0 && *objects == 0 && *version == 0;
+  if (!ours && !empty) {
     return absl::FailedPreconditionError(
-        absl::StrCat(db_->path(), " is a SQLite database of something else (application_id ", *app,
+        absl::StrCat(db_->path(), " is a SQLite database of something else (",
+                     *app == 0 ? "no application_id" : absl::StrCat("application_id ", *app), ", ",
+                     *tables, *tables == 1 ? " table" : " tables",
+                     *version == 0 ? "" : absl::StrCat(", user_version ", *version),
+                     "; kvmfarm's have application_id ", kApplicationId,
                      "); refusing to use or overwrite it: give --db a new or kvmfarm file"));
   }
   if (*version > SchemaVersion()) {
@@ -312,7 +324,7 @@ absl::Status SqliteStore::Migrate() {
         db_->path(), " has schema version ", *version, ", newer than this controller's ",
         SchemaVersion(), ": run a newer farm-controller"));
   }
-  if (*tables > 0) {
+  if (*objects > 0) {
     ASSIGN_OR_RETURN(Statement check, db_->Prepare("PRAGMA quick_check"));
     absl::StatusOr<bool> row = check.Step();
     if (!row.ok() || !*row || check.ColumnText(0) != "ok") {
@@ -320,7 +332,13 @@ absl::Status SqliteStore::Migrate() {
           absl::StrCat(db_->path(), " is corrupt (PRAGMA quick_check failed); refusing to use it"));
     }
   }
-  RETURN_IF_ERROR(db_->Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
+  // WAL, and synchronous=FULL: every commit is on disk when it returns, so it
+  // survives a power loss and not only a crash of the process. The controller acts
+  // on each commit (an attempt row, then the attempt sent to an agent; a task's
+  // state; a stored result), and NORMAL could roll back a commit already acted on.
+  // The cost, measured (bazel run -c opt //controller/store:sync_benchmark; figures in
+  // docs/SPECIFICATION.md), is an fsync of the WAL per commit.
+  RETURN_IF_ERROR(db_->Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
   // The log is folded into the database every 100 pages (400 KB) rather than
   // SQLite's 1000 (4 MB): every version of a page stays in the log until then, and
   // on a small disk the log alone could fill it, leaving no room to fold it back.
@@ -339,6 +357,11 @@ absl::Status SqliteStore::Migrate() {
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> SqliteStore::SynchronousLevel() {
+  absl::MutexLock lock(&mu_);
+  return db_->QueryInt("PRAGMA synchronous");
 }
 
 absl::Status SqliteStore::PutDevice(const farm::v1::Device& device,

@@ -2,9 +2,11 @@
 // File: sqlite_store.h
 // -----------------------------------------------------------------------------
 //
-// The Store on one SQLite file: WAL mode, a versioned schema upgraded by ordered
-// migrations, and an application id so that a foreign or corrupt file is refused at
-// start with a clear message instead of being overwritten. Protos are kept whole as
+// The Store on one SQLite file: WAL mode with synchronous=FULL (a commit survives a
+// power loss), a versioned schema upgraded by ordered migrations, and an
+// application id, so that only an empty file or a kvmfarm database is used: any
+// other, foreign or corrupt, is refused at start with a clear message before a byte
+// of it is written. Protos are kept whole as
 // blobs; the columns that queries filter on are kept beside them, indexed.
 #ifndef KVMFARM_CONTROLLER_STORE_SQLITE_STORE_H_
 #define KVMFARM_CONTROLLER_STORE_SQLITE_STORE_H_
@@ -23,13 +25,21 @@ constexpr int64_t kApplicationId = 0x6b766d66;
 
 class SqliteStore final : public Store {
  public:
-  // Opens or creates `path` and migrates it to the current schema. Errors:
-  // FAILED_PRECONDITION for a file that is not SQLite, not kvmfarm's, corrupt, or
-  // from a newer kvmfarm.
+  // Opens or creates `path` and migrates it to the current schema. `path` must be
+  // new, empty (zero length, or SQLite with no schema, user_version 0 and
+  // application_id 0) or kvmfarm's (our application_id). Errors, each naming the
+  // path and why: FAILED_PRECONDITION for a file that is not SQLite, another
+  // application's (or tables, or a user_version, without our id), corrupt, from a
+  // newer kvmfarm, or read-only (the file, its directory or its mount).
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path);
 
   // The schema version this build writes.
   static int SchemaVersion();
+
+  // PRAGMA synchronous on the store's own connection (0 OFF, 1 NORMAL, 2 FULL,
+  // 3 EXTRA): what a committed write survives. The setting is per connection, so
+  // only the store can say.
+  absl::StatusOr<int64_t> SynchronousLevel();
 
   absl::Status PutDevice(const farm::v1::Device& device,
                          const std::optional<farm::v1::DeviceEvent>& event) override;

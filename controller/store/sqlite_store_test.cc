@@ -1,10 +1,19 @@
 #include "controller/store/sqlite_store.h"
 
+#include <fcntl.h>
 #include <google/protobuf/util/time_util.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,10 +32,24 @@ using google::protobuf::util::TimeUtil;
 using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::IsOkAndHolds;
 using ::kvmfarm::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 std::string DbPath() { return kvmfarm::testing::FreshTestPath(".db"); }
+
+// The file's bytes, to show that a refused file is left exactly as it was.
+std::string Bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A SQLite file that `sql` made, written by SQLite itself (not by the store).
+void MakeSqliteFile(const std::string& path, const std::string& sql) {
+  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
+  ASSERT_THAT(db, IsOk());
+  ASSERT_THAT((*db)->Execute(sql), IsOk());
+}
 
 farm::v1::Device Device(const std::string& id) {
   farm::v1::Device device;
@@ -259,6 +282,129 @@ TEST(SqliteStoreTest, RefusesAnotherApplicationsDatabase) {
   absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
   ASSERT_THAT(db, IsOk());
   EXPECT_THAT((*db)->QueryInt("SELECT count(*) FROM recipes"), IsOkAndHolds(0));
+}
+
+TEST(SqliteStoreTest, CommitsAreSyncedToSurviveAPowerLoss) {
+  // synchronous=FULL: the controller acts on every commit (an attempt row, then the
+  // attempt sent to an agent), so a commit must survive a power loss, not only a
+  // crash of the process. The setting is per connection: a new file and a reopened
+  // one both get it.
+  const std::string path = DbPath();
+  for (int open = 0; open < 2; ++open) {
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+    ASSERT_THAT(store, IsOk());
+    EXPECT_THAT((*store)->SynchronousLevel(), IsOkAndHolds(2)) << "open " << open;
+  }
+}
+
+TEST(SqliteStoreTest, RefusesEveryForeignSqliteFileWithoutWritingToIt) {
+  struct Case {
+    const char* what;
+    const char* sql;
+    const char* why;  // what the refusal says
+  };
+  const Case cases[] = {
+      // Issue 15: this one was grown from 4 KiB to 28 KiB before the controller gave
+      // up with "no such table: devices".
+      {"no tables, user_version set", "PRAGMA user_version = 1", "user_version 1"},
+      {"no tables, another application id", "PRAGMA application_id = 42", "application_id 42"},
+      {"tables, another application id",
+       "PRAGMA application_id = 42; CREATE TABLE recipes (name TEXT)", "application_id 42"},
+      {"tables, no application id", "CREATE TABLE recipes (name TEXT)", "1 table"},
+      {"tables and user_version, no application id",
+       "CREATE TABLE recipes (name TEXT); PRAGMA user_version = 3", "1 table"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+    SCOPED_TRACE(cases[i].what);
+    const std::string path = kvmfarm::testing::FreshTestPath(absl::StrCat(".", i, ".db"));
+    MakeSqliteFile(path, cases[i].sql);
+    const std::string before = Bytes(path);
+    ASSERT_FALSE(before.empty());
+    EXPECT_THAT(
+        SqliteStore::Open(path),
+        StatusIs(absl::StatusCode::kFailedPrecondition,
+                 AllOf(HasSubstr(path), HasSubstr("something else"), HasSubstr(cases[i].why))));
+    const std::string after = Bytes(path);
+    EXPECT_TRUE(after == before) << "the file changed: " << before.size() << " bytes before, "
+                                 << after.size() << " after";
+    EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+  }
+}
+
+TEST(SqliteStoreTest, AnEmptyFileOrATablelessUnmarkedDatabaseBecomesOurs) {
+  // A zero-length file (touch farm.db) and a SQLite database with nothing in it.
+  const std::string zero = kvmfarm::testing::FreshTestPath(".zero.db");
+  std::ofstream(zero).close();
+  const std::string tableless = kvmfarm::testing::FreshTestPath(".tableless.db");
+  MakeSqliteFile(tableless, "CREATE TABLE t (x); DROP TABLE t");
+  ASSERT_FALSE(Bytes(tableless).empty());
+  for (const std::string& path : {zero, tableless}) {
+    SCOPED_TRACE(path);
+    ASSERT_THAT(SqliteStore::Open(path), IsOk());
+    absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
+    ASSERT_THAT(db, IsOk());
+    EXPECT_THAT((*db)->QueryInt("PRAGMA application_id"), IsOkAndHolds(kApplicationId));
+    EXPECT_THAT((*db)->QueryInt("PRAGMA user_version"), IsOkAndHolds(SqliteStore::SchemaVersion()));
+  }
+}
+
+// Makes `dir` and `file` in it read-only: chmod 0444 and 0555, and where that doesn't
+// stop writes (root), a read-only bind mount of `dir` over itself in a mount
+// namespace of this thread's own. "" when done, else why it can't be (to skip).
+std::string MakeReadOnly(const std::string& dir, const std::string& file) {
+  if (!file.empty()) chmod(file.c_str(), 0444);
+  chmod(dir.c_str(), 0555);
+  const std::string probe = dir + "/probe";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (fd < 0) return "";  // the modes hold
+  ::close(fd);
+  ::unlink(probe.c_str());
+  // Root ignores the modes: mount the directory read-only where only this thread
+  // (which runs the test and SQLite's I/O) sees it.
+  if (unshare(CLONE_NEWNS) != 0) {
+    return absl::StrCat(
+        "running as root, where chmod doesn't stop writes, and "
+        "unshare(CLONE_NEWNS) fails (",
+        std::strerror(errno), "): can't make a read-only mount");
+  }
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+      mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+      mount(nullptr, dir.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
+    return absl::StrCat(
+        "running as root, where chmod doesn't stop writes, and mount(2) of a "
+        "read-only bind mount fails (",
+        std::strerror(errno), ")");
+  }
+  return "";
+}
+
+// Undoes MakeReadOnly (so TEST_TMPDIR can be cleaned up).
+void MakeWritableAgain(const std::string& dir) {
+  umount2(dir.c_str(), MNT_DETACH);  // fails harmlessly where nothing was mounted
+  chmod(dir.c_str(), 0755);
+}
+
+TEST(SqliteStoreTest, ADatabaseOnAReadOnlyFileSystemIsReportedAsReadOnly) {
+  const std::string dir = kvmfarm::testing::FreshTestDir();
+  const std::string path = dir + "/farm.db";
+  ASSERT_THAT(SqliteStore::Open(path), IsOk());  // a kvmfarm database, closed
+  const std::string before = Bytes(path);
+  const std::string why_not = MakeReadOnly(dir, path);
+  if (!why_not.empty()) {
+    MakeWritableAgain(dir);
+    GTEST_SKIP() << why_not;
+  }
+  EXPECT_THAT(SqliteStore::Open(path),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr(path), HasSubstr("read-only"),
+                             ::testing::Not(HasSubstr("not a SQLite database")))));
+  // A new database can't be created there either, and the message says why.
+  const std::string fresh = dir + "/new.db";
+  EXPECT_THAT(SqliteStore::Open(fresh), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                 AllOf(HasSubstr(fresh), HasSubstr("read-only"))));
+  MakeWritableAgain(dir);
+  EXPECT_TRUE(Bytes(path) == before) << "the file changed";
+  EXPECT_FALSE(std::filesystem::exists(fresh));
 }
 
 TEST(SqliteStoreTest, RefusesASchemaFromANewerController) {
