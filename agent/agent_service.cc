@@ -1,6 +1,7 @@
 #include "agent/agent_service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -55,13 +56,79 @@ absl::Status CheckRoomForIo(const farm::v1::RunBenchmarkRequest& request,
   return CheckRoomToWrite(work_dir, largest, "the io workload");
 }
 
+// A callback call answered inline: it never holds a thread.
+grpc::ServerUnaryReactor* AnswerNow(grpc::CallbackServerContext* context,
+                                    const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
 }  // namespace
 
+// One GetCapability call answered later, by the shared probe or a boot check, or at
+// once with CANCELLED when its client goes (cancel, deadline). gRPC (OnDone) and
+// the answer each hold a reference; the last to let go deletes it.
+class AgentServiceImpl::CapabilityReactor final : public grpc::ServerUnaryReactor {
+ public:
+  CapabilityReactor(AgentServiceImpl* service, farm::v1::GetCapabilityResponse* response)
+      : service_(service), response_(response) {}
+
+  // Waits for the probe in flight (or one started now); called before the handler
+  // returns, so before any OnCancel.
+  void JoinSharedProbe() {
+    ticket_ = service_->shared_probe_.Join(
+        [this](const SharedProbe::Result& capability) { Answer(capability); });
+  }
+
+  // Called once by whoever answers; lets go of the reactor.
+  void Answer(const absl::StatusOr<farm::v1::KvmCapability>& capability) {
+    FinishOnce(capability.ok() ? grpc::Status::OK : ToGrpcStatus(capability.status()),
+               capability.ok() ? &*capability : nullptr);
+    Unref();
+  }
+
+  void OnCancel() override {
+    // Left before the probe answered: the answer will never come, so let go for it.
+    if (ticket_.has_value() && service_->shared_probe_.Leave(*ticket_)) Unref();
+    FinishOnce(grpc::Status::CANCELLED, nullptr);
+  }
+  void OnDone() override { Unref(); }
+
+ private:
+  void FinishOnce(const grpc::Status& status, const farm::v1::KvmCapability* capability) {
+    if (finished_.exchange(true)) return;
+    if (capability != nullptr) {
+      *response_->mutable_capability() = *capability;
+      *response_->mutable_agent() = service_->Info();
+    }
+    Finish(status);
+  }
+  void Unref() {
+    if (references_.fetch_sub(1) == 1) delete this;
+  }
+
+  AgentServiceImpl* const service_;
+  farm::v1::GetCapabilityResponse* const response_;
+  absl::optional<SharedProbe::Ticket> ticket_;
+  std::atomic<bool> finished_{false};
+  std::atomic<int> references_{2};
+};
+
 AgentServiceImpl::AgentServiceImpl(AgentConfig config)
-    : config_(std::move(config)), started_at_(absl::Now()) {}
+    : config_(std::move(config)),
+      started_at_(absl::Now()),
+      shared_probe_([this] { return ProbeAndCache(); }) {}
+
+absl::StatusOr<farm::v1::KvmCapability> AgentServiceImpl::ProbeAndCache() {
+  ASSIGN_OR_RETURN(farm::v1::KvmCapability fresh, config_.run_probe(config_.probe));
+  absl::MutexLock lock(&mu_);
+  capability_ = fresh;
+  return fresh;
+}
 
 absl::Status AgentServiceImpl::Initialize() {
-  ASSIGN_OR_RETURN(farm::v1::KvmCapability capability, probe::RunProbe(config_.probe));
+  ASSIGN_OR_RETURN(farm::v1::KvmCapability capability, config_.run_probe(config_.probe));
   absl::MutexLock lock(&mu_);
   capability_ = std::move(capability);
   return absl::OkStatus();
@@ -88,7 +155,7 @@ absl::Status AgentServiceImpl::CheckCanMeasure() const {
 
 absl::StatusOr<farm::v1::KvmCapability> AgentServiceImpl::ProbeWithBootCheck(
     JobSlot::Lease* lease) {
-  ASSIGN_OR_RETURN(farm::v1::KvmCapability fresh, probe::RunProbe(config_.probe));
+  ASSIGN_OR_RETURN(farm::v1::KvmCapability fresh, config_.run_probe(config_.probe));
   probe::RunKvmBootCheck(config_.vm, lease, &fresh);
   absl::MutexLock lock(&mu_);
   capability_ = fresh;
@@ -103,17 +170,25 @@ void AgentServiceImpl::StartBackgroundBootCheck(std::function<void()> on_done) {
     FARM_LOG(WARNING) << "boot check not run: " << lease.status().message();
     return;
   }
-  background_ =
-      std::thread([this, lease = *std::move(lease), on_done = std::move(on_done)]() mutable {
-        absl::StatusOr<farm::v1::KvmCapability> checked = ProbeWithBootCheck(lease.get());
-        lease.reset();  // free before anyone hears the agent is
-        if (checked.ok()) {
-          FARM_LOG(INFO) << "boot check: " << EnumValueName(checked->verdict());
-        } else {
-          FARM_LOG(WARNING) << "boot check not run: " << checked.status().message();
-        }
-        if (on_done) on_done();
-      });
+  RunInBackground([this, held = std::shared_ptr<JobSlot::Lease>(*std::move(lease)),
+                   on_done = std::move(on_done)]() mutable {
+    absl::StatusOr<farm::v1::KvmCapability> checked = ProbeWithBootCheck(held.get());
+    held.reset();  // free before anyone hears the agent is
+    if (checked.ok()) {
+      FARM_LOG(INFO) << "boot check: " << EnumValueName(checked->verdict());
+    } else {
+      FARM_LOG(WARNING) << "boot check not run: " << checked.status().message();
+    }
+    if (on_done) on_done();
+  });
+}
+
+void AgentServiceImpl::RunInBackground(std::function<void()> work) {
+  absl::MutexLock lock(&background_mu_);
+  // The previous one has freed the job slot (or this one could not have it): it is
+  // ending, if not gone.
+  if (background_.joinable()) background_.join();
+  background_ = std::thread(std::move(work));
 }
 
 farm::v1::KvmCapability AgentServiceImpl::Capability() {
@@ -125,38 +200,47 @@ void AgentServiceImpl::StopJobs() {
   if (absl::optional<farm::v1::JobInfo> job = job_slot_.Current()) {
     job_slot_.Cancel(job->attempt_id()).IgnoreError();
   }
+  absl::MutexLock lock(&background_mu_);
   if (background_.joinable()) background_.join();
 }
 
 AgentServiceImpl::~AgentServiceImpl() { StopJobs(); }
 
-grpc::Status AgentServiceImpl::GetCapability(grpc::ServerContext*,
-                                             const farm::v1::GetCapabilityRequest* request,
-                                             farm::v1::GetCapabilityResponse* response) {
+grpc::ServerUnaryReactor* AgentServiceImpl::GetCapability(
+    grpc::CallbackServerContext* context, const farm::v1::GetCapabilityRequest* request,
+    farm::v1::GetCapabilityResponse* response) {
   // A fixture tree can't boot anything: there the boot check is only a refresh (its
   // capability says why no guest was booted).
   if (request->boot_check() && CheckCanMeasure().ok()) {
     absl::StatusOr<std::unique_ptr<JobSlot::Lease>> lease =
         job_slot_.Acquire(kBootCheckAttempt, farm::v1::JOB_KIND_BOOT_CHECK);
-    if (!lease.ok()) return ToGrpcStatus(lease.status());
-    absl::StatusOr<farm::v1::KvmCapability> checked = ProbeWithBootCheck(lease->get());
-    if (!checked.ok()) return ToGrpcStatus(checked.status());
-  } else if (request->refresh() || request->boot_check()) {
-    absl::StatusOr<farm::v1::KvmCapability> fresh = probe::RunProbe(config_.probe);
-    if (!fresh.ok()) return ToGrpcStatus(fresh.status());
-    absl::MutexLock lock(&mu_);
-    capability_ = *std::move(fresh);
+    if (!lease.ok()) return AnswerNow(context, ToGrpcStatus(lease.status()));
+    // Its own thread, not gRPC's: one at most, since it holds the job slot.
+    auto* reactor = new CapabilityReactor(this, response);
+    RunInBackground(
+        [this, reactor, held = std::shared_ptr<JobSlot::Lease>(*std::move(lease))]() mutable {
+          const absl::StatusOr<farm::v1::KvmCapability> checked = ProbeWithBootCheck(held.get());
+          held.reset();
+          reactor->Answer(checked);
+        });
+    return reactor;
+  }
+  if (request->refresh() || request->boot_check()) {
+    auto* reactor = new CapabilityReactor(this, response);
+    reactor->JoinSharedProbe();
+    return reactor;
   }
   {
     absl::MutexLock lock(&mu_);
     *response->mutable_capability() = capability_;
   }
   *response->mutable_agent() = Info();
-  return grpc::Status::OK;
+  return AnswerNow(context, grpc::Status::OK);
 }
 
-grpc::Status AgentServiceImpl::GetStatus(grpc::ServerContext*, const farm::v1::GetStatusRequest*,
-                                         farm::v1::GetStatusResponse* response) {
+grpc::ServerUnaryReactor* AgentServiceImpl::GetStatus(grpc::CallbackServerContext* context,
+                                                      const farm::v1::GetStatusRequest*,
+                                                      farm::v1::GetStatusResponse* response) {
   *response->mutable_agent() = Info();
   {
     absl::MutexLock lock(&mu_);
@@ -166,7 +250,7 @@ grpc::Status AgentServiceImpl::GetStatus(grpc::ServerContext*, const farm::v1::G
   if (absl::optional<farm::v1::JobInfo> job = job_slot_.Current()) {
     *response->mutable_busy_job() = *job;
   }
-  return grpc::Status::OK;
+  return AnswerNow(context, grpc::Status::OK);
 }
 
 absl::StatusOr<std::unique_ptr<JobSlot::Lease>> AgentServiceImpl::AdmitBenchmark(
@@ -247,12 +331,12 @@ grpc::Status AgentServiceImpl::BootVm(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::Cancel(grpc::ServerContext*, const farm::v1::CancelRequest* request,
-                                      farm::v1::CancelResponse* response) {
-  absl::Status cancelled = job_slot_.Cancel(request->attempt_id());
-  if (!cancelled.ok()) return ToGrpcStatus(cancelled);
-  response->set_attempt_id(request->attempt_id());
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* AgentServiceImpl::Cancel(grpc::CallbackServerContext* context,
+                                                   const farm::v1::CancelRequest* request,
+                                                   farm::v1::CancelResponse* response) {
+  const absl::Status cancelled = job_slot_.Cancel(request->attempt_id());
+  if (cancelled.ok()) response->set_attempt_id(request->attempt_id());
+  return AnswerNow(context, ToGrpcStatus(cancelled));
 }
 
 }  // namespace kvmfarm

@@ -6,6 +6,13 @@
 // into calls of the probe, the native benchmark, the in-guest workloads and the
 // boot job, and their results into replies. GetCapability answers from a cached
 // probe unless asked to refresh; GetStatus always answers.
+//
+// GetCapability, GetStatus and Cancel use gRPC's callback API (issue 15): GetStatus
+// and Cancel answer inline, and a refresh joins the one probe in flight
+// (SharedProbe, on a worker thread of the agent's) without holding a server thread
+// while it waits. A caller that cancels or passes its deadline leaves at once. The
+// streams (RunBenchmark, BootVm) stay synchronous: the job slot admits one, and
+// refuses the others before any work.
 #ifndef KVMFARM_AGENT_AGENT_SERVICE_H_
 #define KVMFARM_AGENT_AGENT_SERVICE_H_
 
@@ -21,6 +28,7 @@
 #include "agent/job_slot.h"
 #include "agent/native_benchmark.h"
 #include "agent/probe/probe.h"
+#include "agent/shared_probe.h"
 #include "agent/vm/boot.h"
 #include "common/version.h"
 #include "farm/v1/agent.grpc.pb.h"
@@ -35,9 +43,17 @@ struct AgentConfig {
   NativeBenchmarkOptions native;
   // How guests boot (image directory, QEMU).
   vm::BootJobOptions vm;
+  // The probe; tests replace it to count or hold its runs.
+  std::function<absl::StatusOr<farm::v1::KvmCapability>(const probe::ProbeOptions&)> run_probe =
+      probe::RunProbe;
 };
 
-class AgentServiceImpl final : public farm::v1::AgentService::Service {
+// GetCapability, GetStatus and Cancel on the callback API, the streams synchronous.
+using AgentServiceBase = farm::v1::AgentService::WithCallbackMethod_GetCapability<
+    farm::v1::AgentService::WithCallbackMethod_GetStatus<
+        farm::v1::AgentService::WithCallbackMethod_Cancel<farm::v1::AgentService::Service>>>;
+
+class AgentServiceImpl final : public AgentServiceBase {
  public:
   explicit AgentServiceImpl(AgentConfig config);
   ~AgentServiceImpl() override;
@@ -61,20 +77,34 @@ class AgentServiceImpl final : public farm::v1::AgentService::Service {
   // Cancels whatever job runs and waits for the background check; before shutdown.
   void StopJobs();
 
-  grpc::Status GetCapability(grpc::ServerContext* context,
-                             const farm::v1::GetCapabilityRequest* request,
-                             farm::v1::GetCapabilityResponse* response) override;
-  grpc::Status GetStatus(grpc::ServerContext* context, const farm::v1::GetStatusRequest* request,
-                         farm::v1::GetStatusResponse* response) override;
+  // How many refresh probes have started since Initialize (tests, benchmarks).
+  int64_t refresh_probes_started() const { return shared_probe_.probes_started(); }
+  // How many GetCapability{refresh} calls wait for the probe in flight.
+  int refresh_callers_waiting() const { return shared_probe_.waiting(); }
+
+  grpc::ServerUnaryReactor* GetCapability(grpc::CallbackServerContext* context,
+                                          const farm::v1::GetCapabilityRequest* request,
+                                          farm::v1::GetCapabilityResponse* response) override;
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
+                                      const farm::v1::GetStatusRequest* request,
+                                      farm::v1::GetStatusResponse* response) override;
   grpc::Status RunBenchmark(grpc::ServerContext* context,
                             const farm::v1::RunBenchmarkRequest* request,
                             grpc::ServerWriter<farm::v1::RunBenchmarkResponse>* writer) override;
   grpc::Status BootVm(grpc::ServerContext* context, const farm::v1::BootVmRequest* request,
                       grpc::ServerWriter<farm::v1::BootVmResponse>* writer) override;
-  grpc::Status Cancel(grpc::ServerContext* context, const farm::v1::CancelRequest* request,
-                      farm::v1::CancelResponse* response) override;
+  grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* context,
+                                   const farm::v1::CancelRequest* request,
+                                   farm::v1::CancelResponse* response) override;
 
  private:
+  class CapabilityReactor;
+
+  // The probe run for refreshes; caches its capability.
+  absl::StatusOr<farm::v1::KvmCapability> ProbeAndCache();
+  // Starts `work` on the background thread (after the previous one ended): the
+  // boot checks, at most one at a time since each holds the job slot.
+  void RunInBackground(std::function<void()> work);
   // FAILED_PRECONDITION for measurement jobs on a fixture tree.
   absl::Status CheckCanMeasure() const;
   // The checks before a job runs (fixture tree, a valid request, an image and
@@ -95,7 +125,10 @@ class AgentServiceImpl final : public farm::v1::AgentService::Service {
   JobSlot job_slot_;
   absl::Mutex mu_;
   farm::v1::KvmCapability capability_ ABSL_GUARDED_BY(mu_);
-  std::thread background_;
+  absl::Mutex background_mu_;
+  std::thread background_ ABSL_GUARDED_BY(background_mu_);
+  // Last member: destroyed first, while the members its probe uses remain.
+  SharedProbe shared_probe_;
 };
 
 }  // namespace kvmfarm

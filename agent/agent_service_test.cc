@@ -5,9 +5,15 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/statvfs.h>
 
+#include <atomic>
+#include <memory>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/grpc_server.h"
 #include "common/testing/run_binary.h"
+#include "common/testing/wait_for.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -26,13 +32,122 @@ AgentConfig FixtureConfig(const std::string& device) {
   return config;
 }
 
+// The service behind a real gRPC server on 127.0.0.1:0 (GetCapability, GetStatus
+// and Cancel are callback methods: only a server calls them), and a client.
+class ServedAgent {
+ public:
+  explicit ServedAgent(AgentConfig config) : service_(std::move(config)) {
+    GrpcServerOptions options;
+    options.services = {&service_};
+    absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+    EXPECT_TRUE(server.ok()) << server.status();
+    if (!server.ok()) return;
+    server_ = *std::move(server);
+    stub_ = farm::v1::AgentService::NewStub(
+        grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
+  }
+  AgentServiceImpl& service() { return service_; }
+  farm::v1::AgentService::Stub& stub() { return *stub_; }
+
+  grpc::Status GetCapability(const farm::v1::GetCapabilityRequest& request,
+                             farm::v1::GetCapabilityResponse* response) {
+    grpc::ClientContext context;
+    return stub_->GetCapability(&context, request, response);
+  }
+  // With a deadline: it must answer even while refreshes wait.
+  grpc::Status GetStatus(farm::v1::GetStatusResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    return stub_->GetStatus(&context, farm::v1::GetStatusRequest(), response);
+  }
+  grpc::Status Cancel(const std::string& attempt_id) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    farm::v1::CancelRequest request;
+    request.set_attempt_id(attempt_id);
+    farm::v1::CancelResponse response;
+    return stub_->Cancel(&context, request, &response);
+  }
+
+ private:
+  AgentServiceImpl service_;  // outlives the server
+  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<farm::v1::AgentService::Stub> stub_;
+};
+
+// The fixture's probe, held until the test releases it; counts its runs.
+class HeldProbe {
+ public:
+  explicit HeldProbe(AgentConfig* config) {
+    config->run_probe = [this](const probe::ProbeOptions& options) {
+      started_.fetch_add(1);
+      release_.WaitForNotification();
+      absl::StatusOr<farm::v1::KvmCapability> capability = probe::RunProbe(options);
+      finished_.fetch_add(1);
+      return capability;
+    };
+  }
+  void Release() { release_.Notify(); }
+  int started() const { return started_.load(); }
+  int finished() const { return finished_.load(); }
+
+ private:
+  absl::Notification release_;
+  std::atomic<int> started_{0};
+  std::atomic<int> finished_{0};
+};
+
+// Refresh calls in flight on the client's callback API (no thread each).
+class RefreshCalls {
+ public:
+  RefreshCalls(farm::v1::AgentService::Stub& stub, int count, absl::Duration deadline) {
+    farm::v1::GetCapabilityRequest request;
+    request.set_refresh(true);
+    for (int i = 0; i < count; ++i) calls_.push_back(std::make_unique<Call>());
+    for (std::unique_ptr<Call>& call : calls_) {
+      call->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+      stub.async()->GetCapability(&call->context, &request, &call->response,
+                                  [this, raw = call.get()](grpc::Status status) {
+                                    absl::MutexLock lock(&mu_);
+                                    raw->status = std::move(status);
+                                    ++ended_;
+                                  });
+    }
+  }
+  ~RefreshCalls() { WaitUntilAllEnded(); }
+  bool WaitUntilAllEnded() {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](RefreshCalls* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                         self->mu_) { return self->ended_ == self->calls_.size(); },
+                                    this),
+                                absl::Seconds(60));
+  }
+  // How many ended with `code`, and with which verdict when OK.
+  int Ended(grpc::StatusCode code) {
+    absl::MutexLock lock(&mu_);
+    int count = 0;
+    for (const std::unique_ptr<Call>& call : calls_) count += call->status.error_code() == code;
+    return count;
+  }
+  const farm::v1::GetCapabilityResponse& response(int i) const { return calls_[i]->response; }
+
+ private:
+  struct Call {
+    grpc::ClientContext context;
+    farm::v1::GetCapabilityResponse response;
+    grpc::Status status = grpc::Status(grpc::StatusCode::UNKNOWN, "not ended");
+  };
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Call>> calls_;
+  size_t ended_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 TEST(AgentServiceTest, CapabilityIsTheFixturesProbe) {
-  AgentServiceImpl service(FixtureConfig("pixel8-stock"));
-  ASSERT_TRUE(service.Initialize().ok());
-  grpc::ServerContext context;
-  farm::v1::GetCapabilityRequest request;
+  ServedAgent agent(FixtureConfig("pixel8-stock"));
+  ASSERT_TRUE(agent.service().Initialize().ok());
   farm::v1::GetCapabilityResponse response;
-  ASSERT_TRUE(service.GetCapability(&context, &request, &response).ok());
+  ASSERT_TRUE(agent.GetCapability(farm::v1::GetCapabilityRequest(), &response).ok());
   EXPECT_EQ(response.capability().verdict(), farm::v1::VERDICT_KVM_NO_ACCESS);
   EXPECT_EQ(response.agent().version(), "1.2.3");
   EXPECT_EQ(response.agent().listen_address(), "127.0.0.1:7000");
@@ -40,29 +155,76 @@ TEST(AgentServiceTest, CapabilityIsTheFixturesProbe) {
 }
 
 TEST(AgentServiceTest, ABootCheckOnAFixtureIsOnlyARefresh) {
-  AgentServiceImpl service(FixtureConfig("mtk-d9300-stock"));
-  ASSERT_TRUE(service.Initialize().ok());
-  grpc::ServerContext context;
+  ServedAgent agent(FixtureConfig("mtk-d9300-stock"));
+  ASSERT_TRUE(agent.service().Initialize().ok());
   farm::v1::GetCapabilityRequest request;
   request.set_boot_check(true);
   farm::v1::GetCapabilityResponse response;
-  ASSERT_TRUE(service.GetCapability(&context, &request, &response).ok());
+  ASSERT_TRUE(agent.GetCapability(request, &response).ok());
   EXPECT_EQ(response.capability().verdict(), farm::v1::VERDICT_VENDOR_HYPERVISOR_ONLY);
   EXPECT_FALSE(response.capability().has_kvm_boot_check());
-  EXPECT_FALSE(service.busy());
+  EXPECT_FALSE(agent.service().busy());
+  EXPECT_EQ(agent.service().refresh_probes_started(), 1);
 }
 
 TEST(AgentServiceTest, StatusSaysFixtureAndIdle) {
-  AgentServiceImpl service(FixtureConfig("pixel8-stock"));
-  ASSERT_TRUE(service.Initialize().ok());
-  grpc::ServerContext context;
-  farm::v1::GetStatusRequest request;
+  ServedAgent agent(FixtureConfig("pixel8-stock"));
+  ASSERT_TRUE(agent.service().Initialize().ok());
   farm::v1::GetStatusResponse response;
-  ASSERT_TRUE(service.GetStatus(&context, &request, &response).ok());
+  ASSERT_TRUE(agent.GetStatus(&response).ok());
   EXPECT_TRUE(response.is_fixture());
   EXPECT_FALSE(response.has_busy_job());
-  EXPECT_EQ(response.device_id(), service.Capability().device().device_id());
+  EXPECT_EQ(response.device_id(), agent.service().Capability().device().device_id());
   EXPECT_EQ(response.agent().version(), "1.2.3");
+}
+
+// Issue 15: a hundred refreshes at once share one probe and hold no thread while
+// it runs; GetStatus and Cancel answer meanwhile.
+TEST(AgentServiceTest, ConcurrentRefreshesShareOneProbeWhileStatusAnswers) {
+  AgentConfig config = FixtureConfig("pixel8-stock");
+  HeldProbe probe(&config);
+  ServedAgent agent(config);
+  RefreshCalls refreshes(agent.stub(), 100, absl::Seconds(60));
+  ASSERT_TRUE(testing::WaitFor([&] { return agent.service().refresh_callers_waiting() == 100; }));
+  EXPECT_EQ(probe.started(), 1);
+
+  farm::v1::GetStatusResponse status;
+  const grpc::Status answered = agent.GetStatus(&status);
+  EXPECT_TRUE(answered.ok()) << answered.error_message();
+  EXPECT_TRUE(status.is_fixture());
+  EXPECT_EQ(agent.Cancel("nothing").error_code(), grpc::StatusCode::NOT_FOUND);
+
+  probe.Release();
+  ASSERT_TRUE(refreshes.WaitUntilAllEnded());
+  EXPECT_EQ(refreshes.Ended(grpc::StatusCode::OK), 100);
+  EXPECT_EQ(refreshes.response(99).capability().verdict(), farm::v1::VERDICT_KVM_NO_ACCESS);
+  EXPECT_EQ(probe.started(), 1);
+  EXPECT_EQ(agent.service().refresh_probes_started(), 1);
+  EXPECT_EQ(agent.service().Capability().verdict(), farm::v1::VERDICT_KVM_NO_ACCESS);
+}
+
+// Callers whose deadline passed leave at once; the probe in flight ends once,
+// unheard, and none starts for them. The next refresh probes afresh.
+TEST(AgentServiceTest, RefreshCallersThatGaveUpStartNoFurtherProbe) {
+  AgentConfig config = FixtureConfig("pixel8-stock");
+  HeldProbe probe(&config);
+  ServedAgent agent(config);
+  {
+    RefreshCalls refreshes(agent.stub(), 50, absl::Milliseconds(500));
+    ASSERT_TRUE(refreshes.WaitUntilAllEnded());
+    EXPECT_EQ(refreshes.Ended(grpc::StatusCode::DEADLINE_EXCEEDED), 50);
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return agent.service().refresh_callers_waiting() == 0; }));
+  probe.Release();
+  ASSERT_TRUE(testing::WaitFor([&] { return probe.finished() >= 1; }));
+  EXPECT_EQ(probe.started(), 1);
+  EXPECT_EQ(agent.service().refresh_probes_started(), 1);
+
+  farm::v1::GetCapabilityRequest refresh;
+  refresh.set_refresh(true);
+  farm::v1::GetCapabilityResponse response;
+  ASSERT_TRUE(agent.GetCapability(refresh, &response).ok());
+  EXPECT_EQ(probe.started(), 2);
 }
 
 TEST(AgentServiceTest, AFixtureTreeMeasuresNothing) {
@@ -218,16 +380,9 @@ TEST(AgentServiceTest, TheBackgroundBootCheckSaysWhenTheSlotIsFreeAgain) {
 }
 
 TEST(AgentServiceTest, CancelOfNoJobIsNotFound) {
-  AgentServiceImpl service(FixtureConfig("pixel8-stock"));
-  grpc::ServerContext context;
-  farm::v1::CancelRequest request;
-  request.set_attempt_id("nothing");
-  farm::v1::CancelResponse response;
-  EXPECT_EQ(service.Cancel(&context, &request, &response).error_code(),
-            grpc::StatusCode::NOT_FOUND);
-  request.clear_attempt_id();
-  EXPECT_EQ(service.Cancel(&context, &request, &response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  ServedAgent agent(FixtureConfig("pixel8-stock"));
+  EXPECT_EQ(agent.Cancel("nothing").error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(agent.Cancel("").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 }  // namespace

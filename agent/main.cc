@@ -84,6 +84,14 @@ ABSL_FLAG(bool, smoke_test, true,
 namespace kvmfarm {
 namespace {
 
+// The most threads the gRPC server runs synchronous calls on (issue 15). Only the
+// streams (RunBenchmark, BootVm), health and reflection are synchronous: one
+// stream holds the job slot and the rest are refused at once, so 32 leaves ample
+// room for bursts of refused or abandoned streams on a phone; past it a stream is
+// refused RESOURCE_EXHAUSTED, which schedulers retry. GetCapability, GetStatus
+// and Cancel are callback methods and hold no thread while they wait.
+constexpr int kAgentServerThreads = 32;
+
 probe::ProbeOptions ProbeOptionsFromFlags() {
   probe::ProbeOptions options;
   options.sysroot = FromUserDir(absl::GetFlag(FLAGS_sysroot));
@@ -237,6 +245,7 @@ absl::Status Serve() {
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.port_file = FromUserDir(absl::GetFlag(FLAGS_port_file));
   options.services = {&service};
+  options.max_threads = kAgentServerThreads;
   ASSIGN_OR_RETURN(std::unique_ptr<GrpcServer> server, GrpcServer::Start(options));
   std::unique_ptr<Registrar> registrar = MakeRegistrar(&service, server->address());
   // The boot check takes the job slot before the agent registers, so the controller

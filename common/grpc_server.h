@@ -46,6 +46,11 @@ struct GrpcServerOptions {
   std::vector<grpc::Service*> services;
   // If set, the bound port is written there (atomically, "<port>\n") once listening.
   std::string port_file;
+  // If positive, the most threads the server may run calls of synchronous methods
+  // on (grpc::ResourceQuota::SetMaxThreads): past it, a new synchronous call fails
+  // at once with RESOURCE_EXHAUSTED rather than starting a thread. Callback methods
+  // don't count: a call waiting on one holds no thread. 0 = no limit.
+  int max_threads = 0;
 };
 
 // A running gRPC server.

@@ -376,6 +376,42 @@ TEST_F(NativeAgentTest, ClosingTheStreamCancelsTheJob) {
   EXPECT_TRUE(free) << "the job outlived its client";
 }
 
+// The agent's thread count, from /proc.
+int ThreadsOf(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (absl::StartsWith(line, "Threads:")) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+// Issue 15: streams opened and abandoned in a loop (the first holds the job slot
+// until the agent sees its client gone; the rest are refused busy at once) leave
+// no threads behind and the slot free.
+TEST_F(NativeAgentTest, StreamsOpenedAndAbandonedInALoopLeaveNothingBehind) {
+  const pid_t pid = agent_.process().pid();
+  const int threads_at_start = ThreadsOf(pid);
+  for (int i = 0; i < 50; ++i) {
+    grpc::ClientContext context;
+    auto reader = stub_->RunBenchmark(&context, LongBenchmark(absl::StrCat("abandoned-", i)));
+    context.TryCancel();
+    reader->Finish();
+  }
+  const bool settled = testing::WaitFor(
+      [&] {
+        grpc::ClientContext context;
+        farm::v1::GetStatusResponse status;
+        const grpc::Status answered =
+            stub_->GetStatus(&context, farm::v1::GetStatusRequest(), &status);
+        EXPECT_TRUE(answered.ok()) << answered.error_message();
+        // gRPC keeps up to two idle threads ready for the next call.
+        return !answered.ok() || (!status.has_busy_job() && ThreadsOf(pid) <= threads_at_start + 2);
+      },
+      absl::Seconds(30));
+  EXPECT_TRUE(settled) << "threads: " << threads_at_start << " at start, " << ThreadsOf(pid)
+                       << " now";
+}
+
 TEST_F(NativeAgentTest, BootVmUnderTcgStreamsProgressThenTheBoot) {
   farm::v1::BootVmRequest request;
   request.set_attempt_id("boot-1");
