@@ -5,15 +5,20 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/grpc_status.h"
 #include "common/testing/grpc_raw.h"
 #include "common/testing/status_matchers.h"
+#include "common/testing/wait_for.h"
 #include "farm/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -77,6 +82,59 @@ TEST(GrpcServerTest, AnAgentRpcAnswersARealClientOverLoopback) {
   EXPECT_THAT(
       FromGrpcStatus(stub->Cancel(&cancel_context, farm::v1::CancelRequest(), &cancel_response)),
       StatusIs(absl::StatusCode::kUnimplemented));
+}
+
+// A synchronous GetStatus that holds its thread until the test releases it.
+class HeldStatusAgent final : public farm::v1::AgentService::Service {
+ public:
+  grpc::Status GetStatus(grpc::ServerContext*, const farm::v1::GetStatusRequest*,
+                         farm::v1::GetStatusResponse*) override {
+    held_.fetch_add(1);
+    release_.WaitForNotification();
+    return grpc::Status::OK;
+  }
+  void Release() { release_.Notify(); }
+  int held() const { return held_.load(); }
+
+ private:
+  absl::Notification release_;
+  std::atomic<int> held_{0};
+};
+
+// Past max_threads a synchronous call is refused at once instead of starting
+// another thread (issue 15: farm-agent caps its server at 32).
+TEST(GrpcServerTest, MaxThreadsRefusesSynchronousCallsBeyondTheCap) {
+  HeldStatusAgent agent;
+  GrpcServerOptions options;
+  options.services = {&agent};
+  options.max_threads = 4;
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  ASSERT_THAT(server, IsOk());
+  auto stub = farm::v1::AgentService::NewStub(Dial(**server));
+  constexpr int kCalls = 12;
+  std::vector<grpc::ClientContext> contexts(kCalls);
+  std::vector<farm::v1::GetStatusResponse> responses(kCalls);
+  const farm::v1::GetStatusRequest request;
+  absl::Mutex mu;
+  int ended = 0, refused = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    stub->async()->GetStatus(&contexts[i], &request, &responses[i], [&](grpc::Status status) {
+      absl::MutexLock lock(&mu);
+      ++ended;
+      if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) ++refused;
+    });
+  }
+  EXPECT_TRUE(testing::WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return refused > 0 && agent.held() + refused == kCalls;
+  })) << agent.held()
+      << " held";
+  EXPECT_LT(agent.held(), 4);
+  agent.Release();
+  EXPECT_TRUE(testing::WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return ended == kCalls;
+  }));
 }
 
 TEST(GrpcServerTest, ServesTheStandardHealthService) {
