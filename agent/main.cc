@@ -22,6 +22,7 @@
 #include "agent/probe/probe.h"
 #include "agent/registrar.h"
 #include "agent/work_dir.h"
+#include "common/device_id.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
 #include "common/ip_address.h"
@@ -186,12 +187,15 @@ absl::Status CheckEndpointFlags() {
         {"--advertise", absl::GetFlag(FLAGS_advertise)}}) {
     if (!value.empty()) RETURN_IF_ERROR(CheckIpEndpoint(flag, value));
   }
+  // The controller would refuse it at registration; better said at start.
+  if (!absl::GetFlag(FLAGS_device_id).empty()) {
+    RETURN_IF_ERROR(CheckDeviceId(absl::GetFlag(FLAGS_device_id), "--device-id"));
+  }
   return absl::OkStatus();
 }
 
-// With --controller: registers this agent, at the address the controller should
-// dial, and keeps heartbeating; null without.
-// The registrar (not started yet) when --controller is set; nullptr otherwise.
+// With --controller: the registrar (not started yet) that registers this agent, at
+// the address the controller should dial, and keeps heartbeating; nullptr without.
 std::unique_ptr<Registrar> MakeRegistrar(AgentServiceImpl* service,
                                          const std::string& listening_at) {
   if (absl::GetFlag(FLAGS_controller).empty()) return nullptr;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/device_id.h"
 #include "common/ip_address.h"
 #include "common/proto_enum.h"
 #include "common/proto_time.h"
@@ -142,6 +143,8 @@ absl::Status Fleet::AddInventory(const farm::v1::Inventory& inventory) {
       return absl::InvalidArgumentError(
           absl::StrCat("inventory devices[", i, "]: device_id is empty"));
     }
+    RETURN_IF_ERROR(
+        CheckDeviceId(entry.device_id(), absl::StrCat("inventory devices[", i, "].device_id")));
     farm::v1::Device device;
     if (const farm::v1::Device* known = Find(entry.device_id())) {
       device = *known;
@@ -178,6 +181,7 @@ absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
     const farm::v1::RegisterAgentRequest& request) {
   const std::string& id = request.identity().device_id();
   if (id.empty()) return absl::InvalidArgumentError("identity.device_id is required");
+  RETURN_IF_ERROR(CheckDeviceId(id, "identity.device_id"));
   if (request.agent_address().empty()) {
     return absl::InvalidArgumentError(
         "agent_address is required: the host:port the controller can reach the agent at");

@@ -223,6 +223,12 @@ TEST_F(FleetTest, BadRequestsNameTheField) {
         << address;
   }
   EXPECT_FALSE(fleet_->Get("p9").ok());
+  // A device id outside the rule (it would name files, labels and certificates).
+  for (const char* id : {"../etc", "a b", "-x"}) {
+    EXPECT_THAT(fleet_->Register(Registration(id)),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("identity.device_id")))
+        << id;
+  }
 }
 
 TEST_F(FleetTest, AChangeTheDatabaseRefusesIsNeitherInMemoryNorHalfStored) {

@@ -107,6 +107,9 @@ TEST(FarmAgentCliTest, BadInputsAreOneClearLineAndExit2) {
       // No name service in the static agent: host names are refused at start.
       {{"--sysroot", Fixture("sd835"), "--controller", "lab-ctl:7421"},
        "--controller 'lab-ctl:7421': give an IP address"},
+      // A device id the controller would refuse: said at start.
+      {{"--sysroot", Fixture("sd835"), "--device-id", "../phone 1"},
+       "--device-id '../phone 1' is not a device id"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.says);

@@ -1,0 +1,30 @@
+// -----------------------------------------------------------------------------
+// File: device_id.h
+// -----------------------------------------------------------------------------
+//
+// What a device id may be. The id names a device everywhere: in the database, in
+// labels and selectors, in farmctl's tables, in file names, and (with mutual TLS)
+// in the URI SAN of the device's certificate (spiffe://LAB/device/ID). So it is
+// kept to characters that mean the same in all of them: 1 to 128 letters, digits,
+// '.', '_' and '-', starting with a letter or a digit. Android serial numbers,
+// host names and the fixtures' ids all fit.
+//
+// Example:
+//
+//   RETURN_IF_ERROR(CheckDeviceId(request.identity().device_id(), "identity.device_id"));
+#ifndef KVMFARM_COMMON_DEVICE_ID_H_
+#define KVMFARM_COMMON_DEVICE_ID_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace kvmfarm {
+
+inline constexpr size_t kMaxDeviceIdLength = 128;
+
+// OK for a valid device id; INVALID_ARGUMENT naming `field` and the rule otherwise.
+absl::Status CheckDeviceId(absl::string_view id, absl::string_view field);
+
+}  // namespace kvmfarm
+
+#endif  // KVMFARM_COMMON_DEVICE_ID_H_
