@@ -8,13 +8,16 @@
 
 namespace kvmfarm {
 
+namespace {
+
+bool Alnum(char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); }
+bool Allowed(char c) { return Alnum(c) || c == '.' || c == '_' || c == '-'; }
+
+}  // namespace
+
 absl::Status CheckDeviceId(absl::string_view id, absl::string_view field) {
-  const auto allowed = [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-  };
-  if (!id.empty() && id.size() <= kMaxDeviceIdLength &&
-      absl::ascii_isalnum(static_cast<unsigned char>(id.front())) &&
-      std::all_of(id.begin(), id.end(), allowed)) {
+  if (!id.empty() && id.size() <= kMaxDeviceIdLength && Alnum(id.front()) &&
+      std::all_of(id.begin(), id.end(), Allowed)) {
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat(
@@ -22,6 +25,16 @@ absl::Status CheckDeviceId(absl::string_view id, absl::string_view field) {
       id.size() > kMaxDeviceIdLength ? "...'" : "'",
       " is not a device id: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter "
       "or a digit"));
+}
+
+std::string DeviceIdFrom(absl::string_view name) {
+  std::string id;
+  for (char c : name) {
+    if (id.empty() && !Alnum(c)) continue;
+    id.push_back(Allowed(c) ? c : '-');
+    if (id.size() == kMaxDeviceIdLength) break;
+  }
+  return id;
 }
 
 }  // namespace kvmfarm

@@ -15,6 +15,8 @@
 #ifndef KVMFARM_COMMON_DEVICE_ID_H_
 #define KVMFARM_COMMON_DEVICE_ID_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
@@ -24,6 +26,11 @@ inline constexpr size_t kMaxDeviceIdLength = 128;
 
 // OK for a valid device id; INVALID_ARGUMENT naming `field` and the rule otherwise.
 absl::Status CheckDeviceId(absl::string_view id, absl::string_view field);
+
+// A valid device id made from what a device calls itself (a serial number, a host
+// name such as "(none)"): each character outside the rule becomes '-', leading
+// ones are dropped, and it is cut to the length allowed; "" when nothing is left.
+std::string DeviceIdFrom(absl::string_view name);
 
 }  // namespace kvmfarm
 

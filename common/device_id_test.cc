@@ -32,5 +32,16 @@ TEST(CheckDeviceIdTest, AnythingElseIsRefusedNamingTheField) {
   }
 }
 
+TEST(DeviceIdFromTest, WhatADeviceCallsItselfBecomesAValidId) {
+  EXPECT_EQ(DeviceIdFrom("HT7A1B2C3"), "HT7A1B2C3");
+  EXPECT_EQ(DeviceIdFrom("(none)"), "none-");
+  EXPECT_EQ(DeviceIdFrom("my phone/2"), "my-phone-2");
+  EXPECT_EQ(DeviceIdFrom("--"), "");
+  EXPECT_EQ(DeviceIdFrom(std::string(300, 'a')).size(), kMaxDeviceIdLength);
+  for (const char* name : {"(none)", "my phone/2", "caf\xc3\xa9"}) {
+    EXPECT_THAT(CheckDeviceId(DeviceIdFrom(name), "id"), IsOk()) << name;
+  }
+}
+
 }  // namespace
 }  // namespace kvmfarm

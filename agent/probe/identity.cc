@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/probe/kernel.h"
 #include "agent/probe/soc_table.h"
+#include "common/device_id.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -130,12 +131,14 @@ void ReadNames(const Sysroot& sysroot, const Properties& props, const std::strin
     if (::gethostname(buffer, sizeof(buffer) - 1) == 0) hostname = buffer;
   }
   id->set_hostname(hostname);
+  // Given with --device-id (checked at start), or made a valid id from what the
+  // device calls itself: the controller refuses anything outside the rule.
+  std::string derived = DeviceIdFrom(props.GetOr("ro.serialno"));
+  if (derived.empty()) derived = DeviceIdFrom(hostname);
   if (!device_id.empty()) {
     id->set_device_id(device_id);
-  } else if (!props.GetOr("ro.serialno").empty()) {
-    id->set_device_id(props.GetOr("ro.serialno"));
   } else {
-    id->set_device_id(hostname.empty() ? "unknown-device" : hostname);
+    id->set_device_id(derived.empty() ? "unknown-device" : derived);
   }
 }
 
