@@ -7,12 +7,15 @@
 //    `max_parallel` overall and the sweep's own max_parallel;
 //  * higher priority first, FIFO within a priority, and a waiting sweep's effective
 //    priority rises by one per `priority_aging` so nothing starves;
-//  * every try has an attempt id; infrastructure failures (unreachable, busy,
-//    deadline, crash) are retried on the same device with exponential backoff up to
-//    `retry_budget` attempts, and reported to the fleet (towards quarantine); the
+//  * every try has an attempt id; infrastructure failures (unreachable, deadline,
+//    crash) are retried on the same device with exponential backoff up to
+//    `retry_budget` attempts, and reported to the fleet (towards quarantine); an
+//    agent busy with another job is asked again without spending a try; the
 //    agent's refusal of a request (as the agent client marks it: agent_error.h)
 //    fails the task at once; a failed measurement is a result, not a retry;
-//  * every state change is written to the store before it is acted on. After a
+//  * every state change is written to the store before it is acted on or
+//    announced; one the store refuses (a full disk) is neither, and is written
+//    again later (see CommitTaskLocked and unapplied_). After a
 //    restart, Resume() picks up every unfinished sweep; an attempt that was in flight
 //    is cancelled on its agent (a stream can't be rejoined) and dispatched again,
 //    and a late result of an old attempt is recognised by its attempt id and dropped.
