@@ -30,7 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/flags.h"
-#include "common/subprocess.h"
+#include "common/testing/server_process.h"
 #include "common/testing/wait_for.h"
 #include "farm/v1/controller.grpc.pb.h"
 
@@ -98,29 +98,17 @@ int Run(const std::string& controller_binary) {
                 << addresses[i] << "\" }\n";
     }
   }
-  ProcessSpec spec;
-  spec.argv = {controller_binary,
-               "--listen=127.0.0.1:0",
-               "--db=" + dir + "/farm.db",
-               "--inventory=" + dir + "/fleet.textproto",
-               "--port-file=" + dir + "/port",
-               "--heartbeat-interval=" + absl::FormatDuration(interval)};
-  absl::StatusOr<std::unique_ptr<Subprocess>> controller = Subprocess::Start(spec);
-  if (!controller.ok()) {
-    std::fprintf(stderr, "cannot start farm-controller: %s\n",
-                 controller.status().ToString().c_str());
+  testing::ServerProcess controller(
+      controller_binary, "farm-controller",
+      {"--db=" + dir + "/farm.db", "--inventory=" + dir + "/fleet.textproto",
+       "--heartbeat-interval=" + absl::FormatDuration(interval)});
+  const std::string address = controller.WaitUntilListening();
+  if (address.empty()) {
+    std::fprintf(stderr, "farm-controller did not start:\n%s", controller.Log().c_str());
     return 1;
   }
-  std::string port;
-  testing::WaitFor(
-      [&] {
-        std::ifstream in(dir + "/port");
-        std::getline(in, port);
-        return !port.empty();
-      },
-      absl::Seconds(10), absl::Milliseconds(20));
   auto stub = farm::v1::ControllerService::NewStub(
-      grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   std::printf(
       "farm-controller --heartbeat-interval=%s, inventory of %d devices whose agents %s "
       "(%s ... %s)\n",
@@ -156,8 +144,8 @@ int Run(const std::string& controller_binary) {
       status = 1;
     }
   }
-  (*controller)->Kill();
-  (*controller)->Wait();
+  controller.process().Kill();
+  controller.process().Wait();
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
   return status;

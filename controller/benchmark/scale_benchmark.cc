@@ -34,8 +34,7 @@
 #include "agent/probe/probe.h"
 #include "common/clock.h"
 #include "common/flags.h"
-#include "common/subprocess.h"
-#include "common/testing/wait_for.h"
+#include "common/testing/server_process.h"
 #include "controller/fleet/fleet.h"
 #include "controller/matrix/matrix.h"
 #include "controller/scheduler/scheduler.h"
@@ -116,24 +115,14 @@ void HeartbeatPhase(const std::string& controller_binary, int devices, int secon
     std::fprintf(stderr, "cannot create %s: %s\n", dir.c_str(), error.message().c_str());
     return;
   }
-  ProcessSpec spec;
-  spec.argv = {controller_binary, "--listen",    "127.0.0.1:0", "--db",
-               dir + "/farm.db",  "--port-file", dir + "/port", "--heartbeat-interval=10s"};
-  absl::StatusOr<std::unique_ptr<Subprocess>> controller = Subprocess::Start(spec);
-  if (!controller.ok()) {
-    std::fprintf(stderr, "cannot start farm-controller: %s\n",
-                 controller.status().ToString().c_str());
+  testing::ServerProcess controller(controller_binary, "farm-controller",
+                                    {"--db", dir + "/farm.db", "--heartbeat-interval=10s"});
+  const std::string address = controller.WaitUntilListening();
+  if (address.empty()) {
+    std::fprintf(stderr, "farm-controller did not start:\n%s", controller.Log().c_str());
     return;
   }
-  std::string port;
-  testing::WaitFor(
-      [&] {
-        std::ifstream in(dir + "/port");
-        std::getline(in, port);
-        return !port.empty();
-      },
-      absl::Seconds(10), absl::Milliseconds(20));
-  auto channel = grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto stub = farm::v1::ControllerService::NewStub(channel);
   std::vector<std::string> sessions(devices);
   const farm::v1::KvmCapability capability = HostCapability();
@@ -154,7 +143,7 @@ void HeartbeatPhase(const std::string& controller_binary, int devices, int secon
 
   // Each simulated agent heartbeats every 10 s: devices/10 per second, spread evenly.
   const double rate = devices / 10.0;
-  const double cpu_before = CpuSeconds((*controller)->pid());
+  const double cpu_before = CpuSeconds(controller.process().pid());
   const absl::Time start = absl::Now();
   int64_t sent = 0, ok = 0;
   while (absl::Now() - start < absl::Seconds(seconds)) {
@@ -171,14 +160,14 @@ void HeartbeatPhase(const std::string& controller_binary, int devices, int secon
     absl::SleepFor(absl::Milliseconds(5));
   }
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-  const double cpu = CpuSeconds((*controller)->pid()) - cpu_before;
+  const double cpu = CpuSeconds(controller.process().pid()) - cpu_before;
   std::printf("heartbeats handled per second: %.0f (%lld accepted of %lld sent, %d devices)\n",
               ok / elapsed, static_cast<long long>(ok), static_cast<long long>(sent), devices);
   std::printf("controller CPU while handling them: %.1f %% of one core\n", 100 * cpu / elapsed);
   std::printf("controller RSS with %d devices: %lld MiB\n", devices,
-              static_cast<long long>(RssKb((*controller)->pid()) / 1024));
-  (*controller)->Kill();
-  (*controller)->Wait();
+              static_cast<long long>(RssKb(controller.process().pid()) / 1024));
+  controller.process().Kill();
+  controller.process().Wait();
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
 }
