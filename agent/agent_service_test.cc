@@ -5,12 +5,12 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/statvfs.h>
 
-#include <atomic>
 #include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "agent/testing/probe_gate.h"
 #include "common/grpc_server.h"
 #include "common/testing/run_binary.h"
 #include "common/testing/wait_for.h"
@@ -76,25 +76,13 @@ class ServedAgent {
 };
 
 // The fixture's probe, held until the test releases it; counts its runs.
-class HeldProbe {
+class HeldProbe : public testing::ProbeGate {
  public:
   explicit HeldProbe(AgentConfig* config) {
     config->run_probe = [this](const probe::ProbeOptions& options) {
-      started_.fetch_add(1);
-      release_.WaitForNotification();
-      absl::StatusOr<farm::v1::KvmCapability> capability = probe::RunProbe(options);
-      finished_.fetch_add(1);
-      return capability;
+      return Run([&] { return probe::RunProbe(options); });
     };
   }
-  void Release() { release_.Notify(); }
-  int started() const { return started_.load(); }
-  int finished() const { return finished_.load(); }
-
- private:
-  absl::Notification release_;
-  std::atomic<int> started_{0};
-  std::atomic<int> finished_{0};
 };
 
 // Refresh calls in flight on the client's callback API (no thread each).

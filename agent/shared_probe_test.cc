@@ -3,7 +3,7 @@
 #include <atomic>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
+#include "agent/testing/probe_gate.h"
 #include "common/testing/wait_for.h"
 #include "gtest/gtest.h"
 
@@ -12,30 +12,16 @@ namespace {
 
 using testing::WaitFor;
 
-// A probe that waits for the test to let it end, counting its runs.
-class GatedProbe {
- public:
-  SharedProbe::Result operator()() {
-    started_.fetch_add(1);
-    release_.WaitForNotification();
-    farm::v1::KvmCapability capability;
-    capability.mutable_device()->set_device_id("probed");
-    finished_.fetch_add(1);
-    return capability;
-  }
-  void Release() { release_.Notify(); }
-  int started() const { return started_.load(); }
-  int finished() const { return finished_.load(); }
-
- private:
-  absl::Notification release_;
-  std::atomic<int> started_{0};
-  std::atomic<int> finished_{0};
-};
+// What the held probe finds.
+SharedProbe::Result Probed() {
+  farm::v1::KvmCapability capability;
+  capability.mutable_device()->set_device_id("probed");
+  return capability;
+}
 
 TEST(SharedProbeTest, ConcurrentCallersShareOneProbe) {
-  GatedProbe gated;
-  SharedProbe probe([&] { return gated(); });
+  testing::ProbeGate gated;
+  SharedProbe probe([&] { return gated.Run(Probed); });
   std::atomic<int> answered{0};
   for (int i = 0; i < 100; ++i) {
     probe.Join([&](const SharedProbe::Result& result) {
@@ -50,9 +36,9 @@ TEST(SharedProbeTest, ConcurrentCallersShareOneProbe) {
 }
 
 TEST(SharedProbeTest, ACallerAfterTheProbeEndedStartsANewOne) {
-  GatedProbe gated;
+  testing::ProbeGate gated;
   gated.Release();
-  SharedProbe probe([&] { return gated(); });
+  SharedProbe probe([&] { return gated.Run(Probed); });
   std::atomic<int> answered{0};
   probe.Join([&](const SharedProbe::Result&) { answered.fetch_add(1); });
   ASSERT_TRUE(WaitFor([&] { return answered.load() == 1; }));
@@ -64,8 +50,8 @@ TEST(SharedProbeTest, ACallerAfterTheProbeEndedStartsANewOne) {
 // The probe in flight can't be interrupted: it ends once, unheard, and no caller
 // that left starts another.
 TEST(SharedProbeTest, CallersThatLeftGetNothingAndStartNoFurtherProbe) {
-  GatedProbe gated;
-  SharedProbe probe([&] { return gated(); });
+  testing::ProbeGate gated;
+  SharedProbe probe([&] { return gated.Run(Probed); });
   std::atomic<int> answered{0};
   std::vector<SharedProbe::Ticket> tickets;
   tickets.push_back(probe.Join([&](const SharedProbe::Result&) { answered.fetch_add(1); }));
