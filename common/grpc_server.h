@@ -8,9 +8,12 @@
 //    and then a second server on the same port starts "successfully" and silently
 //    takes half the traffic. Here it fails with a clear error instead.
 //  * The standard health service (grpc.health.v1.Health) and server reflection, both
-//    v1 (grpc.reflection.v1, common/reflection_v1.h) and v1alpha (gRPC's library),
-//    are registered explicitly, so grpcurl-style tools and other languages' clients,
-//    old and new, can talk to any kvmfarm server.
+//    v1 and v1alpha (common/reflection_v1.h, one implementation), are registered
+//    explicitly, so grpcurl-style tools and other languages' clients, old and new,
+//    can talk to any kvmfarm server. Health answers anyone (load balancers probe
+//    it); reflection answers whom `authorize` allows.
+//  * TLS when given credentials (common/tls/tls_credentials.h); plaintext only when
+//    not, which the binaries allow on loopback with --insecure alone.
 //  * The port actually bound is reported (and optionally written to a file), so
 //    tests and scripts can listen on port 0 and let the OS choose.
 //
@@ -29,6 +32,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +55,11 @@ struct GrpcServerOptions {
   // at once with RESOURCE_EXHAUSTED rather than starting a thread. Callback methods
   // don't count: a call waiting on one holds no thread. 0 = no limit.
   int max_threads = 0;
+  // How the server authenticates; nullptr = plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  // If set, checks every reflection stream (with its method path) before it is
+  // served: reflection describes the whole API, so it is not for anyone.
+  std::function<grpc::Status(const grpc::ServerContext&, const char* method)> authorize;
 };
 
 // A running gRPC server.

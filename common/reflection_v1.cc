@@ -92,18 +92,40 @@ absl::Status SendFile(absl::StatusOr<const FileDescriptor*> file,
   return absl::OkStatus();
 }
 
-// Serves ServerReflectionV1Service on the server of the builder that holds it.
-// ServerBuilderPlugin is the hook that sees the server's registered service names
-// (as grpc's own v1alpha plugin does): InitServer runs after every service is
-// registered, Finish after the server (and its health service) started.
+// The same service under v1alpha's name: the two protocols' messages are the same
+// on the wire, so older clients (grpcurl before 1.8.8, gRPC's own tools of 1.51)
+// get kvmfarm's implementation, checked like every other call, not gRPC's
+// library's, which no authorization check could reach.
+class ReflectionV1AlphaService final : public grpc::Service {
+ public:
+  explicit ReflectionV1AlphaService(ServerReflectionV1Service* v1) {
+    AddMethod(new grpc::internal::RpcServiceMethod(
+        kReflectionV1AlphaMethod, grpc::internal::RpcMethod::BIDI_STREAMING,
+        new grpc::internal::BidiStreamingHandler<ServerReflectionV1Service,
+                                                 ServerReflectionRequest,
+                                                 ServerReflectionResponse>(
+            [](ServerReflectionV1Service* service, grpc::ServerContext* context,
+               grpc::ServerReaderWriter<ServerReflectionResponse, ServerReflectionRequest>*
+                   stream) { return service->Serve(context, stream, kReflectionV1AlphaMethod); },
+            v1)));
+  }
+};
+
+// Serves ServerReflectionV1Service (under both names) on the server of the builder
+// that holds it. ServerBuilderPlugin is the hook that sees the server's registered
+// service names: InitServer runs after every service is registered, Finish after
+// the server (and its health service) started.
 class ReflectionV1Plugin final : public grpc::ServerBuilderPlugin {
  public:
+  explicit ReflectionV1Plugin(ServerReflectionV1Service::Authorize authorize)
+      : service_(std::make_shared<ServerReflectionV1Service>(std::move(authorize))),
+        v1alpha_(std::make_shared<ReflectionV1AlphaService>(service_.get())) {}
+
   std::string name() override { return "kvmfarm_reflection_v1"; }
 
   void InitServer(grpc::ServerInitializer* initializer) override {
-    if (!initializer->RegisterService(service_)) {
-      FARM_LOG(ERROR) << "grpc.reflection.v1.ServerReflection is registered twice; "
-                         "kvmfarm's is not served";
+    if (!initializer->RegisterService(service_) || !initializer->RegisterService(v1alpha_)) {
+      FARM_LOG(ERROR) << "server reflection is registered twice; kvmfarm's is not served";
     }
   }
 
@@ -117,24 +139,29 @@ class ReflectionV1Plugin final : public grpc::ServerBuilderPlugin {
   bool has_sync_methods() const override { return true; }
 
  private:
-  std::shared_ptr<ServerReflectionV1Service> service_ =
-      std::make_shared<ServerReflectionV1Service>();
+  std::shared_ptr<ServerReflectionV1Service> service_;
+  std::shared_ptr<ReflectionV1AlphaService> v1alpha_;
 };
 
-// ServerBuilder's public way to add a plugin to one builder (the v1alpha plugin is
-// added process-wide instead, through an internal factory list).
+// ServerBuilder's public way to add a plugin to one builder.
 class ReflectionV1Option final : public grpc::ServerBuilderOption {
  public:
+  explicit ReflectionV1Option(ServerReflectionV1Service::Authorize authorize)
+      : authorize_(std::move(authorize)) {}
   void UpdateArguments(grpc::ChannelArguments*) override {}
   void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
-    plugins->push_back(std::make_unique<ReflectionV1Plugin>());
+    plugins->push_back(std::make_unique<ReflectionV1Plugin>(authorize_));
   }
+
+ private:
+  ServerReflectionV1Service::Authorize authorize_;
 };
 
 }  // namespace
 
-void AddServerReflectionV1(grpc::ServerBuilder* builder) {
-  builder->SetOption(std::make_unique<ReflectionV1Option>());
+void AddServerReflectionV1(grpc::ServerBuilder* builder,
+                           ServerReflectionV1Service::Authorize authorize) {
+  builder->SetOption(std::make_unique<ReflectionV1Option>(std::move(authorize)));
 }
 
 void ServerReflectionV1Service::SetServiceNames(std::vector<std::string> names) {
@@ -143,8 +170,19 @@ void ServerReflectionV1Service::SetServiceNames(std::vector<std::string> names) 
 }
 
 grpc::Status ServerReflectionV1Service::ServerReflectionInfo(
-    grpc::ServerContext*,
+    grpc::ServerContext* context,
     grpc::ServerReaderWriter<ServerReflectionResponse, ServerReflectionRequest>* stream) {
+  return Serve(context, stream, kReflectionV1Method);
+}
+
+grpc::Status ServerReflectionV1Service::Serve(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<ServerReflectionResponse, ServerReflectionRequest>* stream,
+    const char* method) {
+  if (authorize_) {
+    grpc::Status allowed = authorize_(*context, method);
+    if (!allowed.ok()) return allowed;
+  }
   SentFiles sent;
   ServerReflectionRequest request;
   while (stream->Read(&request)) {

@@ -4,8 +4,10 @@
 //
 // gRPC server reflection v1 (grpc.reflection.v1.ServerReflection), which Debian's
 // libgrpc++_reflection 1.51 lacks: it serves only the older v1alpha, while clients
-// built on newer gRPC ask for v1. GrpcServer (common/grpc_server.h) serves both on
-// every kvmfarm server; nothing else needs this header.
+// built on newer gRPC ask for v1. This one implementation serves both names (their
+// messages are the same on the wire), so one authorization check covers both.
+// GrpcServer (common/grpc_server.h) serves it on every kvmfarm server; nothing else
+// needs this header.
 //
 // The answers come from the process's generated descriptor pool, i.e. every .proto
 // compiled into the binary, and follow grpc.reflection.v1:
@@ -29,6 +31,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,14 +43,30 @@
 
 namespace kvmfarm {
 
-// Registers a ServerReflectionV1Service on the server `builder` builds and tells it,
+inline constexpr char kReflectionV1Method[] =
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+inline constexpr char kReflectionV1AlphaMethod[] =
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+
+class ServerReflectionV1Service;
+
+// Registers a ServerReflectionV1Service on the server `builder` builds, under both
+// grpc.reflection.v1 and v1alpha (the same messages on the wire), and tells it,
 // once the server has started, the names of every service registered by then.
-void AddServerReflectionV1(grpc::ServerBuilder* builder);
+// With `authorize` set, each stream is first checked by it (with its method path)
+// and ends with its status when that isn't OK.
+void AddServerReflectionV1(
+    grpc::ServerBuilder* builder,
+    std::function<grpc::Status(const grpc::ServerContext&, const char* method)> authorize = {});
 
 // The grpc.reflection.v1 service over the generated descriptor pool. Register it
 // through AddServerReflectionV1, which knows the server's service names.
 class ServerReflectionV1Service final : public grpc::reflection::v1::ServerReflection::Service {
  public:
+  using Authorize = std::function<grpc::Status(const grpc::ServerContext&, const char* method)>;
+  explicit ServerReflectionV1Service(Authorize authorize = {})
+      : authorize_(std::move(authorize)) {}
+
   // The names list_services answers with, in this order. Until set, list_services
   // is UNAVAILABLE: the server has not finished starting.
   void SetServiceNames(std::vector<std::string> names);
@@ -56,6 +75,13 @@ class ServerReflectionV1Service final : public grpc::reflection::v1::ServerRefle
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<grpc::reflection::v1::ServerReflectionResponse,
                                grpc::reflection::v1::ServerReflectionRequest>* stream) override;
+
+  // One stream of either protocol, `method` being its path.
+  grpc::Status Serve(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<grpc::reflection::v1::ServerReflectionResponse,
+                               grpc::reflection::v1::ServerReflectionRequest>* stream,
+      const char* method);
 
  private:
   // The names of the files already sent on one stream.
@@ -69,6 +95,7 @@ class ServerReflectionV1Service final : public grpc::reflection::v1::ServerRefle
                           grpc::reflection::v1::ServerReflectionResponse* response);
   absl::Status ListServices(grpc::reflection::v1::ListServiceResponse* response);
 
+  const Authorize authorize_;
   absl::Mutex mu_;
   std::vector<std::string> service_names_ ABSL_GUARDED_BY(mu_);
 };
