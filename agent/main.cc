@@ -25,6 +25,7 @@
 #include "common/device_id.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
+#include "common/tls/tls_flags.h"
 #include "common/ip_address.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -194,13 +195,31 @@ absl::Status CheckEndpointFlags() {
   return absl::OkStatus();
 }
 
+// The device id to serve as: with TLS, the one the certificate names (a different
+// --device-id is refused: the controller would refuse it at registration).
+absl::StatusOr<std::string> DeviceIdFor(const Security& security, const std::string& flag) {
+  if (!security.tls()) return flag;
+  const SpiffeId& me = *security.identity;
+  if (me.kind != SpiffeId::Kind::kDevice) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tls_cert names ", me.ToString(), ": an agent needs a device certificate "
+        "(tools/pki/pki.sh device LAB_DIR DEVICE_ID)"));
+  }
+  if (!flag.empty() && flag != me.name) {
+    return absl::InvalidArgumentError(absl::StrCat("--device-id ", flag, " but --tls_cert is ",
+                                                   me.ToString(), ": they must agree"));
+  }
+  return me.name;
+}
+
 // With --controller: the registrar (not started yet) that registers this agent, at
 // the address the controller should dial, and keeps heartbeating; nullptr without.
-std::unique_ptr<Registrar> MakeRegistrar(AgentServiceImpl* service,
+std::unique_ptr<Registrar> MakeRegistrar(AgentServiceImpl* service, const Security& security,
                                          const std::string& listening_at) {
   if (absl::GetFlag(FLAGS_controller).empty()) return nullptr;
   RegistrarOptions options;
   options.controller_address = absl::GetFlag(FLAGS_controller);
+  options.credentials = ChannelCredentialsFor(security, SpiffeId::Kind::kController);
   const std::string advertise =
       !absl::GetFlag(FLAGS_advertise).empty() ? absl::GetFlag(FLAGS_advertise) : listening_at;
   return std::make_unique<Registrar>(
@@ -219,13 +238,16 @@ std::unique_ptr<Registrar> MakeRegistrar(AgentServiceImpl* service,
       [service] { return service->CurrentJob(); });
 }
 
-void LogServing(const AgentConfig& config, const std::string& address) {
+void LogServing(const AgentConfig& config, const Security& security, const std::string& address) {
   FARM_LOG(INFO) << "guest images: " << config.vm.image_dir << ", work directory "
                  << config.vm.work_dir;
   FARM_LOG(INFO) << "farm-workload: "
                  << (config.native.workload_binary.empty() ? "not found (RunBenchmark refused)"
                                                            : config.native.workload_binary);
   FARM_LOG(INFO) << "farm-agent serving on " << address
+                 << (security.tls() ? absl::StrCat(" (mutual TLS as ", security.identity->ToString(),
+                                                   ", for the lab's controllers only)")
+                                    : std::string(" (plaintext loopback, --insecure)"))
                  << (config.probe.sysroot != "/"
                          ? absl::StrCat(" (fixture ", config.probe.sysroot, ")")
                          : "");
@@ -236,10 +258,12 @@ void LogServing(const AgentConfig& config, const std::string& address) {
 absl::Status Serve() {
   BlockShutdownSignals();
   RETURN_IF_ERROR(CheckEndpointFlags());
+  ASSIGN_OR_RETURN(const Security security, ServerSecurityFromFlags(absl::GetFlag(FLAGS_listen)));
   const AgentPaths paths = PathsFromFlags();
   ASSIGN_OR_RETURN(const OwnDirs dirs, ClaimOwnDirs(paths.work_dir));
   AgentConfig config;
   config.probe = ProbeOptionsFromFlags();
+  ASSIGN_OR_RETURN(config.probe.device_id, DeviceIdFor(security, config.probe.device_id));
   config.native.workload_binary = paths.farm_workload;
   config.native.work_dir = dirs.work->path();
   config.vm = VmOptions(paths, dirs);
@@ -250,8 +274,12 @@ absl::Status Serve() {
   options.port_file = FromUserDir(absl::GetFlag(FLAGS_port_file));
   options.services = {&service};
   options.max_threads = kAgentServerThreads;
+  // Only the lab's controllers get past the handshake: no RPC of an agent is for
+  // anyone else.
+  options.credentials =
+      ServerCredentialsFor(security, ClientCertificates::kRequire, SpiffeId::Kind::kController);
   ASSIGN_OR_RETURN(std::unique_ptr<GrpcServer> server, GrpcServer::Start(options));
-  std::unique_ptr<Registrar> registrar = MakeRegistrar(&service, server->address());
+  std::unique_ptr<Registrar> registrar = MakeRegistrar(&service, security, server->address());
   // The boot check takes the job slot before the agent registers, so the controller
   // hears it is busy with its own check and waits, and hears at once when it ends.
   if (absl::GetFlag(FLAGS_background_boot_check)) {
@@ -260,7 +288,7 @@ absl::Status Serve() {
     });
   }
   if (registrar) registrar->Start();
-  LogServing(config, server->address());
+  LogServing(config, security, server->address());
   const int signal = WaitForShutdownSignal();
   FARM_LOG(INFO) << "signal " << signal << ": shutting down";
   // gRPC 1.51 holds a graceful shutdown until its deadline while any client keeps
@@ -293,8 +321,12 @@ int main(int argc, char** argv) {
       "                                probe a captured device tree instead\n"
       "  farm-agent --probe --boot-check\n"
       "                                also boot a real guest under KVM for the verdict\n"
-      "  farm-agent --listen 127.0.0.1:7420\n"
-      "                                serve gRPC (health, reflection v1 and v1alpha)\n\n"
+      "  farm-agent --listen 127.0.0.1:7420 --tls_ca lab/ca.crt \\\n"
+      "      --tls_cert lab/device-ID.crt --tls_key lab/device-ID.key --controller HOST:7421\n"
+      "                                serve gRPC over mutual TLS to the lab's controllers\n"
+      "                                only, and register with the controller as device ID\n"
+      "  farm-agent --listen 127.0.0.1:7420 --insecure\n"
+      "                                plaintext, for loopback tests only\n\n"
       "Flag names take dashes or underscores: --device-id and --device_id are the same.");
   kvmfarm::ParseFlagsOnly(argc, argv, "farm-agent");
   return absl::GetFlag(FLAGS_probe) ? kvmfarm::RunProbeOnce() : kvmfarm::ServeOrExplain();

@@ -10,7 +10,10 @@
 #ifndef KVMFARM_AGENT_REGISTRAR_H_
 #define KVMFARM_AGENT_REGISTRAR_H_
 
+#include <grpcpp/security/credentials.h>
+
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -24,6 +27,8 @@ namespace kvmfarm {
 
 struct RegistrarOptions {
   std::string controller_address;
+  // How the channel to the controller is secured; nullptr = plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   absl::Duration min_backoff = absl::Milliseconds(500);
   absl::Duration max_backoff = absl::Seconds(30);
   absl::Duration rpc_deadline = absl::Seconds(5);

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/comparison/sweep_comparison.h"
 #include "controller/matrix/matrix.h"
@@ -125,52 +126,85 @@ absl::StatusOr<farm::v1::ListSweepsResponse> ControllerServiceImpl::SweepsPage(
   return response;
 }
 
-grpc::Status ControllerServiceImpl::RegisterAgent(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::Authorize(const grpc::ServerContext& context,
+                                              absl::string_view method, auth::Caller* caller) {
+  absl::StatusOr<auth::Caller> allowed =
+      authorizer_->Authorize(context, auth::ControllerMethod(method));
+  if (!allowed.ok()) {
+    FARM_LOG(WARNING) << method << " refused: " << allowed.status().message();
+    return ToGrpcStatus(allowed.status());
+  }
+  if (caller != nullptr) *caller = *std::move(allowed);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::RegisterAgent(grpc::ServerContext* context,
                                                   const farm::v1::RegisterAgentRequest* request,
                                                   farm::v1::RegisterAgentResponse* response) {
+  auth::Caller caller;
+  if (grpc::Status denied = Authorize(*context, "RegisterAgent", &caller); !denied.ok()) return denied;
+  if (caller.kind == auth::Caller::Kind::kDevice &&
+      caller.name != request->identity().device_id()) {
+    return ToGrpcStatus(fleet_->RefuseImpersonation(request->identity().device_id(),
+                                                    caller.Audit(), "RegisterAgent"));
+  }
   return ReplyWith(fleet_->Register(*request), response);
 }
 
-grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                               const farm::v1::HeartbeatRequest* request,
                                               farm::v1::HeartbeatResponse* response) {
+  auth::Caller caller;
+  if (grpc::Status denied = Authorize(*context, "Heartbeat", &caller); !denied.ok()) return denied;
   if (request->device_id().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("device_id is required"));
+  }
+  if (caller.kind == auth::Caller::Kind::kDevice && caller.name != request->device_id()) {
+    return ToGrpcStatus(absl::PermissionDeniedError(absl::StrCat(
+        caller.Audit(), " may not heartbeat for device ", request->device_id())));
   }
   return ReplyWith(fleet_->Heartbeat(*request), response);
 }
 
-grpc::Status ControllerServiceImpl::ListDevices(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::ListDevices(grpc::ServerContext* context,
                                                 const farm::v1::ListDevicesRequest* request,
                                                 farm::v1::ListDevicesResponse* response) {
+  if (grpc::Status denied = Authorize(*context, "ListDevices"); !denied.ok()) return denied;
   return ReplyWith(DevicesPage(*request), response);
 }
 
-grpc::Status ControllerServiceImpl::SetDeviceState(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::SetDeviceState(grpc::ServerContext* context,
                                                    const farm::v1::SetDeviceStateRequest* request,
                                                    farm::v1::SetDeviceStateResponse* response) {
+  auth::Caller caller;
+  if (grpc::Status denied = Authorize(*context, "SetDeviceState", &caller); !denied.ok()) return denied;
   if (request->device_id().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("device_id is required"));
   }
-  return ReplyWith(fleet_->SetHealth(request->device_id(), request->health(), request->reason()),
+  return ReplyWith(fleet_->SetHealth(request->device_id(), request->health(), request->reason(),
+                                     caller.Audit()),
                    response->mutable_device());
 }
 
 grpc::Status ControllerServiceImpl::GetDeviceHistory(
-    grpc::ServerContext*, const farm::v1::GetDeviceHistoryRequest* request,
+    grpc::ServerContext* context, const farm::v1::GetDeviceHistoryRequest* request,
     farm::v1::GetDeviceHistoryResponse* response) {
+  if (grpc::Status denied = Authorize(*context, "GetDeviceHistory"); !denied.ok()) return denied;
   return ReplyWith(HistoryPage(*request), response);
 }
 
-grpc::Status ControllerServiceImpl::StartSweep(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::StartSweep(grpc::ServerContext* context,
                                                const farm::v1::StartSweepRequest* request,
                                                farm::v1::StartSweepResponse* response) {
-  return ReplyWith(scheduler_->StartSweep(*request), response->mutable_sweep());
+  auth::Caller caller;
+  if (grpc::Status denied = Authorize(*context, "StartSweep", &caller); !denied.ok()) return denied;
+  return ReplyWith(scheduler_->StartSweep(*request, caller.Audit()), response->mutable_sweep());
 }
 
-grpc::Status ControllerServiceImpl::GetSweep(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::GetSweep(grpc::ServerContext* context,
                                              const farm::v1::GetSweepRequest* request,
                                              farm::v1::GetSweepResponse* response) {
+  if (grpc::Status denied = Authorize(*context, "GetSweep"); !denied.ok()) return denied;
   return ReplyWith(scheduler_->GetSweep(request->sweep_id(), request->include_results()),
                    response->mutable_sweep());
 }
@@ -178,6 +212,7 @@ grpc::Status ControllerServiceImpl::GetSweep(grpc::ServerContext*,
 grpc::Status ControllerServiceImpl::WatchSweep(
     grpc::ServerContext* context, const farm::v1::WatchSweepRequest* request,
     grpc::ServerWriter<farm::v1::WatchSweepResponse>* writer) {
+  if (grpc::Status denied = Authorize(*context, "WatchSweep"); !denied.ok()) return denied;
   // Events queue up here and are written from this thread: the scheduler never
   // waits for a slow client.
   absl::Mutex mu;
@@ -220,25 +255,29 @@ grpc::Status ControllerServiceImpl::WatchSweep(
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::CancelSweep(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::CancelSweep(grpc::ServerContext* context,
                                                 const farm::v1::CancelSweepRequest* request,
                                                 farm::v1::CancelSweepResponse* response) {
+  auth::Caller caller;
+  if (grpc::Status denied = Authorize(*context, "CancelSweep", &caller); !denied.ok()) return denied;
   if (request->sweep_id().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("sweep_id is required"));
   }
-  return ReplyWith(scheduler_->CancelSweep(request->sweep_id(), request->reason()),
+  return ReplyWith(scheduler_->CancelSweep(request->sweep_id(), request->reason(), caller.Audit()),
                    response->mutable_sweep());
 }
 
-grpc::Status ControllerServiceImpl::ListSweeps(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::ListSweeps(grpc::ServerContext* context,
                                                const farm::v1::ListSweepsRequest* request,
                                                farm::v1::ListSweepsResponse* response) {
+  if (grpc::Status denied = Authorize(*context, "ListSweeps"); !denied.ok()) return denied;
   return ReplyWith(SweepsPage(*request), response);
 }
 
-grpc::Status ControllerServiceImpl::GetMatrix(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::GetMatrix(grpc::ServerContext* context,
                                               const farm::v1::GetMatrixRequest* request,
                                               farm::v1::GetMatrixResponse* response) {
+  if (grpc::Status denied = Authorize(*context, "GetMatrix"); !denied.ok()) return denied;
   if (absl::Status bad = CheckSelector(request->filter(), "filter"); !bad.ok()) {
     return ToGrpcStatus(bad);
   }
@@ -255,9 +294,10 @@ grpc::Status ControllerServiceImpl::GetMatrix(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::CompareSweeps(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::CompareSweeps(grpc::ServerContext* context,
                                                   const farm::v1::CompareSweepsRequest* request,
                                                   farm::v1::CompareSweepsResponse* response) {
+  if (grpc::Status denied = Authorize(*context, "CompareSweeps"); !denied.ok()) return denied;
   absl::StatusOr<comparison::SweepComparison> compared = comparison::CompareStoredSweeps(
       *store_, request->sweep_a(), request->sweep_b(),
       request->has_threshold_percent() ? absl::make_optional(request->threshold_percent())
@@ -270,9 +310,10 @@ grpc::Status ControllerServiceImpl::CompareSweeps(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::GetTaskLogs(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::GetTaskLogs(grpc::ServerContext* context,
                                                 const farm::v1::GetTaskLogsRequest* request,
                                                 farm::v1::GetTaskLogsResponse* response) {
+  if (grpc::Status denied = Authorize(*context, "GetTaskLogs"); !denied.ok()) return denied;
   return ReplyWith(task_logs::TaskLogs(*store_, request->task_id()), response);
 }
 

@@ -4,7 +4,9 @@
 //
 // farm.v1.ControllerService, a thin layer over the domain libraries (the fleet,
 // the scheduler, the matrix, sweep comparison, task logs): requests become calls,
-// errors become gRPC statuses naming the field.
+// errors become gRPC statuses naming the field. Every handler first asks the
+// authorizer whether the caller may call it; an agent may register and heartbeat
+// only as the device its certificate names.
 //
 // Example:
 //
@@ -13,6 +15,7 @@
 #ifndef KVMFARM_CONTROLLER_CONTROLLER_SERVICE_H_
 #define KVMFARM_CONTROLLER_CONTROLLER_SERVICE_H_
 
+#include "controller/auth/authorizer.h"
 #include "controller/fleet/fleet.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/store.h"
@@ -23,9 +26,14 @@ namespace kvmfarm {
 
 class ControllerServiceImpl final : public farm::v1::ControllerService::Service {
  public:
+  // Every call is first checked by `authorizer` (controller/auth/authorizer.h).
   ControllerServiceImpl(fleet::Fleet* fleet, store::Store* store, scheduler::Scheduler* scheduler,
-                        store::SummaryCache* summaries)
-      : fleet_(fleet), store_(store), scheduler_(scheduler), summaries_(summaries) {}
+                        store::SummaryCache* summaries, auth::Authorizer* authorizer)
+      : fleet_(fleet),
+        store_(store),
+        scheduler_(scheduler),
+        summaries_(summaries),
+        authorizer_(authorizer) {}
 
   grpc::Status RegisterAgent(grpc::ServerContext* context,
                              const farm::v1::RegisterAgentRequest* request,
@@ -62,6 +70,11 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
                            farm::v1::GetTaskLogsResponse* response) override;
 
  private:
+  // OK when the caller may call ControllerService `method` (and then `caller` is
+  // who it is); the refusal, logged without any credential, otherwise.
+  grpc::Status Authorize(const grpc::ServerContext& context, absl::string_view method,
+                         auth::Caller* caller = nullptr);
+
   // One page of each list; INVALID_ARGUMENT for a bad filter or page_token.
   absl::StatusOr<farm::v1::ListDevicesResponse> DevicesPage(
       const farm::v1::ListDevicesRequest& request);
@@ -74,6 +87,7 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
   store::Store* const store_;
   scheduler::Scheduler* const scheduler_;
   store::SummaryCache* const summaries_;
+  auth::Authorizer* const authorizer_;
 };
 
 }  // namespace kvmfarm

@@ -38,8 +38,12 @@ class ControllerServiceTest : public ::testing::Test {
     scheduler_ = std::make_unique<scheduler::Scheduler>(
         store_.get(), fleet_.get(), &agents_, &clock_, options,
         [this](std::function<void()> work) { queued_.push_back(std::move(work)); });
+    // Plaintext loopback: every caller may do everything (auth has its own tests).
+    auth::Authorizer::Options anyone;
+    anyone.insecure = true;
+    authorizer_ = *auth::Authorizer::Create(anyone);
     service_ = std::make_unique<ControllerServiceImpl>(fleet_.get(), store_.get(), scheduler_.get(),
-                                                       summaries_.get());
+                                                       summaries_.get(), authorizer_.get());
   }
 
   void Register(const std::string& id) {
@@ -79,6 +83,7 @@ class ControllerServiceTest : public ::testing::Test {
   std::unique_ptr<store::SummaryCache> summaries_;
   std::vector<std::function<void()>> queued_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
+  std::unique_ptr<auth::Authorizer> authorizer_;
   std::unique_ptr<ControllerServiceImpl> service_;
 };
 

@@ -16,8 +16,11 @@
 #include "common/clock.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
+#include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/tls/tls_flags.h"
+#include "controller/auth/authorizer.h"
 #include "controller/controller_service.h"
 #include "controller/fleet/fleet.h"
 #include "controller/fleet/health_pings.h"
@@ -38,6 +41,10 @@ ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
           "How often agents heartbeat; a device is offline after 3 missed intervals.");
 ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file.");
 ABSL_FLAG(int32_t, max_parallel, 16, "Devices measured at once, across all sweeps.");
+ABSL_FLAG(std::string, access_file, "",
+          "Who may call: lines 'token NAME ROLE sha256:HEX' and 'certificate NAME ROLE' (roles "
+          "viewer, operator, admin; tools/pki/pki.sh token adds tokens). Re-read when it "
+          "changes. Without it only agents (device certificates) may call.");
 
 namespace kvmfarm {
 namespace {
@@ -65,6 +72,7 @@ struct ControllerConfig {
   std::string listen;
   std::string port_file;
   int max_parallel;
+  std::string access_file;
 };
 
 ControllerConfig ConfigFromFlags() {
@@ -76,6 +84,8 @@ ControllerConfig ConfigFromFlags() {
   config.listen = absl::GetFlag(FLAGS_listen);
   config.port_file = FromUserDir(absl::GetFlag(FLAGS_port_file));
   config.max_parallel = absl::GetFlag(FLAGS_max_parallel);
+  const std::string access_file = absl::GetFlag(FLAGS_access_file);
+  config.access_file = access_file.empty() ? "" : FromUserDir(access_file);
   return config;
 }
 
@@ -113,15 +123,47 @@ void RunDispatch(scheduler::Scheduler& scheduler, absl::Notification& stop) {
   while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(100))) scheduler.Dispatch();
 }
 
+// Who may call, from the access file; with TLS the process must hold a controller
+// certificate.
+absl::StatusOr<std::unique_ptr<auth::Authorizer>> NewAuthorizer(const Security& security,
+                                                                const ControllerConfig& config) {
+  auth::Authorizer::Options options;
+  options.insecure = !security.tls();
+  if (security.tls()) {
+    if (security.identity->kind != SpiffeId::Kind::kController) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tls_cert names ", security.identity->ToString(),
+                       ": the controller needs a controller certificate (pki.sh controller)"));
+    }
+    options.lab = security.identity->lab;
+  }
+  options.access_file = config.access_file;
+  return auth::Authorizer::Create(options);
+}
+
+// Channels to agents: over TLS, each accepts only the certificate of the device the
+// fleet knows at that address.
+scheduler::AgentChannelSecurity AgentChannels(const Security& security, const fleet::Fleet& fleet) {
+  scheduler::AgentChannelSecurity channels;
+  if (!security.tls()) return channels;
+  channels.device_at = [&fleet](const std::string& address) { return fleet.DeviceAt(address); };
+  channels.credentials = [security](const std::string& device_id) {
+    return ChannelCredentialsFor(security, SpiffeId::Kind::kDevice, device_id);
+  };
+  return channels;
+}
+
 // Serves until a shutdown signal. An error is a start-up failure, for the operator.
 absl::Status Run(const ControllerConfig& config) {
+  ASSIGN_OR_RETURN(const Security security, ServerSecurityFromFlags(config.listen));
+  ASSIGN_OR_RETURN(std::unique_ptr<auth::Authorizer> authorizer, NewAuthorizer(security, config));
   ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store, store::SqliteStore::Open(config.db));
   RealClock clock;
   fleet::FleetOptions fleet_options;
   fleet_options.heartbeat_interval = config.heartbeat_interval;
   fleet::Fleet fleet(store.get(), &clock, fleet_options);
   RETURN_IF_ERROR(LoadFleet(fleet, config.inventory));
-  scheduler::GrpcAgentClient agents;
+  scheduler::GrpcAgentClient agents(AgentChannels(security, fleet));
   store::SummaryCache summaries(store.get());
   scheduler::SchedulerOptions scheduler_options;
   scheduler_options.on_result_stored = [&summaries](const std::string& device_id) {
@@ -132,13 +174,24 @@ absl::Status Run(const ControllerConfig& config) {
   if (absl::Status resumed = scheduler.Resume(); !resumed.ok()) {
     return absl::Status(resumed.code(), absl::StrCat("resuming sweeps: ", resumed.message()));
   }
-  ControllerServiceImpl service(&fleet, store.get(), &scheduler, &summaries);
+  ControllerServiceImpl service(&fleet, store.get(), &scheduler, &summaries, authorizer.get());
   GrpcServerOptions server_options;
+  // Certificates are asked for, not required: operators may come with a token.
+  server_options.credentials =
+      ServerCredentialsFor(security, ClientCertificates::kRequest, SpiffeId::Kind::kOperator);
+  server_options.authorize = [&authorizer](const grpc::ServerContext& context,
+                                           const char* method) {
+    return ToGrpcStatus(authorizer->Authorize(context, method).status());
+  };
   server_options.listen_address = config.listen;
   server_options.port_file = config.port_file;
   server_options.services = {&service};
   ASSIGN_OR_RETURN(std::unique_ptr<GrpcServer> server, GrpcServer::Start(server_options));
-  FARM_LOG(INFO) << "farm-controller serving on " << server->address() << " with "
+  FARM_LOG(INFO) << "farm-controller serving on " << server->address()
+                 << (security.tls() ? absl::StrCat(" (mutual TLS as ", security.identity->ToString(),
+                                                   ")")
+                                    : std::string(" (plaintext loopback, --insecure)"))
+                 << " with "
                  << absl::GetFlag(FLAGS_db) << " (" << fleet.List({}).size() << " devices)";
   absl::Notification stop;
   std::thread liveness([&] { RunLiveness(fleet, agents, fleet_options.heartbeat_interval, stop); });
@@ -161,7 +214,12 @@ int main(int argc, char** argv) {
       "the kvmfarm controller: knows every device (inventory and agents that register), "
       "keeps their state and history in the compatibility database, and serves "
       "farm.v1.ControllerService.\n\n"
-      "  farm-controller --listen 127.0.0.1:7421 --db farm.db --inventory fleet.textproto");
+      "  farm-controller --listen 10.0.0.5:7421 --db farm.db --inventory fleet.textproto \\\n"
+      "      --tls_ca lab/ca.crt --tls_cert lab/controller-c1.crt --tls_key lab/controller-c1.key \\\n"
+      "      --access_file lab/access\n\n"
+      "Serves mutual TLS with the lab's certificates (tools/pki/pki.sh); plaintext only on "
+      "loopback with --insecure. Operators call with a token or an operator certificate "
+      "granted a role in --access_file; agents with their device's certificate.");
   kvmfarm::ParseFlagsOnly(argc, argv, "farm-controller");
   kvmfarm::BlockShutdownSignals();
   const absl::Status status = kvmfarm::Run(kvmfarm::ConfigFromFlags());

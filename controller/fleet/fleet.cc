@@ -6,10 +6,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/device_id.h"
 #include "common/ip_address.h"
 #include "common/proto_enum.h"
 #include "common/proto_time.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 
 namespace kvmfarm::fleet {
@@ -314,7 +316,8 @@ absl::Status Fleet::Seen(const std::string& device_id) {
 
 absl::StatusOr<farm::v1::Device> Fleet::SetHealth(const std::string& device_id,
                                                   farm::v1::HealthState health,
-                                                  const std::string& reason) {
+                                                  const std::string& reason,
+                                                  const std::string& by) {
   if (health != farm::v1::HEALTH_STATE_MAINTENANCE && health != farm::v1::HEALTH_STATE_RETIRED &&
       health != farm::v1::HEALTH_STATE_GOOD) {
     return absl::InvalidArgumentError(
@@ -330,10 +333,29 @@ absl::StatusOr<farm::v1::Device> Fleet::SetHealth(const std::string& device_id,
   device.mutable_state()->set_reason(reason);
   *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
   if (health == farm::v1::HEALTH_STATE_GOOD) device.set_consecutive_failures(0);
-  RETURN_IF_ERROR(
-      Commit(device, absl::StrCat("health ", LowerEnumValueName(before), " -> ",
-                                  LowerEnumValueName(health), " by operator: ", reason)));
+  farm::v1::DeviceEvent event = NewEvent(
+      device, absl::StrCat("health ", LowerEnumValueName(before), " -> ",
+                           LowerEnumValueName(health), " by ", by.empty() ? "operator" : by, ": ",
+                           reason));
+  event.set_actor(by);
+  RETURN_IF_ERROR(store_->PutDevice(device, event));
+  devices_[device_id] = device;
   return device;
+}
+
+absl::Status Fleet::RefuseImpersonation(const std::string& claimed_id, const std::string& by,
+                                        const std::string& rpc) {
+  const std::string refusal =
+      absl::StrCat(rpc, " refused: ", by, " tried to act as device ", claimed_id);
+  absl::MutexLock lock(&mu_);
+  if (const farm::v1::Device* claimed = Find(claimed_id)) {
+    farm::v1::DeviceEvent event = NewEvent(*claimed, refusal);
+    event.set_actor(by);
+    const absl::Status recorded = store_->AppendDeviceEvent(claimed_id, event);
+    if (!recorded.ok()) FARM_LOG(ERROR) << "recording '" << refusal << "': " << recorded;
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat(refusal, ": an agent registers only as the device its certificate names"));
 }
 
 absl::Status Fleet::RecordFailure(const std::string& device_id, const std::string& reason) {
@@ -431,6 +453,21 @@ std::vector<farm::v1::Device> Fleet::List(const farm::v1::Selector& selector,
     if (Matches(it->second, selector)) out.push_back(it->second);
   }
   return out;
+}
+
+absl::StatusOr<std::string> Fleet::DeviceAt(const std::string& address) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  for (const auto& [id, device] : devices_) {
+    if (device.agent_address() == address) ids.push_back(id);
+  }
+  if (ids.empty()) return absl::NotFoundError(absl::StrCat("no device's agent is at ", address));
+  if (ids.size() > 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "devices ", absl::StrJoin(ids, ", "), " all claim the agent at ", address,
+        ": the controller won't guess which certificate to expect"));
+  }
+  return ids.front();
 }
 
 absl::StatusOr<farm::v1::Device> Fleet::Get(const std::string& device_id) const {

@@ -69,10 +69,17 @@ class Fleet {
   std::vector<farm::v1::Device> ToPing() const;
   // A successful health ping: the device counts as heard from.
   absl::Status Seen(const std::string& device_id);
-  // An operator's change of health: MAINTENANCE, RETIRED or GOOD (with a reason).
+  // An operator's change of health: MAINTENANCE, RETIRED or GOOD (with a reason);
+  // `by` (who, for the audit trail) is the history event's actor.
   absl::StatusOr<farm::v1::Device> SetHealth(const std::string& device_id,
                                              farm::v1::HealthState health,
-                                             const std::string& reason);
+                                             const std::string& reason,
+                                             const std::string& by = "");
+  // `by` (an agent's certificate) tried to act as device `claimed_id` in `rpc`: the
+  // claimed device's history records it (when the device exists) and the answer is
+  // PERMISSION_DENIED naming both.
+  absl::Status RefuseImpersonation(const std::string& claimed_id, const std::string& by,
+                                   const std::string& rpc);
   // The scheduler's report of a device's infrastructure failure or success.
   absl::Status RecordFailure(const std::string& device_id, const std::string& reason);
   absl::Status RecordSuccess(const std::string& device_id);
@@ -91,6 +98,9 @@ class Fleet {
                                      const std::string& after_id = "",
                                      size_t limit = std::numeric_limits<size_t>::max()) const;
   absl::StatusOr<farm::v1::Device> Get(const std::string& device_id) const;
+  // The id of the device whose agent is at `address`, i.e. the name its certificate
+  // must carry; NOT_FOUND for none, FAILED_PRECONDITION when several claim it.
+  absl::StatusOr<std::string> DeviceAt(const std::string& address) const;
 
  private:
   // A history event for `device` as it stands: now, the description, its state and

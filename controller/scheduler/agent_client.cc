@@ -46,12 +46,17 @@ void GrpcAgentClient::Untrack(const std::string& attempt_id) {
   calls_.erase(attempt_id);
 }
 
-farm::v1::AgentService::Stub* GrpcAgentClient::Stub(const std::string& address) {
+absl::StatusOr<farm::v1::AgentService::Stub*> GrpcAgentClient::Stub(const std::string& address) {
+  std::string device_id;
+  if (security_.device_at) {
+    ASSIGN_OR_RETURN(device_id, security_.device_at(address));
+  }
   absl::MutexLock lock(&mu_);
-  std::unique_ptr<farm::v1::AgentService::Stub>& stub = stubs_[address];
+  std::unique_ptr<farm::v1::AgentService::Stub>& stub = stubs_[device_id + "@" + address];
   if (!stub) {
-    stub = farm::v1::AgentService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    stub = farm::v1::AgentService::NewStub(grpc::CreateChannel(
+        address, security_.credentials ? security_.credentials(device_id)
+                                       : grpc::InsecureChannelCredentials()));
   }
   return stub.get();
 }
@@ -59,23 +64,25 @@ farm::v1::AgentService::Stub* GrpcAgentClient::Stub(const std::string& address) 
 absl::StatusOr<farm::v1::KvmCapability> GrpcAgentClient::GetCapability(const std::string& address,
                                                                        bool boot_check,
                                                                        absl::Duration deadline) {
+  ASSIGN_OR_RETURN(farm::v1::AgentService::Stub* const stub, Stub(address));
   grpc::ClientContext context;
   SetDeadline(&context, deadline);
   farm::v1::GetCapabilityRequest request;
   request.set_refresh(true);
   request.set_boot_check(boot_check);
   farm::v1::GetCapabilityResponse response;
-  RETURN_IF_ERROR(CallStatus(Stub(address)->GetCapability(&context, request, &response)));
+  RETURN_IF_ERROR(CallStatus(stub->GetCapability(&context, request, &response)));
   return response.capability();
 }
 
 absl::StatusOr<farm::v1::BenchmarkResult> GrpcAgentClient::RunBenchmark(
     const std::string& address, const farm::v1::RunBenchmarkRequest& request,
     absl::Duration deadline, const ProgressCallback& on_progress) {
+  ASSIGN_OR_RETURN(farm::v1::AgentService::Stub* const stub, Stub(address));
   grpc::ClientContext context;
   SetDeadline(&context, deadline);
   Track(request.attempt_id(), &context);
-  auto reader = Stub(address)->RunBenchmark(&context, request);
+  auto reader = stub->RunBenchmark(&context, request);
   absl::StatusOr<farm::v1::BenchmarkResult> result =
       ReadJob<farm::v1::BenchmarkResult>(reader.get(), on_progress);
   Untrack(request.attempt_id());
@@ -86,10 +93,11 @@ absl::StatusOr<farm::v1::BootResult> GrpcAgentClient::BootVm(const std::string& 
                                                              const farm::v1::BootVmRequest& request,
                                                              absl::Duration deadline,
                                                              const ProgressCallback& on_progress) {
+  ASSIGN_OR_RETURN(farm::v1::AgentService::Stub* const stub, Stub(address));
   grpc::ClientContext context;
   SetDeadline(&context, deadline);
   Track(request.attempt_id(), &context);
-  auto reader = Stub(address)->BootVm(&context, request);
+  auto reader = stub->BootVm(&context, request);
   absl::StatusOr<farm::v1::BootResult> result =
       ReadJob<farm::v1::BootResult>(reader.get(), on_progress);
   Untrack(request.attempt_id());
@@ -97,11 +105,12 @@ absl::StatusOr<farm::v1::BootResult> GrpcAgentClient::BootVm(const std::string& 
 }
 
 absl::StatusOr<farm::v1::GetStatusResponse> GrpcAgentClient::GetStatus(const std::string& address) {
+  ASSIGN_OR_RETURN(farm::v1::AgentService::Stub* const stub, Stub(address));
   grpc::ClientContext context;
   SetDeadline(&context, absl::Seconds(5));
   farm::v1::GetStatusResponse response;
   RETURN_IF_ERROR(
-      CallStatus(Stub(address)->GetStatus(&context, farm::v1::GetStatusRequest(), &response)));
+      CallStatus(stub->GetStatus(&context, farm::v1::GetStatusRequest(), &response)));
   return response;
 }
 
@@ -112,12 +121,13 @@ absl::Status GrpcAgentClient::Cancel(const std::string& address, const std::stri
     auto call = calls_.find(attempt_id);
     if (call != calls_.end()) call->second->TryCancel();
   }
+  ASSIGN_OR_RETURN(farm::v1::AgentService::Stub* const stub, Stub(address));
   grpc::ClientContext context;
   SetDeadline(&context, absl::Seconds(5));
   farm::v1::CancelRequest request;
   request.set_attempt_id(attempt_id);
   farm::v1::CancelResponse response;
-  return CallStatus(Stub(address)->Cancel(&context, request, &response));
+  return CallStatus(stub->Cancel(&context, request, &response));
 }
 
 }  // namespace kvmfarm::scheduler

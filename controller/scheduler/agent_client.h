@@ -19,6 +19,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include <grpcpp/security/credentials.h>
+
 #include "farm/v1/agent.grpc.pb.h"
 
 namespace kvmfarm::scheduler {
@@ -42,8 +44,21 @@ class AgentClient {
   virtual absl::Status Cancel(const std::string& address, const std::string& attempt_id) = 0;
 };
 
+// How GrpcAgentClient secures its channels. Default: plaintext (tests, --insecure).
+struct AgentChannelSecurity {
+  // The device the controller believes answers at an address: the name its
+  // certificate must carry. NOT_FOUND when no device is known there.
+  std::function<absl::StatusOr<std::string>(const std::string& address)> device_at;
+  // Credentials accepting only `device_id`'s certificate.
+  std::function<std::shared_ptr<grpc::ChannelCredentials>(const std::string& device_id)>
+      credentials;
+};
+
 class GrpcAgentClient final : public AgentClient {
  public:
+  GrpcAgentClient() = default;
+  explicit GrpcAgentClient(AgentChannelSecurity security) : security_(std::move(security)) {}
+
   absl::StatusOr<farm::v1::KvmCapability> GetCapability(const std::string& address, bool boot_check,
                                                         absl::Duration deadline) override;
   absl::StatusOr<farm::v1::BenchmarkResult> RunBenchmark(
@@ -57,13 +72,16 @@ class GrpcAgentClient final : public AgentClient {
   absl::Status Cancel(const std::string& address, const std::string& attempt_id) override;
 
  private:
-  farm::v1::AgentService::Stub* Stub(const std::string& address);
+  // The stub for the device expected at `address` (one channel per device and
+  // address: an address that changes hands gets a channel checking the new owner).
+  absl::StatusOr<farm::v1::AgentService::Stub*> Stub(const std::string& address);
 
   // Registers a job's call so Cancel can close its stream too: a Cancel that reaches
   // the agent before the job has started there would otherwise miss it.
   void Track(const std::string& attempt_id, grpc::ClientContext* context);
   void Untrack(const std::string& attempt_id);
 
+  const AgentChannelSecurity security_;
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<farm::v1::AgentService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, grpc::ClientContext*> calls_ ABSL_GUARDED_BY(mu_);

@@ -246,7 +246,8 @@ std::string Scheduler::CancelAbandoned(const AbandonedAttempt& attempt) {
   return absl::StrCat(kAbandoned, "; the agent cancelled the job");
 }
 
-absl::StatusOr<farm::v1::Sweep> Scheduler::StartSweep(const farm::v1::StartSweepRequest& request) {
+absl::StatusOr<farm::v1::Sweep> Scheduler::StartSweep(const farm::v1::StartSweepRequest& request,
+                                                      const std::string& by) {
   RETURN_IF_ERROR(ValidateSweepSpec(request.spec()));
   const std::vector<farm::v1::Device> matched = fleet_->List(request.spec().selector());
   if (matched.empty()) {
@@ -285,6 +286,7 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::StartSweep(const farm::v1::StartSweep
   *sweep.mutable_spec() = request.spec();
   sweep.set_state(farm::v1::SWEEP_STATE_QUEUED);
   *sweep.mutable_created_at() = ToProtoTimestamp(now);
+  sweep.set_started_by(by);
   for (const std::string& id : ids) sweep.add_device_ids(id);
   for (farm::v1::Task& task : ExpandTasks(sweep.sweep_id(), request.spec(), ids)) {
     *sweep.add_tasks() = std::move(task);
@@ -646,7 +648,8 @@ absl::Status Scheduler::ApplyOutcomeLocked(const Attempt& attempt,
 }
 
 absl::StatusOr<farm::v1::Sweep> Scheduler::CancelSweep(const std::string& sweep_id,
-                                                       const std::string& reason) {
+                                                       const std::string& reason,
+                                                       const std::string& by) {
   std::vector<AgentJob> to_cancel;
   absl::Status written;
   farm::v1::Sweep result;
@@ -676,6 +679,7 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::CancelSweep(const std::string& sweep_
       // Meant even when its summary can't be written yet: Dispatch writes it later.
       sweep.set_state(farm::v1::SWEEP_STATE_CANCELLED);
       sweep.set_reason(reason.empty() ? "cancelled by an operator" : reason);
+      sweep.set_cancelled_by(by);
       written = UpdateSweepLocked(&sweep);
     }
     if (written.ok()) {

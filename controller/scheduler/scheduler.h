@@ -82,12 +82,16 @@ class Scheduler {
 
   // INVALID_ARGUMENT for a bad spec (naming the field); FAILED_PRECONDITION when no
   // device matches, or none that matches can be scheduled (saying why).
-  absl::StatusOr<farm::v1::Sweep> StartSweep(const farm::v1::StartSweepRequest& request);
+  // `by` (who, for the audit trail) is stored as the sweep's started_by.
+  absl::StatusOr<farm::v1::Sweep> StartSweep(const farm::v1::StartSweepRequest& request,
+                                             const std::string& by = "");
   absl::StatusOr<farm::v1::Sweep> GetSweep(const std::string& sweep_id, bool include_results);
   absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(const store::SweepListQuery& query);
   // Cancels waiting tasks and running attempts (on their agents); stored results stay.
+  // `by` is stored as the sweep's cancelled_by.
   absl::StatusOr<farm::v1::Sweep> CancelSweep(const std::string& sweep_id,
-                                              const std::string& reason);
+                                              const std::string& reason,
+                                              const std::string& by = "");
 
   // One scheduling step: dispatches what may run now; returns how many.
   int Dispatch();

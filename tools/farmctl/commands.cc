@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +21,7 @@
 #include "common/flags.h"
 #include "common/proto_enum.h"
 #include "common/status_macros.h"
+#include "common/tls/tls_flags.h"
 #include "tools/farmctl/format.h"
 #include "tools/farmctl/report.h"
 #include "tools/farmctl/sweep_spec.h"
@@ -50,6 +53,9 @@ ABSL_FLAG(std::string, state, "",
           "sweep list: only sweeps in these states: "
           "queued,running,succeeded,failed,cancelled (empty = all).");
 ABSL_FLAG(double, threshold, 5.0, "compare: changes under this percentage are unchanged.");
+ABSL_FLAG(std::string, token_file, "",
+          "A file holding the operator's token (readable by its owner only); $FARM_TOKEN "
+          "works too. Never give a token on the command line: `ps` shows it.");
 
 namespace kvmfarm::farmctl {
 namespace {
@@ -82,6 +88,41 @@ std::string ControllerAddress() {
   if (!absl::GetFlag(FLAGS_controller).empty()) return absl::GetFlag(FLAGS_controller);
   const char* env = std::getenv("FARM_CONTROLLER");
   return env != nullptr && env[0] != '\0' ? env : "127.0.0.1:7421";
+}
+
+// The operator's token: $FARM_TOKEN, else --token_file; "" for none.
+absl::StatusOr<std::string> TokenFromFlags() {
+  const char* env = std::getenv("FARM_TOKEN");
+  if (env != nullptr && env[0] != '\0') return std::string(absl::StripAsciiWhitespace(env));
+  const std::string path = FromUserDir(absl::GetFlag(FLAGS_token_file));
+  if (path.empty()) return std::string();
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat("--token_file ", path, " cannot be read: ", std::strerror(errno)));
+  }
+  if ((info.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--token_file ", path, " is readable by other users: chmod 600 it"));
+  }
+  std::ifstream in(path);
+  std::string token;
+  std::getline(in, token);
+  token = std::string(absl::StripAsciiWhitespace(token));
+  if (token.empty()) return absl::InvalidArgumentError(absl::StrCat("--token_file ", path, " is empty"));
+  return token;
+}
+
+// How to reach a server of `server_kind`: TLS with the lab's CA (and the operator's
+// certificate, if given) and the token, or plaintext with --insecure.
+absl::StatusOr<ClientSecurity> ClientSecurityFromFlags(SpiffeId::Kind server_kind) {
+  ASSIGN_OR_RETURN(const Security security, SecurityFromFlags(/*need_identity=*/false));
+  ASSIGN_OR_RETURN(const std::string token, TokenFromFlags());
+  ClientSecurity client;
+  if (!security.tls()) return client;  // --insecure: no identity to send
+  client.channel = ChannelCredentialsFor(security, server_kind);
+  if (!token.empty()) client.token = grpc::AccessTokenCredentials(token);
+  return client;
 }
 
 absl::StatusOr<farm::v1::Selector> SelectorFromFlags() {
@@ -199,7 +240,12 @@ int DeviceSetState(const Invocation& in) {
 
 int Probe(const Invocation&) {
   if (absl::GetFlag(FLAGS_agent).empty()) return UsageError("probe needs --agent ADDR");
-  const AgentClient agent = AgentClient::Connect(absl::GetFlag(FLAGS_agent), kProbeDeadline);
+  // Agents answer only the lab's controllers: this takes a controller's certificate
+  // (or an agent started with --insecure).
+  absl::StatusOr<ClientSecurity> security = ClientSecurityFromFlags(SpiffeId::Kind::kDevice);
+  if (!security.ok()) return UsageError(security.status().message());
+  const AgentClient agent =
+      AgentClient::Connect(absl::GetFlag(FLAGS_agent), *security, kProbeDeadline);
   return Reply(agent.Call(&AgentStub::GetCapability, farm::v1::GetCapabilityRequest()),
                [](const farm::v1::GetCapabilityResponse& response) {
                  std::cout << probe::FormatCapabilityText(response.capability());
@@ -465,7 +511,12 @@ const std::vector<Command>& FarmctlCommands() {
   static const auto* commands = [] {
     auto* all = new std::vector<Command>;
     for (std::vector<Command> (*group)() : {&DeviceCommands, &SweepCommands, &ResultCommands}) {
-      for (Command& command : group()) all->push_back(std::move(command));
+      for (Command& command : group()) {
+        // Every command talks to a server, and every server wants to know who calls.
+        command.flags.insert(command.flags.end(),
+                             {"tls_ca", "tls_cert", "tls_key", "token_file", "insecure"});
+        all->push_back(std::move(command));
+      }
     }
     return all;
   }();
@@ -476,7 +527,10 @@ std::string FarmctlUsage() {
   return absl::StrCat(
       "farmctl: the kvmfarm operator's command line.\n\n", CommandList(FarmctlCommands()),
       "\n`farmctl COMMAND --help` shows a command's flags and an example.\n"
-      "The controller is --controller, $FARM_CONTROLLER, or 127.0.0.1:7421. Exit status: 0 done, "
+      "The controller is --controller, $FARM_CONTROLLER, or 127.0.0.1:7421. It is reached over "
+      "TLS with the lab's CA (--tls-ca) as an operator: a token ($FARM_TOKEN or --token-file) "
+      "or an operator certificate (--tls-cert, --tls-key); --insecure for a plaintext "
+      "loopback controller. Exit status: 0 done, "
       "1 the request failed (one line on stderr), 2 bad command line.");
 }
 
@@ -484,7 +538,9 @@ int RunFarmctl(const std::vector<std::string>& args) {
   if (args.empty()) return UsageError("no command");
   absl::StatusOr<CommandMatch> match = FindCommand(FarmctlCommands(), args);
   if (!match.ok()) return UsageError(match.status().message());
-  ControllerClient controller = ControllerClient::Connect(ControllerAddress());
+  absl::StatusOr<ClientSecurity> security = ClientSecurityFromFlags(SpiffeId::Kind::kController);
+  if (!security.ok()) return UsageError(security.status().message());
+  ControllerClient controller = ControllerClient::Connect(ControllerAddress(), *security);
   return match->command->run({match->operands, &controller});
 }
 

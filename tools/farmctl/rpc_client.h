@@ -3,9 +3,9 @@
 // -----------------------------------------------------------------------------
 //
 // How farmctl calls a kvmfarm service: every call of every command goes through
-// RpcClient, so the ClientContext (its deadline today, the operator's credentials
-// next) is made in one place, NewClientContext, and a failed call comes back as an
-// absl::Status converted by common/grpc_status.
+// RpcClient, so the ClientContext (its deadline and the operator's token) is made in
+// one place, NewClientContext, and a failed call comes back as an absl::Status
+// converted by common/grpc_status.
 //
 // Example:
 //
@@ -38,9 +38,19 @@ namespace kvmfarm::farmctl {
 // How long a unary call may take unless the client says otherwise.
 inline constexpr absl::Duration kDefaultCallDeadline = absl::Seconds(30);
 
-// The context of one call: its deadline `timeout` from now (none when infinite).
-// The only place farmctl makes a grpc::ClientContext.
-std::unique_ptr<grpc::ClientContext> NewClientContext(absl::Duration timeout);
+// How farmctl authenticates to a server.
+struct ClientSecurity {
+  // The channel's TLS; nullptr = plaintext (--insecure).
+  std::shared_ptr<grpc::ChannelCredentials> channel;
+  // The operator's bearer token, on every call; nullptr = none. gRPC sends call
+  // credentials over TLS only, so a token never travels in clear.
+  std::shared_ptr<grpc::CallCredentials> token;
+};
+
+// The context of one call: its deadline `timeout` from now (none when infinite)
+// and the operator's token. The only place farmctl makes a grpc::ClientContext.
+std::unique_ptr<grpc::ClientContext> NewClientContext(
+    absl::Duration timeout, const std::shared_ptr<grpc::CallCredentials>& token = nullptr);
 
 // Typed calls to one service (farm::v1::ControllerService, farm::v1::AgentService).
 template <typename Service>
@@ -55,15 +65,22 @@ class RpcClient {
 
   // Unary calls end after `call_deadline`; streams run until the server ends them.
   explicit RpcClient(std::unique_ptr<Stub> stub,
-                     absl::Duration call_deadline = kDefaultCallDeadline)
-      : stub_(std::move(stub)), call_deadline_(call_deadline) {}
+                     absl::Duration call_deadline = kDefaultCallDeadline,
+                     std::shared_ptr<grpc::CallCredentials> token = nullptr)
+      : stub_(std::move(stub)), call_deadline_(call_deadline), token_(std::move(token)) {}
 
-  // A client of the service at "host:port" (no connection is made until the first call).
+  // A client of the service at "host:port" (no connection is made until the first
+  // call), plaintext: for tests of servers started with --insecure.
   static RpcClient Connect(const std::string& address,
                            absl::Duration call_deadline = kDefaultCallDeadline) {
-    return RpcClient(
-        Service::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
-        call_deadline);
+    return Connect(address, ClientSecurity{}, call_deadline);
+  }
+  static RpcClient Connect(const std::string& address, const ClientSecurity& security,
+                           absl::Duration call_deadline = kDefaultCallDeadline) {
+    return RpcClient(Service::NewStub(grpc::CreateChannel(
+                         address, security.channel ? security.channel
+                                                   : grpc::InsecureChannelCredentials())),
+                     call_deadline, security.token);
   }
 
   // Calls `method` (e.g. &ControllerStub::GetSweep); the response, or the call's
@@ -71,7 +88,7 @@ class RpcClient {
   template <typename Request, typename Response>
   absl::StatusOr<Response> Call(UnaryMethod<Request, Response> method,
                                 const Request& request) const {
-    std::unique_ptr<grpc::ClientContext> context = NewClientContext(call_deadline_);
+    std::unique_ptr<grpc::ClientContext> context = NewClientContext(call_deadline_, token_);
     Response response;
     const grpc::Status status = (stub_.get()->*method)(context.get(), request, &response);
     if (!status.ok()) return FromGrpcStatus(status);
@@ -109,7 +126,8 @@ class RpcClient {
   template <typename Request, typename Response, typename OnMessage>
   absl::Status Stream(StreamMethod<Request, Response> method, const Request& request,
                       OnMessage&& on_message) const {
-    std::unique_ptr<grpc::ClientContext> context = NewClientContext(absl::InfiniteDuration());
+    std::unique_ptr<grpc::ClientContext> context =
+        NewClientContext(absl::InfiniteDuration(), token_);
     std::unique_ptr<grpc::ClientReaderInterface<Response>> reader =
         (stub_.get()->*method)(context.get(), request);
     Response message;
@@ -120,6 +138,7 @@ class RpcClient {
  private:
   std::unique_ptr<Stub> stub_;
   absl::Duration call_deadline_;
+  std::shared_ptr<grpc::CallCredentials> token_;
 };
 
 using ControllerStub = farm::v1::ControllerService::StubInterface;

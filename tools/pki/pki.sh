@@ -5,18 +5,24 @@
 #   tools/pki/pki.sh controller DIR NAME SAN... a controller's certificate; SANs are
 #                                               DNS:host or IP:address
 #   tools/pki/pki.sh device DIR DEVICE_ID       a device's agent certificate
-#   tools/pki/pki.sh operator DIR NAME          an operator's client certificate
+#   tools/pki/pki.sh operator DIR NAME [ROLE]   an operator's client certificate;
+#                                               with ROLE, granted in DIR/access
+#   tools/pki/pki.sh token DIR NAME ROLE        a bearer token in DIR/token-NAME
+#                                               (0600), its SHA-256 granted in
+#                                               DIR/access
 #
+# ROLE is viewer, operator or admin; DIR/access is farm-controller's --access_file.
 # Every certificate is signed by the lab CA and carries extendedKeyUsage
 # serverAuth,clientAuth (agents and controllers are both TLS clients and servers).
 # A device's identity is its id in a URI SAN, spiffe://LAB/device/ID: agents sit
 # behind `adb forward` at 127.0.0.1:N, where a host name proves nothing. Private keys
 # are written 0600 and never printed. Certificates last 825 days (--days N to change).
 #
-# The first brick of mutual TLS (issue 16): nothing serves TLS with these yet.
+# Tokens are never printed: hand the token file to its operator (FARM_TOKEN or
+# farmctl --token_file).
 set -euo pipefail
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "pki: $*" >&2; exit 1; }
 
 # The device id rule of common/device_id.h, so a certificate names only ids the
@@ -60,6 +66,11 @@ if [[ "$command" != init ]]; then
   lab=$(cat "$dir/lab" 2>/dev/null) || die "$dir is not a lab (run: pki.sh init $dir LAB)"
 fi
 
+valid_role() { [[ "$1" =~ ^(viewer|operator|admin)$ ]]; }
+
+# Whether DIR/access already grants `kind` (token or certificate) NAME.
+granted() { [[ -f "$dir/access" ]] && grep -q "^$1 $2 " "$dir/access"; }
+
 leaf_extensions() {
   printf 'basicConstraints=critical,CA:FALSE\n'
   printf 'keyUsage=critical,digitalSignature\n'
@@ -99,10 +110,27 @@ case "$command" in
       "$(leaf_extensions "URI:spiffe://$lab/device/$1")"
     ;;
   operator)
-    (($# == 1)) || usage
+    (($# == 1 || $# == 2)) || usage
     valid_id "$1" || die "operator name '$1': letters, digits, '.', '_' or '-'"
+    (($# == 2)) && { valid_role "$2" || die "role '$2': viewer, operator or admin"; }
+    (($# == 2)) && granted certificate "$1" && die "certificate $1 is already granted in $dir/access"
     issue "operator-$1" "/O=kvmfarm/OU=$lab/CN=operator $1" \
       "$(leaf_extensions "URI:spiffe://$lab/operator/$1")"
+    if (($# == 2)); then
+      echo "certificate $1 $2" >>"$dir/access"
+      echo "pki: certificate $1 granted $2 in $dir/access"
+    fi
+    ;;
+  token)
+    (($# == 2)) || usage
+    valid_id "$1" || die "token name '$1': letters, digits, '.', '_' or '-'"
+    valid_role "$2" || die "role '$2': viewer, operator or admin"
+    granted token "$1" && die "token $1 is already granted in $dir/access"
+    [[ -e "$dir/token-$1" ]] && die "$dir/token-$1 exists: remove it to make a new one"
+    (umask 077 && openssl rand -hex 32 >"$dir/token-$1") || die "cannot write $dir/token-$1"
+    hash=$(tr -d '\n' <"$dir/token-$1" | openssl dgst -sha256 -r | cut -d' ' -f1)
+    echo "token $1 $2 sha256:$hash" >>"$dir/access"
+    echo "pki: token $1 ($2) in $dir/token-$1 (0600), granted in $dir/access"
     ;;
   *) usage ;;
 esac

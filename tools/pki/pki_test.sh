@@ -52,4 +52,18 @@ expect_ok "$pki" device "$dir/other" pixel8-a
 openssl verify -CAfile "$dir/lab/ca.crt" "$dir/other/device-pixel8-a.crt" >/dev/null 2>&1 &&
   fail "another lab's certificate verified"
 
+# Tokens: 0600, never printed, kept in the access file as their SHA-256 only.
+out=$("$pki" token "$dir/lab" ci operator) || fail "token: $out"
+token=$(cat "$dir/lab/token-ci")
+[[ "$(stat -c %a "$dir/lab/token-ci")" == 600 ]] || fail "token file is not 0600"
+[[ "$token" =~ ^[0-9a-f]{64}$ ]] || fail "token is not 32 random bytes in hex"
+grep -qF "$token" <<<"$out" && fail "the token was printed"
+grep -qF "$token" "$dir/lab/access" && fail "the token is in the access file in clear"
+hash=$(printf %s "$token" | sha256sum | cut -d' ' -f1)
+grep -qx "token ci operator sha256:$hash" "$dir/lab/access" || fail "no grant for token ci"
+refused "already granted" "$pki" token "$dir/lab" ci viewer
+refused "role 'root'" "$pki" token "$dir/lab" ci2 root
+expect_ok "$pki" operator "$dir/lab" bob admin
+grep -qx "certificate bob admin" "$dir/lab/access" || fail "no grant for certificate bob"
+
 ((failures == 0)) && echo "PASS" || exit 1

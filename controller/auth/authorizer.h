@@ -1,0 +1,105 @@
+// -----------------------------------------------------------------------------
+// File: auth/authorizer.h
+// -----------------------------------------------------------------------------
+//
+// Who calls the controller, and whether they may: the one table of what each RPC
+// needs, and the check every handler makes first.
+//
+// A caller is identified on every call, never remembered on the connection (gRPC's
+// AuthContext is per connection; a token is per call):
+//  * a bearer token ("authorization: Bearer T" metadata), looked up by its SHA-256
+//    in the access file (controller/auth/access_file.h); a token that is not
+//    granted is UNAUTHENTICATED even on a connection with a certificate;
+//  * else the TLS client certificate: spiffe://LAB/operator/NAME takes the role the
+//    access file grants NAME; spiffe://LAB/device/ID is that device's agent, which
+//    may call the agent RPCs only;
+//  * else nobody: UNAUTHENTICATED.
+// On a plaintext loopback server (--insecure, for tests) there is no identity to
+// check: every caller is "anonymous" with every right.
+//
+// Example (a handler):
+//
+//   ASSIGN_OR_RETURN_GRPC(Caller caller, authorizer_->Authorize(*context, "StartSweep"));
+#ifndef KVMFARM_CONTROLLER_AUTH_AUTHORIZER_H_
+#define KVMFARM_CONTROLLER_AUTH_AUTHORIZER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "controller/auth/access_file.h"
+
+namespace kvmfarm::auth {
+
+// What an RPC needs: a role (each includes the ones below it) or a device's agent.
+enum class Need { kViewer = 1, kOperator = 2, kAdmin = 3, kAgent = 4 };
+
+// Every method the controller serves under authorization, by its full path
+// ("/farm.v1.ControllerService/StartSweep"), with what it needs. Health is not in
+// it: load balancers probe it without credentials.
+const std::map<std::string, Need>& ControllerAccessTable();
+
+// The path of ControllerService method `method` ("StartSweep").
+std::string ControllerMethod(absl::string_view method);
+
+// The caller of one RPC.
+struct Caller {
+  enum class Kind { kAnonymous, kOperator, kDevice };
+  Kind kind = Kind::kAnonymous;
+  // Operators: the grant's name; devices: the device id.
+  std::string name;
+  // "token" or "certificate" for operators.
+  std::string credential;
+  Role role = Role::kViewer;
+
+  // Who, for the audit trail: "alice (token)", "bob (certificate)", "device d1",
+  // "anonymous (plaintext loopback)".
+  std::string Audit() const;
+};
+
+class Authorizer {
+ public:
+  struct Options {
+    // Plaintext loopback: everyone may do everything.
+    bool insecure = false;
+    // The lab whose certificates are accepted.
+    std::string lab;
+    // The access file; "" = certificates of devices only (no operator may call).
+    std::string access_file;
+    // How often the access file is looked at for changes.
+    absl::Duration reload_interval = absl::Seconds(1);
+  };
+
+  // INVALID_ARGUMENT / NOT_FOUND when the access file can't be read or parsed.
+  static absl::StatusOr<std::unique_ptr<Authorizer>> Create(Options options);
+
+  // The caller, when it may call `method` (a path in ControllerAccessTable, or a
+  // reflection method, which needs a viewer). UNAUTHENTICATED without an identity,
+  // PERMISSION_DENIED naming the role needed otherwise.
+  absl::StatusOr<Caller> Authorize(const grpc::ServerContext& context, const std::string& method);
+
+ private:
+  explicit Authorizer(Options options) : options_(std::move(options)) {}
+
+  absl::StatusOr<Caller> Identify(const grpc::ServerContext& context);
+  // The grants, re-read when the file changed (a bad new file keeps the old grants).
+  std::shared_ptr<const AccessGrants> Grants();
+  absl::Status Load(std::shared_ptr<const AccessGrants>* grants, int64_t* version);
+
+  const Options options_;
+  absl::Mutex mu_;
+  std::shared_ptr<const AccessGrants> grants_ ABSL_GUARDED_BY(mu_);
+  int64_t loaded_version_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time next_check_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kvmfarm::auth
+
+#endif  // KVMFARM_CONTROLLER_AUTH_AUTHORIZER_H_
