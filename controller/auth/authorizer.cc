@@ -120,9 +120,9 @@ absl::Status Authorizer::Load(std::shared_ptr<const AccessGrants>* grants, int64
   return absl::OkStatus();
 }
 
-std::shared_ptr<const AccessGrants> Authorizer::Grants() {
+std::shared_ptr<const AccessGrants> Authorizer::Grants(bool look_now) {
   absl::MutexLock lock(&mu_);
-  if (options_.access_file.empty() || absl::Now() < next_check_) return grants_;
+  if (options_.access_file.empty() || (!look_now && absl::Now() < next_check_)) return grants_;
   next_check_ = absl::Now() + options_.reload_interval;
   if (FileVersion(options_.access_file) == loaded_version_) return grants_;
   std::shared_ptr<const AccessGrants> grants;
@@ -138,6 +138,16 @@ std::shared_ptr<const AccessGrants> Authorizer::Grants() {
   return grants_;
 }
 
+std::optional<Grant> Authorizer::Find(const Grant* (AccessGrants::*lookup)(const std::string&) const,
+                                      const std::string& key) {
+  // A credential granted a moment ago works at once: a miss looks at the file.
+  for (bool look_now : {false, true}) {
+    const std::shared_ptr<const AccessGrants> grants = Grants(look_now);
+    if (const Grant* grant = ((*grants).*lookup)(key)) return *grant;
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<Caller> Authorizer::Identify(const grpc::ServerContext& context) {
   Caller caller;
   if (options_.insecure) {
@@ -145,8 +155,9 @@ absl::StatusOr<Caller> Authorizer::Identify(const grpc::ServerContext& context) 
     return caller;
   }
   if (std::optional<std::string> token = BearerToken(context)) {
-    const Grant* grant = token->empty() ? nullptr : Grants()->ForTokenHash(TokenHash(*token));
-    if (grant == nullptr) {
+    const std::string hash = TokenHash(*token);
+    const std::optional<Grant> grant = token->empty() ? std::nullopt : Find(&AccessGrants::ForTokenHash, hash);
+    if (!grant) {
       return absl::UnauthenticatedError(
           "the bearer token is not granted by the controller's access file");
     }
@@ -165,9 +176,9 @@ absl::StatusOr<Caller> Authorizer::Identify(const grpc::ServerContext& context) 
     caller.kind = Caller::Kind::kDevice;
     return caller;
   }
-  const Grant* grant =
-      peer->kind == SpiffeId::Kind::kOperator ? Grants()->ForCertificate(peer->name) : nullptr;
-  if (grant == nullptr) {
+  std::optional<Grant> grant;
+  if (peer->kind == SpiffeId::Kind::kOperator) grant = Find(&AccessGrants::ForCertificate, peer->name);
+  if (!grant) {
     return absl::PermissionDeniedError(
         absl::StrCat(peer->ToString(), " has no role: grant it one in the access file ",
                      "('certificate ", peer->name, " viewer')"));

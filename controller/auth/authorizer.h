@@ -73,7 +73,8 @@ class Authorizer {
     std::string lab;
     // The access file; "" = certificates of devices only (no operator may call).
     std::string access_file;
-    // How often the access file is looked at for changes.
+    // How often the access file is looked at for changes (and at once for a
+    // credential it doesn't grant).
     absl::Duration reload_interval = absl::Seconds(1);
   };
 
@@ -90,7 +91,13 @@ class Authorizer {
 
   absl::StatusOr<Caller> Identify(const grpc::ServerContext& context);
   // The grants, re-read when the file changed (a bad new file keeps the old grants).
-  std::shared_ptr<const AccessGrants> Grants();
+  // The file is looked at once per reload interval, or now with `look_now` (for a
+  // credential not granted: a new grant works at once, a removed one within the
+  // interval).
+  std::shared_ptr<const AccessGrants> Grants(bool look_now);
+  // The grant `lookup` finds for `key` (copied: the grants may be replaced).
+  std::optional<Grant> Find(const Grant* (AccessGrants::*lookup)(const std::string&) const,
+                            const std::string& key);
   absl::Status Load(std::shared_ptr<const AccessGrants>* grants, int64_t* version);
 
   const Options options_;

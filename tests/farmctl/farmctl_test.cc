@@ -3,6 +3,8 @@
 // task logs, probe, the HTML report, and the errors a script relies on.
 #include <google/protobuf/util/json_util.h>
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -16,6 +18,7 @@
 #include "common/testing/run_binary.h"
 #include "common/testing/server_process.h"
 #include "common/testing/wait_for.h"
+#include "common/tls/testing/test_lab.h"
 #include "farm/v1/controller.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -25,34 +28,58 @@ namespace {
 
 using ::kvmfarm::testing::Runfile;
 using ::kvmfarm::testing::ServerProcess;
+using ::kvmfarm::testing::TestLab;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class FarmctlTest : public ::testing::Test {
  protected:
+  // Everything over mutual TLS with the lab's certificates, operators with tokens.
   static void SetUpTestSuite() {
+    lab_ = new TestLab(absl::StrCat(std::getenv("TEST_TMPDIR"), "/lab"));
     const std::string db = absl::StrCat(std::getenv("TEST_TMPDIR"), "/farmctl.db");
     controller_ = new ServerProcess(Runfile("controller/farm-controller"), "farm-controller",
-                                    {"--db", db, "--heartbeat-interval=200ms"});
+                                    Concat({"--db", db, "--heartbeat-interval=200ms"},
+                                           lab_->ControllerFlags()));
     address_ = new std::string(controller_->WaitUntilListening());
     agent_ = new ServerProcess(
         Runfile("agent/farm-agent"), "farm-agent",
-        {"--controller", *address_, "--device-id=bench-host", "--background-boot-check=false",
-         absl::StrCat("--work-dir=", std::getenv("TEST_TMPDIR"))});
+        Concat({"--controller", *address_, "--background-boot-check=false",
+                absl::StrCat("--work-dir=", std::getenv("TEST_TMPDIR"))},
+               lab_->AgentFlags("bench-host")));
     agent_address_ = new std::string(agent_->WaitUntilListening());
     fixture_ = new ServerProcess(
         Runfile("agent/farm-agent"), "farm-agent",
-        {"--controller", *address_, "--sysroot", Runfile("tests/fixtures/devices/sd8gen3-stock")});
+        Concat({"--controller", *address_, "--sysroot",
+                Runfile("tests/fixtures/devices/sd8gen3-stock")},
+               lab_->AgentFlags("sd8gen3-stock-fixture")));
     fixture_->WaitUntilListening();
   }
   static void TearDownTestSuite() {
     delete fixture_;
     delete agent_;
     delete controller_;
+    delete lab_;
   }
 
+  static std::vector<std::string> Concat(std::vector<std::string> a,
+                                         const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+
+  // farmctl as an operator (a token of the operator role).
   ProcessResult Farmctl(std::vector<std::string> args) {
+    return FarmctlAs(lab_->FarmctlFlags("ops", "operator"), std::move(args));
+  }
+
+  ProcessResult FarmctlAs(const std::vector<std::string>& identity,
+                          std::vector<std::string> args) {
+    args.insert(args.begin(), identity.begin(), identity.end());
     args.insert(args.begin(), "--controller=" + *address_);
-    return testing::RunBinary(Runfile("tools/farmctl/farmctl"), args);
+    ProcessResult result = testing::RunBinary(Runfile("tools/farmctl/farmctl"), args);
+    outputs_.push_back(result.stdout_data + result.stderr_data);
+    return result;
   }
 
   // Until both agents registered (they heartbeat every 200 ms).
@@ -76,13 +103,17 @@ class FarmctlTest : public ::testing::Test {
     return std::string(absl::string_view(r.stdout_data).substr(0, r.stdout_data.find(' ')));
   }
 
+  static TestLab* lab_;
   static ServerProcess* controller_;
   static ServerProcess* agent_;
   static ServerProcess* fixture_;
   static std::string* address_;
   static std::string* agent_address_;
+  // What every farmctl run of this test printed.
+  std::vector<std::string> outputs_;
 };
 
+TestLab* FarmctlTest::lab_ = nullptr;
 ServerProcess* FarmctlTest::controller_ = nullptr;
 ServerProcess* FarmctlTest::agent_ = nullptr;
 ServerProcess* FarmctlTest::fixture_ = nullptr;
@@ -135,8 +166,15 @@ TEST_F(FarmctlTest, SweepMatrixCompareLogs) {
   EXPECT_EQ(rewatch.exit_code, 0) << rewatch.stderr_data;
   EXPECT_THAT(rewatch.stdout_data, HasSubstr(first + "  succeeded"));
   EXPECT_THAT(Farmctl({"device", "history", "bench-host"}).stdout_data, HasSubstr("registered"));
-  const ProcessResult probe = Farmctl({"probe", "--agent=" + *agent_address_});
-  EXPECT_THAT(probe.stdout_data, HasSubstr("Verdict: "));
+  // An agent answers the lab's controllers only: probing it takes a controller's
+  // certificate.
+  const TlsFiles controller_files = lab_->Controller("c1");
+  const ProcessResult probe = FarmctlAs(TestLab::Flags(controller_files),
+                                        {"probe", "--agent=" + *agent_address_});
+  EXPECT_THAT(probe.stdout_data, HasSubstr("Verdict: ")) << probe.stderr_data;
+  const ProcessResult refused = Farmctl({"probe", "--agent=" + *agent_address_});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.stderr_data, HasSubstr("UNAVAILABLE"));
 
   const std::string report_path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/report.html");
   const ProcessResult report = Farmctl({"report", "--out=" + report_path});
@@ -202,11 +240,81 @@ TEST_F(FarmctlTest, ErrorsScriptsCanRelyOn) {
   r = Farmctl({"sweep", "show", "no-such-sweep"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.stderr_data, HasSubstr("NOT_FOUND"));
+  // Neither TLS nor --insecure: how to get certificates.
+  r = testing::RunBinary(Runfile("tools/farmctl/farmctl"), {"--controller=" + *address_, "devices"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.stderr_data, HasSubstr("tools/pki/pki.sh"));
+  // Plaintext against the TLS controller: refused, one line.
+  r = testing::RunBinary(Runfile("tools/farmctl/farmctl"),
+                         {"--controller=" + *address_, "--insecure", "devices"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stderr_data, HasSubstr("UNAVAILABLE"));
   // An unreachable controller: one clear line, non-zero.
-  r = testing::RunBinary(Runfile("tools/farmctl/farmctl"), {"--controller=127.0.0.1:1", "devices"});
+  r = testing::RunBinary(Runfile("tools/farmctl/farmctl"),
+                         {"--controller=127.0.0.1:1", "--insecure", "devices"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.stderr_data, HasSubstr("farmctl: UNAVAILABLE"));
   EXPECT_EQ(std::count(r.stderr_data.begin(), r.stderr_data.end(), '\n'), 1);
+}
+
+// Who may do what, who did it, and no secret in any log.
+TEST_F(FarmctlTest, RolesAreCheckedAuditedAndNoSecretIsLogged) {
+  WaitForDevices();
+  const std::vector<std::string> viewer = lab_->FarmctlFlags("watcher", "viewer");
+  const std::vector<std::string> admin = lab_->FarmctlFlags("boss", "admin");
+  // A viewer sees, but may not start a sweep.
+  EXPECT_EQ(FarmctlAs(viewer, {"devices"}).exit_code, 0);
+  ProcessResult r = FarmctlAs(viewer, {"sweep", "start", "--devices=bench-host"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stderr_data, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(r.stderr_data, HasSubstr("needs the operator role"));
+  // No identity at all, and a token the controller never granted.
+  r = FarmctlAs({"--tls_ca", lab_->ca()}, {"devices"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stderr_data, HasSubstr("UNAUTHENTICATED"));
+  const std::string forged = absl::StrCat(std::getenv("TEST_TMPDIR"), "/forged-token");
+  {
+    std::ofstream out(forged);
+    out << std::string(64, 'a') << "\n";
+  }
+  ASSERT_EQ(chmod(forged.c_str(), 0600), 0);
+  r = FarmctlAs({"--tls_ca", lab_->ca(), "--token_file", forged}, {"devices"});
+  EXPECT_THAT(r.stderr_data, HasSubstr("UNAUTHENTICATED"));
+  // An operator may not change a device's state; an admin may, and is named.
+  r = Farmctl({"device", "set-state", "sd8gen3-stock-fixture", "maintenance", "--reason=cable"});
+  EXPECT_THAT(r.stderr_data, HasSubstr("needs the admin role"));
+  r = FarmctlAs(admin,
+                {"device", "set-state", "sd8gen3-stock-fixture", "maintenance", "--reason=cable"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  EXPECT_THAT(FarmctlAs(viewer, {"device", "history", "sd8gen3-stock-fixture"}).stdout_data,
+              HasSubstr("by boss (token): cable"));
+  EXPECT_EQ(FarmctlAs(admin, {"device", "set-state", "sd8gen3-stock-fixture", "good",
+                              "--reason=fixed"})
+                .exit_code,
+            0);
+  // Who started and who cancelled a sweep is kept with it.
+  r = Farmctl({"sweep", "start", "--devices=bench-host", "--plan=capability,native",
+               "--workloads=crypto", "--repetitions=50"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  const std::string sweep = r.stdout_data.substr(0, r.stdout_data.find(' '));
+  EXPECT_EQ(FarmctlAs(admin, {"sweep", "cancel", sweep, "--reason=enough"}).exit_code, 0);
+  const ProcessResult show = FarmctlAs(viewer, {"sweep", "show", sweep});
+  EXPECT_THAT(show.stdout_data, HasSubstr("started by ops (token)"));
+  EXPECT_THAT(show.stdout_data, HasSubstr("cancelled by boss (token)"));
+
+  // No token and no private key in anything a process printed.
+  std::vector<std::string> logs = outputs_;
+  logs.push_back(controller_->Log());
+  logs.push_back(agent_->Log());
+  logs.push_back(fixture_->Log());
+  for (const char* name : {"ops", "watcher", "boss", "test-viewer"}) {
+    const std::string token = lab_->Token(name, "viewer");
+    for (const std::string& log : logs) EXPECT_THAT(log, Not(HasSubstr(token))) << name;
+  }
+  for (const std::string& log : logs) {
+    EXPECT_THAT(log, Not(HasSubstr(std::string(64, 'a'))));
+    EXPECT_THAT(log, Not(HasSubstr("PRIVATE KEY")));
+  }
 }
 
 }  // namespace

@@ -244,6 +244,7 @@ int Probe(const Invocation&) {
   // (or an agent started with --insecure).
   absl::StatusOr<ClientSecurity> security = ClientSecurityFromFlags(SpiffeId::Kind::kDevice);
   if (!security.ok()) return UsageError(security.status().message());
+  security->token = nullptr;  // the operator's token is the controller's business, not a phone's
   const AgentClient agent =
       AgentClient::Connect(absl::GetFlag(FLAGS_agent), *security, kProbeDeadline);
   return Reply(agent.Call(&AgentStub::GetCapability, farm::v1::GetCapabilityRequest()),
@@ -302,6 +303,8 @@ int SweepList(const Invocation& in) {
 
 void PrintSweepAndTasks(const farm::v1::Sweep& sweep) {
   std::cout << SweepLine(sweep) << "\n";
+  if (!sweep.started_by().empty()) std::cout << "started by " << sweep.started_by() << "\n";
+  if (!sweep.cancelled_by().empty()) std::cout << "cancelled by " << sweep.cancelled_by() << "\n";
   std::vector<std::vector<std::string>> rows;
   for (const farm::v1::Task& t : sweep.tasks()) {
     rows.push_back({t.task_id(), t.device_id(), LowerEnumValueName(t.kind()),

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -127,6 +128,45 @@ std::vector<std::string> TestLab::Flags(const TlsFiles& files) {
     flags.insert(flags.end(), {"--tls_cert", files.cert, "--tls_key", files.key});
   }
   return flags;
+}
+
+std::string TestLab::Token(const std::string& name, const std::string& role) {
+  const std::string path = absl::StrCat(dir_, "/token-", name);
+  if (!std::filesystem::exists(path)) RunPki({"token", dir_, name, role});
+  std::ifstream in(path);
+  std::string token;
+  std::getline(in, token);
+  return token;
+}
+
+std::vector<std::string> TestLab::ControllerFlags() {
+  std::vector<std::string> flags = Flags(Controller("c1"));
+  // The access file exists (with a viewer) so it can be given from the start.
+  Token("test-viewer", "viewer");
+  flags.insert(flags.end(), {"--access_file", access_file()});
+  return flags;
+}
+
+std::vector<std::string> TestLab::FarmctlFlags(const std::string& token_name,
+                                               const std::string& role) {
+  Token(token_name, role);
+  return {"--tls_ca", ca(), "--token_file", absl::StrCat(dir_, "/token-", token_name)};
+}
+
+std::shared_ptr<grpc::ChannelCredentials> TestLab::OperatorCredentials(const std::string& token) {
+  PeerRule controller;
+  controller.lab = name_;
+  controller.kind = SpiffeId::Kind::kController;
+  return grpc::CompositeChannelCredentials(MakeChannelCredentials(CaOnly(), controller),
+                                           grpc::AccessTokenCredentials(token));
+}
+
+std::shared_ptr<grpc::ChannelCredentials> TestLab::ControllerToAgent(const std::string& id) {
+  PeerRule device;
+  device.lab = name_;
+  device.kind = SpiffeId::Kind::kDevice;
+  device.name = id;
+  return MakeChannelCredentials(Controller("c1"), device);
 }
 
 }  // namespace kvmfarm::testing

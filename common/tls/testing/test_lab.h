@@ -45,6 +45,24 @@ class TestLab {
   // --tls_ca/--tls_cert/--tls_key for `files`, for a binary's command line.
   static std::vector<std::string> Flags(const TlsFiles& files);
 
+  // A token granted `role` (viewer, operator, admin) in the lab's access file,
+  // issued by pki.sh the first time `name` is asked for.
+  std::string Token(const std::string& name, const std::string& role);
+  std::string access_file() const { return dir_ + "/access"; }
+
+  // farm-controller's flags: controller c1's certificate and the access file.
+  std::vector<std::string> ControllerFlags();
+  // farm-agent's flags as device `id` (its certificate names it).
+  std::vector<std::string> AgentFlags(const std::string& id) { return Flags(Device(id)); }
+  // farmctl's flags: the CA and the token file of `token_name` granted `role`.
+  std::vector<std::string> FarmctlFlags(const std::string& token_name, const std::string& role);
+
+  // A channel's credentials as an operator with `token`: TLS trusting the lab's CA
+  // and accepting its controllers, the token on every call.
+  std::shared_ptr<grpc::ChannelCredentials> OperatorCredentials(const std::string& token);
+  // A channel's credentials as controller c1 dialing device `id`'s agent.
+  std::shared_ptr<grpc::ChannelCredentials> ControllerToAgent(const std::string& id);
+
  private:
   TlsFiles Issue(const std::string& kind, const std::vector<std::string>& args,
                  const std::string& file_name);
