@@ -143,7 +143,8 @@ grpc::Status ControllerServiceImpl::RegisterAgent(grpc::ServerContext* context,
                                                   farm::v1::RegisterAgentResponse* response) {
   auth::Caller caller;
   if (grpc::Status denied = Authorize(*context, "RegisterAgent", &caller); !denied.ok()) return denied;
-  if (caller.kind == auth::Caller::Kind::kDevice &&
+  // (An empty id is the fleet's INVALID_ARGUMENT, not an impersonation.)
+  if (caller.kind == auth::Caller::Kind::kDevice && !request->identity().device_id().empty() &&
       caller.name != request->identity().device_id()) {
     return ToGrpcStatus(fleet_->RefuseImpersonation(request->identity().device_id(),
                                                     caller.Audit(), "RegisterAgent"));
