@@ -26,6 +26,7 @@
 #include "common/testing/server_process.h"
 #include "common/testing/test_paths.h"
 #include "common/testing/wait_for.h"
+#include "common/tls/testing/test_lab.h"
 #include "controller/store/sqlite_store.h"
 #include "farm/v1/agent.grpc.pb.h"
 #include "farm/v1/controller.grpc.pb.h"
@@ -37,6 +38,7 @@ namespace {
 
 using ::kvmfarm::testing::Runfile;
 using ::kvmfarm::testing::ServerProcess;
+using ::kvmfarm::testing::TestLab;
 using ::kvmfarm::testing::WaitFor;
 using ::testing::HasSubstr;
 
@@ -99,28 +101,36 @@ void ExpectEverySuccessStored(const farm::v1::Sweep& sweep) {
 
 class SweepIntegrationTest : public ::testing::Test {
  protected:
+  // Controller and agents over mutual TLS with a throwaway lab's certificates; the
+  // test calls as an admin with a token.
   void SetUp() override {
+    lab_ = std::make_unique<TestLab>(kvmfarm::testing::FreshTestDir("-lab"));
+    admin_token_ = lab_->Token("test-admin", "admin");
     db_ = kvmfarm::testing::FreshTestPath(".db");
     StartController("127.0.0.1:0");
   }
 
   void StartController(const std::string& listen) {
-    controller_ = std::make_unique<ServerProcess>(
-        Runfile("controller/farm-controller"), "farm-controller",
-        std::vector<std::string>{"--db", db_, "--heartbeat-interval=200ms", "--listen", listen});
+    std::vector<std::string> args = {"--db", db_, "--heartbeat-interval=200ms", "--listen", listen};
+    for (const std::string& flag : lab_->ControllerFlags()) args.push_back(flag);
+    controller_ = std::make_unique<ServerProcess>(Runfile("controller/farm-controller"),
+                                                  "farm-controller", args);
     address_ = controller_->WaitUntilListening();
     ASSERT_FALSE(address_.empty());
     stub_ = farm::v1::ControllerService::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(address_, lab_->OperatorCredentials(admin_token_)));
   }
 
+  // An agent with device `id`'s certificate; with a fixture, the certificate names
+  // the fixture's device id ("<fixture>-fixture").
   void StartAgent(const std::string& id, const std::string& fixture = "") {
     std::vector<std::string> args = {"--controller", address_, "--background-boot-check=false",
                                      absl::StrCat("--work-dir=", std::getenv("TEST_TMPDIR"))};
-    if (fixture.empty()) {
-      args.push_back("--device-id=" + id);
-    } else {
+    if (!fixture.empty()) {
       args.push_back("--sysroot=" + Runfile("tests/fixtures/devices/" + fixture));
+    }
+    for (const std::string& flag : lab_->AgentFlags(fixture.empty() ? id : fixture + "-fixture")) {
+      args.push_back(flag);
     }
     agents_[id] = std::make_unique<ServerProcess>(Runfile("agent/farm-agent"), "farm-agent", args);
     ASSERT_FALSE(agents_[id]->WaitUntilListening().empty());
@@ -190,6 +200,8 @@ class SweepIntegrationTest : public ::testing::Test {
   std::string address_;
   std::unique_ptr<ServerProcess> controller_;
   std::map<std::string, std::unique_ptr<ServerProcess>> agents_;
+  std::unique_ptr<TestLab> lab_;
+  std::string admin_token_;
   std::unique_ptr<farm::v1::ControllerService::Stub> stub_;
 };
 
@@ -308,8 +320,8 @@ TEST_F(SweepIntegrationTest, CancelStopsTheRunningJobOnItsAgent) {
   grpc::ClientContext status_context;
   farm::v1::ListDevicesResponse devices;
   ASSERT_TRUE(stub_->ListDevices(&status_context, farm::v1::ListDevicesRequest(), &devices).ok());
-  auto agent = farm::v1::AgentService::NewStub(
-      grpc::CreateChannel(devices.devices(0).agent_address(), grpc::InsecureChannelCredentials()));
+  auto agent = farm::v1::AgentService::NewStub(grpc::CreateChannel(
+      devices.devices(0).agent_address(), lab_->ControllerToAgent(devices.devices(0).device_id())));
   EXPECT_TRUE(WaitFor(
       [&] {
         grpc::ClientContext c;
