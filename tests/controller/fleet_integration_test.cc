@@ -3,6 +3,7 @@
 // operator's state change with its history, and a controller killed with SIGKILL
 // and restarted keeping every device while the agents register again.
 #include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
 #include <signal.h>
 
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include "common/testing/status_matchers.h"
 #include "common/testing/test_paths.h"
 #include "common/testing/wait_for.h"
+#include "common/tls/testing/test_lab.h"
 #include "farm/v1/controller.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -28,27 +30,44 @@ namespace {
 using ::kvmfarm::testing::Runfile;
 using ::kvmfarm::testing::ServerProcess;
 using ::kvmfarm::testing::StatusIs;
+using ::kvmfarm::testing::TestLab;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string DbPath() { return kvmfarm::testing::FreshTestPath(".db"); }
 
-std::unique_ptr<ServerProcess> StartController(const std::string& db,
-                                               const std::string& listen = "127.0.0.1:0") {
-  return std::make_unique<ServerProcess>(
-      Runfile("controller/farm-controller"), "farm-controller",
-      std::vector<std::string>{"--db", db, "--heartbeat-interval=200ms", "--listen", listen});
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
 }
 
-std::unique_ptr<ServerProcess> StartAgent(const std::string& fixture,
-                                          const std::string& controller) {
-  return std::make_unique<ServerProcess>(
-      Runfile("agent/farm-agent"), "farm-agent",
-      std::vector<std::string>{"--sysroot", Runfile("tests/fixtures/devices/" + fixture),
-                               "--controller", controller});
-}
-
+// Controller and agents over mutual TLS with a throwaway lab's certificates; the
+// test calls as an admin with a token.
 class FleetIntegrationTest : public ::testing::Test {
  protected:
+  void SetUp() override {
+    lab_ = std::make_unique<TestLab>(kvmfarm::testing::FreshTestDir("-lab"));
+  }
+
+  std::unique_ptr<ServerProcess> StartController(const std::string& db,
+                                                 const std::vector<std::string>& more = {}) {
+    return std::make_unique<ServerProcess>(
+        Runfile("controller/farm-controller"), "farm-controller",
+        Concat(Concat({"--db", db, "--heartbeat-interval=200ms"}, lab_->ControllerFlags()), more));
+  }
+
+  // A fixture's agent, with the certificate of its device id ("<fixture>-fixture"
+  // unless `device_id` says otherwise).
+  std::unique_ptr<ServerProcess> StartAgent(const std::string& fixture,
+                                            const std::vector<std::string>& more,
+                                            const std::string& device_id = "") {
+    return std::make_unique<ServerProcess>(
+        Runfile("agent/farm-agent"), "farm-agent",
+        Concat(Concat({"--sysroot", Runfile("tests/fixtures/devices/" + fixture)},
+                      lab_->AgentFlags(device_id.empty() ? fixture + "-fixture" : device_id)),
+               more));
+  }
+
   std::vector<farm::v1::Device> Devices(const farm::v1::Selector& selector = {}) {
     grpc::ClientContext context;
     farm::v1::ListDevicesRequest request;
@@ -72,9 +91,10 @@ class FleetIntegrationTest : public ::testing::Test {
 
   void Connect(const std::string& address) {
     stub_ = farm::v1::ControllerService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(address, lab_->OperatorCredentials(lab_->Token("admin", "admin"))));
   }
 
+  std::unique_ptr<TestLab> lab_;
   std::unique_ptr<farm::v1::ControllerService::Stub> stub_;
 };
 
@@ -84,8 +104,8 @@ TEST_F(FleetIntegrationTest, AgentsRegisterGoOfflineAndSurviveAControllerRestart
   const std::string address = controller->WaitUntilListening();
   ASSERT_FALSE(address.empty());
   Connect(address);
-  std::unique_ptr<ServerProcess> pixel = StartAgent("pixel8-stock", address);
-  std::unique_ptr<ServerProcess> mtk = StartAgent("mtk-d9300-stock", address);
+  std::unique_ptr<ServerProcess> pixel = StartAgent("pixel8-stock", {"--controller", address});
+  std::unique_ptr<ServerProcess> mtk = StartAgent("mtk-d9300-stock", {"--controller", address});
   ASSERT_TRUE(WaitFor([&] { return Devices().size() == 2; })) << controller->Log();
 
   // Derived labels select devices.
@@ -122,7 +142,7 @@ TEST_F(FleetIntegrationTest, AgentsRegisterGoOfflineAndSurviveAControllerRestart
   // the agents find it): the devices are still there and the agent registers again.
   ASSERT_EQ(::kill(controller->process().pid(), SIGKILL), 0);
   controller->process().Wait();
-  controller = StartController(db, address);
+  controller = StartController(db, {"--listen", address});
   ASSERT_EQ(controller->WaitUntilListening(), address);
   Connect(address);
   EXPECT_EQ(Devices().size(), 2u);
@@ -143,7 +163,7 @@ TEST_F(FleetIntegrationTest, AgentsRegisterGoOfflineAndSurviveAControllerRestart
   })) << all
       << pixel->Log();
   EXPECT_EQ(StateOf("mtk-d9300-stock-fixture"), farm::v1::OPERATIONAL_STATE_OFFLINE);
-  EXPECT_THAT(all, HasSubstr("health good -> maintenance by operator: reflashing"));
+  EXPECT_THAT(all, HasSubstr("health good -> maintenance by admin (token): reflashing"));
   // What happened was a controller restart, and the history says so.
   EXPECT_THAT(all, HasSubstr("first time since the controller started"));
   EXPECT_THAT(all, ::testing::Not(HasSubstr("agent restarted")));
@@ -156,10 +176,10 @@ TEST_F(FleetIntegrationTest, AgentsRegisterGoOfflineAndSurviveAControllerRestart
 }
 
 TEST_F(FleetIntegrationTest, InventoryAgentsAreHealthPinged) {
-  // An agent that doesn't know the controller, listed in the inventory.
-  ServerProcess agent(Runfile("agent/farm-agent"), "farm-agent",
-                      {"--sysroot", Runfile("tests/fixtures/devices/sd835")});
-  const std::string agent_address = agent.WaitUntilListening();
+  // An agent that doesn't know the controller, listed in the inventory: the
+  // controller pings it over mutual TLS, expecting that device's certificate.
+  std::unique_ptr<ServerProcess> agent = StartAgent("sd835", {}, "oneplus5-bench");
+  const std::string agent_address = agent->WaitUntilListening();
   ASSERT_FALSE(agent_address.empty());
   const std::string inventory = absl::StrCat(std::getenv("TEST_TMPDIR"), "/fleet.textproto");
   FILE* f = std::fopen(inventory.c_str(), "w");
@@ -168,26 +188,27 @@ TEST_F(FleetIntegrationTest, InventoryAgentsAreHealthPinged) {
                "  labels { key: \"rack\" value: \"r7\" } }\n",
                agent_address.c_str());
   std::fclose(f);
-  ServerProcess controller(
-      Runfile("controller/farm-controller"), "farm-controller",
-      {"--db", DbPath(), "--heartbeat-interval=200ms", "--inventory", inventory});
-  const std::string address = controller.WaitUntilListening();
+  std::unique_ptr<ServerProcess> controller = StartController(DbPath(), {"--inventory", inventory});
+  const std::string address = controller->WaitUntilListening();
   ASSERT_FALSE(address.empty());
   Connect(address);
   ASSERT_TRUE(WaitFor([&] {
     return StateOf("oneplus5-bench") == farm::v1::OPERATIONAL_STATE_IDLE;
-  })) << controller.Log();
+  })) << controller->Log();
   farm::v1::Selector rack;
   rack.add_match()->set_key("rack");
   rack.mutable_match(0)->add_values("r7");
   EXPECT_EQ(Devices(rack).size(), 1u);
 }
 
+// On a plaintext loopback controller (--insecure), where every caller may call.
 TEST_F(FleetIntegrationTest, BadRequestsGetClearErrors) {
-  std::unique_ptr<ServerProcess> controller = StartController(DbPath());
-  const std::string address = controller->WaitUntilListening();
+  ServerProcess controller(Runfile("controller/farm-controller"), "farm-controller",
+                           {"--db", DbPath(), "--insecure"});
+  const std::string address = controller.WaitUntilListening();
   ASSERT_FALSE(address.empty());
-  Connect(address);
+  stub_ = farm::v1::ControllerService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext c1;
   farm::v1::RegisterAgentResponse registered;
   EXPECT_THAT(
@@ -215,9 +236,36 @@ TEST(FarmControllerCliTest, RefusesADatabaseThatIsNotKvmfarms) {
   std::fputs("not a database\n", f);
   std::fclose(f);
   const ProcessResult result =
-      testing::RunBinary(Runfile("controller/farm-controller"), {"--db", db});
+      testing::RunBinary(Runfile("controller/farm-controller"), {"--db", db, "--insecure"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.stderr_data, HasSubstr("not a SQLite database"));
+}
+
+TEST(FarmControllerCliTest, RefusesToServeWithoutTlsOrWithTheWrongCertificate) {
+  const std::string db = kvmfarm::testing::FreshTestPath(".db");
+  // Neither TLS nor --insecure: how to get certificates.
+  ProcessResult result = testing::RunBinary(Runfile("controller/farm-controller"), {"--db", db});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.stderr_data, HasSubstr("tools/pki/pki.sh"));
+  // Plaintext off loopback.
+  result = testing::RunBinary(Runfile("controller/farm-controller"),
+                              {"--db", db, "--insecure", "--listen", "0.0.0.0:0"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.stderr_data, HasSubstr("is not loopback"));
+  // A device's certificate is not a controller's.
+  TestLab lab(kvmfarm::testing::FreshTestDir("-lab"));
+  result = testing::RunBinary(Runfile("controller/farm-controller"),
+                              Concat({"--db", db}, TestLab::Flags(lab.Device("d1"))));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.stderr_data, HasSubstr("needs a controller certificate"));
+  // A key others can read.
+  const TlsFiles controller = lab.Controller("c1");
+  ASSERT_EQ(chmod(controller.key.c_str(), 0644), 0);
+  result = testing::RunBinary(Runfile("controller/farm-controller"),
+                              Concat({"--db", db}, TestLab::Flags(controller)));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.stderr_data, HasSubstr("chmod 600"));
+  EXPECT_THAT(result.stderr_data, Not(HasSubstr("PRIVATE KEY")));
 }
 
 }  // namespace
