@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +31,8 @@
 #include "common/testing/status_matchers.h"
 #include "common/testing/test_paths.h"
 #include "common/testing/wait_for.h"
+#include "common/tls/testing/test_lab.h"
+#include "common/tls/tls_credentials.h"
 #include "common/utf8.h"
 #include "farm/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -39,6 +43,7 @@ namespace {
 
 using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::StatusIs;
+using ::kvmfarm::testing::TestLab;
 using ::testing::HasSubstr;
 
 // The host build, or in farm_agent_arm64_test the arm64 build under
@@ -101,7 +106,7 @@ TEST(FarmAgentCliTest, BadInputsAreOneClearLineAndExit2) {
       {{"--probe", "--sysroot", "/nonexistent/tree"}, "--sysroot '/nonexistent/tree'"},
       {{"--probe", "--props", "/nonexistent/props.txt"}, "--props"},
       {{"--probe", "stray"}, "unexpected argument 'stray'"},
-      {{"--sysroot", Fixture("sd835"), "--work-dir", "/proc/kvmfarm-no/work"},
+      {{"--sysroot", Fixture("sd835"), "--insecure", "--work-dir", "/proc/kvmfarm-no/work"},
        "cannot create --work-dir '/proc/kvmfarm-no/work'"},
       {{"--listen", "nonsense"}, "not host:port"},
       // No name service in the static agent: host names are refused at start.
@@ -119,12 +124,82 @@ TEST(FarmAgentCliTest, BadInputsAreOneClearLineAndExit2) {
   }
 }
 
+// With TLS flags, or plaintext (--insecure) for the tests of what an agent does.
+std::vector<std::string> PlaintextUnlessTls(std::vector<std::string> args) {
+  if (std::find(args.begin(), args.end(), "--tls_ca") == args.end()) args.push_back("--insecure");
+  return args;
+}
+
 // A farm-agent on 127.0.0.1:0.
 class RunningAgent : public testing::ServerProcess {
  public:
   explicit RunningAgent(const std::vector<std::string>& args)
-      : ServerProcess(Agent(), "farm-agent", args) {}
+      : ServerProcess(Agent(), "farm-agent", PlaintextUnlessTls(args)) {}
 };
+
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST(FarmAgentCliTest, RefusesToServeWithoutTlsOrWithTheWrongIdentity) {
+  TestLab lab(testing::FreshTestDir("-lab"));
+  const struct {
+    std::vector<std::string> args;
+    std::string says;
+  } cases[] = {
+      {{"--sysroot", Fixture("sd835")}, "tools/pki/pki.sh"},
+      {{"--sysroot", Fixture("sd835"), "--insecure", "--listen", "0.0.0.0:0"}, "is not loopback"},
+      {Concat({"--sysroot", Fixture("sd835"), "--device-id", "d2"}, lab.AgentFlags("d1")),
+       "--device-id d2 but --tls_cert is spiffe://testlab/device/d1"},
+      {Concat({"--sysroot", Fixture("sd835")}, TestLab::Flags(lab.Controller("c1"))),
+       "needs a device certificate"},
+      {Concat({"--sysroot", Fixture("sd835")},
+              TestLab::Flags(lab.Expired(SpiffeId::Kind::kDevice, "d1"))),
+       "expired"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.says);
+    const ProcessResult result = RunAgent(c.args);
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_THAT(result.stderr_data, HasSubstr(c.says));
+  }
+}
+
+// Over TLS an agent is its certificate's device and answers the lab's controllers
+// only: every other client fails the handshake, before any RPC runs.
+TEST(FarmAgentServerTest, AnswersTheLabsControllersOnly) {
+  TestLab lab(testing::FreshTestDir("-lab"));
+  RunningAgent agent(Concat({"--sysroot", Fixture("sd835")}, lab.AgentFlags("d1")));
+  const std::string address = agent.WaitUntilListening();
+  ASSERT_FALSE(address.empty()) << agent.Log();
+  const auto status_as = [&](std::shared_ptr<grpc::ChannelCredentials> credentials,
+                             farm::v1::GetStatusResponse* response) {
+    grpc::ChannelArguments args;
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    auto stub = farm::v1::AgentService::NewStub(
+        grpc::CreateCustomChannel(address, credentials, args));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return stub->GetStatus(&context, farm::v1::GetStatusRequest(), response).error_code();
+  };
+  farm::v1::GetStatusResponse status;
+  ASSERT_EQ(status_as(lab.ControllerToAgent("d1"), &status), grpc::StatusCode::OK);
+  EXPECT_EQ(status.device_id(), "d1");
+  PeerRule device;
+  device.lab = lab.name();
+  device.kind = SpiffeId::Kind::kDevice;
+  TestLab other(testing::FreshTestDir("-other"), "otherlab");
+  TlsFiles foreign_controller = other.Controller("c1");
+  foreign_controller.ca = lab.ca();
+  for (const auto& credentials :
+       {grpc::InsecureChannelCredentials(), MakeChannelCredentials(lab.CaOnly(), device),
+        MakeChannelCredentials(lab.Operator("alice"), device),
+        MakeChannelCredentials(lab.Device("d2"), device),
+        MakeChannelCredentials(foreign_controller, device)}) {
+    EXPECT_EQ(status_as(credentials, &status), grpc::StatusCode::UNAVAILABLE);
+  }
+}
 
 TEST(FarmAgentServerTest, ServesCapabilityStatusAndHealthThenStopsOnSigterm) {
   RunningAgent agent({"--sysroot", Fixture("pixel8-kvm"), "--device-id", "bench-7"});
@@ -619,7 +694,8 @@ TEST(FarmAgentServerTest, TwoAgentsCannotShareAPort) {
   RunningAgent first({"--sysroot", Fixture("sd835")});
   const std::string address = first.WaitUntilListening();
   ASSERT_FALSE(address.empty());
-  const ProcessResult second = RunAgent({"--sysroot", Fixture("sd835"), "--listen", address});
+  const ProcessResult second =
+      RunAgent({"--sysroot", Fixture("sd835"), "--insecure", "--listen", address});
   EXPECT_EQ(second.exit_code, 2);
   EXPECT_THAT(second.stderr_data, HasSubstr("cannot listen on " + address));
 }
