@@ -6,8 +6,10 @@
 #   STUB_ADB_BROKEN   file with the serials on which every push fails
 #   STUB_ADB_AGENT    if set, starting the agent on a phone starts this local
 #                     farm-agent instead, registering with $STUB_ADB_CONTROLLER
-#                     as that serial with the fixture $STUB_ADB_SYSROOT; its pid
-#                     is appended to $STUB_ADB_PIDS.
+#                     as the --device-id it was given, with that device's
+#                     certificate from the lab $STUB_ADB_LAB (what deploy pushed)
+#                     and the fixture $STUB_ADB_SYSROOT; its pid is appended to
+#                     $STUB_ADB_PIDS.
 #   STUB_ADB_EMULATOR if set, runs STUB_ADB_AGENT (the arm64 build) under it
 set -u
 echo "$*" >>"$STUB_ADB_LOG"
@@ -44,8 +46,11 @@ case $1 in
         if [[ -n ${STUB_ADB_AGENT:-} ]]; then
           agent_cmd=("$STUB_ADB_AGENT")
           [[ -n ${STUB_ADB_EMULATOR:-} ]] && agent_cmd=("$STUB_ADB_EMULATOR" "$STUB_ADB_AGENT")
+          [[ "$*" =~ --device-id\ ([A-Za-z0-9._-]+) ]] || { echo "stub adb: no --device-id" >&2; exit 1; }
+          id=${BASH_REMATCH[1]}
           "${agent_cmd[@]}" --listen 127.0.0.1:0 --controller "$STUB_ADB_CONTROLLER" \
-            --device-id "$serial" --sysroot "$STUB_ADB_SYSROOT" \
+            --device-id "$id" --sysroot "$STUB_ADB_SYSROOT" --tls_ca "$STUB_ADB_LAB/ca.crt" \
+            --tls_cert "$STUB_ADB_LAB/device-$id.crt" --tls_key "$STUB_ADB_LAB/device-$id.key" \
             >>"$STUB_ADB_LOG.agent" 2>&1 </dev/null &
           echo $! >>"$STUB_ADB_PIDS"
         fi ;;

@@ -2,8 +2,16 @@
 # Deploys farm-agent to the phones attached over USB and registers them with a
 # controller running on this host. See docs/phones.md for the phone side.
 #
-#   tools/deploy/deploy_phones.sh --agent PATH [options]
+#   tools/deploy/deploy_phones.sh --lab DIR --agent PATH [options]
 #
+#   --lab DIR             the lab's certificates (tools/pki/pki.sh init DIR LAB):
+#                         each phone gets its device certificate (issued here on
+#                         first deployment, the device id being its serial with
+#                         ':' as '-'), pushed with the CA; the key readable by the
+#                         agent's user only. Agents serve and register over mutual
+#                         TLS only.
+#   --token-file FILE     a token (pki.sh token) farmctl uses to check registration
+#                         (default $FARM_TOKEN; needed unless --register-timeout 0)
 #   --agent PATH          the arm64 (aarch64), statically linked farm-agent (default
 #                         bazel-bin/agent/farm-agent, i.e. after an arm64 build;
 #                         anything that is not aarch64 is refused)
@@ -31,9 +39,11 @@ readonly remote_dir=/data/local/tmp/kvmfarm
 readonly agent_port_on_phone=7420
 readonly controller_port_on_phone=7421
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "deploy: $*" >&2; exit 2; }
 
+lab=""
+token_file=""
 agent=""
 workload=""
 images=""
@@ -47,6 +57,8 @@ adb=${ADB:-adb}
 
 while [[ $# -gt 0 ]]; do
   case $1 in
+    --lab) lab=${2:?--lab needs the lab directory}; shift ;;
+    --token-file) token_file=${2:?--token-file needs a file}; shift ;;
     --agent) agent=${2:?--agent needs a path}; shift ;;
     --workload) workload=${2:?--workload needs a path}; shift ;;
     --images) images=${2:?--images needs a directory}; shift ;;
@@ -63,6 +75,14 @@ while [[ $# -gt 0 ]]; do
 done
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
+[[ -n $lab ]] || die "--lab DIR is required: agents run with the lab's certificates (make them with tools/pki/pki.sh init DIR LAB; see the README's Security section)."
+[[ -f $lab/ca.crt && -f $lab/ca.key && -f $lab/lab ]] ||
+  die "--lab '$lab' is not a lab made by tools/pki/pki.sh (no ca.crt, ca.key and lab)."
+pki=$root/tools/pki/pki.sh
+if [[ $register_timeout != 0 && -z $token_file && -z ${FARM_TOKEN:-} ]]; then
+  die "checking registration needs a token: --token-file FILE or FARM_TOKEN (tools/pki/pki.sh token DIR NAME viewer), or --register-timeout 0."
+fi
+[[ -z $token_file || -f $token_file ]] || die "--token-file '$token_file' not found."
 [[ -n $agent ]] || agent=$root/bazel-bin/agent/farm-agent
 [[ -n $images ]] || images=$root/bazel-bin/guest_images/images/arm64
 [[ -n $farmctl ]] || farmctl=$root/bazel-bin/tools/farmctl/farmctl
@@ -135,9 +155,27 @@ phone() {
   "$adb" -s "$serial" "$@" || { echo "deploy: $serial: 'adb $*' failed" >&2; return 1; }
 }
 
-# Deploys to $serial with the agent forwarded to host port $1; non-zero on failure.
+# The device's certificate, issued on its first deployment; pushed with the CA to
+# $remote_dir/tls, the key 0600 (and root's when the agent runs as root).
+push_certificate() {
+  local id=$1 as_root=$2
+  if [[ ! -f $lab/device-$id.crt ]]; then
+    "$pki" device "$lab" "$id" >/dev/null || { echo "deploy: $serial: cannot issue the certificate of device $id" >&2; return 1; }
+  fi
+  phone shell "mkdir -p $remote_dir/tls && chmod 700 $remote_dir/tls" || return 1
+  phone push "$lab/ca.crt" "$remote_dir/tls/ca.crt" >/dev/null || return 1
+  phone push "$lab/device-$id.crt" "$remote_dir/tls/agent.crt" >/dev/null || return 1
+  phone push "$lab/device-$id.key" "$remote_dir/tls/agent.key" >/dev/null || return 1
+  phone shell chmod 600 "$remote_dir/tls/agent.key" || return 1
+  if [[ $as_root == 1 ]]; then
+    phone shell "su -c 'chown -R 0:0 $remote_dir/tls'" || return 1
+  fi
+}
+
+# Deploys to $serial as device $2 with the agent forwarded to host port $1;
+# non-zero on failure.
 deploy_one() {
-  local host_port=$1
+  local host_port=$1 id=$2
   local model
   model=$("$adb" -s "$serial" shell getprop ro.product.model 2>/dev/null | tr -d '\r' || true)
   echo "deploy: $serial (${model:-unknown model}): pushing to $remote_dir"
@@ -146,7 +184,9 @@ deploy_one() {
   local to_chmod=("$remote_dir/farm-agent")
   local agent_flags=(--listen "127.0.0.1:$agent_port_on_phone"
                      --controller "127.0.0.1:$controller_port_on_phone"
-                     --advertise "127.0.0.1:$host_port" --device-id "$serial"
+                     --advertise "127.0.0.1:$host_port" --device-id "$id"
+                     --tls_ca "$remote_dir/tls/ca.crt" --tls_cert "$remote_dir/tls/agent.crt"
+                     --tls_key "$remote_dir/tls/agent.key"
                      --image-dir "$remote_dir/images" --work-dir "$remote_dir/work")
   if [[ -n $workload ]]; then
     phone push "$workload" "$remote_dir/farm-workload" >/dev/null || return 1
@@ -178,6 +218,7 @@ deploy_one() {
   else
     echo "deploy: $serial: su is not available; starting the agent as the shell user (KVM will be reported as not accessible)" >&2
   fi
+  push_certificate "$id" "$as_root" || return 1
   # A previous deployment's agent is stopped by its pid file, then replaced.
   local start="cd $remote_dir && { [ -f agent.pid ] && kill \$(cat agent.pid) 2>/dev/null; nohup ./farm-agent ${agent_flags[*]} >agent.log 2>&1 </dev/null & echo \$! >agent.pid; }"
   if [[ $as_root == 1 ]]; then
@@ -194,8 +235,9 @@ deploy_one() {
   [[ $register_timeout -gt 0 ]] || return 0
   local waited
   for ((waited = 0; waited < register_timeout; waited++)); do
-    if "$farmctl" --controller "$controller" device show "$serial" >/dev/null 2>&1; then
-      echo "deploy: $serial: registered with $controller (agent at 127.0.0.1:$host_port)"
+    if "$farmctl" --controller "$controller" --tls_ca "$lab/ca.crt" \
+        ${token_file:+--token_file "$token_file"} device show "$id" >/dev/null 2>&1; then
+      echo "deploy: $serial: registered with $controller as device $id (agent at 127.0.0.1:$host_port)"
       return 0
     fi
     sleep 1
@@ -215,7 +257,14 @@ for serial in "${serials[@]}"; do
     failed=1
     continue
   fi
-  deploy_one $((host_port_base + index)) || failed=1
+  # A device id (common/device_id.h) from the serial: network serials have ':'.
+  id=${serial//:/-}
+  if [[ ! $id =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ ]]; then
+    echo "deploy: $serial: '$id' is not a device id" >&2
+    failed=1
+    continue
+  fi
+  deploy_one $((host_port_base + index)) "$id" || failed=1
   index=$((index + 1))
 done
 exit $failed
