@@ -35,6 +35,15 @@ using StoreCtxPtr =
 using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO, BIO_free_all>>;
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view what) {
+  // gRPC's FileWatcherCertificateProvider takes a modification time of 0 for a
+  // failed stat and never loads the file: every handshake would fail, silently.
+  struct stat info;
+  if (stat(path.c_str(), &info) == 0 && info.st_mtime == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the ", what, " ", path,
+        " has modification time 0 (1970), which gRPC's certificate watcher cannot load: "
+        "touch it"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(

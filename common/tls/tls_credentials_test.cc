@@ -2,6 +2,7 @@
 // tools/pki/pki.sh (TestLab).
 #include "common/tls/tls_credentials.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -211,6 +212,14 @@ TEST_F(TlsCredentialsTest, CheckTlsFilesSaysWhatIsWrongWithEachFile) {
   ASSERT_EQ(chmod(open_key.key.c_str(), 0644), 0);
   EXPECT_THAT(CheckTlsFiles(open_key), StatusIs(absl::StatusCode::kFailedPrecondition,
                                                 HasSubstr("readable by other users")));
+
+  // A reproducible archive's mtime of 0 would make gRPC's watcher fail every
+  // handshake without a word: said at start instead.
+  TlsFiles epoch = lab_->Device("d5");
+  const struct timespec times[2] = {{0, 0}, {0, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, epoch.cert.c_str(), times, 0), 0);
+  EXPECT_THAT(CheckTlsFiles(epoch), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                             HasSubstr("modification time 0")));
 
   TlsFiles half = good;
   half.key.clear();

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -22,6 +24,7 @@
 #include "common/subprocess.h"
 #include "common/testing/run_binary.h"
 #include "common/testing/wait_for.h"
+#include "common/tls/tls_credentials.h"
 #include "farm/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -85,11 +88,34 @@ class EmulatedPhoneTest : public ::testing::Test {
       ASSERT_LT(absl::Now(), give_up) << "the agent in the emulated phone never served:\n"
                                       << Console();
     }
+    // As the lab's controller, expecting the phone's certificate: mutual TLS, as
+    // a lab runs it.
     stub_ = farm::v1::AgentService::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), ControllerCredentials()));
   }
   void TearDown() override {
     if (qemu_) qemu_->Kill();
+  }
+
+  // Controller c1 of the phone's lab (phone_lab.tar) dialing device emulated-phone.
+  static std::shared_ptr<grpc::ChannelCredentials> ControllerCredentials() {
+    const std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/phone_lab");
+    std::filesystem::create_directories(dir);
+    ProcessSpec untar;
+    untar.argv = {"tar", "-x", "-C", dir, "-f", Runfile("tests/arm64/phone_lab.tar")};
+    absl::StatusOr<ProcessResult> done = RunProcess(untar);
+    EXPECT_TRUE(done.ok() && done->Succeeded()) << (done.ok() ? done->stderr_data : "");
+    TlsFiles files;
+    files.ca = dir + "/ca.crt";
+    files.cert = dir + "/controller-c1.crt";
+    files.key = dir + "/controller-c1.key";
+    std::filesystem::permissions(files.key, std::filesystem::perms::owner_read |
+                                                std::filesystem::perms::owner_write);
+    PeerRule phone;
+    phone.lab = "phonelab";
+    phone.kind = SpiffeId::Kind::kDevice;
+    phone.name = "emulated-phone";
+    return MakeChannelCredentials(files, phone);
   }
 
   std::string Console() {
