@@ -100,7 +100,7 @@ int Run(const std::string& controller_binary) {
   }
   testing::ServerProcess controller(
       controller_binary, "farm-controller",
-      {"--db=" + dir + "/farm.db", "--inventory=" + dir + "/fleet.textproto",
+      {"--insecure", "--db=" + dir + "/farm.db", "--inventory=" + dir + "/fleet.textproto",
        "--heartbeat-interval=" + absl::FormatDuration(interval)});
   const std::string address = controller.WaitUntilListening();
   if (address.empty()) {

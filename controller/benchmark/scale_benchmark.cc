@@ -116,7 +116,7 @@ void HeartbeatPhase(const std::string& controller_binary, int devices, int secon
     return;
   }
   testing::ServerProcess controller(controller_binary, "farm-controller",
-                                    {"--db", dir + "/farm.db", "--heartbeat-interval=10s"});
+                                    {"--db", dir + "/farm.db", "--heartbeat-interval=10s", "--insecure"});
   const std::string address = controller.WaitUntilListening();
   if (address.empty()) {
     std::fprintf(stderr, "farm-controller did not start:\n%s", controller.Log().c_str());

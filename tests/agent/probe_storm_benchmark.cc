@@ -135,7 +135,7 @@ std::unique_ptr<farm::v1::AgentService::Stub> NewStub(const std::string& address
 
 int Run() {
   testing::ServerProcess agent(absl::GetFlag(FLAGS_agent), "farm-agent",
-                               {"--sysroot=/", "--background-boot-check=false"});
+                               {"--sysroot=/", "--background-boot-check=false", "--insecure"});
   const std::string address = agent.WaitUntilListening();
   if (address.empty()) {
     std::cerr << "farm-agent did not start:\n" << agent.Log();
