@@ -186,6 +186,9 @@ TEST_F(FarmctlTest, SweepMatrixCompareLogs) {
   EXPECT_THAT(html, HasSubstr("<td>bench-host</td>"));
   EXPECT_THAT(html, HasSubstr("<svg"));
   EXPECT_THAT(html, HasSubstr(">crypto.sha256 native</text>"));
+  // The sweeps behind it, and who started them.
+  EXPECT_THAT(html, HasSubstr("<td>" + first + "</td><td>succeeded</td>"));
+  EXPECT_THAT(html, HasSubstr("<td>ops (token)</td>"));
 }
 
 // A boot sweep: the TCG guest boots for real; KVM is attempted and reported as it

@@ -348,10 +348,11 @@ int Matrix(const Invocation& in) {
 }
 
 // Written beside the target and renamed, so a failed run leaves no half report.
-int WriteReport(const farm::v1::GetMatrixResponse& matrix, const std::string& out) {
+int WriteReport(const farm::v1::GetMatrixResponse& matrix,
+                const std::vector<farm::v1::Sweep>& sweeps, const std::string& out) {
   const std::string partial = out + ".partial";
   std::ofstream file(partial, std::ios::binary | std::ios::trunc);
-  file << HtmlReport(matrix);
+  file << HtmlReport(matrix, sweeps);
   file.close();
   if (!file || std::rename(partial.c_str(), out.c_str()) != 0) {
     std::remove(partial.c_str());
@@ -369,7 +370,13 @@ int Report(const Invocation& in) {
   absl::StatusOr<farm::v1::GetMatrixResponse> response =
       in.controller->Call(&ControllerStub::GetMatrix, *request);
   if (!response.ok()) return RequestFailed(response.status());
-  return WriteReport(*response, FromUserDir(absl::GetFlag(FLAGS_out)));
+  // The newest sweeps, with who started and cancelled them.
+  constexpr size_t kReportSweeps = 50;
+  absl::StatusOr<std::vector<farm::v1::Sweep>> sweeps =
+      in.controller->CallPaged(&ControllerStub::ListSweeps, farm::v1::ListSweepsRequest(),
+                               &farm::v1::ListSweepsResponse::sweeps, kReportSweeps);
+  if (!sweeps.ok()) return RequestFailed(sweeps.status());
+  return WriteReport(*response, *sweeps, FromUserDir(absl::GetFlag(FLAGS_out)));
 }
 
 int Compare(const Invocation& in) {

@@ -132,7 +132,28 @@ std::string HtmlEscape(const std::string& text) {
   return out;
 }
 
-std::string HtmlReport(const farm::v1::GetMatrixResponse& matrix) {
+// The sweeps behind the figures, and who ran them: the report's audit trail.
+std::string SweepsSection(const std::vector<farm::v1::Sweep>& sweeps) {
+  if (sweeps.empty()) return "";
+  std::string html =
+      "<h2>Sweeps</h2>\n<table id=\"sweeps\"><tr><th>SWEEP</th><th>STATE</th><th>CREATED</th>"
+      "<th>STARTED BY</th><th>CANCELLED BY</th><th>REASON</th></tr>\n";
+  for (const farm::v1::Sweep& sweep : sweeps) {
+    html += "<tr>";
+    for (const std::string& field :
+         {sweep.sweep_id(), std::string(LowerEnumValueName(sweep.state())),
+          sweep.has_created_at() ? google::protobuf::util::TimeUtil::ToString(sweep.created_at())
+                                 : "",
+          sweep.started_by(), sweep.cancelled_by(), sweep.reason()}) {
+      absl::StrAppend(&html, "<td>", HtmlEscape(field), "</td>");
+    }
+    html += "</tr>\n";
+  }
+  return html + "</table>\n";
+}
+
+std::string HtmlReport(const farm::v1::GetMatrixResponse& matrix,
+                       const std::vector<farm::v1::Sweep>& sweeps) {
   const std::string generated =
       matrix.has_generated_at() ? google::protobuf::util::TimeUtil::ToString(matrix.generated_at())
                                 : "";
@@ -151,7 +172,7 @@ std::string HtmlReport(const farm::v1::GetMatrixResponse& matrix) {
     for (const std::string& field : row) absl::StrAppend(&html, "<td>", HtmlEscape(field), "</td>");
     html += "</tr>\n";
   }
-  return html + "</table>\n</body></html>\n";
+  return html + "</table>\n" + SweepsSection(sweeps) + "</body></html>\n";
 }
 
 }  // namespace kvmfarm::farmctl

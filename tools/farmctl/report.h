@@ -9,6 +9,7 @@
 #define KVMFARM_TOOLS_FARMCTL_REPORT_H_
 
 #include <string>
+#include <vector>
 
 #include "farm/v1/controller.pb.h"
 
@@ -16,8 +17,10 @@ namespace kvmfarm::farmctl {
 
 // Per row: verdict, reasons and recommendation; a bar chart of each workload
 // under native, KVM and TCG (as % of native); boot times under KVM and TCG;
-// then the full matrix table.
-std::string HtmlReport(const farm::v1::GetMatrixResponse& matrix);
+// then the full matrix table, and the `sweeps` given (newest first) with who
+// started and who cancelled each.
+std::string HtmlReport(const farm::v1::GetMatrixResponse& matrix,
+                       const std::vector<farm::v1::Sweep>& sweeps = {});
 
 // Text made safe for HTML element content and attribute values.
 std::string HtmlEscape(const std::string& text);

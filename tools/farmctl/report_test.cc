@@ -54,6 +54,26 @@ TEST(HtmlReportTest, DrawsWorkloadsAsPercentOfNativeAndBootTimes) {
   EXPECT_THAT(html, Not(HasSubstr("crypto.sha256 KVM")));
 }
 
+TEST(HtmlReportTest, NamesWhoStartedAndCancelledEachSweep) {
+  farm::v1::Sweep done;
+  done.set_sweep_id("s-1");
+  done.set_state(farm::v1::SWEEP_STATE_SUCCEEDED);
+  done.set_started_by("alice (token)");
+  farm::v1::Sweep cancelled;
+  cancelled.set_sweep_id("s-2");
+  cancelled.set_state(farm::v1::SWEEP_STATE_CANCELLED);
+  cancelled.set_started_by("bob (certificate)");
+  cancelled.set_cancelled_by("<eve> (token)");
+  cancelled.set_reason("wrong image");
+  const std::string html = HtmlReport(TwoDeviceMatrix(), {done, cancelled});
+  EXPECT_THAT(html, HasSubstr("<table id=\"sweeps\">"));
+  EXPECT_THAT(html, HasSubstr("<td>s-1</td><td>succeeded</td><td></td><td>alice (token)</td>"));
+  EXPECT_THAT(html, HasSubstr("<td>bob (certificate)</td><td>&lt;eve&gt; (token)</td>"
+                              "<td>wrong image</td>"));
+  // No sweeps, no section.
+  EXPECT_THAT(HtmlReport(TwoDeviceMatrix()), Not(HasSubstr("id=\"sweeps\"")));
+}
+
 TEST(HtmlReportTest, IsSelfContained) {
   const std::string html = HtmlReport(TwoDeviceMatrix());
   EXPECT_THAT(html, Not(HasSubstr("http://")));
