@@ -58,8 +58,9 @@ absl::StatusOr<AccessGrants> ParseAccessFile(absl::string_view text, absl::strin
   int number = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++number;
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || line[0] == '#') continue;
+    // A comment runs from '#' to the end of the line, after a grant too.
+    line = absl::StripAsciiWhitespace(line.substr(0, line.find('#')));
+    if (line.empty()) continue;
     const auto bad = [&](absl::string_view why) {
       return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": ", why));
     };

@@ -5,7 +5,7 @@
 // Who may call the controller, as a lab's administrator writes it (or
 // `tools/pki/pki.sh token` appends to it): one grant per line,
 //
-//   # comment
+//   # comment (also after a grant)
 //   token NAME ROLE sha256:HEX     a bearer token, kept as its SHA-256 only
 //   certificate NAME ROLE          the operator certificate spiffe://LAB/operator/NAME
 //
