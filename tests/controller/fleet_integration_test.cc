@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -20,6 +22,7 @@
 #include "common/testing/test_paths.h"
 #include "common/testing/wait_for.h"
 #include "common/tls/testing/test_lab.h"
+#include "common/tls/tls_credentials.h"
 #include "farm/v1/controller.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -199,6 +202,55 @@ TEST_F(FleetIntegrationTest, InventoryAgentsAreHealthPinged) {
   rack.add_match()->set_key("rack");
   rack.mutable_match(0)->add_values("r7");
   EXPECT_EQ(Devices(rack).size(), 1u);
+}
+
+// A lab rotates the controller's certificate by replacing its files: new
+// connections get the new one, with no restart.
+TEST_F(FleetIntegrationTest, TheControllersCertificateIsRotatedWithoutARestart) {
+  const std::string served = kvmfarm::testing::FreshTestDir("-served");
+  const TlsFiles first = lab_->Controller("c1");
+  const TlsFiles second = lab_->Controller("c2");
+  const auto install = [&](const TlsFiles& files) {
+    for (const auto& [from, to] : {std::pair{files.cert, served + "/controller.crt"},
+                                   {files.key, served + "/controller.key"}}) {
+      std::filesystem::copy_file(from, to + ".new");
+      std::filesystem::permissions(to + ".new", std::filesystem::perms::owner_read |
+                                                    std::filesystem::perms::owner_write);
+      std::filesystem::rename(to + ".new", to);
+    }
+  };
+  install(first);
+  const std::string token = lab_->Token("admin", "admin");
+  ServerProcess controller(Runfile("controller/farm-controller"), "farm-controller",
+                           {"--db", DbPath(), "--tls_ca", lab_->ca(), "--tls_cert",
+                            served + "/controller.crt", "--tls_key", served + "/controller.key",
+                            "--tls_refresh=1s", "--access_file", lab_->access_file()});
+  const std::string address = controller.WaitUntilListening();
+  ASSERT_FALSE(address.empty());
+  // ListDevices over a new connection that accepts controller `name` only.
+  const auto answers_as = [&](const std::string& name) {
+    PeerRule rule;
+    rule.lab = lab_->name();
+    rule.kind = SpiffeId::Kind::kController;
+    rule.name = name;
+    grpc::ChannelArguments args;
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    auto stub = farm::v1::ControllerService::NewStub(grpc::CreateCustomChannel(
+        address,
+        grpc::CompositeChannelCredentials(MakeChannelCredentials(lab_->CaOnly(), rule),
+                                          grpc::AccessTokenCredentials(token)),
+        args));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    farm::v1::ListDevicesResponse response;
+    return stub->ListDevices(&context, farm::v1::ListDevicesRequest(), &response).ok();
+  };
+  EXPECT_TRUE(answers_as("c1"));
+  EXPECT_FALSE(answers_as("c2"));
+  install(second);
+  EXPECT_TRUE(WaitFor([&] { return answers_as("c2"); })) << controller.Log();
+  EXPECT_FALSE(answers_as("c1"));
+  EXPECT_FALSE(controller.process().WaitFor(absl::ZeroDuration())) << "it exited";
 }
 
 // On a plaintext loopback controller (--insecure), where every caller may call.
