@@ -19,6 +19,13 @@
 
 namespace kvmfarm::testing {
 
+// `a` then `b`: a command line put together from parts (flags of a TestLab, ...).
+inline std::vector<std::string> Concat(std::vector<std::string> a,
+                                       const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 // The runfiles path of `path` (relative to the workspace root).
 std::string Runfile(const std::string& path);
 

@@ -21,18 +21,10 @@ constexpr absl::string_view kHowToAuthenticate =
     "give a token (FARM_TOKEN or --token_file) or an operator certificate of the lab "
     "(--tls_cert/--tls_key)";
 
-absl::string_view NeedName(Need need) {
-  switch (need) {
-    case Need::kViewer:
-      return "viewer";
-    case Need::kOperator:
-      return "operator";
-    case Need::kAdmin:
-      return "admin";
-    case Need::kAgent:
-      return "agent (a device's certificate)";
-  }
-  return "unknown";
+std::string NeedName(Need need) {
+  // The roles' needs have the roles' numbers.
+  return need == Need::kAgent ? "agent (a device's certificate)"
+                              : std::string(RoleName(static_cast<Role>(need)));
 }
 
 // The file's modification time and size, to notice a change.

@@ -38,7 +38,8 @@
 
 namespace kvmfarm::auth {
 
-// What an RPC needs: a role (each includes the ones below it) or a device's agent.
+// What an RPC needs: a role (each includes the ones below it; the same numbers as
+// Role) or a device's agent.
 enum class Need { kViewer = 1, kOperator = 2, kAdmin = 3, kAgent = 4 };
 
 // Every method the controller serves under authorization, by its full path

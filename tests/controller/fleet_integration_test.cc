@@ -39,10 +39,7 @@ using ::testing::Not;
 
 std::string DbPath() { return kvmfarm::testing::FreshTestPath(".db"); }
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
+using ::kvmfarm::testing::Concat;
 
 // Controller and agents over mutual TLS with a throwaway lab's certificates; the
 // test calls as an admin with a token.

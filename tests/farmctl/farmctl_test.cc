@@ -26,6 +26,7 @@
 namespace kvmfarm {
 namespace {
 
+using ::kvmfarm::testing::Concat;
 using ::kvmfarm::testing::Runfile;
 using ::kvmfarm::testing::ServerProcess;
 using ::kvmfarm::testing::TestLab;
@@ -60,12 +61,6 @@ class FarmctlTest : public ::testing::Test {
     delete agent_;
     delete controller_;
     delete lab_;
-  }
-
-  static std::vector<std::string> Concat(std::vector<std::string> a,
-                                         const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
   }
 
   // farmctl as an operator (a token of the operator role).
