@@ -25,11 +25,11 @@
 #include "common/device_id.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
-#include "common/tls/tls_flags.h"
 #include "common/ip_address.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
+#include "common/tls/tls_flags.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7420",
           "Address to serve gRPC on (host:port; port 0 = any free port). Loopback "
@@ -201,9 +201,9 @@ absl::StatusOr<std::string> DeviceIdFor(const Security& security, const std::str
   if (!security.tls()) return flag;
   const SpiffeId& me = *security.identity;
   if (me.kind != SpiffeId::Kind::kDevice) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--tls_cert names ", me.ToString(), ": an agent needs a device certificate "
-        "(tools/pki/pki.sh device LAB_DIR DEVICE_ID)"));
+    return absl::InvalidArgumentError(absl::StrCat("--tls_cert names ", me.ToString(),
+                                                   ": an agent needs a device certificate "
+                                                   "(tools/pki/pki.sh device LAB_DIR DEVICE_ID)"));
   }
   if (!flag.empty() && flag != me.name) {
     return absl::InvalidArgumentError(absl::StrCat("--device-id ", flag, " but --tls_cert is ",
@@ -244,13 +244,12 @@ void LogServing(const AgentConfig& config, const Security& security, const std::
   FARM_LOG(INFO) << "farm-workload: "
                  << (config.native.workload_binary.empty() ? "not found (RunBenchmark refused)"
                                                            : config.native.workload_binary);
-  FARM_LOG(INFO) << "farm-agent serving on " << address
-                 << (security.tls() ? absl::StrCat(" (mutual TLS as ", security.identity->ToString(),
-                                                   ", for the lab's controllers only)")
-                                    : std::string(" (plaintext loopback, --insecure)"))
-                 << (config.probe.sysroot != "/"
-                         ? absl::StrCat(" (fixture ", config.probe.sysroot, ")")
-                         : "");
+  FARM_LOG(INFO)
+      << "farm-agent serving on " << address
+      << (security.tls() ? absl::StrCat(" (mutual TLS as ", security.identity->ToString(),
+                                        ", for the lab's controllers only)")
+                         : std::string(" (plaintext loopback, --insecure)"))
+      << (config.probe.sysroot != "/" ? absl::StrCat(" (fixture ", config.probe.sysroot, ")") : "");
 }
 
 // Serves until SIGTERM/SIGINT. An error is a start-up failure (bad flags, no work

@@ -61,10 +61,9 @@ bool Registrar::Wait(absl::Duration wait) {
 }
 
 void Registrar::Loop() {
-  auto stub = farm::v1::ControllerService::NewStub(
-      grpc::CreateChannel(options_.controller_address, options_.credentials
-                                                           ? options_.credentials
-                                                           : grpc::InsecureChannelCredentials()));
+  auto stub = farm::v1::ControllerService::NewStub(grpc::CreateChannel(
+      options_.controller_address,
+      options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials()));
   std::string device_id, session;
   absl::Duration interval = absl::Seconds(10);
   ExponentialBackoff backoff(options_.min_backoff, options_.max_backoff);

@@ -101,8 +101,7 @@ class ReflectionV1AlphaService final : public grpc::Service {
   explicit ReflectionV1AlphaService(ServerReflectionV1Service* v1) {
     AddMethod(new grpc::internal::RpcServiceMethod(
         kReflectionV1AlphaMethod, grpc::internal::RpcMethod::BIDI_STREAMING,
-        new grpc::internal::BidiStreamingHandler<ServerReflectionV1Service,
-                                                 ServerReflectionRequest,
+        new grpc::internal::BidiStreamingHandler<ServerReflectionV1Service, ServerReflectionRequest,
                                                  ServerReflectionResponse>(
             [](ServerReflectionV1Service* service, grpc::ServerContext* context,
                grpc::ServerReaderWriter<ServerReflectionResponse, ServerReflectionRequest>*

@@ -64,8 +64,7 @@ void AddServerReflectionV1(
 class ServerReflectionV1Service final : public grpc::reflection::v1::ServerReflection::Service {
  public:
   using Authorize = std::function<grpc::Status(const grpc::ServerContext&, const char* method)>;
-  explicit ServerReflectionV1Service(Authorize authorize = {})
-      : authorize_(std::move(authorize)) {}
+  explicit ServerReflectionV1Service(Authorize authorize = {}) : authorize_(std::move(authorize)) {}
 
   // The names list_services answers with, in this order. Until set, list_services
   // is UNAVAILABLE: the server has not finished starting.

@@ -26,8 +26,8 @@
 #include "controller/scheduler/testing/fake_agent_client.h"
 #include "controller/store/testing/scratch_store.h"
 #include "farm/v1/controller.grpc.pb.h"
-#include "google/protobuf/descriptor.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
 
 namespace kvmfarm {
@@ -76,9 +76,8 @@ class ControllerAccessTest : public ::testing::Test {
         auth::Authorizer::Create(options);
     ASSERT_TRUE(authorizer.ok()) << authorizer.status();
     authorizer_ = *std::move(authorizer);
-    service_ = std::make_unique<ControllerServiceImpl>(fleet_.get(), store_.get(),
-                                                       scheduler_.get(), summaries_.get(),
-                                                       authorizer_.get());
+    service_ = std::make_unique<ControllerServiceImpl>(fleet_.get(), store_.get(), scheduler_.get(),
+                                                       summaries_.get(), authorizer_.get());
     GrpcServerOptions server;
     server.services = {service_.get()};
     auth::Authorizer* authorizer_ptr = authorizer_.get();
@@ -135,8 +134,8 @@ TEST_F(ControllerAccessTest, TheTableNamesEveryMethodTheControllerServes) {
           "farm.v1.ControllerService");
   ASSERT_NE(service, nullptr);
   for (int i = 0; i < service->method_count(); ++i) {
-    EXPECT_TRUE(auth::ControllerAccessTable().count(
-        auth::ControllerMethod(service->method(i)->name())))
+    EXPECT_TRUE(
+        auth::ControllerAccessTable().count(auth::ControllerMethod(service->method(i)->name())))
         << service->method(i)->name() << " has no row: no one could call it";
   }
   EXPECT_EQ(auth::ControllerAccessTable().size(), service->method_count() + 2u);  // + reflection
@@ -219,7 +218,8 @@ TEST_F(ControllerAccessTest, AnAgentRegistersOnlyAsTheDeviceItsCertificateNames)
   ASSERT_TRUE(d1.ok());
   EXPECT_EQ(d1->agent_address(), "127.0.0.1:17420");
   EXPECT_THAT(fleet_->DeviceAt("127.0.0.1:17999"), testing::StatusIs(absl::StatusCode::kNotFound));
-  absl::StatusOr<std::vector<store::StoredDeviceEvent>> history = store_->DeviceHistory("d1", 10, std::nullopt);
+  absl::StatusOr<std::vector<store::StoredDeviceEvent>> history =
+      store_->DeviceHistory("d1", 10, std::nullopt);
   ASSERT_TRUE(history.ok());
   ASSERT_FALSE(history->empty());
   EXPECT_THAT(history->front().event.description(), HasSubstr("RegisterAgent refused"));

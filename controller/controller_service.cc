@@ -142,12 +142,13 @@ grpc::Status ControllerServiceImpl::RegisterAgent(grpc::ServerContext* context,
                                                   const farm::v1::RegisterAgentRequest* request,
                                                   farm::v1::RegisterAgentResponse* response) {
   auth::Caller caller;
-  if (grpc::Status denied = Authorize(*context, "RegisterAgent", &caller); !denied.ok()) return denied;
+  if (grpc::Status denied = Authorize(*context, "RegisterAgent", &caller); !denied.ok())
+    return denied;
   // (An empty id is the fleet's INVALID_ARGUMENT, not an impersonation.)
   if (caller.kind == auth::Caller::Kind::kDevice && !request->identity().device_id().empty() &&
       caller.name != request->identity().device_id()) {
-    return ToGrpcStatus(fleet_->RefuseImpersonation(request->identity().device_id(),
-                                                    caller.Audit(), "RegisterAgent"));
+    return ToGrpcStatus(fleet_->RefuseImpersonation(request->identity().device_id(), caller.Audit(),
+                                                    "RegisterAgent"));
   }
   return ReplyWith(fleet_->Register(*request), response);
 }
@@ -161,8 +162,8 @@ grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext* context,
     return ToGrpcStatus(absl::InvalidArgumentError("device_id is required"));
   }
   if (caller.kind == auth::Caller::Kind::kDevice && caller.name != request->device_id()) {
-    return ToGrpcStatus(absl::PermissionDeniedError(absl::StrCat(
-        caller.Audit(), " may not heartbeat for device ", request->device_id())));
+    return ToGrpcStatus(absl::PermissionDeniedError(
+        absl::StrCat(caller.Audit(), " may not heartbeat for device ", request->device_id())));
   }
   return ReplyWith(fleet_->Heartbeat(*request), response);
 }
@@ -178,13 +179,14 @@ grpc::Status ControllerServiceImpl::SetDeviceState(grpc::ServerContext* context,
                                                    const farm::v1::SetDeviceStateRequest* request,
                                                    farm::v1::SetDeviceStateResponse* response) {
   auth::Caller caller;
-  if (grpc::Status denied = Authorize(*context, "SetDeviceState", &caller); !denied.ok()) return denied;
+  if (grpc::Status denied = Authorize(*context, "SetDeviceState", &caller); !denied.ok())
+    return denied;
   if (request->device_id().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("device_id is required"));
   }
-  return ReplyWith(fleet_->SetHealth(request->device_id(), request->health(), request->reason(),
-                                     caller.Audit()),
-                   response->mutable_device());
+  return ReplyWith(
+      fleet_->SetHealth(request->device_id(), request->health(), request->reason(), caller.Audit()),
+      response->mutable_device());
 }
 
 grpc::Status ControllerServiceImpl::GetDeviceHistory(
@@ -260,7 +262,8 @@ grpc::Status ControllerServiceImpl::CancelSweep(grpc::ServerContext* context,
                                                 const farm::v1::CancelSweepRequest* request,
                                                 farm::v1::CancelSweepResponse* response) {
   auth::Caller caller;
-  if (grpc::Status denied = Authorize(*context, "CancelSweep", &caller); !denied.ok()) return denied;
+  if (grpc::Status denied = Authorize(*context, "CancelSweep", &caller); !denied.ok())
+    return denied;
   if (request->sweep_id().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("sweep_id is required"));
   }

@@ -179,8 +179,7 @@ absl::Status Run(const ControllerConfig& config) {
   // Certificates are asked for, not required: operators may come with a token.
   server_options.credentials =
       ServerCredentialsFor(security, ClientCertificates::kRequest, SpiffeId::Kind::kOperator);
-  server_options.authorize = [&authorizer](const grpc::ServerContext& context,
-                                           const char* method) {
+  server_options.authorize = [&authorizer](const grpc::ServerContext& context, const char* method) {
     return ToGrpcStatus(authorizer->Authorize(context, method).status());
   };
   server_options.listen_address = config.listen;
@@ -188,11 +187,11 @@ absl::Status Run(const ControllerConfig& config) {
   server_options.services = {&service};
   ASSIGN_OR_RETURN(std::unique_ptr<GrpcServer> server, GrpcServer::Start(server_options));
   FARM_LOG(INFO) << "farm-controller serving on " << server->address()
-                 << (security.tls() ? absl::StrCat(" (mutual TLS as ", security.identity->ToString(),
-                                                   ")")
-                                    : std::string(" (plaintext loopback, --insecure)"))
-                 << " with "
-                 << absl::GetFlag(FLAGS_db) << " (" << fleet.List({}).size() << " devices)";
+                 << (security.tls()
+                         ? absl::StrCat(" (mutual TLS as ", security.identity->ToString(), ")")
+                         : std::string(" (plaintext loopback, --insecure)"))
+                 << " with " << absl::GetFlag(FLAGS_db) << " (" << fleet.List({}).size()
+                 << " devices)";
   absl::Notification stop;
   std::thread liveness([&] { RunLiveness(fleet, agents, fleet_options.heartbeat_interval, stop); });
   std::thread dispatcher([&] { RunDispatch(scheduler, stop); });
@@ -215,7 +214,8 @@ int main(int argc, char** argv) {
       "keeps their state and history in the compatibility database, and serves "
       "farm.v1.ControllerService.\n\n"
       "  farm-controller --listen 10.0.0.5:7421 --db farm.db --inventory fleet.textproto \\\n"
-      "      --tls_ca lab/ca.crt --tls_cert lab/controller-c1.crt --tls_key lab/controller-c1.key \\\n"
+      "      --tls_ca lab/ca.crt --tls_cert lab/controller-c1.crt --tls_key lab/controller-c1.key "
+      "\\\n"
       "      --access_file lab/access\n\n"
       "Serves mutual TLS with the lab's certificates (tools/pki/pki.sh); plaintext only on "
       "loopback with --insecure. Operators call with a token or an operator certificate "

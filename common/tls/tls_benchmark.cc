@@ -67,9 +67,9 @@ std::shared_ptr<grpc::Channel> Dial(bool tls) {
   Servers& servers = TheServers();
   grpc::ChannelArguments args;
   args.SetInt("grpc.use_local_subchannel_pool", 1);  // a connection of its own
-  return grpc::CreateCustomChannel(
-      tls ? servers.mtls->address() : servers.plaintext->address(),
-      tls ? servers.mtls_client : grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(tls ? servers.mtls->address() : servers.plaintext->address(),
+                                   tls ? servers.mtls_client : grpc::InsecureChannelCredentials(),
+                                   args);
 }
 
 bool Call(farm::v1::AgentService::Stub& stub) {

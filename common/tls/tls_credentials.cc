@@ -82,8 +82,8 @@ absl::StatusOr<StorePtr> LoadCa(const std::string& path) {
 // The spiffe:// identities among the certificate's URI SANs.
 std::vector<SpiffeId> UriIdentities(X509* cert) {
   std::vector<SpiffeId> ids;
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (names == nullptr) return ids;
   for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
@@ -100,8 +100,8 @@ std::vector<SpiffeId> UriIdentities(X509* cert) {
 absl::Status CheckKeyMode(const std::string& path) {
   struct stat info;
   if (stat(path.c_str(), &info) != 0) {
-    return absl::NotFoundError(absl::StrCat("the key (--tls_key) ", path,
-                                            " cannot be read: ", std::strerror(errno)));
+    return absl::NotFoundError(
+        absl::StrCat("the key (--tls_key) ", path, " cannot be read: ", std::strerror(errno)));
   }
   if ((info.st_mode & 077) != 0) {
     return Bad("key (--tls_key)", path,
@@ -140,14 +140,13 @@ absl::StatusOr<SpiffeId> CheckIdentity(const TlsFiles& files, X509_STORE* store)
 
 std::shared_ptr<grpc::experimental::CertificateProviderInterface> WatchFiles(
     const TlsFiles& files) {
-  const auto refresh = static_cast<unsigned int>(
-      std::max<int64_t>(1, absl::ToInt64Seconds(files.refresh)));
+  const auto refresh =
+      static_cast<unsigned int>(std::max<int64_t>(1, absl::ToInt64Seconds(files.refresh)));
   if (files.cert.empty()) {
-    return std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(files.ca,
-                                                                                refresh);
+    return std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(files.ca, refresh);
   }
-  return std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-      files.key, files.cert, files.ca, refresh);
+  return std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(files.key, files.cert,
+                                                                              files.ca, refresh);
 }
 
 // Accepts a peer whose certificate (already verified against the lab CA) names an
@@ -187,7 +186,8 @@ bool PeerRule::Accepts(const SpiffeId& id) const {
 }
 
 std::string PeerRule::ToString() const {
-  return absl::StrCat("spiffe://", lab.empty() ? "*" : lab, "/", KindName(kind), "/", name ? *name : "*");
+  return absl::StrCat("spiffe://", lab.empty() ? "*" : lab, "/", KindName(kind), "/",
+                      name ? *name : "*");
 }
 
 absl::StatusOr<std::optional<SpiffeId>> CheckTlsFiles(const TlsFiles& files) {

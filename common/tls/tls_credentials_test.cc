@@ -101,9 +101,8 @@ TEST_F(TlsCredentialsTest, AServerRequiringCertificatesRefusesEveryOtherClientAt
   ASSERT_NE(agent, nullptr);
   const PeerRule device = Rule(SpiffeId::Kind::kDevice, "d1");
   // No certificate, another device's, an operator's, an expired controller's.
-  for (const TlsFiles& client :
-       {lab_->CaOnly(), lab_->Device("d2"), lab_->Operator("alice"),
-        lab_->Expired(SpiffeId::Kind::kController, "c1")}) {
+  for (const TlsFiles& client : {lab_->CaOnly(), lab_->Device("d2"), lab_->Operator("alice"),
+                                 lab_->Expired(SpiffeId::Kind::kController, "c1")}) {
     EXPECT_THAT(Call(*agent, MakeChannelCredentials(client, device)),
                 StatusIs(absl::StatusCode::kUnavailable))
         << client.cert;
@@ -148,8 +147,8 @@ TEST_F(TlsCredentialsTest, RequestedCertificatesAreOptionalAndIdentifyWhenGiven)
               IsOkAndHolds(std::string("")));
   EXPECT_THAT(Call(*controller, MakeChannelCredentials(lab_->Operator("alice"), server)),
               IsOkAndHolds(std::string("spiffe://testlab/operator/alice")));
-  EXPECT_THAT(Call(*controller, MakeChannelCredentials(
-                                    lab_->Expired(SpiffeId::Kind::kOperator, "bob"), server)),
+  EXPECT_THAT(Call(*controller,
+                   MakeChannelCredentials(lab_->Expired(SpiffeId::Kind::kOperator, "bob"), server)),
               StatusIs(absl::StatusCode::kUnavailable));
 }
 
@@ -218,8 +217,8 @@ TEST_F(TlsCredentialsTest, CheckTlsFilesSaysWhatIsWrongWithEachFile) {
   TlsFiles epoch = lab_->Device("d5");
   const struct timespec times[2] = {{0, 0}, {0, 0}};
   ASSERT_EQ(utimensat(AT_FDCWD, epoch.cert.c_str(), times, 0), 0);
-  EXPECT_THAT(CheckTlsFiles(epoch), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                             HasSubstr("modification time 0")));
+  EXPECT_THAT(CheckTlsFiles(epoch),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("modification time 0")));
 
   TlsFiles half = good;
   half.key.clear();

@@ -17,9 +17,10 @@ TEST(AccessFileTest, TokenHashIsSha256InHex) {
 }
 
 TEST(AccessFileTest, GrantsTokensByHashAndCertificatesByName) {
-  const std::string text = "# the lab's grants\n\ntoken ci viewer sha256:" + TokenHash("s3cret") +
-                           "\n  certificate alice admin  # the lab's admin\ntoken bob operator sha256:" +
-                           TokenHash("other") + "\n";
+  const std::string text =
+      "# the lab's grants\n\ntoken ci viewer sha256:" + TokenHash("s3cret") +
+      "\n  certificate alice admin  # the lab's admin\ntoken bob operator sha256:" +
+      TokenHash("other") + "\n";
   absl::StatusOr<AccessGrants> grants = ParseAccessFile(text, "access");
   ASSERT_THAT(grants, IsOk());
   const Grant* ci = grants->ForTokenHash(TokenHash("s3cret"));

@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/logging.h"
 #include "common/reflection_v1.h"
 #include "common/status_macros.h"
@@ -130,7 +130,8 @@ std::shared_ptr<const AccessGrants> Authorizer::Grants(bool look_now) {
   return grants_;
 }
 
-std::optional<Grant> Authorizer::Find(const Grant* (AccessGrants::*lookup)(const std::string&) const,
+std::optional<Grant> Authorizer::Find(const Grant* (AccessGrants::*lookup)(const std::string&)
+                                          const,
                                       const std::string& key) {
   // A credential granted a moment ago works at once: a miss looks at the file.
   for (bool look_now : {false, true}) {
@@ -148,7 +149,8 @@ absl::StatusOr<Caller> Authorizer::Identify(const grpc::ServerContext& context) 
   }
   if (std::optional<std::string> token = BearerToken(context)) {
     const std::string hash = TokenHash(*token);
-    const std::optional<Grant> grant = token->empty() ? std::nullopt : Find(&AccessGrants::ForTokenHash, hash);
+    const std::optional<Grant> grant =
+        token->empty() ? std::nullopt : Find(&AccessGrants::ForTokenHash, hash);
     if (!grant) {
       return absl::UnauthenticatedError(
           "the bearer token is not granted by the controller's access file");
@@ -169,7 +171,8 @@ absl::StatusOr<Caller> Authorizer::Identify(const grpc::ServerContext& context) 
     return caller;
   }
   std::optional<Grant> grant;
-  if (peer->kind == SpiffeId::Kind::kOperator) grant = Find(&AccessGrants::ForCertificate, peer->name);
+  if (peer->kind == SpiffeId::Kind::kOperator)
+    grant = Find(&AccessGrants::ForCertificate, peer->name);
   if (!grant) {
     return absl::PermissionDeniedError(
         absl::StrCat(peer->ToString(), " has no role: grant it one in the access file ",
@@ -192,10 +195,9 @@ absl::StatusOr<Caller> Authorizer::Authorize(const grpc::ServerContext& context,
   const Need need = rule->second;
   if (caller.kind == Caller::Kind::kAnonymous) return caller;
   const bool agent_call = need == Need::kAgent;
-  const bool allowed =
-      agent_call ? caller.kind == Caller::Kind::kDevice
-                 : caller.kind == Caller::Kind::kOperator &&
-                       static_cast<int>(caller.role) >= static_cast<int>(need);
+  const bool allowed = agent_call ? caller.kind == Caller::Kind::kDevice
+                                  : caller.kind == Caller::Kind::kOperator &&
+                                        static_cast<int>(caller.role) >= static_cast<int>(need);
   if (!allowed) {
     return absl::PermissionDeniedError(absl::StrCat(
         method.substr(method.rfind('/') + 1), " needs the ", NeedName(need), " role; ",

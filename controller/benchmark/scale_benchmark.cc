@@ -115,8 +115,9 @@ void HeartbeatPhase(const std::string& controller_binary, int devices, int secon
     std::fprintf(stderr, "cannot create %s: %s\n", dir.c_str(), error.message().c_str());
     return;
   }
-  testing::ServerProcess controller(controller_binary, "farm-controller",
-                                    {"--db", dir + "/farm.db", "--heartbeat-interval=10s", "--insecure"});
+  testing::ServerProcess controller(
+      controller_binary, "farm-controller",
+      {"--db", dir + "/farm.db", "--heartbeat-interval=10s", "--insecure"});
   const std::string address = controller.WaitUntilListening();
   if (address.empty()) {
     std::fprintf(stderr, "farm-controller did not start:\n%s", controller.Log().c_str());

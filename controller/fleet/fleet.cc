@@ -9,9 +9,9 @@
 #include "absl/strings/str_join.h"
 #include "common/device_id.h"
 #include "common/ip_address.h"
+#include "common/logging.h"
 #include "common/proto_enum.h"
 #include "common/proto_time.h"
-#include "common/logging.h"
 #include "common/status_macros.h"
 
 namespace kvmfarm::fleet {
@@ -333,10 +333,10 @@ absl::StatusOr<farm::v1::Device> Fleet::SetHealth(const std::string& device_id,
   device.mutable_state()->set_reason(reason);
   *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
   if (health == farm::v1::HEALTH_STATE_GOOD) device.set_consecutive_failures(0);
-  farm::v1::DeviceEvent event = NewEvent(
-      device, absl::StrCat("health ", LowerEnumValueName(before), " -> ",
-                           LowerEnumValueName(health), " by ", by.empty() ? "operator" : by, ": ",
-                           reason));
+  farm::v1::DeviceEvent event =
+      NewEvent(device, absl::StrCat("health ", LowerEnumValueName(before), " -> ",
+                                    LowerEnumValueName(health), " by ",
+                                    by.empty() ? "operator" : by, ": ", reason));
   event.set_actor(by);
   RETURN_IF_ERROR(store_->PutDevice(device, event));
   devices_[device_id] = device;
@@ -463,9 +463,9 @@ absl::StatusOr<std::string> Fleet::DeviceAt(const std::string& address) const {
   }
   if (ids.empty()) return absl::NotFoundError(absl::StrCat("no device's agent is at ", address));
   if (ids.size() > 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "devices ", absl::StrJoin(ids, ", "), " all claim the agent at ", address,
-        ": the controller won't guess which certificate to expect"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("devices ", absl::StrJoin(ids, ", "), " all claim the agent at ", address,
+                     ": the controller won't guess which certificate to expect"));
   }
   return ids.front();
 }

@@ -73,8 +73,7 @@ class Fleet {
   // `by` (who, for the audit trail) is the history event's actor.
   absl::StatusOr<farm::v1::Device> SetHealth(const std::string& device_id,
                                              farm::v1::HealthState health,
-                                             const std::string& reason,
-                                             const std::string& by = "");
+                                             const std::string& reason, const std::string& by = "");
   // `by` (an agent's certificate) tried to act as device `claimed_id` in `rpc`: the
   // claimed device's history records it (when the device exists) and the answer is
   // PERMISSION_DENIED naming both.

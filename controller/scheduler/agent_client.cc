@@ -54,9 +54,9 @@ absl::StatusOr<farm::v1::AgentService::Stub*> GrpcAgentClient::Stub(const std::s
   absl::MutexLock lock(&mu_);
   std::unique_ptr<farm::v1::AgentService::Stub>& stub = stubs_[device_id + "@" + address];
   if (!stub) {
-    stub = farm::v1::AgentService::NewStub(grpc::CreateChannel(
-        address, security_.credentials ? security_.credentials(device_id)
-                                       : grpc::InsecureChannelCredentials()));
+    stub = farm::v1::AgentService::NewStub(
+        grpc::CreateChannel(address, security_.credentials ? security_.credentials(device_id)
+                                                           : grpc::InsecureChannelCredentials()));
   }
   return stub.get();
 }
@@ -109,8 +109,7 @@ absl::StatusOr<farm::v1::GetStatusResponse> GrpcAgentClient::GetStatus(const std
   grpc::ClientContext context;
   SetDeadline(&context, absl::Seconds(5));
   farm::v1::GetStatusResponse response;
-  RETURN_IF_ERROR(
-      CallStatus(stub->GetStatus(&context, farm::v1::GetStatusRequest(), &response)));
+  RETURN_IF_ERROR(CallStatus(stub->GetStatus(&context, farm::v1::GetStatusRequest(), &response)));
   return response;
 }
 

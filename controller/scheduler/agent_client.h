@@ -11,6 +11,8 @@
 #ifndef KVMFARM_CONTROLLER_SCHEDULER_AGENT_CLIENT_H_
 #define KVMFARM_CONTROLLER_SCHEDULER_AGENT_CLIENT_H_
 
+#include <grpcpp/security/credentials.h>
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,8 +21,6 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include <grpcpp/security/credentials.h>
-
 #include "farm/v1/agent.grpc.pb.h"
 
 namespace kvmfarm::scheduler {

@@ -162,8 +162,8 @@ TEST(FarmAgentServerTest, AnswersTheLabsControllersOnly) {
                              farm::v1::GetStatusResponse* response) {
     grpc::ChannelArguments args;
     args.SetInt("grpc.use_local_subchannel_pool", 1);
-    auto stub = farm::v1::AgentService::NewStub(
-        grpc::CreateCustomChannel(address, credentials, args));
+    auto stub =
+        farm::v1::AgentService::NewStub(grpc::CreateCustomChannel(address, credentials, args));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     return stub->GetStatus(&context, farm::v1::GetStatusRequest(), response).error_code();

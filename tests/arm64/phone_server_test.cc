@@ -109,8 +109,8 @@ class EmulatedPhoneTest : public ::testing::Test {
     files.ca = dir + "/ca.crt";
     files.cert = dir + "/controller-c1.crt";
     files.key = dir + "/controller-c1.key";
-    std::filesystem::permissions(files.key, std::filesystem::perms::owner_read |
-                                                std::filesystem::perms::owner_write);
+    std::filesystem::permissions(
+        files.key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     PeerRule phone;
     phone.lab = "phonelab";
     phone.kind = SpiffeId::Kind::kDevice;

@@ -3,8 +3,8 @@
 // operator's state change with its history, and a controller killed with SIGKILL
 // and restarted keeping every device while the agents register again.
 #include <grpcpp/grpcpp.h>
-#include <sys/stat.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -211,8 +211,8 @@ TEST_F(FleetIntegrationTest, TheControllersCertificateIsRotatedWithoutARestart) 
     for (const auto& [from, to] : {std::pair{files.cert, served + "/controller.crt"},
                                    {files.key, served + "/controller.key"}}) {
       std::filesystem::copy_file(from, to + ".new");
-      std::filesystem::permissions(to + ".new", std::filesystem::perms::owner_read |
-                                                    std::filesystem::perms::owner_write);
+      std::filesystem::permissions(
+          to + ".new", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
       std::filesystem::rename(to + ".new", to);
     }
   };

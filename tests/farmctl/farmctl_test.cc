@@ -2,7 +2,6 @@
 // OS): devices, a sweep watched to completion, the matrix in every format, compare,
 // task logs, probe, the HTML report, and the errors a script relies on.
 #include <google/protobuf/util/json_util.h>
-
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -39,21 +38,19 @@ class FarmctlTest : public ::testing::Test {
   static void SetUpTestSuite() {
     lab_ = new TestLab(absl::StrCat(std::getenv("TEST_TMPDIR"), "/lab"));
     const std::string db = absl::StrCat(std::getenv("TEST_TMPDIR"), "/farmctl.db");
-    controller_ = new ServerProcess(Runfile("controller/farm-controller"), "farm-controller",
-                                    Concat({"--db", db, "--heartbeat-interval=200ms"},
-                                           lab_->ControllerFlags()));
+    controller_ = new ServerProcess(
+        Runfile("controller/farm-controller"), "farm-controller",
+        Concat({"--db", db, "--heartbeat-interval=200ms"}, lab_->ControllerFlags()));
     address_ = new std::string(controller_->WaitUntilListening());
-    agent_ = new ServerProcess(
-        Runfile("agent/farm-agent"), "farm-agent",
-        Concat({"--controller", *address_, "--background-boot-check=false",
-                absl::StrCat("--work-dir=", std::getenv("TEST_TMPDIR"))},
-               lab_->AgentFlags("bench-host")));
+    agent_ = new ServerProcess(Runfile("agent/farm-agent"), "farm-agent",
+                               Concat({"--controller", *address_, "--background-boot-check=false",
+                                       absl::StrCat("--work-dir=", std::getenv("TEST_TMPDIR"))},
+                                      lab_->AgentFlags("bench-host")));
     agent_address_ = new std::string(agent_->WaitUntilListening());
-    fixture_ = new ServerProcess(
-        Runfile("agent/farm-agent"), "farm-agent",
-        Concat({"--controller", *address_, "--sysroot",
-                Runfile("tests/fixtures/devices/sd8gen3-stock")},
-               lab_->AgentFlags("sd8gen3-stock-fixture")));
+    fixture_ = new ServerProcess(Runfile("agent/farm-agent"), "farm-agent",
+                                 Concat({"--controller", *address_, "--sysroot",
+                                         Runfile("tests/fixtures/devices/sd8gen3-stock")},
+                                        lab_->AgentFlags("sd8gen3-stock-fixture")));
     fixture_->WaitUntilListening();
   }
   static void TearDownTestSuite() {
@@ -68,8 +65,7 @@ class FarmctlTest : public ::testing::Test {
     return FarmctlAs(lab_->FarmctlFlags("ops", "operator"), std::move(args));
   }
 
-  ProcessResult FarmctlAs(const std::vector<std::string>& identity,
-                          std::vector<std::string> args) {
+  ProcessResult FarmctlAs(const std::vector<std::string>& identity, std::vector<std::string> args) {
     args.insert(args.begin(), identity.begin(), identity.end());
     args.insert(args.begin(), "--controller=" + *address_);
     ProcessResult result = testing::RunBinary(Runfile("tools/farmctl/farmctl"), args);
@@ -164,8 +160,8 @@ TEST_F(FarmctlTest, SweepMatrixCompareLogs) {
   // An agent answers the lab's controllers only: probing it takes a controller's
   // certificate.
   const TlsFiles controller_files = lab_->Controller("c1");
-  const ProcessResult probe = FarmctlAs(TestLab::Flags(controller_files),
-                                        {"probe", "--agent=" + *agent_address_});
+  const ProcessResult probe =
+      FarmctlAs(TestLab::Flags(controller_files), {"probe", "--agent=" + *agent_address_});
   EXPECT_THAT(probe.stdout_data, HasSubstr("Verdict: ")) << probe.stderr_data;
   const ProcessResult refused = Farmctl({"probe", "--agent=" + *agent_address_});
   EXPECT_EQ(refused.exit_code, 1);
@@ -239,7 +235,8 @@ TEST_F(FarmctlTest, ErrorsScriptsCanRelyOn) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.stderr_data, HasSubstr("NOT_FOUND"));
   // Neither TLS nor --insecure: how to get certificates.
-  r = testing::RunBinary(Runfile("tools/farmctl/farmctl"), {"--controller=" + *address_, "devices"});
+  r = testing::RunBinary(Runfile("tools/farmctl/farmctl"),
+                         {"--controller=" + *address_, "devices"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.stderr_data, HasSubstr("tools/pki/pki.sh"));
   // Plaintext against the TLS controller: refused, one line.
@@ -286,10 +283,10 @@ TEST_F(FarmctlTest, RolesAreCheckedAuditedAndNoSecretIsLogged) {
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   EXPECT_THAT(FarmctlAs(viewer, {"device", "history", "sd8gen3-stock-fixture"}).stdout_data,
               HasSubstr("by boss (token): cable"));
-  EXPECT_EQ(FarmctlAs(admin, {"device", "set-state", "sd8gen3-stock-fixture", "good",
-                              "--reason=fixed"})
-                .exit_code,
-            0);
+  EXPECT_EQ(
+      FarmctlAs(admin, {"device", "set-state", "sd8gen3-stock-fixture", "good", "--reason=fixed"})
+          .exit_code,
+      0);
   // Who started and who cancelled a sweep is kept with it.
   r = Farmctl({"sweep", "start", "--devices=bench-host", "--plan=capability,native",
                "--workloads=crypto", "--repetitions=50"});

@@ -1,7 +1,6 @@
 #include "tools/farmctl/commands.h"
 
 #include <google/protobuf/util/time_util.h>
-
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -102,14 +101,15 @@ absl::StatusOr<std::string> TokenFromFlags() {
         absl::StrCat("--token_file ", path, " cannot be read: ", std::strerror(errno)));
   }
   if ((info.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--token_file ", path, " is readable by other users: chmod 600 it"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("--token_file ", path, " is readable by other users: chmod 600 it"));
   }
   std::ifstream in(path);
   std::string token;
   std::getline(in, token);
   token = std::string(absl::StripAsciiWhitespace(token));
-  if (token.empty()) return absl::InvalidArgumentError(absl::StrCat("--token_file ", path, " is empty"));
+  if (token.empty())
+    return absl::InvalidArgumentError(absl::StrCat("--token_file ", path, " is empty"));
   return token;
 }
 

@@ -77,10 +77,10 @@ class RpcClient {
   }
   static RpcClient Connect(const std::string& address, const ClientSecurity& security,
                            absl::Duration call_deadline = kDefaultCallDeadline) {
-    return RpcClient(Service::NewStub(grpc::CreateChannel(
-                         address, security.channel ? security.channel
-                                                   : grpc::InsecureChannelCredentials())),
-                     call_deadline, security.token);
+    return RpcClient(
+        Service::NewStub(grpc::CreateChannel(
+            address, security.channel ? security.channel : grpc::InsecureChannelCredentials())),
+        call_deadline, security.token);
   }
 
   // Calls `method` (e.g. &ControllerStub::GetSweep); the response, or the call's

@@ -27,8 +27,9 @@ void RunPki(const std::vector<std::string>& args) {
   spec.timeout = absl::Seconds(60);
   absl::StatusOr<ProcessResult> result = RunProcess(spec);
   ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_TRUE(result->Succeeded()) << "pki.sh " << absl::StrJoin(args, " ") << ": "
-                                   << result->Describe() << "\n" << result->stderr_data;
+  ASSERT_TRUE(result->Succeeded())
+      << "pki.sh " << absl::StrJoin(args, " ") << ": " << result->Describe() << "\n"
+      << result->stderr_data;
 }
 
 template <typename T>
@@ -97,10 +98,9 @@ TlsFiles TestLab::Expired(SpiffeId::Kind kind, const std::string& name) {
   X509V3_CTX context;
   X509V3_set_ctx(&context, ca_cert, cert, nullptr, nullptr, 0);
   const std::string san = absl::StrCat("URI:spiffe://", name_, "/", KindName(kind), "/", name);
-  for (const auto& [nid, value] :
-       {std::pair<int, std::string>{NID_subject_alt_name, san},
-        {NID_ext_key_usage, "serverAuth,clientAuth"},
-        {NID_basic_constraints, "critical,CA:FALSE"}}) {
+  for (const auto& [nid, value] : {std::pair<int, std::string>{NID_subject_alt_name, san},
+                                   {NID_ext_key_usage, "serverAuth,clientAuth"},
+                                   {NID_basic_constraints, "critical,CA:FALSE"}}) {
     X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value.c_str());
     X509_add_ext(cert, extension, -1);
     X509_EXTENSION_free(extension);
