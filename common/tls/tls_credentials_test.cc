@@ -165,9 +165,12 @@ TEST_F(TlsCredentialsTest, ARotatedCertificateServesNewConnectionsWithoutARestar
   std::unique_ptr<GrpcServer> controller =
       Serve(served, ClientCertificates::kRequest, SpiffeId::Kind::kOperator);
   ASSERT_NE(controller, nullptr);
-  const auto as = [&](const std::string& name) {
-    return MakeChannelCredentials(lab_->CaOnly(), Rule(SpiffeId::Kind::kController, name));
-  };
+  // Made once per name (each holds a file watcher thread), dialled many times.
+  const std::shared_ptr<grpc::ChannelCredentials> c1 =
+      MakeChannelCredentials(lab_->CaOnly(), Rule(SpiffeId::Kind::kController, "c1"));
+  const std::shared_ptr<grpc::ChannelCredentials> c2 =
+      MakeChannelCredentials(lab_->CaOnly(), Rule(SpiffeId::Kind::kController, "c2"));
+  const auto as = [&](const std::string& name) { return name == "c1" ? c1 : c2; };
   EXPECT_THAT(Call(*controller, as("c1")), IsOk());
   EXPECT_THAT(Call(*controller, as("c2")), StatusIs(absl::StatusCode::kUnavailable));
 

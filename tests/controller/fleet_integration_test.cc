@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -224,19 +225,23 @@ TEST_F(FleetIntegrationTest, TheControllersCertificateIsRotatedWithoutARestart) 
                             "--tls_refresh=1s", "--access_file", lab_->access_file()});
   const std::string address = controller.WaitUntilListening();
   ASSERT_FALSE(address.empty());
-  // ListDevices over a new connection that accepts controller `name` only.
-  const auto answers_as = [&](const std::string& name) {
+  // ListDevices over a new connection that accepts controller `name` only. The
+  // credentials are made once per name: each holds a file watcher with its own
+  // thread, and gRPC 1.51 is best not asked to start and stop dozens of them.
+  std::map<std::string, std::shared_ptr<grpc::ChannelCredentials>> as;
+  for (const char* name : {"c1", "c2"}) {
     PeerRule rule;
     rule.lab = lab_->name();
     rule.kind = SpiffeId::Kind::kController;
     rule.name = name;
+    as[name] = grpc::CompositeChannelCredentials(MakeChannelCredentials(lab_->CaOnly(), rule),
+                                                 grpc::AccessTokenCredentials(token));
+  }
+  const auto answers_as = [&](const std::string& name) {
     grpc::ChannelArguments args;
     args.SetInt("grpc.use_local_subchannel_pool", 1);
-    auto stub = farm::v1::ControllerService::NewStub(grpc::CreateCustomChannel(
-        address,
-        grpc::CompositeChannelCredentials(MakeChannelCredentials(lab_->CaOnly(), rule),
-                                          grpc::AccessTokenCredentials(token)),
-        args));
+    auto stub =
+        farm::v1::ControllerService::NewStub(grpc::CreateCustomChannel(address, as[name], args));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     farm::v1::ListDevicesResponse response;
