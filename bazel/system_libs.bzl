@@ -38,6 +38,7 @@ _LIBRARIES = {
     "benchmark": (["benchmark"], []),
     "benchmark_main": (["benchmark"], ["benchmark_main"]),
     "sqlite3": (["sqlite3"], []),
+    "libpq": (["libpq"], []),
     "libcrypto": (["libcrypto"], []),
     "zlib": (["zlib"], []),
 }
@@ -77,6 +78,13 @@ def _system_libs_impl(rctx):
     for name, (modules, extra_libs) in _LIBRARIES.items():
         cflags = _pkg_config(rctx, ["--cflags"] + modules)
         defines = [f[2:] for f in cflags if f.startswith("-D")]
+        # Headers outside /usr/include (libpq's are in /usr/include/postgresql) are
+        # linked into this repository: a cc_library can't export an absolute path.
+        includes = []
+        for i, flag in enumerate([f for f in cflags if f.startswith("-I") and f != "-I/usr/include"]):
+            directory = "include_%s_%d" % (name, i)
+            rctx.symlink(flag[2:], directory)
+            includes.append(directory)
         extra = ["-l" + lib for lib in extra_libs]
         libs = extra + _pkg_config(rctx, ["--libs"] + modules)
         static_libs = _dedup_keep_last(extra + _pkg_config(rctx, ["--static", "--libs"] + modules))
@@ -84,6 +92,8 @@ def _system_libs_impl(rctx):
             "cc_library(",
             "    name = %r," % name,
             "    defines = %r," % defines,
+            "    hdrs = glob([%s])," % ", ".join(["%r" % (d + "/**/*.h") for d in includes]),
+            "    includes = %r," % includes,
             "    linkopts = %r," % libs,
             ")",
             "",
@@ -101,5 +111,5 @@ system_libs = repository_rule(
     local = True,
     environ = ["PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR"],
     doc = "cc_library targets for the system's gRPC, protobuf, abseil, GoogleTest, " +
-          "Google Benchmark, SQLite, libcrypto and zlib, from pkg-config.",
+          "Google Benchmark, SQLite, libpq, libcrypto and zlib, from pkg-config.",
 )

@@ -19,11 +19,15 @@ BUILD_PACKAGES=(
   g++-aarch64-linux-gnu
   clang-format  # .ci/run checks the C++ formatting (tools/check_format.sh)
   grpc-proto  # grpc.reflection.v1's .proto, compiled by //third_party:grpc_reflection_v1
+  libpq-dev  # the controller's PostgreSQL store (issue 17)
 )
 RUN_PACKAGES=(
   qemu-system-x86 qemu-system-arm qemu-utils busybox-static cpio lz4
   qemu-user-static  # runs the arm64 binaries in tests, called explicitly
   adb  # tools/deploy talks to phones over USB
+  # The tests start their own PostgreSQL servers from its binaries (initdb, postgres)
+  # under `unshare --user` (util-linux), never the system cluster it sets up.
+  postgresql util-linux
 )
 # The independent tools the benchmarks compare kvmfarm's figures with.
 BENCH_PACKAGES=(
