@@ -102,6 +102,10 @@ for s in PHONE1 PHONE3; do
   expect_log "-s $s shell chmod 600 /data/local/tmp/kvmfarm/tls/agent.key"
 done
 expect_log "-s PHONE1 shell su -c 'chown -R 0:0 /data/local/tmp/kvmfarm/tls'"
+# A redeployment can write tls/ again: the root-owned one is removed first, as root.
+rm_line=$(grep -n -- "-s PHONE1 shell su -c 'rm -rf /data/local/tmp/kvmfarm/tls'" "$STUB_ADB_LOG" | cut -d: -f1)
+ca_line=$(grep -n -- "-s PHONE1 push $lab/ca.crt" "$STUB_ADB_LOG" | cut -d: -f1)
+[[ -n $rm_line && $rm_line -lt $ca_line ]] || fail "PHONE1's old tls/ not removed before the push"
 ! grep -q -- "-s PHONE3 shell su -c 'chown" "$STUB_ADB_LOG" || fail "chown as root without su"
 grep -q -- "-s PHONE1 shell su -c .*nohup ./farm-agent .*--device-id PHONE1 --tls_ca /data/local/tmp/kvmfarm/tls/ca.crt --tls_cert /data/local/tmp/kvmfarm/tls/agent.crt --tls_key /data/local/tmp/kvmfarm/tls/agent.key" \
   "$STUB_ADB_LOG" || fail "PHONE1 agent not started with its certificate"

@@ -162,6 +162,11 @@ push_certificate() {
   if [[ ! -f $lab/device-$id.crt ]]; then
     "$pki" device "$lab" "$id" >/dev/null || { echo "deploy: $serial: cannot issue the certificate of device $id" >&2; return 1; }
   fi
+  # A previous deployment left tls/ root's (0700): the shell user, who pushes, could
+  # not write into it. It is made again.
+  if [[ $as_root == 1 ]]; then
+    phone shell "su -c 'rm -rf $remote_dir/tls'" || return 1
+  fi
   phone shell "mkdir -p $remote_dir/tls && chmod 700 $remote_dir/tls" || return 1
   phone push "$lab/ca.crt" "$remote_dir/tls/ca.crt" >/dev/null || return 1
   phone push "$lab/device-$id.crt" "$remote_dir/tls/agent.crt" >/dev/null || return 1

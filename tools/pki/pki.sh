@@ -69,7 +69,10 @@ fi
 valid_role() { [[ "$1" =~ ^(viewer|operator|admin)$ ]]; }
 
 # Whether DIR/access already grants `kind` (token or certificate) NAME.
-granted() { [[ -f "$dir/access" ]] && grep -q "^$1 $2 " "$dir/access"; }
+granted() {
+  [[ -f "$dir/access" ]] && awk -v kind="$1" -v name="$2" \
+    '$1 == kind && $2 == name { found = 1 } END { exit !found }' "$dir/access"
+}
 
 leaf_extensions() {
   printf 'basicConstraints=critical,CA:FALSE\n'

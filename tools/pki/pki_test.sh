@@ -65,5 +65,8 @@ refused "already granted" "$pki" token "$dir/lab" ci viewer
 refused "role 'root'" "$pki" token "$dir/lab" ci2 root
 expect_ok "$pki" operator "$dir/lab" bob admin
 grep -qx "certificate bob admin" "$dir/lab/access" || fail "no grant for certificate bob"
+# A name with '.' is a name, not a pattern: a.b is not axb.
+expect_ok "$pki" token "$dir/lab" axb viewer
+expect_ok "$pki" token "$dir/lab" a.b viewer
 
 ((failures == 0)) && echo "PASS" || exit 1
