@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "common/measurement.h"
 #include "common/status_macros.h"
+#include "controller/store/task_rows.h"
 
 namespace kvmfarm::store {
 namespace {
@@ -141,34 +142,6 @@ absl::StatusOr<Message> Parse(const std::string& bytes, absl::string_view what) 
   return message;
 }
 
-int64_t NowNs() { return absl::ToUnixNanos(absl::Now()); }
-
-// The measurements a task result carries.
-const google::protobuf::RepeatedPtrField<farm::v1::Measurement>* MeasurementsOf(
-    const farm::v1::Task& task) {
-  switch (task.result_case()) {
-    case farm::v1::Task::kBenchmark:
-      return &task.benchmark().measurements();
-    case farm::v1::Task::kBootResult:
-      return &task.boot_result().measurements();
-    default:
-      return nullptr;
-  }
-}
-
-// How many repetitions the task asked for; for a task that doesn't say, the most
-// values any of its metrics has.
-uint32_t RequestedRepetitions(const farm::v1::Task& task) {
-  if (task.repetitions() > 0) return task.repetitions();
-  uint32_t most = 0;
-  if (const auto* measurements = MeasurementsOf(task)) {
-    for (const farm::v1::Measurement& m : *measurements) {
-      most = std::max<uint32_t>(most, static_cast<uint32_t>(m.values_size()));
-    }
-  }
-  return most;
-}
-
 // Every row of `query`, column 0 parsed as a `Message`.
 template <typename Message>
 absl::StatusOr<std::vector<Message>> ReadProtos(Statement& query, absl::string_view what) {
@@ -185,13 +158,7 @@ absl::StatusOr<std::vector<Message>> ReadProtos(Statement& query, absl::string_v
 // `include_result` and there is one.
 absl::StatusOr<farm::v1::Task> ReadTask(const Statement& row, bool include_result) {
   ASSIGN_OR_RETURN(farm::v1::Task task, Parse<farm::v1::Task>(row.ColumnBlob(0), "task"));
-  if (!include_result || row.ColumnIsNull(1)) return task;
-  farm::v1::Task with_result;
-  if (google::protobuf::util::JsonStringToMessage(row.ColumnText(1), &with_result).ok()) {
-    if (with_result.has_capability()) *task.mutable_capability() = with_result.capability();
-    if (with_result.has_benchmark()) *task.mutable_benchmark() = with_result.benchmark();
-    if (with_result.has_boot_result()) *task.mutable_boot_result() = with_result.boot_result();
-  }
+  if (include_result && !row.ColumnIsNull(1)) MergeStoredResult(row.ColumnText(1), &task);
   return task;
 }
 
@@ -207,10 +174,7 @@ absl::StatusOr<bool> HasResult(Database& db, const std::string& task_id) {
 }
 
 absl::Status InsertResult(Database& db, const farm::v1::Task& task, const std::string& attempt_id) {
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(task, &json).ok()) {
-    return absl::InternalError("cannot serialize the task result");
-  }
+  ASSIGN_OR_RETURN(const std::string json, ResultJson(task));
   ASSIGN_OR_RETURN(Statement insert,
                    db.Prepare("INSERT INTO results (task_id, attempt_id, stored_ns, result_json) "
                               "VALUES (?, ?, ?, ?)"));
