@@ -20,6 +20,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 
@@ -35,8 +36,10 @@ inline std::string TestTmpDir() {
 // (a file or a whole tree) removed.
 inline std::string FreshTestPath(absl::string_view suffix = "") {
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  // Typed and parameterized tests are named "Suite/0": one file name, not a directory.
   const std::string path =
-      absl::StrCat(TestTmpDir(), "/", info->test_suite_name(), ".", info->name(), suffix);
+      absl::StrCat(TestTmpDir(), "/", absl::StrReplaceAll(info->test_suite_name(), {{"/", "-"}}),
+                   ".", absl::StrReplaceAll(info->name(), {{"/", "-"}}), suffix);
   std::error_code error;
   std::filesystem::remove_all(path, error);
   EXPECT_FALSE(error) << path << ": " << error.message();

@@ -150,4 +150,14 @@ absl::StatusOr<PgRows> PgConnection::Exec(const std::string& sql,
   return rows;
 }
 
+absl::Status PgConnection::ExecScript(const std::string& sql) {
+  PGresult* result = PQexec(connection_, sql.c_str());
+  const ExecStatusType status = PQresultStatus(result);
+  absl::Status outcome = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK
+                             ? absl::OkStatus()
+                             : StatementError(result);
+  PQclear(result);
+  return outcome;
+}
+
 }  // namespace kvmfarm::store::postgres

@@ -75,6 +75,9 @@ class PgConnection {
   absl::StatusOr<PgRows> Exec(const std::string& sql,
                               const std::vector<std::optional<std::string>>& params = {});
 
+  // Several statements without parameters (a migration), as one string.
+  absl::Status ExecScript(const std::string& sql);
+
  private:
   explicit PgConnection(PGconn* connection) : connection_(connection) {}
   PGconn* connection_;

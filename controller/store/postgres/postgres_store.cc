@@ -1,0 +1,508 @@
+#include "controller/store/postgres/postgres_store.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <cstdio>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/measurement.h"
+#include "common/status_macros.h"
+#include "controller/store/task_rows.h"
+
+namespace kvmfarm::store::postgres {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using Params = std::vector<std::optional<std::string>>;
+
+// kvmfarm's mark in kvmfarm_schema, as SQLite's application_id ("kvmf").
+constexpr int64_t kApplicationId = 0x6b766d66;
+
+// Schema migrations, in order; migration i brings the database to version i + 1.
+// Never edit one that has shipped: append. Version 1 is SQLite's schema 5 at once.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE devices (device_id TEXT PRIMARY KEY, proto BYTEA NOT NULL);
+CREATE TABLE device_labels (
+  device_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, source INTEGER NOT NULL,
+  PRIMARY KEY (device_id, key, value));
+CREATE INDEX device_labels_by_key ON device_labels (key, value);
+CREATE TABLE device_events (
+  id BIGSERIAL PRIMARY KEY, device_id TEXT NOT NULL, time_ns BIGINT NOT NULL,
+  proto BYTEA NOT NULL);
+CREATE INDEX device_events_by_device ON device_events (device_id, id);
+CREATE TABLE sweeps (
+  sweep_id TEXT PRIMARY KEY, state INTEGER NOT NULL, created_ns BIGINT NOT NULL,
+  proto BYTEA NOT NULL);
+CREATE INDEX sweeps_by_created ON sweeps (created_ns, sweep_id);
+CREATE TABLE tasks (
+  seq BIGSERIAL, task_id TEXT PRIMARY KEY, sweep_id TEXT NOT NULL, device_id TEXT NOT NULL,
+  state INTEGER NOT NULL, proto BYTEA NOT NULL);
+CREATE INDEX tasks_by_sweep ON tasks (sweep_id, seq);
+CREATE TABLE attempts (
+  attempt_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, started_ns BIGINT NOT NULL,
+  outcome TEXT, console_log TEXT);
+CREATE INDEX attempts_by_task ON attempts (task_id);
+CREATE TABLE results (
+  task_id TEXT PRIMARY KEY, attempt_id TEXT NOT NULL, stored_ns BIGINT NOT NULL,
+  result_json TEXT NOT NULL);
+CREATE TABLE measurements (
+  id BIGSERIAL PRIMARY KEY, task_id TEXT NOT NULL, attempt_id TEXT NOT NULL,
+  sweep_id TEXT NOT NULL, device_id TEXT NOT NULL, metric TEXT NOT NULL, mode INTEGER NOT NULL,
+  unit TEXT NOT NULL, parameters TEXT NOT NULL, repetition INTEGER NOT NULL,
+  value DOUBLE PRECISION NOT NULL);
+CREATE INDEX measurements_by_device ON measurements (device_id, metric, mode);
+CREATE INDEX measurements_by_sweep ON measurements (sweep_id);
+CREATE TABLE summaries (
+  id BIGSERIAL PRIMARY KEY, task_id TEXT NOT NULL, sweep_id TEXT NOT NULL,
+  device_id TEXT NOT NULL, metric TEXT NOT NULL, mode INTEGER NOT NULL, parameters TEXT NOT NULL,
+  measured_ns BIGINT NOT NULL, requested INTEGER NOT NULL, proto BYTEA NOT NULL);
+CREATE INDEX summaries_by_sweep ON summaries (sweep_id);
+CREATE TABLE latest_summaries (
+  device_id TEXT NOT NULL, metric TEXT NOT NULL, mode INTEGER NOT NULL, parameters TEXT NOT NULL,
+  summary_id BIGINT NOT NULL, measured_ns BIGINT NOT NULL,
+  PRIMARY KEY (device_id, metric, mode, parameters));
+)sql",
+};
+
+// A serialized proto as a BYTEA parameter (hex text input), and back.
+std::string Bytea(const google::protobuf::Message& message) {
+  return absl::StrCat("\\x", absl::BytesToHexString(message.SerializeAsString()));
+}
+
+template <typename Message>
+absl::StatusOr<Message> ParseBytea(const std::optional<std::string>& text, absl::string_view what) {
+  Message message;
+  if (!text || text->size() < 2 || text->substr(0, 2) != "\\x" ||
+      !message.ParseFromString(absl::HexStringToBytes(text->substr(2)))) {
+    return absl::DataLossError(absl::StrCat("stored ", what, " does not parse"));
+  }
+  return message;
+}
+
+int64_t Int(const std::optional<std::string>& text) {
+  int64_t value = 0;
+  if (text) (void)absl::SimpleAtoi(*text, &value);
+  return value;
+}
+
+std::string Str(int64_t value) { return std::to_string(value); }
+
+// A double as text that parses back to the same double.
+std::string Float(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.17g", value);
+  return text;
+}
+
+template <typename Message>
+absl::StatusOr<std::vector<Message>> ProtosOf(const PgRows& rows, absl::string_view what) {
+  std::vector<Message> out;
+  for (const auto& row : rows.rows) {
+    ASSIGN_OR_RETURN(Message message, ParseBytea<Message>(row[0], what));
+    out.push_back(std::move(message));
+  }
+  return out;
+}
+
+// "$from, $from+1, ..." for `count` parameters.
+std::string Placeholders(int from, size_t count) {
+  std::vector<std::string> marks;
+  for (size_t i = 0; i < count; ++i) marks.push_back(absl::StrCat("$", from + i));
+  return absl::StrJoin(marks, ",");
+}
+
+// A task row (proto, result_json).
+absl::StatusOr<farm::v1::Task> TaskOf(const std::vector<std::optional<std::string>>& row,
+                                      bool include_result) {
+  ASSIGN_OR_RETURN(farm::v1::Task task, ParseBytea<farm::v1::Task>(row[0], "task"));
+  if (include_result && row[1]) MergeStoredResult(*row[1], &task);
+  return task;
+}
+
+constexpr char kTaskWithResult[] =
+    "SELECT t.proto, r.result_json FROM tasks t LEFT JOIN results r ON r.task_id = t.task_id ";
+constexpr char kSummaryColumns[] =
+    "SELECT s.device_id, s.sweep_id, s.task_id, s.measured_ns, s.requested, s.proto, "
+    "s.parameters FROM ";
+
+}  // namespace
+
+int PostgresStore::SchemaVersion() { return sizeof(kMigrations) / sizeof(kMigrations[0]); }
+
+absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresTarget& target) {
+  ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> db, PgConnection::Open(target));
+  // Each commit is on the server's disk before the controller acts on it.
+  RETURN_IF_ERROR(db->Exec("SET synchronous_commit = on").status());
+  std::unique_ptr<PostgresStore> store(new PostgresStore(std::move(db), target.Describe()));
+  RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+absl::Status PostgresStore::InTransaction(const std::function<absl::Status()>& body) {
+  RETURN_IF_ERROR(db_->Exec("BEGIN").status());
+  absl::Status status = body();
+  if (status.ok()) status = db_->Exec("COMMIT").status();
+  if (!status.ok()) (void)db_->Exec("ROLLBACK");
+  return status;
+}
+
+absl::Status PostgresStore::Migrate() {
+  absl::MutexLock lock(&mu_);
+  return InTransaction([&]() -> absl::Status {
+    // Two controllers starting together: the second waits here, then finds the
+    // schema made.
+    RETURN_IF_ERROR(db_->Exec("SELECT pg_advisory_xact_lock($1)", {Str(kApplicationId)}).status());
+    ASSIGN_OR_RETURN(const PgRows tables,
+                     db_->Exec("SELECT count(*), count(*) FILTER (WHERE tablename = "
+                               "'kvmfarm_schema') FROM pg_tables WHERE schemaname = "
+                               "current_schema()"));
+    const int64_t count = Int(tables.rows[0][0]);
+    const bool ours = Int(tables.rows[0][1]) == 1;
+    if (count > 0 && !ours) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          where_, " is a database of something else (", count, count == 1 ? " table" : " tables",
+          ", no kvmfarm_schema); refusing to use or alter it: give --db a new or kvmfarm "
+          "database"));
+    }
+    int64_t version = 0;
+    if (ours) {
+      ASSIGN_OR_RETURN(const PgRows row,
+                       db_->Exec("SELECT application_id, version FROM kvmfarm_schema"));
+      if (row.rows.size() != 1 || Int(row.rows[0][0]) != kApplicationId) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(where_, ": kvmfarm_schema is not kvmfarm's; refusing to use it"));
+      }
+      version = Int(row.rows[0][1]);
+    }
+    if (version > SchemaVersion()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(where_, " has schema version ", version, ", newer than this controller's ",
+                       SchemaVersion(), ": run a newer farm-controller"));
+    }
+    if (!ours) {
+      RETURN_IF_ERROR(db_->ExecScript(
+          "CREATE TABLE kvmfarm_schema (application_id BIGINT NOT NULL, version INTEGER NOT "
+          "NULL)"));
+      RETURN_IF_ERROR(
+          db_->Exec("INSERT INTO kvmfarm_schema VALUES ($1, 0)", {Str(kApplicationId)}).status());
+    }
+    for (int64_t v = version; v < SchemaVersion(); ++v) {
+      absl::Status migrated = db_->ExecScript(kMigrations[v]);
+      if (migrated.ok()) {
+        migrated = db_->Exec("UPDATE kvmfarm_schema SET version = $1", {Str(v + 1)}).status();
+      }
+      if (!migrated.ok()) {
+        return absl::Status(migrated.code(),
+                            absl::StrCat("migrating to schema ", v + 1, ": ", migrated.message()));
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PostgresStore::PutDevice(const farm::v1::Device& device,
+                                      const std::optional<farm::v1::DeviceEvent>& event) {
+  absl::MutexLock lock(&mu_);
+  return InTransaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(db_->Exec("INSERT INTO devices VALUES ($1, $2) ON CONFLICT (device_id) DO "
+                              "UPDATE SET proto = excluded.proto",
+                              {device.device_id(), Bytea(device)})
+                        .status());
+    RETURN_IF_ERROR(
+        db_->Exec("DELETE FROM device_labels WHERE device_id = $1", {device.device_id()}).status());
+    for (const farm::v1::Label& label : device.labels()) {
+      RETURN_IF_ERROR(
+          db_->Exec("INSERT INTO device_labels VALUES ($1, $2, $3, $4) ON CONFLICT "
+                    "DO NOTHING",
+                    {device.device_id(), label.key(), label.value(), Str(label.source())})
+              .status());
+    }
+    if (event.has_value()) RETURN_IF_ERROR(AppendDeviceEventLocked(device.device_id(), *event));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<farm::v1::Device> PostgresStore::GetDevice(const std::string& device_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows,
+                   db_->Exec("SELECT proto FROM devices WHERE device_id = $1", {device_id}));
+  if (rows.rows.empty()) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
+  return ParseBytea<farm::v1::Device>(rows.rows[0][0], "device");
+}
+
+absl::StatusOr<std::vector<farm::v1::Device>> PostgresStore::ListDevices() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows, db_->Exec("SELECT proto FROM devices ORDER BY device_id"));
+  return ProtosOf<farm::v1::Device>(rows, "device");
+}
+
+absl::Status PostgresStore::AppendDeviceEvent(const std::string& device_id,
+                                              const farm::v1::DeviceEvent& event) {
+  absl::MutexLock lock(&mu_);
+  return AppendDeviceEventLocked(device_id, event);
+}
+
+absl::Status PostgresStore::AppendDeviceEventLocked(const std::string& device_id,
+                                                    const farm::v1::DeviceEvent& event) {
+  return db_
+      ->Exec("INSERT INTO device_events (device_id, time_ns, proto) VALUES ($1, $2, $3)",
+             {device_id, Str(TimeUtil::TimestampToNanoseconds(event.time())), Bytea(event)})
+      .status();
+}
+
+absl::StatusOr<std::vector<StoredDeviceEvent>> PostgresStore::DeviceHistory(
+    const std::string& device_id, int limit, std::optional<int64_t> before) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows,
+                   db_->Exec("SELECT id, proto FROM device_events WHERE device_id = $1 AND id < $2 "
+                             "ORDER BY id DESC LIMIT $3",
+                             {device_id, Str(before.value_or(std::numeric_limits<int64_t>::max())),
+                              Str(limit)}));
+  std::vector<StoredDeviceEvent> out;
+  for (const auto& row : rows.rows) {
+    StoredDeviceEvent stored;
+    stored.sequence = Int(row[0]);
+    ASSIGN_OR_RETURN(stored.event, ParseBytea<farm::v1::DeviceEvent>(row[1], "device event"));
+    out.push_back(std::move(stored));
+  }
+  return out;
+}
+
+absl::Status PostgresStore::PutSweepLocked(const farm::v1::Sweep& sweep) {
+  farm::v1::Sweep without_tasks = sweep;
+  without_tasks.clear_tasks();
+  return db_
+      ->Exec(
+          "INSERT INTO sweeps VALUES ($1, $2, $3, $4) ON CONFLICT (sweep_id) DO UPDATE SET "
+          "state = excluded.state, proto = excluded.proto",
+          {sweep.sweep_id(), Str(sweep.state()),
+           Str(TimeUtil::TimestampToNanoseconds(sweep.created_at())), Bytea(without_tasks)})
+      .status();
+}
+
+absl::Status PostgresStore::PutTaskLocked(const farm::v1::Task& task) {
+  farm::v1::Task without_result = task;
+  without_result.clear_result();
+  // An upsert: the row keeps its place (seq) among the sweep's tasks.
+  return db_
+      ->Exec(
+          "INSERT INTO tasks (task_id, sweep_id, device_id, state, proto) VALUES ($1, $2, $3, "
+          "$4, $5) ON CONFLICT (task_id) DO UPDATE SET sweep_id = excluded.sweep_id, device_id "
+          "= excluded.device_id, state = excluded.state, proto = excluded.proto",
+          {task.task_id(), task.sweep_id(), task.device_id(), Str(task.state()),
+           Bytea(without_result)})
+      .status();
+}
+
+absl::Status PostgresStore::CreateSweep(const farm::v1::Sweep& sweep) {
+  absl::MutexLock lock(&mu_);
+  return InTransaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(PutSweepLocked(sweep));
+    for (const farm::v1::Task& task : sweep.tasks()) RETURN_IF_ERROR(PutTaskLocked(task));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PostgresStore::PutSweep(const farm::v1::Sweep& sweep) {
+  absl::MutexLock lock(&mu_);
+  return PutSweepLocked(sweep);
+}
+
+absl::Status PostgresStore::PutTask(const farm::v1::Task& task) {
+  absl::MutexLock lock(&mu_);
+  return PutTaskLocked(task);
+}
+
+absl::StatusOr<farm::v1::Sweep> PostgresStore::GetSweep(const std::string& sweep_id,
+                                                        bool include_results) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows found,
+                   db_->Exec("SELECT proto FROM sweeps WHERE sweep_id = $1", {sweep_id}));
+  if (found.rows.empty()) return absl::NotFoundError(absl::StrCat("no sweep '", sweep_id, "'"));
+  ASSIGN_OR_RETURN(farm::v1::Sweep sweep, ParseBytea<farm::v1::Sweep>(found.rows[0][0], "sweep"));
+  ASSIGN_OR_RETURN(
+      const PgRows tasks,
+      db_->Exec(absl::StrCat(kTaskWithResult, "WHERE t.sweep_id = $1 ORDER BY t.seq"), {sweep_id}));
+  for (const auto& row : tasks.rows) {
+    ASSIGN_OR_RETURN(*sweep.add_tasks(), TaskOf(row, include_results));
+  }
+  return sweep;
+}
+
+absl::StatusOr<farm::v1::Task> PostgresStore::GetTask(const std::string& task_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows,
+                   db_->Exec(absl::StrCat(kTaskWithResult, "WHERE t.task_id = $1"), {task_id}));
+  if (rows.rows.empty()) return absl::NotFoundError(absl::StrCat("no task '", task_id, "'"));
+  return TaskOf(rows.rows[0], /*include_result=*/true);
+}
+
+absl::StatusOr<std::vector<farm::v1::Sweep>> PostgresStore::ListSweeps(
+    const SweepListQuery& query) {
+  // The state filter is in the query, before the LIMIT, so a filtered page is full
+  // while matches exist.
+  std::string sql = "SELECT proto FROM sweeps WHERE TRUE";
+  Params params;
+  if (!query.states.empty()) {
+    absl::StrAppend(&sql, " AND state IN (", Placeholders(1, query.states.size()), ")");
+    for (farm::v1::SweepState state : query.states) params.push_back(Str(state));
+  }
+  if (query.after) {
+    const size_t n = params.size();
+    absl::StrAppend(&sql, " AND (created_ns < $", n + 1, " OR (created_ns = $", n + 1,
+                    " AND sweep_id < $", n + 2, "))");
+    params.push_back(Str(query.after->first));
+    params.push_back(query.after->second);
+  }
+  absl::StrAppend(&sql, " ORDER BY created_ns DESC, sweep_id DESC LIMIT $", params.size() + 1);
+  params.push_back(Str(query.limit));
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows, db_->Exec(sql, params));
+  return ProtosOf<farm::v1::Sweep>(rows, "sweep");
+}
+
+absl::Status PostgresStore::RecordAttempt(const farm::v1::Task& task) {
+  absl::MutexLock lock(&mu_);
+  return InTransaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(db_->Exec("INSERT INTO attempts (attempt_id, task_id, started_ns) VALUES ($1, "
+                              "$2, $3)",
+                              {task.attempt_id(), task.task_id(), Str(NowNs())})
+                        .status());
+    return PutTaskLocked(task);
+  });
+}
+
+absl::Status PostgresStore::FinishAttempt(const std::string& attempt_id, const std::string& outcome,
+                                          const std::string& console_log) {
+  absl::MutexLock lock(&mu_);
+  return db_
+      ->Exec("UPDATE attempts SET outcome = $1, console_log = $2 WHERE attempt_id = $3",
+             {outcome, console_log, attempt_id})
+      .status();
+}
+
+absl::Status PostgresStore::InsertResultRowsLocked(const farm::v1::Task& task,
+                                                   const std::string& attempt_id) {
+  ASSIGN_OR_RETURN(const std::string json, ResultJson(task));
+  RETURN_IF_ERROR(db_->Exec("INSERT INTO results VALUES ($1, $2, $3, $4)",
+                            {task.task_id(), attempt_id, Str(NowNs()), json})
+                      .status());
+  const auto* measurements = MeasurementsOf(task);
+  if (measurements == nullptr) return absl::OkStatus();
+  const int64_t measured_ns = TimeUtil::TimestampToNanoseconds(task.finished_at());
+  for (const farm::v1::Measurement& m : *measurements) {
+    const std::string parameters = ParametersKey(m.parameters());
+    for (int rep = 0; rep < m.values_size(); ++rep) {
+      RETURN_IF_ERROR(
+          db_->Exec("INSERT INTO measurements (task_id, attempt_id, sweep_id, device_id, metric, "
+                    "mode, unit, parameters, repetition, value) VALUES "
+                    "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+                    {task.task_id(), attempt_id, task.sweep_id(), task.device_id(), m.metric(),
+                     Str(m.mode()), m.unit(), parameters, Str(rep),
+                     Float(m.values(rep))})
+              .status());
+    }
+    if (m.values().empty()) continue;
+    // The summary, and latest_summaries pointed at it when it is the newest.
+    RETURN_IF_ERROR(
+        db_->Exec("WITH s AS (INSERT INTO summaries (task_id, sweep_id, device_id, metric, mode, "
+                  "parameters, measured_ns, requested, proto) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) "
+                  "RETURNING id) INSERT INTO latest_summaries SELECT $3, $4, $5, $6, s.id, $7 "
+                  "FROM s ON CONFLICT (device_id, metric, mode, parameters) DO UPDATE SET "
+                  "summary_id = excluded.summary_id, measured_ns = excluded.measured_ns WHERE "
+                  "excluded.measured_ns >= latest_summaries.measured_ns",
+                  {task.task_id(), task.sweep_id(), task.device_id(), m.metric(), Str(m.mode()),
+                   parameters, Str(measured_ns), Str(RequestedRepetitions(task)), Bytea(m)})
+            .status());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> PostgresStore::StoreTaskResult(const farm::v1::Task& task,
+                                                    const std::string& attempt_id) {
+  absl::MutexLock lock(&mu_);
+  bool stored = false;
+  RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    // The task's row locked first: two attempts storing at once queue here, and the
+    // second sees the first's result.
+    RETURN_IF_ERROR(
+        db_->Exec("SELECT 1 FROM tasks WHERE task_id = $1 FOR UPDATE", {task.task_id()}).status());
+    ASSIGN_OR_RETURN(const PgRows already,
+                     db_->Exec("SELECT 1 FROM results WHERE task_id = $1", {task.task_id()}));
+    if (!already.rows.empty()) return absl::OkStatus();  // late or duplicate: nothing stored
+    RETURN_IF_ERROR(InsertResultRowsLocked(task, attempt_id));
+    RETURN_IF_ERROR(PutTaskLocked(task));
+    stored = true;
+    return absl::OkStatus();
+  }));
+  return stored;
+}
+
+absl::StatusOr<std::vector<StoredSummary>> PostgresStore::Summaries(const std::string& sql,
+                                                                    const Params& params) {
+  ASSIGN_OR_RETURN(const PgRows rows, db_->Exec(sql, params));
+  std::vector<StoredSummary> out;
+  for (const auto& row : rows.rows) {
+    StoredSummary summary;
+    summary.device_id = row[0].value_or("");
+    summary.sweep_id = row[1].value_or("");
+    summary.task_id = row[2].value_or("");
+    summary.measured_ns = Int(row[3]);
+    summary.requested_repetitions = static_cast<uint32_t>(Int(row[4]));
+    ASSIGN_OR_RETURN(summary.measurement, ParseBytea<farm::v1::Measurement>(row[5], "summary"));
+    summary.parameters_key = row[6].value_or("");
+    out.push_back(std::move(summary));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<StoredSummary>> PostgresStore::LatestSummaries(
+    const std::vector<std::string>& device_ids) {
+  std::string filter;
+  Params params;
+  if (!device_ids.empty()) {
+    filter = absl::StrCat(" WHERE l.device_id IN (", Placeholders(1, device_ids.size()), ")");
+    params.assign(device_ids.begin(), device_ids.end());
+  }
+  absl::MutexLock lock(&mu_);
+  return Summaries(
+      absl::StrCat(kSummaryColumns, "latest_summaries l JOIN summaries s ON s.id = l.summary_id",
+                   filter, " ORDER BY l.device_id, l.metric, l.mode"),
+      params);
+}
+
+absl::StatusOr<std::vector<StoredSummary>> PostgresStore::SweepSummaries(
+    const std::string& sweep_id) {
+  absl::MutexLock lock(&mu_);
+  return Summaries(absl::StrCat(kSummaryColumns,
+                                "summaries s WHERE s.sweep_id = $1 ORDER BY s.device_id, s.metric, "
+                                "s.mode"),
+                   {sweep_id});
+}
+
+absl::StatusOr<std::vector<StoredAttempt>> PostgresStore::TaskAttempts(const std::string& task_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows,
+                   db_->Exec("SELECT attempt_id, started_ns, outcome, console_log FROM attempts "
+                             "WHERE task_id = $1 ORDER BY started_ns, attempt_id",
+                             {task_id}));
+  std::vector<StoredAttempt> out;
+  for (const auto& row : rows.rows) {
+    out.push_back({row[0].value_or(""), Int(row[1]), row[2].value_or(""), row[3].value_or("")});
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> PostgresStore::CountMeasurements() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows, db_->Exec("SELECT count(*) FROM measurements"));
+  return Int(rows.rows[0][0]);
+}
+
+}  // namespace kvmfarm::store::postgres

@@ -1,0 +1,95 @@
+// -----------------------------------------------------------------------------
+// File: postgres/postgres_store.h
+// -----------------------------------------------------------------------------
+//
+// The compatibility database on PostgreSQL (issue 17): the same Store as
+// SqliteStore, on one libpq connection (statements are serialized, as SQLite's are).
+//  * The schema is versioned in kvmfarm_schema (kvmfarm's application id and a
+//    version) and migrated in one transaction under an advisory lock, so two
+//    controllers starting together migrate once. A database with tables but no
+//    kvmfarm_schema, another application id, or a newer version is refused and
+//    never altered.
+//  * synchronous_commit is on: a commit is on the server's disk before any action
+//    follows it (the decision "The failure paths" made for SQLite).
+//  * Protos are BYTEA, passed as hex text; every value is a statement parameter.
+//
+// Example:
+//
+//   ASSIGN_OR_RETURN(PostgresTarget target, ParsePostgresTarget(uri, ca_file));
+//   ASSIGN_OR_RETURN(std::unique_ptr<PostgresStore> store, PostgresStore::Open(target));
+#ifndef KVMFARM_CONTROLLER_STORE_POSTGRES_POSTGRES_STORE_H_
+#define KVMFARM_CONTROLLER_STORE_POSTGRES_POSTGRES_STORE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "controller/store/postgres/connection.h"
+#include "controller/store/store.h"
+
+namespace kvmfarm::store::postgres {
+
+class PostgresStore final : public Store {
+ public:
+  // Connects and migrates. UNAVAILABLE when the server can't be reached;
+  // FAILED_PRECONDITION for a database that isn't kvmfarm's or is newer.
+  static absl::StatusOr<std::unique_ptr<PostgresStore>> Open(const PostgresTarget& target);
+
+  // The schema version this binary writes.
+  static int SchemaVersion();
+
+  absl::Status PutDevice(const farm::v1::Device& device,
+                         const std::optional<farm::v1::DeviceEvent>& event) override;
+  absl::StatusOr<farm::v1::Device> GetDevice(const std::string& device_id) override;
+  absl::StatusOr<std::vector<farm::v1::Device>> ListDevices() override;
+  absl::Status AppendDeviceEvent(const std::string& device_id,
+                                 const farm::v1::DeviceEvent& event) override;
+  absl::StatusOr<std::vector<StoredDeviceEvent>> DeviceHistory(
+      const std::string& device_id, int limit, std::optional<int64_t> before) override;
+  absl::Status CreateSweep(const farm::v1::Sweep& sweep) override;
+  absl::Status PutSweep(const farm::v1::Sweep& sweep) override;
+  absl::Status PutTask(const farm::v1::Task& task) override;
+  absl::StatusOr<farm::v1::Sweep> GetSweep(const std::string& sweep_id,
+                                           bool include_results) override;
+  absl::StatusOr<farm::v1::Task> GetTask(const std::string& task_id) override;
+  absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(const SweepListQuery& query) override;
+  absl::Status RecordAttempt(const farm::v1::Task& task) override;
+  absl::Status FinishAttempt(const std::string& attempt_id, const std::string& outcome,
+                             const std::string& console_log) override;
+  absl::StatusOr<bool> StoreTaskResult(const farm::v1::Task& task,
+                                       const std::string& attempt_id) override;
+  absl::StatusOr<std::vector<StoredSummary>> LatestSummaries(
+      const std::vector<std::string>& device_ids) override;
+  absl::StatusOr<std::vector<StoredSummary>> SweepSummaries(const std::string& sweep_id) override;
+  absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) override;
+  absl::StatusOr<int64_t> CountMeasurements() override;
+
+ private:
+  PostgresStore(std::unique_ptr<PgConnection> db, std::string where)
+      : db_(std::move(db)), where_(std::move(where)) {}
+
+  absl::Status Migrate();
+  // Runs `body` in a transaction: committed when it returns OK, rolled back otherwise.
+  absl::Status InTransaction(const std::function<absl::Status()>& body)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AppendDeviceEventLocked(const std::string& device_id,
+                                       const farm::v1::DeviceEvent& event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status PutSweepLocked(const farm::v1::Sweep& sweep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status PutTaskLocked(const farm::v1::Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertResultRowsLocked(const farm::v1::Task& task, const std::string& attempt_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<StoredSummary>> Summaries(
+      const std::string& sql, const std::vector<std::optional<std::string>>& params)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  std::unique_ptr<PgConnection> db_ ABSL_GUARDED_BY(mu_);
+  const std::string where_;
+};
+
+}  // namespace kvmfarm::store::postgres
+
+#endif  // KVMFARM_CONTROLLER_STORE_POSTGRES_POSTGRES_STORE_H_

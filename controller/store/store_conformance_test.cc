@@ -1,0 +1,239 @@
+// Every behaviour of Store, the same typed test against each real backend: SQLite
+// in a scratch file, and PostgreSQL on a server of the test's own
+// (testing/postgres_server.h). No mock of either database.
+#include <google/protobuf/util/time_util.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/testing/status_matchers.h"
+#include "common/testing/test_paths.h"
+#include "controller/store/postgres/postgres_store.h"
+#include "controller/store/store.h"
+#include "controller/store/testing/postgres_server.h"
+#include "controller/store/testing/scratch_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmfarm::store {
+namespace {
+
+using ::kvmfarm::testing::IsOk;
+using ::kvmfarm::testing::IsOkAndHolds;
+using ::kvmfarm::testing::StatusIs;
+using ::testing::ElementsAre;
+
+struct SqliteBackend {
+  std::unique_ptr<Store> Open() { return testing::OpenScratchStore(); }
+};
+
+struct PostgresBackend {
+  std::unique_ptr<Store> Open() {
+    absl::StatusOr<std::unique_ptr<testing::PostgresServer>> started =
+        testing::PostgresServer::Start(kvmfarm::testing::FreshTestDir("-pg"));
+    EXPECT_THAT(started, IsOk());
+    if (!started.ok()) return nullptr;
+    server = *std::move(started);
+    EXPECT_THAT(server->CreateDatabase("farm"), IsOk());
+    absl::StatusOr<postgres::PostgresTarget> target = postgres::ParsePostgresTarget(
+        "postgresql:///farm?host=" + server->socket_dir() + "&port=5432&user=kvmfarm", "");
+    EXPECT_THAT(target, IsOk());
+    absl::StatusOr<std::unique_ptr<postgres::PostgresStore>> store =
+        postgres::PostgresStore::Open(*target);
+    EXPECT_THAT(store, IsOk());
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+  std::unique_ptr<testing::PostgresServer> server;
+};
+
+template <typename Backend>
+class StoreConformanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = backend_.Open();
+    ASSERT_NE(store_, nullptr);
+  }
+  // The store goes before its server.
+  void TearDown() override { store_.reset(); }
+
+  Backend backend_;
+  std::unique_ptr<Store> store_;
+};
+
+using Backends = ::testing::Types<SqliteBackend, PostgresBackend>;
+TYPED_TEST_SUITE(StoreConformanceTest, Backends);
+
+farm::v1::Device Device(const std::string& id, const std::string& rack) {
+  farm::v1::Device device;
+  device.set_device_id(id);
+  farm::v1::Label* label = device.add_labels();
+  label->set_key("rack");
+  label->set_value(rack);
+  return device;
+}
+
+farm::v1::DeviceEvent Event(const std::string& what) {
+  farm::v1::DeviceEvent event;
+  event.set_description(what);
+  return event;
+}
+
+farm::v1::Task Task(const std::string& sweep, int n, const std::string& device) {
+  farm::v1::Task task;
+  task.set_sweep_id(sweep);
+  task.set_task_id(sweep + "/t" + std::to_string(n));
+  task.set_device_id(device);
+  task.set_state(farm::v1::TASK_STATE_PENDING);
+  return task;
+}
+
+farm::v1::Sweep Sweep(const std::string& id, int64_t created_s, farm::v1::SweepState state,
+                      int tasks) {
+  farm::v1::Sweep sweep;
+  sweep.set_sweep_id(id);
+  sweep.set_state(state);
+  *sweep.mutable_created_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(created_s);
+  for (int i = 0; i < tasks; ++i) *sweep.add_tasks() = Task(id, i, "d1");
+  return sweep;
+}
+
+// `task` finished at `finished_s` with crypto.sha256 measured `values`.
+farm::v1::Task Finished(farm::v1::Task task, int64_t finished_s, std::vector<double> values) {
+  task.set_state(farm::v1::TASK_STATE_SUCCEEDED);
+  task.set_repetitions(static_cast<uint32_t>(values.size()));
+  *task.mutable_finished_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(finished_s);
+  farm::v1::Measurement* m = task.mutable_benchmark()->add_measurements();
+  m->set_metric("crypto.sha256");
+  m->set_unit("MB/s");
+  m->set_mode(farm::v1::MODE_NATIVE);
+  (*m->mutable_parameters())["size_bytes"] = "1048576";
+  for (double v : values) m->add_values(v);
+  return task;
+}
+
+TYPED_TEST(StoreConformanceTest, DevicesAreReplacedWholeWithTheirEventAndListedById) {
+  Store& store = *this->store_;
+  ASSERT_THAT(store.PutDevice(Device("d2", "r1"), Event("registered")), IsOk());
+  ASSERT_THAT(store.PutDevice(Device("d1", "r1"), std::nullopt), IsOk());
+  ASSERT_THAT(store.PutDevice(Device("d2", "r2"), Event("moved")), IsOk());
+  absl::StatusOr<farm::v1::Device> d2 = store.GetDevice("d2");
+  ASSERT_THAT(d2, IsOk());
+  EXPECT_EQ(d2->labels(0).value(), "r2");
+  absl::StatusOr<std::vector<farm::v1::Device>> all = store.ListDevices();
+  ASSERT_THAT(all, IsOk());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].device_id(), "d1");
+  EXPECT_THAT(store.GetDevice("ghost"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TYPED_TEST(StoreConformanceTest, HistoryIsNewestFirstAndPagesByItsSequence) {
+  Store& store = *this->store_;
+  ASSERT_THAT(store.PutDevice(Device("d1", "r1"), Event("e1")), IsOk());
+  for (const char* what : {"e2", "e3", "e4"}) {
+    ASSERT_THAT(store.AppendDeviceEvent("d1", Event(what)), IsOk());
+  }
+  ASSERT_THAT(store.AppendDeviceEvent("other", Event("x")), IsOk());
+  absl::StatusOr<std::vector<StoredDeviceEvent>> page = store.DeviceHistory("d1", 2, std::nullopt);
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].event.description(), "e4");
+  EXPECT_EQ((*page)[1].event.description(), "e3");
+  absl::StatusOr<std::vector<StoredDeviceEvent>> next =
+      store.DeviceHistory("d1", 10, (*page)[1].sequence);
+  ASSERT_THAT(next, IsOk());
+  ASSERT_EQ(next->size(), 2u);
+  EXPECT_EQ((*next)[0].event.description(), "e2");
+  EXPECT_EQ((*next)[1].event.description(), "e1");
+}
+
+TYPED_TEST(StoreConformanceTest, ASweepKeepsItsTasksInOrderThroughUpdates) {
+  Store& store = *this->store_;
+  ASSERT_THAT(store.CreateSweep(Sweep("s1", 100, farm::v1::SWEEP_STATE_QUEUED, 3)), IsOk());
+  farm::v1::Task first = Task("s1", 0, "d1");
+  first.set_state(farm::v1::TASK_STATE_RUNNING);
+  ASSERT_THAT(store.PutTask(first), IsOk());
+  absl::StatusOr<farm::v1::Sweep> sweep = store.GetSweep("s1", false);
+  ASSERT_THAT(sweep, IsOk());
+  ASSERT_EQ(sweep->tasks_size(), 3);
+  EXPECT_EQ(sweep->tasks(0).task_id(), "s1/t0");
+  EXPECT_EQ(sweep->tasks(0).state(), farm::v1::TASK_STATE_RUNNING);
+  EXPECT_EQ(sweep->tasks(2).task_id(), "s1/t2");
+  EXPECT_THAT(store.GetSweep("nope", false), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store.GetTask("s1/t9"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TYPED_TEST(StoreConformanceTest, SweepsListNewestFirstFilteredBeforeTheLimit) {
+  Store& store = *this->store_;
+  ASSERT_THAT(store.CreateSweep(Sweep("a", 100, farm::v1::SWEEP_STATE_SUCCEEDED, 0)), IsOk());
+  ASSERT_THAT(store.CreateSweep(Sweep("b", 200, farm::v1::SWEEP_STATE_RUNNING, 0)), IsOk());
+  ASSERT_THAT(store.CreateSweep(Sweep("c", 300, farm::v1::SWEEP_STATE_SUCCEEDED, 0)), IsOk());
+  ASSERT_THAT(store.CreateSweep(Sweep("d", 300, farm::v1::SWEEP_STATE_SUCCEEDED, 0)), IsOk());
+  SweepListQuery query;
+  query.states = {farm::v1::SWEEP_STATE_SUCCEEDED};
+  query.limit = 2;
+  absl::StatusOr<std::vector<farm::v1::Sweep>> page = store.ListSweeps(query);
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].sweep_id(), "d");
+  EXPECT_EQ((*page)[1].sweep_id(), "c");
+  query.after = std::make_pair(int64_t{300'000'000'000}, std::string("c"));
+  page = store.ListSweeps(query);
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].sweep_id(), "a");
+}
+
+TYPED_TEST(StoreConformanceTest, AttemptsAreRecordedWithTheirTaskAndClosed) {
+  Store& store = *this->store_;
+  ASSERT_THAT(store.CreateSweep(Sweep("s1", 100, farm::v1::SWEEP_STATE_RUNNING, 1)), IsOk());
+  farm::v1::Task running = Task("s1", 0, "d1");
+  running.set_state(farm::v1::TASK_STATE_RUNNING);
+  running.set_attempt_id("a1");
+  ASSERT_THAT(store.RecordAttempt(running), IsOk());
+  ASSERT_THAT(store.FinishAttempt("a1", "transport failure", "console..."), IsOk());
+  absl::StatusOr<farm::v1::Task> task = store.GetTask("s1/t0");
+  ASSERT_THAT(task, IsOk());
+  EXPECT_EQ(task->attempt_id(), "a1");
+  absl::StatusOr<std::vector<StoredAttempt>> attempts = store.TaskAttempts("s1/t0");
+  ASSERT_THAT(attempts, IsOk());
+  ASSERT_EQ(attempts->size(), 1u);
+  EXPECT_EQ((*attempts)[0].outcome, "transport failure");
+  EXPECT_EQ((*attempts)[0].console_log, "console...");
+}
+
+TYPED_TEST(StoreConformanceTest, AResultIsStoredOnceAndTheLatestSummaryWins) {
+  Store& store = *this->store_;
+  ASSERT_THAT(store.CreateSweep(Sweep("s1", 100, farm::v1::SWEEP_STATE_RUNNING, 2)), IsOk());
+  const farm::v1::Task newer = Finished(Task("s1", 0, "d1"), 500, {3.0, 1.0, 2.0});
+  EXPECT_THAT(store.StoreTaskResult(newer, "a1"), IsOkAndHolds(true));
+  // A late attempt of the same task stores nothing.
+  EXPECT_THAT(store.StoreTaskResult(Finished(Task("s1", 0, "d1"), 600, {9.0}), "a2"),
+              IsOkAndHolds(false));
+  // An older figure of another task doesn't replace the newest.
+  EXPECT_THAT(store.StoreTaskResult(Finished(Task("s1", 1, "d1"), 400, {7.0, 7.0}), "a3"),
+              IsOkAndHolds(true));
+  EXPECT_THAT(store.CountMeasurements(), IsOkAndHolds(5));
+  absl::StatusOr<std::vector<StoredSummary>> latest = store.LatestSummaries({"d1"});
+  ASSERT_THAT(latest, IsOk());
+  ASSERT_EQ(latest->size(), 1u);
+  EXPECT_EQ((*latest)[0].task_id, "s1/t0");
+  EXPECT_THAT((*latest)[0].measurement.values(), ElementsAre(3.0, 1.0, 2.0));
+  EXPECT_EQ((*latest)[0].requested_repetitions, 3u);
+  EXPECT_EQ((*latest)[0].parameters_key, ParametersKeyOf((*latest)[0]));
+  EXPECT_THAT(store.LatestSummaries({"nobody"}), IsOkAndHolds(::testing::IsEmpty()));
+  absl::StatusOr<std::vector<StoredSummary>> of_sweep = store.SweepSummaries("s1");
+  ASSERT_THAT(of_sweep, IsOk());
+  EXPECT_EQ(of_sweep->size(), 2u);
+  // The task carries its stored result, not the late one.
+  absl::StatusOr<farm::v1::Sweep> sweep = store.GetSweep("s1", true);
+  ASSERT_THAT(sweep, IsOk());
+  ASSERT_TRUE(sweep->tasks(0).has_benchmark());
+  EXPECT_THAT(sweep->tasks(0).benchmark().measurements(0).values(), ElementsAre(3.0, 1.0, 2.0));
+  absl::StatusOr<farm::v1::Sweep> without = store.GetSweep("s1", false);
+  ASSERT_THAT(without, IsOk());
+  EXPECT_FALSE(without->tasks(0).has_benchmark());
+}
+
+}  // namespace
+}  // namespace kvmfarm::store
