@@ -144,6 +144,12 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const Postgre
   return store;
 }
 
+absl::StatusOr<std::string> PostgresStore::SynchronousCommit() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows, db_->Exec("SHOW synchronous_commit"));
+  return rows.rows[0][0].value_or("");
+}
+
 absl::Status PostgresStore::InTransaction(const std::function<absl::Status()>& body) {
   RETURN_IF_ERROR(db_->Exec("BEGIN").status());
   absl::Status status = body();
@@ -404,8 +410,7 @@ absl::Status PostgresStore::InsertResultRowsLocked(const farm::v1::Task& task,
                     "mode, unit, parameters, repetition, value) VALUES "
                     "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
                     {task.task_id(), attempt_id, task.sweep_id(), task.device_id(), m.metric(),
-                     Str(m.mode()), m.unit(), parameters, Str(rep),
-                     Float(m.values(rep))})
+                     Str(m.mode()), m.unit(), parameters, Str(rep), Float(m.values(rep))})
               .status());
     }
     if (m.values().empty()) continue;

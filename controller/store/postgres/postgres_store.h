@@ -40,6 +40,9 @@ class PostgresStore final : public Store {
   // The schema version this binary writes.
   static int SchemaVersion();
 
+  // The store's session's synchronous_commit ("on"), for tests.
+  absl::StatusOr<std::string> SynchronousCommit();
+
   absl::Status PutDevice(const farm::v1::Device& device,
                          const std::optional<farm::v1::DeviceEvent>& event) override;
   absl::StatusOr<farm::v1::Device> GetDevice(const std::string& device_id) override;
