@@ -11,6 +11,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
@@ -26,6 +27,7 @@
 #include "controller/fleet/health_pings.h"
 #include "controller/scheduler/agent_client.h"
 #include "controller/scheduler/scheduler.h"
+#include "controller/store/postgres/postgres_store.h"
 #include "controller/store/sqlite_store.h"
 #include "controller/store/summary_cache.h"
 
@@ -33,8 +35,10 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7421",
           "Address to serve gRPC on (host:port; port 0 = any free port). Loopback unless "
           "agents on other machines must reach it.");
 ABSL_FLAG(std::string, db, "farm.db",
-          "The compatibility database (SQLite file; created if absent, never overwritten "
-          "when it isn't kvmfarm's).");
+          "The compatibility database: a SQLite file (created if absent, never overwritten "
+          "when it isn't kvmfarm's), or postgresql://[USER@]HOST[:PORT]/DB (no password: "
+          "libpq reads PGPASSFILE or ~/.pgpass; off a local socket, TLS verify-full against "
+          "--tls_ca).");
 ABSL_FLAG(std::string, inventory, "",
           "A text-format farm.v1.Inventory of devices, agent addresses and operator labels.");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
@@ -48,6 +52,10 @@ ABSL_FLAG(std::string, access_file, "",
 
 namespace kvmfarm {
 namespace {
+
+bool IsPostgresUri(const std::string& db) {
+  return absl::StartsWith(db, "postgresql://") || absl::StartsWith(db, "postgres://");
+}
 
 absl::StatusOr<farm::v1::Inventory> ReadInventory(const std::string& path) {
   std::ifstream in(path);
@@ -77,7 +85,8 @@ struct ControllerConfig {
 
 ControllerConfig ConfigFromFlags() {
   ControllerConfig config;
-  config.db = FromUserDir(absl::GetFlag(FLAGS_db));
+  const std::string db = absl::GetFlag(FLAGS_db);
+  config.db = IsPostgresUri(db) ? db : FromUserDir(db);
   const std::string inventory = absl::GetFlag(FLAGS_inventory);
   config.inventory = inventory.empty() ? "" : FromUserDir(inventory);
   config.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
@@ -123,6 +132,22 @@ void RunDispatch(scheduler::Scheduler& scheduler, absl::Notification& stop) {
   while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(100))) scheduler.Dispatch();
 }
 
+// The database --db names: PostgreSQL for a postgresql:// URI (its server checked
+// against the lab's CA), SQLite otherwise.
+absl::StatusOr<std::unique_ptr<store::Store>> OpenStore(const std::string& db,
+                                                        const Security& security) {
+  if (!IsPostgresUri(db)) {
+    ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> sqlite, store::SqliteStore::Open(db));
+    return std::unique_ptr<store::Store>(std::move(sqlite));
+  }
+  ASSIGN_OR_RETURN(const store::postgres::PostgresTarget target,
+                   store::postgres::ParsePostgresTarget(
+                       db, security.tls() ? security.files->ca : std::string()));
+  ASSIGN_OR_RETURN(std::unique_ptr<store::postgres::PostgresStore> postgres,
+                   store::postgres::PostgresStore::Open(target));
+  return std::unique_ptr<store::Store>(std::move(postgres));
+}
+
 // Who may call, from the access file; with TLS the process must hold a controller
 // certificate.
 absl::StatusOr<std::unique_ptr<auth::Authorizer>> NewAuthorizer(const Security& security,
@@ -157,7 +182,7 @@ scheduler::AgentChannelSecurity AgentChannels(const Security& security, const fl
 absl::Status Run(const ControllerConfig& config) {
   ASSIGN_OR_RETURN(const Security security, ServerSecurityFromFlags(config.listen));
   ASSIGN_OR_RETURN(std::unique_ptr<auth::Authorizer> authorizer, NewAuthorizer(security, config));
-  ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store, store::SqliteStore::Open(config.db));
+  ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, OpenStore(config.db, security));
   RealClock clock;
   fleet::FleetOptions fleet_options;
   fleet_options.heartbeat_interval = config.heartbeat_interval;

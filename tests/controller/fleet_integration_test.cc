@@ -24,6 +24,7 @@
 #include "common/testing/wait_for.h"
 #include "common/tls/testing/test_lab.h"
 #include "common/tls/tls_credentials.h"
+#include "controller/store/testing/postgres_server.h"
 #include "farm/v1/controller.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -31,6 +32,7 @@
 namespace kvmfarm {
 namespace {
 
+using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::Runfile;
 using ::kvmfarm::testing::ServerProcess;
 using ::kvmfarm::testing::StatusIs;
@@ -200,6 +202,39 @@ TEST_F(FleetIntegrationTest, InventoryAgentsAreHealthPinged) {
   rack.add_match()->set_key("rack");
   rack.mutable_match(0)->add_values("r7");
   EXPECT_EQ(Devices(rack).size(), 1u);
+}
+
+// The same controller on PostgreSQL (--db postgresql://...): agents register, the
+// controller is killed, and its successor on the same database knows them.
+TEST_F(FleetIntegrationTest, AControllerOnPostgresqlKeepsItsFleetAcrossAKill) {
+  absl::StatusOr<std::unique_ptr<store::testing::PostgresServer>> postgres =
+      store::testing::PostgresServer::Start(kvmfarm::testing::FreshTestDir("-pg"));
+  ASSERT_THAT(postgres, IsOk());
+  ASSERT_THAT((*postgres)->CreateDatabase("farm"), IsOk());
+  const std::string db = absl::StrCat("postgresql:///farm?host=", (*postgres)->socket_dir(),
+                                      "&port=5432&user=kvmfarm");
+  std::unique_ptr<ServerProcess> controller = StartController(db);
+  const std::string address = controller->WaitUntilListening();
+  ASSERT_FALSE(address.empty());
+  Connect(address);
+  std::unique_ptr<ServerProcess> agent = StartAgent("sd835", {"--controller", address});
+  ASSERT_TRUE(WaitFor([&] { return Devices().size() == 1; })) << controller->Log();
+  ASSERT_EQ(::kill(controller->process().pid(), SIGKILL), 0);
+  controller->process().Wait();
+  controller = StartController(db, {"--listen", address});
+  ASSERT_EQ(controller->WaitUntilListening(), address);
+  Connect(address);
+  const std::vector<farm::v1::Device> devices = Devices();
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_EQ(devices[0].device_id(), "sd835-fixture");
+  EXPECT_EQ(devices[0].capability().verdict(), farm::v1::VERDICT_NO_HYPERVISOR_MODE);
+  // A URI with a password is refused before anything starts.
+  const ProcessResult refused = testing::RunBinary(
+      Runfile("controller/farm-controller"),
+      Concat({"--db", "postgresql://kvmfarm:s3cret@db1.lab/farm"}, lab_->ControllerFlags()));
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.stderr_data, HasSubstr("PGPASSFILE"));
+  EXPECT_THAT(refused.stderr_data, Not(HasSubstr("s3cret")));
 }
 
 // A lab rotates the controller's certificate by replacing its files: new
