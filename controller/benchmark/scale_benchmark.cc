@@ -39,14 +39,19 @@
 #include "controller/matrix/matrix.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/scheduler/testing/fake_agent_client.h"
+#include "controller/store/postgres/postgres_store.h"
 #include "controller/store/sqlite_store.h"
 #include "controller/store/summary_cache.h"
+#include "controller/store/testing/postgres_server.h"
 #include "farm/v1/controller.grpc.pb.h"
 
 ABSL_FLAG(int32_t, devices, 10000, "Simulated agents / devices.");
 ABSL_FLAG(int64_t, measurements, 1000000, "Stored measurement values in the matrix database.");
 ABSL_FLAG(int32_t, heartbeat_seconds, 30, "How long to drive heartbeats.");
 ABSL_FLAG(int32_t, matrix_queries, 50, "GetMatrix calls timed.");
+ABSL_FLAG(std::string, store, "sqlite",
+          "The database: sqlite, postgres (a PostgreSQL of the benchmark's own, as the tests "
+          "start it), or sqlite,postgres for both, one after the other in one run.");
 
 namespace kvmfarm {
 namespace {
@@ -74,6 +79,51 @@ int64_t RssKb(pid_t pid) {
 void RemoveDatabase(const std::string& path) {
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
 }
+
+// One phase's database: a SQLite file or a PostgreSQL server of its own, removed
+// with it. `db` is what farm-controller's --db takes.
+struct PhaseDatabase {
+  PhaseDatabase(const std::string& kind, const std::string& name) : kind(kind) {
+    const std::string base = absl::StrCat("/tmp/kvmfarm-scale-", name, "-", getpid());
+    if (kind == "sqlite") {
+      db = base + ".db";
+      RemoveDatabase(db);
+      return;
+    }
+    dir = base + "-pg";
+    std::filesystem::remove_all(dir);
+    absl::StatusOr<std::unique_ptr<store::testing::PostgresServer>> started =
+        store::testing::PostgresServer::Start(dir);
+    if (!started.ok() || !(*started)->CreateDatabase("farm").ok()) {
+      std::fprintf(stderr, "cannot start PostgreSQL: %s\n", started.status().ToString().c_str());
+      return;
+    }
+    server = *std::move(started);
+    db = absl::StrCat("postgresql:///farm?host=", server->socket_dir(), "&port=5432&user=kvmfarm");
+  }
+  ~PhaseDatabase() {
+    server.reset();
+    if (kind == "sqlite") RemoveDatabase(db);
+    std::error_code ignored;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+  }
+
+  // The Store on it, as farm-controller opens it.
+  std::unique_ptr<store::Store> Open() const {
+    if (kind == "sqlite") return *store::SqliteStore::Open(db);
+    absl::StatusOr<store::postgres::PostgresTarget> target =
+        store::postgres::ParsePostgresTarget(db, "");
+    if (!target.ok()) return nullptr;
+    absl::StatusOr<std::unique_ptr<store::postgres::PostgresStore>> store =
+        store::postgres::PostgresStore::Open(*target);
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  std::string kind;
+  std::string db;
+  std::string dir;
+  std::unique_ptr<store::testing::PostgresServer> server;
+};
 
 // Heartbeats against a real farm-controller process.
 // This host's capability report, for every simulated device (empty if the probe fails).
@@ -108,16 +158,12 @@ void ListDevicesPhase(farm::v1::ControllerService::Stub& stub) {
       total / 1048576.0);
 }
 
-void HeartbeatPhase(const std::string& controller_binary, int devices, int seconds) {
-  const std::string dir = absl::StrCat("/tmp/kvmfarm-scale-", getpid());
-  std::error_code error;
-  if (!std::filesystem::create_directories(dir, error) && error) {
-    std::fprintf(stderr, "cannot create %s: %s\n", dir.c_str(), error.message().c_str());
-    return;
-  }
+void HeartbeatPhase(const std::string& kind, const std::string& controller_binary, int devices,
+                    int seconds) {
+  PhaseDatabase database(kind, "heartbeats");
   testing::ServerProcess controller(
       controller_binary, "farm-controller",
-      {"--db", dir + "/farm.db", "--heartbeat-interval=10s", "--insecure"});
+      {"--db", database.db, "--heartbeat-interval=10s", "--insecure"});
   const std::string address = controller.WaitUntilListening();
   if (address.empty()) {
     std::fprintf(stderr, "farm-controller did not start:\n%s", controller.Log().c_str());
@@ -169,14 +215,12 @@ void HeartbeatPhase(const std::string& controller_binary, int devices, int secon
               static_cast<long long>(RssKb(controller.process().pid()) / 1024));
   controller.process().Kill();
   controller.process().Wait();
-  std::error_code ignored;
-  std::filesystem::remove_all(dir, ignored);
 }
 
-void DispatchPhase(int devices) {
-  const std::string path = absl::StrCat("/tmp/kvmfarm-scale-dispatch-", getpid(), ".db");
-  RemoveDatabase(path);
-  auto store = *store::SqliteStore::Open(path);
+void DispatchPhase(const std::string& kind, int devices) {
+  PhaseDatabase database(kind, "dispatch");
+  std::unique_ptr<store::Store> store = database.Open();
+  if (store == nullptr) return;
   RealClock clock;
   fleet::Fleet fleet(store.get(), &clock, fleet::FleetOptions());
   for (int i = 0; i < devices; ++i) {
@@ -208,7 +252,6 @@ void DispatchPhase(int devices) {
       dispatched / dispatch_seconds, dispatched, dispatch_seconds);
   std::printf("scheduler overhead per task: %.0f us to dispatch, %.0f us to store its result\n",
               1e6 * dispatch_seconds / dispatched, 1e6 * complete_seconds / dispatched);
-  RemoveDatabase(path);
 }
 
 std::vector<farm::v1::Device> SimulatedDevices(int devices) {
@@ -291,7 +334,7 @@ void TimeFleetMatrixFromSqlite(store::Store& store, const std::vector<farm::v1::
     builds.push_back(absl::ToDoubleMilliseconds(absl::Now() - read));
   }
   std::printf(
-      "GetMatrix for the whole fleet by model, summaries read from SQLite: p50 %.0f ms, "
+      "GetMatrix for the whole fleet by model, summaries read from the database: p50 %.0f ms, "
       "max %.0f ms (%zu devices; reading %.0f ms, building rows %.0f ms)\n",
       Percentile(latencies, 50), Percentile(latencies, 100), devices.size(), Percentile(reads, 50),
       Percentile(builds, 50));
@@ -320,16 +363,15 @@ void TimeFleetMatrixCached(store::Store& store, const std::vector<farm::v1::Devi
       Percentile(latencies, 50), Percentile(latencies, 99), cold_ms);
 }
 
-void MatrixPhase(int devices, int64_t measurements, int queries) {
-  const std::string path = absl::StrCat("/tmp/kvmfarm-scale-matrix-", getpid(), ".db");
-  RemoveDatabase(path);
-  auto store = *store::SqliteStore::Open(path);
+void MatrixPhase(const std::string& kind, int devices, int64_t measurements, int queries) {
+  PhaseDatabase database(kind, "matrix");
+  std::unique_ptr<store::Store> store = database.Open();
+  if (store == nullptr) return;
   const std::vector<farm::v1::Device> fleet_devices = SimulatedDevices(devices);
   FillMatrixDatabase(*store, devices, measurements);
   TimeOneDeviceMatrix(*store, fleet_devices, queries);
   TimeFleetMatrixFromSqlite(*store, fleet_devices, queries);
   TimeFleetMatrixCached(*store, fleet_devices, queries);
-  RemoveDatabase(path);
 }
 
 }  // namespace
@@ -341,10 +383,18 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each figure as soon as it is measured
   const std::string controller =
       std::string(argv[0]) + ".runfiles/kvmfarm/controller/farm-controller";
-  kvmfarm::HeartbeatPhase(controller, absl::GetFlag(FLAGS_devices),
-                          absl::GetFlag(FLAGS_heartbeat_seconds));
-  kvmfarm::DispatchPhase(absl::GetFlag(FLAGS_devices));
-  kvmfarm::MatrixPhase(absl::GetFlag(FLAGS_devices), absl::GetFlag(FLAGS_measurements),
-                       absl::GetFlag(FLAGS_matrix_queries));
+  const std::vector<std::string> kinds = absl::StrSplit(absl::GetFlag(FLAGS_store), ',');
+  for (const std::string& kind : kinds) {
+    if (kind != "sqlite" && kind != "postgres") {
+      std::fprintf(stderr, "--store: sqlite, postgres or sqlite,postgres\n");
+      return 2;
+    }
+    std::printf("== %s ==\n", kind.c_str());
+    kvmfarm::HeartbeatPhase(kind, controller, absl::GetFlag(FLAGS_devices),
+                            absl::GetFlag(FLAGS_heartbeat_seconds));
+    kvmfarm::DispatchPhase(kind, absl::GetFlag(FLAGS_devices));
+    kvmfarm::MatrixPhase(kind, absl::GetFlag(FLAGS_devices), absl::GetFlag(FLAGS_measurements),
+                         absl::GetFlag(FLAGS_matrix_queries));
+  }
   return 0;
 }
