@@ -404,13 +404,23 @@ absl::Status PostgresStore::InsertResultRowsLocked(const farm::v1::Task& task,
   const int64_t measured_ns = TimeUtil::TimestampToNanoseconds(task.finished_at());
   for (const farm::v1::Measurement& m : *measurements) {
     const std::string parameters = ParametersKey(m.parameters());
-    for (int rep = 0; rep < m.values_size(); ++rep) {
+    // Every repetition of the metric in one statement (a round trip per value made
+    // storing a result cost 16 ms at 10,000 devices): the shared columns once, the
+    // repetitions and values as arrays unnested into rows.
+    if (!m.values().empty()) {
+      std::vector<std::string> repetitions, values;
+      for (int rep = 0; rep < m.values_size(); ++rep) {
+        repetitions.push_back(Str(rep));
+        values.push_back(Float(m.values(rep)));
+      }
       RETURN_IF_ERROR(
           db_->Exec("INSERT INTO measurements (task_id, attempt_id, sweep_id, device_id, metric, "
-                    "mode, unit, parameters, repetition, value) VALUES "
-                    "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+                    "mode, unit, parameters, repetition, value) SELECT $1,$2,$3,$4,$5,$6,$7,$8, "
+                    "r, v FROM unnest($9::integer[], $10::double precision[]) AS t(r, v)",
                     {task.task_id(), attempt_id, task.sweep_id(), task.device_id(), m.metric(),
-                     Str(m.mode()), m.unit(), parameters, Str(rep), Float(m.values(rep))})
+                     Str(m.mode()), m.unit(), parameters,
+                     absl::StrCat("{", absl::StrJoin(repetitions, ","), "}"),
+                     absl::StrCat("{", absl::StrJoin(values, ","), "}")})
               .status());
     }
     if (m.values().empty()) continue;
