@@ -128,10 +128,14 @@ farm::v1::DeviceEvent Fleet::NewEvent(const farm::v1::Device& device,
   return event;
 }
 
-absl::Status Fleet::Commit(farm::v1::Device device, const std::string& description) {
+absl::Status Fleet::Commit(farm::v1::Device device, const std::string& description,
+                           const std::string& actor) {
   // The row and its event together, then memory: never one without the others.
   std::optional<farm::v1::DeviceEvent> event;
-  if (!description.empty()) event = NewEvent(device, description);
+  if (!description.empty()) {
+    event = NewEvent(device, description);
+    event->set_actor(actor);
+  }
   RETURN_IF_ERROR(store_->PutDevice(device, event));
   devices_[device.device_id()] = std::move(device);
   return absl::OkStatus();
@@ -333,13 +337,11 @@ absl::StatusOr<farm::v1::Device> Fleet::SetHealth(const std::string& device_id,
   device.mutable_state()->set_reason(reason);
   *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
   if (health == farm::v1::HEALTH_STATE_GOOD) device.set_consecutive_failures(0);
-  farm::v1::DeviceEvent event =
-      NewEvent(device, absl::StrCat("health ", LowerEnumValueName(before), " -> ",
-                                    LowerEnumValueName(health), " by ",
-                                    by.empty() ? "operator" : by, ": ", reason));
-  event.set_actor(by);
-  RETURN_IF_ERROR(store_->PutDevice(device, event));
-  devices_[device_id] = device;
+  RETURN_IF_ERROR(
+      Commit(device,
+             absl::StrCat("health ", LowerEnumValueName(before), " -> ", LowerEnumValueName(health),
+                          " by ", by.empty() ? "operator" : by, ": ", reason),
+             by));
   return device;
 }
 

@@ -106,9 +106,10 @@ class Fleet {
   // verdict.
   farm::v1::DeviceEvent NewEvent(const farm::v1::Device& device,
                                  const std::string& description) const;
-  // Writes the device and an event to the store, then updates memory.
-  absl::Status Commit(farm::v1::Device device, const std::string& description)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the device and an event to the store, then updates memory. `actor`, when
+  // set, is who caused the event (DeviceEvent.actor).
+  absl::Status Commit(farm::v1::Device device, const std::string& description,
+                      const std::string& actor = "") ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   farm::v1::Device* Find(const std::string& device_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::Store* const store_;
