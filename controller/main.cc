@@ -11,7 +11,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
@@ -27,8 +26,7 @@
 #include "controller/fleet/health_pings.h"
 #include "controller/scheduler/agent_client.h"
 #include "controller/scheduler/scheduler.h"
-#include "controller/store/postgres/postgres_store.h"
-#include "controller/store/sqlite_store.h"
+#include "controller/store/open_store.h"
 #include "controller/store/summary_cache.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7421",
@@ -52,10 +50,6 @@ ABSL_FLAG(std::string, access_file, "",
 
 namespace kvmfarm {
 namespace {
-
-bool IsPostgresUri(const std::string& db) {
-  return absl::StartsWith(db, "postgresql://") || absl::StartsWith(db, "postgres://");
-}
 
 absl::StatusOr<farm::v1::Inventory> ReadInventory(const std::string& path) {
   std::ifstream in(path);
@@ -86,7 +80,7 @@ struct ControllerConfig {
 ControllerConfig ConfigFromFlags() {
   ControllerConfig config;
   const std::string db = absl::GetFlag(FLAGS_db);
-  config.db = IsPostgresUri(db) ? db : FromUserDir(db);
+  config.db = store::IsPostgresUri(db) ? db : FromUserDir(db);
   const std::string inventory = absl::GetFlag(FLAGS_inventory);
   config.inventory = inventory.empty() ? "" : FromUserDir(inventory);
   config.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
@@ -132,22 +126,6 @@ void RunDispatch(scheduler::Scheduler& scheduler, absl::Notification& stop) {
   while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(100))) scheduler.Dispatch();
 }
 
-// The database --db names: PostgreSQL for a postgresql:// URI (its server checked
-// against the lab's CA), SQLite otherwise.
-absl::StatusOr<std::unique_ptr<store::Store>> OpenStore(const std::string& db,
-                                                        const Security& security) {
-  if (!IsPostgresUri(db)) {
-    ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> sqlite, store::SqliteStore::Open(db));
-    return std::unique_ptr<store::Store>(std::move(sqlite));
-  }
-  ASSIGN_OR_RETURN(const store::postgres::PostgresTarget target,
-                   store::postgres::ParsePostgresTarget(
-                       db, security.tls() ? security.files->ca : std::string()));
-  ASSIGN_OR_RETURN(std::unique_ptr<store::postgres::PostgresStore> postgres,
-                   store::postgres::PostgresStore::Open(target));
-  return std::unique_ptr<store::Store>(std::move(postgres));
-}
-
 // Who may call, from the access file; with TLS the process must hold a controller
 // certificate.
 absl::StatusOr<std::unique_ptr<auth::Authorizer>> NewAuthorizer(const Security& security,
@@ -182,7 +160,9 @@ scheduler::AgentChannelSecurity AgentChannels(const Security& security, const fl
 absl::Status Run(const ControllerConfig& config) {
   ASSIGN_OR_RETURN(const Security security, ServerSecurityFromFlags(config.listen));
   ASSIGN_OR_RETURN(std::unique_ptr<auth::Authorizer> authorizer, NewAuthorizer(security, config));
-  ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, OpenStore(config.db, security));
+  // A PostgreSQL server off this machine is checked against the lab's CA.
+  ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store,
+                   store::OpenStore(config.db, security.tls() ? security.files->ca : ""));
   RealClock clock;
   fleet::FleetOptions fleet_options;
   fleet_options.heartbeat_interval = config.heartbeat_interval;

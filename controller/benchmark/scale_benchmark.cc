@@ -39,8 +39,7 @@
 #include "controller/matrix/matrix.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/scheduler/testing/fake_agent_client.h"
-#include "controller/store/postgres/postgres_store.h"
-#include "controller/store/sqlite_store.h"
+#include "controller/store/open_store.h"
 #include "controller/store/summary_cache.h"
 #include "controller/store/testing/postgres_server.h"
 #include "farm/v1/controller.grpc.pb.h"
@@ -110,12 +109,8 @@ struct PhaseDatabase {
 
   // The Store on it, as farm-controller opens it.
   std::unique_ptr<store::Store> Open() const {
-    if (kind == "sqlite") return *store::SqliteStore::Open(db);
-    absl::StatusOr<store::postgres::PostgresTarget> target =
-        store::postgres::ParsePostgresTarget(db, "");
-    if (!target.ok()) return nullptr;
-    absl::StatusOr<std::unique_ptr<store::postgres::PostgresStore>> store =
-        store::postgres::PostgresStore::Open(*target);
+    absl::StatusOr<std::unique_ptr<store::Store>> store = store::OpenStore(db, "");
+    if (!store.ok()) std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
     return store.ok() ? *std::move(store) : nullptr;
   }
 
