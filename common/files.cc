@@ -4,6 +4,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
 
 namespace kvmfarm {
 
@@ -23,6 +27,20 @@ std::vector<std::string> ListDirectory(const std::string& dir) {
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+absl::Status CheckOwnerOnly(const std::string& path, absl::string_view what) {
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat(what, " ", path, " cannot be read: ", std::strerror(errno)));
+  }
+  if ((info.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " ", path,
+                     " is readable by other users: chmod 600 it (a secret is its owner's only)"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace kvmfarm

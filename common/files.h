@@ -2,7 +2,7 @@
 // File: files.h
 // -----------------------------------------------------------------------------
 //
-// The two questions kvmfarm asks of directories, answered once.
+// The questions kvmfarm asks of directories and secret files, answered once.
 //
 // Example:
 //
@@ -15,6 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
 namespace kvmfarm {
 
 // True when `path` is a directory (or a symlink to one).
@@ -22,6 +25,11 @@ bool IsDirectory(const std::string& path);
 
 // The names in `dir`, sorted, without "." and ".."; empty when it can't be read.
 std::vector<std::string> ListDirectory(const std::string& dir);
+
+// OK when the file at `path` (a key, a token) can be read by its owner only:
+// NOT_FOUND when it can't be read, FAILED_PRECONDITION ("chmod 600 it") when group
+// or others have any access. `what` names it in the message ("--token_file").
+absl::Status CheckOwnerOnly(const std::string& path, absl::string_view what);
 
 }  // namespace kvmfarm
 

@@ -18,6 +18,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 
 namespace kvmfarm {
@@ -97,22 +98,9 @@ std::vector<SpiffeId> UriIdentities(X509* cert) {
   return ids;
 }
 
-absl::Status CheckKeyMode(const std::string& path) {
-  struct stat info;
-  if (stat(path.c_str(), &info) != 0) {
-    return absl::NotFoundError(
-        absl::StrCat("the key (--tls_key) ", path, " cannot be read: ", std::strerror(errno)));
-  }
-  if ((info.st_mode & 077) != 0) {
-    return Bad("key (--tls_key)", path,
-               "is readable by other users: chmod 600 it (a private key is its owner's only)");
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<SpiffeId> CheckIdentity(const TlsFiles& files, X509_STORE* store) {
   constexpr absl::string_view kCert = "certificate (--tls_cert)";
-  RETURN_IF_ERROR(CheckKeyMode(files.key));
+  RETURN_IF_ERROR(CheckOwnerOnly(files.key, "the key (--tls_key)"));
   ASSIGN_OR_RETURN(const std::string cert_pem, ReadPem(files.cert, kCert));
   ASSIGN_OR_RETURN(const std::string key_pem, ReadPem(files.key, "key (--tls_key)"));
   X509Ptr cert(PEM_read_bio_X509(MemoryBio(cert_pem).get(), nullptr, nullptr, nullptr));

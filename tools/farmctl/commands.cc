@@ -1,7 +1,6 @@
 #include "tools/farmctl/commands.h"
 
 #include <google/protobuf/util/time_util.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -17,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/probe/capability_text.h"
+#include "common/files.h"
 #include "common/flags.h"
 #include "common/proto_enum.h"
 #include "common/status_macros.h"
@@ -95,15 +95,7 @@ absl::StatusOr<std::string> TokenFromFlags() {
   if (env != nullptr && env[0] != '\0') return std::string(absl::StripAsciiWhitespace(env));
   const std::string path = FromUserDir(absl::GetFlag(FLAGS_token_file));
   if (path.empty()) return std::string();
-  struct stat info;
-  if (stat(path.c_str(), &info) != 0) {
-    return absl::NotFoundError(
-        absl::StrCat("--token_file ", path, " cannot be read: ", std::strerror(errno)));
-  }
-  if ((info.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--token_file ", path, " is readable by other users: chmod 600 it"));
-  }
+  RETURN_IF_ERROR(CheckOwnerOnly(path, "--token_file"));
   std::ifstream in(path);
   std::string token;
   std::getline(in, token);
