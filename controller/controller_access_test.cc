@@ -13,8 +13,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_server.h"
-#include "common/grpc_status.h"
-#include "common/reflection_v1.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/grpc_raw.h"
 #include "common/testing/status_matchers.h"
@@ -80,10 +78,7 @@ class ControllerAccessTest : public ::testing::Test {
                                                        summaries_.get(), authorizer_.get());
     GrpcServerOptions server;
     server.services = {service_.get()};
-    auth::Authorizer* authorizer_ptr = authorizer_.get();
-    server.authorize = [authorizer_ptr](const grpc::ServerContext& context, const char* method) {
-      return ToGrpcStatus(authorizer_ptr->Authorize(context, method).status());
-    };
+    server.authorize = authorizer_->ServerCheck();  // as farm-controller wires it
     PeerRule any_operator;
     any_operator.lab = lab_->name();
     any_operator.kind = SpiffeId::Kind::kOperator;

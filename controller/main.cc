@@ -16,7 +16,6 @@
 #include "common/clock.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
-#include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/tls/tls_flags.h"
@@ -184,9 +183,7 @@ absl::Status Run(const ControllerConfig& config) {
   // Certificates are asked for, not required: operators may come with a token.
   server_options.credentials =
       ServerCredentialsFor(security, ClientCertificates::kRequest, SpiffeId::Kind::kOperator);
-  server_options.authorize = [&authorizer](const grpc::ServerContext& context, const char* method) {
-    return ToGrpcStatus(authorizer->Authorize(context, method).status());
-  };
+  server_options.authorize = authorizer->ServerCheck();
   server_options.listen_address = config.listen;
   server_options.port_file = config.port_file;
   server_options.services = {&service};

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/reflection_v1.h"
 #include "common/status_macros.h"
@@ -206,6 +207,12 @@ absl::StatusOr<Caller> Authorizer::Authorize(const grpc::ServerContext& context,
                                              : absl::StrCat("a ", RoleName(caller.role))));
   }
   return caller;
+}
+
+std::function<grpc::Status(const grpc::ServerContext&, const char*)> Authorizer::ServerCheck() {
+  return [this](const grpc::ServerContext& context, const char* method) {
+    return ToGrpcStatus(Authorize(context, method).status());
+  };
 }
 
 }  // namespace kvmfarm::auth

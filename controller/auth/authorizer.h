@@ -25,6 +25,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -86,6 +87,11 @@ class Authorizer {
   // reflection method, which needs a viewer). UNAUTHENTICATED without an identity,
   // PERMISSION_DENIED naming the role needed otherwise.
   absl::StatusOr<Caller> Authorize(const grpc::ServerContext& context, const std::string& method);
+
+  // Authorize as a gRPC status, in the shape GrpcServerOptions::authorize takes
+  // (the check of services that aren't ours to edit, such as reflection). The
+  // authorizer must outlive the server.
+  std::function<grpc::Status(const grpc::ServerContext&, const char* method)> ServerCheck();
 
  private:
   explicit Authorizer(Options options) : options_(std::move(options)) {}
