@@ -98,7 +98,7 @@ struct PhaseDatabase {
       return;
     }
     server = *std::move(started);
-    db = absl::StrCat("postgresql:///farm?host=", server->socket_dir(), "&port=5432&user=kvmfarm");
+    db = server->Uri("farm");
   }
   ~PhaseDatabase() {
     server.reset();

@@ -36,8 +36,8 @@ struct PostgresBackend {
     if (!started.ok()) return nullptr;
     server = *std::move(started);
     EXPECT_THAT(server->CreateDatabase("farm"), IsOk());
-    absl::StatusOr<postgres::PostgresTarget> target = postgres::ParsePostgresTarget(
-        "postgresql:///farm?host=" + server->socket_dir() + "&port=5432&user=kvmfarm", "");
+    absl::StatusOr<postgres::PostgresTarget> target =
+        postgres::ParsePostgresTarget(server->Uri("farm"), "");
     EXPECT_THAT(target, IsOk());
     absl::StatusOr<std::unique_ptr<postgres::PostgresStore>> store =
         postgres::PostgresStore::Open(*target);

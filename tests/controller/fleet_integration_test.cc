@@ -211,8 +211,7 @@ TEST_F(FleetIntegrationTest, AControllerOnPostgresqlKeepsItsFleetAcrossAKill) {
       store::testing::PostgresServer::Start(kvmfarm::testing::FreshTestDir("-pg"));
   ASSERT_THAT(postgres, IsOk());
   ASSERT_THAT((*postgres)->CreateDatabase("farm"), IsOk());
-  const std::string db = absl::StrCat("postgresql:///farm?host=", (*postgres)->socket_dir(),
-                                      "&port=5432&user=kvmfarm");
+  const std::string db = (*postgres)->Uri("farm");
   std::unique_ptr<ServerProcess> controller = StartController(db);
   const std::string address = controller->WaitUntilListening();
   ASSERT_FALSE(address.empty());

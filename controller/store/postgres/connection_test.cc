@@ -74,10 +74,7 @@ class PgConnectionTest : public ::testing::Test {
   }
 
   PostgresTarget Target(const std::string& database = "farm") const {
-    absl::StatusOr<PostgresTarget> target = ParsePostgresTarget(
-        absl::StrCat("postgresql:///", database, "?host=", server_->socket_dir(),
-                     "&port=5432&user=kvmfarm"),
-        "");
+    absl::StatusOr<PostgresTarget> target = ParsePostgresTarget(server_->Uri(database), "");
     EXPECT_THAT(target, IsOk());
     return *target;
   }

@@ -25,8 +25,7 @@ class PostgresStoreTest : public ::testing::Test {
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
     ASSERT_THAT(server_->CreateDatabase("farm"), IsOk());
-    absl::StatusOr<PostgresTarget> target = ParsePostgresTarget(
-        "postgresql:///farm?host=" + server_->socket_dir() + "&port=5432&user=kvmfarm", "");
+    absl::StatusOr<PostgresTarget> target = ParsePostgresTarget(server_->Uri("farm"), "");
     ASSERT_THAT(target, IsOk());
     target_ = *target;
   }

@@ -1,6 +1,5 @@
 #include "controller/store/testing/postgres_server.h"
 
-#include <libpq-fe.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -13,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/status_macros.h"
+#include "controller/store/postgres/connection.h"
 
 namespace kvmfarm::store::testing {
 namespace {
@@ -99,9 +99,9 @@ void PostgresServer::Stop() {
   std::filesystem::remove_all(socket_dir_, error);
 }
 
-std::string PostgresServer::ConnectionString(const std::string& database) const {
-  return absl::StrCat("host=", socket_dir_, " port=", kPort, " user=kvmfarm dbname=", database,
-                      " connect_timeout=10");
+std::string PostgresServer::Uri(const std::string& database) const {
+  return absl::StrCat("postgresql:///", database, "?host=", socket_dir_, "&port=", kPort,
+                      "&user=kvmfarm&connect_timeout=10");
 }
 
 absl::Status PostgresServer::CreateDatabase(const std::string& name) {
@@ -110,19 +110,10 @@ absl::Status PostgresServer::CreateDatabase(const std::string& name) {
       return absl::InvalidArgumentError(absl::StrCat("database name '", name, "'"));
     }
   }
-  PGconn* connection = PQconnectdb(ConnectionString().c_str());
-  absl::Status status;
-  if (PQstatus(connection) != CONNECTION_OK) {
-    status = absl::UnavailableError(PQerrorMessage(connection));
-  } else {
-    PGresult* result = PQexec(connection, absl::StrCat("CREATE DATABASE ", name).c_str());
-    if (PQresultStatus(result) != PGRES_COMMAND_OK) {
-      status = absl::InternalError(PQresultErrorMessage(result));
-    }
-    PQclear(result);
-  }
-  PQfinish(connection);
-  return status;
+  ASSIGN_OR_RETURN(const postgres::PostgresTarget target, postgres::ParsePostgresTarget(Uri(), ""));
+  ASSIGN_OR_RETURN(std::unique_ptr<postgres::PgConnection> db,
+                   postgres::PgConnection::Open(target));
+  return db->ExecScript(absl::StrCat("CREATE DATABASE ", name));
 }
 
 }  // namespace kvmfarm::store::testing

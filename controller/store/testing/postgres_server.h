@@ -19,7 +19,7 @@
 //   ASSIGN_OR_RETURN(std::unique_ptr<PostgresServer> server,
 //                    PostgresServer::Start(FreshTestDir("-pg")));
 //   RETURN_IF_ERROR(server->CreateDatabase("farm"));
-//   PGconn* connection = PQconnectdb(server->ConnectionString("farm").c_str());
+//   farm-controller --db server->Uri("farm")
 #ifndef KVMFARM_CONTROLLER_STORE_TESTING_POSTGRES_SERVER_H_
 #define KVMFARM_CONTROLLER_STORE_TESTING_POSTGRES_SERVER_H_
 
@@ -43,8 +43,9 @@ class PostgresServer {
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
 
-  // A libpq connection string for `database` on this server, as user kvmfarm.
-  std::string ConnectionString(const std::string& database = "postgres") const;
+  // The postgresql:// URI of `database` on this server, as user kvmfarm: what
+  // farm-controller's --db takes, and libpq too.
+  std::string Uri(const std::string& database = "postgres") const;
 
   // CREATE DATABASE `name` (letters, digits and '_').
   absl::Status CreateDatabase(const std::string& name);

@@ -33,7 +33,7 @@ TEST(PostgresServerTest, ServesADatabaseAndStopsWithoutATrace) {
       PostgresServer::Start(kvmfarm::testing::FreshTestDir("-pg"));
   ASSERT_THAT(server, IsOk());
   ASSERT_THAT((*server)->CreateDatabase("farm"), IsOk());
-  PGconn* connection = PQconnectdb((*server)->ConnectionString("farm").c_str());
+  PGconn* connection = PQconnectdb((*server)->Uri("farm").c_str());
   ASSERT_EQ(PQstatus(connection), CONNECTION_OK) << PQerrorMessage(connection);
   PQclear(PQexec(connection, "CREATE TABLE t (x INTEGER)"));
   PQclear(PQexec(connection, "INSERT INTO t VALUES (41), (1)"));
