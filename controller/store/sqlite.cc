@@ -111,6 +111,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
 
 Database::~Database() { sqlite3_close_v2(db_); }
 
+int64_t Database::Changes() const { return sqlite3_changes(db_); }
+
 absl::Status Database::Execute(absl::string_view sql) {
   char* error = nullptr;
   if (sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &error) != SQLITE_OK) {

@@ -44,6 +44,9 @@ class Database {
   // A single integer (e.g. PRAGMA user_version).
   absl::StatusOr<int64_t> QueryInt(absl::string_view sql);
 
+  // Rows the last INSERT, UPDATE or DELETE changed.
+  int64_t Changes() const;
+
   const std::string& path() const { return path_; }
 
  private:

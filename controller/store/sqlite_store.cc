@@ -127,6 +127,13 @@ INSERT INTO latest_summaries
     R"sql(
 CREATE INDEX sweeps_by_created ON sweeps (created_ns, sweep_id);
 )sql",
+    // 5: retention (PruneRawLogs) finds the results whose raw rows are still kept,
+    // oldest first, and their rows, without scanning every measurement.
+    R"sql(
+ALTER TABLE results ADD COLUMN raw_pruned INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX results_unpruned ON results (stored_ns) WHERE raw_pruned = 0;
+CREATE INDEX measurements_by_task ON measurements (task_id);
+)sql",
 };
 
 std::string Serialize(const google::protobuf::Message& message) {
@@ -161,6 +168,9 @@ absl::StatusOr<farm::v1::Task> ReadTask(const Statement& row, bool include_resul
   if (include_result && !row.ColumnIsNull(1)) MergeStoredResult(row.ColumnText(1), &task);
   return task;
 }
+
+// Results whose raw rows PruneRawLogs removes in one transaction.
+constexpr int64_t kPruneBatch = 500;
 
 constexpr char kTaskWithResult[] =
     "SELECT t.proto, r.result_json FROM tasks t LEFT JOIN results r ON r.task_id = t.task_id ";
@@ -609,6 +619,42 @@ absl::StatusOr<std::vector<StoredAttempt>> SqliteStore::TaskAttempts(const std::
     out.push_back(
         {query.ColumnText(0), query.ColumnInt(1), query.ColumnText(2), query.ColumnText(3)});
   }
+}
+
+absl::StatusOr<PrunedRawLogs> SqliteStore::PruneRawLogs(int64_t stored_before_ns) {
+  PrunedRawLogs pruned;
+  while (true) {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(std::unique_ptr<Transaction> tx, Transaction::Begin(db_.get()));
+    ASSIGN_OR_RETURN(Statement batch,
+                     db_->Prepare("SELECT task_id FROM results WHERE raw_pruned = 0 AND "
+                                  "stored_ns < ? LIMIT ?"));
+    batch.Bind(1, stored_before_ns).Bind(2, kPruneBatch);
+    std::vector<std::string> task_ids;
+    while (true) {
+      ASSIGN_OR_RETURN(const bool row, batch.Step());
+      if (!row) break;
+      task_ids.push_back(batch.ColumnText(0));
+    }
+    if (task_ids.empty()) break;
+    for (const std::string& task_id : task_ids) {
+      ASSIGN_OR_RETURN(Statement rows, db_->Prepare("DELETE FROM measurements WHERE task_id = ?"));
+      RETURN_IF_ERROR(rows.Bind(1, task_id).Run());
+      pruned.measurements += db_->Changes();
+      ASSIGN_OR_RETURN(Statement mark,
+                       db_->Prepare("UPDATE results SET raw_pruned = 1 WHERE task_id = ?"));
+      RETURN_IF_ERROR(mark.Bind(1, task_id).Run());
+    }
+    RETURN_IF_ERROR(tx->Commit());
+    pruned.results += static_cast<int64_t>(task_ids.size());
+  }
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement logs,
+                   db_->Prepare("UPDATE attempts SET console_log = NULL WHERE started_ns < ? AND "
+                                "console_log IS NOT NULL AND console_log != ''"));
+  RETURN_IF_ERROR(logs.Bind(1, stored_before_ns).Run());
+  pruned.console_logs = db_->Changes();
+  return pruned;
 }
 
 absl::StatusOr<int64_t> SqliteStore::CountMeasurements() {

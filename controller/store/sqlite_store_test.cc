@@ -241,7 +241,7 @@ TEST(SqliteStoreTest, AVersionOneDatabaseIsMigrated) {
   const std::string path = DbPath();
   {
     // A database as the first release wrote it: schema 1, no summaries table, no
-    // index of sweeps by creation.
+    // index of sweeps by creation, no retention mark.
     absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
     ASSERT_THAT(store, IsOk());
   }
@@ -249,7 +249,10 @@ TEST(SqliteStoreTest, AVersionOneDatabaseIsMigrated) {
     absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
     ASSERT_THAT(db, IsOk());
     ASSERT_THAT((*db)->Execute("DROP TABLE latest_summaries; DROP TABLE summaries; "
-                               "DROP INDEX sweeps_by_created; PRAGMA user_version = 1"),
+                               "DROP INDEX sweeps_by_created; DROP INDEX results_unpruned; "
+                               "DROP INDEX measurements_by_task; "
+                               "ALTER TABLE results DROP COLUMN raw_pruned; "
+                               "PRAGMA user_version = 1"),
                 IsOk());
   }
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);

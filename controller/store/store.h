@@ -64,6 +64,13 @@ struct StoredAttempt {
   std::string console_log;
 };
 
+// What PruneRawLogs removed.
+struct PrunedRawLogs {
+  int64_t results = 0;       // results whose raw rows went
+  int64_t measurements = 0;  // raw rows (one per repetition) removed
+  int64_t console_logs = 0;  // attempts' console logs removed
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -117,6 +124,13 @@ class Store {
       const std::string& sweep_id) = 0;
   // A task's attempts, oldest first.
   virtual absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) = 0;
+
+  // Retention: the raw rows (one per repetition) of every result stored before
+  // `stored_before_ns`, and the console logs of attempts started before it, are
+  // removed, in batches of their own transactions so the controller's writes go on
+  // between them. Summaries, results and the attempts themselves stay: the matrix,
+  // comparisons and every task's outcome answer as before.
+  virtual absl::StatusOr<PrunedRawLogs> PruneRawLogs(int64_t stored_before_ns) = 0;
 
   // Raw measurement rows (every repetition), for tests and the scale benchmark.
   virtual absl::StatusOr<int64_t> CountMeasurements() = 0;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/test_paths.h"
 #include "controller/store/postgres/postgres_store.h"
@@ -233,6 +234,56 @@ TYPED_TEST(StoreConformanceTest, AResultIsStoredOnceAndTheLatestSummaryWins) {
   absl::StatusOr<farm::v1::Sweep> without = store.GetSweep("s1", false);
   ASSERT_THAT(without, IsOk());
   EXPECT_FALSE(without->tasks(0).has_benchmark());
+}
+
+TYPED_TEST(StoreConformanceTest, RetentionRemovesOldRawRowsAndLogsAndKeepsSummaries) {
+  Store& store = *this->store_;
+  ASSERT_THAT(store.CreateSweep(Sweep("s1", 100, farm::v1::SWEEP_STATE_RUNNING, 2)), IsOk());
+  farm::v1::Task old_task = Task("s1", 0, "d1");
+  old_task.set_attempt_id("a1");
+  ASSERT_THAT(store.RecordAttempt(old_task), IsOk());
+  ASSERT_THAT(store.FinishAttempt("a1", "result stored", "old console"), IsOk());
+  ASSERT_THAT(store.StoreTaskResult(Finished(old_task, 500, {3.0, 1.0, 2.0}), "a1"),
+              IsOkAndHolds(true));
+  const int64_t cutoff = absl::GetCurrentTimeNanos();
+  farm::v1::Task new_task = Task("s1", 1, "d2");
+  new_task.set_attempt_id("a2");
+  ASSERT_THAT(store.RecordAttempt(new_task), IsOk());
+  ASSERT_THAT(store.FinishAttempt("a2", "result stored", "new console"), IsOk());
+  ASSERT_THAT(store.StoreTaskResult(Finished(new_task, 600, {8.0, 9.0}), "a2"), IsOkAndHolds(true));
+  absl::StatusOr<std::vector<StoredSummary>> before = store.LatestSummaries({});
+  ASSERT_THAT(before, IsOk());
+
+  absl::StatusOr<PrunedRawLogs> pruned = store.PruneRawLogs(cutoff);
+  ASSERT_THAT(pruned, IsOk());
+  EXPECT_EQ(pruned->results, 1);
+  EXPECT_EQ(pruned->measurements, 3);
+  EXPECT_EQ(pruned->console_logs, 1);
+  EXPECT_THAT(store.CountMeasurements(), IsOkAndHolds(2));
+  // The summaries, the stored result and the attempt's outcome stay.
+  absl::StatusOr<std::vector<StoredSummary>> after = store.LatestSummaries({});
+  ASSERT_THAT(after, IsOk());
+  ASSERT_EQ(after->size(), before->size());
+  for (size_t i = 0; i < after->size(); ++i) {
+    EXPECT_EQ((*after)[i].task_id, (*before)[i].task_id);
+    EXPECT_EQ((*after)[i].measurement.SerializeAsString(),
+              (*before)[i].measurement.SerializeAsString());
+  }
+  absl::StatusOr<farm::v1::Task> kept = store.GetTask("s1/t0");
+  ASSERT_THAT(kept, IsOk());
+  EXPECT_THAT(kept->benchmark().measurements(0).values(), ElementsAre(3.0, 1.0, 2.0));
+  absl::StatusOr<std::vector<StoredAttempt>> old_attempts = store.TaskAttempts("s1/t0");
+  ASSERT_THAT(old_attempts, IsOk());
+  ASSERT_EQ(old_attempts->size(), 1u);
+  EXPECT_EQ((*old_attempts)[0].outcome, "result stored");
+  EXPECT_EQ((*old_attempts)[0].console_log, "");
+  absl::StatusOr<std::vector<StoredAttempt>> new_attempts = store.TaskAttempts("s1/t1");
+  ASSERT_THAT(new_attempts, IsOk());
+  EXPECT_EQ((*new_attempts)[0].console_log, "new console");
+  // Nothing more to prune at the same cutoff.
+  pruned = store.PruneRawLogs(cutoff);
+  ASSERT_THAT(pruned, IsOk());
+  EXPECT_EQ(pruned->results + pruned->measurements + pruned->console_logs, 0);
 }
 
 }  // namespace

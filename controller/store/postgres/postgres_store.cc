@@ -24,7 +24,8 @@ using Params = std::vector<std::optional<std::string>>;
 constexpr int64_t kApplicationId = 0x6b766d66;
 
 // Schema migrations, in order; migration i brings the database to version i + 1.
-// Never edit one that has shipped: append. Version 1 is SQLite's schema 5 at once.
+// Never edit one that has shipped: append. Version 1 is SQLite's schema 4 at once;
+// version 2 is SQLite's 5.
 const char* const kMigrations[] = {
     R"sql(
 CREATE TABLE devices (device_id TEXT PRIMARY KEY, proto BYTEA NOT NULL);
@@ -67,6 +68,13 @@ CREATE TABLE latest_summaries (
   device_id TEXT NOT NULL, metric TEXT NOT NULL, mode INTEGER NOT NULL, parameters TEXT NOT NULL,
   summary_id BIGINT NOT NULL, measured_ns BIGINT NOT NULL,
   PRIMARY KEY (device_id, metric, mode, parameters));
+)sql",
+    // 2: retention (PruneRawLogs) finds the results whose raw rows are still kept,
+    // oldest first, and their rows, without scanning every measurement.
+    R"sql(
+ALTER TABLE results ADD COLUMN raw_pruned INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX results_unpruned ON results (stored_ns) WHERE raw_pruned = 0;
+CREATE INDEX measurements_by_task ON measurements (task_id);
 )sql",
 };
 
@@ -124,6 +132,9 @@ absl::StatusOr<farm::v1::Task> TaskOf(const std::vector<std::optional<std::strin
   if (include_result && row[1]) MergeStoredResult(*row[1], &task);
   return task;
 }
+
+// Results whose raw rows PruneRawLogs removes in one transaction.
+constexpr int64_t kPruneBatch = 500;
 
 constexpr char kTaskWithResult[] =
     "SELECT t.proto, r.result_json FROM tasks t LEFT JOIN results r ON r.task_id = t.task_id ";
@@ -512,6 +523,35 @@ absl::StatusOr<std::vector<StoredAttempt>> PostgresStore::TaskAttempts(const std
     out.push_back({row[0].value_or(""), Int(row[1]), row[2].value_or(""), row[3].value_or("")});
   }
   return out;
+}
+
+absl::StatusOr<PrunedRawLogs> PostgresStore::PruneRawLogs(int64_t stored_before_ns) {
+  PrunedRawLogs pruned;
+  while (true) {
+    absl::MutexLock lock(&mu_);
+    // One batch of results, marked, and their rows deleted, in one statement (one
+    // transaction): the controller's writes go on between batches.
+    ASSIGN_OR_RETURN(
+        const PgRows batch,
+        db_->Exec("WITH batch AS (SELECT task_id FROM results WHERE raw_pruned = 0 AND stored_ns "
+                  "< $1 LIMIT $2 FOR UPDATE), marked AS (UPDATE results r SET raw_pruned = 1 FROM "
+                  "batch WHERE r.task_id = batch.task_id RETURNING r.task_id), gone AS (DELETE "
+                  "FROM measurements m USING marked WHERE m.task_id = marked.task_id RETURNING 1) "
+                  "SELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM gone)",
+                  {Str(stored_before_ns), Str(kPruneBatch)}));
+    const int64_t results = Int(batch.rows[0][0]);
+    if (results == 0) break;
+    pruned.results += results;
+    pruned.measurements += Int(batch.rows[0][1]);
+  }
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows logs,
+                   db_->Exec("WITH cleared AS (UPDATE attempts SET console_log = NULL WHERE "
+                             "started_ns < $1 AND console_log IS NOT NULL AND console_log != '' "
+                             "RETURNING 1) SELECT count(*) FROM cleared",
+                             {Str(stored_before_ns)}));
+  pruned.console_logs = Int(logs.rows[0][0]);
+  return pruned;
 }
 
 absl::StatusOr<int64_t> PostgresStore::CountMeasurements() {
