@@ -55,6 +55,8 @@ absl::StatusOr<Security> SecurityFromFlags(bool need_identity) {
   return Security{std::move(files), std::move(identity)};
 }
 
+std::string LabCaFromFlags() { return FromUserDir(absl::GetFlag(FLAGS_tls_ca)); }
+
 absl::StatusOr<Security> ServerSecurityFromFlags(const std::string& listen) {
   if (absl::GetFlag(FLAGS_insecure) && !IsLoopbackAddress(listen)) {
     return absl::InvalidArgumentError(

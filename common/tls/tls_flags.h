@@ -48,6 +48,11 @@ struct Security {
 // make a lab's certificates.
 absl::StatusOr<Security> SecurityFromFlags(bool need_identity);
 
+// --tls_ca as given, from the user's directory ("" when unset): the lab's CA, for a
+// command that only checks a server against it (farm-controller's database
+// commands reaching PostgreSQL).
+std::string LabCaFromFlags();
+
 // The same for a server on `listen`: plaintext is refused unless --insecure is given
 // and `listen` is a loopback address.
 absl::StatusOr<Security> ServerSecurityFromFlags(const std::string& listen);

@@ -111,6 +111,27 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
 
 Database::~Database() { sqlite3_close_v2(db_); }
 
+absl::Status Database::BackupInto(Database& destination) {
+  sqlite3_backup* backup = sqlite3_backup_init(destination.db_, "main", db_, "main");
+  if (backup == nullptr) {
+    return absl::InternalError(absl::StrCat("backing up ", path_, " into ", destination.path_,
+                                            ": ", sqlite3_errmsg(destination.db_)));
+  }
+  // Every page in one step: the copy is of one snapshot (a write by another
+  // connection during a stepwise copy would restart it).
+  int rc = sqlite3_backup_step(backup, -1);
+  for (int tries = 0; (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && tries < 100; ++tries) {
+    sqlite3_sleep(50);
+    rc = sqlite3_backup_step(backup, -1);
+  }
+  sqlite3_backup_finish(backup);
+  if (rc != SQLITE_DONE) {
+    return absl::UnavailableError(absl::StrCat("backing up ", path_, " into ", destination.path_,
+                                               ": ", sqlite3_errstr(rc)));
+  }
+  return absl::OkStatus();
+}
+
 int64_t Database::Changes() const { return sqlite3_changes(db_); }
 
 absl::Status Database::Execute(absl::string_view sql) {
@@ -190,6 +211,8 @@ absl::Status Statement::Run() {
     if (!row) return absl::OkStatus();
   }
 }
+
+double Statement::ColumnDouble(int index) const { return sqlite3_column_double(stmt_, index); }
 
 int64_t Statement::ColumnInt(int index) const { return sqlite3_column_int64(stmt_, index); }
 

@@ -44,6 +44,11 @@ class Database {
   // A single integer (e.g. PRAGMA user_version).
   absl::StatusOr<int64_t> QueryInt(absl::string_view sql);
 
+  // SQLite's online backup: this database, as of one moment, written over
+  // `destination` (whose contents it replaces) while other connections may go on
+  // writing this one.
+  absl::Status BackupInto(Database& destination);
+
   // Rows the last INSERT, UPDATE or DELETE changed.
   int64_t Changes() const;
 
@@ -74,6 +79,7 @@ class Statement {
   absl::Status Run();
 
   int64_t ColumnInt(int index) const;
+  double ColumnDouble(int index) const;
   std::string ColumnText(int index) const;
   std::string ColumnBlob(int index) const;
   bool ColumnIsNull(int index) const;

@@ -2,9 +2,14 @@
 
 #include <libpq-fe.h>
 
+#include <cstdio>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 
 namespace kvmfarm::store::postgres {
@@ -36,6 +41,26 @@ std::string Get(const PostgresTarget& target, const std::string& key) {
 }
 
 }  // namespace
+
+std::string PostgresTarget::ConnectionString() const {
+  std::vector<std::string> pairs;
+  for (const auto& [key, value] : options) {
+    // Quoted, with ' and \ escaped, as libpq's conninfo syntax asks.
+    pairs.push_back(absl::StrCat(
+        key, "='", absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"'", "\\'"}}), "'"));
+  }
+  return absl::StrJoin(pairs, " ");
+}
+
+std::string ByteaParam(absl::string_view bytes) {
+  return absl::StrCat("\\x", absl::BytesToHexString(bytes));
+}
+
+std::string DoubleParam(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.17g", value);
+  return text;
+}
 
 std::string PostgresTarget::Describe() const {
   const auto get = [this](const char* key) { return Get(*this, key); };

@@ -41,7 +41,16 @@ struct PostgresTarget {
 
   // "host:port/dbname" or "socket DIR/dbname", for messages (never a secret).
   std::string Describe() const;
+  // The options as a libpq connection string ("host='...' dbname='...'"), for
+  // pg_dump and pg_restore's --dbname. Holds no password (ParsePostgresTarget
+  // refuses one).
+  std::string ConnectionString() const;
 };
+
+// Values as text parameters that PostgreSQL reads back exactly: bytes as BYTEA
+// (hex input), a double with all 17 significant digits.
+std::string ByteaParam(absl::string_view bytes);
+std::string DoubleParam(double value);
 
 // `uri` (postgresql:// or postgres://) checked and completed: INVALID_ARGUMENT
 // naming the problem for a malformed URI, a password in it, or a TCP server without

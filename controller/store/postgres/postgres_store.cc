@@ -2,7 +2,6 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include <cstdio>
 #include <limits>
 #include <utility>
 
@@ -80,7 +79,7 @@ CREATE INDEX measurements_by_task ON measurements (task_id);
 
 // A serialized proto as a BYTEA parameter (hex text input), and back.
 std::string Bytea(const google::protobuf::Message& message) {
-  return absl::StrCat("\\x", absl::BytesToHexString(message.SerializeAsString()));
+  return ByteaParam(message.SerializeAsString());
 }
 
 template <typename Message>
@@ -100,13 +99,6 @@ int64_t Int(const std::optional<std::string>& text) {
 }
 
 std::string Str(int64_t value) { return std::to_string(value); }
-
-// A double as text that parses back to the same double.
-std::string Float(double value) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%.17g", value);
-  return text;
-}
 
 template <typename Message>
 absl::StatusOr<std::vector<Message>> ProtosOf(const PgRows& rows, absl::string_view what) {
@@ -422,7 +414,7 @@ absl::Status PostgresStore::InsertResultRowsLocked(const farm::v1::Task& task,
       std::vector<std::string> repetitions, values;
       for (int rep = 0; rep < m.values_size(); ++rep) {
         repetitions.push_back(Str(rep));
-        values.push_back(Float(m.values(rep)));
+        values.push_back(DoubleParam(m.values(rep)));
       }
       RETURN_IF_ERROR(
           db_->Exec("INSERT INTO measurements (task_id, attempt_id, sweep_id, device_id, metric, "
