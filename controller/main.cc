@@ -1,6 +1,7 @@
 // farm-controller: the fleet, its state, sweeps and their results.
 //
 //   farm-controller --listen 127.0.0.1:7421 --db farm.db [--inventory fleet.textproto]
+//   farm-controller move|backup|restore|prune ...   (the lab's database; see --help)
 #include <google/protobuf/text_format.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include "controller/controller_service.h"
 #include "controller/fleet/fleet.h"
 #include "controller/fleet/health_pings.h"
+#include "controller/lab_admin/database_commands.h"
 #include "controller/scheduler/agent_client.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/open_store.h"
@@ -46,6 +48,15 @@ ABSL_FLAG(std::string, access_file, "",
           "Who may call: lines 'token NAME ROLE sha256:HEX' and 'certificate NAME ROLE' (roles "
           "viewer, operator, admin; tools/pki/pki.sh token adds tokens). Re-read when it "
           "changes. Without it only agents (device certificates) may call.");
+
+ABSL_FLAG(int32_t, keep_raw_days, 0,
+          "Retention: raw measurement rows (every repetition) and console logs older than "
+          "this many days are removed, hourly while serving, or once by 'prune'; summaries, "
+          "results and attempts are kept, so the matrix and comparisons don't change. 0 keeps "
+          "everything.");
+ABSL_FLAG(std::string, from, "",
+          "move: the SQLite database to copy into --db; restore: the backup file.");
+ABSL_FLAG(std::string, to, "", "backup: the new file to write the backup to.");
 
 namespace kvmfarm {
 namespace {
@@ -155,6 +166,20 @@ scheduler::AgentChannelSecurity AgentChannels(const Security& security, const fl
   return channels;
 }
 
+// Retention while serving: once at start, then hourly, until `stop`.
+void RunRetention(store::Store& store, absl::Duration keep_raw, absl::Notification& stop) {
+  do {
+    absl::StatusOr<store::PrunedRawLogs> pruned = lab_admin::PruneLab(store, keep_raw, absl::Now());
+    if (!pruned.ok()) {
+      FARM_LOG(ERROR) << "retention: " << pruned.status();
+    } else if (pruned->results > 0 || pruned->console_logs > 0) {
+      FARM_LOG(INFO) << "retention: removed " << pruned->measurements << " raw rows of "
+                     << pruned->results << " results and " << pruned->console_logs
+                     << " console logs older than " << keep_raw;
+    }
+  } while (!stop.WaitForNotificationWithTimeout(absl::Hours(1)));
+}
+
 // Serves until a shutdown signal. An error is a start-up failure, for the operator.
 absl::Status Run(const ControllerConfig& config) {
   ASSIGN_OR_RETURN(const Security security, ServerSecurityFromFlags(config.listen));
@@ -197,13 +222,45 @@ absl::Status Run(const ControllerConfig& config) {
   absl::Notification stop;
   std::thread liveness([&] { RunLiveness(fleet, agents, fleet_options.heartbeat_interval, stop); });
   std::thread dispatcher([&] { RunDispatch(scheduler, stop); });
+  std::thread retention;
+  if (absl::GetFlag(FLAGS_keep_raw_days) > 0) {
+    retention = std::thread([&] {
+      RunRetention(*store, absl::Hours(24) * absl::GetFlag(FLAGS_keep_raw_days), stop);
+    });
+  }
   const int signal = WaitForShutdownSignal();
   FARM_LOG(INFO) << "signal " << signal << ": shutting down";
   stop.Notify();
   liveness.join();
   dispatcher.join();
+  if (retention.joinable()) retention.join();
   scheduler.Shutdown();
   server->Shutdown(absl::ZeroDuration());
+  return absl::OkStatus();
+}
+
+// A command on the lab's database (move, backup, restore, prune); reports on stdout.
+absl::Status RunDatabaseCommand(const std::string& command, const ControllerConfig& config) {
+  const lab_admin::DatabaseCommand db{config.db, LabCaFromFlags(), &std::cout};
+  const std::string from = absl::GetFlag(FLAGS_from);
+  if (command == "move") {
+    if (from.empty()) return absl::InvalidArgumentError("move needs --from farm.db");
+    return lab_admin::MoveLab(db, FromUserDir(from));
+  }
+  if (command == "backup") return lab_admin::BackupLab(db, FromUserDir(absl::GetFlag(FLAGS_to)));
+  if (command == "restore") return lab_admin::RestoreLab(db, FromUserDir(from));
+  if (command != "prune") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown command '", command, "': move, backup, restore or prune (or none, to serve)"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, store::OpenStore(config.db, db.ca_file));
+  ASSIGN_OR_RETURN(const store::PrunedRawLogs pruned,
+                   lab_admin::PruneLab(*store, absl::Hours(24) * absl::GetFlag(FLAGS_keep_raw_days),
+                                       absl::Now()));
+  std::cout << "pruned " << config.db << ": " << pruned.measurements << " raw rows of "
+            << pruned.results << " results and " << pruned.console_logs
+            << " console logs older than " << absl::GetFlag(FLAGS_keep_raw_days)
+            << " days; summaries kept\n";
   return absl::OkStatus();
 }
 
@@ -221,8 +278,31 @@ int main(int argc, char** argv) {
       "      --access_file lab/access\n\n"
       "Serves mutual TLS with the lab's certificates (tools/pki/pki.sh); plaintext only on "
       "loopback with --insecure. Operators call with a token or an operator certificate "
-      "granted a role in --access_file; agents with their device's certificate.");
-  kvmfarm::ParseFlagsOnly(argc, argv, "farm-controller");
+      "granted a role in --access_file; agents with their device's certificate.\n\n"
+      "The lab's database, with the controller stopped (move) or running (the others):\n"
+      "  farm-controller move --from farm.db --db postgresql://farm@db1.lab/farm --tls_ca "
+      "lab/ca.crt\n"
+      "      copy a SQLite lab into an empty PostgreSQL database, checked by row counts and "
+      "by GetMatrix and CompareSweeps answering identically\n"
+      "  farm-controller backup --db DB --to FILE     SQLite's online backup, or pg_dump\n"
+      "  farm-controller restore --from FILE --db DB  into a new SQLite file or an empty "
+      "PostgreSQL database\n"
+      "  farm-controller prune --db DB --keep_raw_days N   retention, e.g. from cron");
+  const std::vector<char*> args = kvmfarm::ParseCommandLineFlags(argc, argv);
+  if (args.size() > 2) {
+    std::cerr << "farm-controller: one command at most (move, backup, restore, prune), got '"
+              << args[2] << "' too\n";
+    return 2;
+  }
+  if (args.size() == 2) {
+    const absl::Status status =
+        kvmfarm::RunDatabaseCommand(args[1], kvmfarm::ConfigFromFlags());
+    if (!status.ok()) {
+      std::cerr << "farm-controller " << args[1] << ": " << status.message() << "\n";
+      return 2;
+    }
+    return 0;
+  }
   kvmfarm::BlockShutdownSignals();
   const absl::Status status = kvmfarm::Run(kvmfarm::ConfigFromFlags());
   if (!status.ok()) {
