@@ -28,6 +28,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -48,6 +49,11 @@ ABSL_FLAG(int32_t, devices, 10000, "Simulated agents / devices.");
 ABSL_FLAG(int64_t, measurements, 1000000, "Stored measurement values in the matrix database.");
 ABSL_FLAG(int32_t, heartbeat_seconds, 30, "How long to drive heartbeats.");
 ABSL_FLAG(int32_t, matrix_queries, 50, "GetMatrix calls timed.");
+ABSL_FLAG(int32_t, writers, 16,
+          "Threads storing results at once while the matrix database fills (as many as "
+          "farm-controller's --max_parallel tasks finish together).");
+ABSL_FLAG(std::string, phases, "heartbeat,dispatch,matrix",
+          "Which phases run: heartbeat, dispatch, matrix (comma-separated).");
 ABSL_FLAG(std::string, store, "sqlite",
           "The database: sqlite, postgres (a PostgreSQL of the benchmark's own, as the tests "
           "start it), or sqlite,postgres for both, one after the other in one run.");
@@ -260,37 +266,59 @@ std::vector<farm::v1::Device> SimulatedDevices(int devices) {
   return out;
 }
 
-// About `measurements` values: tasks of 5 metrics x 10 repetitions, spread over
-// the devices and the three modes.
-void FillMatrixDatabase(store::Store& store, int devices, int64_t measurements) {
+// Task `t` of the matrix database: 5 metrics x 10 repetitions, on device t % devices,
+// in one of the three modes.
+farm::v1::Task MatrixTask(int64_t t, int devices) {
   const int metrics = 5;
   const int reps = 10;
-  const int64_t tasks = std::max<int64_t>(1, measurements / (metrics * reps));
-  const absl::Time fill_start = absl::Now();
+  farm::v1::Task task;
+  task.set_task_id(absl::StrCat("scale/t", t));
+  task.set_sweep_id("scale");
+  task.set_device_id(absl::StrCat("sim-", t % devices));
+  task.set_state(farm::v1::TASK_STATE_SUCCEEDED);
+  task.set_repetitions(reps);
+  *task.mutable_finished_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(t);
+  for (int m = 0; m < metrics; ++m) {
+    farm::v1::Measurement* measurement = task.mutable_benchmark()->add_measurements();
+    measurement->set_metric(absl::StrCat("metric.", m));
+    measurement->set_mode(static_cast<farm::v1::Mode>(1 + t / devices % 3));
+    measurement->set_higher_is_better(true);
+    for (int r = 0; r < reps; ++r) measurement->add_values(100 + r);
+    measurement->set_median(104.5);
+  }
+  return task;
+}
+
+// About `measurements` values (tasks of 50), stored by `writers` threads at once,
+// each result in its own StoreTaskResult as the scheduler stores it.
+void FillMatrixDatabase(store::Store& store, int devices, int64_t measurements, int writers) {
+  const int64_t tasks = std::max<int64_t>(1, measurements / 50);
   farm::v1::Sweep sweep;
   sweep.set_sweep_id("scale");
   store.CreateSweep(sweep).IgnoreError();
-  for (int64_t t = 0; t < tasks; ++t) {
-    farm::v1::Task task;
-    task.set_task_id(absl::StrCat("scale/t", t));
-    task.set_sweep_id("scale");
-    task.set_device_id(absl::StrCat("sim-", t % devices));
-    task.set_state(farm::v1::TASK_STATE_SUCCEEDED);
-    task.set_repetitions(reps);
-    *task.mutable_finished_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(t);
-    for (int m = 0; m < metrics; ++m) {
-      farm::v1::Measurement* measurement = task.mutable_benchmark()->add_measurements();
-      measurement->set_metric(absl::StrCat("metric.", m));
-      measurement->set_mode(static_cast<farm::v1::Mode>(1 + t / devices % 3));
-      measurement->set_higher_is_better(true);
-      for (int r = 0; r < reps; ++r) measurement->add_values(100 + r);
-      measurement->set_median(104.5);
-    }
-    store.StoreTaskResult(task, task.task_id() + "/a1").IgnoreError();
+  std::atomic<int64_t> next{0}, failed{0};
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&] {
+      for (int64_t t = next++; t < tasks; t = next++) {
+        const farm::v1::Task task = MatrixTask(t, devices);
+        if (!store.StoreTaskResult(task, task.task_id() + "/a1").ok()) ++failed;
+        if (t > 0 && t % 20000 == 0) {
+          std::fprintf(stderr, "  %lld of %lld results stored\n", static_cast<long long>(t),
+                       static_cast<long long>(tasks));
+        }
+      }
+    });
   }
-  std::printf("matrix database: %lld measurements stored in %.1f s\n",
-              static_cast<long long>(*store.CountMeasurements()),
-              absl::ToDoubleSeconds(absl::Now() - fill_start));
+  for (std::thread& thread : threads) thread.join();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::printf(
+      "results stored per second: %.0f (%lld results of 5 metrics x 10 repetitions by %d "
+      "writers, %lld failed; %lld raw measurements in %.1f s)\n",
+      tasks / seconds, static_cast<long long>(tasks), writers,
+      static_cast<long long>(failed.load()), static_cast<long long>(*store.CountMeasurements()),
+      seconds);
 }
 
 // The value at `percent` (50: the median, 100: the largest) of `values`, sorted in
@@ -363,7 +391,7 @@ void MatrixPhase(const std::string& kind, int devices, int64_t measurements, int
   std::unique_ptr<store::Store> store = database.Open();
   if (store == nullptr) return;
   const std::vector<farm::v1::Device> fleet_devices = SimulatedDevices(devices);
-  FillMatrixDatabase(*store, devices, measurements);
+  FillMatrixDatabase(*store, devices, measurements, absl::GetFlag(FLAGS_writers));
   TimeOneDeviceMatrix(*store, fleet_devices, queries);
   TimeFleetMatrixFromSqlite(*store, fleet_devices, queries);
   TimeFleetMatrixCached(*store, fleet_devices, queries);
@@ -385,11 +413,18 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::printf("== %s ==\n", kind.c_str());
-    kvmfarm::HeartbeatPhase(kind, controller, absl::GetFlag(FLAGS_devices),
-                            absl::GetFlag(FLAGS_heartbeat_seconds));
-    kvmfarm::DispatchPhase(kind, absl::GetFlag(FLAGS_devices));
-    kvmfarm::MatrixPhase(kind, absl::GetFlag(FLAGS_devices), absl::GetFlag(FLAGS_measurements),
-                         absl::GetFlag(FLAGS_matrix_queries));
+    const std::string phases = absl::GetFlag(FLAGS_phases);
+    if (absl::StrContains(phases, "heartbeat")) {
+      kvmfarm::HeartbeatPhase(kind, controller, absl::GetFlag(FLAGS_devices),
+                              absl::GetFlag(FLAGS_heartbeat_seconds));
+    }
+    if (absl::StrContains(phases, "dispatch")) {
+      kvmfarm::DispatchPhase(kind, absl::GetFlag(FLAGS_devices));
+    }
+    if (absl::StrContains(phases, "matrix")) {
+      kvmfarm::MatrixPhase(kind, absl::GetFlag(FLAGS_devices), absl::GetFlag(FLAGS_measurements),
+                           absl::GetFlag(FLAGS_matrix_queries));
+    }
   }
   return 0;
 }

@@ -236,6 +236,38 @@ TYPED_TEST(StoreConformanceTest, AResultIsStoredOnceAndTheLatestSummaryWins) {
   EXPECT_FALSE(without->tasks(0).has_benchmark());
 }
 
+// Whatever text an agent reports is stored as it was: quotes, backslashes, commas
+// and braces in names and parameters (PostgreSQL gets them as arrays), and a metric
+// reported twice in one result (the later is the latest).
+TYPED_TEST(StoreConformanceTest, AResultWithAwkwardTextAndARepeatedMetricIsStoredWhole) {
+  Store& store = *this->store_;
+  ASSERT_THAT(store.CreateSweep(Sweep("s1", 100, farm::v1::SWEEP_STATE_RUNNING, 1)), IsOk());
+  farm::v1::Task task = Finished(Task("s1", 0, "d1"), 500, {1.5, -2.25e300});
+  const std::string awkward = R"(a "quoted", \back{slash} 'x' ünï)";
+  farm::v1::Measurement* first = task.mutable_benchmark()->mutable_measurements(0);
+  first->set_metric(awkward);
+  (*first->mutable_parameters())["size_bytes"] = "1,2,{3}";
+  farm::v1::Measurement* again = task.mutable_benchmark()->add_measurements();
+  *again = *first;
+  again->clear_values();
+  again->add_values(7.0);
+  ASSERT_THAT(store.StoreTaskResult(task, "a1"), IsOkAndHolds(true));
+  EXPECT_THAT(store.CountMeasurements(), IsOkAndHolds(3));
+  absl::StatusOr<std::vector<StoredSummary>> latest = store.LatestSummaries({"d1"});
+  ASSERT_THAT(latest, IsOk());
+  ASSERT_EQ(latest->size(), 1u);
+  EXPECT_EQ((*latest)[0].measurement.metric(), awkward);
+  EXPECT_EQ((*latest)[0].parameters_key, ParametersKeyOf((*latest)[0]));
+  EXPECT_THAT((*latest)[0].measurement.values(), ElementsAre(7.0));
+  absl::StatusOr<std::vector<StoredSummary>> all = store.SweepSummaries("s1");
+  ASSERT_THAT(all, IsOk());
+  ASSERT_EQ(all->size(), 2u);
+  absl::StatusOr<farm::v1::Task> stored = store.GetTask("s1/t0");
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_THAT(stored->benchmark().measurements(0).values(), ElementsAre(1.5, -2.25e300));
+  EXPECT_EQ(stored->benchmark().measurements(0).parameters().at("size_bytes"), "1,2,{3}");
+}
+
 TYPED_TEST(StoreConformanceTest, RetentionRemovesOldRawRowsAndLogsAndKeepsSummaries) {
   Store& store = *this->store_;
   ASSERT_THAT(store.CreateSweep(Sweep("s1", 100, farm::v1::SWEEP_STATE_RUNNING, 2)), IsOk());

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 
 namespace kvmfarm::store::postgres {
 namespace {
@@ -54,6 +55,15 @@ std::string PostgresTarget::ConnectionString() const {
 
 std::string ByteaParam(absl::string_view bytes) {
   return absl::StrCat("\\x", absl::BytesToHexString(bytes));
+}
+
+std::string ArrayParam(const std::vector<std::string>& elements) {
+  std::vector<std::string> quoted;
+  for (const std::string& element : elements) {
+    quoted.push_back(
+        absl::StrCat("\"", absl::StrReplaceAll(element, {{"\\", "\\\\"}, {"\"", "\\\""}}), "\""));
+  }
+  return absl::StrCat("{", absl::StrJoin(quoted, ","), "}");
 }
 
 std::string DoubleParam(double value) {
@@ -144,14 +154,38 @@ PgConnection::~PgConnection() { PQfinish(connection_); }
 
 absl::StatusOr<PgRows> PgConnection::Exec(const std::string& sql,
                                           const std::vector<std::optional<std::string>>& params) {
+  return Exec(sql, params, /*prepared_name=*/"");
+}
+
+absl::StatusOr<PgRows> PgConnection::ExecPrepared(
+    const std::string& name, const std::string& sql,
+    const std::vector<std::optional<std::string>>& params) {
+  if (prepared_.count(name) == 0) {
+    PGresult* result = PQprepare(connection_, name.c_str(), sql.c_str(), 0, nullptr);
+    const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+    absl::Status error = ok ? absl::OkStatus() : StatementError(result);
+    PQclear(result);
+    RETURN_IF_ERROR(error);
+    prepared_.insert(name);
+  }
+  return Exec(sql, params, name);
+}
+
+absl::StatusOr<PgRows> PgConnection::Exec(const std::string& sql,
+                                          const std::vector<std::optional<std::string>>& params,
+                                          const std::string& prepared_name) {
   std::vector<const char*> values;
   for (const std::optional<std::string>& param : params) {
     values.push_back(param ? param->c_str() : nullptr);
   }
-  PGresult* result = PQexecParams(connection_, sql.c_str(), static_cast<int>(values.size()),
-                                  /*paramTypes=*/nullptr, values.data(), /*paramLengths=*/nullptr,
-                                  /*paramFormats=*/nullptr,
-                                  /*resultFormat=*/0);
+  PGresult* result =
+      prepared_name.empty()
+          ? PQexecParams(connection_, sql.c_str(), static_cast<int>(values.size()),
+                         /*paramTypes=*/nullptr, values.data(), /*paramLengths=*/nullptr,
+                         /*paramFormats=*/nullptr, /*resultFormat=*/0)
+          : PQexecPrepared(connection_, prepared_name.c_str(), static_cast<int>(values.size()),
+                           values.data(), /*paramLengths=*/nullptr, /*paramFormats=*/nullptr,
+                           /*resultFormat=*/0);
   const ExecStatusType status = PQresultStatus(result);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     absl::Status error = StatementError(result);

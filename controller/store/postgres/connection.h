@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct PostgresTarget {
 // (hex input), a double with all 17 significant digits.
 std::string ByteaParam(absl::string_view bytes);
 std::string DoubleParam(double value);
+// An array parameter ({"a","b"}): each element quoted, so any text (a comma, a
+// quote, a brace) stays one element; numbers parse from it too ($1::integer[]).
+std::string ArrayParam(const std::vector<std::string>& elements);
 
 // `uri` (postgresql:// or postgres://) checked and completed: INVALID_ARGUMENT
 // naming the problem for a malformed URI, a password in it, or a TCP server without
@@ -84,12 +88,22 @@ class PgConnection {
   absl::StatusOr<PgRows> Exec(const std::string& sql,
                               const std::vector<std::optional<std::string>>& params = {});
 
+  // Exec of a statement the connection prepares (parses and plans) once, on its
+  // first use, under `name`: for statements run on every result.
+  absl::StatusOr<PgRows> ExecPrepared(const std::string& name, const std::string& sql,
+                                      const std::vector<std::optional<std::string>>& params);
+
   // Several statements without parameters (a migration), as one string.
   absl::Status ExecScript(const std::string& sql);
 
  private:
   explicit PgConnection(PGconn* connection) : connection_(connection) {}
+  absl::StatusOr<PgRows> Exec(const std::string& sql,
+                              const std::vector<std::optional<std::string>>& params,
+                              const std::string& prepared_name);
+
   PGconn* connection_;
+  std::set<std::string> prepared_;
 };
 
 }  // namespace kvmfarm::store::postgres

@@ -396,70 +396,107 @@ absl::Status PostgresStore::FinishAttempt(const std::string& attempt_id, const s
       .status();
 }
 
-absl::Status PostgresStore::InsertResultRowsLocked(const farm::v1::Task& task,
-                                                   const std::string& attempt_id) {
+namespace {
+
+// A result stored in one statement, so one round trip and one commit (storing it
+// statement by statement cost 5 ms a result on this machine): the result row,
+// inserted only if the task has none (a late or duplicate attempt finds it, or waits
+// for the transaction inserting it, and stores nothing), and only then every
+// repetition's row, a summary per metric, latest_summaries pointed at each when it
+// is the newest, and the task in its final state. The per-value and per-metric
+// columns come as arrays, unnested into rows.
+constexpr char kStoreResult[] = R"sql(
+WITH r AS (
+  INSERT INTO results (task_id, attempt_id, stored_ns, result_json)
+  VALUES ($1::text, $2::text, $5::bigint, $6::text)
+  ON CONFLICT (task_id) DO NOTHING RETURNING task_id),
+m AS (
+  INSERT INTO measurements (task_id, attempt_id, sweep_id, device_id, metric, mode, unit,
+                            parameters, repetition, value)
+  SELECT $1::text, $2::text, $3::text, $4::text, v.metric, v.mode, v.unit, v.parameters,
+         v.repetition, v.value
+  FROM r, unnest($9::text[], $10::integer[], $11::text[], $12::text[], $13::integer[],
+                 $14::double precision[]) AS v(metric, mode, unit, parameters, repetition, value)),
+s AS (
+  INSERT INTO summaries (task_id, sweep_id, device_id, metric, mode, parameters, measured_ns,
+                         requested, proto)
+  SELECT $1::text, $3::text, $4::text, v.metric, v.mode, v.parameters, $15::bigint,
+         $16::integer, decode(v.proto, 'hex')
+  FROM r, unnest($17::text[], $18::integer[], $19::text[], $20::text[])
+       AS v(metric, mode, parameters, proto)
+  RETURNING id, metric, mode, parameters),
+l AS (
+  INSERT INTO latest_summaries (device_id, metric, mode, parameters, summary_id, measured_ns)
+  SELECT DISTINCT ON (metric, mode, parameters) $4::text, metric, mode, parameters, id,
+         $15::bigint
+  FROM s ORDER BY metric, mode, parameters, id DESC
+  ON CONFLICT (device_id, metric, mode, parameters) DO UPDATE
+  SET summary_id = excluded.summary_id, measured_ns = excluded.measured_ns
+  WHERE excluded.measured_ns >= latest_summaries.measured_ns),
+t AS (
+  INSERT INTO tasks (task_id, sweep_id, device_id, state, proto)
+  SELECT $1::text, $3::text, $4::text, $7::integer, $8::bytea FROM r
+  ON CONFLICT (task_id) DO UPDATE SET sweep_id = excluded.sweep_id,
+  device_id = excluded.device_id, state = excluded.state, proto = excluded.proto)
+SELECT count(*) FROM r
+)sql";
+
+// kStoreResult's parameters for `task`.
+absl::StatusOr<Params> StoreResultParams(const farm::v1::Task& task,
+                                         const std::string& attempt_id) {
   ASSIGN_OR_RETURN(const std::string json, ResultJson(task));
-  RETURN_IF_ERROR(db_->Exec("INSERT INTO results VALUES ($1, $2, $3, $4)",
-                            {task.task_id(), attempt_id, Str(NowNs()), json})
-                      .status());
-  const auto* measurements = MeasurementsOf(task);
-  if (measurements == nullptr) return absl::OkStatus();
-  const int64_t measured_ns = TimeUtil::TimestampToNanoseconds(task.finished_at());
-  for (const farm::v1::Measurement& m : *measurements) {
-    const std::string parameters = ParametersKey(m.parameters());
-    // Every repetition of the metric in one statement (a round trip per value made
-    // storing a result cost 16 ms at 10,000 devices): the shared columns once, the
-    // repetitions and values as arrays unnested into rows.
-    if (!m.values().empty()) {
-      std::vector<std::string> repetitions, values;
+  farm::v1::Task without_result = task;
+  without_result.clear_result();
+  std::vector<std::string> metric, mode, unit, parameters, repetition, value;
+  std::vector<std::string> s_metric, s_mode, s_parameters, s_proto;
+  if (const auto* measurements = MeasurementsOf(task); measurements != nullptr) {
+    for (const farm::v1::Measurement& m : *measurements) {
+      const std::string key = ParametersKey(m.parameters());
       for (int rep = 0; rep < m.values_size(); ++rep) {
-        repetitions.push_back(Str(rep));
-        values.push_back(DoubleParam(m.values(rep)));
+        metric.push_back(m.metric());
+        mode.push_back(Str(m.mode()));
+        unit.push_back(m.unit());
+        parameters.push_back(key);
+        repetition.push_back(Str(rep));
+        value.push_back(DoubleParam(m.values(rep)));
       }
-      RETURN_IF_ERROR(
-          db_->Exec("INSERT INTO measurements (task_id, attempt_id, sweep_id, device_id, metric, "
-                    "mode, unit, parameters, repetition, value) SELECT $1,$2,$3,$4,$5,$6,$7,$8, "
-                    "r, v FROM unnest($9::integer[], $10::double precision[]) AS t(r, v)",
-                    {task.task_id(), attempt_id, task.sweep_id(), task.device_id(), m.metric(),
-                     Str(m.mode()), m.unit(), parameters,
-                     absl::StrCat("{", absl::StrJoin(repetitions, ","), "}"),
-                     absl::StrCat("{", absl::StrJoin(values, ","), "}")})
-              .status());
+      if (m.values().empty()) continue;
+      s_metric.push_back(m.metric());
+      s_mode.push_back(Str(m.mode()));
+      s_parameters.push_back(key);
+      s_proto.push_back(absl::BytesToHexString(m.SerializeAsString()));
     }
-    if (m.values().empty()) continue;
-    // The summary, and latest_summaries pointed at it when it is the newest.
-    RETURN_IF_ERROR(
-        db_->Exec("WITH s AS (INSERT INTO summaries (task_id, sweep_id, device_id, metric, mode, "
-                  "parameters, measured_ns, requested, proto) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) "
-                  "RETURNING id) INSERT INTO latest_summaries SELECT $3, $4, $5, $6, s.id, $7 "
-                  "FROM s ON CONFLICT (device_id, metric, mode, parameters) DO UPDATE SET "
-                  "summary_id = excluded.summary_id, measured_ns = excluded.measured_ns WHERE "
-                  "excluded.measured_ns >= latest_summaries.measured_ns",
-                  {task.task_id(), task.sweep_id(), task.device_id(), m.metric(), Str(m.mode()),
-                   parameters, Str(measured_ns), Str(RequestedRepetitions(task)), Bytea(m)})
-            .status());
   }
-  return absl::OkStatus();
+  return Params{task.task_id(),
+                attempt_id,
+                task.sweep_id(),
+                task.device_id(),
+                Str(NowNs()),
+                json,
+                Str(task.state()),
+                Bytea(without_result),
+                ArrayParam(metric),
+                ArrayParam(mode),
+                ArrayParam(unit),
+                ArrayParam(parameters),
+                ArrayParam(repetition),
+                ArrayParam(value),
+                Str(TimeUtil::TimestampToNanoseconds(task.finished_at())),
+                Str(RequestedRepetitions(task)),
+                ArrayParam(s_metric),
+                ArrayParam(s_mode),
+                ArrayParam(s_parameters),
+                ArrayParam(s_proto)};
 }
+
+}  // namespace
 
 absl::StatusOr<bool> PostgresStore::StoreTaskResult(const farm::v1::Task& task,
                                                     const std::string& attempt_id) {
+  ASSIGN_OR_RETURN(const Params params, StoreResultParams(task, attempt_id));
   absl::MutexLock lock(&mu_);
-  bool stored = false;
-  RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
-    // The task's row locked first: two attempts storing at once queue here, and the
-    // second sees the first's result.
-    RETURN_IF_ERROR(
-        db_->Exec("SELECT 1 FROM tasks WHERE task_id = $1 FOR UPDATE", {task.task_id()}).status());
-    ASSIGN_OR_RETURN(const PgRows already,
-                     db_->Exec("SELECT 1 FROM results WHERE task_id = $1", {task.task_id()}));
-    if (!already.rows.empty()) return absl::OkStatus();  // late or duplicate: nothing stored
-    RETURN_IF_ERROR(InsertResultRowsLocked(task, attempt_id));
-    RETURN_IF_ERROR(PutTaskLocked(task));
-    stored = true;
-    return absl::OkStatus();
-  }));
-  return stored;
+  ASSIGN_OR_RETURN(const PgRows stored, db_->ExecPrepared("store_result", kStoreResult, params));
+  return Int(stored.rows[0][0]) == 1;
 }
 
 absl::StatusOr<std::vector<StoredSummary>> PostgresStore::Summaries(const std::string& sql,

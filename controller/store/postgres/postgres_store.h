@@ -83,8 +83,6 @@ class PostgresStore final : public Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status PutSweepLocked(const farm::v1::Sweep& sweep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status PutTaskLocked(const farm::v1::Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status InsertResultRowsLocked(const farm::v1::Task& task, const std::string& attempt_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<StoredSummary>> Summaries(
       const std::string& sql, const std::vector<std::optional<std::string>>& params)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
