@@ -138,11 +138,21 @@ constexpr char kSummaryColumns[] =
 
 int PostgresStore::SchemaVersion() { return sizeof(kMigrations) / sizeof(kMigrations[0]); }
 
-absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresTarget& target) {
+namespace {
+
+// A session of the store: each commit is on the server's disk before the
+// controller acts on it, whatever the server's default.
+absl::StatusOr<std::unique_ptr<PgConnection>> OpenSession(const PostgresTarget& target) {
   ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> db, PgConnection::Open(target));
-  // Each commit is on the server's disk before the controller acts on it.
   RETURN_IF_ERROR(db->Exec("SET synchronous_commit = on").status());
-  std::unique_ptr<PostgresStore> store(new PostgresStore(std::move(db), target.Describe()));
+  return db;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresTarget& target) {
+  ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> db, OpenSession(target));
+  std::unique_ptr<PostgresStore> store(new PostgresStore(std::move(db), target));
   RETURN_IF_ERROR(store->Migrate());
   return store;
 }
@@ -491,12 +501,43 @@ absl::StatusOr<Params> StoreResultParams(const farm::v1::Task& task,
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<PgConnection>> PostgresStore::BorrowWriter() {
+  {
+    absl::MutexLock lock(&writers_mu_);
+    const auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(writers_mu_) {
+      return !idle_writers_.empty() || open_writers_ < kResultWriters;
+    };
+    writers_mu_.Await(absl::Condition(&available));
+    if (!idle_writers_.empty()) {
+      std::unique_ptr<PgConnection> writer = std::move(idle_writers_.back());
+      idle_writers_.pop_back();
+      return writer;
+    }
+    ++open_writers_;
+  }
+  absl::StatusOr<std::unique_ptr<PgConnection>> opened = OpenSession(target_);
+  if (!opened.ok()) ReturnWriter(nullptr);
+  return opened;
+}
+
+void PostgresStore::ReturnWriter(std::unique_ptr<PgConnection> writer) {
+  absl::MutexLock lock(&writers_mu_);
+  if (writer == nullptr) {
+    --open_writers_;
+  } else {
+    idle_writers_.push_back(std::move(writer));
+  }
+}
+
 absl::StatusOr<bool> PostgresStore::StoreTaskResult(const farm::v1::Task& task,
                                                     const std::string& attempt_id) {
   ASSIGN_OR_RETURN(const Params params, StoreResultParams(task, attempt_id));
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(const PgRows stored, db_->ExecPrepared("store_result", kStoreResult, params));
-  return Int(stored.rows[0][0]) == 1;
+  ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> writer, BorrowWriter());
+  absl::StatusOr<PgRows> stored = writer->ExecPrepared("store_result", kStoreResult, params);
+  // A connection that failed is closed rather than reused: it may be broken.
+  ReturnWriter(stored.ok() ? std::move(writer) : nullptr);
+  if (!stored.ok()) return stored.status();
+  return Int(stored->rows[0][0]) == 1;
 }
 
 absl::StatusOr<std::vector<StoredSummary>> PostgresStore::Summaries(const std::string& sql,

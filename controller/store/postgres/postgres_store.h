@@ -3,7 +3,10 @@
 // -----------------------------------------------------------------------------
 //
 // The compatibility database on PostgreSQL (issue 17): the same Store as
-// SqliteStore, on one libpq connection (statements are serialized, as SQLite's are).
+// SqliteStore, on one libpq connection (statements are serialized, as SQLite's
+// are), except results: StoreTaskResult borrows one of up to kResultWriters
+// connections of its own, so results that finish together are stored in parallel
+// and their commits share the server's WAL flushes.
 //  * The schema is versioned in kvmfarm_schema (kvmfarm's application id and a
 //    version) and migrated in one transaction under an advisory lock, so two
 //    controllers starting together migrate once. A database with tables but no
@@ -40,6 +43,9 @@ class PostgresStore final : public Store {
   // The schema version this binary writes.
   static int SchemaVersion();
 
+  // Connections storing results at once, at most.
+  static constexpr int kResultWriters = 4;
+
   // The store's session's synchronous_commit ("on"), for tests.
   absl::StatusOr<std::string> SynchronousCommit();
 
@@ -71,8 +77,14 @@ class PostgresStore final : public Store {
   absl::StatusOr<int64_t> CountMeasurements() override;
 
  private:
-  PostgresStore(std::unique_ptr<PgConnection> db, std::string where)
-      : db_(std::move(db)), where_(std::move(where)) {}
+  PostgresStore(std::unique_ptr<PgConnection> db, PostgresTarget target)
+      : db_(std::move(db)), target_(std::move(target)), where_(target_.Describe()) {}
+
+  // A result writer's connection: an idle one, a new one while fewer than
+  // kResultWriters are open, or the next one given back. Give it back with
+  // ReturnWriter, or drop it (a broken connection) with ReturnWriter(nullptr).
+  absl::StatusOr<std::unique_ptr<PgConnection>> BorrowWriter();
+  void ReturnWriter(std::unique_ptr<PgConnection> writer);
 
   absl::Status Migrate();
   // Runs `body` in a transaction: committed when it returns OK, rolled back otherwise.
@@ -89,7 +101,12 @@ class PostgresStore final : public Store {
 
   absl::Mutex mu_;
   std::unique_ptr<PgConnection> db_ ABSL_GUARDED_BY(mu_);
+  const PostgresTarget target_;
   const std::string where_;
+
+  absl::Mutex writers_mu_;
+  std::vector<std::unique_ptr<PgConnection>> idle_writers_ ABSL_GUARDED_BY(writers_mu_);
+  int open_writers_ ABSL_GUARDED_BY(writers_mu_) = 0;
 };
 
 }  // namespace kvmfarm::store::postgres

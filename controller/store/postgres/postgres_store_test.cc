@@ -2,7 +2,10 @@
 // ../store_conformance_test.cc): whose database it is, and migrations.
 #include "controller/store/postgres/postgres_store.h"
 
+#include <atomic>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "common/testing/status_matchers.h"
 #include "common/testing/test_paths.h"
@@ -94,6 +97,45 @@ TEST_F(PostgresStoreTest, CommitsAreDurableBeforeTheyAreActedOn) {
   absl::StatusOr<PgRows> other = Sql("SHOW synchronous_commit");
   ASSERT_THAT(other, IsOk());
   EXPECT_EQ(other->rows[0][0], "off");  // the test's own session sees the default
+}
+
+// Results are stored on several connections at once: attempts of one task that
+// finish together still store one result, and the others learn it was not theirs.
+TEST_F(PostgresStoreTest, ResultsStoredAtOnceOnSeveralConnectionsAreStoredOncePerTask) {
+  absl::StatusOr<std::unique_ptr<PostgresStore>> store = PostgresStore::Open(target_);
+  ASSERT_THAT(store, IsOk());
+  farm::v1::Sweep sweep;
+  sweep.set_sweep_id("s1");
+  for (int t = 0; t < 4; ++t) {
+    farm::v1::Task* task = sweep.add_tasks();
+    task->set_sweep_id("s1");
+    task->set_task_id("s1/t" + std::to_string(t));
+    task->set_device_id("d1");
+  }
+  ASSERT_THAT((*store)->CreateSweep(sweep), IsOk());
+  std::atomic<int> stored{0}, refused{0}, failed{0};
+  std::vector<std::thread> attempts;
+  for (int a = 0; a < 16; ++a) {
+    attempts.emplace_back([&, a] {
+      farm::v1::Task done = sweep.tasks(a % 4);
+      done.set_state(farm::v1::TASK_STATE_SUCCEEDED);
+      farm::v1::Measurement* m = done.mutable_benchmark()->add_measurements();
+      m->set_metric("crypto.sha256");
+      m->add_values(a);
+      absl::StatusOr<bool> result = (*store)->StoreTaskResult(done, "a" + std::to_string(a));
+      (!result.ok() ? failed : *result ? stored : refused)++;
+    });
+  }
+  for (std::thread& attempt : attempts) attempt.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(stored.load(), 4);
+  EXPECT_EQ(refused.load(), 12);
+  EXPECT_THAT((*store)->CountMeasurements(), ::kvmfarm::testing::IsOkAndHolds(4));
+  absl::StatusOr<PgRows> writers =
+      Sql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'farm'");
+  ASSERT_THAT(writers, IsOk());
+  // The store's own connection, its writers, and this query's.
+  EXPECT_LE(std::stoi(*writers->rows[0][0]), 1 + PostgresStore::kResultWriters + 1);
 }
 
 }  // namespace
