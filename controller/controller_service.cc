@@ -288,10 +288,11 @@ grpc::Status ControllerServiceImpl::GetMatrix(grpc::ServerContext* context,
   const std::vector<farm::v1::Device> devices = fleet_->List(request->filter());
   std::vector<std::string> ids;
   for (const farm::v1::Device& d : devices) ids.push_back(d.device_id());
-  absl::StatusOr<std::vector<store::StoredSummary>> summaries =
-      ids.empty() ? std::vector<store::StoredSummary>() : summaries_->Latest(ids);
+  absl::StatusOr<store::SummarySet> summaries =
+      ids.empty() ? store::SummarySet() : summaries_->Latest(ids);
   if (!summaries.ok()) return ToGrpcStatus(summaries.status());
-  for (farm::v1::MatrixRow& row : matrix::BuildMatrix(devices, *summaries, request->group_by())) {
+  for (farm::v1::MatrixRow& row :
+       matrix::BuildMatrix(devices, summaries->pointers(), request->group_by())) {
     *response->add_rows() = std::move(row);
   }
   *response->mutable_generated_at() = google::protobuf::util::TimeUtil::GetCurrentTime();

@@ -371,13 +371,14 @@ void TimeFleetMatrixCached(store::Store& store, const std::vector<farm::v1::Devi
   std::vector<std::string> ids;
   for (const farm::v1::Device& d : devices) ids.push_back(d.device_id());
   const absl::Time cold_start = absl::Now();
-  (void)matrix::BuildMatrix(devices, *cache.Latest(ids), farm::v1::GROUP_BY_MODEL);
+  (void)matrix::BuildMatrix(devices, cache.Latest(ids)->pointers(), farm::v1::GROUP_BY_MODEL);
   const double cold_ms = absl::ToDoubleMilliseconds(absl::Now() - cold_start);
   std::vector<double> latencies;
   for (int q = 0; q < queries; ++q) {
     if (q % 10 == 0) cache.Invalidate(absl::StrCat("sim-", q));  // results keep landing
     const absl::Time start = absl::Now();
-    auto rows = matrix::BuildMatrix(devices, *cache.Latest(ids), farm::v1::GROUP_BY_MODEL);
+    auto rows =
+        matrix::BuildMatrix(devices, cache.Latest(ids)->pointers(), farm::v1::GROUP_BY_MODEL);
     latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
   }
   std::printf(

@@ -73,10 +73,11 @@ Groups GroupDevices(const std::vector<farm::v1::Device>& devices, farm::v1::Grou
   return groups;
 }
 
-PooledSummaries PoolSummaries(const std::vector<store::StoredSummary>& summaries,
+PooledSummaries PoolSummaries(const std::vector<const store::StoredSummary*>& summaries,
                               const Groups& groups) {
   PooledSummaries pooled;
-  for (const store::StoredSummary& s : summaries) {
+  for (const store::StoredSummary* summary : summaries) {
+    const store::StoredSummary& s = *summary;
     auto group = groups.group_of.find(s.device_id);
     if (group == groups.group_of.end()) continue;
     const farm::v1::Measurement& m = s.measurement;
@@ -201,6 +202,15 @@ void FillCell(const CellPools& pools, farm::v1::MatrixCell* cell) {
 std::vector<farm::v1::MatrixRow> BuildMatrix(const std::vector<farm::v1::Device>& devices,
                                              const std::vector<store::StoredSummary>& summaries,
                                              farm::v1::GroupBy group_by) {
+  std::vector<const store::StoredSummary*> pointers;
+  pointers.reserve(summaries.size());
+  for (const store::StoredSummary& s : summaries) pointers.push_back(&s);
+  return BuildMatrix(devices, pointers, group_by);
+}
+
+std::vector<farm::v1::MatrixRow> BuildMatrix(
+    const std::vector<farm::v1::Device>& devices,
+    const std::vector<const store::StoredSummary*>& summaries, farm::v1::GroupBy group_by) {
   const Groups groups = GroupDevices(devices, group_by);
   PooledSummaries pooled = PoolSummaries(summaries, groups);
   for (auto& [group, cells] : pooled.cells) BorrowHostNative(cells);

@@ -12,8 +12,9 @@
 //
 // Example:
 //
-//   ASSIGN_OR_RETURN(std::vector<store::StoredSummary> latest, summaries.Latest(ids));
-//   for (farm::v1::MatrixRow& row : BuildMatrix(devices, latest, farm::v1::GROUP_BY_MODEL)) ...
+//   ASSIGN_OR_RETURN(store::SummarySet latest, summaries.Latest(ids));
+//   for (farm::v1::MatrixRow& row :
+//        BuildMatrix(devices, latest.pointers(), farm::v1::GROUP_BY_MODEL)) ...
 #ifndef KVMFARM_CONTROLLER_MATRIX_MATRIX_H_
 #define KVMFARM_CONTROLLER_MATRIX_MATRIX_H_
 
@@ -25,6 +26,13 @@
 
 namespace kvmfarm::matrix {
 
+// `summaries` by pointer: the summary cache's own, never copied (copying 100,000
+// summaries cost more than building the matrix from them).
+std::vector<farm::v1::MatrixRow> BuildMatrix(
+    const std::vector<farm::v1::Device>& devices,
+    const std::vector<const store::StoredSummary*>& summaries, farm::v1::GroupBy group_by);
+
+// The same over summaries held by value (read straight from a store).
 std::vector<farm::v1::MatrixRow> BuildMatrix(const std::vector<farm::v1::Device>& devices,
                                              const std::vector<store::StoredSummary>& summaries,
                                              farm::v1::GroupBy group_by);

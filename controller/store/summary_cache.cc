@@ -6,8 +6,7 @@
 
 namespace kvmfarm::store {
 
-absl::StatusOr<std::vector<StoredSummary>> SummaryCache::Latest(
-    const std::vector<std::string>& device_ids) {
+absl::StatusOr<SummarySet> SummaryCache::Latest(const std::vector<std::string>& device_ids) {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> missing;
   for (const std::string& id : device_ids) {
@@ -15,15 +14,20 @@ absl::StatusOr<std::vector<StoredSummary>> SummaryCache::Latest(
   }
   if (!missing.empty()) {
     ASSIGN_OR_RETURN(std::vector<StoredSummary> loaded, store_->LatestSummaries(missing));
-    for (const std::string& id : missing) by_device_[id];  // cached, even when empty
-    for (StoredSummary& s : loaded) by_device_[s.device_id].push_back(std::move(s));
+    std::map<std::string, std::vector<StoredSummary>> grouped;
+    for (const std::string& id : missing) grouped[id];  // cached, even when empty
+    for (StoredSummary& s : loaded) grouped[s.device_id].push_back(std::move(s));
+    for (auto& [id, summaries] : grouped) {
+      by_device_[id] = std::make_shared<const std::vector<StoredSummary>>(std::move(summaries));
+    }
   }
-  std::vector<StoredSummary> out;
+  SummarySet set;
   for (const std::string& id : device_ids) {
-    const std::vector<StoredSummary>& cached = by_device_[id];
-    out.insert(out.end(), cached.begin(), cached.end());
+    const std::shared_ptr<const std::vector<StoredSummary>>& cached = by_device_[id];
+    for (const StoredSummary& s : *cached) set.pointers_.push_back(&s);
+    set.owners_.push_back(cached);
   }
-  return out;
+  return set;
 }
 
 void SummaryCache::Invalidate(const std::string& device_id) {

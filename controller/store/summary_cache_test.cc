@@ -35,7 +35,7 @@ TEST(SummaryCacheTest, ServesFromMemoryAndRereadsAfterInvalidation) {
   std::unique_ptr<SqliteStore> store = testing::OpenScratchStore();
   StoreResult(store.get(), "s1", "d1", 100, 1);
   SummaryCache cache(store.get());
-  absl::StatusOr<std::vector<StoredSummary>> first = cache.Latest({"d1", "d2"});
+  absl::StatusOr<SummarySet> first = cache.Latest({"d1", "d2"});
   ASSERT_TRUE(first.ok());
   ASSERT_EQ(first->size(), 1u);
   EXPECT_EQ((*first)[0].measurement.median(), 100);
@@ -47,6 +47,10 @@ TEST(SummaryCacheTest, ServesFromMemoryAndRereadsAfterInvalidation) {
   cache.Invalidate("d1");
   EXPECT_EQ((*cache.Latest({"d1"}))[0].measurement.median(), 200);
   EXPECT_TRUE(cache.Latest({"d2"})->empty());
+  // A set taken before the invalidation still reads what it was given: the cache
+  // shares its summaries, it doesn't copy them, and they outlive being dropped.
+  EXPECT_EQ((*first)[0].measurement.median(), 100);
+  EXPECT_EQ((*first)[0].device_id, "d1");
 }
 
 }  // namespace

@@ -27,7 +27,8 @@
 #include "common/testing/test_paths.h"
 #include "common/testing/wait_for.h"
 #include "common/tls/testing/test_lab.h"
-#include "controller/store/sqlite_store.h"
+#include "controller/store/open_store.h"
+#include "controller/store/testing/postgres_server.h"
 #include "farm/v1/agent.grpc.pb.h"
 #include "farm/v1/controller.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -196,6 +197,10 @@ class SweepIntegrationTest : public ::testing::Test {
     return events;
   }
 
+  void KillMidSweepAndResume();
+
+  // Declared first, so it stops after the controller and agents.
+  std::unique_ptr<store::testing::PostgresServer> postgres_;
   std::string db_;
   std::string address_;
   std::unique_ptr<ServerProcess> controller_;
@@ -332,7 +337,9 @@ TEST_F(SweepIntegrationTest, CancelStopsTheRunningJobOnItsAgent) {
       absl::Seconds(30)));
 }
 
-TEST_F(SweepIntegrationTest, KilledControllerResumesAndStoresEveryResultOnce) {
+// The controller is SIGKILLed while a benchmark attempt is in flight; its successor
+// on the same database finishes the sweep with every result stored exactly once.
+void SweepIntegrationTest::KillMidSweepAndResume() {
   StartAgent("host-a");
   StartAgent("host-b");
   ASSERT_TRUE(WaitFor([&] { return OnlineDevices() == 2; }));
@@ -372,7 +379,7 @@ TEST_F(SweepIntegrationTest, KilledControllerResumesAndStoresEveryResultOnce) {
   }
   // 2 devices x (sha256 + aes256gcm + float.time) x 2 repetitions.
   EXPECT_EQ(values, 12);
-  absl::StatusOr<std::unique_ptr<store::SqliteStore>> store = store::SqliteStore::Open(db_);
+  absl::StatusOr<std::unique_ptr<store::Store>> store = store::OpenStore(db_, "");
   ASSERT_TRUE(store.ok()) << store.status();
   absl::StatusOr<int64_t> rows = (*store)->CountMeasurements();
   ASSERT_TRUE(rows.ok());
@@ -388,6 +395,25 @@ TEST_F(SweepIntegrationTest, KilledControllerResumesAndStoresEveryResultOnce) {
   EXPECT_GT(attempts, 4);
   std::cerr << "restart test: " << *rows << " measurement rows stored, " << values
             << " expected; attempts recorded: " << attempts << " for 4 tasks\n";
+}
+
+TEST_F(SweepIntegrationTest, KilledControllerResumesAndStoresEveryResultOnce) {
+  KillMidSweepAndResume();
+}
+
+// The same on PostgreSQL (issue 17): the controller's successor resumes from the
+// server's database.
+TEST_F(SweepIntegrationTest, KilledControllerOnPostgresqlResumesAndStoresEveryResultOnce) {
+  absl::StatusOr<std::unique_ptr<store::testing::PostgresServer>> postgres =
+      store::testing::PostgresServer::Start(kvmfarm::testing::FreshTestDir("-pg"));
+  ASSERT_TRUE(postgres.ok()) << postgres.status();
+  postgres_ = *std::move(postgres);
+  ASSERT_TRUE(postgres_->CreateDatabase("farm").ok());
+  controller_->process().Kill();
+  controller_->process().Wait();
+  db_ = postgres_->Uri("farm");
+  StartController("127.0.0.1:0");
+  KillMidSweepAndResume();
 }
 
 // The database on a disk that fills up mid-sweep: nothing is announced that was
