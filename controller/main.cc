@@ -224,9 +224,8 @@ absl::Status Run(const ControllerConfig& config) {
   std::thread dispatcher([&] { RunDispatch(scheduler, stop); });
   std::thread retention;
   if (absl::GetFlag(FLAGS_keep_raw_days) > 0) {
-    retention = std::thread([&] {
-      RunRetention(*store, absl::Hours(24) * absl::GetFlag(FLAGS_keep_raw_days), stop);
-    });
+    retention = std::thread(
+        [&] { RunRetention(*store, absl::Hours(24) * absl::GetFlag(FLAGS_keep_raw_days), stop); });
   }
   const int signal = WaitForShutdownSignal();
   FARM_LOG(INFO) << "signal " << signal << ": shutting down";
@@ -295,8 +294,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (args.size() == 2) {
-    const absl::Status status =
-        kvmfarm::RunDatabaseCommand(args[1], kvmfarm::ConfigFromFlags());
+    const absl::Status status = kvmfarm::RunDatabaseCommand(args[1], kvmfarm::ConfigFromFlags());
     if (!status.ok()) {
       std::cerr << "farm-controller " << args[1] << ": " << status.message() << "\n";
       return 2;

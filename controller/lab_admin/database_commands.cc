@@ -39,7 +39,8 @@ store::CopyProgress PrintProgress(std::ostream& out) {
 bool IsSqliteFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[16] = {};
-  return in.read(magic, sizeof(magic)) && std::string(magic, 16) == std::string("SQLite format 3\0", 16);
+  return in.read(magic, sizeof(magic)) &&
+         std::string(magic, 16) == std::string("SQLite format 3\0", 16);
 }
 
 absl::StatusOr<store::postgres::PostgresTarget> Target(const DatabaseCommand& command) {
@@ -73,10 +74,10 @@ absl::Status MoveLab(const DatabaseCommand& command, const std::string& from_sql
                    store::postgres::PostgresStore::Open(target));
   ASSIGN_OR_RETURN(const LabAnswers after, ReadLabAnswers(*moved));
   if (absl::Status same = SameAnswers(before, after); !same.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "the copy in ", target.Describe(), " does not answer as ", from_sqlite,
-        " does: ", same.message(), ". Keep running on ", from_sqlite,
-        " (it is unchanged), drop the PostgreSQL database and report this"));
+    return absl::DataLossError(
+        absl::StrCat("the copy in ", target.Describe(), " does not answer as ", from_sqlite,
+                     " does: ", same.message(), ". Keep running on ", from_sqlite,
+                     " (it is unchanged), drop the PostgreSQL database and report this"));
   }
   out << "verified: GetMatrix (" << after.matrix_by_device.rows_size() << " device rows, "
       << after.matrix_by_model.rows_size() << " model rows) and CompareSweeps ("

@@ -140,9 +140,9 @@ TEST_F(DatabaseCommandsTest, APostgresBackupRestoresIntoAnEmptyDatabaseOnly) {
   // A backup of one kind never restores into the other.
   EXPECT_THAT(RestoreLab(On(kvmfarm::testing::FreshTestPath(".db")), dump),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a backup of a SQLite")));
-  EXPECT_THAT(RestoreLab(On(PostgresDatabase("other")), sqlite_),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("not a backup of a PostgreSQL")));
+  EXPECT_THAT(
+      RestoreLab(On(PostgresDatabase("other")), sqlite_),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a backup of a PostgreSQL")));
 }
 
 TEST_F(DatabaseCommandsTest, PruningKeepsWhatOperatorsRead) {

@@ -78,9 +78,8 @@ absl::Status SameAnswers(const LabAnswers& before, const LabAnswers& after) {
   }
   for (size_t i = 0; i < before.comparisons.size(); ++i) {
     if (!MessageDifferencer::Equals(before.comparisons[i], after.comparisons[i])) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("CompareSweeps ", before.sweeps[i], " ", before.sweeps[i + 1],
-                       " answers differently"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "CompareSweeps ", before.sweeps[i], " ", before.sweeps[i + 1], " answers differently"));
     }
   }
   return absl::OkStatus();

@@ -37,31 +37,53 @@ struct TableCopy {
 const std::vector<TableCopy>& Tables() {
   static const auto* const tables = new std::vector<TableCopy>{
       {"devices", "device_id, proto", "device_id, proto", "device_id", {T, B}},
-      {"device_labels", "device_id, key, value, source", "device_id, key, value, source",
-       "device_id, key, value", {T, T, T, I}},
-      {"device_events", "id, device_id, time_ns, proto", "id, device_id, time_ns, proto", "id",
+      {"device_labels",
+       "device_id, key, value, source",
+       "device_id, key, value, source",
+       "device_id, key, value",
+       {T, T, T, I}},
+      {"device_events",
+       "id, device_id, time_ns, proto",
+       "id, device_id, time_ns, proto",
+       "id",
        {I, T, I, B}},
-      {"sweeps", "sweep_id, state, created_ns, proto", "sweep_id, state, created_ns, proto",
-       "sweep_id", {T, I, I, B}},
-      {"tasks", "rowid, task_id, sweep_id, device_id, state, proto",
-       "seq, task_id, sweep_id, device_id, state, proto", "rowid", {I, T, T, T, I, B}},
-      {"attempts", "attempt_id, task_id, started_ns, outcome, console_log",
-       "attempt_id, task_id, started_ns, outcome, console_log", "attempt_id", {T, T, I, T, T}},
-      {"results", "task_id, attempt_id, stored_ns, result_json, raw_pruned",
-       "task_id, attempt_id, stored_ns, result_json, raw_pruned", "task_id", {T, T, I, T, I}},
+      {"sweeps",
+       "sweep_id, state, created_ns, proto",
+       "sweep_id, state, created_ns, proto",
+       "sweep_id",
+       {T, I, I, B}},
+      {"tasks",
+       "rowid, task_id, sweep_id, device_id, state, proto",
+       "seq, task_id, sweep_id, device_id, state, proto",
+       "rowid",
+       {I, T, T, T, I, B}},
+      {"attempts",
+       "attempt_id, task_id, started_ns, outcome, console_log",
+       "attempt_id, task_id, started_ns, outcome, console_log",
+       "attempt_id",
+       {T, T, I, T, T}},
+      {"results",
+       "task_id, attempt_id, stored_ns, result_json, raw_pruned",
+       "task_id, attempt_id, stored_ns, result_json, raw_pruned",
+       "task_id",
+       {T, T, I, T, I}},
       {"measurements",
        "id, task_id, attempt_id, sweep_id, device_id, metric, mode, unit, parameters, "
        "repetition, value",
        "id, task_id, attempt_id, sweep_id, device_id, metric, mode, unit, parameters, "
        "repetition, value",
-       "id", {I, T, T, T, T, T, I, T, T, I, R}},
+       "id",
+       {I, T, T, T, T, T, I, T, T, I, R}},
       {"summaries",
        "id, task_id, sweep_id, device_id, metric, mode, parameters, measured_ns, requested, proto",
        "id, task_id, sweep_id, device_id, metric, mode, parameters, measured_ns, requested, proto",
-       "id", {I, T, T, T, T, I, T, I, I, B}},
-      {"latest_summaries", "device_id, metric, mode, parameters, summary_id, measured_ns",
+       "id",
+       {I, T, T, T, T, I, T, I, I, B}},
+      {"latest_summaries",
        "device_id, metric, mode, parameters, summary_id, measured_ns",
-       "device_id, metric, mode, parameters", {T, T, I, T, I, I}},
+       "device_id, metric, mode, parameters, summary_id, measured_ns",
+       "device_id, metric, mode, parameters",
+       {T, T, I, T, I, I}},
   };
   return *tables;
 }
@@ -134,8 +156,8 @@ absl::Status CopyTable(Database& source, PgConnection& target, const TableCopy& 
 absl::StatusOr<TableCounts> CountIn(Database& db) {
   TableCounts counts;
   for (const TableCopy& table : Tables()) {
-    ASSIGN_OR_RETURN(const int64_t n, db.QueryInt(absl::StrCat("SELECT count(*) FROM ",
-                                                                 table.table)));
+    ASSIGN_OR_RETURN(const int64_t n,
+                     db.QueryInt(absl::StrCat("SELECT count(*) FROM ", table.table)));
     counts.emplace_back(table.table, n);
   }
   return counts;
@@ -144,7 +166,8 @@ absl::StatusOr<TableCounts> CountIn(Database& db) {
 absl::StatusOr<TableCounts> CountIn(PgConnection& db) {
   TableCounts counts;
   for (const TableCopy& table : Tables()) {
-    ASSIGN_OR_RETURN(const PgRows rows, db.Exec(absl::StrCat("SELECT count(*) FROM ", table.table)));
+    ASSIGN_OR_RETURN(const PgRows rows,
+                     db.Exec(absl::StrCat("SELECT count(*) FROM ", table.table)));
     counts.emplace_back(table.table, std::stoll(rows.rows[0][0].value_or("0")));
   }
   return counts;
@@ -163,9 +186,9 @@ std::string Describe(const TableCounts& counts) {
 absl::Status SameCounts(const TableCounts& source, const TableCounts& copied) {
   for (size_t i = 0; i < source.size() && i < copied.size(); ++i) {
     if (source[i].second != copied[i].second) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(source[i].first, ": ", source[i].second, " rows in SQLite, ",
-                       copied[i].second, " copied; the copy was rolled back"));
+      return absl::FailedPreconditionError(absl::StrCat(source[i].first, ": ", source[i].second,
+                                                        " rows in SQLite, ", copied[i].second,
+                                                        " copied; the copy was rolled back"));
     }
   }
   return absl::OkStatus();
@@ -189,9 +212,9 @@ absl::StatusOr<std::unique_ptr<PgConnection>> OpenEmptyTarget(
   ASSIGN_OR_RETURN(const TableCounts counts, CountIn(*db));
   for (const auto& [table, n] : counts) {
     if (n > 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          target.Describe(), " already holds a lab (", Describe(counts),
-          "); a lab moves into an empty database only: create a new one (createdb)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(target.Describe(), " already holds a lab (", Describe(counts),
+                       "); a lab moves into an empty database only: create a new one (createdb)"));
     }
   }
   return db;

@@ -22,10 +22,10 @@
 namespace kvmfarm::store {
 namespace {
 
+using google::protobuf::util::MessageDifferencer;
 using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::StatusIs;
 using ::testing::HasSubstr;
-using google::protobuf::util::MessageDifferencer;
 
 class CopyToPostgresTest : public ::testing::Test {
  protected:
@@ -64,10 +64,9 @@ class CopyToPostgresTest : public ::testing::Test {
 TEST_F(CopyToPostgresTest, CopiesEveryRowAsItWasAndNewRowsFollowTheCopiedOnes) {
   FillSqlite();
   std::map<std::string, int64_t> reported;
-  absl::StatusOr<TableCounts> copied =
-      CopySqliteToPostgres(sqlite_, target_, [&](absl::string_view table, int64_t n, int64_t) {
-        reported[std::string(table)] = n;
-      });
+  absl::StatusOr<TableCounts> copied = CopySqliteToPostgres(
+      sqlite_, target_,
+      [&](absl::string_view table, int64_t n, int64_t) { reported[std::string(table)] = n; });
   ASSERT_THAT(copied, IsOk());
   absl::StatusOr<TableCounts> in_sqlite = CountSqliteRows(sqlite_);
   absl::StatusOr<TableCounts> in_postgres = CountPostgresRows(target_);

@@ -114,8 +114,8 @@ Database::~Database() { sqlite3_close_v2(db_); }
 absl::Status Database::BackupInto(Database& destination) {
   sqlite3_backup* backup = sqlite3_backup_init(destination.db_, "main", db_, "main");
   if (backup == nullptr) {
-    return absl::InternalError(absl::StrCat("backing up ", path_, " into ", destination.path_,
-                                            ": ", sqlite3_errmsg(destination.db_)));
+    return absl::InternalError(absl::StrCat("backing up ", path_, " into ", destination.path_, ": ",
+                                            sqlite3_errmsg(destination.db_)));
   }
   // Every page in one step: the copy is of one snapshot (a write by another
   // connection during a stepwise copy would restart it).
@@ -126,8 +126,8 @@ absl::Status Database::BackupInto(Database& destination) {
   }
   sqlite3_backup_finish(backup);
   if (rc != SQLITE_DONE) {
-    return absl::UnavailableError(absl::StrCat("backing up ", path_, " into ", destination.path_,
-                                               ": ", sqlite3_errstr(rc)));
+    return absl::UnavailableError(
+        absl::StrCat("backing up ", path_, " into ", destination.path_, ": ", sqlite3_errstr(rc)));
   }
   return absl::OkStatus();
 }

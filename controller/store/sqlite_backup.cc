@@ -60,7 +60,8 @@ absl::Status CopySqliteDatabase(const std::string& from, const std::string& to) 
   if (copied.ok()) {
     std::error_code error;
     std::filesystem::rename(partial, to, error);
-    if (error) copied = absl::InternalError(absl::StrCat("renaming ", partial, ": ", error.message()));
+    if (error)
+      copied = absl::InternalError(absl::StrCat("renaming ", partial, ": ", error.message()));
   }
   RemoveWithSidecars(partial);
   return copied;

@@ -25,13 +25,13 @@
 namespace kvmfarm {
 namespace {
 
+using google::protobuf::util::MessageDifferencer;
 using ::kvmfarm::testing::Concat;
 using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::Runfile;
 using ::kvmfarm::testing::ServerProcess;
 using ::kvmfarm::testing::TestLab;
 using ::testing::HasSubstr;
-using google::protobuf::util::MessageDifferencer;
 
 // What operators read from a lab, each answer as the served controller gives it.
 struct Answers {

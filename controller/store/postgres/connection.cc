@@ -47,8 +47,8 @@ std::string PostgresTarget::ConnectionString() const {
   std::vector<std::string> pairs;
   for (const auto& [key, value] : options) {
     // Quoted, with ' and \ escaped, as libpq's conninfo syntax asks.
-    pairs.push_back(absl::StrCat(
-        key, "='", absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"'", "\\'"}}), "'"));
+    pairs.push_back(
+        absl::StrCat(key, "='", absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"'", "\\'"}}), "'"));
   }
   return absl::StrJoin(pairs, " ");
 }

@@ -21,9 +21,9 @@ absl::Status RunTool(std::vector<std::string> argv, const std::string& what) {
   spec.max_output_bytes = 64 << 10;
   ASSIGN_OR_RETURN(const ProcessResult result, RunProcess(spec));
   if (!result.Succeeded()) {
-    return absl::UnavailableError(absl::StrCat(
-        what, ": ", spec.argv[0], " failed (", result.Describe(),
-        "): ", absl::StripTrailingAsciiWhitespace(result.stderr_data)));
+    return absl::UnavailableError(
+        absl::StrCat(what, ": ", spec.argv[0], " failed (", result.Describe(),
+                     "): ", absl::StripTrailingAsciiWhitespace(result.stderr_data)));
   }
   return absl::OkStatus();
 }
@@ -45,15 +45,16 @@ absl::Status DumpPostgres(const PostgresTarget& target, const std::string& to) {
   std::error_code ignored;
   std::filesystem::remove(partial, ignored);
   const std::string what = absl::StrCat("backing up ", target.Describe());
-  absl::Status status = RunTool({"pg_dump", "--format=custom", "--file=" + partial,
-                                 "--dbname=" + target.ConnectionString()},
-                                what);
+  absl::Status status = RunTool(
+      {"pg_dump", "--format=custom", "--file=" + partial, "--dbname=" + target.ConnectionString()},
+      what);
   // The dump read back: a truncated file fails here, before it gets its name.
   if (status.ok()) status = RunTool({"pg_restore", "--list", partial}, what);
   if (status.ok()) {
     std::error_code error;
     std::filesystem::rename(partial, to, error);
-    if (error) status = absl::InternalError(absl::StrCat("renaming ", partial, ": ", error.message()));
+    if (error)
+      status = absl::InternalError(absl::StrCat("renaming ", partial, ": ", error.message()));
   }
   std::filesystem::remove(partial, ignored);
   return status;
@@ -62,17 +63,18 @@ absl::Status DumpPostgres(const PostgresTarget& target, const std::string& to) {
 absl::Status RestorePostgres(const std::string& from, const PostgresTarget& target) {
   if (!IsPostgresDump(from)) {
     return absl::FailedPreconditionError(
-        absl::StrCat(from, " is not a pg_dump custom-format file (farm-controller backup of a "
-                           "PostgreSQL lab writes one)"));
+        absl::StrCat(from,
+                     " is not a pg_dump custom-format file (farm-controller backup of a "
+                     "PostgreSQL lab writes one)"));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> db, PgConnection::Open(target));
   ASSIGN_OR_RETURN(const PgRows tables,
                    db->Exec("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"));
   if (tables.rows[0][0].value_or("0") != "0") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        target.Describe(), " has ", tables.rows[0][0].value_or(""),
-        " tables; a backup is restored into an empty database only: create a new one "
-        "(createdb)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(target.Describe(), " has ", tables.rows[0][0].value_or(""),
+                     " tables; a backup is restored into an empty database only: create a new one "
+                     "(createdb)"));
   }
   return RunTool({"pg_restore", "--single-transaction", "--exit-on-error", "--no-owner",
                   "--no-privileges", "--dbname=" + target.ConnectionString(), from},

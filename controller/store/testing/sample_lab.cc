@@ -55,9 +55,8 @@ absl::Status StoreSweep(Store& store, int s) {
   for (int d = 0; d < 3; ++d) {
     const int64_t at = 1000 * (s + 1) + 10 * d;
     farm::v1::Task capability = Task(id, d, 0, at);
-    capability.mutable_capability()->set_verdict(d == 2 && s == 2
-                                                     ? farm::v1::VERDICT_KVM_UNUSABLE
-                                                     : farm::v1::VERDICT_KVM_READY);
+    capability.mutable_capability()->set_verdict(d == 2 && s == 2 ? farm::v1::VERDICT_KVM_UNUSABLE
+                                                                  : farm::v1::VERDICT_KVM_READY);
     tasks.push_back(capability);
     farm::v1::Task bench = Task(id, d, 1, at + 5);
     bench.set_repetitions(3);
