@@ -5,11 +5,15 @@
 //    --devices simulated agents (one client process, many sessions) heartbeating
 //    every 10 s, and that process's CPU share while handling them;
 //  * tasks dispatched per second and scheduler overhead per task (scheduler, fleet
-//    and SQLite store in process; the agents answer at once);
+//    and store in process; the agents answer at once);
 //  * the controller's resident memory;
 //  * ListDevices of the whole fleet, page by page as farmctl reads it, every device
 //    carrying this host's capability report (so as large as a real one);
-//  * GetMatrix latency p50/p99 over a database of --measurements stored values.
+//  * results stored per second while the matrix database fills (--writers threads
+//    storing at once, each result its own StoreTaskResult);
+//  * GetMatrix latency p50/p99 over a database of --measurements stored values;
+//  * with --phases=move: a SQLite lab of --measurements values moved into PostgreSQL.
+// --store=sqlite,postgres runs each phase on both, one after the other.
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -40,6 +44,7 @@
 #include "controller/matrix/matrix.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/scheduler/testing/fake_agent_client.h"
+#include "controller/store/copy_to_postgres.h"
 #include "controller/store/open_store.h"
 #include "controller/store/summary_cache.h"
 #include "controller/store/testing/postgres_server.h"
@@ -53,7 +58,8 @@ ABSL_FLAG(int32_t, writers, 16,
           "Threads storing results at once while the matrix database fills (as many as "
           "farm-controller's --max_parallel tasks finish together).");
 ABSL_FLAG(std::string, phases, "heartbeat,dispatch,matrix",
-          "Which phases run: heartbeat, dispatch, matrix (comma-separated).");
+          "Which phases run: heartbeat, dispatch, matrix (comma-separated), for each --store; "
+          "or move alone: a SQLite lab of --measurements values moved into PostgreSQL.");
 ABSL_FLAG(std::string, store, "sqlite",
           "The database: sqlite, postgres (a PostgreSQL of the benchmark's own, as the tests "
           "start it), or sqlite,postgres for both, one after the other in one run.");
@@ -398,6 +404,35 @@ void MatrixPhase(const std::string& kind, int devices, int64_t measurements, int
   TimeFleetMatrixCached(*store, fleet_devices, queries);
 }
 
+// Moving a lab: a SQLite matrix database of `measurements` values copied into a
+// PostgreSQL of the benchmark's own, as `farm-controller move` copies it (the
+// downtime a lab plans for).
+void MovePhase(int devices, int64_t measurements) {
+  PhaseDatabase sqlite("sqlite", "move");
+  PhaseDatabase postgres("postgres", "move");
+  {
+    std::unique_ptr<store::Store> source = sqlite.Open();
+    if (source == nullptr) return;
+    FillMatrixDatabase(*source, devices, measurements, absl::GetFlag(FLAGS_writers));
+  }
+  absl::StatusOr<store::postgres::PostgresTarget> target =
+      store::postgres::ParsePostgresTarget(postgres.db, "");
+  if (!target.ok()) return;
+  const absl::Time start = absl::Now();
+  absl::StatusOr<store::TableCounts> moved =
+      store::CopySqliteToPostgres(sqlite.db, *target, nullptr);
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  if (!moved.ok()) {
+    std::fprintf(stderr, "move: %s\n", moved.status().ToString().c_str());
+    return;
+  }
+  int64_t rows = 0;
+  for (const auto& [table, n] : *moved) rows += n;
+  std::printf("moving the lab into PostgreSQL: %lld rows (%s) in %.1f s, %.0f rows/s\n",
+              static_cast<long long>(rows), store::DescribeCounts(*moved).c_str(), seconds,
+              rows / seconds);
+}
+
 }  // namespace
 }  // namespace kvmfarm
 
@@ -407,6 +442,10 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each figure as soon as it is measured
   const std::string controller =
       std::string(argv[0]) + ".runfiles/kvmfarm/controller/farm-controller";
+  if (absl::StrContains(absl::GetFlag(FLAGS_phases), "move")) {
+    kvmfarm::MovePhase(absl::GetFlag(FLAGS_devices), absl::GetFlag(FLAGS_measurements));
+    return 0;
+  }
   const std::vector<std::string> kinds = absl::StrSplit(absl::GetFlag(FLAGS_store), ',');
   for (const std::string& kind : kinds) {
     if (kind != "sqlite" && kind != "postgres") {

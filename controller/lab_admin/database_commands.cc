@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -18,20 +19,14 @@
 namespace kvmfarm::lab_admin {
 namespace {
 
-// "12 devices, 3 sweeps, 5200 measurements": the tables with rows.
-std::string Describe(const store::TableCounts& counts) {
-  std::vector<std::string> parts;
-  for (const auto& [table, n] : counts) {
-    if (n > 0) parts.push_back(absl::StrCat(n, " ", table));
-  }
-  return parts.empty() ? "no rows" : absl::StrJoin(parts, ", ");
-}
-
 // Progress of a long copy: a line per table, and every 100,000 rows of a large one.
 store::CopyProgress PrintProgress(std::ostream& out) {
-  return [&out](absl::string_view table, int64_t copied, int64_t total) {
-    if (copied == total || copied % 100000 < 1000) {
+  auto printed = std::make_shared<std::map<std::string, int64_t>>();
+  return [&out, printed](absl::string_view table, int64_t copied, int64_t total) {
+    int64_t& last = (*printed)[std::string(table)];
+    if (copied == total || copied / 100000 > last / 100000) {
       out << "  " << table << ": " << copied << " of " << total << " rows\n" << std::flush;
+      last = copied;
     }
   };
 }
@@ -69,7 +64,7 @@ absl::Status MoveLab(const DatabaseCommand& command, const std::string& from_sql
   out << "moving " << from_sqlite << " to " << target.Describe() << "\n";
   ASSIGN_OR_RETURN(const store::TableCounts counts,
                    store::CopySqliteToPostgres(from_sqlite, target, PrintProgress(out)));
-  out << "copied and counted alike in both: " << Describe(counts) << "\n";
+  out << "copied and counted alike in both: " << store::DescribeCounts(counts) << "\n";
   ASSIGN_OR_RETURN(std::unique_ptr<store::postgres::PostgresStore> moved,
                    store::postgres::PostgresStore::Open(target));
   ASSIGN_OR_RETURN(const LabAnswers after, ReadLabAnswers(*moved));

@@ -173,15 +173,6 @@ absl::StatusOr<TableCounts> CountIn(PgConnection& db) {
   return counts;
 }
 
-// "3 devices, 120 measurements": the tables with rows.
-std::string Describe(const TableCounts& counts) {
-  std::vector<std::string> parts;
-  for (const auto& [table, n] : counts) {
-    if (n > 0) parts.push_back(absl::StrCat(n, " ", table));
-  }
-  return parts.empty() ? "no rows" : absl::StrJoin(parts, ", ");
-}
-
 // The first table whose counts differ, or OK.
 absl::Status SameCounts(const TableCounts& source, const TableCounts& copied) {
   for (size_t i = 0; i < source.size() && i < copied.size(); ++i) {
@@ -213,7 +204,7 @@ absl::StatusOr<std::unique_ptr<PgConnection>> OpenEmptyTarget(
   for (const auto& [table, n] : counts) {
     if (n > 0) {
       return absl::FailedPreconditionError(
-          absl::StrCat(target.Describe(), " already holds a lab (", Describe(counts),
+          absl::StrCat(target.Describe(), " already holds a lab (", DescribeCounts(counts),
                        "); a lab moves into an empty database only: create a new one (createdb)"));
     }
   }
@@ -259,6 +250,14 @@ absl::StatusOr<TableCounts> CopySqliteToPostgres(const std::string& sqlite_path,
                                                     target.Describe(), ": ", status.message()));
   }
   return *counts;
+}
+
+std::string DescribeCounts(const TableCounts& counts) {
+  std::vector<std::string> parts;
+  for (const auto& [table, n] : counts) {
+    if (n > 0) parts.push_back(absl::StrCat(n, " ", table));
+  }
+  return parts.empty() ? "no rows" : absl::StrJoin(parts, ", ");
 }
 
 absl::StatusOr<TableCounts> CountSqliteRows(const std::string& sqlite_path) {

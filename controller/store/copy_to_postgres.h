@@ -47,6 +47,9 @@ absl::StatusOr<TableCounts> CopySqliteToPostgres(const std::string& sqlite_path,
                                                  const postgres::PostgresTarget& target,
                                                  const CopyProgress& progress);
 
+// "3 devices, 54 measurements": the tables with rows, or "no rows".
+std::string DescribeCounts(const TableCounts& counts);
+
 // Every table's row count in each database, in the copy's order.
 absl::StatusOr<TableCounts> CountSqliteRows(const std::string& sqlite_path);
 absl::StatusOr<TableCounts> CountPostgresRows(const postgres::PostgresTarget& target);
