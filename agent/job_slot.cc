@@ -1,5 +1,6 @@
 #include "agent/job_slot.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +18,11 @@ absl::StatusOr<std::unique_ptr<JobSlot::Lease>> JobSlot::Acquire(const std::stri
         "attempt_id is required: choose a unique id per try, it is echoed in every reply");
   }
   absl::MutexLock lock(&mu_);
+  if (std::find(cancelled_before_start_.begin(), cancelled_before_start_.end(), attempt_id) !=
+      cancelled_before_start_.end()) {
+    return absl::CancelledError(
+        absl::StrCat("attempt '", attempt_id, "' was cancelled before it started"));
+  }
   if (current_.has_value()) return AgentBusyError(*current_);
   farm::v1::JobInfo info;
   info.set_attempt_id(attempt_id);
@@ -43,6 +49,8 @@ absl::Status JobSlot::Cancel(const std::string& attempt_id) {
   {
     absl::MutexLock lock(&mu_);
     if (!current_.has_value() || current_->attempt_id() != attempt_id) {
+      cancelled_before_start_.push_back(attempt_id);
+      if (cancelled_before_start_.size() > kRememberedCancels) cancelled_before_start_.pop_front();
       return absl::NotFoundError(absl::StrCat(
           "no job with attempt_id '", attempt_id, "' is running",
           current_.has_value() ? absl::StrCat(" (running: ", current_->attempt_id(), ")") : ""));

@@ -18,6 +18,7 @@
 #ifndef KVMFARM_AGENT_JOB_SLOT_H_
 #define KVMFARM_AGENT_JOB_SLOT_H_
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -60,7 +61,8 @@ class JobSlot {
   enum class Origin { kClient, kAgent };
 
   // INVALID_ARGUMENT for an empty attempt id; while another job holds the slot,
-  // RESOURCE_EXHAUSTED "busy with job X" (proto/agent_busy.h).
+  // RESOURCE_EXHAUSTED "busy with job X" (proto/agent_busy.h); CANCELLED for an
+  // attempt cancelled before it arrived (see Cancel).
   absl::StatusOr<std::unique_ptr<Lease>> Acquire(const std::string& attempt_id,
                                                  farm::v1::JobKind kind,
                                                  Origin origin = Origin::kClient);
@@ -68,8 +70,13 @@ class JobSlot {
   // The running job, if any.
   absl::optional<farm::v1::JobInfo> Current() const;
 
-  // Cancels the running job if it has this attempt id; NOT_FOUND otherwise.
+  // Cancels the running job if it has this attempt id; NOT_FOUND otherwise. A
+  // cancel can overtake its job (the controller cancels an attempt whose RunJob is
+  // still on its way), so the id is remembered (the last kRememberedCancels) and
+  // the job refused when it comes, rather than run for nobody.
   absl::Status Cancel(const std::string& attempt_id);
+
+  static constexpr size_t kRememberedCancels = 64;
 
  private:
   void Release(const std::string& attempt_id);
@@ -78,6 +85,7 @@ class JobSlot {
   absl::optional<farm::v1::JobInfo> current_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> on_cancel_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> cancelled_before_start_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kvmfarm

@@ -58,7 +58,7 @@ TEST(JobSlotTest, AttemptIdIsRequired) {
 
 TEST(JobSlotTest, CancelReachesOnlyTheRunningAttempt) {
   JobSlot slot;
-  EXPECT_THAT(slot.Cancel("a-1"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(slot.Cancel("a-9"), StatusIs(absl::StatusCode::kNotFound));
   absl::StatusOr<std::unique_ptr<JobSlot::Lease>> lease =
       slot.Acquire("a-1", farm::v1::JOB_KIND_BENCHMARK);
   ASSERT_THAT(lease, IsOk());
@@ -81,6 +81,25 @@ TEST(JobSlotTest, CancelBeforeTheJobRegistersItsKillerStillKills) {
   bool killed = false;
   (*lease)->OnCancel([&killed] { killed = true; });
   EXPECT_TRUE(killed);
+}
+
+// The controller cancels an attempt whose RunJob is still on its way: the job is
+// refused when it arrives, not run for a quarter of an hour for nobody.
+TEST(JobSlotTest, ACancelThatOvertakesItsJobStopsItFromStarting) {
+  JobSlot slot;
+  EXPECT_THAT(slot.Cancel("a-1"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(slot.Acquire("a-1", farm::v1::JOB_KIND_BENCHMARK),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("cancelled before it started")));
+  EXPECT_FALSE(slot.Current().has_value());
+  // Other attempts run; only the last kRememberedCancels ids are remembered.
+  absl::StatusOr<std::unique_ptr<JobSlot::Lease>> running =
+      slot.Acquire("a-2", farm::v1::JOB_KIND_BENCHMARK);
+  ASSERT_THAT(running, IsOk());
+  for (size_t i = 0; i < JobSlot::kRememberedCancels; ++i) {
+    (void)slot.Cancel("other-" + std::to_string(i));
+  }
+  EXPECT_THAT(slot.Acquire("a-1", farm::v1::JOB_KIND_BENCHMARK),
+              StatusIs(absl::StatusCode::kResourceExhausted));  // forgotten; a-2 is running
 }
 
 TEST(JobSlotTest, ProgressShowsInCurrent) {
