@@ -8,12 +8,14 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/test_paths.h"
 #include "controller/store/postgres/postgres_store.h"
+#include "controller/store/sqlite.h"
+#include "controller/store/sqlite_store.h"
 #include "controller/store/store.h"
 #include "controller/store/testing/postgres_server.h"
-#include "controller/store/testing/scratch_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -24,9 +26,34 @@ using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::IsOkAndHolds;
 using ::kvmfarm::testing::StatusIs;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
+// Each backend: a new database, the store opened on it, and raw SQL on that
+// database as another program would run it (for what the store must refuse).
 struct SqliteBackend {
-  std::unique_ptr<Store> Open() { return testing::OpenScratchStore(); }
+  std::unique_ptr<Store> Open() {
+    path = kvmfarm::testing::FreshTestPath(".db");
+    absl::StatusOr<std::unique_ptr<Store>> store = Reopen();
+    EXPECT_THAT(store, IsOk());
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+  absl::StatusOr<std::unique_ptr<Store>> Reopen() { return SqliteStore::Open(path); }
+  absl::StatusOr<int64_t> Sql(const std::string& sql) {
+    absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
+    if (!db.ok()) return db.status();
+    if (sql.rfind("SELECT", 0) == 0) return (*db)->QueryInt(sql);
+    RETURN_IF_ERROR((*db)->Execute(sql));
+    return 0;
+  }
+  // A newer kvmfarm's schema version on the database.
+  std::string NewerSchema() {
+    return "PRAGMA user_version = " + std::to_string(SqliteStore::SchemaVersion() + 1);
+  }
+  // A new database with nothing in it, for the store to be opened on later.
+  void UseEmptyDatabase() { path = kvmfarm::testing::FreshTestPath(".other.db"); }
+
+  std::string path;
 };
 
 struct PostgresBackend {
@@ -37,15 +64,41 @@ struct PostgresBackend {
     if (!started.ok()) return nullptr;
     server = *std::move(started);
     EXPECT_THAT(server->CreateDatabase("farm"), IsOk());
-    absl::StatusOr<postgres::PostgresTarget> target =
+    absl::StatusOr<postgres::PostgresTarget> parsed =
         postgres::ParsePostgresTarget(server->Uri("farm"), "");
-    EXPECT_THAT(target, IsOk());
-    absl::StatusOr<std::unique_ptr<postgres::PostgresStore>> store =
-        postgres::PostgresStore::Open(*target);
+    EXPECT_THAT(parsed, IsOk());
+    if (!parsed.ok()) return nullptr;
+    target = *parsed;
+    absl::StatusOr<std::unique_ptr<Store>> store = Reopen();
     EXPECT_THAT(store, IsOk());
     return store.ok() ? *std::move(store) : nullptr;
   }
+  absl::StatusOr<std::unique_ptr<Store>> Reopen() {
+    ASSIGN_OR_RETURN(std::unique_ptr<postgres::PostgresStore> store,
+                     postgres::PostgresStore::Open(target));
+    return std::unique_ptr<Store>(std::move(store));
+  }
+  absl::StatusOr<int64_t> Sql(const std::string& sql) {
+    ASSIGN_OR_RETURN(std::unique_ptr<postgres::PgConnection> db,
+                     postgres::PgConnection::Open(target));
+    ASSIGN_OR_RETURN(const postgres::PgRows rows, db->Exec(sql));
+    if (rows.rows.empty() || !rows.rows[0][0]) return 0;
+    return std::stoll(*rows.rows[0][0]);
+  }
+  std::string NewerSchema() {
+    return "UPDATE kvmfarm_schema SET version = " +
+           std::to_string(postgres::PostgresStore::SchemaVersion() + 1);
+  }
+  void UseEmptyDatabase() {
+    EXPECT_THAT(server->CreateDatabase("other"), IsOk());
+    absl::StatusOr<postgres::PostgresTarget> parsed =
+        postgres::ParsePostgresTarget(server->Uri("other"), "");
+    EXPECT_THAT(parsed, IsOk());
+    if (parsed.ok()) target = *parsed;
+  }
+
   std::unique_ptr<testing::PostgresServer> server;
+  postgres::PostgresTarget target;
 };
 
 template <typename Backend>
@@ -316,6 +369,45 @@ TYPED_TEST(StoreConformanceTest, RetentionRemovesOldRawRowsAndLogsAndKeepsSummar
   pruned = store.PruneRawLogs(cutoff);
   ASSERT_THAT(pruned, IsOk());
   EXPECT_EQ(pruned->results + pruned->measurements + pruned->console_logs, 0);
+}
+
+// A restarted controller finds everything its predecessor stored, and opening an
+// up-to-date database changes nothing.
+TYPED_TEST(StoreConformanceTest, AReopenedDatabaseKeepsEverything) {
+  ASSERT_THAT(this->store_->PutDevice(Device("d1", "r1"), Event("registered")), IsOk());
+  ASSERT_THAT(this->store_->CreateSweep(Sweep("s1", 100, farm::v1::SWEEP_STATE_RUNNING, 1)),
+              IsOk());
+  ASSERT_THAT(this->store_->StoreTaskResult(Finished(Task("s1", 0, "d1"), 500, {1.0, 2.0}), "a1"),
+              IsOkAndHolds(true));
+  this->store_.reset();
+  absl::StatusOr<std::unique_ptr<Store>> reopened = this->backend_.Reopen();
+  ASSERT_THAT(reopened, IsOk());
+  this->store_ = *std::move(reopened);
+  EXPECT_THAT(this->store_->GetDevice("d1"), IsOk());
+  EXPECT_THAT(this->store_->CountMeasurements(), IsOkAndHolds(2));
+  EXPECT_THAT(this->store_->StoreTaskResult(Finished(Task("s1", 0, "d1"), 600, {3.0}), "a2"),
+              IsOkAndHolds(false));
+}
+
+// A database from a newer kvmfarm is refused, and not migrated down or written.
+TYPED_TEST(StoreConformanceTest, ADatabaseOfANewerSchemaIsRefused) {
+  ASSERT_THAT(this->store_->PutDevice(Device("d1", "r1"), std::nullopt), IsOk());
+  this->store_.reset();
+  ASSERT_THAT(this->backend_.Sql(this->backend_.NewerSchema()), IsOk());
+  EXPECT_THAT(this->backend_.Reopen(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("newer")));
+  EXPECT_THAT(this->backend_.Sql("SELECT count(*) FROM devices"), IsOkAndHolds(1));
+}
+
+// Another application's database is refused and left as it was: no table added.
+TYPED_TEST(StoreConformanceTest, ADatabaseOfSomethingElseIsRefusedAndLeftAsItWas) {
+  this->backend_.UseEmptyDatabase();
+  ASSERT_THAT(this->backend_.Sql("CREATE TABLE invoices (id INTEGER)"), IsOk());
+  ASSERT_THAT(this->backend_.Sql("INSERT INTO invoices VALUES (7)"), IsOk());
+  EXPECT_THAT(this->backend_.Reopen(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("something else")));
+  EXPECT_THAT(this->backend_.Sql("SELECT count(*) FROM invoices"), IsOkAndHolds(1));
+  EXPECT_THAT(this->backend_.Sql("SELECT count(*) FROM devices"), Not(IsOk()));
 }
 
 }  // namespace
