@@ -166,15 +166,25 @@ scheduler::AgentChannelSecurity AgentChannels(const Security& security, const fl
   return channels;
 }
 
-// Retention while serving: once at start, then hourly, until `stop`.
+// Retention while serving: at start, then hourly, until `stop`. A round prunes
+// 5,000 results at a time and checks `stop` between them, so a large backlog (the
+// first round on a big database) never holds up a shutdown.
 void RunRetention(store::Store& store, absl::Duration keep_raw, absl::Notification& stop) {
+  constexpr int64_t kResultsAtATime = 5000;
   do {
-    absl::StatusOr<store::PrunedRawLogs> pruned = lab_admin::PruneLab(store, keep_raw, absl::Now());
-    if (!pruned.ok()) {
-      FARM_LOG(ERROR) << "retention: " << pruned.status();
-    } else if (pruned->results > 0 || pruned->console_logs > 0) {
-      FARM_LOG(INFO) << "retention: removed " << pruned->measurements << " raw rows of "
-                     << pruned->results << " results and " << pruned->console_logs
+    store::PrunedRawLogs round;
+    absl::StatusOr<store::PrunedRawLogs> pruned;
+    do {
+      pruned = lab_admin::PruneLab(store, keep_raw, absl::Now(), kResultsAtATime);
+      if (!pruned.ok()) break;
+      round.results += pruned->results;
+      round.measurements += pruned->measurements;
+      round.console_logs += pruned->console_logs;
+    } while (pruned->results == kResultsAtATime && !stop.HasBeenNotified());
+    if (!pruned.ok()) FARM_LOG(ERROR) << "retention: " << pruned.status();
+    if (round.results > 0 || round.console_logs > 0) {
+      FARM_LOG(INFO) << "retention: removed " << round.measurements << " raw rows of "
+                     << round.results << " results and " << round.console_logs
                      << " console logs older than " << keep_raw;
     }
   } while (!stop.WaitForNotificationWithTimeout(absl::Hours(1)));

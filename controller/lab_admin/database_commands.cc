@@ -123,11 +123,11 @@ absl::Status RestoreLab(const DatabaseCommand& command, const std::string& from)
 }
 
 absl::StatusOr<store::PrunedRawLogs> PruneLab(store::Store& store, absl::Duration keep_raw,
-                                              absl::Time now) {
+                                              absl::Time now, int64_t max_results) {
   if (keep_raw <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--keep_raw_days must be at least 1");
   }
-  return store.PruneRawLogs(absl::ToUnixNanos(now - keep_raw));
+  return store.PruneRawLogs(absl::ToUnixNanos(now - keep_raw), max_results);
 }
 
 }  // namespace kvmfarm::lab_admin

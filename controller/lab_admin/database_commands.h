@@ -49,9 +49,10 @@ absl::Status BackupLab(const DatabaseCommand& command, const std::string& to);
 absl::Status RestoreLab(const DatabaseCommand& command, const std::string& from);
 
 // Retention: raw rows and console logs older than `keep_raw` removed
-// (Store::PruneRawLogs), summaries kept.
+// (Store::PruneRawLogs; the raw rows of at most `max_results` results, 0 for all),
+// summaries kept.
 absl::StatusOr<store::PrunedRawLogs> PruneLab(store::Store& store, absl::Duration keep_raw,
-                                              absl::Time now);
+                                              absl::Time now, int64_t max_results = 0);
 
 }  // namespace kvmfarm::lab_admin
 

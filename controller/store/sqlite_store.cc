@@ -621,15 +621,18 @@ absl::StatusOr<std::vector<StoredAttempt>> SqliteStore::TaskAttempts(const std::
   }
 }
 
-absl::StatusOr<PrunedRawLogs> SqliteStore::PruneRawLogs(int64_t stored_before_ns) {
+absl::StatusOr<PrunedRawLogs> SqliteStore::PruneRawLogs(int64_t stored_before_ns,
+                                                        int64_t max_results) {
   PrunedRawLogs pruned;
-  while (true) {
+  while (max_results == 0 || pruned.results < max_results) {
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(std::unique_ptr<Transaction> tx, Transaction::Begin(db_.get()));
     ASSIGN_OR_RETURN(Statement batch,
                      db_->Prepare("SELECT task_id FROM results WHERE raw_pruned = 0 AND "
                                   "stored_ns < ? LIMIT ?"));
-    batch.Bind(1, stored_before_ns).Bind(2, kPruneBatch);
+    batch.Bind(1, stored_before_ns)
+        .Bind(2,
+              max_results == 0 ? kPruneBatch : std::min(kPruneBatch, max_results - pruned.results));
     std::vector<std::string> task_ids;
     while (true) {
       ASSIGN_OR_RETURN(const bool row, batch.Step());

@@ -65,7 +65,8 @@ class SqliteStore final : public Store {
       const std::vector<std::string>& device_ids) override;
   absl::StatusOr<std::vector<StoredSummary>> SweepSummaries(const std::string& sweep_id) override;
   absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) override;
-  absl::StatusOr<PrunedRawLogs> PruneRawLogs(int64_t stored_before_ns) override;
+  absl::StatusOr<PrunedRawLogs> PruneRawLogs(int64_t stored_before_ns,
+                                             int64_t max_results) override;
   absl::StatusOr<int64_t> CountMeasurements() override;
 
  private:

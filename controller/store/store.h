@@ -125,12 +125,14 @@ class Store {
   // A task's attempts, oldest first.
   virtual absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) = 0;
 
-  // Retention: the raw rows (one per repetition) of every result stored before
-  // `stored_before_ns`, and the console logs of attempts started before it, are
-  // removed, in batches of their own transactions so the controller's writes go on
-  // between them. Summaries, results and the attempts themselves stay: the matrix,
-  // comparisons and every task's outcome answer as before.
-  virtual absl::StatusOr<PrunedRawLogs> PruneRawLogs(int64_t stored_before_ns) = 0;
+  // Retention: the raw rows (one per repetition) of results stored before
+  // `stored_before_ns` (at most `max_results` of them, 0 for all), and the console
+  // logs of attempts started before it, are removed, in batches of their own
+  // transactions so the controller's writes go on between them. Summaries, results
+  // and the attempts themselves stay: the matrix, comparisons and every task's
+  // outcome answer as before.
+  virtual absl::StatusOr<PrunedRawLogs> PruneRawLogs(int64_t stored_before_ns,
+                                                     int64_t max_results) = 0;
 
   // Raw measurement rows (every repetition), for tests and the scale benchmark.
   virtual absl::StatusOr<int64_t> CountMeasurements() = 0;

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -595,9 +596,12 @@ absl::StatusOr<std::vector<StoredAttempt>> PostgresStore::TaskAttempts(const std
   return out;
 }
 
-absl::StatusOr<PrunedRawLogs> PostgresStore::PruneRawLogs(int64_t stored_before_ns) {
+absl::StatusOr<PrunedRawLogs> PostgresStore::PruneRawLogs(int64_t stored_before_ns,
+                                                          int64_t max_results) {
   PrunedRawLogs pruned;
-  while (true) {
+  while (max_results == 0 || pruned.results < max_results) {
+    const int64_t batch_size =
+        max_results == 0 ? kPruneBatch : std::min(kPruneBatch, max_results - pruned.results);
     absl::MutexLock lock(&mu_);
     // One batch of results, marked, and their rows deleted, in one statement (one
     // transaction): the controller's writes go on between batches.
@@ -608,7 +612,7 @@ absl::StatusOr<PrunedRawLogs> PostgresStore::PruneRawLogs(int64_t stored_before_
                   "batch WHERE r.task_id = batch.task_id RETURNING r.task_id), gone AS (DELETE "
                   "FROM measurements m USING marked WHERE m.task_id = marked.task_id RETURNING 1) "
                   "SELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM gone)",
-                  {Str(stored_before_ns), Str(kPruneBatch)}));
+                  {Str(stored_before_ns), Str(batch_size)}));
     const int64_t results = Int(batch.rows[0][0]);
     if (results == 0) break;
     pruned.results += results;

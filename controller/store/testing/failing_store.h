@@ -119,8 +119,9 @@ class FailingStore final : public Store {
   absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) override {
     return real_->TaskAttempts(task_id);
   }
-  absl::StatusOr<PrunedRawLogs> PruneRawLogs(int64_t stored_before_ns) override {
-    return real_->PruneRawLogs(stored_before_ns);
+  absl::StatusOr<PrunedRawLogs> PruneRawLogs(int64_t stored_before_ns,
+                                             int64_t max_results) override {
+    return real_->PruneRawLogs(stored_before_ns, max_results);
   }
   absl::StatusOr<int64_t> CountMeasurements() override { return real_->CountMeasurements(); }
 
