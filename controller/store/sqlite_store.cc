@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "common/measurement.h"
 #include "common/status_macros.h"
+#include "controller/store/leadership_sql.h"
 #include "controller/store/task_rows.h"
 
 namespace kvmfarm::store {
@@ -133,6 +134,16 @@ CREATE INDEX sweeps_by_created ON sweeps (created_ns, sweep_id);
 ALTER TABLE results ADD COLUMN raw_pruned INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX results_unpruned ON results (stored_ns) WHERE raw_pruned = 0;
 CREATE INDEX measurements_by_task ON measurements (task_id);
+)sql",
+    // 6: the controllers' leader (ClaimLeadership): one row, a lease and its epoch.
+    R"sql(
+CREATE TABLE leadership (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  holder TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  acquired_ns INTEGER NOT NULL,
+  expires_ns INTEGER NOT NULL
+);
 )sql",
 };
 
@@ -520,9 +531,42 @@ absl::StatusOr<std::vector<farm::v1::Sweep>> SqliteStore::ListSweeps(const Sweep
   return ReadProtos<farm::v1::Sweep>(list, "sweep");
 }
 
+absl::Status SqliteStore::CheckFencingLocked() {
+  if (fencing_epoch_ == 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Statement lease, db_->Prepare(kLeaseEpoch));
+  ASSIGN_OR_RETURN(const bool row, lease.Step());
+  return FencingStatus(fencing_epoch_, row ? lease.ColumnInt(0) : 0);
+}
+
+absl::StatusOr<Leadership> SqliteStore::ClaimLeadership(const std::string& replica, int64_t now_ns,
+                                                        int64_t ttl_ns) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(std::unique_ptr<Transaction> tx, Transaction::Begin(db_.get()));
+  ASSIGN_OR_RETURN(Statement claim, db_->Prepare(kClaimLeadership));
+  RETURN_IF_ERROR(claim.Bind(1, replica).Bind(2, now_ns).Bind(3, now_ns + ttl_ns).Run());
+  ASSIGN_OR_RETURN(Statement read, db_->Prepare(kReadLeadership));
+  ASSIGN_OR_RETURN(const bool row, read.Step());
+  if (!row) return absl::InternalError("the leadership row is missing after a claim");
+  Leadership lease{read.ColumnText(0), read.ColumnInt(1), read.ColumnInt(2), read.ColumnInt(3)};
+  RETURN_IF_ERROR(tx->Commit());
+  return lease;
+}
+
+absl::Status SqliteStore::ReleaseLeadership(const std::string& replica) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement release, db_->Prepare(kReleaseLeadership));
+  return release.Bind(1, replica).Run();
+}
+
+void SqliteStore::SetFencingEpoch(int64_t epoch) {
+  absl::MutexLock lock(&mu_);
+  fencing_epoch_ = epoch;
+}
+
 absl::Status SqliteStore::RecordAttempt(const farm::v1::Task& task) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(std::unique_ptr<Transaction> tx, Transaction::Begin(db_.get()));
+  RETURN_IF_ERROR(CheckFencingLocked());
   ASSIGN_OR_RETURN(
       Statement insert,
       db_->Prepare("INSERT INTO attempts (attempt_id, task_id, started_ns) VALUES (?, ?, ?)"));
@@ -544,6 +588,7 @@ absl::StatusOr<bool> SqliteStore::StoreTaskResult(const farm::v1::Task& task,
                                                   const std::string& attempt_id) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(std::unique_ptr<Transaction> tx, Transaction::Begin(db_.get()));
+  RETURN_IF_ERROR(CheckFencingLocked());
   ASSIGN_OR_RETURN(const bool already, HasResult(*db_, task.task_id()));
   if (already) return false;  // a result is stored: this one is late or duplicate
   RETURN_IF_ERROR(InsertResult(*db_, task, attempt_id));

@@ -67,6 +67,10 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) override;
   absl::StatusOr<PrunedRawLogs> PruneRawLogs(int64_t stored_before_ns,
                                              int64_t max_results) override;
+  absl::StatusOr<Leadership> ClaimLeadership(const std::string& replica, int64_t now_ns,
+                                             int64_t ttl_ns) override;
+  absl::Status ReleaseLeadership(const std::string& replica) override;
+  void SetFencingEpoch(int64_t epoch) override;
   absl::StatusOr<int64_t> CountMeasurements() override;
 
  private:
@@ -80,8 +84,12 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<StoredSummary>> ReadSummaries(Statement* query)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // FAILED_PRECONDITION when a newer leader holds the lease (SetFencingEpoch).
+  absl::Status CheckFencingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   absl::Mutex mu_;
   std::unique_ptr<Database> db_ ABSL_GUARDED_BY(mu_);
+  int64_t fencing_epoch_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace kvmfarm::store

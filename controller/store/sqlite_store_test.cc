@@ -250,7 +250,7 @@ TEST(SqliteStoreTest, AVersionOneDatabaseIsMigrated) {
     ASSERT_THAT(db, IsOk());
     ASSERT_THAT((*db)->Execute("DROP TABLE latest_summaries; DROP TABLE summaries; "
                                "DROP INDEX sweeps_by_created; DROP INDEX results_unpruned; "
-                               "DROP INDEX measurements_by_task; "
+                               "DROP INDEX measurements_by_task; DROP TABLE leadership; "
                                "ALTER TABLE results DROP COLUMN raw_pruned; "
                                "PRAGMA user_version = 1"),
                 IsOk());

@@ -71,6 +71,15 @@ struct PrunedRawLogs {
   int64_t console_logs = 0;  // attempts' console logs removed
 };
 
+// Who leads the controllers on one database (issue 18): a lease with a fencing
+// epoch that grows with every new holder.
+struct Leadership {
+  std::string holder;
+  int64_t epoch = 0;
+  int64_t acquired_ns = 0;  // when this holder's term began
+  int64_t expires_ns = 0;   // the lease runs out then unless renewed
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -133,6 +142,22 @@ class Store {
   // outcome answer as before.
   virtual absl::StatusOr<PrunedRawLogs> PruneRawLogs(int64_t stored_before_ns,
                                                      int64_t max_results) = 0;
+
+  // Leadership among controllers sharing this database, in one atomic step:
+  // `replica` takes the lease when it is free or has run out (a new epoch), renews
+  // it when it already holds it (the same epoch, even if it ran out meanwhile: no
+  // one else led), and otherwise leaves it. Returns the lease as it now stands; the
+  // caller leads when `holder` is `replica`. Times are the caller's clock, so the
+  // replicas' clocks must agree to well within `ttl_ns`.
+  virtual absl::StatusOr<Leadership> ClaimLeadership(const std::string& replica, int64_t now_ns,
+                                                     int64_t ttl_ns) = 0;
+  // Gives the lease up at once (a clean shutdown), if `replica` holds it.
+  virtual absl::Status ReleaseLeadership(const std::string& replica) = 0;
+  // Fencing: from now on RecordAttempt and StoreTaskResult write only while the
+  // lease's epoch is still `epoch` (checked in the same transaction), and fail with
+  // FAILED_PRECONDITION naming the newer epoch otherwise. 0 (the default) checks
+  // nothing: a controller alone on its database.
+  virtual void SetFencingEpoch(int64_t epoch) = 0;
 
   // Raw measurement rows (every repetition), for tests and the scale benchmark.
   virtual absl::StatusOr<int64_t> CountMeasurements() = 0;

@@ -411,5 +411,62 @@ TYPED_TEST(StoreConformanceTest, ADatabaseOfSomethingElseIsRefusedAndLeftAsItWas
   EXPECT_THAT(this->backend_.Sql("SELECT count(*) FROM devices"), Not(IsOk()));
 }
 
+// Leadership among controllers on one database (issue 18): a lease that runs out,
+// renewed by its holder under the same epoch, taken by another under the next.
+TYPED_TEST(StoreConformanceTest, LeadershipIsALeaseWhoseEpochGrowsWithEachNewHolder) {
+  Store& store = *this->store_;
+  absl::StatusOr<Leadership> lease = store.ClaimLeadership("a", 0, 10);
+  ASSERT_THAT(lease, IsOk());
+  EXPECT_EQ(lease->holder, "a");
+  EXPECT_EQ(lease->epoch, 1);
+  lease = store.ClaimLeadership("b", 5, 10);  // a's lease runs until 10
+  ASSERT_THAT(lease, IsOk());
+  EXPECT_EQ(lease->holder, "a");
+  lease = store.ClaimLeadership("a", 8, 10);  // renewed: the same term
+  ASSERT_THAT(lease, IsOk());
+  EXPECT_EQ(lease->epoch, 1);
+  EXPECT_EQ(lease->expires_ns, 18);
+  lease = store.ClaimLeadership("b", 18, 10);  // run out: b's term
+  ASSERT_THAT(lease, IsOk());
+  EXPECT_EQ(lease->holder, "b");
+  EXPECT_EQ(lease->epoch, 2);
+  EXPECT_EQ(lease->acquired_ns, 18);
+  ASSERT_THAT(store.ReleaseLeadership("a"), IsOk());  // not a's to give up
+  lease = store.ClaimLeadership("a", 20, 10);
+  ASSERT_THAT(lease, IsOk());
+  EXPECT_EQ(lease->holder, "b");
+  ASSERT_THAT(store.ReleaseLeadership("b"), IsOk());  // a clean shutdown
+  lease = store.ClaimLeadership("a", 21, 10);
+  ASSERT_THAT(lease, IsOk());
+  EXPECT_EQ(lease->holder, "a");
+  EXPECT_EQ(lease->epoch, 3);
+}
+
+// A leader that was paused past its lease wakes up under an old epoch: the store
+// refuses its attempts and results.
+TYPED_TEST(StoreConformanceTest, AFencedStoreWritesNothingUnderAnOldEpoch) {
+  Store& store = *this->store_;
+  ASSERT_THAT(store.CreateSweep(Sweep("s1", 100, farm::v1::SWEEP_STATE_RUNNING, 2)), IsOk());
+  ASSERT_THAT(store.ClaimLeadership("a", 0, 10), IsOk());
+  store.SetFencingEpoch(1);
+  farm::v1::Task first = Task("s1", 0, "d1");
+  first.set_attempt_id("a1");
+  ASSERT_THAT(store.RecordAttempt(first), IsOk());
+  absl::StatusOr<Leadership> taken = store.ClaimLeadership("b", 100, 10);
+  ASSERT_THAT(taken, IsOk());
+  ASSERT_EQ(taken->epoch, 2);
+  farm::v1::Task second = Task("s1", 1, "d1");
+  second.set_attempt_id("a2");
+  EXPECT_THAT(store.RecordAttempt(second),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("epoch 2 leads now")));
+  EXPECT_THAT(store.StoreTaskResult(Finished(first, 500, {1.0}), "a1"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("fenced")));
+  EXPECT_THAT(store.CountMeasurements(), IsOkAndHolds(0));
+  EXPECT_THAT(store.TaskAttempts("s1/t1"), IsOkAndHolds(::testing::IsEmpty()));
+  // The new leader's epoch writes.
+  store.SetFencingEpoch(2);
+  EXPECT_THAT(store.StoreTaskResult(Finished(first, 500, {1.0}), "a1"), IsOkAndHolds(true));
+}
+
 }  // namespace
 }  // namespace kvmfarm::store

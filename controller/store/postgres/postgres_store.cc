@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/measurement.h"
 #include "common/status_macros.h"
+#include "controller/store/leadership_sql.h"
 #include "controller/store/task_rows.h"
 
 namespace kvmfarm::store::postgres {
@@ -25,7 +26,7 @@ constexpr int64_t kApplicationId = 0x6b766d66;
 
 // Schema migrations, in order; migration i brings the database to version i + 1.
 // Never edit one that has shipped: append. Version 1 is SQLite's schema 4 at once;
-// version 2 is SQLite's 5.
+// version 2 is SQLite's 5, version 3 SQLite's 6.
 const char* const kMigrations[] = {
     R"sql(
 CREATE TABLE devices (device_id TEXT PRIMARY KEY, proto BYTEA NOT NULL);
@@ -75,6 +76,12 @@ CREATE TABLE latest_summaries (
 ALTER TABLE results ADD COLUMN raw_pruned INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX results_unpruned ON results (stored_ns) WHERE raw_pruned = 0;
 CREATE INDEX measurements_by_task ON measurements (task_id);
+)sql",
+    // 3: the controllers' leader (ClaimLeadership): one row, a lease and its epoch.
+    R"sql(
+CREATE TABLE leadership (
+  id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT NOT NULL, epoch BIGINT NOT NULL,
+  acquired_ns BIGINT NOT NULL, expires_ns BIGINT NOT NULL);
 )sql",
 };
 
@@ -387,9 +394,40 @@ absl::StatusOr<std::vector<farm::v1::Sweep>> PostgresStore::ListSweeps(
   return ProtosOf<farm::v1::Sweep>(rows, "sweep");
 }
 
+absl::Status PostgresStore::CheckFencingLocked() {
+  const int64_t fencing = fencing_epoch_.load();
+  if (fencing == 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const PgRows lease, db_->Exec(absl::StrCat(kLeaseEpoch, " FOR SHARE")));
+  return FencingStatus(fencing, lease.rows.empty() ? 0 : Int(lease.rows[0][0]));
+}
+
+absl::StatusOr<Leadership> PostgresStore::ClaimLeadership(const std::string& replica,
+                                                          int64_t now_ns, int64_t ttl_ns) {
+  absl::MutexLock lock(&mu_);
+  Leadership lease;
+  RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(
+        db_->Exec(kClaimLeadership, {replica, Str(now_ns), Str(now_ns + ttl_ns)}).status());
+    ASSIGN_OR_RETURN(const PgRows row, db_->Exec(kReadLeadership));
+    if (row.rows.empty()) return absl::InternalError("the leadership row is missing after a claim");
+    lease = {row.rows[0][0].value_or(""), Int(row.rows[0][1]), Int(row.rows[0][2]),
+             Int(row.rows[0][3])};
+    return absl::OkStatus();
+  }));
+  return lease;
+}
+
+absl::Status PostgresStore::ReleaseLeadership(const std::string& replica) {
+  absl::MutexLock lock(&mu_);
+  return db_->Exec(kReleaseLeadership, {replica}).status();
+}
+
+void PostgresStore::SetFencingEpoch(int64_t epoch) { fencing_epoch_.store(epoch); }
+
 absl::Status PostgresStore::RecordAttempt(const farm::v1::Task& task) {
   absl::MutexLock lock(&mu_);
   return InTransaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(CheckFencingLocked());
     RETURN_IF_ERROR(db_->Exec("INSERT INTO attempts (attempt_id, task_id, started_ns) VALUES ($1, "
                               "$2, $3)",
                               {task.attempt_id(), task.task_id(), Str(NowNs())})
@@ -416,10 +454,16 @@ namespace {
 // repetition's row, a summary per metric, latest_summaries pointed at each when it
 // is the newest, and the task in its final state. The per-value and per-metric
 // columns come as arrays, unnested into rows.
+//
+// Fencing ($21, 0 for none): the lease row is share-locked, so a new leader's claim
+// waits for this statement, and nothing is written unless the epoch is still $21.
 constexpr char kStoreResult[] = R"sql(
-WITH r AS (
+WITH fence AS (SELECT epoch FROM leadership WHERE id = 1 FOR SHARE),
+allowed AS (
+  SELECT 1 WHERE $21::bigint = 0 OR EXISTS (SELECT 1 FROM fence WHERE epoch = $21::bigint)),
+r AS (
   INSERT INTO results (task_id, attempt_id, stored_ns, result_json)
-  VALUES ($1::text, $2::text, $5::bigint, $6::text)
+  SELECT $1::text, $2::text, $5::bigint, $6::text FROM allowed
   ON CONFLICT (task_id) DO NOTHING RETURNING task_id),
 m AS (
   INSERT INTO measurements (task_id, attempt_id, sweep_id, device_id, metric, mode, unit,
@@ -449,12 +493,13 @@ t AS (
   SELECT $1::text, $3::text, $4::text, $7::integer, $8::bytea FROM r
   ON CONFLICT (task_id) DO UPDATE SET sweep_id = excluded.sweep_id,
   device_id = excluded.device_id, state = excluded.state, proto = excluded.proto)
-SELECT count(*) FROM r
+SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM allowed),
+       COALESCE((SELECT epoch FROM fence), 0)
 )sql";
 
 // kStoreResult's parameters for `task`.
-absl::StatusOr<Params> StoreResultParams(const farm::v1::Task& task,
-                                         const std::string& attempt_id) {
+absl::StatusOr<Params> StoreResultParams(const farm::v1::Task& task, const std::string& attempt_id,
+                                         int64_t fencing_epoch) {
   ASSIGN_OR_RETURN(const std::string json, ResultJson(task));
   farm::v1::Task without_result = task;
   without_result.clear_result();
@@ -497,7 +542,8 @@ absl::StatusOr<Params> StoreResultParams(const farm::v1::Task& task,
                 ArrayParam(s_metric),
                 ArrayParam(s_mode),
                 ArrayParam(s_parameters),
-                ArrayParam(s_proto)};
+                ArrayParam(s_proto),
+                Str(fencing_epoch)};
 }
 
 }  // namespace
@@ -532,12 +578,14 @@ void PostgresStore::ReturnWriter(std::unique_ptr<PgConnection> writer) {
 
 absl::StatusOr<bool> PostgresStore::StoreTaskResult(const farm::v1::Task& task,
                                                     const std::string& attempt_id) {
-  ASSIGN_OR_RETURN(const Params params, StoreResultParams(task, attempt_id));
+  const int64_t fencing = fencing_epoch_.load();
+  ASSIGN_OR_RETURN(const Params params, StoreResultParams(task, attempt_id, fencing));
   ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> writer, BorrowWriter());
   absl::StatusOr<PgRows> stored = writer->ExecPrepared("store_result", kStoreResult, params);
   // A connection that failed is closed rather than reused: it may be broken.
   ReturnWriter(stored.ok() ? std::move(writer) : nullptr);
   if (!stored.ok()) return stored.status();
+  if (Int(stored->rows[0][1]) == 0) return FencingStatus(fencing, Int(stored->rows[0][2]));
   return Int(stored->rows[0][0]) == 1;
 }
 

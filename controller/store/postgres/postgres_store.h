@@ -23,6 +23,7 @@
 #ifndef KVMFARM_CONTROLLER_STORE_POSTGRES_POSTGRES_STORE_H_
 #define KVMFARM_CONTROLLER_STORE_POSTGRES_POSTGRES_STORE_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,6 +76,10 @@ class PostgresStore final : public Store {
   absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) override;
   absl::StatusOr<PrunedRawLogs> PruneRawLogs(int64_t stored_before_ns,
                                              int64_t max_results) override;
+  absl::StatusOr<Leadership> ClaimLeadership(const std::string& replica, int64_t now_ns,
+                                             int64_t ttl_ns) override;
+  absl::Status ReleaseLeadership(const std::string& replica) override;
+  void SetFencingEpoch(int64_t epoch) override;
   absl::StatusOr<int64_t> CountMeasurements() override;
 
  private:
@@ -100,8 +105,13 @@ class PostgresStore final : public Store {
       const std::string& sql, const std::vector<std::optional<std::string>>& params)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // FAILED_PRECONDITION when a newer leader holds the lease (SetFencingEpoch); the
+  // lease row stays share-locked to the end of the transaction.
+  absl::Status CheckFencingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   absl::Mutex mu_;
   std::unique_ptr<PgConnection> db_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int64_t> fencing_epoch_{0};
   const PostgresTarget target_;
   const std::string where_;
 

@@ -123,6 +123,14 @@ class FailingStore final : public Store {
                                              int64_t max_results) override {
     return real_->PruneRawLogs(stored_before_ns, max_results);
   }
+  absl::StatusOr<Leadership> ClaimLeadership(const std::string& replica, int64_t now_ns,
+                                             int64_t ttl_ns) override {
+    return real_->ClaimLeadership(replica, now_ns, ttl_ns);
+  }
+  absl::Status ReleaseLeadership(const std::string& replica) override {
+    return real_->ReleaseLeadership(replica);
+  }
+  void SetFencingEpoch(int64_t epoch) override { real_->SetFencingEpoch(epoch); }
   absl::StatusOr<int64_t> CountMeasurements() override { return real_->CountMeasurements(); }
 
  private:
