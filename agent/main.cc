@@ -15,6 +15,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "agent/agent_service.h"
 #include "agent/paths.h"
 #include "agent/probe/boot_check.h"
@@ -48,8 +49,9 @@ ABSL_FLAG(std::string, qemu, "",
           "bundle directory (qemu-system-*, lib/, glibc's ld-linux-*; started through that "
           "loader: for phones without glibc, see tools/deploy/make_qemu_bundle.sh).");
 ABSL_FLAG(std::string, controller, "",
-          "Controller address (host:port) to register and heartbeat with; retried with "
-          "backoff while the controller is away.");
+          "Controller address (host:port) to register and heartbeat with, or several "
+          "replicas' (a:7421,b:7421): the agent moves to the next when one fails; retried "
+          "with backoff while none answers.");
 ABSL_FLAG(std::string, advertise, "",
           "The address the controller should dial this agent at (default: the address "
           "it listens on). Set it behind port forwarding.");
@@ -184,9 +186,13 @@ int RunProbeOnce() {
 absl::Status CheckEndpointFlags() {
   for (const auto& [flag, value] :
        {std::pair<const char*, std::string>{"--listen", absl::GetFlag(FLAGS_listen)},
-        {"--controller", absl::GetFlag(FLAGS_controller)},
         {"--advertise", absl::GetFlag(FLAGS_advertise)}}) {
     if (!value.empty()) RETURN_IF_ERROR(CheckIpEndpoint(flag, value));
+  }
+  if (!absl::GetFlag(FLAGS_controller).empty()) {
+    for (absl::string_view replica : absl::StrSplit(absl::GetFlag(FLAGS_controller), ',')) {
+      RETURN_IF_ERROR(CheckIpEndpoint("--controller", std::string(replica)));
+    }
   }
   // The controller would refuse it at registration; better said at start.
   if (!absl::GetFlag(FLAGS_device_id).empty()) {
@@ -218,7 +224,7 @@ std::unique_ptr<Registrar> MakeRegistrar(AgentServiceImpl* service, const Securi
                                          const std::string& listening_at) {
   if (absl::GetFlag(FLAGS_controller).empty()) return nullptr;
   RegistrarOptions options;
-  options.controller_address = absl::GetFlag(FLAGS_controller);
+  options.controller_addresses = absl::StrSplit(absl::GetFlag(FLAGS_controller), ',');
   options.credentials = ChannelCredentialsFor(security, SpiffeId::Kind::kController);
   const std::string advertise =
       !absl::GetFlag(FLAGS_advertise).empty() ? absl::GetFlag(FLAGS_advertise) : listening_at;

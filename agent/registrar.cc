@@ -61,9 +61,14 @@ bool Registrar::Wait(absl::Duration wait) {
 }
 
 void Registrar::Loop() {
-  auto stub = farm::v1::ControllerService::NewStub(grpc::CreateChannel(
-      options_.controller_address,
-      options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials()));
+  std::vector<std::unique_ptr<farm::v1::ControllerService::Stub>> stubs;
+  for (const std::string& address : options_.controller_addresses) {
+    stubs.push_back(farm::v1::ControllerService::NewStub(
+        grpc::CreateChannel(address, options_.credentials ? options_.credentials
+                                                          : grpc::InsecureChannelCredentials())));
+  }
+  if (stubs.empty()) return;
+  size_t current = 0, failures_in_a_row = 0;
   std::string device_id, session;
   absl::Duration interval = absl::Seconds(10);
   ExponentialBackoff backoff(options_.min_backoff, options_.max_backoff);
@@ -71,13 +76,22 @@ void Registrar::Loop() {
   auto deadline = [this] {
     return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.rpc_deadline);
   };
+  // A failed call: the next replica at once (registering there), and backoff
+  // once every replica has failed in a row.
   auto fail = [&](const std::string& what, const grpc::Status& status) {
-    if (!reported_failure) {
-      FARM_LOG(WARNING) << what << " " << options_.controller_address << ": " << CallFailure(status)
+    const std::string& address = options_.controller_addresses[current];
+    ++failures_in_a_row;
+    if (stubs.size() > 1) {
+      current = (current + 1) % stubs.size();
+      session.clear();
+      FARM_LOG(WARNING) << what << " " << address << ": " << CallFailure(status) << " (trying "
+                        << options_.controller_addresses[current] << ")";
+    } else if (!reported_failure) {
+      FARM_LOG(WARNING) << what << " " << address << ": " << CallFailure(status)
                         << " (retrying with backoff)";
       reported_failure = true;
     }
-    return backoff.Next();
+    return failures_in_a_row % stubs.size() == 0 ? backoff.Next() : absl::ZeroDuration();
   };
   absl::Duration wait = absl::ZeroDuration();
   while (Wait(wait)) {
@@ -85,7 +99,8 @@ void Registrar::Loop() {
       grpc::ClientContext context;
       context.set_deadline(deadline());
       farm::v1::RegisterAgentResponse response;
-      const grpc::Status status = stub->RegisterAgent(&context, make_request_(), &response);
+      const grpc::Status status =
+          stubs[current]->RegisterAgent(&context, make_request_(), &response);
       if (!status.ok()) {
         wait = fail("cannot register with the controller at", status);
         continue;
@@ -96,8 +111,9 @@ void Registrar::Loop() {
       if (interval <= absl::ZeroDuration()) interval = absl::Seconds(10);
       backoff.Reset();
       reported_failure = false;
-      FARM_LOG(INFO) << "registered with the controller at " << options_.controller_address
-                     << " as " << device_id;
+      failures_in_a_row = 0;
+      FARM_LOG(INFO) << "registered with the controller at "
+                     << options_.controller_addresses[current] << " as " << device_id;
       wait = interval;
       continue;
     }
@@ -108,12 +124,13 @@ void Registrar::Loop() {
     request.set_session_id(session);
     if (absl::optional<farm::v1::JobInfo> job = busy_job_()) *request.mutable_busy_job() = *job;
     farm::v1::HeartbeatResponse response;
-    const grpc::Status status = stub->Heartbeat(&context, request, &response);
+    const grpc::Status status = stubs[current]->Heartbeat(&context, request, &response);
     if (!status.ok()) {
       wait = fail("heartbeat to the controller at", status);
       continue;
     }
     reported_failure = false;
+    failures_in_a_row = 0;
     backoff.Reset();
     if (response.register_again()) {
       FARM_LOG(INFO) << "the controller asks to register again";

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -26,7 +27,10 @@
 namespace kvmfarm {
 
 struct RegistrarOptions {
-  std::string controller_address;
+  // The controller's replicas (farm-agent --controller a:7421,b:7421): the agent
+  // registers with the first that answers and moves to the next when a call fails,
+  // registering there (sessions are per replica); a full round of failures backs off.
+  std::vector<std::string> controller_addresses;
   // How the channel to the controller is secured; nullptr = plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   absl::Duration min_backoff = absl::Milliseconds(500);

@@ -3,6 +3,7 @@
 //   farm-controller --listen 127.0.0.1:7421 --db farm.db [--inventory fleet.textproto]
 //   farm-controller move|backup|restore|prune ...   (the lab's database; see --help)
 #include <google/protobuf/text_format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -25,6 +26,7 @@
 #include "controller/fleet/fleet.h"
 #include "controller/fleet/health_pings.h"
 #include "controller/lab_admin/database_commands.h"
+#include "controller/leadership/leader_election.h"
 #include "controller/scheduler/agent_client.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/open_store.h"
@@ -49,6 +51,13 @@ ABSL_FLAG(std::string, access_file, "",
           "viewer, operator, admin; tools/pki/pki.sh token adds tokens). Re-read when it "
           "changes. Without it only agents (device certificates) may call.");
 
+ABSL_FLAG(std::string, replica, "",
+          "This controller's name among the replicas sharing --db (default: its certificate's "
+          "name, or the host name with --insecure). Exactly one replica leads: it dispatches "
+          "and checks liveness; every replica serves.");
+ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(10),
+          "The leader's lease: renewed every third of it; a replica takes over when it runs "
+          "out. Replicas' clocks must agree to well within it.");
 ABSL_FLAG(int32_t, keep_raw_days, 0,
           "Retention: raw measurement rows (every repetition) and console logs older than "
           "this many days are removed, hourly while serving, or once by 'prune'; summaries, "
@@ -117,12 +126,13 @@ absl::Status LoadFleet(fleet::Fleet& fleet, const std::string& inventory_path) {
 // don't answer can't push the liveness check off its schedule: their pings finish
 // in the background.
 void RunLiveness(fleet::Fleet& fleet, scheduler::AgentClient& agents, absl::Duration interval,
-                 absl::Notification& stop) {
+                 const leadership::LeaderElection& election, absl::Notification& stop) {
   fleet::HealthPingOptions options;
   options.round_budget = std::min(options.round_budget, interval / 4);
   fleet::HealthPings pings(&fleet, &agents, options);
   absl::Time next = absl::Now() + interval / 2;
   while (!stop.WaitForNotificationWithDeadline(next)) {
+    if (!election.IsLeader()) continue;  // the leader's job
     pings.Round();
     absl::Status checked = fleet.CheckLiveness();
     if (!checked.ok()) FARM_LOG(ERROR) << "liveness check: " << checked;
@@ -131,9 +141,34 @@ void RunLiveness(fleet::Fleet& fleet, scheduler::AgentClient& agents, absl::Dura
   }
 }
 
-// The scheduling step, on a short timer, until `stop`.
-void RunDispatch(scheduler::Scheduler& scheduler, absl::Notification& stop) {
-  while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(100))) scheduler.Dispatch();
+// The scheduling step on the leader, on a short timer, until `stop`; every second
+// it also picks up sweeps started on other replicas.
+void RunDispatch(scheduler::Scheduler& scheduler, const leadership::LeaderElection& election,
+                 absl::Notification& stop) {
+  for (int tick = 0; !stop.WaitForNotificationWithTimeout(absl::Milliseconds(100)); ++tick) {
+    if (!election.IsLeader()) continue;
+    if (tick % 10 == 0) {
+      absl::StatusOr<int> adopted = scheduler.AdoptNewSweeps();
+      if (!adopted.ok()) FARM_LOG(ERROR) << "picking up new sweeps: " << adopted.status();
+    }
+    scheduler.Dispatch();
+  }
+}
+
+// The lease renewed every third of its time until `stop`.
+void RunLeadership(leadership::LeaderElection& election, absl::Duration ttl,
+                   absl::Notification& stop) {
+  while (!stop.WaitForNotificationWithTimeout(ttl / 3)) election.Step().IgnoreError();
+}
+
+// --replica, or this process's certificate name, or the host name.
+std::string ReplicaName(const Security& security) {
+  const std::string flag = absl::GetFlag(FLAGS_replica);
+  if (!flag.empty()) return flag;
+  if (security.tls()) return security.identity->name;
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return host;
 }
 
 // Who may call, from the access file; with TLS the process must hold a controller
@@ -210,8 +245,21 @@ absl::Status Run(const ControllerConfig& config) {
   };
   scheduler_options.max_parallel = config.max_parallel;
   scheduler::Scheduler scheduler(store.get(), &fleet, &agents, &clock, scheduler_options);
-  if (absl::Status resumed = scheduler.Resume(); !resumed.ok()) {
-    return absl::Status(resumed.code(), absl::StrCat("resuming sweeps: ", resumed.message()));
+  // Elected, a replica reloads the fleet as the database has it (agents may have
+  // registered with another replica) and resumes every unfinished sweep, before
+  // it dispatches anything.
+  leadership::LeaderElectionOptions election_options;
+  election_options.replica = ReplicaName(security);
+  election_options.ttl = absl::GetFlag(FLAGS_lease_ttl);
+  election_options.on_elected = [&](int64_t) -> absl::Status {
+    RETURN_IF_ERROR(fleet.Load());
+    return scheduler.Resume();
+  };
+  leadership::LeaderElection election(store.get(), &clock, election_options);
+  // A controller alone on its database leads (and has resumed) before it serves.
+  if (absl::StatusOr<store::Leadership> lease = election.Step(); !lease.ok()) {
+    return absl::Status(lease.status().code(),
+                        absl::StrCat("taking the lead: ", lease.status().message()));
   }
   ControllerServiceImpl service(&fleet, store.get(), &scheduler, &summaries, authorizer.get());
   GrpcServerOptions server_options;
@@ -228,10 +276,14 @@ absl::Status Run(const ControllerConfig& config) {
                          ? absl::StrCat(" (mutual TLS as ", security.identity->ToString(), ")")
                          : std::string(" (plaintext loopback, --insecure)"))
                  << " with " << absl::GetFlag(FLAGS_db) << " (" << fleet.List({}).size()
-                 << " devices)";
+                 << " devices) as replica " << election_options.replica << ", "
+                 << (election.IsLeader() ? absl::StrCat("leading as epoch ", election.epoch())
+                                         : absl::StrCat("following ", election.Current().holder));
   absl::Notification stop;
-  std::thread liveness([&] { RunLiveness(fleet, agents, fleet_options.heartbeat_interval, stop); });
-  std::thread dispatcher([&] { RunDispatch(scheduler, stop); });
+  std::thread leading([&] { RunLeadership(election, election_options.ttl, stop); });
+  std::thread liveness(
+      [&] { RunLiveness(fleet, agents, fleet_options.heartbeat_interval, election, stop); });
+  std::thread dispatcher([&] { RunDispatch(scheduler, election, stop); });
   std::thread retention;
   if (absl::GetFlag(FLAGS_keep_raw_days) > 0) {
     retention = std::thread(
@@ -240,8 +292,10 @@ absl::Status Run(const ControllerConfig& config) {
   const int signal = WaitForShutdownSignal();
   FARM_LOG(INFO) << "signal " << signal << ": shutting down";
   stop.Notify();
+  leading.join();
   liveness.join();
   dispatcher.join();
+  election.Resign();  // another replica takes over at once
   if (retention.joinable()) retention.join();
   scheduler.Shutdown();
   server->Shutdown(absl::ZeroDuration());

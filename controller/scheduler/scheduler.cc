@@ -229,6 +229,27 @@ absl::Status Scheduler::Resume() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> Scheduler::AdoptNewSweeps() {
+  store::SweepListQuery unfinished;
+  unfinished.states = {farm::v1::SWEEP_STATE_QUEUED};
+  unfinished.limit = 1000;
+  ASSIGN_OR_RETURN(const std::vector<farm::v1::Sweep> sweeps, store_->ListSweeps(unfinished));
+  int adopted = 0;
+  for (const farm::v1::Sweep& summary : sweeps) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (active_.count(summary.sweep_id())) continue;
+    }
+    ASSIGN_OR_RETURN(farm::v1::Sweep sweep, store_->GetSweep(summary.sweep_id(), false));
+    absl::MutexLock lock(&mu_);
+    if (active_.count(sweep.sweep_id()) || SweepFinished(sweep.state())) continue;
+    FARM_LOG(INFO) << "running sweep " << sweep.sweep_id() << ", started on another replica";
+    active_[sweep.sweep_id()] = std::move(sweep);
+    ++adopted;
+  }
+  return adopted;
+}
+
 std::string Scheduler::CancelAbandoned(const AbandonedAttempt& attempt) {
   constexpr char kAbandoned[] = "abandoned: controller restarted";
   if (attempt.agent_address.empty()) return absl::StrCat(kAbandoned, "; the device has no agent");

@@ -77,8 +77,13 @@ class Scheduler {
             SchedulerOptions options, Executor executor = nullptr);
   ~Scheduler();
 
-  // Picks up the store's unfinished sweeps (after a restart).
+  // Picks up the store's unfinished sweeps (after a restart, or when this replica
+  // becomes the leader): attempts left running are cancelled on their agents and
+  // the tasks dispatched again.
   absl::Status Resume();
+  // Picks up sweeps another replica started (queued or running in the store, not
+  // yet here): the leader runs them. Returns how many.
+  absl::StatusOr<int> AdoptNewSweeps();
 
   // INVALID_ARGUMENT for a bad spec (naming the field); FAILED_PRECONDITION when no
   // device matches, or none that matches can be scheduled (saying why).
