@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "common/testing/run_binary.h"
 #include "common/testing/server_process.h"
+#include "common/testing/status_matchers.h"
 #include "common/testing/test_paths.h"
 #include "common/testing/wait_for.h"
 #include "common/tls/testing/test_lab.h"
@@ -114,6 +115,7 @@ class SweepIntegrationTest : public ::testing::Test {
   void StartController(const std::string& listen) {
     std::vector<std::string> args = {"--db", db_, "--heartbeat-interval=200ms", "--listen", listen};
     for (const std::string& flag : lab_->ControllerFlags()) args.push_back(flag);
+    for (const std::string& flag : more_controller_flags_) args.push_back(flag);
     controller_ = std::make_unique<ServerProcess>(Runfile("controller/farm-controller"),
                                                   "farm-controller", args);
     address_ = controller_->WaitUntilListening();
@@ -125,8 +127,9 @@ class SweepIntegrationTest : public ::testing::Test {
   // An agent with device `id`'s certificate; with a fixture, the certificate names
   // the fixture's device id ("<fixture>-fixture").
   void StartAgent(const std::string& id, const std::string& fixture = "") {
-    std::vector<std::string> args = {"--controller", address_, "--background-boot-check=false",
-                                     absl::StrCat("--work-dir=", std::getenv("TEST_TMPDIR"))};
+    std::vector<std::string> args = {
+        "--controller", agents_reach_.empty() ? address_ : agents_reach_,
+        "--background-boot-check=false", absl::StrCat("--work-dir=", std::getenv("TEST_TMPDIR"))};
     if (!fixture.empty()) {
       args.push_back("--sysroot=" + Runfile("tests/fixtures/devices/" + fixture));
     }
@@ -199,8 +202,24 @@ class SweepIntegrationTest : public ::testing::Test {
 
   void KillMidSweepAndResume();
 
+  // The controller on a PostgreSQL of the test's own, restarted onto it.
+  void MoveControllerToPostgresql() {
+    absl::StatusOr<std::unique_ptr<store::testing::PostgresServer>> postgres =
+        store::testing::PostgresServer::Start(kvmfarm::testing::FreshTestDir("-pg"));
+    ASSERT_TRUE(postgres.ok()) << postgres.status();
+    postgres_ = *std::move(postgres);
+    ASSERT_TRUE(postgres_->CreateDatabase("farm").ok());
+    controller_->process().Kill();
+    controller_->process().Wait();
+    db_ = postgres_->Uri("farm");
+    StartController("127.0.0.1:0");
+  }
+
   // Declared first, so it stops after the controller and agents.
   std::unique_ptr<store::testing::PostgresServer> postgres_;
+  std::vector<std::string> more_controller_flags_;
+  // What agents are given as --controller when not just address_.
+  std::string agents_reach_;
   std::string db_;
   std::string address_;
   std::unique_ptr<ServerProcess> controller_;
@@ -404,16 +423,77 @@ TEST_F(SweepIntegrationTest, KilledControllerResumesAndStoresEveryResultOnce) {
 // The same on PostgreSQL (issue 17): the controller's successor resumes from the
 // server's database.
 TEST_F(SweepIntegrationTest, KilledControllerOnPostgresqlResumesAndStoresEveryResultOnce) {
-  absl::StatusOr<std::unique_ptr<store::testing::PostgresServer>> postgres =
-      store::testing::PostgresServer::Start(kvmfarm::testing::FreshTestDir("-pg"));
-  ASSERT_TRUE(postgres.ok()) << postgres.status();
-  postgres_ = *std::move(postgres);
-  ASSERT_TRUE(postgres_->CreateDatabase("farm").ok());
-  controller_->process().Kill();
-  controller_->process().Wait();
-  db_ = postgres_->Uri("farm");
-  StartController("127.0.0.1:0");
+  MoveControllerToPostgresql();
   KillMidSweepAndResume();
+}
+
+// Two replicas on one database (issue 18): the leader (c1) is SIGKILLed while a
+// benchmark runs; the follower (c2) takes the lease when it runs out, resumes the
+// sweep (the attempt in flight cancelled on its agent and given an outcome),
+// the agents move to it by themselves, and every result is stored exactly once.
+TEST_F(SweepIntegrationTest, ALeaderKilledMidSweepIsReplacedAndNothingIsLostOrStoredTwice) {
+  more_controller_flags_ = {"--lease_ttl=3s"};
+  MoveControllerToPostgresql();
+  std::vector<std::string> follower_args = {"--db",
+                                            db_,
+                                            "--heartbeat-interval=200ms",
+                                            "--listen",
+                                            "127.0.0.1:0",
+                                            "--lease_ttl=3s",
+                                            "--access_file",
+                                            lab_->access_file()};
+  for (const std::string& flag : TestLab::Flags(lab_->Controller("c2"))) {
+    follower_args.push_back(flag);
+  }
+  ServerProcess follower(Runfile("controller/farm-controller"), "farm-controller", follower_args);
+  const std::string follower_address = follower.WaitUntilListening();
+  ASSERT_FALSE(follower_address.empty()) << follower.Log();
+  EXPECT_THAT(follower.Log(), HasSubstr("following c1"));
+  agents_reach_ = absl::StrCat(address_, ",", follower_address);
+  StartAgent("host-a");
+  StartAgent("host-b");
+  ASSERT_TRUE(WaitFor([&] { return OnlineDevices() == 2; }));
+  farm::v1::Sweep sweep = Start(Request({"host-a", "host-b"}, 20000000));
+  ASSERT_TRUE(WaitFor([&] {
+    const farm::v1::Sweep now = Get(sweep.sweep_id());
+    if (now.counts().succeeded() < 1) return false;
+    for (const farm::v1::Task& task : now.tasks()) {
+      if (task.kind() == farm::v1::STEP_KIND_BENCHMARK &&
+          task.state() == farm::v1::TASK_STATE_RUNNING) {
+        return true;
+      }
+    }
+    return false;
+  }));
+  ASSERT_EQ(::kill(controller_->process().pid(), SIGKILL), 0);
+  controller_->process().Wait();
+  stub_ = farm::v1::ControllerService::NewStub(
+      grpc::CreateChannel(follower_address, lab_->OperatorCredentials(admin_token_)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const farm::v1::SweepState s = Get(sweep.sweep_id()).state();
+        return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED;
+      },
+      absl::Seconds(120)))
+      << follower.Log();
+  EXPECT_THAT(follower.Log(), HasSubstr("c2 leads as epoch 2"));
+  sweep = Get(sweep.sweep_id(), true);
+  EXPECT_EQ(sweep.state(), farm::v1::SWEEP_STATE_SUCCEEDED);
+  absl::StatusOr<std::unique_ptr<store::Store>> store = store::OpenStore(db_, "");
+  ASSERT_TRUE(store.ok()) << store.status();
+  // 2 devices x (sha256 + aes256gcm + float.time) x 2 repetitions, once each.
+  EXPECT_THAT((*store)->CountMeasurements(), ::kvmfarm::testing::IsOkAndHolds(12));
+  int abandoned = 0;
+  for (const farm::v1::Task& task : sweep.tasks()) {
+    absl::StatusOr<std::vector<store::StoredAttempt>> attempts =
+        (*store)->TaskAttempts(task.task_id());
+    ASSERT_TRUE(attempts.ok());
+    for (const store::StoredAttempt& attempt : attempts.value()) {
+      EXPECT_FALSE(attempt.outcome.empty()) << attempt.attempt_id << " has no outcome";
+      if (absl::StartsWith(attempt.outcome, "abandoned")) ++abandoned;
+    }
+  }
+  EXPECT_GE(abandoned, 1) << "the attempt in flight at the kill";
 }
 
 // The database on a disk that fills up mid-sweep: nothing is announced that was
