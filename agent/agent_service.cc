@@ -255,6 +255,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::GetStatus(grpc::CallbackServerContex
 
 absl::StatusOr<std::unique_ptr<JobSlot::Lease>> AgentServiceImpl::AdmitBenchmark(
     const farm::v1::RunBenchmarkRequest& request) {
+  RETURN_IF_ERROR(job_slot_.AdmitLeaderEpoch(request.leader_epoch()));
   RETURN_IF_ERROR(CheckCanMeasure());
   RETURN_IF_ERROR(ValidateBenchmarkRequest(request));
   const bool in_guest = request.mode() != farm::v1::MODE_NATIVE;
@@ -273,6 +274,7 @@ absl::StatusOr<std::unique_ptr<JobSlot::Lease>> AgentServiceImpl::AdmitBenchmark
 
 absl::StatusOr<std::unique_ptr<JobSlot::Lease>> AgentServiceImpl::AdmitBoot(
     const farm::v1::BootVmRequest& request) {
+  RETURN_IF_ERROR(job_slot_.AdmitLeaderEpoch(request.leader_epoch()));
   RETURN_IF_ERROR(CheckCanMeasure());
   RETURN_IF_ERROR(vm::ValidateBootRequest(request, config_.vm));
   return job_slot_.Acquire(request.attempt_id(), farm::v1::JOB_KIND_BOOT);
@@ -334,7 +336,8 @@ grpc::Status AgentServiceImpl::BootVm(grpc::ServerContext* context,
 grpc::ServerUnaryReactor* AgentServiceImpl::Cancel(grpc::CallbackServerContext* context,
                                                    const farm::v1::CancelRequest* request,
                                                    farm::v1::CancelResponse* response) {
-  const absl::Status cancelled = job_slot_.Cancel(request->attempt_id());
+  absl::Status cancelled = job_slot_.AdmitLeaderEpoch(request->leader_epoch());
+  if (cancelled.ok()) cancelled = job_slot_.Cancel(request->attempt_id());
   if (cancelled.ok()) response->set_attempt_id(request->attempt_id());
   return AnswerNow(context, ToGrpcStatus(cancelled));
 }

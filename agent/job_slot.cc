@@ -35,6 +35,18 @@ absl::StatusOr<std::unique_ptr<JobSlot::Lease>> JobSlot::Acquire(const std::stri
   return std::unique_ptr<Lease>(new Lease(this, attempt_id));
 }
 
+absl::Status JobSlot::AdmitLeaderEpoch(uint64_t epoch) {
+  absl::MutexLock lock(&mu_);
+  if (epoch == 0) return absl::OkStatus();
+  if (epoch < highest_epoch_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("leader_epoch ", epoch, " is stale: a controller of epoch ", highest_epoch_,
+                     " leads now; this agent takes work from it only"));
+  }
+  highest_epoch_ = epoch;
+  return absl::OkStatus();
+}
+
 absl::optional<farm::v1::JobInfo> JobSlot::Current() const {
   absl::MutexLock lock(&mu_);
   return current_;

@@ -78,6 +78,11 @@ class JobSlot {
 
   static constexpr size_t kRememberedCancels = 64;
 
+  // Fencing (issue 18): OK for epoch 0 (not sent) or one at least the highest seen,
+  // which it then becomes; FAILED_PRECONDITION for a lower one, from a controller
+  // that led once and was replaced. Asked before every job and cancel.
+  absl::Status AdmitLeaderEpoch(uint64_t epoch);
+
  private:
   void Release(const std::string& attempt_id);
 
@@ -86,6 +91,7 @@ class JobSlot {
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> on_cancel_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> cancelled_before_start_ ABSL_GUARDED_BY(mu_);
+  uint64_t highest_epoch_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace kvmfarm

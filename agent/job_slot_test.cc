@@ -102,6 +102,18 @@ TEST(JobSlotTest, ACancelThatOvertakesItsJobStopsItFromStarting) {
               StatusIs(absl::StatusCode::kResourceExhausted));  // forgotten; a-2 is running
 }
 
+// A deposed leader that wakes up sends an old epoch: refused, once a newer one has
+// been seen; requests without an epoch are admitted (a controller alone).
+TEST(JobSlotTest, RequestsFromAnOlderLeaderEpochAreRefused) {
+  JobSlot slot;
+  EXPECT_THAT(slot.AdmitLeaderEpoch(1), IsOk());
+  EXPECT_THAT(slot.AdmitLeaderEpoch(2), IsOk());
+  EXPECT_THAT(slot.AdmitLeaderEpoch(1),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("epoch 2 leads now")));
+  EXPECT_THAT(slot.AdmitLeaderEpoch(2), IsOk());
+  EXPECT_THAT(slot.AdmitLeaderEpoch(0), IsOk());
+}
+
 TEST(JobSlotTest, ProgressShowsInCurrent) {
   JobSlot slot;
   absl::StatusOr<std::unique_ptr<JobSlot::Lease>> lease =

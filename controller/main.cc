@@ -251,7 +251,8 @@ absl::Status Run(const ControllerConfig& config) {
   leadership::LeaderElectionOptions election_options;
   election_options.replica = ReplicaName(security);
   election_options.ttl = absl::GetFlag(FLAGS_lease_ttl);
-  election_options.on_elected = [&](int64_t) -> absl::Status {
+  election_options.on_elected = [&](int64_t epoch) -> absl::Status {
+    agents.SetLeaderEpoch(static_cast<uint64_t>(epoch));
     RETURN_IF_ERROR(fleet.Load());
     return scheduler.Resume();
   };

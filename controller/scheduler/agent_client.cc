@@ -82,7 +82,9 @@ absl::StatusOr<farm::v1::BenchmarkResult> GrpcAgentClient::RunBenchmark(
   grpc::ClientContext context;
   SetDeadline(&context, deadline);
   Track(request.attempt_id(), &context);
-  auto reader = stub->RunBenchmark(&context, request);
+  farm::v1::RunBenchmarkRequest fenced = request;
+  fenced.set_leader_epoch(leader_epoch_.load());
+  auto reader = stub->RunBenchmark(&context, fenced);
   absl::StatusOr<farm::v1::BenchmarkResult> result =
       ReadJob<farm::v1::BenchmarkResult>(reader.get(), on_progress);
   Untrack(request.attempt_id());
@@ -97,7 +99,9 @@ absl::StatusOr<farm::v1::BootResult> GrpcAgentClient::BootVm(const std::string& 
   grpc::ClientContext context;
   SetDeadline(&context, deadline);
   Track(request.attempt_id(), &context);
-  auto reader = stub->BootVm(&context, request);
+  farm::v1::BootVmRequest fenced = request;
+  fenced.set_leader_epoch(leader_epoch_.load());
+  auto reader = stub->BootVm(&context, fenced);
   absl::StatusOr<farm::v1::BootResult> result =
       ReadJob<farm::v1::BootResult>(reader.get(), on_progress);
   Untrack(request.attempt_id());
@@ -125,6 +129,7 @@ absl::Status GrpcAgentClient::Cancel(const std::string& address, const std::stri
   SetDeadline(&context, absl::Seconds(5));
   farm::v1::CancelRequest request;
   request.set_attempt_id(attempt_id);
+  request.set_leader_epoch(leader_epoch_.load());
   farm::v1::CancelResponse response;
   return CallStatus(stub->Cancel(&context, request, &response));
 }

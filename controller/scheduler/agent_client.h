@@ -13,6 +13,7 @@
 
 #include <grpcpp/security/credentials.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -71,6 +72,10 @@ class GrpcAgentClient final : public AgentClient {
   absl::StatusOr<farm::v1::GetStatusResponse> GetStatus(const std::string& address) override;
   absl::Status Cancel(const std::string& address, const std::string& attempt_id) override;
 
+  // Sent with every job and cancel from now on (issue 18): the epoch this
+  // controller leads as, so agents refuse a deposed leader's requests. 0: none.
+  void SetLeaderEpoch(uint64_t epoch) { leader_epoch_.store(epoch); }
+
  private:
   // The stub for the device expected at `address` (one channel per device and
   // address: an address that changes hands gets a channel checking the new owner).
@@ -82,6 +87,7 @@ class GrpcAgentClient final : public AgentClient {
   void Untrack(const std::string& attempt_id);
 
   const AgentChannelSecurity security_;
+  std::atomic<uint64_t> leader_epoch_{0};
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<farm::v1::AgentService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, grpc::ClientContext*> calls_ ABSL_GUARDED_BY(mu_);
