@@ -215,6 +215,63 @@ class SweepIntegrationTest : public ::testing::Test {
     StartController("127.0.0.1:0");
   }
 
+  // Two replicas on PostgreSQL with 3 s leases, c1 (controller_) leading and c2
+  // (returned) following; two agents that know both; a sweep (sweep_id_) whose
+  // benchmark is running on c1's dispatch when this returns. nullptr on failure.
+  std::unique_ptr<ServerProcess> StartReplicasAndASweep() {
+    more_controller_flags_ = {"--lease_ttl=3s"};
+    MoveControllerToPostgresql();
+    std::vector<std::string> args = {"--db",
+                                     db_,
+                                     "--heartbeat-interval=200ms",
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--lease_ttl=3s",
+                                     "--access_file",
+                                     lab_->access_file()};
+    for (const std::string& flag : TestLab::Flags(lab_->Controller("c2"))) args.push_back(flag);
+    auto follower = std::make_unique<ServerProcess>(Runfile("controller/farm-controller"),
+                                                    "farm-controller", args);
+    follower_address_ = follower->WaitUntilListening();
+    if (follower_address_.empty()) return nullptr;
+    EXPECT_THAT(follower->Log(), HasSubstr("following c1"));
+    agents_reach_ = absl::StrCat(address_, ",", follower_address_);
+    StartAgent("host-a");
+    StartAgent("host-b");
+    if (!WaitFor([&] { return OnlineDevices() == 2; })) return nullptr;
+    sweep_id_ = Start(Request({"host-a", "host-b"}, 20000000)).sweep_id();
+    const bool running = WaitFor([&] {
+      const farm::v1::Sweep now = Get(sweep_id_);
+      if (now.counts().succeeded() < 1) return false;
+      for (const farm::v1::Task& task : now.tasks()) {
+        if (task.kind() == farm::v1::STEP_KIND_BENCHMARK &&
+            task.state() == farm::v1::TASK_STATE_RUNNING) {
+          return true;
+        }
+      }
+      return false;
+    });
+    return running ? std::move(follower) : nullptr;
+  }
+
+  // The sweep, as c2 finishes it once it leads (epoch 2).
+  farm::v1::Sweep FinishOnTheFollower(ServerProcess& follower) {
+    stub_ = farm::v1::ControllerService::NewStub(
+        grpc::CreateChannel(follower_address_, lab_->OperatorCredentials(admin_token_)));
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          const farm::v1::SweepState s = Get(sweep_id_).state();
+          return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED;
+        },
+        absl::Seconds(120)))
+        << follower.Log();
+    EXPECT_THAT(follower.Log(), HasSubstr("c2 leads as epoch 2"));
+    return Get(sweep_id_, true);
+  }
+
+  std::string follower_address_;
+  std::string sweep_id_;
+
   // Declared first, so it stops after the controller and agents.
   std::unique_ptr<store::testing::PostgresServer> postgres_;
   std::vector<std::string> more_controller_flags_;
@@ -432,52 +489,11 @@ TEST_F(SweepIntegrationTest, KilledControllerOnPostgresqlResumesAndStoresEveryRe
 // sweep (the attempt in flight cancelled on its agent and given an outcome),
 // the agents move to it by themselves, and every result is stored exactly once.
 TEST_F(SweepIntegrationTest, ALeaderKilledMidSweepIsReplacedAndNothingIsLostOrStoredTwice) {
-  more_controller_flags_ = {"--lease_ttl=3s"};
-  MoveControllerToPostgresql();
-  std::vector<std::string> follower_args = {"--db",
-                                            db_,
-                                            "--heartbeat-interval=200ms",
-                                            "--listen",
-                                            "127.0.0.1:0",
-                                            "--lease_ttl=3s",
-                                            "--access_file",
-                                            lab_->access_file()};
-  for (const std::string& flag : TestLab::Flags(lab_->Controller("c2"))) {
-    follower_args.push_back(flag);
-  }
-  ServerProcess follower(Runfile("controller/farm-controller"), "farm-controller", follower_args);
-  const std::string follower_address = follower.WaitUntilListening();
-  ASSERT_FALSE(follower_address.empty()) << follower.Log();
-  EXPECT_THAT(follower.Log(), HasSubstr("following c1"));
-  agents_reach_ = absl::StrCat(address_, ",", follower_address);
-  StartAgent("host-a");
-  StartAgent("host-b");
-  ASSERT_TRUE(WaitFor([&] { return OnlineDevices() == 2; }));
-  farm::v1::Sweep sweep = Start(Request({"host-a", "host-b"}, 20000000));
-  ASSERT_TRUE(WaitFor([&] {
-    const farm::v1::Sweep now = Get(sweep.sweep_id());
-    if (now.counts().succeeded() < 1) return false;
-    for (const farm::v1::Task& task : now.tasks()) {
-      if (task.kind() == farm::v1::STEP_KIND_BENCHMARK &&
-          task.state() == farm::v1::TASK_STATE_RUNNING) {
-        return true;
-      }
-    }
-    return false;
-  }));
+  std::unique_ptr<ServerProcess> follower = StartReplicasAndASweep();
+  ASSERT_NE(follower, nullptr);
   ASSERT_EQ(::kill(controller_->process().pid(), SIGKILL), 0);
   controller_->process().Wait();
-  stub_ = farm::v1::ControllerService::NewStub(
-      grpc::CreateChannel(follower_address, lab_->OperatorCredentials(admin_token_)));
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        const farm::v1::SweepState s = Get(sweep.sweep_id()).state();
-        return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED;
-      },
-      absl::Seconds(120)))
-      << follower.Log();
-  EXPECT_THAT(follower.Log(), HasSubstr("c2 leads as epoch 2"));
-  sweep = Get(sweep.sweep_id(), true);
+  farm::v1::Sweep sweep = FinishOnTheFollower(*follower);
   EXPECT_EQ(sweep.state(), farm::v1::SWEEP_STATE_SUCCEEDED);
   absl::StatusOr<std::unique_ptr<store::Store>> store = store::OpenStore(db_, "");
   ASSERT_TRUE(store.ok()) << store.status();
@@ -494,6 +510,47 @@ TEST_F(SweepIntegrationTest, ALeaderKilledMidSweepIsReplacedAndNothingIsLostOrSt
     }
   }
   EXPECT_GE(abandoned, 1) << "the attempt in flight at the kill";
+}
+
+// The leader paused (SIGSTOP) past its lease: c2 takes over and finishes the
+// sweep; c1, continued, learns it was deposed and nothing it does counts: the
+// store refuses its epoch, and so does an agent asked with it.
+TEST_F(SweepIntegrationTest, APausedLeaderThatWakesUpUnderAnOldEpochIsFenced) {
+  std::unique_ptr<ServerProcess> follower = StartReplicasAndASweep();
+  ASSERT_NE(follower, nullptr);
+  ASSERT_EQ(::kill(controller_->process().pid(), SIGSTOP), 0);
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(follower->Log(), "c2 leads as epoch 2"); }))
+      << follower->Log();
+  ASSERT_EQ(::kill(controller_->process().pid(), SIGCONT), 0);
+  const farm::v1::Sweep sweep = FinishOnTheFollower(*follower);
+  EXPECT_EQ(sweep.state(), farm::v1::SWEEP_STATE_SUCCEEDED);
+  EXPECT_TRUE(WaitFor([&] {
+    return absl::StrContains(controller_->Log(), "c2 leads as epoch 2; c1 no longer does");
+  })) << controller_->Log();
+  absl::StatusOr<std::unique_ptr<store::Store>> store = store::OpenStore(db_, "");
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_THAT((*store)->CountMeasurements(), ::kvmfarm::testing::IsOkAndHolds(12));
+  // c1's epoch, sent to the agents: refused by those c2 has sent work to (at least
+  // the one whose attempt it resumed).
+  grpc::ClientContext status_context;
+  farm::v1::ListDevicesResponse devices;
+  ASSERT_TRUE(stub_->ListDevices(&status_context, farm::v1::ListDevicesRequest(), &devices).ok());
+  int refusals = 0;
+  for (const farm::v1::Device& device : devices.devices()) {
+    auto agent = farm::v1::AgentService::NewStub(
+        grpc::CreateChannel(device.agent_address(), lab_->ControllerToAgent(device.device_id())));
+    grpc::ClientContext context;
+    farm::v1::CancelRequest stale;
+    stale.set_attempt_id("any");
+    stale.set_leader_epoch(1);
+    farm::v1::CancelResponse response;
+    const grpc::Status refused = agent->Cancel(&context, stale, &response);
+    if (refused.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      EXPECT_THAT(refused.error_message(), HasSubstr("leader_epoch 1 is stale"));
+      ++refusals;
+    }
+  }
+  EXPECT_GE(refusals, 1);
 }
 
 // The database on a disk that fills up mid-sweep: nothing is announced that was
