@@ -28,7 +28,8 @@
 #include "workloads/catalog.h"
 
 ABSL_FLAG(std::string, controller, "",
-          "Controller address (default $FARM_CONTROLLER, else 127.0.0.1:7421).");
+          "Controller address (default $FARM_CONTROLLER, else 127.0.0.1:7421), or several "
+          "replicas' (a:7421,b:7421): calls go to one that answers.");
 ABSL_FLAG(std::string, selector, "", "Devices: key=value[,key=value...] labels, all must match.");
 ABSL_FLAG(std::string, devices, "", "Devices by id: id[,id...].");
 ABSL_FLAG(std::string, plan, "capability,native",

@@ -69,18 +69,27 @@ class RpcClient {
                      std::shared_ptr<grpc::CallCredentials> token = nullptr)
       : stub_(std::move(stub)), call_deadline_(call_deadline), token_(std::move(token)) {}
 
-  // A client of the service at "host:port" (no connection is made until the first
-  // call), plaintext: for tests of servers started with --insecure.
+  // The gRPC target for "host:port", or for several replicas "a:7421,b:7421" (IP
+  // literals, as --controller takes them): one channel over all of them, which
+  // connects to the first that answers and moves on when it goes away.
+  static std::string Target(const std::string& addresses) {
+    if (addresses.find(',') == std::string::npos) return addresses;
+    return (addresses[0] == '[' ? "ipv6:" : "ipv4:") + addresses;
+  }
+
+  // A client of the service at "host:port" or several replicas' (Target; no
+  // connection is made until the first call), plaintext: for tests of servers
+  // started with --insecure.
   static RpcClient Connect(const std::string& address,
                            absl::Duration call_deadline = kDefaultCallDeadline) {
     return Connect(address, ClientSecurity{}, call_deadline);
   }
   static RpcClient Connect(const std::string& address, const ClientSecurity& security,
                            absl::Duration call_deadline = kDefaultCallDeadline) {
-    return RpcClient(
-        Service::NewStub(grpc::CreateChannel(
-            address, security.channel ? security.channel : grpc::InsecureChannelCredentials())),
-        call_deadline, security.token);
+    return RpcClient(Service::NewStub(grpc::CreateChannel(
+                         Target(address),
+                         security.channel ? security.channel : grpc::InsecureChannelCredentials())),
+                     call_deadline, security.token);
   }
 
   // Calls `method` (e.g. &ControllerStub::GetSweep); the response, or the call's

@@ -129,6 +129,18 @@ TEST_F(RpcClientTest, CallReturnsTheResponseAndSetsTheDeadline) {
   EXPECT_LE(LastDeadlineSecondsAway(), 30 + kTimeoutRounding);
 }
 
+// Several replicas (--controller a,b): calls reach one that answers, even when the
+// first listed is down.
+TEST_F(RpcClientTest, SeveralReplicasAreOneClientThatSkipsTheDeadOnes) {
+  EXPECT_EQ(ControllerClient::Target("127.0.0.1:1,127.0.0.1:2"), "ipv4:127.0.0.1:1,127.0.0.1:2");
+  EXPECT_EQ(ControllerClient::Target("[::1]:1,[::1]:2"), "ipv6:[::1]:1,[::1]:2");
+  EXPECT_EQ(ControllerClient::Target("127.0.0.1:7421"), "127.0.0.1:7421");
+  ControllerClient controller = ControllerClient::Connect("127.0.0.1:1," + server_->address());
+  farm::v1::GetSweepRequest request;
+  request.set_sweep_id("s-1");
+  EXPECT_THAT(controller.Call(&ControllerStub::GetSweep, request), IsOk());
+}
+
 TEST_F(RpcClientTest, CallHonoursTheClientsDeadline) {
   ControllerClient controller = ControllerClient::Connect(server_->address(), absl::Seconds(60));
   farm::v1::GetSweepRequest request;
