@@ -315,6 +315,33 @@ grpc::Status ControllerServiceImpl::CompareSweeps(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status ControllerServiceImpl::ListControllers(grpc::ServerContext* context,
+                                                    const farm::v1::ListControllersRequest*,
+                                                    farm::v1::ListControllersResponse* response) {
+  if (grpc::Status denied = Authorize(*context, "ListControllers"); !denied.ok()) return denied;
+  absl::StatusOr<std::pair<store::Leadership, std::vector<store::StoredReplica>>> replicas =
+      store_->Replicas();
+  if (!replicas.ok()) return ToGrpcStatus(replicas.status());
+  const store::Leadership& lease = replicas->first;
+  response->set_leader(lease.holder);
+  response->set_epoch(static_cast<uint64_t>(lease.epoch));
+  if (!lease.holder.empty()) {
+    *response->mutable_leading_since() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(lease.acquired_ns);
+    *response->mutable_lease_expires() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(lease.expires_ns);
+  }
+  for (const store::StoredReplica& replica : replicas->second) {
+    farm::v1::ControllerReplica* out = response->add_replicas();
+    out->set_name(replica.name);
+    out->set_address(replica.address);
+    *out->mutable_last_seen() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(replica.seen_ns);
+    out->set_leader(replica.name == lease.holder);
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status ControllerServiceImpl::GetTaskLogs(grpc::ServerContext* context,
                                                 const farm::v1::GetTaskLogsRequest* request,
                                                 farm::v1::GetTaskLogsResponse* response) {

@@ -68,6 +68,9 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
   grpc::Status GetTaskLogs(grpc::ServerContext* context,
                            const farm::v1::GetTaskLogsRequest* request,
                            farm::v1::GetTaskLogsResponse* response) override;
+  grpc::Status ListControllers(grpc::ServerContext* context,
+                               const farm::v1::ListControllersRequest* request,
+                               farm::v1::ListControllersResponse* response) override;
 
  private:
   // OK when the caller may call ControllerService `method` (and then `caller` is

@@ -272,6 +272,7 @@ absl::Status Run(const ControllerConfig& config) {
   server_options.port_file = config.port_file;
   server_options.services = {&service};
   ASSIGN_OR_RETURN(std::unique_ptr<GrpcServer> server, GrpcServer::Start(server_options));
+  election.SetAddress(server->address());
   FARM_LOG(INFO) << "farm-controller serving on " << server->address()
                  << (security.tls()
                          ? absl::StrCat(" (mutual TLS as ", security.identity->ToString(), ")")

@@ -60,6 +60,7 @@ const std::map<std::string, Need>& ControllerAccessTable() {
       {ControllerMethod("GetMatrix"), Need::kViewer},
       {ControllerMethod("CompareSweeps"), Need::kViewer},
       {ControllerMethod("GetTaskLogs"), Need::kViewer},
+      {ControllerMethod("ListControllers"), Need::kViewer},
       {ControllerMethod("StartSweep"), Need::kOperator},
       {ControllerMethod("CancelSweep"), Need::kOperator},
       {ControllerMethod("SetDeviceState"), Need::kAdmin},

@@ -8,13 +8,20 @@ namespace kvmfarm::leadership {
 
 LeaderElection::LeaderElection(store::Store* store, const Clock* clock,
                                LeaderElectionOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {}
+    : store_(store), clock_(clock), options_(std::move(options)), address_(options_.address) {}
+
+void LeaderElection::SetAddress(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  address_ = address;
+}
 
 absl::StatusOr<store::Leadership> LeaderElection::Step() {
   const int64_t now = absl::ToUnixNanos(clock_->Now());
   absl::StatusOr<store::Leadership> lease =
       store_->ClaimLeadership(options_.replica, now, absl::ToInt64Nanoseconds(options_.ttl));
   absl::MutexLock lock(&mu_);
+  // Seen: ListControllers shows every replica and when it last claimed.
+  store_->ReportReplica({options_.replica, address_, now}).IgnoreError();
   if (!lease.ok()) {
     // Unrenewed: stop leading when the lease runs out, as the others see it.
     if (leader_ && now >= current_.expires_ns) {

@@ -34,6 +34,8 @@ namespace kvmfarm::leadership {
 struct LeaderElectionOptions {
   // This replica's name, unique among the replicas (its certificate's name).
   std::string replica;
+  // Where it serves, as it reports itself (ListControllers); SetAddress once known.
+  std::string address;
   absl::Duration ttl = absl::Seconds(10);
   // Called from Step when this replica becomes leader (with its epoch), before
   // IsLeader() says so; an error gives the lease up again and is retried.
@@ -50,6 +52,8 @@ class LeaderElection {
   absl::StatusOr<store::Leadership> Step();
   // Gives the lease up (a clean shutdown), so another replica takes over at once.
   void Resign();
+  // Where this replica serves, reported with every Step from now on.
+  void SetAddress(const std::string& address);
 
   bool IsLeader() const;
   int64_t epoch() const;
@@ -63,6 +67,7 @@ class LeaderElection {
   const Clock* const clock_;
   const LeaderElectionOptions options_;
   mutable absl::Mutex mu_;
+  std::string address_ ABSL_GUARDED_BY(mu_);
   bool leader_ ABSL_GUARDED_BY(mu_) = false;
   int64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   store::Leadership current_ ABSL_GUARDED_BY(mu_);

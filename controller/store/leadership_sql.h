@@ -38,6 +38,12 @@ inline constexpr char kReleaseLeadership[] =
 
 inline constexpr char kLeaseEpoch[] = "SELECT epoch FROM leadership WHERE id = 1";
 
+// $1 name, $2 address, $3 now.
+inline constexpr char kReportReplica[] =
+    "INSERT INTO replicas (name, address, seen_ns) VALUES ($1, $2, $3) ON CONFLICT (name) DO "
+    "UPDATE SET address = excluded.address, seen_ns = excluded.seen_ns";
+inline constexpr char kListReplicas[] = "SELECT name, address, seen_ns FROM replicas ORDER BY name";
+
 // OK while `current` (the lease's epoch now) is `mine`; FAILED_PRECONDITION
 // otherwise: a newer leader took over, and nothing is written under an old epoch.
 absl::Status FencingStatus(int64_t mine, int64_t current);

@@ -144,6 +144,11 @@ CREATE TABLE leadership (
   acquired_ns INTEGER NOT NULL,
   expires_ns INTEGER NOT NULL
 );
+CREATE TABLE replicas (
+  name TEXT PRIMARY KEY,
+  address TEXT NOT NULL,
+  seen_ns INTEGER NOT NULL
+);
 )sql",
 };
 
@@ -200,6 +205,13 @@ absl::Status InsertResult(Database& db, const farm::v1::Task& task, const std::s
                    db.Prepare("INSERT INTO results (task_id, attempt_id, stored_ns, result_json) "
                               "VALUES (?, ?, ?, ?)"));
   return insert.Bind(1, task.task_id()).Bind(2, attempt_id).Bind(3, NowNs()).Bind(4, json).Run();
+}
+
+// The attempt's outcome, with its result: a controller that dies before
+// FinishAttempt (which adds the console log) leaves no attempt without one.
+absl::Status MarkAttemptStored(Database& db, const std::string& attempt_id) {
+  ASSIGN_OR_RETURN(Statement mark, db.Prepare(kMarkAttemptStored));
+  return mark.Bind(1, attempt_id).Run();
 }
 
 // Every repetition's value, a row each.
@@ -558,6 +570,28 @@ absl::Status SqliteStore::ReleaseLeadership(const std::string& replica) {
   return release.Bind(1, replica).Run();
 }
 
+absl::Status SqliteStore::ReportReplica(const StoredReplica& replica) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement report, db_->Prepare(kReportReplica));
+  return report.Bind(1, replica.name).Bind(2, replica.address).Bind(3, replica.seen_ns).Run();
+}
+
+absl::StatusOr<std::pair<Leadership, std::vector<StoredReplica>>> SqliteStore::Replicas() {
+  absl::MutexLock lock(&mu_);
+  std::pair<Leadership, std::vector<StoredReplica>> out;
+  ASSIGN_OR_RETURN(Statement lease, db_->Prepare(kReadLeadership));
+  ASSIGN_OR_RETURN(const bool leads, lease.Step());
+  if (leads) {
+    out.first = {lease.ColumnText(0), lease.ColumnInt(1), lease.ColumnInt(2), lease.ColumnInt(3)};
+  }
+  ASSIGN_OR_RETURN(Statement list, db_->Prepare(kListReplicas));
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, list.Step());
+    if (!row) return out;
+    out.second.push_back({list.ColumnText(0), list.ColumnText(1), list.ColumnInt(2)});
+  }
+}
+
 void SqliteStore::SetFencingEpoch(int64_t epoch) {
   absl::MutexLock lock(&mu_);
   fencing_epoch_ = epoch;
@@ -592,6 +626,7 @@ absl::StatusOr<bool> SqliteStore::StoreTaskResult(const farm::v1::Task& task,
   ASSIGN_OR_RETURN(const bool already, HasResult(*db_, task.task_id()));
   if (already) return false;  // a result is stored: this one is late or duplicate
   RETURN_IF_ERROR(InsertResult(*db_, task, attempt_id));
+  RETURN_IF_ERROR(MarkAttemptStored(*db_, attempt_id));
   RETURN_IF_ERROR(InsertMeasurements(*db_, task, attempt_id));
   RETURN_IF_ERROR(InsertSummaries(*db_, task));
   RETURN_IF_ERROR(PutTaskLocked(task));

@@ -248,11 +248,12 @@ TEST(SqliteStoreTest, AVersionOneDatabaseIsMigrated) {
   {
     absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path);
     ASSERT_THAT(db, IsOk());
-    ASSERT_THAT((*db)->Execute("DROP TABLE latest_summaries; DROP TABLE summaries; "
-                               "DROP INDEX sweeps_by_created; DROP INDEX results_unpruned; "
-                               "DROP INDEX measurements_by_task; DROP TABLE leadership; "
-                               "ALTER TABLE results DROP COLUMN raw_pruned; "
-                               "PRAGMA user_version = 1"),
+    ASSERT_THAT((*db)->Execute(
+                    "DROP TABLE latest_summaries; DROP TABLE summaries; "
+                    "DROP INDEX sweeps_by_created; DROP INDEX results_unpruned; "
+                    "DROP INDEX measurements_by_task; DROP TABLE leadership; DROP TABLE replicas; "
+                    "ALTER TABLE results DROP COLUMN raw_pruned; "
+                    "PRAGMA user_version = 1"),
                 IsOk());
   }
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);

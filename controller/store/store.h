@@ -80,6 +80,13 @@ struct Leadership {
   int64_t expires_ns = 0;   // the lease runs out then unless renewed
 };
 
+// A controller replica as it last reported itself (ReportReplica).
+struct StoredReplica {
+  std::string name;
+  std::string address;
+  int64_t seen_ns = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -158,6 +165,11 @@ class Store {
   // FAILED_PRECONDITION naming the newer epoch otherwise. 0 (the default) checks
   // nothing: a controller alone on its database.
   virtual void SetFencingEpoch(int64_t epoch) = 0;
+
+  // Replicas: each reports itself with every claim; listed by name, with the lease
+  // (holder empty when no one has led yet).
+  virtual absl::Status ReportReplica(const StoredReplica& replica) = 0;
+  virtual absl::StatusOr<std::pair<Leadership, std::vector<StoredReplica>>> Replicas() = 0;
 
   // Raw measurement rows (every repetition), for tests and the scale benchmark.
   virtual absl::StatusOr<int64_t> CountMeasurements() = 0;

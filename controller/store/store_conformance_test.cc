@@ -238,6 +238,21 @@ TYPED_TEST(StoreConformanceTest, SweepsListNewestFirstFilteredBeforeTheLimit) {
   EXPECT_EQ((*page)[0].sweep_id(), "a");
 }
 
+// A stored result gives its attempt an outcome in the same transaction: a
+// controller killed before FinishAttempt leaves no attempt without one.
+TYPED_TEST(StoreConformanceTest, AStoredResultClosesItsAttempt) {
+  Store& store = *this->store_;
+  ASSERT_THAT(store.CreateSweep(Sweep("s1", 100, farm::v1::SWEEP_STATE_RUNNING, 1)), IsOk());
+  farm::v1::Task running = Task("s1", 0, "d1");
+  running.set_attempt_id("a1");
+  ASSERT_THAT(store.RecordAttempt(running), IsOk());
+  ASSERT_THAT(store.StoreTaskResult(Finished(running, 500, {1.0}), "a1"), IsOkAndHolds(true));
+  absl::StatusOr<std::vector<StoredAttempt>> attempts = store.TaskAttempts("s1/t0");
+  ASSERT_THAT(attempts, IsOk());
+  ASSERT_EQ(attempts->size(), 1u);
+  EXPECT_EQ((*attempts)[0].outcome, "result stored");
+}
+
 TYPED_TEST(StoreConformanceTest, AttemptsAreRecordedWithTheirTaskAndClosed) {
   Store& store = *this->store_;
   ASSERT_THAT(store.CreateSweep(Sweep("s1", 100, farm::v1::SWEEP_STATE_RUNNING, 1)), IsOk());
@@ -440,6 +455,18 @@ TYPED_TEST(StoreConformanceTest, LeadershipIsALeaseWhoseEpochGrowsWithEachNewHol
   ASSERT_THAT(lease, IsOk());
   EXPECT_EQ(lease->holder, "a");
   EXPECT_EQ(lease->epoch, 3);
+  // Replicas report themselves; listed by name with the lease.
+  ASSERT_THAT(store.ReportReplica({"b", "10.0.0.2:7421", 20}), IsOk());
+  ASSERT_THAT(store.ReportReplica({"a", "10.0.0.1:7421", 5}), IsOk());
+  ASSERT_THAT(store.ReportReplica({"a", "10.0.0.1:7421", 21}), IsOk());
+  auto replicas = store.Replicas();
+  ASSERT_THAT(replicas, IsOk());
+  EXPECT_EQ(replicas->first.holder, "a");
+  EXPECT_EQ(replicas->first.acquired_ns, 21);
+  ASSERT_EQ(replicas->second.size(), 2u);
+  EXPECT_EQ(replicas->second[0].name, "a");
+  EXPECT_EQ(replicas->second[0].seen_ns, 21);
+  EXPECT_EQ(replicas->second[1].address, "10.0.0.2:7421");
 }
 
 // A leader that was paused past its lease wakes up under an old epoch: the store

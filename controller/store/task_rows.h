@@ -32,6 +32,11 @@ absl::StatusOr<std::string> ResultJson(const farm::v1::Task& task);
 // `task` with the result of its stored `result_json` (when it parses).
 void MergeStoredResult(const std::string& result_json, farm::v1::Task* task);
 
+// The outcome an attempt gets with its stored result ($1 the attempt), in the same
+// transaction; FinishAttempt later writes it again with the console log.
+inline constexpr char kMarkAttemptStored[] =
+    "UPDATE attempts SET outcome = 'result stored' WHERE attempt_id = $1 AND outcome IS NULL";
+
 // Nanoseconds since the epoch, now: when rows are stored.
 int64_t NowNs();
 

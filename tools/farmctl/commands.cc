@@ -398,6 +398,28 @@ int TaskLogs(const Invocation& in) {
                });
 }
 
+// The controller replicas and which leads.
+int Controllers(const Invocation& in) {
+  return Reply(
+      in.controller->Call(&ControllerStub::ListControllers, farm::v1::ListControllersRequest()),
+      [](const farm::v1::ListControllersResponse& response) {
+        using google::protobuf::util::TimeUtil;
+        std::vector<std::vector<std::string>> rows;
+        for (const farm::v1::ControllerReplica& r : response.replicas()) {
+          rows.push_back({r.name(), r.address(), r.leader() ? "leader" : "follower",
+                          TimeUtil::ToString(r.last_seen())});
+        }
+        std::cout << Table({"REPLICA", "ADDRESS", "ROLE", "LAST SEEN"}, rows);
+        if (response.leader().empty()) {
+          std::cout << "no replica has led yet\n";
+        } else {
+          std::cout << response.leader() << " leads as epoch " << response.epoch() << " since "
+                    << TimeUtil::ToString(response.leading_since()) << "; its lease runs to "
+                    << TimeUtil::ToString(response.lease_expires()) << "\n";
+        }
+      });
+}
+
 }  // namespace
 
 // ---- The table ---------------------------------------------------------------
@@ -431,6 +453,12 @@ std::vector<Command> DeviceCommands() {
        {"controller", "reason"},
        "farmctl device set-state pixel-8 maintenance --reason 'battery swollen'",
        &DeviceSetState},
+      {"controllers",
+       "",
+       "The controller replicas sharing the database, which leads, as which epoch, since when.",
+       {"controller"},
+       "farmctl controllers --controller 10.0.0.5:7421,10.0.0.6:7421",
+       &Controllers},
       {"probe",
        "--agent ADDR",
        "Asks one agent for its capability report (no controller).",

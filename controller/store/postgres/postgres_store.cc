@@ -82,6 +82,7 @@ CREATE INDEX measurements_by_task ON measurements (task_id);
 CREATE TABLE leadership (
   id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT NOT NULL, epoch BIGINT NOT NULL,
   acquired_ns BIGINT NOT NULL, expires_ns BIGINT NOT NULL);
+CREATE TABLE replicas (name TEXT PRIMARY KEY, address TEXT NOT NULL, seen_ns BIGINT NOT NULL);
 )sql",
 };
 
@@ -424,6 +425,26 @@ absl::Status PostgresStore::ReleaseLeadership(const std::string& replica) {
 
 void PostgresStore::SetFencingEpoch(int64_t epoch) { fencing_epoch_.store(epoch); }
 
+absl::Status PostgresStore::ReportReplica(const StoredReplica& replica) {
+  absl::MutexLock lock(&mu_);
+  return db_->Exec(kReportReplica, {replica.name, replica.address, Str(replica.seen_ns)}).status();
+}
+
+absl::StatusOr<std::pair<Leadership, std::vector<StoredReplica>>> PostgresStore::Replicas() {
+  absl::MutexLock lock(&mu_);
+  std::pair<Leadership, std::vector<StoredReplica>> out;
+  ASSIGN_OR_RETURN(const PgRows lease, db_->Exec(kReadLeadership));
+  if (!lease.rows.empty()) {
+    out.first = {lease.rows[0][0].value_or(""), Int(lease.rows[0][1]), Int(lease.rows[0][2]),
+                 Int(lease.rows[0][3])};
+  }
+  ASSIGN_OR_RETURN(const PgRows replicas, db_->Exec(kListReplicas));
+  for (const auto& row : replicas.rows) {
+    out.second.push_back({row[0].value_or(""), row[1].value_or(""), Int(row[2])});
+  }
+  return out;
+}
+
 absl::Status PostgresStore::RecordAttempt(const farm::v1::Task& task) {
   absl::MutexLock lock(&mu_);
   return InTransaction([&]() -> absl::Status {
@@ -452,7 +473,8 @@ namespace {
 // inserted only if the task has none (a late or duplicate attempt finds it, or waits
 // for the transaction inserting it, and stores nothing), and only then every
 // repetition's row, a summary per metric, latest_summaries pointed at each when it
-// is the newest, and the task in its final state. The per-value and per-metric
+// is the newest, the attempt's outcome (task_rows.h, kMarkAttemptStored), and the
+// task in its final state. The per-value and per-metric
 // columns come as arrays, unnested into rows.
 //
 // Fencing ($21, 0 for none): the lease row is share-locked, so a new leader's claim
@@ -488,6 +510,9 @@ l AS (
   ON CONFLICT (device_id, metric, mode, parameters) DO UPDATE
   SET summary_id = excluded.summary_id, measured_ns = excluded.measured_ns
   WHERE excluded.measured_ns >= latest_summaries.measured_ns),
+a AS (
+  UPDATE attempts SET outcome = 'result stored' FROM r
+  WHERE attempts.attempt_id = $2::text AND attempts.outcome IS NULL),
 t AS (
   INSERT INTO tasks (task_id, sweep_id, device_id, state, proto)
   SELECT $1::text, $3::text, $4::text, $7::integer, $8::bytea FROM r

@@ -80,6 +80,8 @@ class PostgresStore final : public Store {
                                              int64_t ttl_ns) override;
   absl::Status ReleaseLeadership(const std::string& replica) override;
   void SetFencingEpoch(int64_t epoch) override;
+  absl::Status ReportReplica(const StoredReplica& replica) override;
+  absl::StatusOr<std::pair<Leadership, std::vector<StoredReplica>>> Replicas() override;
   absl::StatusOr<int64_t> CountMeasurements() override;
 
  private:

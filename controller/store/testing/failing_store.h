@@ -131,6 +131,12 @@ class FailingStore final : public Store {
     return real_->ReleaseLeadership(replica);
   }
   void SetFencingEpoch(int64_t epoch) override { real_->SetFencingEpoch(epoch); }
+  absl::Status ReportReplica(const StoredReplica& replica) override {
+    return real_->ReportReplica(replica);
+  }
+  absl::StatusOr<std::pair<Leadership, std::vector<StoredReplica>>> Replicas() override {
+    return real_->Replicas();
+  }
   absl::StatusOr<int64_t> CountMeasurements() override { return real_->CountMeasurements(); }
 
  private:
