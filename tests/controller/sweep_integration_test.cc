@@ -510,6 +510,18 @@ TEST_F(SweepIntegrationTest, ALeaderKilledMidSweepIsReplacedAndNothingIsLostOrSt
     }
   }
   EXPECT_GE(abandoned, 1) << "the attempt in flight at the kill";
+  // Either replica says who leads now, and lists both.
+  grpc::ClientContext context;
+  farm::v1::ListControllersResponse controllers;
+  ASSERT_TRUE(
+      stub_->ListControllers(&context, farm::v1::ListControllersRequest(), &controllers).ok());
+  EXPECT_EQ(controllers.leader(), "c2");
+  EXPECT_EQ(controllers.epoch(), 2u);
+  ASSERT_EQ(controllers.replicas_size(), 2);
+  EXPECT_EQ(controllers.replicas(0).name(), "c1");
+  EXPECT_FALSE(controllers.replicas(0).leader());
+  EXPECT_EQ(controllers.replicas(1).address(), follower_address_);
+  EXPECT_TRUE(controllers.replicas(1).leader());
 }
 
 // The leader paused (SIGSTOP) past its lease: c2 takes over and finishes the
