@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -59,7 +60,8 @@ ABSL_FLAG(int32_t, writers, 16,
           "farm-controller's --max_parallel tasks finish together).");
 ABSL_FLAG(std::string, phases, "heartbeat,dispatch,matrix",
           "Which phases run: heartbeat, dispatch, matrix (comma-separated), for each --store; "
-          "or move alone: a SQLite lab of --measurements values moved into PostgreSQL.");
+          "or move alone: a SQLite lab of --measurements values moved into PostgreSQL; or "
+          "takeover alone: two replicas on PostgreSQL, the leader killed 5 times.");
 ABSL_FLAG(std::string, store, "sqlite",
           "The database: sqlite, postgres (a PostgreSQL of the benchmark's own, as the tests "
           "start it), or sqlite,postgres for both, one after the other in one run.");
@@ -433,6 +435,49 @@ void MovePhase(int devices, int64_t measurements) {
               rows / seconds);
 }
 
+// Takeover (issue 18): two farm-controller replicas on one PostgreSQL with the
+// default 10 s lease; the leader is SIGKILLed and the time until the other has
+// taken the lease, reloaded the fleet and resumed (its "leads as epoch" line, after
+// which it dispatches on its next 100 ms tick) is measured, `rounds` times, the
+// killed one restarted as the follower each time. Expect between the lease less
+// one renewal interval and the lease plus one (6.7-13.3 s).
+void TakeoverPhase(const std::string& controller_binary, int rounds) {
+  PhaseDatabase database("postgres", "takeover");
+  if (database.server == nullptr) return;
+  auto start = [&](const std::string& name) {
+    auto replica = std::make_unique<testing::ServerProcess>(
+        controller_binary, "farm-controller",
+        std::vector<std::string>{"--db", database.db, "--insecure", "--replica", name});
+    return replica->WaitUntilListening().empty() ? nullptr : std::move(replica);
+  };
+  std::unique_ptr<testing::ServerProcess> leader = start("r0");
+  std::unique_ptr<testing::ServerProcess> follower = start("r1");
+  if (leader == nullptr || follower == nullptr) return;
+  std::vector<double> seconds;
+  for (int round = 0; round < rounds; ++round) {
+    const std::string elected = absl::StrCat("leads as epoch ", round + 2);
+    // Killed at a random point of the leader's renewal cycle (a third of the lease):
+    // how long the takeover takes depends on it.
+    absl::SleepFor(absl::Milliseconds(std::rand() % 3334));
+    const absl::Time killed = absl::Now();
+    leader->process().Kill();
+    leader->process().Wait();
+    while (!absl::StrContains(follower->Log(), elected) &&
+           absl::Now() - killed < absl::Seconds(60)) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    seconds.push_back(absl::ToDoubleSeconds(absl::Now() - killed));
+    std::fprintf(stderr, "  takeover %d: %.2f s\n", round + 1, seconds.back());
+    leader = start(absl::StrCat("r", round + 2));  // the next follower
+    std::swap(leader, follower);
+    if (leader == nullptr || follower == nullptr) return;
+  }
+  std::printf(
+      "takeover after the leader's SIGKILL (10 s lease, renewed every 3.3 s): median %.2f s, "
+      "max %.2f s over %d kills at random points of the renewal cycle\n",
+      Percentile(seconds, 50), Percentile(seconds, 100), rounds);
+}
+
 }  // namespace
 }  // namespace kvmfarm
 
@@ -442,6 +487,10 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each figure as soon as it is measured
   const std::string controller =
       std::string(argv[0]) + ".runfiles/kvmfarm/controller/farm-controller";
+  if (absl::StrContains(absl::GetFlag(FLAGS_phases), "takeover")) {
+    kvmfarm::TakeoverPhase(controller, 5);
+    return 0;
+  }
   if (absl::StrContains(absl::GetFlag(FLAGS_phases), "move")) {
     kvmfarm::MovePhase(absl::GetFlag(FLAGS_devices), absl::GetFlag(FLAGS_measurements));
     return 0;
