@@ -132,10 +132,11 @@ void RunLiveness(fleet::Fleet& fleet, scheduler::AgentClient& agents, absl::Dura
   fleet::HealthPings pings(&fleet, &agents, options);
   absl::Time next = absl::Now() + interval / 2;
   while (!stop.WaitForNotificationWithDeadline(next)) {
-    if (!election.IsLeader()) continue;  // the leader's job
-    pings.Round();
-    absl::Status checked = fleet.CheckLiveness();
-    if (!checked.ok()) FARM_LOG(ERROR) << "liveness check: " << checked;
+    if (election.IsLeader()) {  // the leader's job; a follower only waits
+      pings.Round();
+      absl::Status checked = fleet.CheckLiveness();
+      if (!checked.ok()) FARM_LOG(ERROR) << "liveness check: " << checked;
+    }
     next += interval / 2;
     if (next < absl::Now()) next = absl::Now() + interval / 2;  // overran: skip, don't rush
   }
