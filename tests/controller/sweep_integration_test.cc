@@ -524,6 +524,32 @@ TEST_F(SweepIntegrationTest, ALeaderKilledMidSweepIsReplacedAndNothingIsLostOrSt
   EXPECT_TRUE(controllers.replicas(1).leader());
 }
 
+// The follower SIGKILLed mid-sweep: nothing changes; the leader finishes the
+// sweep, every result stored once, and still leads as epoch 1.
+TEST_F(SweepIntegrationTest, AFollowerKilledMidSweepChangesNothing) {
+  std::unique_ptr<ServerProcess> follower = StartReplicasAndASweep();
+  ASSERT_NE(follower, nullptr);
+  ASSERT_EQ(::kill(follower->process().pid(), SIGKILL), 0);
+  follower->process().Wait();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const farm::v1::SweepState s = Get(sweep_id_).state();
+        return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED;
+      },
+      absl::Seconds(120)))
+      << controller_->Log();
+  EXPECT_EQ(Get(sweep_id_).state(), farm::v1::SWEEP_STATE_SUCCEEDED);
+  absl::StatusOr<std::unique_ptr<store::Store>> store = store::OpenStore(db_, "");
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_THAT((*store)->CountMeasurements(), ::kvmfarm::testing::IsOkAndHolds(12));
+  grpc::ClientContext context;
+  farm::v1::ListControllersResponse controllers;
+  ASSERT_TRUE(
+      stub_->ListControllers(&context, farm::v1::ListControllersRequest(), &controllers).ok());
+  EXPECT_EQ(controllers.leader(), "c1");
+  EXPECT_EQ(controllers.epoch(), 1u);
+}
+
 // The leader paused (SIGSTOP) past its lease: c2 takes over and finishes the
 // sweep; c1, continued, learns it was deposed and nothing it does counts: the
 // store refuses its epoch, and so does an agent asked with it.
