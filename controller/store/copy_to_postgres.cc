@@ -33,7 +33,7 @@ struct TableCopy {
   std::vector<Kind> kinds;
 };
 
-// Every table of the schema (SQLite 5, PostgreSQL 2), parents before children.
+// Every table of the schema (SQLite 6, PostgreSQL 3), parents before children.
 const std::vector<TableCopy>& Tables() {
   static const auto* const tables = new std::vector<TableCopy>{
       {"devices", "device_id, proto", "device_id, proto", "device_id", {T, B}},
@@ -84,6 +84,14 @@ const std::vector<TableCopy>& Tables() {
        "device_id, metric, mode, parameters, summary_id, measured_ns",
        "device_id, metric, mode, parameters",
        {T, T, I, T, I, I}},
+      // The lease with its epoch: the next leader's epoch must be higher than any
+      // agent has seen, or agents would refuse it.
+      {"leadership",
+       "id, holder, epoch, acquired_ns, expires_ns",
+       "id, holder, epoch, acquired_ns, expires_ns",
+       "id",
+       {I, T, I, I, I}},
+      {"replicas", "name, address, seen_ns", "name, address, seen_ns", "name", {T, T, I}},
   };
   return *tables;
 }

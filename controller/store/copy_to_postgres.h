@@ -6,7 +6,8 @@
 // empty kvmfarm PostgreSQL database, table by table and column by column, so
 // nothing is rebuilt or renumbered: devices, labels, history events (with their
 // sequence numbers), sweeps, tasks (in their order), attempts with their console
-// logs, results, every raw measurement, summaries and the latest-summary index.
+// logs, results, every raw measurement, summaries and the latest-summary index,
+// and the controllers' lease with its epoch and the replicas.
 //
 // The copy is one PostgreSQL transaction: it lands whole or not at all. The SQLite
 // side is read in one read transaction, a consistent snapshot; stop the controller

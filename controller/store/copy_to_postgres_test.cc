@@ -74,7 +74,7 @@ TEST_F(CopyToPostgresTest, CopiesEveryRowAsItWasAndNewRowsFollowTheCopiedOnes) {
   ASSERT_THAT(in_postgres, IsOk());
   EXPECT_EQ(*copied, *in_sqlite);
   EXPECT_EQ(*in_postgres, *in_sqlite);
-  ASSERT_EQ(in_sqlite->size(), 10u);  // every table
+  ASSERT_EQ(in_sqlite->size(), 12u);  // every table
   for (const auto& [table, n] : *in_sqlite) {
     EXPECT_GT(n, 0) << table;  // the sample lab has rows in each
     EXPECT_EQ(reported[table], n) << table;
@@ -101,6 +101,12 @@ TEST_F(CopyToPostgresTest, CopiesEveryRowAsItWasAndNewRowsFollowTheCopiedOnes) {
   ASSERT_THAT(attempts, IsOk());
   ASSERT_EQ(attempts->size(), 2u);
   EXPECT_EQ((*attempts)[0].console_log, "qemu: terminating on signal 9");
+
+  // The lease keeps its epoch: a new leader's is higher than any agent has seen.
+  absl::StatusOr<Leadership> lease = after->ClaimLeadership("c3", 1000, 10);
+  ASSERT_THAT(lease, IsOk());
+  EXPECT_EQ(lease->holder, "c3");
+  EXPECT_EQ(lease->epoch, 3);
 
   // New rows are numbered after the copied ones.
   ASSERT_THAT(after->AppendDeviceEvent("sdm-1", farm::v1::DeviceEvent()), IsOk());

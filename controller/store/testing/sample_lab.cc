@@ -119,6 +119,11 @@ absl::Status FillSampleLab(Store& store) {
     RETURN_IF_ERROR(store.AppendDeviceEvent(kDevices[d], Event("online", 600 + d)));
   }
   for (int s = 0; s < 3; ++s) RETURN_IF_ERROR(StoreSweep(store, s));
+  // Two controllers led in turn: the lease is at epoch 2.
+  RETURN_IF_ERROR(store.ClaimLeadership("c1", 100, 10).status());
+  RETURN_IF_ERROR(store.ClaimLeadership("c2", 200, 10).status());
+  RETURN_IF_ERROR(store.ReportReplica({"c1", "10.0.0.5:7421", 100}));
+  RETURN_IF_ERROR(store.ReportReplica({"c2", "10.0.0.6:7421", 200}));
   return store.AppendDeviceEvent("sdm-1", Event("KVM lost after the kernel update", 4000));
 }
 
