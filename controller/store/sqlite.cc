@@ -132,6 +132,17 @@ absl::Status Database::BackupInto(Database& destination) {
   return absl::OkStatus();
 }
 
+absl::Status Database::QuickCheck() {
+  ASSIGN_OR_RETURN(Statement check, Prepare("PRAGMA quick_check"));
+  absl::StatusOr<bool> row = check.Step();
+  if (row.ok() && *row && check.ColumnText(0) == "ok") return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(path_, " is corrupt (PRAGMA quick_check: ",
+                                                    !row.ok() ? std::string(row.status().message())
+                                                    : *row    ? check.ColumnText(0)
+                                                              : "no answer",
+                                                    ")"));
+}
+
 int64_t Database::Changes() const { return sqlite3_changes(db_); }
 
 absl::Status Database::Execute(absl::string_view sql) {

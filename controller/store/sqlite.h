@@ -49,6 +49,10 @@ class Database {
   // writing this one.
   absl::Status BackupInto(Database& destination);
 
+  // PRAGMA quick_check: OK for a whole database; FAILED_PRECONDITION naming the
+  // path and SQLite's first complaint otherwise.
+  absl::Status QuickCheck();
+
   // Rows the last INSERT, UPDATE or DELETE changed.
   int64_t Changes() const;
 

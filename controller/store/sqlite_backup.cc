@@ -18,13 +18,7 @@ absl::Status CheckKvmfarmDatabase(Database& db) {
     return absl::FailedPreconditionError(
         absl::StrCat(db.path(), " is not a kvmfarm database (application_id ", app, ")"));
   }
-  ASSIGN_OR_RETURN(Statement check, db.Prepare("PRAGMA quick_check"));
-  ASSIGN_OR_RETURN(const bool row, check.Step());
-  if (!row || check.ColumnText(0) != "ok") {
-    return absl::FailedPreconditionError(
-        absl::StrCat(db.path(), " fails PRAGMA quick_check: ", row ? check.ColumnText(0) : ""));
-  }
-  return absl::OkStatus();
+  return db.QuickCheck();
 }
 
 void RemoveWithSidecars(const std::string& path) {

@@ -322,12 +322,9 @@ absl::Status SqliteStore::Migrate() {
         SchemaVersion(), ": run a newer farm-controller"));
   }
   if (*objects > 0) {
-    ASSIGN_OR_RETURN(Statement check, db_->Prepare("PRAGMA quick_check"));
-    absl::StatusOr<bool> row = check.Step();
-    if (!row.ok() || !*row || check.ColumnText(0) != "ok") {
-      return absl::FailedPreconditionError(
-          absl::StrCat(db_->path(), " is corrupt (PRAGMA quick_check failed); refusing to use it"));
-    }
+    absl::Status whole = db_->QuickCheck();
+    if (!whole.ok())
+      return absl::Status(whole.code(), absl::StrCat(whole.message(), "; refusing to use it"));
   }
   // WAL, and synchronous=FULL: every commit is on disk when it returns, so it
   // survives a power loss and not only a crash of the process. The controller acts
