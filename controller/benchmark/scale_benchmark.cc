@@ -47,6 +47,7 @@
 #include "controller/scheduler/testing/fake_agent_client.h"
 #include "controller/store/copy_to_postgres.h"
 #include "controller/store/open_store.h"
+#include "controller/store/sqlite_store.h"
 #include "controller/store/summary_cache.h"
 #include "controller/store/testing/postgres_server.h"
 #include "farm/v1/controller.grpc.pb.h"
@@ -88,11 +89,6 @@ int64_t RssKb(pid_t pid) {
   return 0;
 }
 
-// A SQLite database of this benchmark, with its WAL files.
-void RemoveDatabase(const std::string& path) {
-  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
-}
-
 // One phase's database: a SQLite file or a PostgreSQL server of its own, removed
 // with it. `db` is what farm-controller's --db takes.
 struct PhaseDatabase {
@@ -100,7 +96,7 @@ struct PhaseDatabase {
     const std::string base = absl::StrCat("/tmp/kvmfarm-scale-", name, "-", getpid());
     if (kind == "sqlite") {
       db = base + ".db";
-      RemoveDatabase(db);
+      store::RemoveSqliteDatabase(db);
       return;
     }
     dir = base + "-pg";
@@ -116,7 +112,7 @@ struct PhaseDatabase {
   }
   ~PhaseDatabase() {
     server.reset();
-    if (kind == "sqlite") RemoveDatabase(db);
+    if (kind == "sqlite") store::RemoveSqliteDatabase(db);
     std::error_code ignored;
     if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
   }

@@ -21,13 +21,6 @@ absl::Status CheckKvmfarmDatabase(Database& db) {
   return db.QuickCheck();
 }
 
-void RemoveWithSidecars(const std::string& path) {
-  std::error_code ignored;
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-    std::filesystem::remove(path + suffix, ignored);
-  }
-}
-
 absl::Status CopyInto(const std::string& from, const std::string& partial) {
   ASSIGN_OR_RETURN(std::unique_ptr<Database> source, Database::Open(from));
   RETURN_IF_ERROR(CheckKvmfarmDatabase(*source));
@@ -49,7 +42,7 @@ absl::Status CopySqliteDatabase(const std::string& from, const std::string& to) 
     }
   }
   const std::string partial = to + ".partial";
-  RemoveWithSidecars(partial);  // a crashed copy's leftovers
+  RemoveSqliteDatabase(partial);  // a crashed copy's leftovers
   absl::Status copied = CopyInto(from, partial);
   if (copied.ok()) {
     std::error_code error;
@@ -57,7 +50,7 @@ absl::Status CopySqliteDatabase(const std::string& from, const std::string& to) 
     if (error)
       copied = absl::InternalError(absl::StrCat("renaming ", partial, ": ", error.message()));
   }
-  RemoveWithSidecars(partial);
+  RemoveSqliteDatabase(partial);
   return copied;
 }
 

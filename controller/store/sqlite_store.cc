@@ -4,6 +4,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <optional>
@@ -280,6 +281,13 @@ absl::Status InsertSummaries(Database& db, const farm::v1::Task& task) {
 }
 
 }  // namespace
+
+void RemoveSqliteDatabase(const std::string& path) {
+  std::error_code ignored;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    std::filesystem::remove(path + suffix, ignored);
+  }
+}
 
 int SqliteStore::SchemaVersion() { return sizeof(kMigrations) / sizeof(kMigrations[0]); }
 

@@ -23,6 +23,10 @@ namespace kvmfarm::store {
 // "kvmf": PRAGMA application_id of every kvmfarm database.
 constexpr int64_t kApplicationId = 0x6b766d66;
 
+// Removes the SQLite database at `path` with its -wal, -shm and -journal files
+// (none may be open); what is absent is skipped.
+void RemoveSqliteDatabase(const std::string& path);
+
 class SqliteStore final : public Store {
  public:
   // Opens or creates `path` and migrates it to the current schema. `path` must be

@@ -53,10 +53,6 @@ std::string FileSystem(const std::string& dir) {
   }
 }
 
-void RemoveDatabase(const std::string& path) {
-  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
-}
-
 // A device event as the fleet writes one: ~100 bytes.
 std::string EventBytes() {
   farm::v1::DeviceEvent event;
@@ -117,7 +113,7 @@ int Run() {
   const int rounds = absl::GetFlag(FLAGS_rounds);
   const std::string dir = FromUserDir(absl::GetFlag(FLAGS_dir));
   const std::string path = absl::StrCat(dir, "/kvmfarm-sync-benchmark-", getpid(), ".db");
-  RemoveDatabase(path);
+  RemoveSqliteDatabase(path);
   {
     absl::StatusOr<std::unique_ptr<SqliteStore>> created = SqliteStore::Open(path);
     if (!created.ok()) {
@@ -141,7 +137,7 @@ int Run() {
       "%.1fx), through the store (FULL) %.1f ms (%.0f us a commit)\n",
       rounds, n * 1e3, n * 1e6 / writes, f * 1e3, f * 1e6 / writes, n > 0 ? f / n : 0, s * 1e3,
       s * 1e6 / writes);
-  RemoveDatabase(path);
+  RemoveSqliteDatabase(path);
   return 0;
 }
 
