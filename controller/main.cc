@@ -252,16 +252,20 @@ absl::Status Run(const ControllerConfig& config) {
   leadership::LeaderElectionOptions election_options;
   election_options.replica = ReplicaName(security);
   election_options.ttl = absl::GetFlag(FLAGS_lease_ttl);
+  // The fleet was just loaded for the first claim; any later election reloads it.
+  bool fleet_just_loaded = true;
   election_options.on_elected = [&](int64_t epoch) -> absl::Status {
     agents.SetLeaderEpoch(static_cast<uint64_t>(epoch));
-    RETURN_IF_ERROR(fleet.Load());
+    if (!fleet_just_loaded) RETURN_IF_ERROR(fleet.Load());
     return scheduler.Resume();
   };
   leadership::LeaderElection election(store.get(), &clock, election_options);
   // A controller alone on its database leads (and has resumed) before it serves.
-  if (absl::StatusOr<store::Leadership> lease = election.Step(); !lease.ok()) {
-    return absl::Status(lease.status().code(),
-                        absl::StrCat("taking the lead: ", lease.status().message()));
+  absl::StatusOr<store::Leadership> first_claim = election.Step();
+  fleet_just_loaded = false;  // before the leadership thread starts
+  if (!first_claim.ok()) {
+    return absl::Status(first_claim.status().code(),
+                        absl::StrCat("taking the lead: ", first_claim.status().message()));
   }
   ControllerServiceImpl service(&fleet, store.get(), &scheduler, &summaries, authorizer.get());
   GrpcServerOptions server_options;
