@@ -215,6 +215,32 @@ class SweepIntegrationTest : public ::testing::Test {
     StartController("127.0.0.1:0");
   }
 
+  // Waits until sweep `id` has a result stored and a benchmark running (the moment
+  // to kill or pause the controller that dispatched it).
+  bool WaitForABenchmarkInFlight(const std::string& id) {
+    return WaitFor([&] {
+      const farm::v1::Sweep now = Get(id);
+      if (now.counts().succeeded() < 1) return false;
+      for (const farm::v1::Task& task : now.tasks()) {
+        if (task.kind() == farm::v1::STEP_KIND_BENCHMARK &&
+            task.state() == farm::v1::TASK_STATE_RUNNING) {
+          return true;
+        }
+      }
+      return false;
+    });
+  }
+
+  // Waits (2 minutes at most) until sweep `id` has succeeded or failed.
+  bool WaitForTheEnd(const std::string& id) {
+    return WaitFor(
+        [&] {
+          const farm::v1::SweepState s = Get(id).state();
+          return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED;
+        },
+        absl::Seconds(120));
+  }
+
   // Two replicas on PostgreSQL with 3 s leases, c1 (controller_) leading and c2
   // (returned) following; two agents that know both; a sweep (sweep_id_) whose
   // benchmark is running on c1's dispatch when this returns. nullptr on failure.
@@ -240,31 +266,14 @@ class SweepIntegrationTest : public ::testing::Test {
     StartAgent("host-b");
     if (!WaitFor([&] { return OnlineDevices() == 2; })) return nullptr;
     sweep_id_ = Start(Request({"host-a", "host-b"}, 20000000)).sweep_id();
-    const bool running = WaitFor([&] {
-      const farm::v1::Sweep now = Get(sweep_id_);
-      if (now.counts().succeeded() < 1) return false;
-      for (const farm::v1::Task& task : now.tasks()) {
-        if (task.kind() == farm::v1::STEP_KIND_BENCHMARK &&
-            task.state() == farm::v1::TASK_STATE_RUNNING) {
-          return true;
-        }
-      }
-      return false;
-    });
-    return running ? std::move(follower) : nullptr;
+    return WaitForABenchmarkInFlight(sweep_id_) ? std::move(follower) : nullptr;
   }
 
   // The sweep, as c2 finishes it once it leads (epoch 2).
   farm::v1::Sweep FinishOnTheFollower(ServerProcess& follower) {
     stub_ = farm::v1::ControllerService::NewStub(
         grpc::CreateChannel(follower_address_, lab_->OperatorCredentials(admin_token_)));
-    EXPECT_TRUE(WaitFor(
-        [&] {
-          const farm::v1::SweepState s = Get(sweep_id_).state();
-          return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED;
-        },
-        absl::Seconds(120)))
-        << follower.Log();
+    EXPECT_TRUE(WaitForTheEnd(sweep_id_)) << follower.Log();
     EXPECT_THAT(follower.Log(), HasSubstr("c2 leads as epoch 2"));
     return Get(sweep_id_, true);
   }
@@ -425,27 +434,11 @@ void SweepIntegrationTest::KillMidSweepAndResume() {
   // (a fraction of a second) could be the running one and finish before the
   // kill, leaving nothing to abandon.
   farm::v1::Sweep sweep = Start(Request({"host-a", "host-b"}, 20000000));
-  ASSERT_TRUE(WaitFor([&] {
-    const farm::v1::Sweep now = Get(sweep.sweep_id());
-    if (now.counts().succeeded() < 1) return false;
-    for (const farm::v1::Task& task : now.tasks()) {
-      if (task.kind() == farm::v1::STEP_KIND_BENCHMARK &&
-          task.state() == farm::v1::TASK_STATE_RUNNING) {
-        return true;
-      }
-    }
-    return false;
-  }));
+  ASSERT_TRUE(WaitForABenchmarkInFlight(sweep.sweep_id()));
   ASSERT_EQ(::kill(controller_->process().pid(), SIGKILL), 0);
   controller_->process().Wait();
   StartController(address_);
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        const farm::v1::SweepState s = Get(sweep.sweep_id()).state();
-        return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED;
-      },
-      absl::Seconds(120)))
-      << controller_->Log();
+  ASSERT_TRUE(WaitForTheEnd(sweep.sweep_id())) << controller_->Log();
   sweep = Get(sweep.sweep_id(), true);
   EXPECT_EQ(sweep.state(), farm::v1::SWEEP_STATE_SUCCEEDED);
   int64_t values = 0;
@@ -531,13 +524,7 @@ TEST_F(SweepIntegrationTest, AFollowerKilledMidSweepChangesNothing) {
   ASSERT_NE(follower, nullptr);
   ASSERT_EQ(::kill(follower->process().pid(), SIGKILL), 0);
   follower->process().Wait();
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        const farm::v1::SweepState s = Get(sweep_id_).state();
-        return s == farm::v1::SWEEP_STATE_SUCCEEDED || s == farm::v1::SWEEP_STATE_FAILED;
-      },
-      absl::Seconds(120)))
-      << controller_->Log();
+  ASSERT_TRUE(WaitForTheEnd(sweep_id_)) << controller_->Log();
   EXPECT_EQ(Get(sweep_id_).state(), farm::v1::SWEEP_STATE_SUCCEEDED);
   absl::StatusOr<std::unique_ptr<store::Store>> store = store::OpenStore(db_, "");
   ASSERT_TRUE(store.ok()) << store.status();
