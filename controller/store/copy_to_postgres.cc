@@ -247,6 +247,9 @@ absl::StatusOr<TableCounts> CopySqliteToPostgres(const std::string& sqlite_path,
   absl::StatusOr<TableCounts> counts = CountIn(*source);
   absl::Status status = counts.status();
   if (status.ok()) status = db->Exec("BEGIN").status();
+  // The copied rows are not changes for replicas to follow (none runs on the
+  // target yet): the triggers that note changes skip this transaction's rows.
+  if (status.ok()) status = db->Exec("SET LOCAL kvmfarm.copying = 'on'").status();
   if (status.ok()) {
     status = CopyAll(*source, *db, *counts, progress);
     if (status.ok()) status = db->Exec("COMMIT").status();

@@ -16,6 +16,7 @@
 #include "common/measurement.h"
 #include "common/status_macros.h"
 #include "controller/store/leadership_sql.h"
+#include "controller/store/replication_sql.h"
 #include "controller/store/task_rows.h"
 
 namespace kvmfarm::store {
@@ -149,6 +150,55 @@ CREATE TABLE replicas (
   name TEXT PRIMARY KEY,
   address TEXT NOT NULL,
   seen_ns INTEGER NOT NULL
+);
+)sql",
+    // 7: what replicas share (issue 18): the change feed, noted by triggers in each
+    // write's own transaction (a SQLite file has one writer at a time, so `seq`
+    // orders them as they committed); heartbeats; cancels asked of a follower.
+    R"sql(
+CREATE TABLE changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_s INTEGER NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER)),
+  kind TEXT NOT NULL,
+  id TEXT NOT NULL,
+  parent TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX changes_by_age ON changes (at_s);
+CREATE TRIGGER devices_insert_noted AFTER INSERT ON devices BEGIN
+  INSERT INTO changes (kind, id, parent) VALUES ('device', NEW.device_id, '');
+END;
+CREATE TRIGGER devices_update_noted AFTER UPDATE ON devices BEGIN
+  INSERT INTO changes (kind, id, parent) VALUES ('device', NEW.device_id, '');
+END;
+CREATE TRIGGER sweeps_insert_noted AFTER INSERT ON sweeps BEGIN
+  INSERT INTO changes (kind, id, parent) VALUES ('sweep', NEW.sweep_id, '');
+END;
+CREATE TRIGGER sweeps_update_noted AFTER UPDATE ON sweeps BEGIN
+  INSERT INTO changes (kind, id, parent) VALUES ('sweep', NEW.sweep_id, '');
+END;
+CREATE TRIGGER tasks_insert_noted AFTER INSERT ON tasks BEGIN
+  INSERT INTO changes (kind, id, parent) VALUES ('task', NEW.task_id, NEW.sweep_id);
+END;
+CREATE TRIGGER tasks_update_noted AFTER UPDATE ON tasks BEGIN
+  INSERT INTO changes (kind, id, parent) VALUES ('task', NEW.task_id, NEW.sweep_id);
+END;
+CREATE TRIGGER latest_summaries_insert_noted AFTER INSERT ON latest_summaries BEGIN
+  INSERT INTO changes (kind, id, parent) VALUES ('summary', NEW.device_id, '');
+END;
+CREATE TRIGGER latest_summaries_update_noted AFTER UPDATE ON latest_summaries BEGIN
+  INSERT INTO changes (kind, id, parent) VALUES ('summary', NEW.device_id, '');
+END;
+CREATE TABLE heartbeats (
+  device_id TEXT PRIMARY KEY,
+  seen_ns INTEGER NOT NULL,
+  replica TEXT NOT NULL
+);
+CREATE INDEX heartbeats_by_time ON heartbeats (seen_ns);
+CREATE TABLE cancel_requests (
+  sweep_id TEXT PRIMARY KEY,
+  reason TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  requested_ns INTEGER NOT NULL
 );
 )sql",
 };
@@ -595,6 +645,86 @@ absl::StatusOr<std::pair<Leadership, std::vector<StoredReplica>>> SqliteStore::R
     if (!row) return out;
     out.second.push_back({list.ColumnText(0), list.ColumnText(1), list.ColumnInt(2)});
   }
+}
+
+absl::StatusOr<int64_t> SqliteStore::ChangeCursor() {
+  absl::MutexLock lock(&mu_);
+  // AUTOINCREMENT never reuses a number, even after every change is pruned.
+  return db_->QueryInt(
+      "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)");
+}
+
+absl::StatusOr<ChangeBatch> SqliteStore::ChangesSince(int64_t cursor) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement read,
+                   db_->Prepare("SELECT seq, kind, id, parent FROM changes WHERE seq > ? "
+                                "ORDER BY seq"));
+  read.Bind(1, cursor);
+  ChangeBatch batch;
+  batch.cursor = cursor;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, read.Step());
+    if (!row) return batch;
+    batch.cursor = read.ColumnInt(0);
+    batch.changes.push_back({read.ColumnText(1), read.ColumnText(2), read.ColumnText(3)});
+  }
+}
+
+absl::Status SqliteStore::PruneChanges(int64_t before_s) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement prune, db_->Prepare(kPruneChanges));
+  return prune.Bind(1, before_s).Run();
+}
+
+absl::Status SqliteStore::RecordHeartbeats(const std::string& replica,
+                                           const std::vector<StoredHeartbeat>& heartbeats) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(std::unique_ptr<Transaction> tx, Transaction::Begin(db_.get()));
+  for (const StoredHeartbeat& heartbeat : heartbeats) {
+    ASSIGN_OR_RETURN(Statement record, db_->Prepare(kRecordHeartbeat));
+    RETURN_IF_ERROR(
+        record.Bind(1, heartbeat.device_id).Bind(2, heartbeat.seen_ns).Bind(3, replica).Run());
+  }
+  return tx->Commit();
+}
+
+absl::StatusOr<std::vector<StoredHeartbeat>> SqliteStore::HeartbeatsSince(int64_t since_ns) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement read, db_->Prepare(kHeartbeatsSince));
+  read.Bind(1, since_ns);
+  std::vector<StoredHeartbeat> out;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, read.Step());
+    if (!row) return out;
+    out.push_back({read.ColumnText(0), read.ColumnInt(1)});
+  }
+}
+
+absl::Status SqliteStore::RequestCancel(const CancelRequest& request) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement insert, db_->Prepare(kRequestCancel));
+  return insert.Bind(1, request.sweep_id)
+      .Bind(2, request.reason)
+      .Bind(3, request.requested_by)
+      .Bind(4, request.requested_ns)
+      .Run();
+}
+
+absl::StatusOr<std::vector<CancelRequest>> SqliteStore::CancelRequests() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement read, db_->Prepare(kListCancelRequests));
+  std::vector<CancelRequest> out;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, read.Step());
+    if (!row) return out;
+    out.push_back({read.ColumnText(0), read.ColumnText(1), read.ColumnText(2), read.ColumnInt(3)});
+  }
+}
+
+absl::Status SqliteStore::ForgetCancelRequest(const std::string& sweep_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement forget, db_->Prepare(kForgetCancelRequest));
+  return forget.Bind(1, sweep_id).Run();
 }
 
 void SqliteStore::SetFencingEpoch(int64_t epoch) {

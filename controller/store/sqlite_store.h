@@ -77,6 +77,15 @@ class SqliteStore final : public Store {
   void SetFencingEpoch(int64_t epoch) override;
   absl::Status ReportReplica(const StoredReplica& replica) override;
   absl::StatusOr<std::pair<Leadership, std::vector<StoredReplica>>> Replicas() override;
+  absl::StatusOr<int64_t> ChangeCursor() override;
+  absl::StatusOr<ChangeBatch> ChangesSince(int64_t cursor) override;
+  absl::Status PruneChanges(int64_t before_s) override;
+  absl::Status RecordHeartbeats(const std::string& replica,
+                                const std::vector<StoredHeartbeat>& heartbeats) override;
+  absl::StatusOr<std::vector<StoredHeartbeat>> HeartbeatsSince(int64_t since_ns) override;
+  absl::Status RequestCancel(const CancelRequest& request) override;
+  absl::StatusOr<std::vector<CancelRequest>> CancelRequests() override;
+  absl::Status ForgetCancelRequest(const std::string& sweep_id) override;
   absl::StatusOr<int64_t> CountMeasurements() override;
 
  private:

@@ -252,6 +252,10 @@ TEST(SqliteStoreTest, AVersionOneDatabaseIsMigrated) {
                     "DROP TABLE latest_summaries; DROP TABLE summaries; "
                     "DROP INDEX sweeps_by_created; DROP INDEX results_unpruned; "
                     "DROP INDEX measurements_by_task; DROP TABLE leadership; DROP TABLE replicas; "
+                    "DROP TRIGGER devices_insert_noted; DROP TRIGGER devices_update_noted; "
+                    "DROP TRIGGER sweeps_insert_noted; DROP TRIGGER sweeps_update_noted; "
+                    "DROP TRIGGER tasks_insert_noted; DROP TRIGGER tasks_update_noted; "
+                    "DROP TABLE changes; DROP TABLE heartbeats; DROP TABLE cancel_requests; "
                     "ALTER TABLE results DROP COLUMN raw_pruned; "
                     "PRAGMA user_version = 1"),
                 IsOk());

@@ -87,6 +87,37 @@ struct StoredReplica {
   int64_t seen_ns = 0;
 };
 
+// A write another replica may need to know of (issue 18), as the database noted it
+// (by trigger, in the write's own transaction): kind "device" (id: device_id),
+// "sweep" (sweep_id), "task" (task_id; parent: its sweep_id) or "summary" (a new
+// latest summary; id: device_id).
+struct StoredChange {
+  std::string kind;
+  std::string id;
+  std::string parent;
+};
+
+// Changes after a cursor, and the cursor to ask from next time.
+struct ChangeBatch {
+  std::vector<StoredChange> changes;
+  int64_t cursor = 0;
+};
+
+// A heartbeat as a replica received it: the device, and when.
+struct StoredHeartbeat {
+  std::string device_id;
+  int64_t seen_ns = 0;
+};
+
+// An operator's cancel, asked of a replica that doesn't run the sweep: the leader
+// acts on it.
+struct CancelRequest {
+  std::string sweep_id;
+  std::string reason;
+  std::string requested_by;
+  int64_t requested_ns = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -170,6 +201,27 @@ class Store {
   // (holder empty when no one has led yet).
   virtual absl::Status ReportReplica(const StoredReplica& replica) = 0;
   virtual absl::StatusOr<std::pair<Leadership, std::vector<StoredReplica>>> Replicas() = 0;
+
+  // Changes, for replicas that keep memory of the database: ChangeCursor is where
+  // the feed stands now (take it before loading what it tracks); ChangesSince
+  // returns every change written after `cursor` whose transaction has ended, each
+  // once, and the next cursor. PruneChanges removes changes noted before
+  // `before_s` (seconds since the epoch, the database's clock).
+  virtual absl::StatusOr<int64_t> ChangeCursor() = 0;
+  virtual absl::StatusOr<ChangeBatch> ChangesSince(int64_t cursor) = 0;
+  virtual absl::Status PruneChanges(int64_t before_s) = 0;
+
+  // Shared liveness: the heartbeats `replica` received, in one write (a device's
+  // time only moves forward), and every device heard from since `since_ns`.
+  virtual absl::Status RecordHeartbeats(const std::string& replica,
+                                        const std::vector<StoredHeartbeat>& heartbeats) = 0;
+  virtual absl::StatusOr<std::vector<StoredHeartbeat>> HeartbeatsSince(int64_t since_ns) = 0;
+
+  // Cancels asked of a follower, for the leader: kept (the first per sweep) until
+  // the leader forgets one it has acted on.
+  virtual absl::Status RequestCancel(const CancelRequest& request) = 0;
+  virtual absl::StatusOr<std::vector<CancelRequest>> CancelRequests() = 0;
+  virtual absl::Status ForgetCancelRequest(const std::string& sweep_id) = 0;
 
   // Raw measurement rows (every repetition), for tests and the scale benchmark.
   virtual absl::StatusOr<int64_t> CountMeasurements() = 0;

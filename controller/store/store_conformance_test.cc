@@ -3,6 +3,7 @@
 // (testing/postgres_server.h). No mock of either database.
 #include <google/protobuf/util/time_util.h>
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -493,6 +494,81 @@ TYPED_TEST(StoreConformanceTest, AFencedStoreWritesNothingUnderAnOldEpoch) {
   // The new leader's epoch writes.
   store.SetFencingEpoch(2);
   EXPECT_THAT(store.StoreTaskResult(Finished(first, 500, {1.0}), "a1"), IsOkAndHolds(true));
+}
+
+// What a replica must hear of (issue 18), each once, in the order written.
+TYPED_TEST(StoreConformanceTest, TheChangeFeedHasEveryWriteAReplicaFollowsOnce) {
+  Store& store = *this->store_;
+  absl::StatusOr<int64_t> cursor = store.ChangeCursor();
+  ASSERT_THAT(cursor, IsOk());
+  ASSERT_THAT(store.PutDevice(Device("d1", "r1"), Event("registered")), IsOk());
+  ASSERT_THAT(store.CreateSweep(Sweep("s1", 100, farm::v1::SWEEP_STATE_RUNNING, 1)), IsOk());
+  farm::v1::Task running = Task("s1", 0, "d1");
+  running.set_attempt_id("a1");
+  ASSERT_THAT(store.RecordAttempt(running), IsOk());
+  ASSERT_THAT(store.StoreTaskResult(Finished(running, 500, {1.0}), "a1"), IsOkAndHolds(true));
+  absl::StatusOr<ChangeBatch> batch = store.ChangesSince(*cursor);
+  ASSERT_THAT(batch, IsOk());
+  std::vector<std::string> seen;
+  for (const StoredChange& change : batch->changes) {
+    seen.push_back(change.kind + ":" + change.id +
+                   (change.parent.empty() ? "" : "@" + change.parent));
+  }
+  // The sweep's creation, its task's attempt and its result: the task three times
+  // (in a transaction's own order, which each backend may write differently).
+  EXPECT_THAT(seen,
+              ::testing::UnorderedElementsAre("device:d1", "sweep:s1", "task:s1/t0@s1",
+                                              "task:s1/t0@s1", "task:s1/t0@s1", "summary:d1"));
+  absl::StatusOr<ChangeBatch> again = store.ChangesSince(batch->cursor);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_THAT(again->changes, ::testing::IsEmpty());
+  ASSERT_THAT(store.PutDevice(Device("d2", "r1"), std::nullopt), IsOk());
+  absl::StatusOr<ChangeBatch> next = store.ChangesSince(again->cursor);
+  ASSERT_THAT(next, IsOk());
+  ASSERT_EQ(next->changes.size(), 1u);
+  EXPECT_EQ(next->changes[0].id, "d2");
+  // Pruned, the feed starts after what it removed: nothing old comes back.
+  ASSERT_THAT(store.PruneChanges(std::numeric_limits<int64_t>::max()), IsOk());
+  absl::StatusOr<int64_t> after_prune = store.ChangeCursor();
+  ASSERT_THAT(after_prune, IsOk());
+  EXPECT_GE(*after_prune, next->cursor);
+  EXPECT_THAT(store.ChangesSince(*cursor),
+              IsOkAndHolds(::testing::Field(&ChangeBatch::changes, ::testing::IsEmpty())));
+}
+
+TYPED_TEST(StoreConformanceTest, HeartbeatsFromEveryReplicaKeepEachDevicesLatest) {
+  Store& store = *this->store_;
+  ASSERT_THAT(store.RecordHeartbeats("a", {{"d1", 100}, {"d2", 200}}), IsOk());
+  ASSERT_THAT(store.RecordHeartbeats("b", {{"d1", 50}, {"d3", 300}, {"d3", 250}}), IsOk());
+  absl::StatusOr<std::vector<StoredHeartbeat>> all = store.HeartbeatsSince(0);
+  ASSERT_THAT(all, IsOk());
+  std::vector<std::string> seen;
+  for (const StoredHeartbeat& h : *all)
+    seen.push_back(h.device_id + "@" + std::to_string(h.seen_ns));
+  EXPECT_THAT(seen, ::testing::ElementsAre("d1@100", "d2@200", "d3@300"));
+  absl::StatusOr<std::vector<StoredHeartbeat>> recent = store.HeartbeatsSince(200);
+  ASSERT_THAT(recent, IsOk());
+  EXPECT_EQ(recent->size(), 2u);
+  EXPECT_THAT(store.RecordHeartbeats("a", {}), IsOk());
+}
+
+TYPED_TEST(StoreConformanceTest, TheFirstCancelRequestForASweepStandsUntilForgotten) {
+  Store& store = *this->store_;
+  ASSERT_THAT(store.RequestCancel({"s1", "wrong devices", "operator:alice", 10}), IsOk());
+  ASSERT_THAT(store.RequestCancel({"s1", "again", "operator:bob", 20}), IsOk());
+  ASSERT_THAT(store.RequestCancel({"s2", "", "operator:bob", 30}), IsOk());
+  absl::StatusOr<std::vector<CancelRequest>> requests = store.CancelRequests();
+  ASSERT_THAT(requests, IsOk());
+  ASSERT_EQ(requests->size(), 2u);
+  EXPECT_EQ((*requests)[0].sweep_id, "s1");
+  EXPECT_EQ((*requests)[0].reason, "wrong devices");
+  EXPECT_EQ((*requests)[0].requested_by, "operator:alice");
+  EXPECT_EQ((*requests)[0].requested_ns, 10);
+  ASSERT_THAT(store.ForgetCancelRequest("s1"), IsOk());
+  requests = store.CancelRequests();
+  ASSERT_THAT(requests, IsOk());
+  ASSERT_EQ(requests->size(), 1u);
+  EXPECT_EQ((*requests)[0].sweep_id, "s2");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "common/measurement.h"
 #include "common/status_macros.h"
 #include "controller/store/leadership_sql.h"
+#include "controller/store/replication_sql.h"
 #include "controller/store/task_rows.h"
 
 namespace kvmfarm::store::postgres {
@@ -26,7 +27,7 @@ constexpr int64_t kApplicationId = 0x6b766d66;
 
 // Schema migrations, in order; migration i brings the database to version i + 1.
 // Never edit one that has shipped: append. Version 1 is SQLite's schema 4 at once;
-// version 2 is SQLite's 5, version 3 SQLite's 6.
+// version 2 is SQLite's 5, version 3 SQLite's 6, version 4 SQLite's 7.
 const char* const kMigrations[] = {
     R"sql(
 CREATE TABLE devices (device_id TEXT PRIMARY KEY, proto BYTEA NOT NULL);
@@ -83,6 +84,45 @@ CREATE TABLE leadership (
   id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT NOT NULL, epoch BIGINT NOT NULL,
   acquired_ns BIGINT NOT NULL, expires_ns BIGINT NOT NULL);
 CREATE TABLE replicas (name TEXT PRIMARY KEY, address TEXT NOT NULL, seen_ns BIGINT NOT NULL);
+)sql",
+    // 4: what replicas share (issue 18): the change feed, noted by triggers in each
+    // write's own transaction with the transaction's id (ChangesSince reads by it);
+    // heartbeats; cancels asked of a follower. A lab being copied in ('move' sets
+    // kvmfarm.copying) notes nothing: no replica runs on it yet.
+    R"sql(
+CREATE TABLE changes (
+  seq BIGSERIAL PRIMARY KEY, xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  at_s BIGINT NOT NULL DEFAULT extract(epoch FROM now())::bigint, kind TEXT NOT NULL,
+  id TEXT NOT NULL, parent TEXT NOT NULL DEFAULT '');
+CREATE INDEX changes_by_xid ON changes (xid);
+CREATE INDEX changes_by_age ON changes (at_s);
+CREATE FUNCTION kvmfarm_note_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF current_setting('kvmfarm.copying', true) = 'on' THEN RETURN NULL; END IF;
+  IF TG_TABLE_NAME = 'devices' THEN
+    INSERT INTO changes (kind, id) VALUES ('device', NEW.device_id);
+  ELSIF TG_TABLE_NAME = 'sweeps' THEN
+    INSERT INTO changes (kind, id) VALUES ('sweep', NEW.sweep_id);
+  ELSIF TG_TABLE_NAME = 'tasks' THEN
+    INSERT INTO changes (kind, id, parent) VALUES ('task', NEW.task_id, NEW.sweep_id);
+  ELSE
+    INSERT INTO changes (kind, id) VALUES ('summary', NEW.device_id);
+  END IF;
+  RETURN NULL;
+END $fn$;
+CREATE TRIGGER devices_noted AFTER INSERT OR UPDATE ON devices
+  FOR EACH ROW EXECUTE FUNCTION kvmfarm_note_change();
+CREATE TRIGGER sweeps_noted AFTER INSERT OR UPDATE ON sweeps
+  FOR EACH ROW EXECUTE FUNCTION kvmfarm_note_change();
+CREATE TRIGGER tasks_noted AFTER INSERT OR UPDATE ON tasks
+  FOR EACH ROW EXECUTE FUNCTION kvmfarm_note_change();
+CREATE TRIGGER latest_summaries_noted AFTER INSERT OR UPDATE ON latest_summaries
+  FOR EACH ROW EXECUTE FUNCTION kvmfarm_note_change();
+CREATE TABLE heartbeats (device_id TEXT PRIMARY KEY, seen_ns BIGINT NOT NULL, replica TEXT NOT NULL);
+CREATE INDEX heartbeats_by_time ON heartbeats (seen_ns);
+CREATE TABLE cancel_requests (
+  sweep_id TEXT PRIMARY KEY, reason TEXT NOT NULL, requested_by TEXT NOT NULL,
+  requested_ns BIGINT NOT NULL);
 )sql",
 };
 
@@ -443,6 +483,91 @@ absl::StatusOr<std::pair<Leadership, std::vector<StoredReplica>>> PostgresStore:
     out.second.push_back({row[0].value_or(""), row[1].value_or(""), Int(row[2])});
   }
   return out;
+}
+
+// The feed's cursor is a transaction id: every change of a transaction older than
+// the snapshot's xmin is final (committed or rolled back), and no transaction can
+// still add one below it. Reading by sequence number instead would skip a change
+// whose transaction commits after a later-numbered one was read.
+absl::StatusOr<int64_t> PostgresStore::ChangeCursor() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows row,
+                   db_->Exec("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"));
+  return Int(row.rows[0][0]);
+}
+
+absl::StatusOr<ChangeBatch> PostgresStore::ChangesSince(int64_t cursor) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows,
+                   db_->Exec("WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) "
+                             "AS xmin) SELECT horizon.xmin::text, c.kind, c.id, c.parent FROM "
+                             "horizon LEFT JOIN changes c ON c.xid >= $1::text::xid8 AND c.xid < "
+                             "horizon.xmin ORDER BY c.seq",
+                             {Str(cursor)}));
+  ChangeBatch batch;
+  batch.cursor = rows.rows.empty() ? cursor : Int(rows.rows[0][0]);
+  for (const auto& row : rows.rows) {
+    if (!row[1]) continue;  // the horizon alone: nothing changed
+    batch.changes.push_back({*row[1], row[2].value_or(""), row[3].value_or("")});
+  }
+  return batch;
+}
+
+absl::Status PostgresStore::PruneChanges(int64_t before_s) {
+  absl::MutexLock lock(&mu_);
+  return db_->Exec(kPruneChanges, {Str(before_s)}).status();
+}
+
+absl::Status PostgresStore::RecordHeartbeats(const std::string& replica,
+                                             const std::vector<StoredHeartbeat>& heartbeats) {
+  if (heartbeats.empty()) return absl::OkStatus();
+  std::vector<std::string> devices;
+  std::vector<std::string> times;
+  for (const StoredHeartbeat& heartbeat : heartbeats) {
+    devices.push_back(heartbeat.device_id);
+    times.push_back(Str(heartbeat.seen_ns));
+  }
+  // One statement for the whole batch; a device twice in it keeps its latest.
+  absl::MutexLock lock(&mu_);
+  return db_
+      ->Exec(
+          "INSERT INTO heartbeats (device_id, seen_ns, replica) SELECT DISTINCT ON (d) d, s, "
+          "$3 FROM unnest($1::text[], $2::bigint[]) AS t(d, s) ORDER BY d, s DESC "
+          "ON CONFLICT (device_id) DO UPDATE SET seen_ns = excluded.seen_ns, replica = "
+          "excluded.replica WHERE heartbeats.seen_ns < excluded.seen_ns",
+          {ArrayParam(devices), ArrayParam(times), replica})
+      .status();
+}
+
+absl::StatusOr<std::vector<StoredHeartbeat>> PostgresStore::HeartbeatsSince(int64_t since_ns) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows, db_->Exec(kHeartbeatsSince, {Str(since_ns)}));
+  std::vector<StoredHeartbeat> out;
+  for (const auto& row : rows.rows) out.push_back({row[0].value_or(""), Int(row[1])});
+  return out;
+}
+
+absl::Status PostgresStore::RequestCancel(const CancelRequest& request) {
+  absl::MutexLock lock(&mu_);
+  return db_
+      ->Exec(kRequestCancel,
+             {request.sweep_id, request.reason, request.requested_by, Str(request.requested_ns)})
+      .status();
+}
+
+absl::StatusOr<std::vector<CancelRequest>> PostgresStore::CancelRequests() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows, db_->Exec(kListCancelRequests));
+  std::vector<CancelRequest> out;
+  for (const auto& row : rows.rows) {
+    out.push_back({row[0].value_or(""), row[1].value_or(""), row[2].value_or(""), Int(row[3])});
+  }
+  return out;
+}
+
+absl::Status PostgresStore::ForgetCancelRequest(const std::string& sweep_id) {
+  absl::MutexLock lock(&mu_);
+  return db_->Exec(kForgetCancelRequest, {sweep_id}).status();
 }
 
 absl::Status PostgresStore::RecordAttempt(const farm::v1::Task& task) {

@@ -120,5 +120,32 @@ TEST_F(PostgresStoreTest, ResultsStoredAtOnceOnSeveralConnectionsAreStoredOncePe
   EXPECT_LE(std::stoi(*writers->rows[0][0]), 1 + PostgresStore::kResultWriters + 1);
 }
 
+// Transactions commit out of the order their changes were numbered in: the feed
+// must hand out neither a change whose transaction is still open nor skip it once
+// it commits after a later one was read.
+TEST_F(PostgresStoreTest, TheChangeFeedWaitsForAnOpenTransactionAndThenSkipsNothing) {
+  absl::StatusOr<std::unique_ptr<PostgresStore>> store = PostgresStore::Open(target_);
+  ASSERT_THAT(store, IsOk());
+  absl::StatusOr<int64_t> cursor = (*store)->ChangeCursor();
+  ASSERT_THAT(cursor, IsOk());
+  absl::StatusOr<std::unique_ptr<PgConnection>> other = PgConnection::Open(target_);
+  ASSERT_THAT(other, IsOk());
+  ASSERT_THAT((*other)->Exec("BEGIN"), IsOk());
+  ASSERT_THAT((*other)->Exec("INSERT INTO devices (device_id, proto) VALUES ('early', '')"),
+              IsOk());
+  farm::v1::Device late;
+  late.set_device_id("late");
+  ASSERT_THAT((*store)->PutDevice(late, std::nullopt), IsOk());
+  absl::StatusOr<store::ChangeBatch> while_open = (*store)->ChangesSince(*cursor);
+  ASSERT_THAT(while_open, IsOk());
+  EXPECT_THAT(while_open->changes, ::testing::IsEmpty());
+  ASSERT_THAT((*other)->Exec("COMMIT"), IsOk());
+  absl::StatusOr<store::ChangeBatch> after = (*store)->ChangesSince(while_open->cursor);
+  ASSERT_THAT(after, IsOk());
+  std::vector<std::string> ids;
+  for (const store::StoredChange& change : after->changes) ids.push_back(change.id);
+  EXPECT_THAT(ids, ::testing::ElementsAre("early", "late"));
+}
+
 }  // namespace
 }  // namespace kvmfarm::store::postgres

@@ -137,6 +137,29 @@ class FailingStore final : public Store {
   absl::StatusOr<std::pair<Leadership, std::vector<StoredReplica>>> Replicas() override {
     return real_->Replicas();
   }
+  absl::StatusOr<int64_t> ChangeCursor() override { return real_->ChangeCursor(); }
+  absl::StatusOr<ChangeBatch> ChangesSince(int64_t cursor) override {
+    return real_->ChangesSince(cursor);
+  }
+  absl::Status PruneChanges(int64_t before_s) override { return real_->PruneChanges(before_s); }
+  absl::Status RecordHeartbeats(const std::string& replica,
+                                const std::vector<StoredHeartbeat>& heartbeats) override {
+    if (absl::Status full = Refuse("RecordHeartbeats", replica); !full.ok()) return full;
+    return real_->RecordHeartbeats(replica, heartbeats);
+  }
+  absl::StatusOr<std::vector<StoredHeartbeat>> HeartbeatsSince(int64_t since_ns) override {
+    return real_->HeartbeatsSince(since_ns);
+  }
+  absl::Status RequestCancel(const CancelRequest& request) override {
+    if (absl::Status full = Refuse("RequestCancel", request.sweep_id); !full.ok()) return full;
+    return real_->RequestCancel(request);
+  }
+  absl::StatusOr<std::vector<CancelRequest>> CancelRequests() override {
+    return real_->CancelRequests();
+  }
+  absl::Status ForgetCancelRequest(const std::string& sweep_id) override {
+    return real_->ForgetCancelRequest(sweep_id);
+  }
   absl::StatusOr<int64_t> CountMeasurements() override { return real_->CountMeasurements(); }
 
  private:
