@@ -104,13 +104,108 @@ Fleet::Fleet(store::Store* store, const Clock* clock, FleetOptions options)
 
 absl::Status Fleet::Load() {
   ASSIGN_OR_RETURN(std::vector<farm::v1::Device> devices, store_->ListDevices());
+  // Devices another replica heard from lately stay as stored (issue 18); the rest
+  // are offline until they heartbeat again.
+  ASSIGN_OR_RETURN(const std::vector<store::StoredHeartbeat> heard,
+                   store_->HeartbeatsSince(absl::ToUnixNanos(clock_->Now() - LivenessLimit())));
+  std::map<std::string, int64_t> heard_at;
+  for (const store::StoredHeartbeat& heartbeat : heard) {
+    heard_at[heartbeat.device_id] = heartbeat.seen_ns;
+  }
   absl::MutexLock lock(&mu_);
   for (farm::v1::Device& device : devices) {
-    device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_OFFLINE);
     device.clear_busy_job();
+    auto recent = heard_at.find(device.device_id());
+    if (recent == heard_at.end()) {
+      device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_OFFLINE);
+    } else {
+      *device.mutable_last_seen() = ToProtoTimestamp(absl::FromUnixNanos(recent->second));
+      if (device.state().operational() == farm::v1::OPERATIONAL_STATE_BUSY) {
+        device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_IDLE);
+      }
+    }
     devices_[device.device_id()] = std::move(device);
   }
   return absl::OkStatus();
+}
+
+void Fleet::ReplaceWithStoredLocked(farm::v1::Device stored) {
+  const farm::v1::Device* known = Find(stored.device_id());
+  if (known != nullptr) {
+    if (known->has_last_seen() &&
+        (!stored.has_last_seen() ||
+         FromProtoTimestamp(known->last_seen()) > FromProtoTimestamp(stored.last_seen()))) {
+      *stored.mutable_last_seen() = known->last_seen();
+    }
+    if (known->has_busy_job()) *stored.mutable_busy_job() = known->busy_job();
+    if (known->state().operational() == farm::v1::OPERATIONAL_STATE_BUSY &&
+        stored.state().operational() == farm::v1::OPERATIONAL_STATE_IDLE) {
+      stored.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_BUSY);
+    }
+  }
+  devices_[stored.device_id()] = std::move(stored);
+}
+
+absl::Status Fleet::Refresh(const std::vector<std::string>& device_ids) {
+  // Read under the lock, so a write of this replica can't land between the read
+  // and the replacement and be undone by an older copy.
+  absl::MutexLock lock(&mu_);
+  for (const std::string& id : device_ids) {
+    absl::StatusOr<farm::v1::Device> stored = store_->GetDevice(id);
+    if (absl::IsNotFound(stored.status())) continue;
+    RETURN_IF_ERROR(stored.status());
+    ReplaceWithStoredLocked(*std::move(stored));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Fleet::RefreshAll() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(std::vector<farm::v1::Device> devices, store_->ListDevices());
+  for (farm::v1::Device& device : devices) ReplaceWithStoredLocked(std::move(device));
+  return absl::OkStatus();
+}
+
+absl::Status Fleet::FlushHeartbeats(const std::string& replica) {
+  std::map<std::string, int64_t> batch;
+  {
+    absl::MutexLock lock(&mu_);
+    batch.swap(unflushed_heartbeats_);
+  }
+  if (batch.empty()) return absl::OkStatus();
+  std::vector<store::StoredHeartbeat> heartbeats;
+  heartbeats.reserve(batch.size());
+  for (const auto& [id, seen_ns] : batch) heartbeats.push_back({id, seen_ns});
+  absl::Status written = store_->RecordHeartbeats(replica, heartbeats);
+  if (!written.ok()) {
+    // Kept for the next flush, unless a newer heartbeat came meanwhile.
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, seen_ns] : batch) unflushed_heartbeats_.emplace(id, seen_ns);
+  }
+  return written;
+}
+
+absl::Status Fleet::MergeHeartbeats() {
+  const absl::Time now = clock_->Now();
+  ASSIGN_OR_RETURN(const std::vector<store::StoredHeartbeat> heard,
+                   store_->HeartbeatsSince(absl::ToUnixNanos(now - LivenessLimit())));
+  absl::MutexLock lock(&mu_);
+  heard_elsewhere_.clear();
+  absl::Status first_error;
+  for (const store::StoredHeartbeat& heartbeat : heard) {
+    farm::v1::Device* device = Find(heartbeat.device_id);
+    if (device == nullptr) continue;
+    if (!sessions_.count(heartbeat.device_id)) heard_elsewhere_.insert(heartbeat.device_id);
+    const absl::Time seen = absl::FromUnixNanos(heartbeat.seen_ns);
+    if (device->has_last_seen() && FromProtoTimestamp(device->last_seen()) >= seen) continue;
+    *device->mutable_last_seen() = ToProtoTimestamp(seen);
+    if (device->state().operational() != farm::v1::OPERATIONAL_STATE_OFFLINE) continue;
+    farm::v1::Device back = *device;
+    back.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_IDLE);
+    absl::Status committed = Commit(std::move(back), "heartbeat via another replica: online");
+    if (!committed.ok() && first_error.ok()) first_error = committed;
+  }
+  return first_error;
 }
 
 farm::v1::Device* Fleet::Find(const std::string& device_id) {
@@ -230,6 +325,7 @@ absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
       absl::StrCat(note, "; verdict ", farm::v1::Verdict_Name(request.capability().verdict()))));
   sessions_[id] = session;
   registered_since_start_.insert(id);
+  unflushed_heartbeats_[id] = absl::ToUnixNanos(clock_->Now());
   farm::v1::RegisterAgentResponse response;
   response.set_device_id(id);
   response.set_session_id(session);
@@ -249,7 +345,9 @@ absl::StatusOr<farm::v1::HeartbeatResponse> Fleet::Heartbeat(
     response.set_register_again(true);
     return response;
   }
-  *device->mutable_last_seen() = ToProtoTimestamp(clock_->Now());
+  const absl::Time now = clock_->Now();
+  *device->mutable_last_seen() = ToProtoTimestamp(now);
+  unflushed_heartbeats_[request.device_id()] = absl::ToUnixNanos(now);
   if (request.has_busy_job()) {
     *device->mutable_busy_job() = request.busy_job();
   } else {
@@ -264,9 +362,11 @@ absl::StatusOr<farm::v1::HeartbeatResponse> Fleet::Heartbeat(
 }
 
 absl::Status Fleet::CheckLiveness() {
+  // A merge that fails (the database away) leaves each device's own last_seen.
+  absl::Status first_error = MergeHeartbeats();
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
-  const absl::Duration limit = options_.heartbeat_interval * options_.missed_heartbeats;
+  const absl::Duration limit = LivenessLimit();
   std::vector<std::string> stale;
   for (const auto& [id, device] : devices_) {
     if (device.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE) continue;
@@ -275,7 +375,6 @@ absl::Status Fleet::CheckLiveness() {
   }
   // One device whose change can't be written doesn't keep the others online; it
   // is tried again on the next check.
-  absl::Status first_error;
   for (const std::string& id : stale) {
     farm::v1::Device device = devices_[id];
     device.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_OFFLINE);
@@ -295,7 +394,7 @@ std::vector<farm::v1::Device> Fleet::ToPing() const {
   absl::MutexLock lock(&mu_);
   std::vector<farm::v1::Device> out;
   for (const auto& [id, device] : devices_) {
-    if (!device.agent_address().empty() && !sessions_.count(id) &&
+    if (!device.agent_address().empty() && !sessions_.count(id) && !heard_elsewhere_.count(id) &&
         device.state().health() != farm::v1::HEALTH_STATE_RETIRED) {
       out.push_back(device);
     }
@@ -308,6 +407,7 @@ absl::Status Fleet::Seen(const std::string& device_id) {
   farm::v1::Device* known = Find(device_id);
   if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
   *known->mutable_last_seen() = ToProtoTimestamp(clock_->Now());
+  unflushed_heartbeats_[device_id] = absl::ToUnixNanos(clock_->Now());
   if (known->state().operational() != farm::v1::OPERATIONAL_STATE_OFFLINE) return absl::OkStatus();
   farm::v1::Device back = *known;
   back.mutable_state()->set_operational(farm::v1::OPERATIONAL_STATE_IDLE);

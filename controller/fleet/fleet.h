@@ -62,8 +62,23 @@ class Fleet {
       const farm::v1::RegisterAgentRequest& request);
   absl::StatusOr<farm::v1::HeartbeatResponse> Heartbeat(const farm::v1::HeartbeatRequest& request);
 
-  // Marks devices OFFLINE whose heartbeats stopped; call on a schedule.
+  // Marks devices OFFLINE whose heartbeats stopped, counting those other replicas
+  // received (MergeHeartbeats first); call on a schedule, on the leader.
   absl::Status CheckLiveness();
+
+  // Several controllers on one database (issue 18).
+  // Refresh: these devices as the store has them now (another replica wrote them),
+  // keeping what only this replica knows: a newer heartbeat, the job its agent
+  // reported, BUSY while this replica runs a task there. RefreshAll: every device.
+  absl::Status Refresh(const std::vector<std::string>& device_ids);
+  absl::Status RefreshAll();
+  // Shared liveness. FlushHeartbeats writes the heartbeats received here since the
+  // last flush, in one write (kept for the next when it fails). MergeHeartbeats
+  // reads those every replica wrote: each device's last_seen moves forward, and a
+  // device this replica holds OFFLINE but heard from within the liveness limit is
+  // online again.
+  absl::Status FlushHeartbeats(const std::string& replica);
+  absl::Status MergeHeartbeats();
   // Inventory devices with an agent address that has not registered: the ones to
   // health-ping (their agents may not know the controller).
   std::vector<farm::v1::Device> ToPing() const;
@@ -111,6 +126,13 @@ class Fleet {
   absl::Status Commit(farm::v1::Device device, const std::string& description,
                       const std::string& actor = "") ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   farm::v1::Device* Find(const std::string& device_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `stored` (as the store has it) in place of the device in memory, keeping what
+  // only memory knows (see Refresh).
+  void ReplaceWithStoredLocked(farm::v1::Device stored) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // How long a device may go unheard before it is offline.
+  absl::Duration LivenessLimit() const {
+    return options_.heartbeat_interval * options_.missed_heartbeats;
+  }
 
   store::Store* const store_;
   const Clock* const clock_;
@@ -123,6 +145,11 @@ class Fleet {
   std::set<std::string> registered_since_start_ ABSL_GUARDED_BY(mu_);
 
   uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 1;
+  // Heartbeats received here and not yet flushed to the store, by device.
+  std::map<std::string, int64_t> unflushed_heartbeats_ ABSL_GUARDED_BY(mu_);
+  // Devices other replicas heard from within the liveness limit, at the last merge:
+  // they aren't health-pinged from here.
+  std::set<std::string> heard_elsewhere_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kvmfarm::fleet

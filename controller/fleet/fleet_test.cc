@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/status_matchers.h"
 #include "controller/store/sqlite_store.h"
@@ -284,6 +285,87 @@ TEST_F(FleetTest, ARestartedControllerReloadsDevicesAsOffline) {
       (*store_->DeviceHistory("p8", 1, std::nullopt))[0].event.description();
   EXPECT_THAT(registered, HasSubstr("first time since the controller started"));
   EXPECT_THAT(registered, Not(HasSubstr("agent restarted")));
+}
+
+// Two replicas on one database (issue 18): `fleet_` is replica "a", where the agent
+// registers and heartbeats; `other` is replica "b".
+class SharedFleetTest : public FleetTest {
+ protected:
+  absl::Status HeartbeatToA(const std::string& id, const std::string& session) {
+    farm::v1::HeartbeatRequest beat;
+    beat.set_device_id(id);
+    beat.set_session_id(session);
+    return fleet_->Heartbeat(beat).status();
+  }
+};
+
+TEST_F(SharedFleetTest, HeartbeatsAnotherReplicaReceivedKeepADeviceOnline) {
+  absl::StatusOr<farm::v1::RegisterAgentResponse> registered = fleet_->Register(Registration("p8"));
+  ASSERT_THAT(registered, IsOk());
+  ASSERT_THAT(fleet_->FlushHeartbeats("a"), IsOk());
+  // b, elected now, knows p8 is online without waiting for it.
+  Fleet other(store_.get(), &clock_, options_);
+  ASSERT_THAT(other.Load(), IsOk());
+  EXPECT_EQ(other.Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_IDLE);
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(absl::Seconds(10));
+    ASSERT_THAT(HeartbeatToA("p8", registered->session_id()), IsOk());
+    ASSERT_THAT(fleet_->FlushHeartbeats("a"), IsOk());
+    ASSERT_THAT(other.CheckLiveness(), IsOk());
+    EXPECT_EQ(other.Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_IDLE) << i;
+  }
+  EXPECT_EQ(FromProtoTimestamp(other.Get("p8")->last_seen()), clock_.Now());
+  EXPECT_THAT(other.ToPing(), ::testing::IsEmpty());  // heard from, via a
+  // The heartbeats stop: b's check takes it offline after three intervals.
+  clock_.Advance(absl::Seconds(31));
+  ASSERT_THAT(other.CheckLiveness(), IsOk());
+  EXPECT_EQ(other.Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_OFFLINE);
+  EXPECT_EQ(store_->GetDevice("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_OFFLINE);
+}
+
+TEST_F(SharedFleetTest, ADeviceHeldOfflineIsOnlineAgainWhenAnotherReplicaHearsIt) {
+  absl::StatusOr<farm::v1::RegisterAgentResponse> registered = fleet_->Register(Registration("p8"));
+  ASSERT_THAT(registered, IsOk());
+  Fleet other(store_.get(), &clock_, options_);
+  ASSERT_THAT(other.Load(), IsOk());  // nothing flushed yet: offline here
+  EXPECT_EQ(other.Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_OFFLINE);
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_THAT(HeartbeatToA("p8", registered->session_id()), IsOk());
+  ASSERT_THAT(fleet_->FlushHeartbeats("a"), IsOk());
+  ASSERT_THAT(other.MergeHeartbeats(), IsOk());
+  EXPECT_EQ(other.Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_IDLE);
+}
+
+TEST_F(SharedFleetTest, AFailedFlushIsWrittenWithTheNextOne) {
+  ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
+  store::testing::FailingStore failing(store_.get());
+  Fleet fleet(&failing, &clock_, options_);
+  ASSERT_THAT(fleet.Register(Registration("p9")), IsOk());
+  failing.Fail({"RecordHeartbeats"});
+  EXPECT_THAT(fleet.FlushHeartbeats("a"), Not(IsOk()));
+  failing.Fail({});
+  ASSERT_THAT(fleet.FlushHeartbeats("a"), IsOk());
+  absl::StatusOr<std::vector<store::StoredHeartbeat>> stored = store_->HeartbeatsSince(0);
+  ASSERT_THAT(stored, IsOk());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].device_id, "p9");
+}
+
+TEST_F(SharedFleetTest, RefreshTakesAnotherReplicasWriteAndKeepsWhatOnlyMemoryKnows) {
+  Fleet other(store_.get(), &clock_, options_);
+  ASSERT_THAT(other.Load(), IsOk());
+  ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
+  EXPECT_THAT(other.Get("p8"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_THAT(other.Refresh({"p8", "ghost"}), IsOk());
+  ASSERT_THAT(other.Get("p8"), IsOk());
+  ASSERT_THAT(other.SetBusy("p8", true), IsOk());
+  ASSERT_THAT(fleet_->SetHealth("p8", farm::v1::HEALTH_STATE_MAINTENANCE, "reflash"), IsOk());
+  ASSERT_THAT(other.Refresh({"p8"}), IsOk());
+  EXPECT_EQ(other.Get("p8")->state().health(), farm::v1::HEALTH_STATE_MAINTENANCE);
+  EXPECT_EQ(other.Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_BUSY);
+  ASSERT_THAT(fleet_->Register(Registration("p9")), IsOk());
+  ASSERT_THAT(other.RefreshAll(), IsOk());
+  EXPECT_EQ(other.List({}).size(), 2u);
 }
 
 }  // namespace
