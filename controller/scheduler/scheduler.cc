@@ -198,6 +198,7 @@ absl::Status Scheduler::Resume() {
   std::vector<AbandonedAttempt> abandoned;
   {
     absl::MutexLock lock(&mu_);
+    leading_ = true;
     next_sweep_ += sweeps.size();
     for (const farm::v1::Sweep& summary : sweeps) {
       if (SweepFinished(summary.state())) continue;
@@ -248,6 +249,70 @@ absl::StatusOr<int> Scheduler::AdoptNewSweeps() {
     ++adopted;
   }
   return adopted;
+}
+
+absl::StatusOr<int> Scheduler::ApplyCancelRequests() {
+  ASSIGN_OR_RETURN(const std::vector<store::CancelRequest> requests, store_->CancelRequests());
+  int cancelled = 0;
+  for (const store::CancelRequest& request : requests) {
+    bool active;
+    {
+      absl::MutexLock lock(&mu_);
+      active = active_.count(request.sweep_id) > 0;
+    }
+    if (active) {
+      // Not forgotten unless written: the next round asks again.
+      RETURN_IF_ERROR(CancelSweep(request.sweep_id, request.reason, request.requested_by).status());
+      ++cancelled;
+    } else {
+      absl::StatusOr<farm::v1::Sweep> stored = store_->GetSweep(request.sweep_id, false);
+      if (stored.ok() && !SweepFinished(stored->state())) continue;  // not adopted yet
+    }
+    RETURN_IF_ERROR(store_->ForgetCancelRequest(request.sweep_id));
+  }
+  return cancelled;
+}
+
+void Scheduler::StepDown() {
+  absl::MutexLock lock(&mu_);
+  if (leading_ && !active_.empty()) {
+    FARM_LOG(WARNING) << "no longer leading: " << active_.size()
+                      << " unfinished sweeps left to the leader";
+  }
+  leading_ = false;
+  active_.clear();
+  running_by_device_.clear();
+  busy_waits_.clear();
+  unapplied_.clear();
+  unwritten_sweeps_.clear();
+}
+
+absl::Status Scheduler::PublishStoredChanges(const std::vector<store::StoredChange>& changes) {
+  std::set<std::string> watched;
+  {
+    absl::MutexLock lock(&mu_);
+    if (leading_) return absl::OkStatus();  // the leader announced them itself
+    for (const auto& [id, watcher] : watchers_) watched.insert(watcher.first);
+  }
+  for (const store::StoredChange& change : changes) {
+    farm::v1::WatchSweepResponse event;
+    *event.mutable_time() = ToProtoTimestamp(clock_->Now());
+    std::string sweep_id;
+    if (change.kind == "task" && watched.count(change.parent)) {
+      ASSIGN_OR_RETURN(*event.mutable_task(), store_->GetTask(change.id));
+      event.mutable_task()->clear_benchmark();  // results are read with GetSweep
+      sweep_id = change.parent;
+    } else if (change.kind == "sweep" && watched.count(change.id)) {
+      ASSIGN_OR_RETURN(*event.mutable_sweep(), store_->GetSweep(change.id, false));
+      event.mutable_sweep()->clear_tasks();
+      sweep_id = change.id;
+    } else {
+      continue;
+    }
+    absl::MutexLock lock(&mu_);
+    PublishLocked(sweep_id, event);
+  }
+  return absl::OkStatus();
 }
 
 std::string Scheduler::CancelAbandoned(const AbandonedAttempt& attempt) {
@@ -312,9 +377,16 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::StartSweep(const farm::v1::StartSweep
   for (farm::v1::Task& task : ExpandTasks(sweep.sweep_id(), request.spec(), ids)) {
     *sweep.add_tasks() = std::move(task);
   }
+  SummarizeSweep(sweep.tasks(), now, &sweep);
   RETURN_IF_ERROR(store_->CreateSweep(sweep));
-  active_[sweep.sweep_id()] = sweep;
   if (!request.request_id().empty()) request_ids_[request.request_id()] = sweep.sweep_id();
+  if (!leading_) {
+    // Stored, it is the leader's to run (AdoptNewSweeps).
+    FARM_LOG(INFO) << "sweep " << sweep.sweep_id() << ": " << sweep.tasks_size()
+                   << " tasks, stored for the leader";
+    return sweep;
+  }
+  active_[sweep.sweep_id()] = sweep;
   // Created with its tasks; a summary refused now is written again by Dispatch.
   UpdateSweepLocked(&active_[sweep.sweep_id()]).IgnoreError();  // logged
   FARM_LOG(INFO) << "sweep " << sweep.sweep_id() << ": " << sweep.tasks_size() << " tasks on "
@@ -671,6 +743,15 @@ absl::Status Scheduler::ApplyOutcomeLocked(const Attempt& attempt,
 absl::StatusOr<farm::v1::Sweep> Scheduler::CancelSweep(const std::string& sweep_id,
                                                        const std::string& reason,
                                                        const std::string& by) {
+  bool follower;
+  {
+    absl::MutexLock lock(&mu_);
+    follower = !leading_;
+  }
+  if (follower) {
+    ASSIGN_OR_RETURN(const farm::v1::Sweep stored, store_->GetSweep(sweep_id, false));
+    if (!SweepFinished(stored.state())) return AskLeaderToCancel(sweep_id, reason, by);
+  }
   std::vector<AgentJob> to_cancel;
   absl::Status written;
   farm::v1::Sweep result;
@@ -711,6 +792,26 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::CancelSweep(const std::string& sweep_
   CancelOnAgents(to_cancel);
   if (!written.ok()) return written;
   return result;
+}
+
+absl::StatusOr<farm::v1::Sweep> Scheduler::AskLeaderToCancel(const std::string& sweep_id,
+                                                             const std::string& reason,
+                                                             const std::string& by) {
+  RETURN_IF_ERROR(store_->RequestCancel({sweep_id, reason, by, absl::ToUnixNanos(clock_->Now())}));
+  FARM_LOG(INFO) << "sweep " << sweep_id << ": cancel asked of the leader";
+  // The leader acts within a second or two; the store is polled, as the answer
+  // must be the sweep as it ended.
+  const absl::Time deadline = absl::Now() + options_.cancel_patience;
+  while (true) {
+    ASSIGN_OR_RETURN(farm::v1::Sweep stored, store_->GetSweep(sweep_id, false));
+    if (SweepFinished(stored.state())) return stored;
+    if (absl::Now() >= deadline) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "sweep ", sweep_id, ": the cancel is recorded, but no leader acted on it within ",
+      absl::FormatDuration(options_.cancel_patience),
+      "; the leader will when there is one (farmctl controllers)"));
 }
 
 void Scheduler::CancelOnAgents(const std::vector<AgentJob>& jobs) {

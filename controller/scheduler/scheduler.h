@@ -63,6 +63,8 @@ struct SchedulerOptions {
   absl::Duration agent_busy_patience = absl::Minutes(30);
   // The KVM boot check in capability steps.
   bool capability_boot_check = true;
+  // How long a follower's CancelSweep waits for the leader to act on it.
+  absl::Duration cancel_patience = absl::Seconds(20);
   // Called (under the scheduler's lock) with the device of every stored result.
   std::function<void(const std::string& device_id)> on_result_stored;
 };
@@ -84,6 +86,19 @@ class Scheduler {
   // Picks up sweeps another replica started (queued or running in the store, not
   // yet here): the leader runs them. Returns how many.
   absl::StatusOr<int> AdoptNewSweeps();
+  // The leader acts on cancels asked of other replicas (Store::CancelRequests),
+  // and forgets each once done. Returns how many sweeps it cancelled.
+  absl::StatusOr<int> ApplyCancelRequests();
+  // A replica that stops leading (or hasn't led yet) runs nothing: its unfinished
+  // sweeps are forgotten here (the leader resumes them from the store), a sweep it
+  // starts is stored for the leader to run, a cancel is asked of the leader. Its
+  // attempts still in flight can store nothing (the store is fenced) and are
+  // cancelled by the new leader's Resume. Resume() makes it lead again.
+  void StepDown();
+  // A follower's watchers hear of the leader's work from the store's change feed:
+  // each sweep or task changed (ChangeFollower's "sweeps" handler) that someone
+  // watches is read and announced. The leader announces its own as it goes.
+  absl::Status PublishStoredChanges(const std::vector<store::StoredChange>& changes);
 
   // INVALID_ARGUMENT for a bad spec (naming the field); FAILED_PRECONDITION when no
   // device matches, or none that matches can be scheduled (saying why).
@@ -93,7 +108,9 @@ class Scheduler {
   absl::StatusOr<farm::v1::Sweep> GetSweep(const std::string& sweep_id, bool include_results);
   absl::StatusOr<std::vector<farm::v1::Sweep>> ListSweeps(const store::SweepListQuery& query);
   // Cancels waiting tasks and running attempts (on their agents); stored results stay.
-  // `by` is stored as the sweep's cancelled_by.
+  // `by` is stored as the sweep's cancelled_by. On a follower the cancel is asked
+  // of the leader, and answered once the sweep has ended (UNAVAILABLE, the request
+  // kept, when no leader acts within `cancel_patience`).
   absl::StatusOr<farm::v1::Sweep> CancelSweep(const std::string& sweep_id,
                                               const std::string& reason,
                                               const std::string& by = "");
@@ -179,6 +196,11 @@ class Scheduler {
   void FinishAttemptLocked(const std::string& attempt_id, const std::string& outcome,
                            const std::string& console_log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // A follower's CancelSweep: asked of the leader, then waited for.
+  absl::StatusOr<farm::v1::Sweep> AskLeaderToCancel(const std::string& sweep_id,
+                                                    const std::string& reason,
+                                                    const std::string& by);
+
   // A job on an agent, to cancel there.
   struct AgentJob {
     std::string agent_address;
@@ -213,6 +235,8 @@ class Scheduler {
   Executor executor_;
 
   absl::Mutex mu_;
+  // Whether this replica runs sweeps (see StepDown).
+  bool leading_ ABSL_GUARDED_BY(mu_) = true;
   // Unfinished sweeps, with their tasks.
   std::map<std::string, farm::v1::Sweep> active_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, RunningTask> running_by_device_ ABSL_GUARDED_BY(mu_);

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -605,6 +606,104 @@ TEST(SweepPlanTest, ExpandsDeviceTimesSteps) {
   EXPECT_EQ(tasks[3].kind(), farm::v1::STEP_KIND_BOOT);
   EXPECT_EQ(tasks[4].device_id(), "b");
   EXPECT_EQ(tasks[7].task_id(), "s/t7");
+}
+
+// Two replicas on one store (issue 18): `scheduler_` leads, `follower` doesn't.
+class ReplicatedSchedulerTest : public SchedulerTest {
+ protected:
+  std::unique_ptr<Scheduler> MakeFollower(absl::Duration cancel_patience = absl::Seconds(20)) {
+    SchedulerOptions options;
+    options.cancel_patience = cancel_patience;
+    auto follower = std::make_unique<Scheduler>(
+        store_.get(), fleet_.get(), &agents_, &clock_, options,
+        [](std::function<void()>) { ADD_FAILURE() << "a follower dispatched"; });
+    follower->StepDown();
+    return follower;
+  }
+};
+
+TEST_F(ReplicatedSchedulerTest, ASweepStartedOnAFollowerIsStoredAndRunByTheLeader) {
+  std::unique_ptr<Scheduler> follower = MakeFollower();
+  absl::StatusOr<farm::v1::Sweep> sweep = follower->StartSweep(Request({"d0"}), "operator:alice");
+  ASSERT_THAT(sweep, IsOk());
+  EXPECT_EQ(sweep->state(), farm::v1::SWEEP_STATE_QUEUED);
+  EXPECT_EQ(Stored(sweep->sweep_id()).counts().total(), static_cast<uint32_t>(sweep->tasks_size()));
+  EXPECT_EQ(follower->Dispatch(), 0);
+  EXPECT_THAT(scheduler_->AdoptNewSweeps(), IsOkAndHolds(1));
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  EXPECT_THAT(scheduler_->AdoptNewSweeps(), IsOkAndHolds(0));
+}
+
+TEST_F(ReplicatedSchedulerTest, ACancelAskedOfAFollowerIsDoneByTheLeader) {
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(Request({"d0", "d1"}));
+  ASSERT_THAT(sweep, IsOk());
+  ASSERT_EQ(scheduler_->Dispatch(), 2);
+  std::unique_ptr<Scheduler> follower = MakeFollower();
+  absl::StatusOr<farm::v1::Sweep> answer;
+  std::thread operator_call(
+      [&] { answer = follower->CancelSweep(sweep->sweep_id(), "wrong build", "operator:bob"); });
+  // The leader acts once the request is stored.
+  int cancelled = 0;
+  for (int round = 0; round < 500 && cancelled == 0; ++round) {
+    absl::StatusOr<int> applied = scheduler_->ApplyCancelRequests();
+    ASSERT_THAT(applied, IsOk());
+    cancelled = *applied;
+    if (cancelled == 0) absl::SleepFor(absl::Milliseconds(10));
+  }
+  operator_call.join();
+  ASSERT_EQ(cancelled, 1);
+  ASSERT_THAT(answer, IsOk());
+  EXPECT_EQ(answer->state(), farm::v1::SWEEP_STATE_CANCELLED);
+  EXPECT_EQ(answer->cancelled_by(), "operator:bob");
+  EXPECT_EQ(answer->reason(), "wrong build");
+  EXPECT_EQ(agents_.cancelled.size(), 2u);  // both running attempts, on their agents
+  EXPECT_THAT(store_->CancelRequests(), IsOkAndHolds(::testing::IsEmpty()));
+  // An ended sweep is refused by either replica, as before.
+  EXPECT_THAT(follower->CancelSweep(sweep->sweep_id(), "", ""),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already ended")));
+}
+
+TEST_F(ReplicatedSchedulerTest, ACancelNoLeaderActsOnIsKeptAndTheCallerToldSo) {
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(Request({"d0"}));
+  ASSERT_THAT(sweep, IsOk());
+  std::unique_ptr<Scheduler> follower = MakeFollower(absl::Milliseconds(300));
+  EXPECT_THAT(follower->CancelSweep(sweep->sweep_id(), "", "operator:bob"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("the cancel is recorded")));
+  // The leader that comes acts on it.
+  EXPECT_THAT(scheduler_->ApplyCancelRequests(), IsOkAndHolds(1));
+  EXPECT_EQ(Stored(sweep->sweep_id()).state(), farm::v1::SWEEP_STATE_CANCELLED);
+}
+
+TEST_F(ReplicatedSchedulerTest, AFollowersWatchersHearOfTheLeadersWorkFromTheStore) {
+  std::unique_ptr<Scheduler> follower = MakeFollower();
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(Request({"d0"}));
+  ASSERT_THAT(sweep, IsOk());
+  std::vector<farm::v1::WatchSweepResponse> heard;
+  const int watch = follower->Watch(
+      sweep->sweep_id(), [&](const farm::v1::WatchSweepResponse& e) { heard.push_back(e); });
+  absl::StatusOr<int64_t> cursor = store_->ChangeCursor();
+  ASSERT_THAT(cursor, IsOk());
+  ASSERT_EQ(scheduler_->Dispatch(), 1);
+  absl::StatusOr<store::ChangeBatch> changes = store_->ChangesSince(*cursor);
+  ASSERT_THAT(changes, IsOk());
+  ASSERT_THAT(follower->PublishStoredChanges(changes->changes), IsOk());
+  ASSERT_FALSE(heard.empty());
+  bool running = false, summary = false;
+  for (const farm::v1::WatchSweepResponse& event : heard) {
+    running |= event.has_task() && event.task().state() == farm::v1::TASK_STATE_RUNNING;
+    summary |= event.has_sweep() && event.sweep().state() == farm::v1::SWEEP_STATE_RUNNING;
+  }
+  EXPECT_TRUE(running);
+  EXPECT_TRUE(summary);
+  // The leader's own watchers are told by the leader, not twice.
+  const size_t before = heard.size();
+  follower->Unwatch(watch);
+  std::vector<farm::v1::WatchSweepResponse> on_leader;
+  scheduler_->Watch(sweep->sweep_id(),
+                    [&](const farm::v1::WatchSweepResponse& e) { on_leader.push_back(e); });
+  ASSERT_THAT(scheduler_->PublishStoredChanges(changes->changes), IsOk());
+  EXPECT_TRUE(on_leader.empty());
+  EXPECT_EQ(heard.size(), before);
 }
 
 }  // namespace
