@@ -69,9 +69,20 @@ std::string StatesFilter(const google::protobuf::RepeatedField<int>& states) {
 
 }  // namespace
 
+absl::Status ControllerServiceImpl::CatchUp() {
+  if (!catch_up_) return absl::OkStatus();
+  absl::Status caught_up = catch_up_();
+  if (caught_up.ok()) return caught_up;
+  return absl::UnavailableError(
+      absl::StrCat("this controller can't read what other replicas wrote, so it won't answer "
+                   "from what it last knew: ",
+                   caught_up.message()));
+}
+
 absl::StatusOr<farm::v1::ListDevicesResponse> ControllerServiceImpl::DevicesPage(
     const farm::v1::ListDevicesRequest& request) {
   RETURN_IF_ERROR(CheckSelector(request.selector(), "selector"));
+  RETURN_IF_ERROR(CatchUp());
   const std::string filter = request.selector().SerializeAsString();
   ASSIGN_OR_RETURN(const PageRequest page,
                    paging::ReadPageRequest(kDeviceList, filter, request.page_token(),
@@ -87,6 +98,7 @@ absl::StatusOr<farm::v1::ListDevicesResponse> ControllerServiceImpl::DevicesPage
 
 absl::StatusOr<farm::v1::GetDeviceHistoryResponse> ControllerServiceImpl::HistoryPage(
     const farm::v1::GetDeviceHistoryRequest& request) {
+  RETURN_IF_ERROR(CatchUp());
   if (!fleet_->Get(request.device_id()).ok()) {
     return absl::NotFoundError(absl::StrCat("device_id: no device '", request.device_id(), "'"));
   }
@@ -150,6 +162,7 @@ grpc::Status ControllerServiceImpl::RegisterAgent(grpc::ServerContext* context,
     return ToGrpcStatus(fleet_->RefuseImpersonation(request->identity().device_id(), caller.Audit(),
                                                     "RegisterAgent"));
   }
+  if (absl::Status fresh = CatchUp(); !fresh.ok()) return ToGrpcStatus(fresh);
   return ReplyWith(fleet_->Register(*request), response);
 }
 
@@ -184,6 +197,7 @@ grpc::Status ControllerServiceImpl::SetDeviceState(grpc::ServerContext* context,
   if (request->device_id().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("device_id is required"));
   }
+  if (absl::Status fresh = CatchUp(); !fresh.ok()) return ToGrpcStatus(fresh);
   return ReplyWith(
       fleet_->SetHealth(request->device_id(), request->health(), request->reason(), caller.Audit()),
       response->mutable_device());
@@ -201,6 +215,7 @@ grpc::Status ControllerServiceImpl::StartSweep(grpc::ServerContext* context,
                                                farm::v1::StartSweepResponse* response) {
   auth::Caller caller;
   if (grpc::Status denied = Authorize(*context, "StartSweep", &caller); !denied.ok()) return denied;
+  if (absl::Status fresh = CatchUp(); !fresh.ok()) return ToGrpcStatus(fresh);
   return ReplyWith(scheduler_->StartSweep(*request, caller.Audit()), response->mutable_sweep());
 }
 
@@ -285,6 +300,7 @@ grpc::Status ControllerServiceImpl::GetMatrix(grpc::ServerContext* context,
   if (absl::Status bad = CheckSelector(request->filter(), "filter"); !bad.ok()) {
     return ToGrpcStatus(bad);
   }
+  if (absl::Status fresh = CatchUp(); !fresh.ok()) return ToGrpcStatus(fresh);
   const std::vector<farm::v1::Device> devices = fleet_->List(request->filter());
   std::vector<std::string> ids;
   for (const farm::v1::Device& d : devices) ids.push_back(d.device_id());

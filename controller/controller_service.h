@@ -15,6 +15,9 @@
 #ifndef KVMFARM_CONTROLLER_CONTROLLER_SERVICE_H_
 #define KVMFARM_CONTROLLER_CONTROLLER_SERVICE_H_
 
+#include <functional>
+#include <utility>
+
 #include "controller/auth/authorizer.h"
 #include "controller/fleet/fleet.h"
 #include "controller/scheduler/scheduler.h"
@@ -34,6 +37,12 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
         scheduler_(scheduler),
         summaries_(summaries),
         authorizer_(authorizer) {}
+
+  // Several replicas on one database (issue 18): called before an answer from this
+  // replica's memory (devices, the matrix) and before a device is written, so it
+  // includes what other replicas wrote (replication::ChangeFollower::CatchUp). An
+  // error is the call's UNAVAILABLE: no answer from memory that may be stale.
+  void SetCatchUp(std::function<absl::Status()> catch_up) { catch_up_ = std::move(catch_up); }
 
   grpc::Status RegisterAgent(grpc::ServerContext* context,
                              const farm::v1::RegisterAgentRequest* request,
@@ -78,6 +87,9 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
   grpc::Status Authorize(const grpc::ServerContext& context, absl::string_view method,
                          auth::Caller* caller = nullptr);
 
+  // SetCatchUp's hook, with the error said for an operator.
+  absl::Status CatchUp();
+
   // One page of each list; INVALID_ARGUMENT for a bad filter or page_token.
   absl::StatusOr<farm::v1::ListDevicesResponse> DevicesPage(
       const farm::v1::ListDevicesRequest& request);
@@ -91,6 +103,7 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
   scheduler::Scheduler* const scheduler_;
   store::SummaryCache* const summaries_;
   auth::Authorizer* const authorizer_;
+  std::function<absl::Status()> catch_up_;
 };
 
 }  // namespace kvmfarm

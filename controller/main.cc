@@ -27,6 +27,7 @@
 #include "controller/fleet/health_pings.h"
 #include "controller/lab_admin/database_commands.h"
 #include "controller/leadership/leader_election.h"
+#include "controller/replication/change_follower.h"
 #include "controller/scheduler/agent_client.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/open_store.h"
@@ -125,17 +126,34 @@ absl::Status LoadFleet(fleet::Fleet& fleet, const std::string& inventory_path) {
 // quarter interval (and never longer than a ping's 5 s deadline), so agents that
 // don't answer can't push the liveness check off its schedule: their pings finish
 // in the background.
-void RunLiveness(fleet::Fleet& fleet, scheduler::AgentClient& agents, absl::Duration interval,
-                 const leadership::LeaderElection& election, absl::Notification& stop) {
+//
+// Every replica writes the heartbeats it received (one write per round) and reads
+// the others'; only the leader pings, takes devices offline and prunes the change
+// feed (every minute).
+void RunLiveness(fleet::Fleet& fleet, store::Store& store, scheduler::AgentClient& agents,
+                 absl::Duration interval, const leadership::LeaderElection& election,
+                 const std::string& replica, absl::Notification& stop) {
   fleet::HealthPingOptions options;
   options.round_budget = std::min(options.round_budget, interval / 4);
   fleet::HealthPings pings(&fleet, &agents, options);
   absl::Time next = absl::Now() + interval / 2;
+  absl::Time next_prune = absl::Now();
   while (!stop.WaitForNotificationWithDeadline(next)) {
-    if (election.IsLeader()) {  // the leader's job; a follower only waits
+    if (absl::Status flushed = fleet.FlushHeartbeats(replica); !flushed.ok()) {
+      FARM_LOG(ERROR) << "writing heartbeats: " << flushed;
+    }
+    if (election.IsLeader()) {
       pings.Round();
       absl::Status checked = fleet.CheckLiveness();
       if (!checked.ok()) FARM_LOG(ERROR) << "liveness check: " << checked;
+      if (absl::Now() >= next_prune) {
+        next_prune = absl::Now() + absl::Minutes(1);
+        const absl::Status pruned =
+            store.PruneChanges(absl::ToUnixSeconds(absl::Now() - replication::kChangeRetention));
+        if (!pruned.ok()) FARM_LOG(ERROR) << "pruning the change feed: " << pruned;
+      }
+    } else if (absl::Status merged = fleet.MergeHeartbeats(); !merged.ok()) {
+      FARM_LOG(ERROR) << "reading other replicas' heartbeats: " << merged;
     }
     next += interval / 2;
     if (next < absl::Now()) next = absl::Now() + interval / 2;  // overran: skip, don't rush
@@ -143,7 +161,7 @@ void RunLiveness(fleet::Fleet& fleet, scheduler::AgentClient& agents, absl::Dura
 }
 
 // The scheduling step on the leader, on a short timer, until `stop`; every second
-// it also picks up sweeps started on other replicas.
+// it also picks up sweeps started, and cancels asked, on other replicas.
 void RunDispatch(scheduler::Scheduler& scheduler, const leadership::LeaderElection& election,
                  absl::Notification& stop) {
   for (int tick = 0; !stop.WaitForNotificationWithTimeout(absl::Milliseconds(100)); ++tick) {
@@ -151,9 +169,44 @@ void RunDispatch(scheduler::Scheduler& scheduler, const leadership::LeaderElecti
     if (tick % 10 == 0) {
       absl::StatusOr<int> adopted = scheduler.AdoptNewSweeps();
       if (!adopted.ok()) FARM_LOG(ERROR) << "picking up new sweeps: " << adopted.status();
+      absl::StatusOr<int> cancelled = scheduler.ApplyCancelRequests();
+      if (!cancelled.ok()) FARM_LOG(ERROR) << "cancels asked of replicas: " << cancelled.status();
     }
     scheduler.Dispatch();
   }
+}
+
+// What other replicas wrote, into this one's memory, every 250 ms until `stop`
+// (answers catch up on their own as well; this keeps watchers told). A failure is
+// logged once until the feed answers again.
+void RunChangeFollower(replication::ChangeFollower& follower, absl::Notification& stop) {
+  bool failing = false;
+  while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(250))) {
+    const absl::Status caught_up = follower.CatchUp();
+    if (!caught_up.ok() && !failing) FARM_LOG(ERROR) << "following other replicas: " << caught_up;
+    if (caught_up.ok() && failing) FARM_LOG(INFO) << "following other replicas again";
+    failing = !caught_up.ok();
+  }
+}
+
+// Keeps this replica's memory true to what the others write: devices reloaded,
+// the matrix's summaries read again, watchers of the leader's sweeps told.
+replication::ChangeHandlers FollowerHandlers(fleet::Fleet& fleet, store::SummaryCache& summaries,
+                                             scheduler::Scheduler& scheduler) {
+  replication::ChangeHandlers handlers;
+  handlers.devices = [&fleet](const std::vector<std::string>& ids) { return fleet.Refresh(ids); };
+  handlers.summaries = [&summaries](const std::vector<std::string>& ids) {
+    for (const std::string& id : ids) summaries.Invalidate(id);
+    return absl::OkStatus();
+  };
+  handlers.sweeps = [&scheduler](const std::vector<store::StoredChange>& changes) {
+    return scheduler.PublishStoredChanges(changes);
+  };
+  handlers.lost_track = [&fleet, &summaries] {
+    summaries.InvalidateAll();
+    return fleet.RefreshAll();
+  };
+  return handlers;
 }
 
 // The lease renewed every third of its time until `stop`.
@@ -237,7 +290,6 @@ absl::Status Run(const ControllerConfig& config) {
   fleet::FleetOptions fleet_options;
   fleet_options.heartbeat_interval = config.heartbeat_interval;
   fleet::Fleet fleet(store.get(), &clock, fleet_options);
-  RETURN_IF_ERROR(LoadFleet(fleet, config.inventory));
   scheduler::GrpcAgentClient agents(AgentChannels(security, fleet));
   store::SummaryCache summaries(store.get());
   scheduler::SchedulerOptions scheduler_options;
@@ -246,6 +298,12 @@ absl::Status Run(const ControllerConfig& config) {
   };
   scheduler_options.max_parallel = config.max_parallel;
   scheduler::Scheduler scheduler(store.get(), &fleet, &agents, &clock, scheduler_options);
+  // The feed's position is taken before the fleet is loaded: nothing written
+  // between the two is missed.
+  replication::ChangeFollower follower(store.get(), &clock,
+                                       FollowerHandlers(fleet, summaries, scheduler));
+  RETURN_IF_ERROR(follower.Start());
+  RETURN_IF_ERROR(LoadFleet(fleet, config.inventory));
   // Elected, a replica reloads the fleet as the database has it (agents may have
   // registered with another replica) and resumes every unfinished sweep, before
   // it dispatches anything.
@@ -259,6 +317,7 @@ absl::Status Run(const ControllerConfig& config) {
     if (!fleet_just_loaded) RETURN_IF_ERROR(fleet.Load());
     return scheduler.Resume();
   };
+  election_options.on_deposed = [&scheduler] { scheduler.StepDown(); };
   leadership::LeaderElection election(store.get(), &clock, election_options);
   // A controller alone on its database leads (and has resumed) before it serves.
   absl::StatusOr<store::Leadership> first_claim = election.Step();
@@ -267,7 +326,9 @@ absl::Status Run(const ControllerConfig& config) {
     return absl::Status(first_claim.status().code(),
                         absl::StrCat("taking the lead: ", first_claim.status().message()));
   }
+  if (!election.IsLeader()) scheduler.StepDown();  // another replica leads: follow it
   ControllerServiceImpl service(&fleet, store.get(), &scheduler, &summaries, authorizer.get());
+  service.SetCatchUp([&follower] { return follower.CatchUp(); });
   GrpcServerOptions server_options;
   // Certificates are asked for, not required: operators may come with a token.
   server_options.credentials =
@@ -288,9 +349,12 @@ absl::Status Run(const ControllerConfig& config) {
                                          : absl::StrCat("following ", election.Current().holder));
   absl::Notification stop;
   std::thread leading([&] { RunLeadership(election, election_options.ttl, stop); });
-  std::thread liveness(
-      [&] { RunLiveness(fleet, agents, fleet_options.heartbeat_interval, election, stop); });
+  std::thread liveness([&] {
+    RunLiveness(fleet, *store, agents, fleet_options.heartbeat_interval, election,
+                election_options.replica, stop);
+  });
   std::thread dispatcher([&] { RunDispatch(scheduler, election, stop); });
+  std::thread following([&] { RunChangeFollower(follower, stop); });
   std::thread retention;
   if (absl::GetFlag(FLAGS_keep_raw_days) > 0) {
     retention = std::thread(
@@ -302,6 +366,9 @@ absl::Status Run(const ControllerConfig& config) {
   leading.join();
   liveness.join();
   dispatcher.join();
+  following.join();
+  // What this replica heard last, for the replica that takes over.
+  fleet.FlushHeartbeats(election_options.replica).IgnoreError();
   election.Resign();  // another replica takes over at once
   if (retention.joinable()) retention.join();
   scheduler.Shutdown();

@@ -67,9 +67,15 @@ absl::Status ChangeFollower::ApplyLocked(const std::vector<store::StoredChange>&
   std::vector<std::string> devices;
   std::vector<std::string> summaries;
   std::vector<store::StoredChange> sweeps;
+  // Each thing once, where it last changed: the order of the last changes is the
+  // order things reached their present state.
   std::set<std::pair<std::string, std::string>> seen;
-  for (const store::StoredChange& change : changes) {
-    if (!seen.insert({change.kind, change.id}).second) continue;
+  std::vector<const store::StoredChange*> last_first;
+  for (auto it = changes.rbegin(); it != changes.rend(); ++it) {
+    if (seen.insert({it->kind, it->id}).second) last_first.push_back(&*it);
+  }
+  for (auto it = last_first.rbegin(); it != last_first.rend(); ++it) {
+    const store::StoredChange& change = **it;
     if (change.kind == "device") {
       devices.push_back(change.id);
     } else if (change.kind == "summary") {

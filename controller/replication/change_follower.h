@@ -40,7 +40,8 @@
 namespace kvmfarm::replication {
 
 // What to do with the changes of one read, each list without repeats, in the
-// order first seen. A handler's error fails CatchUp; the changes are read again.
+// order of their last change. A handler's error fails CatchUp; the changes are
+// read again.
 struct ChangeHandlers {
   std::function<absl::Status(const std::vector<std::string>& device_ids)> devices;
   // New latest summaries, by device.

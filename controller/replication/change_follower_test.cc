@@ -83,7 +83,7 @@ TEST_F(ChangeFollowerTest, EachChangeIsHandedOnOnceByKindWithoutRepeats) {
   task->set_device_id("d1");
   ASSERT_THAT(store_->CreateSweep(sweep), IsOk());
   ASSERT_THAT(follower_->CatchUp(), IsOk());
-  EXPECT_THAT(Devices(), ElementsAre("d1", "d2"));
+  EXPECT_THAT(Devices(), ElementsAre("d2", "d1"));  // d1 changed last
   {
     absl::MutexLock lock(&mu_);
     EXPECT_THAT(sweeps_, ElementsAre("sweep:s1", "task:s1/t0"));

@@ -294,7 +294,16 @@ absl::Status Scheduler::PublishStoredChanges(const std::vector<store::StoredChan
     if (leading_) return absl::OkStatus();  // the leader announced them itself
     for (const auto& [id, watcher] : watchers_) watched.insert(watcher.first);
   }
+  // Tasks first: a watcher's stream ends with the summary of a sweep that ended.
+  std::vector<const store::StoredChange*> ordered;
   for (const store::StoredChange& change : changes) {
+    if (change.kind == "task") ordered.push_back(&change);
+  }
+  for (const store::StoredChange& change : changes) {
+    if (change.kind == "sweep") ordered.push_back(&change);
+  }
+  for (const store::StoredChange* next : ordered) {
+    const store::StoredChange& change = *next;
     farm::v1::WatchSweepResponse event;
     *event.mutable_time() = ToProtoTimestamp(clock_->Now());
     std::string sweep_id;

@@ -35,4 +35,9 @@ void SummaryCache::Invalidate(const std::string& device_id) {
   by_device_.erase(device_id);
 }
 
+void SummaryCache::InvalidateAll() {
+  absl::MutexLock lock(&mu_);
+  by_device_.clear();
+}
+
 }  // namespace kvmfarm::store

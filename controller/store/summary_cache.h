@@ -54,6 +54,8 @@ class SummaryCache {
   absl::StatusOr<SummarySet> Latest(const std::vector<std::string>& device_ids);
   // A result for `device_id` was stored: its summaries must be read again.
   void Invalidate(const std::string& device_id);
+  // Everything must be read again (a replica that lost track of other replicas).
+  void InvalidateAll();
 
  private:
   Store* const store_;

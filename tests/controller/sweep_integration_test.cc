@@ -3,6 +3,7 @@
 // capability + native workloads to completion, cancel, and SIGKILL / restart /
 // resume with every stored result counted exactly once.
 #include <fcntl.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/grpcpp.h>
 #include <sched.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -186,13 +188,15 @@ class SweepIntegrationTest : public ::testing::Test {
     return response.sweep();
   }
 
-  // Reads WatchSweep until the sweep ends; the events seen.
-  std::vector<farm::v1::WatchSweepResponse> Watch(const std::string& id) {
+  // Reads WatchSweep (of `on`, else the controller) until the sweep ends; the
+  // events seen.
+  std::vector<farm::v1::WatchSweepResponse> Watch(const std::string& id,
+                                                  farm::v1::ControllerService::Stub* on = nullptr) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     farm::v1::WatchSweepRequest request;
     request.set_sweep_id(id);
-    auto reader = stub_->WatchSweep(&context, request);
+    auto reader = (on != nullptr ? on : stub_.get())->WatchSweep(&context, request);
     std::vector<farm::v1::WatchSweepResponse> events;
     farm::v1::WatchSweepResponse event;
     while (reader->Read(&event)) events.push_back(event);
@@ -242,9 +246,8 @@ class SweepIntegrationTest : public ::testing::Test {
   }
 
   // Two replicas on PostgreSQL with 3 s leases, c1 (controller_) leading and c2
-  // (returned) following; two agents that know both; a sweep (sweep_id_) whose
-  // benchmark is running on c1's dispatch when this returns. nullptr on failure.
-  std::unique_ptr<ServerProcess> StartReplicasAndASweep() {
+  // (returned, at follower_address_) following. nullptr on failure.
+  std::unique_ptr<ServerProcess> StartReplicas() {
     more_controller_flags_ = {"--lease_ttl=3s"};
     MoveControllerToPostgresql();
     std::vector<std::string> args = {"--db",
@@ -261,6 +264,15 @@ class SweepIntegrationTest : public ::testing::Test {
     follower_address_ = follower->WaitUntilListening();
     if (follower_address_.empty()) return nullptr;
     EXPECT_THAT(follower->Log(), HasSubstr("following c1"));
+    return follower;
+  }
+
+  // StartReplicas, two agents that know both replicas, and a sweep (sweep_id_)
+  // whose benchmark is running on c1's dispatch when this returns. nullptr on
+  // failure.
+  std::unique_ptr<ServerProcess> StartReplicasAndASweep() {
+    std::unique_ptr<ServerProcess> follower = StartReplicas();
+    if (follower == nullptr) return nullptr;
     agents_reach_ = absl::StrCat(address_, ",", follower_address_);
     StartAgent("host-a");
     StartAgent("host-b");
@@ -581,6 +593,78 @@ TEST_F(SweepIntegrationTest, APausedLeaderThatWakesUpUnderAnOldEpochIsFenced) {
 // The database on a disk that fills up mid-sweep: nothing is announced that was
 // not stored, and once there is room again every task finishes with its result
 // stored once. (A 2 MiB tmpfs, mounted as root in the test's own namespace.)
+// Agents that know only the follower: the leader learns of their devices from the
+// database and runs the sweep started on the follower; the follower's watchers,
+// matrix and cancel all see the leader's work.
+TEST_F(SweepIntegrationTest, AFollowerServesEveryCallOnTheLeadersWork) {
+  std::unique_ptr<ServerProcess> follower = StartReplicas();
+  ASSERT_NE(follower, nullptr);
+  auto on_follower = farm::v1::ControllerService::NewStub(
+      grpc::CreateChannel(follower_address_, lab_->OperatorCredentials(admin_token_)));
+  agents_reach_ = follower_address_;
+  StartAgent("host-a");
+  StartAgent("host-b");
+  // stub_ is the leader's: it knows the devices that registered with c2, online.
+  ASSERT_TRUE(WaitFor([&] { return OnlineDevices() == 2; })) << controller_->Log();
+
+  farm::v1::StartSweepResponse started;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(
+        on_follower->StartSweep(&context, Request({"host-a", "host-b"}, 200000), &started).ok());
+  }
+  const std::vector<farm::v1::WatchSweepResponse> events =
+      Watch(started.sweep().sweep_id(), on_follower.get());
+  ASSERT_FALSE(events.empty());
+  ASSERT_TRUE(events.back().has_sweep()) << follower->Log();
+  EXPECT_EQ(events.back().sweep().state(), farm::v1::SWEEP_STATE_SUCCEEDED);
+  std::set<std::string> ran, succeeded;
+  for (const farm::v1::WatchSweepResponse& event : events) {
+    if (!event.has_task()) continue;
+    if (event.task().state() == farm::v1::TASK_STATE_RUNNING) ran.insert(event.task().task_id());
+    if (event.task().state() == farm::v1::TASK_STATE_SUCCEEDED) {
+      succeeded.insert(event.task().task_id());
+    }
+  }
+  EXPECT_EQ(succeeded.size(), static_cast<size_t>(started.sweep().tasks_size()));
+  EXPECT_FALSE(ran.empty());
+  EXPECT_THAT(controller_->Log(), HasSubstr("started on another replica"));
+
+  // The follower's matrix is the leader's, results included.
+  auto matrix_of = [](farm::v1::ControllerService::Stub* stub) {
+    grpc::ClientContext context;
+    farm::v1::GetMatrixResponse response;
+    EXPECT_TRUE(stub->GetMatrix(&context, farm::v1::GetMatrixRequest(), &response).ok());
+    response.clear_generated_at();
+    return response;
+  };
+  const farm::v1::GetMatrixResponse on_leader = matrix_of(stub_.get());
+  ASSERT_GT(on_leader.rows_size(), 0);
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(matrix_of(on_follower.get()), on_leader));
+
+  // A cancel asked of the follower is the leader's to do; the answer is the sweep
+  // as it ended.
+  farm::v1::StartSweepResponse second;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(
+        on_follower->StartSweep(&context, Request({"host-a", "host-b"}, 20000000), &second).ok());
+  }
+  ASSERT_TRUE(WaitForABenchmarkInFlight(second.sweep().sweep_id()));
+  grpc::ClientContext context;
+  farm::v1::CancelSweepRequest cancel;
+  cancel.set_sweep_id(second.sweep().sweep_id());
+  cancel.set_reason("wrong build");
+  farm::v1::CancelSweepResponse cancelled;
+  const grpc::Status status = on_follower->CancelSweep(&context, cancel, &cancelled);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(cancelled.sweep().state(), farm::v1::SWEEP_STATE_CANCELLED);
+  EXPECT_EQ(cancelled.sweep().reason(), "wrong build");
+  EXPECT_THAT(cancelled.sweep().cancelled_by(), HasSubstr("test-admin"));
+  EXPECT_EQ(Get(second.sweep().sweep_id()).state(), farm::v1::SWEEP_STATE_CANCELLED);
+}
+
 TEST_F(SweepIntegrationTest, AFullDiskLosesNoResultAndAnnouncesNoneUnstored) {
   const std::string disk = absl::StrCat(std::getenv("TEST_TMPDIR"), "/small-disk");
   std::string why;
