@@ -3,7 +3,8 @@
 // Prints, one figure a line:
 //  * heartbeats handled per second by a real farm-controller process with
 //    --devices simulated agents (one client process, many sessions) heartbeating
-//    every 10 s, and that process's CPU share while handling them;
+//    every 10 s, and that process's CPU share while handling them; with
+//    --replicas=N, N processes on one database, each replica's share;
 //  * tasks dispatched per second and scheduler overhead per task (scheduler, fleet
 //    and store in process; the agents answer at once);
 //  * the controller's resident memory;
@@ -36,6 +37,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/probe/probe.h"
 #include "common/clock.h"
@@ -56,6 +58,9 @@ ABSL_FLAG(int32_t, devices, 10000, "Simulated agents / devices.");
 ABSL_FLAG(int64_t, measurements, 1000000, "Stored measurement values in the matrix database.");
 ABSL_FLAG(int32_t, heartbeat_seconds, 30, "How long to drive heartbeats.");
 ABSL_FLAG(int32_t, matrix_queries, 50, "GetMatrix calls timed.");
+ABSL_FLAG(int32_t, replicas, 1,
+          "farm-controller replicas on one database in the heartbeat phase (use with "
+          "--store=postgres); the simulated agents are spread over them.");
 ABSL_FLAG(int32_t, writers, 16,
           "Threads storing results at once while the matrix database fills (as many as "
           "farm-controller's --max_parallel tasks finish together).");
@@ -164,22 +169,30 @@ void ListDevicesPhase(farm::v1::ControllerService::Stub& stub) {
 }
 
 void HeartbeatPhase(const std::string& kind, const std::string& controller_binary, int devices,
-                    int seconds) {
+                    int seconds, int replicas) {
   PhaseDatabase database(kind, "heartbeats");
-  testing::ServerProcess controller(
-      controller_binary, "farm-controller",
-      {"--db", database.db, "--heartbeat-interval=10s", "--insecure"});
-  const std::string address = controller.WaitUntilListening();
-  if (address.empty()) {
-    std::fprintf(stderr, "farm-controller did not start:\n%s", controller.Log().c_str());
-    return;
+  // Replica r serves the devices i with i % replicas == r, as agents spread over
+  // several --controller addresses would be.
+  std::vector<std::unique_ptr<testing::ServerProcess>> controllers;
+  std::vector<std::unique_ptr<farm::v1::ControllerService::Stub>> stubs;
+  for (int r = 0; r < replicas; ++r) {
+    controllers.push_back(std::make_unique<testing::ServerProcess>(
+        controller_binary, "farm-controller",
+        std::vector<std::string>{"--db", database.db, "--heartbeat-interval=10s", "--insecure",
+                                 absl::StrCat("--replica=r", r)}));
+    const std::string address = controllers.back()->WaitUntilListening();
+    if (address.empty()) {
+      std::fprintf(stderr, "farm-controller did not start:\n%s", controllers.back()->Log().c_str());
+      return;
+    }
+    stubs.push_back(farm::v1::ControllerService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials())));
   }
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  auto stub = farm::v1::ControllerService::NewStub(channel);
+  // Sessions by device, written by registrations and read by the heartbeat driver.
+  absl::Mutex sessions_mu;
   std::vector<std::string> sessions(devices);
   const farm::v1::KvmCapability capability = HostCapability();
-  const absl::Time reg_start = absl::Now();
-  for (int i = 0; i < devices; ++i) {
+  auto register_device = [&](int i) {
     farm::v1::RegisterAgentRequest request;
     *request.mutable_capability() = capability;
     request.mutable_identity()->set_device_id(absl::StrCat("sim-", i));
@@ -187,39 +200,118 @@ void HeartbeatPhase(const std::string& kind, const std::string& controller_binar
     request.set_agent_address(absl::StrCat("127.0.0.1:", 20000 + i));
     grpc::ClientContext context;
     farm::v1::RegisterAgentResponse response;
-    if (stub->RegisterAgent(&context, request, &response).ok()) sessions[i] = response.session_id();
+    if (stubs[i % replicas]->RegisterAgent(&context, request, &response).ok()) {
+      absl::MutexLock lock(&sessions_mu);
+      sessions[i] = response.session_id();
+    }
+  };
+  // Each simulated agent heartbeats every 10 s once registered (devices/10 per
+  // second, spread evenly), from the moment the first registers, as real agents
+  // do; one told to register again does. Counted from `counting` on.
+  const double rate = devices / 10.0;
+  std::atomic<bool> stop_driving{false}, counting{false};
+  std::atomic<int64_t> sent{0}, ok{0}, registered_again{0};
+  std::vector<std::atomic<int64_t>> registered_again_at(replicas);
+  std::thread driver([&] {
+    const absl::Time begin = absl::Now();
+    int64_t next = 0;
+    while (!stop_driving) {
+      const int64_t due = static_cast<int64_t>(absl::ToDoubleSeconds(absl::Now() - begin) * rate);
+      for (; next < due && !stop_driving; ++next) {
+        const int i = static_cast<int>(next % devices);
+        farm::v1::HeartbeatRequest request;
+        request.set_device_id(absl::StrCat("sim-", i));
+        {
+          absl::MutexLock lock(&sessions_mu);
+          if (sessions[i].empty()) continue;  // not registered yet
+          request.set_session_id(sessions[i]);
+        }
+        grpc::ClientContext context;
+        farm::v1::HeartbeatResponse response;
+        const bool answered = stubs[i % replicas]->Heartbeat(&context, request, &response).ok();
+        if (counting) ++sent;
+        if (!answered) continue;
+        if (response.register_again()) {
+          register_device(i);
+          if (counting) {
+            ++registered_again;
+            ++registered_again_at[i % replicas];
+          }
+        } else if (counting) {
+          ++ok;
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  });
+  // Registered from 8 threads, as agents come up together.
+  const absl::Time reg_start = absl::Now();
+  {
+    constexpr int kRegistrars = 8;
+    std::vector<std::thread> registrars;
+    for (int t = 0; t < kRegistrars; ++t) {
+      registrars.emplace_back([&, t] {
+        for (int i = t; i < devices; i += kRegistrars) register_device(i);
+      });
+    }
+    for (std::thread& registrar : registrars) registrar.join();
   }
   std::printf("registrations per second: %.0f\n",
               devices / absl::ToDoubleSeconds(absl::Now() - reg_start));
-  ListDevicesPhase(*stub);
+  ListDevicesPhase(*stubs.back());
+  absl::SleepFor(absl::Seconds(10));  // one whole heartbeat round after the last registration
 
-  // Each simulated agent heartbeats every 10 s: devices/10 per second, spread evenly.
-  const double rate = devices / 10.0;
-  const double cpu_before = CpuSeconds(controller.process().pid());
+  std::vector<double> cpu_before;
+  for (const auto& c : controllers) cpu_before.push_back(CpuSeconds(c->process().pid()));
   const absl::Time start = absl::Now();
-  int64_t sent = 0, ok = 0;
-  while (absl::Now() - start < absl::Seconds(seconds)) {
-    const int64_t due = static_cast<int64_t>(absl::ToDoubleSeconds(absl::Now() - start) * rate);
-    for (; sent < due; ++sent) {
-      const int i = static_cast<int>(sent % devices);
-      farm::v1::HeartbeatRequest request;
-      request.set_device_id(absl::StrCat("sim-", i));
-      request.set_session_id(sessions[i]);
-      grpc::ClientContext context;
-      farm::v1::HeartbeatResponse response;
-      if (stub->Heartbeat(&context, request, &response).ok() && !response.register_again()) ++ok;
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  counting = true;
+  absl::SleepFor(absl::Seconds(seconds));
+  counting = false;
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-  const double cpu = CpuSeconds(controller.process().pid()) - cpu_before;
-  std::printf("heartbeats handled per second: %.0f (%lld accepted of %lld sent, %d devices)\n",
-              ok / elapsed, static_cast<long long>(ok), static_cast<long long>(sent), devices);
-  std::printf("controller CPU while handling them: %.1f %% of one core\n", 100 * cpu / elapsed);
+  std::vector<double> cpu_after;
+  for (const auto& c : controllers) cpu_after.push_back(CpuSeconds(c->process().pid()));
+  stop_driving = true;
+  driver.join();
+  std::printf(
+      "heartbeats handled per second: %.0f (%lld accepted of %lld sent, %lld registered again, "
+      "%d devices)\n",
+      ok / elapsed, static_cast<long long>(ok), static_cast<long long>(sent),
+      static_cast<long long>(registered_again), devices);
+  for (int r = 0; r < replicas; ++r) {
+    // With several replicas each writes the heartbeats it received, in one write
+    // every 5 s, and reads everyone's (the leader to check liveness).
+    std::printf(
+        "controller%s CPU while handling them: %.1f %% of one core (%lld devices registered "
+        "again)\n",
+        replicas == 1 ? "" : absl::StrCat(" r", r, r == 0 ? " (leader)" : "").c_str(),
+        100 * (cpu_after[r] - cpu_before[r]) / elapsed,
+        static_cast<long long>(registered_again_at[r]));
+  }
   std::printf("controller RSS with %d devices: %lld MiB\n", devices,
-              static_cast<long long>(RssKb(controller.process().pid()) / 1024));
-  controller.process().Kill();
-  controller.process().Wait();
+              static_cast<long long>(RssKb(controllers.front()->process().pid()) / 1024));
+  if (replicas > 1) {
+    // Every replica has every device online: the heartbeats it didn't receive came
+    // through the database.
+    for (int r = 0; r < replicas; ++r) {
+      farm::v1::ListDevicesRequest request;
+      request.set_page_size(1000);
+      farm::v1::ListDevicesResponse response;
+      size_t online = 0;
+      do {
+        grpc::ClientContext page_context;
+        if (!stubs[r]->ListDevices(&page_context, request, &response).ok()) break;
+        for (const auto& d : response.devices()) {
+          if (d.state().operational() != farm::v1::OPERATIONAL_STATE_OFFLINE) ++online;
+        }
+        request.set_page_token(response.next_page_token());
+      } while (!request.page_token().empty());
+      std::printf("replica r%d sees %zu of %d devices online\n", r, online, devices);
+    }
+  }
+  for (const auto& c : controllers) {
+    c->process().Kill();
+    c->process().Wait();
+  }
 }
 
 void DispatchPhase(const std::string& kind, int devices) {
@@ -501,7 +593,8 @@ int main(int argc, char** argv) {
     const std::string phases = absl::GetFlag(FLAGS_phases);
     if (absl::StrContains(phases, "heartbeat")) {
       kvmfarm::HeartbeatPhase(kind, controller, absl::GetFlag(FLAGS_devices),
-                              absl::GetFlag(FLAGS_heartbeat_seconds));
+                              absl::GetFlag(FLAGS_heartbeat_seconds),
+                              absl::GetFlag(FLAGS_replicas));
     }
     if (absl::StrContains(phases, "dispatch")) {
       kvmfarm::DispatchPhase(kind, absl::GetFlag(FLAGS_devices));
