@@ -190,12 +190,10 @@ absl::Status Fleet::MergeHeartbeats() {
   ASSIGN_OR_RETURN(const std::vector<store::StoredHeartbeat> heard,
                    store_->HeartbeatsSince(absl::ToUnixNanos(now - LivenessLimit())));
   absl::MutexLock lock(&mu_);
-  heard_elsewhere_.clear();
   absl::Status first_error;
   for (const store::StoredHeartbeat& heartbeat : heard) {
     farm::v1::Device* device = Find(heartbeat.device_id);
     if (device == nullptr) continue;
-    if (!sessions_.count(heartbeat.device_id)) heard_elsewhere_.insert(heartbeat.device_id);
     const absl::Time seen = absl::FromUnixNanos(heartbeat.seen_ns);
     if (device->has_last_seen() && FromProtoTimestamp(device->last_seen()) >= seen) continue;
     *device->mutable_last_seen() = ToProtoTimestamp(seen);
@@ -392,9 +390,15 @@ absl::Status Fleet::CheckLiveness() {
 
 std::vector<farm::v1::Device> Fleet::ToPing() const {
   absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
   std::vector<farm::v1::Device> out;
   for (const auto& [id, device] : devices_) {
-    if (!device.agent_address().empty() && !sessions_.count(id) && !heard_elsewhere_.count(id) &&
+    // Heard from within an interval (a heartbeat through another replica, its
+    // registration there, a ping answered): nothing to ask.
+    const bool heard_lately =
+        device.has_last_seen() &&
+        now - FromProtoTimestamp(device.last_seen()) < options_.heartbeat_interval;
+    if (!device.agent_address().empty() && !sessions_.count(id) && !heard_lately &&
         device.state().health() != farm::v1::HEALTH_STATE_RETIRED) {
       out.push_back(device);
     }

@@ -96,7 +96,7 @@ TEST_F(HealthPingsTest, BoundedConcurrencyAndARoundNeverOutlastsItsBudget) {
   for (int i = 0; i < 40; ++i) EXPECT_LE(agents_.calls(absl::StrCat("silent", i, ":7420")), 1);
 }
 
-TEST_F(HealthPingsTest, AnAnswerAfterItsRoundStillCountsAndTheDeviceIsPingedAgain) {
+TEST_F(HealthPingsTest, AnAnswerAfterItsRoundStillCountsAndTheDeviceIsPingedAgainAnIntervalLater) {
   AddInventory("slow", 1);
   agents_.Answers("slow0:7420", absl::Milliseconds(500));
   HealthPingOptions options;
@@ -108,7 +108,10 @@ TEST_F(HealthPingsTest, AnAnswerAfterItsRoundStillCountsAndTheDeviceIsPingedAgai
   EXPECT_EQ(round.still_out, 1);
   ASSERT_TRUE(kvmfarm::testing::WaitFor(
       [&] { return StateOf("slow0") == farm::v1::OPERATIONAL_STATE_IDLE; }, absl::Seconds(10)));
-  // Its ping over, the next round pings it again.
+  // Heard from just now, it isn't asked again within the heartbeat interval; then
+  // the next round pings it again.
+  EXPECT_EQ(pings.Round().sent, 0);
+  clock_.Advance(FleetOptions().heartbeat_interval);
   ASSERT_TRUE(
       kvmfarm::testing::WaitFor([&] { return pings.Round().sent == 1; }, absl::Seconds(10)));
   EXPECT_TRUE(kvmfarm::testing::WaitFor([&] { return agents_.calls("slow0:7420") == 2; },
