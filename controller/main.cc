@@ -143,9 +143,10 @@ void RunLiveness(fleet::Fleet& fleet, store::Store& store, scheduler::AgentClien
       FARM_LOG(ERROR) << "writing heartbeats: " << flushed;
     }
     if (election.IsLeader()) {
-      pings.Round();
+      // The others' heartbeats first: a device heartbeating elsewhere isn't pinged.
       absl::Status checked = fleet.CheckLiveness();
       if (!checked.ok()) FARM_LOG(ERROR) << "liveness check: " << checked;
+      pings.Round();
       if (absl::Now() >= next_prune) {
         next_prune = absl::Now() + absl::Minutes(1);
         const absl::Status pruned =

@@ -190,10 +190,12 @@ absl::Status Fleet::MergeHeartbeats() {
   ASSIGN_OR_RETURN(const std::vector<store::StoredHeartbeat> heard,
                    store_->HeartbeatsSince(absl::ToUnixNanos(now - LivenessLimit())));
   absl::MutexLock lock(&mu_);
+  heard_elsewhere_.clear();
   absl::Status first_error;
   for (const store::StoredHeartbeat& heartbeat : heard) {
     farm::v1::Device* device = Find(heartbeat.device_id);
     if (device == nullptr) continue;
+    if (!sessions_.count(heartbeat.device_id)) heard_elsewhere_.insert(heartbeat.device_id);
     const absl::Time seen = absl::FromUnixNanos(heartbeat.seen_ns);
     if (device->has_last_seen() && FromProtoTimestamp(device->last_seen()) >= seen) continue;
     *device->mutable_last_seen() = ToProtoTimestamp(seen);
@@ -399,7 +401,7 @@ std::vector<farm::v1::Device> Fleet::ToPing() const {
         device.has_last_seen() &&
         now - FromProtoTimestamp(device.last_seen()) < options_.heartbeat_interval;
     if (!device.agent_address().empty() && !sessions_.count(id) && !heard_lately &&
-        device.state().health() != farm::v1::HEALTH_STATE_RETIRED) {
+        !heard_elsewhere_.count(id) && device.state().health() != farm::v1::HEALTH_STATE_RETIRED) {
       out.push_back(device);
     }
   }

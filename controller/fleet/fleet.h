@@ -79,9 +79,9 @@ class Fleet {
   // online again.
   absl::Status FlushHeartbeats(const std::string& replica);
   absl::Status MergeHeartbeats();
-  // Inventory devices with an agent address that has not registered here and not
-  // been heard from within an interval: the ones to health-ping (their agents may
-  // not know the controller).
+  // Inventory devices with an agent address that has not registered here, not
+  // heard from within an interval, and not heartbeating to another replica: the
+  // ones to health-ping (their agents may not know the controller).
   std::vector<farm::v1::Device> ToPing() const;
   // A successful health ping: the device counts as heard from.
   absl::Status Seen(const std::string& device_id);
@@ -146,6 +146,9 @@ class Fleet {
   std::set<std::string> registered_since_start_ ABSL_GUARDED_BY(mu_);
 
   uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 1;
+  // Devices whose heartbeats another replica received within the liveness limit,
+  // as of the last merge: not health-pinged from here.
+  std::set<std::string> heard_elsewhere_ ABSL_GUARDED_BY(mu_);
   // Heartbeats received here and not yet flushed to the store, by device.
   std::map<std::string, int64_t> unflushed_heartbeats_ ABSL_GUARDED_BY(mu_);
 };
