@@ -527,6 +527,14 @@ TEST_F(SweepIntegrationTest, ALeaderKilledMidSweepIsReplacedAndNothingIsLostOrSt
   EXPECT_FALSE(controllers.replicas(0).leader());
   EXPECT_EQ(controllers.replicas(1).address(), follower_address_);
   EXPECT_TRUE(controllers.replicas(1).leader());
+  // The agents that heartbeated to c1 moved to c2 on their own and stay online
+  // there: with 200 ms heartbeats a device not heard from is offline within
+  // 600 ms, and the sweep took seconds to finish after the kill.
+  EXPECT_TRUE(WaitFor([&] { return OnlineDevices() == 2; })) << follower->Log();
+  for (const auto& [id, agent] : agents_) {
+    EXPECT_THAT(agent->Log(), HasSubstr("registered with the controller at " + follower_address_))
+        << id;
+  }
 }
 
 // The follower SIGKILLed mid-sweep: nothing changes; the leader finishes the
