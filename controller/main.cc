@@ -316,7 +316,9 @@ absl::Status Run(const ControllerConfig& config) {
   election_options.on_elected = [&](int64_t epoch) -> absl::Status {
     agents.SetLeaderEpoch(static_cast<uint64_t>(epoch));
     if (!fleet_just_loaded) RETURN_IF_ERROR(fleet.Load());
-    return scheduler.Resume();
+    absl::Status resumed = scheduler.Resume();
+    if (!resumed.ok()) scheduler.StepDown();  // half resumed: run nothing
+    return resumed;
   };
   election_options.on_deposed = [&scheduler] { scheduler.StepDown(); };
   leadership::LeaderElection election(store.get(), &clock, election_options);

@@ -147,6 +147,9 @@ void Fleet::ReplaceWithStoredLocked(farm::v1::Device stored) {
 }
 
 absl::Status Fleet::Refresh(const std::vector<std::string>& device_ids) {
+  // Many at once (a burst of registrations elsewhere): one read of them all.
+  constexpr size_t kOneByOne = 64;
+  if (device_ids.size() > kOneByOne) return RefreshAll();
   // Read under the lock, so a write of this replica can't land between the read
   // and the replacement and be undone by an older copy.
   absl::MutexLock lock(&mu_);

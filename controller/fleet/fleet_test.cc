@@ -366,6 +366,13 @@ TEST_F(SharedFleetTest, RefreshTakesAnotherReplicasWriteAndKeepsWhatOnlyMemoryKn
   ASSERT_THAT(fleet_->Register(Registration("p9")), IsOk());
   ASSERT_THAT(other.RefreshAll(), IsOk());
   EXPECT_EQ(other.List({}).size(), 2u);
+  // A burst (more than 64 at once) is read in one go.
+  std::vector<std::string> burst = {"p10"};
+  for (int i = 0; i < 70; ++i) burst.push_back(absl::StrCat("not-yet-", i));
+  ASSERT_THAT(fleet_->Register(Registration("p10")), IsOk());
+  ASSERT_THAT(other.Refresh(burst), IsOk());
+  EXPECT_THAT(other.Get("p10"), IsOk());
+  EXPECT_EQ(other.Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_BUSY);
 }
 
 }  // namespace
