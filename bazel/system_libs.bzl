@@ -41,6 +41,11 @@ _LIBRARIES = {
     "libpq": (["libpq"], []),
     "libcrypto": (["libcrypto"], []),
     "zlib": (["zlib"], []),
+    # The controller's HTTP endpoint (issue 19): Debian's compiled cpp-httplib, whose
+    # .pc defines the OpenSSL/zlib/brotli switches the library was built with (the
+    # class layout depends on them), and prometheus-cpp's metric types and text format.
+    "cpp_httplib": (["cpp-httplib"], []),
+    "prometheus_cpp": (["prometheus-cpp-core"], []),
 }
 
 def _pkg_config(rctx, args):
@@ -111,5 +116,6 @@ system_libs = repository_rule(
     local = True,
     environ = ["PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR"],
     doc = "cc_library targets for the system's gRPC, protobuf, abseil, GoogleTest, " +
-          "Google Benchmark, SQLite, libpq, libcrypto and zlib, from pkg-config.",
+          "Google Benchmark, SQLite, libpq, libcrypto, zlib, cpp-httplib and " +
+          "prometheus-cpp, from pkg-config.",
 )

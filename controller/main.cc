@@ -25,6 +25,8 @@
 #include "controller/controller_service.h"
 #include "controller/fleet/fleet.h"
 #include "controller/fleet/health_pings.h"
+#include "controller/http/controller_metrics.h"
+#include "controller/http/http_endpoint.h"
 #include "controller/lab_admin/database_commands.h"
 #include "controller/leadership/leader_election.h"
 #include "controller/replication/change_follower.h"
@@ -59,6 +61,10 @@ ABSL_FLAG(std::string, replica, "",
 ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(10),
           "The leader's lease: renewed every third of it; a replica takes over when it runs "
           "out. Replicas' clocks must agree to well within it.");
+ABSL_FLAG(std::string, http_listen, "",
+          "Serve /healthz, /readyz and /metrics (Prometheus) over HTTP on host:port, e.g. "
+          "127.0.0.1:7480: HTTPS with the --tls_* certificates, /metrics for viewers (a "
+          "bearer token or an operator certificate). Empty: no HTTP.");
 ABSL_FLAG(int32_t, keep_raw_days, 0,
           "Retention: raw measurement rows (every repetition) and console logs older than "
           "this many days are removed, hourly while serving, or once by 'prune'; summaries, "
@@ -280,6 +286,26 @@ void RunRetention(store::Store& store, absl::Duration keep_raw, absl::Notificati
   } while (!stop.WaitForNotificationWithTimeout(absl::Hours(1)));
 }
 
+// The HTTP side (--http_listen): health, readiness ("the store answers", on
+// followers too) and /metrics from the same fleet, store and election.
+absl::StatusOr<std::unique_ptr<http::HttpEndpoint>> StartHttp(
+    const std::string& listen, const Security& security, auth::Authorizer& authorizer,
+    const fleet::Fleet& fleet, store::Store& store, const leadership::LeaderElection& election,
+    const std::string& replica) {
+  auto metrics = std::make_shared<http::ControllerMetrics>(
+      http::MetricsSources{&fleet, &store, &election, replica});
+  http::HttpEndpointOptions options;
+  options.listen = listen;
+  options.tls = security.files;
+  options.authorizer = &authorizer;
+  options.metrics = [metrics] { return metrics->Render(); };
+  options.ready = [&store] { return store.ChangeCursor().status(); };
+  ASSIGN_OR_RETURN(std::unique_ptr<http::HttpEndpoint> endpoint,
+                   http::HttpEndpoint::Start(std::move(options)));
+  FARM_LOG(INFO) << "HTTP on " << endpoint->url() << " (/healthz, /readyz, /metrics)";
+  return endpoint;
+}
+
 // Serves until a shutdown signal. An error is a start-up failure, for the operator.
 absl::Status Run(const ControllerConfig& config) {
   ASSIGN_OR_RETURN(const Security security, ServerSecurityFromFlags(config.listen));
@@ -342,6 +368,11 @@ absl::Status Run(const ControllerConfig& config) {
   server_options.services = {&service};
   ASSIGN_OR_RETURN(std::unique_ptr<GrpcServer> server, GrpcServer::Start(server_options));
   election.SetAddress(server->address());
+  std::unique_ptr<http::HttpEndpoint> http_endpoint;
+  if (const std::string http_listen = absl::GetFlag(FLAGS_http_listen); !http_listen.empty()) {
+    ASSIGN_OR_RETURN(http_endpoint, StartHttp(http_listen, security, *authorizer, fleet, *store,
+                                              election, election_options.replica));
+  }
   FARM_LOG(INFO) << "farm-controller serving on " << server->address()
                  << (security.tls()
                          ? absl::StrCat(" (mutual TLS as ", security.identity->ToString(), ")")
@@ -375,6 +406,7 @@ absl::Status Run(const ControllerConfig& config) {
   election.Resign();  // another replica takes over at once
   if (retention.joinable()) retention.join();
   scheduler.Shutdown();
+  if (http_endpoint != nullptr) http_endpoint->Shutdown();
   server->Shutdown(absl::ZeroDuration());
   return absl::OkStatus();
 }

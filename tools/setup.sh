@@ -20,6 +20,8 @@ BUILD_PACKAGES=(
   clang-format  # .ci/run checks the C++ formatting (tools/check_format.sh)
   grpc-proto  # grpc.reflection.v1's .proto, compiled by //third_party:grpc_reflection_v1
   libpq-dev  # the controller's PostgreSQL store (issue 17)
+  # The controller's HTTP endpoint and its metrics (issue 19).
+  libcpp-httplib-dev prometheus-cpp-dev
 )
 RUN_PACKAGES=(
   qemu-system-x86 qemu-system-arm qemu-utils busybox-static cpio lz4
@@ -28,6 +30,9 @@ RUN_PACKAGES=(
   # The tests start their own PostgreSQL servers from its binaries (initdb, postgres)
   # under `unshare --user` (util-linux), never the system cluster it sets up.
   postgresql util-linux
+  # promtool checks /metrics, and the tests scrape it with a Prometheus server of
+  # their own (the package's system service on :9090 is never used).
+  prometheus
 )
 # The independent tools the benchmarks compare kvmfarm's figures with.
 BENCH_PACKAGES=(

@@ -169,6 +169,12 @@ std::shared_ptr<grpc::experimental::CertificateVerifier> Verifier(const PeerRule
 
 }  // namespace
 
+std::optional<SpiffeId> CertificateIdentity(X509* cert) {
+  std::vector<SpiffeId> ids = UriIdentities(cert);
+  if (ids.size() != 1) return std::nullopt;
+  return ids.front();
+}
+
 bool PeerRule::Accepts(const SpiffeId& id) const {
   return (lab.empty() || id.lab == lab) && id.kind == kind && (!name || id.name == *name);
 }

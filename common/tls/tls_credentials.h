@@ -26,6 +26,7 @@
 #define KVMFARM_COMMON_TLS_TLS_CREDENTIALS_H_
 
 #include <grpcpp/grpcpp.h>
+#include <openssl/x509.h>
 
 #include <memory>
 #include <optional>
@@ -88,6 +89,10 @@ std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TlsFiles&
 // The peer's identity on a TLS connection whose certificate the CA verified
 // (nullopt for plaintext, no certificate, or one without a kvmfarm identity).
 std::optional<SpiffeId> PeerIdentity(const grpc::AuthContext& context);
+
+// The one spiffe:// identity a certificate names in its URI SANs (nullopt for none
+// or several); for a peer certificate the TLS library has verified (HTTPS).
+std::optional<SpiffeId> CertificateIdentity(X509* cert);
 
 }  // namespace kvmfarm
 

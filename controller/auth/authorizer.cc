@@ -144,12 +144,17 @@ std::optional<Grant> Authorizer::Find(const Grant* (AccessGrants::*lookup)(const
 }
 
 absl::StatusOr<Caller> Authorizer::Identify(const grpc::ServerContext& context) {
+  return Identify(BearerToken(context), PeerIdentity(*context.auth_context()));
+}
+
+absl::StatusOr<Caller> Authorizer::Identify(const std::optional<std::string>& bearer_token,
+                                            const std::optional<SpiffeId>& peer) {
   Caller caller;
   if (options_.insecure) {
     caller.role = Role::kAdmin;
     return caller;
   }
-  if (std::optional<std::string> token = BearerToken(context)) {
+  if (const std::optional<std::string>& token = bearer_token) {
     const std::string hash = TokenHash(*token);
     const std::optional<Grant> grant =
         token->empty() ? std::nullopt : Find(&AccessGrants::ForTokenHash, hash);
@@ -163,7 +168,6 @@ absl::StatusOr<Caller> Authorizer::Identify(const grpc::ServerContext& context) 
     caller.role = grant->role;
     return caller;
   }
-  std::optional<SpiffeId> peer = PeerIdentity(*context.auth_context());
   if (!peer || peer->lab != options_.lab) {
     return absl::UnauthenticatedError(absl::StrCat("no identity: ", kHowToAuthenticate));
   }
@@ -194,7 +198,17 @@ absl::StatusOr<Caller> Authorizer::Authorize(const grpc::ServerContext& context,
     return absl::PermissionDeniedError(absl::StrCat(method, " is not in the access table"));
   }
   ASSIGN_OR_RETURN(Caller caller, Identify(context));
-  const Need need = rule->second;
+  return Allow(caller, rule->second, method.substr(method.rfind('/') + 1));
+}
+
+absl::StatusOr<Caller> Authorizer::AuthorizeCredentials(
+    const std::optional<std::string>& bearer_token, const std::optional<SpiffeId>& peer, Need need,
+    const std::string& what) {
+  ASSIGN_OR_RETURN(Caller caller, Identify(bearer_token, peer));
+  return Allow(caller, need, what);
+}
+
+absl::StatusOr<Caller> Authorizer::Allow(const Caller& caller, Need need, const std::string& what) {
   if (caller.kind == Caller::Kind::kAnonymous) return caller;
   const bool agent_call = need == Need::kAgent;
   const bool allowed = agent_call ? caller.kind == Caller::Kind::kDevice
@@ -202,8 +216,7 @@ absl::StatusOr<Caller> Authorizer::Authorize(const grpc::ServerContext& context,
                                         static_cast<int>(caller.role) >= static_cast<int>(need);
   if (!allowed) {
     return absl::PermissionDeniedError(absl::StrCat(
-        method.substr(method.rfind('/') + 1), " needs the ", NeedName(need), " role; ",
-        caller.Audit(), " is ",
+        what, " needs the ", NeedName(need), " role; ", caller.Audit(), " is ",
         caller.kind == Caller::Kind::kDevice ? "a device's agent"
                                              : absl::StrCat("a ", RoleName(caller.role))));
   }

@@ -35,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/tls/spiffe_id.h"
 #include "controller/auth/access_file.h"
 
 namespace kvmfarm::auth {
@@ -88,6 +89,13 @@ class Authorizer {
   // PERMISSION_DENIED naming the role needed otherwise.
   absl::StatusOr<Caller> Authorize(const grpc::ServerContext& context, const std::string& method);
 
+  // The same check for a caller that isn't a gRPC call (the controller's HTTP
+  // endpoint): a bearer token from its Authorization header, or the identity of the
+  // client certificate TLS verified. `what` names the thing asked for, in errors.
+  absl::StatusOr<Caller> AuthorizeCredentials(const std::optional<std::string>& bearer_token,
+                                              const std::optional<SpiffeId>& peer, Need need,
+                                              const std::string& what);
+
   // Authorize as a gRPC status, in the shape GrpcServerOptions::authorize takes
   // (the check of services that aren't ours to edit, such as reflection). The
   // authorizer must outlive the server.
@@ -97,6 +105,10 @@ class Authorizer {
   explicit Authorizer(Options options) : options_(std::move(options)) {}
 
   absl::StatusOr<Caller> Identify(const grpc::ServerContext& context);
+  absl::StatusOr<Caller> Identify(const std::optional<std::string>& bearer_token,
+                                  const std::optional<SpiffeId>& peer);
+  // `caller` when it may have what `need` guards (`what`, for the refusal).
+  absl::StatusOr<Caller> Allow(const Caller& caller, Need need, const std::string& what);
   // The grants, re-read when the file changed (a bad new file keeps the old grants).
   // The file is looked at once per reload interval, or now with `look_now` (for a
   // credential not granted: a new grant works at once, a removed one within the

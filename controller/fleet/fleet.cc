@@ -340,6 +340,7 @@ absl::StatusOr<farm::v1::HeartbeatResponse> Fleet::Heartbeat(
     const farm::v1::HeartbeatRequest& request) {
   farm::v1::HeartbeatResponse response;
   *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
+  ++heartbeats_received_;
   absl::MutexLock lock(&mu_);
   farm::v1::Device* device = Find(request.device_id());
   auto session = sessions_.find(request.device_id());

@@ -18,6 +18,7 @@
 #ifndef KVMFARM_CONTROLLER_FLEET_FLEET_H_
 #define KVMFARM_CONTROLLER_FLEET_FLEET_H_
 
+#include <atomic>
 #include <limits>
 #include <map>
 #include <set>
@@ -113,6 +114,8 @@ class Fleet {
                                      const std::string& after_id = "",
                                      size_t limit = std::numeric_limits<size_t>::max()) const;
   absl::StatusOr<farm::v1::Device> Get(const std::string& device_id) const;
+  // Heartbeats received since this process started (for /metrics).
+  int64_t heartbeats_received() const { return heartbeats_received_.load(); }
   // The id of the device whose agent is at `address`, i.e. the name its certificate
   // must carry; NOT_FOUND for none, FAILED_PRECONDITION when several claim it.
   absl::StatusOr<std::string> DeviceAt(const std::string& address) const;
@@ -138,6 +141,7 @@ class Fleet {
   store::Store* const store_;
   const Clock* const clock_;
   const FleetOptions options_;
+  std::atomic<int64_t> heartbeats_received_{0};
   mutable absl::Mutex mu_;
   std::map<std::string, farm::v1::Device> devices_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> sessions_ ABSL_GUARDED_BY(mu_);

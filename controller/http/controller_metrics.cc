@@ -1,0 +1,90 @@
+#include "controller/http/controller_metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "common/proto_enum.h"
+#include "common/status_macros.h"
+#include "common/version.h"
+
+namespace kvmfarm::http {
+namespace {
+
+// One gauge family with a series per value of `label`, from `counts`.
+void AddCounts(prometheus::Registry& registry, const std::string& name, const std::string& help,
+               const std::string& label, const std::map<std::string, int64_t>& counts) {
+  auto& family = prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+  for (const auto& [value, count] : counts) {
+    family.Add({{label, value}}).Set(static_cast<double>(count));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ControllerMetrics::Render() const {
+  // A registry per scrape: a state no device is in any more has no series.
+  prometheus::Registry registry;
+  prometheus::BuildGauge()
+      .Name("kvmfarm_build_info")
+      .Help("The farm-controller build, as a label; always 1.")
+      .Register(registry)
+      .Add({{"version", kKvmfarmVersion}})
+      .Set(1);
+
+  std::map<std::string, int64_t> by_state, by_health, by_verdict, by_model;
+  for (const farm::v1::Device& device : sources_.fleet->List({})) {
+    ++by_state[LowerEnumValueName(device.state().operational())];
+    ++by_health[LowerEnumValueName(device.state().health())];
+    ++by_verdict[LowerEnumValueName(device.capability().verdict())];
+    ++by_model[device.identity().model().empty() ? "unknown" : device.identity().model()];
+  }
+  AddCounts(registry, "kvmfarm_devices_by_operational_state",
+            "Devices by operational state (idle, busy, offline).", "state", by_state);
+  AddCounts(registry, "kvmfarm_devices_by_health", "Devices by health.", "health", by_health);
+  AddCounts(registry, "kvmfarm_devices_by_verdict", "Devices by KVM verdict.", "verdict",
+            by_verdict);
+  AddCounts(registry, "kvmfarm_devices_by_model", "Devices by model.", "model", by_model);
+
+  store::SweepListQuery unfinished;
+  unfinished.states = {farm::v1::SWEEP_STATE_QUEUED, farm::v1::SWEEP_STATE_RUNNING};
+  unfinished.limit = 100000;
+  absl::StatusOr<std::vector<farm::v1::Sweep>> sweeps = sources_.store->ListSweeps(unfinished);
+  if (!sweeps.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("the database didn't answer: ", sweeps.status().message()));
+  }
+  std::map<std::string, int64_t> by_sweep_state = {{"queued", 0}, {"running", 0}};
+  for (const farm::v1::Sweep& sweep : *sweeps) ++by_sweep_state[LowerEnumValueName(sweep.state())];
+  AddCounts(registry, "kvmfarm_sweeps", "Sweeps not yet ended, by state.", "state", by_sweep_state);
+
+  prometheus::BuildCounter()
+      .Name("kvmfarm_heartbeats_received_total")
+      .Help("Agent heartbeats this replica received since it started.")
+      .Register(registry)
+      .Add({})
+      .Increment(static_cast<double>(sources_.fleet->heartbeats_received()));
+
+  if (sources_.election != nullptr) {
+    prometheus::BuildGauge()
+        .Name("kvmfarm_controller_leader")
+        .Help("1 while this replica leads the controllers on its database, else 0.")
+        .Register(registry)
+        .Add({{"replica", sources_.replica}})
+        .Set(sources_.election->IsLeader() ? 1 : 0);
+    prometheus::BuildGauge()
+        .Name("kvmfarm_controller_leader_epoch")
+        .Help("The fencing epoch of the lease as this replica last saw it.")
+        .Register(registry)
+        .Add({})
+        .Set(static_cast<double>(sources_.election->Current().epoch));
+  }
+  return prometheus::TextSerializer().Serialize(registry.Collect());
+}
+
+}  // namespace kvmfarm::http
