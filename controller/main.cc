@@ -27,6 +27,7 @@
 #include "controller/fleet/health_pings.h"
 #include "controller/http/controller_metrics.h"
 #include "controller/http/http_endpoint.h"
+#include "controller/http/lab_counters.h"
 #include "controller/lab_admin/database_commands.h"
 #include "controller/leadership/leader_election.h"
 #include "controller/replication/change_follower.h"
@@ -291,9 +292,9 @@ void RunRetention(store::Store& store, absl::Duration keep_raw, absl::Notificati
 absl::StatusOr<std::unique_ptr<http::HttpEndpoint>> StartHttp(
     const std::string& listen, const Security& security, auth::Authorizer& authorizer,
     const fleet::Fleet& fleet, store::Store& store, const leadership::LeaderElection& election,
-    const std::string& replica) {
+    const std::string& replica, const http::LabCounters& counters) {
   auto metrics = std::make_shared<http::ControllerMetrics>(
-      http::MetricsSources{&fleet, &store, &election, replica});
+      http::MetricsSources{&fleet, &store, &election, replica, &counters});
   http::HttpEndpointOptions options;
   options.listen = listen;
   options.tls = security.files;
@@ -324,6 +325,8 @@ absl::Status Run(const ControllerConfig& config) {
     summaries.Invalidate(device_id);
   };
   scheduler_options.max_parallel = config.max_parallel;
+  http::LabCounters counters;  // the scheduler's work, for /metrics
+  scheduler_options.observer = &counters;
   scheduler::Scheduler scheduler(store.get(), &fleet, &agents, &clock, scheduler_options);
   // The feed's position is taken before the fleet is loaded: nothing written
   // between the two is missed.
@@ -371,7 +374,7 @@ absl::Status Run(const ControllerConfig& config) {
   std::unique_ptr<http::HttpEndpoint> http_endpoint;
   if (const std::string http_listen = absl::GetFlag(FLAGS_http_listen); !http_listen.empty()) {
     ASSIGN_OR_RETURN(http_endpoint, StartHttp(http_listen, security, *authorizer, fleet, *store,
-                                              election, election_options.replica));
+                                              election, election_options.replica, counters));
   }
   FARM_LOG(INFO) << "farm-controller serving on " << server->address()
                  << (security.tls()

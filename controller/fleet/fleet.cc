@@ -490,6 +490,9 @@ absl::Status Fleet::RecordFailure(const std::string& device_id, const std::strin
           device.consecutive_failures(), " consecutive infrastructure failures; last: ", reason));
       *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
       absl::StrAppend(&description, "; health good -> quarantined");
+      RETURN_IF_ERROR(Commit(std::move(device), description));
+      ++quarantines_;  // counted once written
+      return absl::OkStatus();
     } else {
       absl::StrAppend(&description, "; not quarantined: ", quarantined, " of ", devices_.size(),
                       " devices already are (cap ", options_.max_quarantined_fraction * 100, " %)");

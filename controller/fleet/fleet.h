@@ -114,8 +114,10 @@ class Fleet {
                                      const std::string& after_id = "",
                                      size_t limit = std::numeric_limits<size_t>::max()) const;
   absl::StatusOr<farm::v1::Device> Get(const std::string& device_id) const;
-  // Heartbeats received since this process started (for /metrics).
+  // Since this process started (for /metrics): heartbeats received, and devices
+  // this process quarantined.
   int64_t heartbeats_received() const { return heartbeats_received_.load(); }
+  int64_t quarantines() const { return quarantines_.load(); }
   // The id of the device whose agent is at `address`, i.e. the name its certificate
   // must carry; NOT_FOUND for none, FAILED_PRECONDITION when several claim it.
   absl::StatusOr<std::string> DeviceAt(const std::string& address) const;
@@ -142,6 +144,7 @@ class Fleet {
   const Clock* const clock_;
   const FleetOptions options_;
   std::atomic<int64_t> heartbeats_received_{0};
+  std::atomic<int64_t> quarantines_{0};
   mutable absl::Mutex mu_;
   std::map<std::string, farm::v1::Device> devices_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> sessions_ ABSL_GUARDED_BY(mu_);

@@ -168,7 +168,8 @@ TEST_F(FleetTest, QuarantineAfterRepeatedFailuresButNeverMostOfTheFleet) {
   for (const farm::v1::Device& d : fleet_->List(farm::v1::Selector())) {
     if (d.state().health() == farm::v1::HEALTH_STATE_QUARANTINED) ++quarantined;
   }
-  EXPECT_EQ(quarantined, 2);  // 25 % of 8
+  EXPECT_EQ(quarantined, 2);            // 25 % of 8
+  EXPECT_EQ(fleet_->quarantines(), 2);  // counted for /metrics
   EXPECT_THAT(fleet_->Get("d0")->state().reason(),
               HasSubstr("3 consecutive infrastructure failures"));
   // A success resets the count; an operator clears quarantine.

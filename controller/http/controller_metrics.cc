@@ -60,8 +60,30 @@ absl::StatusOr<std::string> ControllerMetrics::Render() const {
         absl::StrCat("the database didn't answer: ", sweeps.status().message()));
   }
   std::map<std::string, int64_t> by_sweep_state = {{"queued", 0}, {"running", 0}};
-  for (const farm::v1::Sweep& sweep : *sweeps) ++by_sweep_state[LowerEnumValueName(sweep.state())];
+  std::map<std::pair<std::string, std::string>, int64_t> tasks;
+  for (const farm::v1::Sweep& summary : *sweeps) {
+    ++by_sweep_state[LowerEnumValueName(summary.state())];
+    absl::StatusOr<farm::v1::Sweep> sweep = sources_.store->GetSweep(summary.sweep_id(), false);
+    if (!sweep.ok()) continue;  // ended and pruned meanwhile
+    for (const farm::v1::Task& task : sweep->tasks()) {
+      ++tasks[{LowerEnumValueName(task.state()), LowerEnumValueName(task.kind())}];
+    }
+  }
   AddCounts(registry, "kvmfarm_sweeps", "Sweeps not yet ended, by state.", "state", by_sweep_state);
+  auto& task_family = prometheus::BuildGauge()
+                          .Name("kvmfarm_tasks")
+                          .Help("Tasks of the sweeps not yet ended, by state and step kind.")
+                          .Register(registry);
+  for (const auto& [state_and_kind, count] : tasks) {
+    task_family.Add({{"state", state_and_kind.first}, {"kind", state_and_kind.second}})
+        .Set(static_cast<double>(count));
+  }
+  prometheus::BuildCounter()
+      .Name("kvmfarm_quarantines_total")
+      .Help("Devices this replica quarantined (repeated infrastructure failures).")
+      .Register(registry)
+      .Add({})
+      .Increment(static_cast<double>(sources_.fleet->quarantines()));
 
   prometheus::BuildCounter()
       .Name("kvmfarm_heartbeats_received_total")
@@ -84,7 +106,13 @@ absl::StatusOr<std::string> ControllerMetrics::Render() const {
         .Add({})
         .Set(static_cast<double>(sources_.election->Current().epoch));
   }
-  return prometheus::TextSerializer().Serialize(registry.Collect());
+  std::vector<prometheus::MetricFamily> families = registry.Collect();
+  if (sources_.counters != nullptr) {
+    for (prometheus::MetricFamily& family : sources_.counters->Collect()) {
+      families.push_back(std::move(family));
+    }
+  }
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace kvmfarm::http

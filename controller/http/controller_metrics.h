@@ -15,9 +15,12 @@
 //   kvmfarm_devices_by_verdict{verdict}
 //   kvmfarm_devices_by_model{model}
 //   kvmfarm_sweeps{state}                                queued and running sweeps
+//   kvmfarm_tasks{state,kind}                            the tasks of those sweeps
+//   kvmfarm_quarantines_total                            devices this replica quarantined
 //   kvmfarm_heartbeats_received_total                    by this replica
 //   kvmfarm_controller_leader{replica}                   1 while this replica leads
 //   kvmfarm_controller_leader_epoch                      the lease's epoch
+// and LabCounters' histograms and counters.
 //
 // Example:
 //
@@ -30,6 +33,7 @@
 
 #include "absl/status/statusor.h"
 #include "controller/fleet/fleet.h"
+#include "controller/http/lab_counters.h"
 #include "controller/leadership/leader_election.h"
 #include "controller/store/store.h"
 
@@ -41,6 +45,8 @@ struct MetricsSources {
   // Absent: a controller that isn't in an election (no leader series).
   const leadership::LeaderElection* election = nullptr;
   std::string replica;
+  // The scheduler's counted work (lab_counters.h); absent: none.
+  const LabCounters* counters = nullptr;
 };
 
 class ControllerMetrics {

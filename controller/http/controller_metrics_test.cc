@@ -3,9 +3,10 @@
 #include <memory>
 #include <string>
 
-#include "common/subprocess.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/status_matchers.h"
+#include "controller/http/lab_counters.h"
+#include "controller/http/testing/promtool.h"
 #include "controller/store/testing/scratch_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -13,25 +14,10 @@
 namespace kvmfarm::http {
 namespace {
 
+using ::kvmfarm::http::testing::PromtoolComplaints;
 using ::kvmfarm::testing::IsOk;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// Prometheus' own linter on `text` (promtool reads it from stdin): its complaints,
-// empty when there are none.
-std::string PromtoolComplaints(const std::string& text) {
-  ProcessSpec spec;
-  spec.argv = {"promtool", "check", "metrics"};
-  spec.pipe_stdin = true;
-  spec.timeout = absl::Minutes(1);
-  absl::StatusOr<std::unique_ptr<Subprocess>> promtool = Subprocess::Start(spec);
-  if (!promtool.ok()) return "promtool didn't start (tools/setup.sh installs prometheus)";
-  (*promtool)->WriteStdin(text).IgnoreError();
-  (*promtool)->CloseStdin();
-  const ProcessResult result = (*promtool)->Wait();
-  return result.Succeeded() ? ""
-                            : result.Describe() + ": " + result.stdout_data + result.stderr_data;
-}
 
 class ControllerMetricsTest : public ::testing::Test {
  protected:
@@ -63,12 +49,26 @@ TEST_F(ControllerMetricsTest, TheFleetAndTheSweepsAsPrometheusReadsThem) {
   farm::v1::Sweep sweep;
   sweep.set_sweep_id("s1");
   sweep.set_state(farm::v1::SWEEP_STATE_RUNNING);
+  for (int i = 0; i < 3; ++i) {
+    farm::v1::Task* task = sweep.add_tasks();
+    task->set_task_id("s1/t" + std::to_string(i));
+    task->set_sweep_id("s1");
+    task->set_device_id("p8");
+    task->set_kind(i == 0 ? farm::v1::STEP_KIND_CAPABILITY : farm::v1::STEP_KIND_BENCHMARK);
+    task->set_state(i == 0 ? farm::v1::TASK_STATE_SUCCEEDED : farm::v1::TASK_STATE_PENDING);
+  }
   ASSERT_THAT(store_->CreateSweep(sweep), IsOk());
+  LabCounters counters;
+  counters.FirstDispatched(farm::v1::STEP_KIND_BENCHMARK, absl::Seconds(3));
+  counters.AttemptEnded(farm::v1::STEP_KIND_BENCHMARK, absl::Seconds(40));
+  counters.AttemptEnded(farm::v1::STEP_KIND_BENCHMARK, absl::Seconds(50));
+  counters.AgentCallFailed(absl::StatusCode::kDeadlineExceeded);
+  counters.Retried(farm::v1::STEP_KIND_BENCHMARK);
   farm::v1::HeartbeatRequest beat;
   beat.set_device_id("p8");
   ASSERT_THAT(fleet_->Heartbeat(beat), IsOk());
 
-  ControllerMetrics metrics({fleet_.get(), store_.get(), nullptr, "c1"});
+  ControllerMetrics metrics({fleet_.get(), store_.get(), nullptr, "c1", &counters});
   absl::StatusOr<std::string> text = metrics.Render();
   ASSERT_THAT(text, IsOk());
   EXPECT_THAT(*text, HasSubstr("kvmfarm_build_info{version=\""));
@@ -80,6 +80,16 @@ TEST_F(ControllerMetricsTest, TheFleetAndTheSweepsAsPrometheusReadsThem) {
   EXPECT_THAT(*text, HasSubstr("kvmfarm_sweeps{state=\"running\"} 1"));
   EXPECT_THAT(*text, HasSubstr("kvmfarm_sweeps{state=\"queued\"} 0"));
   EXPECT_THAT(*text, HasSubstr("kvmfarm_heartbeats_received_total 1"));
+  EXPECT_THAT(*text, HasSubstr("kvmfarm_tasks{kind=\"benchmark\",state=\"pending\"} 2"));
+  EXPECT_THAT(*text, HasSubstr("kvmfarm_tasks{kind=\"capability\",state=\"succeeded\"} 1"));
+  EXPECT_THAT(*text, HasSubstr("kvmfarm_quarantines_total 0"));
+  // The scheduler's counted work: a histogram's buckets, count and sum; counters.
+  EXPECT_THAT(*text,
+              HasSubstr("kvmfarm_task_queue_wait_seconds_bucket{kind=\"benchmark\",le=\"5\"} 1"));
+  EXPECT_THAT(*text, HasSubstr("kvmfarm_attempt_duration_seconds_count{kind=\"benchmark\"} 2"));
+  EXPECT_THAT(*text, HasSubstr("kvmfarm_attempt_duration_seconds_sum{kind=\"benchmark\"} 90"));
+  EXPECT_THAT(*text, HasSubstr("kvmfarm_agent_rpc_errors_total{code=\"deadline_exceeded\"} 1"));
+  EXPECT_THAT(*text, HasSubstr("kvmfarm_task_retries_total{kind=\"benchmark\"} 1"));
   EXPECT_THAT(*text, Not(HasSubstr("kvmfarm_controller_leader")));  // not in an election
   EXPECT_EQ(PromtoolComplaints(*text), "");
 }

@@ -467,6 +467,7 @@ std::optional<Scheduler::Attempt> Scheduler::StartAttemptLocked(const Candidate&
                                                                 const std::string& address,
                                                                 absl::Time now) {
   farm::v1::Task running = *candidate.task;
+  const bool first = running.attempts() == 0;
   running.set_attempts(running.attempts() + 1);
   running.set_attempt_id(absl::StrCat(running.task_id(), "/a", running.attempts()));
   running.set_state(farm::v1::TASK_STATE_RUNNING);
@@ -485,6 +486,10 @@ std::optional<Scheduler::Attempt> Scheduler::StartAttemptLocked(const Candidate&
   PublishTaskLocked(task);
   running_by_device_[task.device_id()] = {task.sweep_id(), task.task_id()};
   fleet_->SetBusy(task.device_id(), true).IgnoreError();  // in memory only: can't fail
+  if (options_.observer != nullptr && first) {
+    options_.observer->FirstDispatched(task.kind(),
+                                       now - FromProtoTimestamp(candidate.sweep->created_at()));
+  }
   return Attempt{task, task.attempt_id(), address, candidate.sweep->spec()};
 }
 
@@ -697,6 +702,7 @@ absl::Status Scheduler::RecordFailureLocked(const Attempt& attempt, const absl::
     *updated.mutable_finished_at() = ToProtoTimestamp(now);
   } else {
     const absl::Duration wait = backoff_.ForRetry(tries);
+    if (options_.observer != nullptr) options_.observer->Retried(task->kind());
     updated.set_state(farm::v1::TASK_STATE_WAITING);
     updated.set_status(
         absl::StrCat("retrying in ", absl::FormatDuration(wait), " after: ", reason));
@@ -713,6 +719,13 @@ absl::Status Scheduler::RecordFailureLocked(const Attempt& attempt, const absl::
 
 void Scheduler::Complete(const Attempt& attempt, absl::StatusOr<farm::v1::Task> outcome) {
   absl::MutexLock lock(&mu_);
+  if (options_.observer != nullptr) {
+    options_.observer->AttemptEnded(attempt.task.kind(),
+                                    clock_->Now() - FromProtoTimestamp(attempt.task.started_at()));
+    if (!outcome.ok() && !IsAgentBusy(outcome.status())) {
+      options_.observer->AgentCallFailed(outcome.status().code());
+    }
+  }
   const std::string& device_id = attempt.task.device_id();
   auto running = running_by_device_.find(device_id);
   if (running != running_by_device_.end() && running->second.task_id == attempt.task.task_id()) {

@@ -43,6 +43,7 @@
 #include "common/clock.h"
 #include "controller/fleet/fleet.h"
 #include "controller/scheduler/agent_client.h"
+#include "controller/scheduler/scheduler_observer.h"
 #include "controller/store/store.h"
 #include "farm/v1/controller.pb.h"
 
@@ -65,6 +66,9 @@ struct SchedulerOptions {
   bool capability_boot_check = true;
   // How long a follower's CancelSweep waits for the leader to act on it.
   absl::Duration cancel_patience = absl::Seconds(20);
+  // Told of dispatches, attempts, agent errors and retries (for /metrics); none
+  // when null.
+  SchedulerObserver* observer = nullptr;
   // Called (under the scheduler's lock) with the device of every stored result.
   std::function<void(const std::string& device_id)> on_result_stored;
 };

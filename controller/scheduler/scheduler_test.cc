@@ -608,6 +608,45 @@ TEST(SweepPlanTest, ExpandsDeviceTimesSteps) {
   EXPECT_EQ(tasks[7].task_id(), "s/t7");
 }
 
+// What /metrics counts: the first dispatch's wait, every attempt's time, agent
+// errors by code and retries.
+struct RecordingObserver : SchedulerObserver {
+  void FirstDispatched(farm::v1::StepKind kind, absl::Duration waited) override {
+    events.push_back(absl::StrCat("dispatched ", farm::v1::StepKind_Name(kind), " after ",
+                                  absl::FormatDuration(waited)));
+  }
+  void AttemptEnded(farm::v1::StepKind, absl::Duration took) override {
+    events.push_back(absl::StrCat("attempt took ", absl::FormatDuration(took)));
+  }
+  void AgentCallFailed(absl::StatusCode code) override {
+    events.push_back(absl::StrCat("agent error ", absl::StatusCodeToString(code)));
+  }
+  void Retried(farm::v1::StepKind) override { events.push_back("retried"); }
+  std::vector<std::string> events;
+};
+
+TEST_F(SchedulerTest, TheObserverHearsOfDispatchesAttemptsErrorsAndRetries) {
+  RecordingObserver observer;
+  SchedulerOptions options;
+  options.observer = &observer;
+  Scheduler scheduler(store_.get(), fleet_.get(), &agents_, &clock_, options,
+                      [this](std::function<void()> work) { queued_.push_back(std::move(work)); });
+  agents_.script["d0:7420"] = {absl::DeadlineExceededError("no answer in 30s")};
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler.StartSweep(CapabilityOnly({"d0"}));
+  ASSERT_THAT(sweep, IsOk());
+  clock_.Advance(absl::Seconds(2));
+  ASSERT_EQ(scheduler.Dispatch(), 1);
+  clock_.Advance(absl::Seconds(5));
+  RunQueued();
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_EQ(scheduler.Dispatch(), 1);
+  RunQueued();
+  EXPECT_EQ(Stored(sweep->sweep_id()).tasks(0).state(), farm::v1::TASK_STATE_SUCCEEDED);
+  EXPECT_THAT(observer.events,
+              ::testing::ElementsAre("dispatched STEP_KIND_CAPABILITY after 2s", "attempt took 5s",
+                                     "agent error DEADLINE_EXCEEDED", "retried", "attempt took 0"));
+}
+
 // Two replicas on one store (issue 18): `scheduler_` leads, `follower` doesn't.
 class ReplicatedSchedulerTest : public SchedulerTest {
  protected:
