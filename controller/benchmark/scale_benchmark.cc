@@ -1,6 +1,7 @@
 // The controller at fleet scale, on this machine (a benchmark, not a test):
 //   bazel run -c opt //controller:scale_benchmark [-- --devices=10000 --measurements=1000000]
 // Prints, one figure a line:
+//  * GET /metrics latency on that controller's HTTP side, as Prometheus scrapes it;
 //  * heartbeats handled per second by a real farm-controller process with
 //    --devices simulated agents (one client process, many sessions) heartbeating
 //    every 10 s, and that process's CPU share while handling them; with
@@ -17,6 +18,7 @@
 // --store=sqlite,postgres runs each phase on both, one after the other.
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -135,6 +138,13 @@ struct PhaseDatabase {
   std::unique_ptr<store::testing::PostgresServer> server;
 };
 
+// The value at `percent` (50: the median, 100: the largest) of `values`, sorted in
+// place.
+double Percentile(std::vector<double>& values, size_t percent) {
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, values.size() * percent / 100)];
+}
+
 // Heartbeats against a real farm-controller process.
 // This host's capability report, for every simulated device (empty if the probe fails).
 farm::v1::KvmCapability HostCapability() {
@@ -168,6 +178,36 @@ void ListDevicesPhase(farm::v1::ControllerService::Stub& stub) {
       total / 1048576.0);
 }
 
+// GET /metrics on the controller's HTTP side, as Prometheus scrapes it: latency
+// p50/p99 over `scrapes`, and the size of one answer.
+void TimeMetrics(testing::ServerProcess& controller, int scrapes) {
+  std::smatch match;
+  const std::string log = controller.Log();
+  if (!std::regex_search(log, match, std::regex("HTTP on http://127\\.0\\.0\\.1:(\\d+)"))) {
+    std::fprintf(stderr, "no HTTP address in the controller's log\n");
+    return;
+  }
+  httplib::Client client("127.0.0.1", std::stoi(match[1]));
+  client.set_tcp_nodelay(true);
+  client.set_read_timeout(std::chrono::seconds(60));
+  std::vector<double> latencies;
+  size_t bytes = 0;
+  for (int i = 0; i < scrapes; ++i) {
+    const absl::Time start = absl::Now();
+    httplib::Result result = client.Get("/metrics");
+    latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+    if (!result || result->status != 200) {
+      std::fprintf(stderr, "GET /metrics failed: %s\n",
+                   result ? std::to_string(result->status).c_str()
+                          : httplib::to_string(result.error()).c_str());
+      return;
+    }
+    bytes = result->body.size();
+  }
+  std::printf("GET /metrics: p50 %.1f ms, p99 %.1f ms over %d scrapes (%zu bytes)\n",
+              Percentile(latencies, 50), Percentile(latencies, 99), scrapes, bytes);
+}
+
 void HeartbeatPhase(const std::string& kind, const std::string& controller_binary, int devices,
                     int seconds, int replicas) {
   PhaseDatabase database(kind, "heartbeats");
@@ -179,7 +219,7 @@ void HeartbeatPhase(const std::string& kind, const std::string& controller_binar
     controllers.push_back(std::make_unique<testing::ServerProcess>(
         controller_binary, "farm-controller",
         std::vector<std::string>{"--db", database.db, "--heartbeat-interval=10s", "--insecure",
-                                 absl::StrCat("--replica=r", r)}));
+                                 absl::StrCat("--replica=r", r), "--http_listen=127.0.0.1:0"}));
     const std::string address = controllers.back()->WaitUntilListening();
     if (address.empty()) {
       std::fprintf(stderr, "farm-controller did not start:\n%s", controllers.back()->Log().c_str());
@@ -287,6 +327,7 @@ void HeartbeatPhase(const std::string& kind, const std::string& controller_binar
         100 * (cpu_after[r] - cpu_before[r]) / elapsed,
         static_cast<long long>(registered_again_at[r]));
   }
+  TimeMetrics(*controllers.front(), 50);
   std::printf("controller RSS with %d devices: %lld MiB\n", devices,
               static_cast<long long>(RssKb(controllers.front()->process().pid()) / 1024));
   if (replicas > 1) {
@@ -415,13 +456,6 @@ void FillMatrixDatabase(store::Store& store, int devices, int64_t measurements, 
       tasks / seconds, static_cast<long long>(tasks), writers,
       static_cast<long long>(failed.load()), static_cast<long long>(*store.CountMeasurements()),
       seconds);
-}
-
-// The value at `percent` (50: the median, 100: the largest) of `values`, sorted in
-// place.
-double Percentile(std::vector<double>& values, size_t percent) {
-  std::sort(values.begin(), values.end());
-  return values[std::min(values.size() - 1, values.size() * percent / 100)];
 }
 
 // One device's row, as an operator asks for one model or one device.

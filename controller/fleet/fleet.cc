@@ -585,6 +585,18 @@ absl::StatusOr<std::string> Fleet::DeviceAt(const std::string& address) const {
   return ids.front();
 }
 
+FleetCensus Fleet::Census() const {
+  absl::MutexLock lock(&mu_);
+  FleetCensus census;
+  for (const auto& [id, device] : devices_) {
+    ++census.by_operational_state[LowerEnumValueName(device.state().operational())];
+    ++census.by_health[LowerEnumValueName(device.state().health())];
+    ++census.by_verdict[LowerEnumValueName(device.capability().verdict())];
+    ++census.by_model[device.identity().model().empty() ? "unknown" : device.identity().model()];
+  }
+  return census;
+}
+
 absl::StatusOr<farm::v1::Device> Fleet::Get(const std::string& device_id) const {
   absl::MutexLock lock(&mu_);
   auto it = devices_.find(device_id);

@@ -49,6 +49,15 @@ bool Matches(const farm::v1::Device& device, const farm::v1::Selector& selector)
 std::vector<farm::v1::Label> DerivedLabels(const farm::v1::DeviceIdentity& identity,
                                            const farm::v1::KvmCapability& capability);
 
+// How many devices are in each state, health, verdict and model (for /metrics),
+// by the lower-case name of each ("idle", "kvm_ready"; "unknown" for no model).
+struct FleetCensus {
+  std::map<std::string, int64_t> by_operational_state;
+  std::map<std::string, int64_t> by_health;
+  std::map<std::string, int64_t> by_verdict;
+  std::map<std::string, int64_t> by_model;
+};
+
 class Fleet {
  public:
   Fleet(store::Store* store, const Clock* clock, FleetOptions options);
@@ -114,6 +123,8 @@ class Fleet {
                                      const std::string& after_id = "",
                                      size_t limit = std::numeric_limits<size_t>::max()) const;
   absl::StatusOr<farm::v1::Device> Get(const std::string& device_id) const;
+  // The counts of every device, made under the lock without copying any.
+  FleetCensus Census() const;
   // Since this process started (for /metrics): heartbeats received, and devices
   // this process quarantined.
   int64_t heartbeats_received() const { return heartbeats_received_.load(); }

@@ -37,19 +37,15 @@ absl::StatusOr<std::string> ControllerMetrics::Render() const {
       .Add({{"version", kKvmfarmVersion}})
       .Set(1);
 
-  std::map<std::string, int64_t> by_state, by_health, by_verdict, by_model;
-  for (const farm::v1::Device& device : sources_.fleet->List({})) {
-    ++by_state[LowerEnumValueName(device.state().operational())];
-    ++by_health[LowerEnumValueName(device.state().health())];
-    ++by_verdict[LowerEnumValueName(device.capability().verdict())];
-    ++by_model[device.identity().model().empty() ? "unknown" : device.identity().model()];
-  }
+  const fleet::FleetCensus census = sources_.fleet->Census();
   AddCounts(registry, "kvmfarm_devices_by_operational_state",
-            "Devices by operational state (idle, busy, offline).", "state", by_state);
-  AddCounts(registry, "kvmfarm_devices_by_health", "Devices by health.", "health", by_health);
+            "Devices by operational state (idle, busy, offline).", "state",
+            census.by_operational_state);
+  AddCounts(registry, "kvmfarm_devices_by_health", "Devices by health.", "health",
+            census.by_health);
   AddCounts(registry, "kvmfarm_devices_by_verdict", "Devices by KVM verdict.", "verdict",
-            by_verdict);
-  AddCounts(registry, "kvmfarm_devices_by_model", "Devices by model.", "model", by_model);
+            census.by_verdict);
+  AddCounts(registry, "kvmfarm_devices_by_model", "Devices by model.", "model", census.by_model);
 
   store::SweepListQuery unfinished;
   unfinished.states = {farm::v1::SWEEP_STATE_QUEUED, farm::v1::SWEEP_STATE_RUNNING};

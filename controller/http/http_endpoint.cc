@@ -88,6 +88,8 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(HttpEndpointOp
   endpoint->server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   endpoint->server_->set_payload_max_length(kMaxPayload);
   endpoint->server_->set_read_timeout(std::chrono::seconds(10));
+  // Small answers on loopback would otherwise wait out delayed ACKs (40 ms).
+  endpoint->server_->set_tcp_nodelay(true);
   endpoint->Route();
   const int bound = port == 0 ? endpoint->server_->bind_to_any_port(host)
                               : (endpoint->server_->bind_to_port(host, port) ? port : -1);
