@@ -312,8 +312,11 @@ absl::Status Run(const ControllerConfig& config) {
   ASSIGN_OR_RETURN(const Security security, ServerSecurityFromFlags(config.listen));
   ASSIGN_OR_RETURN(std::unique_ptr<auth::Authorizer> authorizer, NewAuthorizer(security, config));
   // A PostgreSQL server off this machine is checked against the lab's CA.
-  ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store,
+  ASSIGN_OR_RETURN(std::unique_ptr<store::Store> database,
                    store::OpenStore(config.db, security.tls() ? security.files->ca : ""));
+  // The scheduler's work and every write to the database, for /metrics.
+  http::LabCounters counters;
+  auto store = std::make_unique<http::TimedStore>(database.get(), &counters);
   RealClock clock;
   fleet::FleetOptions fleet_options;
   fleet_options.heartbeat_interval = config.heartbeat_interval;
@@ -325,7 +328,6 @@ absl::Status Run(const ControllerConfig& config) {
     summaries.Invalidate(device_id);
   };
   scheduler_options.max_parallel = config.max_parallel;
-  http::LabCounters counters;  // the scheduler's work, for /metrics
   scheduler_options.observer = &counters;
   scheduler::Scheduler scheduler(store.get(), &fleet, &agents, &clock, scheduler_options);
   // The feed's position is taken before the fleet is loaded: nothing written

@@ -16,6 +16,13 @@ const prometheus::Histogram::BucketBoundaries& Buckets() {
   return *buckets;
 }
 
+// Seconds, from half a millisecond (a SQLite commit on a fast disk) to 5 s.
+const prometheus::Histogram::BucketBoundaries& StoreBuckets() {
+  static const auto* const buckets = new prometheus::Histogram::BucketBoundaries{
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+  return *buckets;
+}
+
 prometheus::Labels KindLabel(farm::v1::StepKind kind) {
   return {{"kind", LowerEnumValueName(kind)}};
 }
@@ -39,7 +46,11 @@ LabCounters::LabCounters()
       retries_(prometheus::BuildCounter()
                    .Name("kvmfarm_task_retries_total")
                    .Help("Failed attempts tried again, by step kind.")
-                   .Register(*registry_)) {}
+                   .Register(*registry_)),
+      store_writes_(prometheus::BuildHistogram()
+                        .Name("kvmfarm_store_write_seconds")
+                        .Help("Each write to the database, by store method.")
+                        .Register(*registry_)) {}
 
 void LabCounters::FirstDispatched(farm::v1::StepKind kind, absl::Duration waited) {
   queue_wait_.Add(KindLabel(kind), Buckets()).Observe(absl::ToDoubleSeconds(waited));
@@ -54,6 +65,10 @@ void LabCounters::AgentCallFailed(absl::StatusCode code) {
 }
 
 void LabCounters::Retried(farm::v1::StepKind kind) { retries_.Add(KindLabel(kind)).Increment(); }
+
+void LabCounters::StoreWrote(const std::string& method, absl::Duration took) {
+  store_writes_.Add({{"method", method}}, StoreBuckets()).Observe(absl::ToDoubleSeconds(took));
+}
 
 std::vector<prometheus::MetricFamily> LabCounters::Collect() const { return registry_->Collect(); }
 

@@ -9,6 +9,8 @@
 //   kvmfarm_attempt_duration_seconds{kind}  histogram: attempt sent -> it ended
 //   kvmfarm_agent_rpc_errors_total{code}    calls to agents that failed, by gRPC code
 //   kvmfarm_task_retries_total{kind}        failed attempts tried again
+//   kvmfarm_store_write_seconds{method}     histogram: each write to the database
+//                                           (StoreWrote, from TimedStore)
 //
 // Example:
 //
@@ -24,9 +26,11 @@
 #include <prometheus/registry.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "controller/scheduler/scheduler_observer.h"
+#include "controller/store/wrapped_store.h"
 
 namespace kvmfarm::http {
 
@@ -38,6 +42,8 @@ class LabCounters final : public scheduler::SchedulerObserver {
   void AttemptEnded(farm::v1::StepKind kind, absl::Duration took) override;
   void AgentCallFailed(absl::StatusCode code) override;
   void Retried(farm::v1::StepKind kind) override;
+  // A write to the database (`method`: "StoreTaskResult", ...) took `took`.
+  void StoreWrote(const std::string& method, absl::Duration took);
 
   // Every series, for the exposition.
   std::vector<prometheus::MetricFamily> Collect() const;
@@ -48,6 +54,21 @@ class LabCounters final : public scheduler::SchedulerObserver {
   prometheus::Family<prometheus::Histogram>& attempt_duration_;
   prometheus::Family<prometheus::Counter>& agent_errors_;
   prometheus::Family<prometheus::Counter>& retries_;
+  prometheus::Family<prometheus::Histogram>& store_writes_;
+};
+
+// The store farm-controller uses, each write timed into `counters`.
+class TimedStore final : public store::WrappedStore {
+ public:
+  TimedStore(store::Store* real, LabCounters* counters) : WrappedStore(real), counters_(counters) {}
+
+ protected:
+  void AfterWrite(const std::string& method, absl::Duration took) override {
+    counters_->StoreWrote(method, took);
+  }
+
+ private:
+  LabCounters* const counters_;
 };
 
 }  // namespace kvmfarm::http
