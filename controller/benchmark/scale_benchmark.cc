@@ -30,7 +30,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -181,13 +180,14 @@ void ListDevicesPhase(farm::v1::ControllerService::Stub& stub) {
 // GET /metrics on the controller's HTTP side, as Prometheus scrapes it: latency
 // p50/p99 over `scrapes`, and the size of one answer.
 void TimeMetrics(testing::ServerProcess& controller, int scrapes) {
-  std::smatch match;
   const std::string log = controller.Log();
-  if (!std::regex_search(log, match, std::regex("HTTP on http://127\\.0\\.0\\.1:(\\d+)"))) {
+  const std::string kHttpOn = "HTTP on http://127.0.0.1:";
+  const size_t at = log.find(kHttpOn);
+  if (at == std::string::npos) {
     std::fprintf(stderr, "no HTTP address in the controller's log\n");
     return;
   }
-  httplib::Client client("127.0.0.1", std::stoi(match[1]));
+  httplib::Client client("127.0.0.1", std::atoi(log.c_str() + at + kHttpOn.size()));
   client.set_tcp_nodelay(true);
   client.set_read_timeout(std::chrono::seconds(60));
   std::vector<double> latencies;

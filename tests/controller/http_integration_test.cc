@@ -9,10 +9,10 @@
 
 #include <fstream>
 #include <memory>
-#include <regex>
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/subprocess.h"
 #include "common/testing/run_binary.h"
@@ -59,11 +59,16 @@ class HttpIntegrationTest : public ::testing::Test {
     const std::string address = controller_->WaitUntilListening();
     ASSERT_FALSE(address.empty());
     // "HTTP on https://127.0.0.1:PORT (...)": logged before it serves gRPC.
-    std::smatch match;
     const std::string log = controller_->Log();
-    ASSERT_TRUE(std::regex_search(log, match, std::regex("HTTP on https://127\\.0\\.0\\.1:(\\d+)")))
+    const std::string kHttpOn = "HTTP on https://127.0.0.1:";
+    const size_t at = log.find(kHttpOn);
+    ASSERT_NE(at, std::string::npos) << log;
+    ASSERT_TRUE(absl::SimpleAtoi(
+        absl::string_view(log).substr(
+            at + kHttpOn.size(),
+            log.find_first_not_of("0123456789", at + kHttpOn.size()) - (at + kHttpOn.size())),
+        &http_port_))
         << log;
-    http_port_ = std::stoi(match[1]);
     agent_ = std::make_unique<ServerProcess>(
         Runfile("agent/farm-agent"), "farm-agent",
         testing::Concat({"--controller", address, "--background-boot-check=false",
@@ -179,7 +184,9 @@ TEST_F(HttpIntegrationTest, ARealPrometheusScrapesTheControllerAndAnswersAQuery)
                         "kvmfarm_devices_by_operational_state{job=\"kvmfarm\",state=\"idle\"}"));
         if (!result || result->status != 200) return false;
         answer = result->body;
-        return std::regex_search(answer, std::regex("\"value\":\\[[0-9.]+,\"1\"\\]"));
+        // One series, whose [time, "value"] is [..., "1"].
+        const size_t value = answer.find("\"value\":[");
+        return value != std::string::npos && answer.find(",\"1\"]", value) != std::string::npos;
       },
       absl::Seconds(60));
   (*prometheus)->Kill();
