@@ -304,22 +304,19 @@ absl::Status Scheduler::PublishStoredChanges(const std::vector<store::StoredChan
   }
   for (const store::StoredChange* next : ordered) {
     const store::StoredChange& change = *next;
-    farm::v1::WatchSweepResponse event;
-    *event.mutable_time() = ToProtoTimestamp(clock_->Now());
-    std::string sweep_id;
     if (change.kind == "task" && watched.count(change.parent)) {
-      ASSIGN_OR_RETURN(*event.mutable_task(), store_->GetTask(change.id));
-      event.mutable_task()->clear_benchmark();  // results are read with GetSweep
-      sweep_id = change.parent;
+      ASSIGN_OR_RETURN(farm::v1::Task task, store_->GetTask(change.id));
+      task.clear_benchmark();  // results are read with GetSweep
+      absl::MutexLock lock(&mu_);
+      PublishTaskLocked(task);
     } else if (change.kind == "sweep" && watched.count(change.id)) {
+      farm::v1::WatchSweepResponse event;
+      *event.mutable_time() = ToProtoTimestamp(clock_->Now());
       ASSIGN_OR_RETURN(*event.mutable_sweep(), store_->GetSweep(change.id, false));
       event.mutable_sweep()->clear_tasks();
-      sweep_id = change.id;
-    } else {
-      continue;
+      absl::MutexLock lock(&mu_);
+      PublishLocked(change.id, event);
     }
-    absl::MutexLock lock(&mu_);
-    PublishLocked(sweep_id, event);
   }
   return absl::OkStatus();
 }

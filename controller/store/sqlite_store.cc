@@ -228,6 +228,18 @@ absl::StatusOr<std::vector<Message>> ReadProtos(Statement& query, absl::string_v
   }
 }
 
+// Every row of `query`, each made into a value by `make` (which reads the columns).
+template <typename Make>
+auto ReadRows(Statement& query, Make make)
+    -> absl::StatusOr<std::vector<decltype(make(std::as_const(query)))>> {
+  std::vector<decltype(make(std::as_const(query)))> out;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, query.Step());
+    if (!row) return out;
+    out.push_back(make(std::as_const(query)));
+  }
+}
+
 // A task row (proto, result_json): the task, carrying its stored result when
 // `include_result` and there is one.
 absl::StatusOr<farm::v1::Task> ReadTask(const Statement& row, bool include_result) {
@@ -640,11 +652,10 @@ absl::StatusOr<std::pair<Leadership, std::vector<StoredReplica>>> SqliteStore::R
     out.first = {lease.ColumnText(0), lease.ColumnInt(1), lease.ColumnInt(2), lease.ColumnInt(3)};
   }
   ASSIGN_OR_RETURN(Statement list, db_->Prepare(kListReplicas));
-  while (true) {
-    ASSIGN_OR_RETURN(const bool row, list.Step());
-    if (!row) return out;
-    out.second.push_back({list.ColumnText(0), list.ColumnText(1), list.ColumnInt(2)});
-  }
+  ASSIGN_OR_RETURN(out.second, ReadRows(list, [](const Statement& row) {
+                     return StoredReplica{row.ColumnText(0), row.ColumnText(1), row.ColumnInt(2)};
+                   }));
+  return out;
 }
 
 absl::StatusOr<int64_t> SqliteStore::ChangeCursor() {
@@ -692,12 +703,9 @@ absl::StatusOr<std::vector<StoredHeartbeat>> SqliteStore::HeartbeatsSince(int64_
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Statement read, db_->Prepare(kHeartbeatsSince));
   read.Bind(1, since_ns);
-  std::vector<StoredHeartbeat> out;
-  while (true) {
-    ASSIGN_OR_RETURN(const bool row, read.Step());
-    if (!row) return out;
-    out.push_back({read.ColumnText(0), read.ColumnInt(1)});
-  }
+  return ReadRows(read, [](const Statement& row) {
+    return StoredHeartbeat{row.ColumnText(0), row.ColumnInt(1)};
+  });
 }
 
 absl::Status SqliteStore::RequestCancel(const CancelRequest& request) {
@@ -713,12 +721,9 @@ absl::Status SqliteStore::RequestCancel(const CancelRequest& request) {
 absl::StatusOr<std::vector<CancelRequest>> SqliteStore::CancelRequests() {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Statement read, db_->Prepare(kListCancelRequests));
-  std::vector<CancelRequest> out;
-  while (true) {
-    ASSIGN_OR_RETURN(const bool row, read.Step());
-    if (!row) return out;
-    out.push_back({read.ColumnText(0), read.ColumnText(1), read.ColumnText(2), read.ColumnInt(3)});
-  }
+  return ReadRows(read, [](const Statement& row) {
+    return CancelRequest{row.ColumnText(0), row.ColumnText(1), row.ColumnText(2), row.ColumnInt(3)};
+  });
 }
 
 absl::Status SqliteStore::ForgetCancelRequest(const std::string& sweep_id) {
@@ -827,13 +832,9 @@ absl::StatusOr<std::vector<StoredAttempt>> SqliteStore::TaskAttempts(const std::
       db_->Prepare("SELECT attempt_id, started_ns, outcome, console_log FROM attempts WHERE "
                    "task_id = ? ORDER BY started_ns, attempt_id"));
   query.Bind(1, task_id);
-  std::vector<StoredAttempt> out;
-  while (true) {
-    ASSIGN_OR_RETURN(const bool row, query.Step());
-    if (!row) return out;
-    out.push_back(
-        {query.ColumnText(0), query.ColumnInt(1), query.ColumnText(2), query.ColumnText(3)});
-  }
+  return ReadRows(query, [](const Statement& row) {
+    return StoredAttempt{row.ColumnText(0), row.ColumnInt(1), row.ColumnText(2), row.ColumnText(3)};
+  });
 }
 
 absl::StatusOr<PrunedRawLogs> SqliteStore::PruneRawLogs(int64_t stored_before_ns,
