@@ -240,6 +240,11 @@ auto ReadRows(Statement& query, Make make)
   }
 }
 
+// A row of kReadLeadership.
+Leadership LeadershipOf(const Statement& row) {
+  return {row.ColumnText(0), row.ColumnInt(1), row.ColumnInt(2), row.ColumnInt(3)};
+}
+
 // A task row (proto, result_json): the task, carrying its stored result when
 // `include_result` and there is one.
 absl::StatusOr<farm::v1::Task> ReadTask(const Statement& row, bool include_result) {
@@ -626,7 +631,7 @@ absl::StatusOr<Leadership> SqliteStore::ClaimLeadership(const std::string& repli
   ASSIGN_OR_RETURN(Statement read, db_->Prepare(kReadLeadership));
   ASSIGN_OR_RETURN(const bool row, read.Step());
   if (!row) return absl::InternalError("the leadership row is missing after a claim");
-  Leadership lease{read.ColumnText(0), read.ColumnInt(1), read.ColumnInt(2), read.ColumnInt(3)};
+  const Leadership lease = LeadershipOf(read);
   RETURN_IF_ERROR(tx->Commit());
   return lease;
 }
@@ -649,7 +654,7 @@ absl::StatusOr<std::pair<Leadership, std::vector<StoredReplica>>> SqliteStore::R
   ASSIGN_OR_RETURN(Statement lease, db_->Prepare(kReadLeadership));
   ASSIGN_OR_RETURN(const bool leads, lease.Step());
   if (leads) {
-    out.first = {lease.ColumnText(0), lease.ColumnInt(1), lease.ColumnInt(2), lease.ColumnInt(3)};
+    out.first = LeadershipOf(lease);
   }
   ASSIGN_OR_RETURN(Statement list, db_->Prepare(kListReplicas));
   ASSIGN_OR_RETURN(out.second, ReadRows(list, [](const Statement& row) {

@@ -167,6 +167,11 @@ std::string Placeholders(int from, size_t count) {
 }
 
 // A task row (proto, result_json).
+// A row of kReadLeadership.
+Leadership LeadershipOf(const std::vector<std::optional<std::string>>& row) {
+  return {row[0].value_or(""), Int(row[1]), Int(row[2]), Int(row[3])};
+}
+
 absl::StatusOr<farm::v1::Task> TaskOf(const std::vector<std::optional<std::string>>& row,
                                       bool include_result) {
   ASSIGN_OR_RETURN(farm::v1::Task task, ParseBytea<farm::v1::Task>(row[0], "task"));
@@ -451,8 +456,7 @@ absl::StatusOr<Leadership> PostgresStore::ClaimLeadership(const std::string& rep
         db_->Exec(kClaimLeadership, {replica, Str(now_ns), Str(now_ns + ttl_ns)}).status());
     ASSIGN_OR_RETURN(const PgRows row, db_->Exec(kReadLeadership));
     if (row.rows.empty()) return absl::InternalError("the leadership row is missing after a claim");
-    lease = {row.rows[0][0].value_or(""), Int(row.rows[0][1]), Int(row.rows[0][2]),
-             Int(row.rows[0][3])};
+    lease = LeadershipOf(row.rows[0]);
     return absl::OkStatus();
   }));
   return lease;
@@ -475,8 +479,7 @@ absl::StatusOr<std::pair<Leadership, std::vector<StoredReplica>>> PostgresStore:
   std::pair<Leadership, std::vector<StoredReplica>> out;
   ASSIGN_OR_RETURN(const PgRows lease, db_->Exec(kReadLeadership));
   if (!lease.rows.empty()) {
-    out.first = {lease.rows[0][0].value_or(""), Int(lease.rows[0][1]), Int(lease.rows[0][2]),
-                 Int(lease.rows[0][3])};
+    out.first = LeadershipOf(lease.rows[0]);
   }
   ASSIGN_OR_RETURN(const PgRows replicas, db_->Exec(kListReplicas));
   for (const auto& row : replicas.rows) {
