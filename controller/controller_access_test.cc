@@ -192,6 +192,30 @@ TEST_F(ControllerAccessTest, EveryRpcAnswersEveryCallerAsTheTableSays) {
   }
 }
 
+// The dashboard's sessions keep the token's hash: it is checked as the token is.
+TEST_F(ControllerAccessTest, ASessionsTokenHashHasTheTokensRole) {
+  absl::StatusOr<auth::Caller> viewer =
+      authorizer_->AuthorizeTokenHash(auth::TokenHash(viewer_), auth::Need::kViewer, "the fleet");
+  ASSERT_TRUE(viewer.ok()) << viewer.status();
+  EXPECT_EQ(viewer->name, "v");
+  EXPECT_EQ(viewer->credential, "token");
+  absl::StatusOr<auth::Caller> not_operator = authorizer_->AuthorizeTokenHash(
+      auth::TokenHash(viewer_), auth::Need::kOperator, "starting a sweep");
+  EXPECT_EQ(not_operator.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(
+      authorizer_->AuthorizeTokenHash(auth::TokenHash(admin_), auth::Need::kAdmin, "device states")
+          .ok());
+  EXPECT_EQ(
+      authorizer_
+          ->AuthorizeTokenHash(auth::TokenHash("no such token"), auth::Need::kViewer, "the fleet")
+          .status()
+          .code(),
+      absl::StatusCode::kUnauthenticated);
+  // The hash of an empty token is not a way in.
+  EXPECT_EQ(authorizer_->AuthorizeTokenHash("", auth::Need::kViewer, "the fleet").status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
 TEST_F(ControllerAccessTest, AnAgentRegistersOnlyAsTheDeviceItsCertificateNames) {
   const auto register_as = [&](const std::string& cert_id, const std::string& claimed,
                                const std::string& address) {

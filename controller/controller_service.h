@@ -2,11 +2,11 @@
 // File: controller_service.h
 // -----------------------------------------------------------------------------
 //
-// farm.v1.ControllerService, a thin layer over the domain libraries (the fleet,
-// the scheduler, the matrix, sweep comparison, task logs): requests become calls,
-// errors become gRPC statuses naming the field. Every handler first asks the
-// authorizer whether the caller may call it; an agent may register and heartbeat
-// only as the device its certificate names.
+// farm.v1.ControllerService, a thin layer over ControllerApi (controller_api.h),
+// which the dashboard calls too: requests become calls, errors become gRPC statuses
+// naming the field. Every handler first asks the authorizer whether the caller may
+// call it; an agent may register and heartbeat only as the device its certificate
+// names.
 //
 // Example:
 //
@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "controller/auth/authorizer.h"
+#include "controller/controller_api.h"
 #include "controller/fleet/fleet.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/store.h"
@@ -32,17 +33,12 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
   // Every call is first checked by `authorizer` (controller/auth/authorizer.h).
   ControllerServiceImpl(fleet::Fleet* fleet, store::Store* store, scheduler::Scheduler* scheduler,
                         store::SummaryCache* summaries, auth::Authorizer* authorizer)
-      : fleet_(fleet),
-        store_(store),
-        scheduler_(scheduler),
-        summaries_(summaries),
-        authorizer_(authorizer) {}
+      : api_(fleet, store, scheduler, summaries), authorizer_(authorizer) {}
 
-  // Several replicas on one database (issue 18): called before an answer from this
-  // replica's memory (devices, the matrix) and before a device is written, so it
-  // includes what other replicas wrote (replication::ChangeFollower::CatchUp). An
-  // error is the call's UNAVAILABLE: no answer from memory that may be stale.
-  void SetCatchUp(std::function<absl::Status()> catch_up) { catch_up_ = std::move(catch_up); }
+  // See ControllerApi::SetCatchUp.
+  void SetCatchUp(std::function<absl::Status()> catch_up) { api_.SetCatchUp(std::move(catch_up)); }
+  // What every handler calls once the caller is allowed (the dashboard calls it too).
+  ControllerApi& api() { return api_; }
 
   grpc::Status RegisterAgent(grpc::ServerContext* context,
                              const farm::v1::RegisterAgentRequest* request,
@@ -87,23 +83,8 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
   grpc::Status Authorize(const grpc::ServerContext& context, absl::string_view method,
                          auth::Caller* caller = nullptr);
 
-  // SetCatchUp's hook, with the error said for an operator.
-  absl::Status CatchUp();
-
-  // One page of each list; INVALID_ARGUMENT for a bad filter or page_token.
-  absl::StatusOr<farm::v1::ListDevicesResponse> DevicesPage(
-      const farm::v1::ListDevicesRequest& request);
-  absl::StatusOr<farm::v1::GetDeviceHistoryResponse> HistoryPage(
-      const farm::v1::GetDeviceHistoryRequest& request);
-  absl::StatusOr<farm::v1::ListSweepsResponse> SweepsPage(
-      const farm::v1::ListSweepsRequest& request);
-
-  fleet::Fleet* const fleet_;
-  store::Store* const store_;
-  scheduler::Scheduler* const scheduler_;
-  store::SummaryCache* const summaries_;
+  ControllerApi api_;
   auth::Authorizer* const authorizer_;
-  std::function<absl::Status()> catch_up_;
 };
 
 }  // namespace kvmfarm

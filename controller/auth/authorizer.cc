@@ -161,18 +161,11 @@ absl::StatusOr<Caller> Authorizer::Identify(const std::optional<std::string>& be
     return caller;
   }
   if (const std::optional<std::string>& token = bearer_token) {
-    const std::string hash = TokenHash(*token);
-    const std::optional<Grant> grant =
-        token->empty() ? std::nullopt : Find(&AccessGrants::ForTokenHash, hash);
-    if (!grant) {
+    if (token->empty()) {
       return absl::UnauthenticatedError(
           "the bearer token is not granted by the controller's access file");
     }
-    caller.kind = Caller::Kind::kOperator;
-    caller.name = grant->name;
-    caller.credential = "token";
-    caller.role = grant->role;
-    return caller;
+    return IdentifyTokenHash(TokenHash(*token));
   }
   if (!peer || peer->lab != options_.lab) {
     return absl::UnauthenticatedError(absl::StrCat("no identity: ", kHowToAuthenticate));
@@ -205,6 +198,27 @@ absl::StatusOr<Caller> Authorizer::Authorize(const grpc::ServerContext& context,
   }
   ASSIGN_OR_RETURN(Caller caller, Identify(context));
   return Allow(caller, rule->second, method.substr(method.rfind('/') + 1));
+}
+
+absl::StatusOr<Caller> Authorizer::IdentifyTokenHash(const std::string& hash) {
+  const std::optional<Grant> grant = Find(&AccessGrants::ForTokenHash, hash);
+  if (!grant) {
+    return absl::UnauthenticatedError(
+        "the bearer token is not granted by the controller's access file");
+  }
+  Caller caller;
+  caller.kind = Caller::Kind::kOperator;
+  caller.name = grant->name;
+  caller.credential = "token";
+  caller.role = grant->role;
+  return caller;
+}
+
+absl::StatusOr<Caller> Authorizer::AuthorizeTokenHash(const std::string& token_hash, Need need,
+                                                      const std::string& what) {
+  if (options_.insecure) return Identify(std::nullopt, std::nullopt);
+  ASSIGN_OR_RETURN(Caller caller, IdentifyTokenHash(token_hash));
+  return Allow(caller, need, what);
 }
 
 absl::StatusOr<Caller> Authorizer::AuthorizeCredentials(

@@ -96,6 +96,15 @@ class Authorizer {
                                               const std::optional<SpiffeId>& peer, Need need,
                                               const std::string& what);
 
+  // The same check for a dashboard session (controller/dashboard/session.h), which
+  // keeps the SHA-256 of the token it was opened with: the grant is looked up again
+  // on every request, so removing it from the access file ends the session.
+  absl::StatusOr<Caller> AuthorizeTokenHash(const std::string& token_hash, Need need,
+                                            const std::string& what);
+
+  // Whether every caller is anonymous with every right (plaintext loopback).
+  bool insecure() const { return options_.insecure; }
+
   // Authorize as a gRPC status, in the shape GrpcServerOptions::authorize takes
   // (the check of services that aren't ours to edit, such as reflection). The
   // authorizer must outlive the server.
@@ -107,6 +116,8 @@ class Authorizer {
   absl::StatusOr<Caller> Identify(const grpc::ServerContext& context);
   absl::StatusOr<Caller> Identify(const std::optional<std::string>& bearer_token,
                                   const std::optional<SpiffeId>& peer);
+  // The operator the token of `hash` is granted to; UNAUTHENTICATED when none is.
+  absl::StatusOr<Caller> IdentifyTokenHash(const std::string& hash);
   // `caller` when it may have what `need` guards (`what`, for the refusal).
   absl::StatusOr<Caller> Allow(const Caller& caller, Need need, const std::string& what);
   // The grants, re-read when the file changed (a bad new file keeps the old grants).

@@ -830,6 +830,19 @@ absl::StatusOr<std::vector<StoredSummary>> SqliteStore::SweepSummaries(
   return ReadSummaries(&query);
 }
 
+absl::StatusOr<std::vector<StoredSummary>> SqliteStore::DeviceSummaries(
+    const std::string& device_id, int64_t limit) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(
+      Statement query,
+      db_->Prepare(
+          "SELECT device_id, sweep_id, task_id, measured_ns, requested, proto, parameters "
+          "FROM summaries WHERE device_id = ? ORDER BY measured_ns DESC, id DESC LIMIT ?"));
+  query.Bind(1, device_id);
+  query.Bind(2, limit);
+  return ReadSummaries(&query);
+}
+
 absl::StatusOr<std::vector<StoredAttempt>> SqliteStore::TaskAttempts(const std::string& task_id) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(

@@ -68,6 +68,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<StoredSummary>> LatestSummaries(
       const std::vector<std::string>& device_ids) override;
   absl::StatusOr<std::vector<StoredSummary>> SweepSummaries(const std::string& sweep_id) override;
+  absl::StatusOr<std::vector<StoredSummary>> DeviceSummaries(const std::string& device_id,
+                                                             int64_t limit) override;
   absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) override;
   absl::StatusOr<PrunedRawLogs> PruneRawLogs(int64_t stored_before_ns,
                                              int64_t max_results) override;

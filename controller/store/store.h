@@ -169,6 +169,10 @@ class Store {
   // Every summary of one sweep.
   virtual absl::StatusOr<std::vector<StoredSummary>> SweepSummaries(
       const std::string& sweep_id) = 0;
+  // The newest `limit` summaries of one device, newest first (the dashboard charts a
+  // metric across the sweeps that measured it).
+  virtual absl::StatusOr<std::vector<StoredSummary>> DeviceSummaries(const std::string& device_id,
+                                                                     int64_t limit) = 0;
   // A task's attempts, oldest first.
   virtual absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) = 0;
 

@@ -295,6 +295,17 @@ TYPED_TEST(StoreConformanceTest, AResultIsStoredOnceAndTheLatestSummaryWins) {
   absl::StatusOr<std::vector<StoredSummary>> of_sweep = store.SweepSummaries("s1");
   ASSERT_THAT(of_sweep, IsOk());
   EXPECT_EQ(of_sweep->size(), 2u);
+  // A device's summaries, newest first, as many as asked for.
+  absl::StatusOr<std::vector<StoredSummary>> of_device = store.DeviceSummaries("d1", 10);
+  ASSERT_THAT(of_device, IsOk());
+  ASSERT_EQ(of_device->size(), 2u);
+  EXPECT_EQ((*of_device)[0].task_id, "s1/t0");
+  EXPECT_EQ((*of_device)[1].task_id, "s1/t1");
+  absl::StatusOr<std::vector<StoredSummary>> newest = store.DeviceSummaries("d1", 1);
+  ASSERT_THAT(newest, IsOk());
+  ASSERT_EQ(newest->size(), 1u);
+  EXPECT_EQ((*newest)[0].task_id, "s1/t0");
+  EXPECT_THAT(store.DeviceSummaries("nobody", 10), IsOkAndHolds(::testing::IsEmpty()));
   // The task carries its stored result, not the late one.
   absl::StatusOr<farm::v1::Sweep> sweep = store.GetSweep("s1", true);
   ASSERT_THAT(sweep, IsOk());

@@ -87,6 +87,10 @@ class WrappedStore : public Store {
   absl::StatusOr<std::vector<StoredSummary>> SweepSummaries(const std::string& sweep_id) override {
     return real_->SweepSummaries(sweep_id);
   }
+  absl::StatusOr<std::vector<StoredSummary>> DeviceSummaries(const std::string& device_id,
+                                                             int64_t limit) override {
+    return real_->DeviceSummaries(device_id, limit);
+  }
   absl::StatusOr<std::vector<StoredAttempt>> TaskAttempts(const std::string& task_id) override {
     return real_->TaskAttempts(task_id);
   }

@@ -27,7 +27,8 @@ constexpr int64_t kApplicationId = 0x6b766d66;
 
 // Schema migrations, in order; migration i brings the database to version i + 1.
 // Never edit one that has shipped: append. Version 1 is SQLite's schema 4 at once;
-// version 2 is SQLite's 5, version 3 SQLite's 6, version 4 SQLite's 7.
+// version 2 is SQLite's 5, version 3 SQLite's 6, version 4 SQLite's 7; version 5 adds an
+// index SQLite's summaries_latest already serves.
 const char* const kMigrations[] = {
     R"sql(
 CREATE TABLE devices (device_id TEXT PRIMARY KEY, proto BYTEA NOT NULL);
@@ -123,6 +124,10 @@ CREATE INDEX heartbeats_by_time ON heartbeats (seen_ns);
 CREATE TABLE cancel_requests (
   sweep_id TEXT PRIMARY KEY, reason TEXT NOT NULL, requested_by TEXT NOT NULL,
   requested_ns BIGINT NOT NULL);
+)sql",
+    // 5: a device's summaries, newest first (the dashboard's charts).
+    R"sql(
+CREATE INDEX summaries_by_device ON summaries (device_id, measured_ns);
 )sql",
 };
 
@@ -782,6 +787,15 @@ absl::StatusOr<std::vector<StoredSummary>> PostgresStore::SweepSummaries(
                                 "summaries s WHERE s.sweep_id = $1 ORDER BY s.device_id, s.metric, "
                                 "s.mode"),
                    {sweep_id});
+}
+
+absl::StatusOr<std::vector<StoredSummary>> PostgresStore::DeviceSummaries(
+    const std::string& device_id, int64_t limit) {
+  absl::MutexLock lock(&mu_);
+  return Summaries(absl::StrCat(kSummaryColumns,
+                                "summaries s WHERE s.device_id = $1 ORDER BY s.measured_ns DESC, "
+                                "s.id DESC LIMIT $2"),
+                   {device_id, absl::StrCat(limit)});
 }
 
 absl::StatusOr<std::vector<StoredAttempt>> PostgresStore::TaskAttempts(const std::string& task_id) {

@@ -1,0 +1,128 @@
+#include "controller/dashboard/session.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/files.h"
+#include "common/status_macros.h"
+
+namespace kvmfarm::dashboard {
+namespace {
+
+constexpr size_t kKeyBytes = 32;
+constexpr absl::string_view kVersion = "v1";
+
+std::string RandomBytes(size_t n) {
+  std::string bytes(n, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n));
+  return bytes;
+}
+
+bool ConstantTimeEqual(absl::string_view a, absl::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// Writes a new key to `path` unless the file exists (then another replica won).
+absl::Status CreateKeyFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return absl::OkStatus();
+    return absl::UnavailableError(absl::StrCat("--dashboard_session_key_file ", path,
+                                               ": can't create it: ", std::strerror(errno)));
+  }
+  const std::string key = absl::BytesToHexString(RandomBytes(kKeyBytes)) + "\n";
+  const bool written = write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size());
+  const bool synced = fsync(fd) == 0;
+  close(fd);
+  if (!written || !synced) {
+    unlink(path.c_str());
+    return absl::UnavailableError(
+        absl::StrCat("--dashboard_session_key_file ", path, ": can't write it"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<SessionKeys> SessionKeys::FromFile(const std::string& path) {
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) RETURN_IF_ERROR(CreateKeyFile(path));
+  RETURN_IF_ERROR(CheckOwnerOnly(path, "--dashboard_session_key_file"));
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    return absl::UnavailableError(
+        absl::StrCat("--dashboard_session_key_file ", path, ": can't read it"));
+  }
+  std::string key(absl::StripAsciiWhitespace(text.str()));
+  if (key.size() < kKeyBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("--dashboard_session_key_file ", path, " holds ",
+                                                   key.size(), " bytes; a session key is at least ",
+                                                   kKeyBytes));
+  }
+  return SessionKeys(std::move(key));
+}
+
+SessionKeys SessionKeys::Random() { return SessionKeys(RandomBytes(kKeyBytes)); }
+
+std::string SessionKeys::Mac(absl::string_view text) const {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &length);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(mac), static_cast<size_t>(length)));
+}
+
+std::string SessionKeys::Issue(const std::string& token_hash, absl::Time now,
+                               absl::Duration lifetime) const {
+  const std::string body =
+      absl::StrCat(kVersion, ".", token_hash, ".", absl::ToUnixSeconds(now + lifetime), ".",
+                   absl::BytesToHexString(RandomBytes(16)));
+  return absl::StrCat(body, ".", Mac(body));
+}
+
+absl::StatusOr<Session> SessionKeys::Open(absl::string_view cookie, absl::Time now) const {
+  const std::vector<absl::string_view> parts = absl::StrSplit(cookie, '.');
+  int64_t expires_s = 0;
+  if (parts.size() != 5 || parts[0] != kVersion || !absl::SimpleAtoi(parts[2], &expires_s)) {
+    return absl::UnauthenticatedError("the session cookie is malformed: sign in again");
+  }
+  const absl::string_view body = cookie.substr(0, cookie.size() - parts[4].size() - 1);
+  if (!ConstantTimeEqual(Mac(body), parts[4])) {
+    return absl::UnauthenticatedError(
+        "the session cookie was not signed by this lab's session key: sign in again");
+  }
+  Session session{std::string(parts[1]), absl::FromUnixSeconds(expires_s), std::string(parts[3])};
+  if (session.expires <= now) {
+    return absl::UnauthenticatedError("the session has expired: sign in again");
+  }
+  return session;
+}
+
+std::string SessionKeys::CsrfToken(absl::string_view principal) const {
+  return Mac(absl::StrCat("csrf.", principal));
+}
+
+bool SessionKeys::CsrfMatches(absl::string_view principal, absl::string_view token) const {
+  return ConstantTimeEqual(CsrfToken(principal), token);
+}
+
+}  // namespace kvmfarm::dashboard
