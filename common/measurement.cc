@@ -31,6 +31,13 @@ void Summarize(farm::v1::Measurement* m) {
   m->set_max(*std::max_element(values.begin(), values.end()));
 }
 
+std::string MetricLabel(absl::string_view metric,
+                        const google::protobuf::Map<std::string, std::string>& parameters) {
+  auto arch = parameters.find(kGuestArchParameter);
+  return arch == parameters.end() ? std::string(metric)
+                                  : absl::StrCat(metric, " (", arch->second, " guest)");
+}
+
 std::string ParametersKey(const google::protobuf::Map<std::string, std::string>& parameters,
                           absl::string_view without) {
   std::map<std::string, std::string> sorted(parameters.begin(), parameters.end());

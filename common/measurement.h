@@ -5,7 +5,8 @@
 // Summaries of repeated figures, the one way every part computes them: median,
 // minimum and maximum of a farm.v1.Measurement's values. No values, no summary:
 // a figure that was not measured stays absent. And the canonical form of a
-// measurement's parameters, which says whether two figures measured the same thing.
+// measurement's parameters, which says whether two figures measured the same thing,
+// and the name a metric is shown under.
 #ifndef KVMFARM_COMMON_MEASUREMENT_H_
 #define KVMFARM_COMMON_MEASUREMENT_H_
 
@@ -29,6 +30,12 @@ void Summarize(farm::v1::Measurement* measurement);
 // is not the same measurement as a same-architecture guest's and keeps apart from
 // it; its percentage of native is still against the host's native figure.
 inline constexpr char kGuestArchParameter[] = "guest_arch";
+
+// A metric as people read it: "crypto.sha256", or "crypto.sha256 (arm64 guest)"
+// for figures of a guest of another architecture than its host. Every table and
+// chart names metrics this way (farmctl's formats, the report, the dashboard).
+std::string MetricLabel(absl::string_view metric,
+                        const google::protobuf::Map<std::string, std::string>& parameters);
 
 // "key=value,key=value", sorted by key, leaving out the parameter `without`.
 std::string ParametersKey(const google::protobuf::Map<std::string, std::string>& parameters,

@@ -40,5 +40,14 @@ TEST(ParametersKeyTest, SortedAndWithoutTheNamedParameter) {
   EXPECT_EQ(ParametersKey(farm::v1::Measurement().parameters()), "");
 }
 
+TEST(MetricLabelTest, NamesTheGuestArchitectureWhenItIsNotTheHosts) {
+  farm::v1::Measurement m;
+  EXPECT_EQ(MetricLabel("crypto.sha256", m.parameters()), "crypto.sha256");
+  (*m.mutable_parameters())["size_bytes"] = "1048576";
+  EXPECT_EQ(MetricLabel("crypto.sha256", m.parameters()), "crypto.sha256");
+  (*m.mutable_parameters())[kGuestArchParameter] = "arm64";
+  EXPECT_EQ(MetricLabel("crypto.sha256", m.parameters()), "crypto.sha256 (arm64 guest)");
+}
+
 }  // namespace
 }  // namespace kvmfarm

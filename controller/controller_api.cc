@@ -142,6 +142,11 @@ absl::StatusOr<farm::v1::Device> ControllerApi::Device(const std::string& device
   return device;
 }
 
+absl::StatusOr<std::vector<store::StoredSummary>> ControllerApi::DeviceFigures(
+    const std::string& device_id, int64_t limit) {
+  return store_->DeviceSummaries(device_id, limit);
+}
+
 absl::StatusOr<farm::v1::Device> ControllerApi::SetDeviceState(
     const farm::v1::SetDeviceStateRequest& request, const std::string& audit) {
   if (request.device_id().empty()) return absl::InvalidArgumentError("device_id is required");

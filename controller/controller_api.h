@@ -52,6 +52,9 @@ class ControllerApi {
 
   // One device, as ListDevices shows it; NOT_FOUND naming it.
   absl::StatusOr<farm::v1::Device> Device(const std::string& device_id);
+  // The device's newest `limit` summaries, newest first (its figures across sweeps).
+  absl::StatusOr<std::vector<store::StoredSummary>> DeviceFigures(const std::string& device_id,
+                                                                  int64_t limit);
   absl::StatusOr<farm::v1::Device> SetDeviceState(const farm::v1::SetDeviceStateRequest& request,
                                                   const std::string& audit);
 

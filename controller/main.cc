@@ -23,6 +23,7 @@
 #include "common/tls/tls_flags.h"
 #include "controller/auth/authorizer.h"
 #include "controller/controller_service.h"
+#include "controller/dashboard/dashboard.h"
 #include "controller/fleet/fleet.h"
 #include "controller/fleet/health_pings.h"
 #include "controller/http/controller_metrics.h"
@@ -63,9 +64,14 @@ ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(10),
           "The leader's lease: renewed every third of it; a replica takes over when it runs "
           "out. Replicas' clocks must agree to well within it.");
 ABSL_FLAG(std::string, http_listen, "",
-          "Serve /healthz, /readyz and /metrics (Prometheus) over HTTP on host:port, e.g. "
-          "127.0.0.1:7480: HTTPS with the --tls_* certificates, /metrics for viewers (a "
-          "bearer token or an operator certificate). Empty: no HTTP.");
+          "Serve the web dashboard, /healthz, /readyz and /metrics (Prometheus) over HTTP on "
+          "host:port, e.g. 127.0.0.1:7480: HTTPS with the --tls_* certificates; pages and "
+          "/metrics for viewers (a signed-in token, a bearer token or an operator "
+          "certificate). Empty: no HTTP.");
+ABSL_FLAG(std::string, dashboard_session_key_file, "",
+          "The key that signs dashboard sessions (created, mode 0600, when missing). Give "
+          "replicas the same file, as they share the access file, so a session works on "
+          "every one. Empty: a key of this process, and a restart signs everyone out.");
 ABSL_FLAG(int32_t, keep_raw_days, 0,
           "Retention: raw measurement rows (every repetition) and console logs older than "
           "this many days are removed, hourly while serving, or once by 'prune'; summaries, "
@@ -291,11 +297,23 @@ void RunRetention(store::Store& store, absl::Duration keep_raw, absl::Notificati
 // followers too) and /metrics from the same fleet, store and election.
 absl::StatusOr<std::unique_ptr<http::HttpEndpoint>> StartHttp(
     const std::string& listen, const Security& security, auth::Authorizer& authorizer,
-    const fleet::Fleet& fleet, store::Store& store, const leadership::LeaderElection& election,
+    ControllerApi& api, store::Store& store, const leadership::LeaderElection& election,
     const std::string& replica, const http::LabCounters& counters) {
   auto metrics = std::make_shared<http::ControllerMetrics>(
-      http::MetricsSources{&fleet, &store, &election, replica, &counters});
+      http::MetricsSources{&api.fleet(), &store, &election, replica, &counters});
+  const std::string key_file = absl::GetFlag(FLAGS_dashboard_session_key_file);
+  if (key_file.empty()) {
+    FARM_LOG(INFO) << "dashboard sessions are signed with a key of this process "
+                   << "(--dashboard_session_key_file shares one between replicas)";
+  }
+  ASSIGN_OR_RETURN(const dashboard::SessionKeys keys,
+                   key_file.empty() ? dashboard::SessionKeys::Random()
+                                    : dashboard::SessionKeys::FromFile(key_file));
+  auto web = std::make_shared<dashboard::Dashboard>(
+      dashboard::DashboardOptions{&api, &authorizer, security.tls(), replica}, keys);
   http::HttpEndpointOptions options;
+  // The routes keep the dashboard alive as long as the endpoint.
+  options.routes = [web](httplib::Server& server) { web->AddRoutes(server); };
   options.listen = listen;
   options.tls = security.files;
   options.authorizer = &authorizer;
@@ -303,7 +321,8 @@ absl::StatusOr<std::unique_ptr<http::HttpEndpoint>> StartHttp(
   options.ready = [&store] { return store.ChangeCursor().status(); };
   ASSIGN_OR_RETURN(std::unique_ptr<http::HttpEndpoint> endpoint,
                    http::HttpEndpoint::Start(std::move(options)));
-  FARM_LOG(INFO) << "HTTP on " << endpoint->url() << " (/healthz, /readyz, /metrics)";
+  FARM_LOG(INFO) << "HTTP on " << endpoint->url()
+                 << " (the dashboard, /healthz, /readyz, /metrics)";
   return endpoint;
 }
 
@@ -375,8 +394,9 @@ absl::Status Run(const ControllerConfig& config) {
   election.SetAddress(server->address());
   std::unique_ptr<http::HttpEndpoint> http_endpoint;
   if (const std::string http_listen = absl::GetFlag(FLAGS_http_listen); !http_listen.empty()) {
-    ASSIGN_OR_RETURN(http_endpoint, StartHttp(http_listen, security, *authorizer, fleet, *store,
-                                              election, election_options.replica, counters));
+    ASSIGN_OR_RETURN(http_endpoint,
+                     StartHttp(http_listen, security, *authorizer, service.api(), *store, election,
+                               election_options.replica, counters));
   }
   FARM_LOG(INFO) << "farm-controller serving on " << server->address()
                  << (security.tls()

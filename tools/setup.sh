@@ -33,6 +33,9 @@ RUN_PACKAGES=(
   # promtool checks /metrics, and the tests scrape it with a Prometheus server of
   # their own (the package's system service on :9090 is never used).
   prometheus
+  # The dashboard's tests load its pages in headless Chromium over its DevTools pipe
+  # (//controller/dashboard/testing:chromium).
+  chromium
 )
 # The independent tools the benchmarks compare kvmfarm's figures with.
 BENCH_PACKAGES=(

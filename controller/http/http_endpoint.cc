@@ -10,6 +10,7 @@
 #include "common/ip_address.h"
 #include "common/logging.h"
 #include "controller/http/controller_metrics.h"
+#include "controller/http/request_identity.h"
 
 namespace kvmfarm::http {
 namespace {
@@ -20,25 +21,6 @@ constexpr size_t kMaxPayload = 64 << 10;
 bool IsLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "::1" || host == "localhost" ||
          absl::StartsWith(host, "127.");
-}
-
-// The bearer token of an "Authorization: Bearer T" header, if there is one.
-std::optional<std::string> BearerToken(const httplib::Request& request) {
-  const std::string header = request.get_header_value("Authorization");
-  constexpr absl::string_view kBearer = "Bearer ";
-  if (!absl::StartsWithIgnoreCase(header, kBearer)) return std::nullopt;
-  return header.substr(kBearer.size());
-}
-
-// The identity of the client certificate TLS verified, if one was presented.
-std::optional<SpiffeId> ClientIdentity(const httplib::Request& request) {
-  if (request.ssl == nullptr) return std::nullopt;
-  X509* cert = SSL_get1_peer_certificate(request.ssl);
-  if (cert == nullptr) return std::nullopt;
-  std::optional<SpiffeId> id;
-  if (SSL_get_verify_result(request.ssl) == X509_V_OK) id = CertificateIdentity(cert);
-  X509_free(cert);
-  return id;
 }
 
 void Reply(httplib::Response& response, int status, const std::string& text) {
@@ -126,12 +108,16 @@ void HttpEndpoint::Route() {
     if (!text.ok()) return Reply(response, 503, std::string(text.status().message()));
     response.set_content(*std::move(text), kMetricsContentType);
   });
+  if (options_.routes) options_.routes(*server_);
   server_->set_error_handler([](const httplib::Request& request, httplib::Response& response) {
     if (!response.body.empty()) return;
     if (response.status == 404) {
-      return Reply(response, 404,
-                   absl::StrCat("no page at '", request.path.substr(0, 200),
-                                "': this controller serves /healthz, /readyz and /metrics"));
+      return Reply(
+          response, 404,
+          absl::StrCat(
+              "no page at '", request.path.substr(0, 200),
+              "': this controller serves the dashboard (/fleet, /sweeps, /matrix, /compare), "
+              "/healthz, /readyz and /metrics"));
     }
     Reply(response, response.status, absl::StrCat("HTTP ", response.status));
   });

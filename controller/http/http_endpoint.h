@@ -10,7 +10,8 @@
 //   GET /metrics   a viewer: a bearer token (Authorization: Bearer, as Prometheus'
 //                  `authorization` setting sends it) or an operator's client
 //                  certificate; 401 without an identity, 403 without the role.
-// Anything else is 404 with a message; only GET and HEAD are served.
+// And the routes HttpEndpointOptions::routes adds (the dashboard). Anything else is
+// 404 with a message.
 //
 // With the lab's certificates it is HTTPS (TLS 1.2+), asking for, not requiring,
 // a client certificate the lab's CA signed. The certificate is loaded once at start:
@@ -50,6 +51,9 @@ struct HttpEndpointOptions {
   std::function<absl::StatusOr<std::string>()> metrics;
   // /readyz: OK when the store answers.
   std::function<absl::Status()> ready;
+  // More routes (the dashboard, controller/dashboard/dashboard.h), added before
+  // the server starts.
+  std::function<void(httplib::Server&)> routes;
   // Requests served at once; more wait in the queue.
   int threads = 8;
 };

@@ -133,10 +133,14 @@ TEST_F(HttpIntegrationTest, HealthIsOpenMetricsAreForViewersAndBadRequestsAre4xx
   EXPECT_THAT(body, HasSubstr("kvmfarm_heartbeats_received_total"));
 
   // Bad requests: a clear 4xx each, and the controller keeps serving.
-  httplib::Result unknown = viewer->Get("/devices/../../etc/passwd");
+  httplib::Result traversal = viewer->Get("/devices/../../etc/passwd");
+  ASSERT_TRUE(traversal);
+  EXPECT_EQ(traversal->status, 400);
+  EXPECT_THAT(traversal->body, HasSubstr("is not a device id"));
+  httplib::Result unknown = viewer->Get("/etc/passwd");
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);
-  EXPECT_THAT(unknown->body, HasSubstr("serves /healthz, /readyz and /metrics"));
+  EXPECT_THAT(unknown->body, HasSubstr("/healthz, /readyz and /metrics"));
   httplib::Result huge = viewer->Get("/metrics?q=" + std::string(20000, 'x'));
   ASSERT_TRUE(huge);
   EXPECT_GE(huge->status, 400);

@@ -176,7 +176,7 @@ TEST_F(FarmctlTest, SweepMatrixCompareLogs) {
   EXPECT_THAT(html, HasSubstr("<table id=\"matrix\">"));
   EXPECT_THAT(html, HasSubstr("<td>bench-host</td>"));
   EXPECT_THAT(html, HasSubstr("<svg"));
-  EXPECT_THAT(html, HasSubstr(">crypto.sha256 native</text>"));
+  EXPECT_THAT(html, HasSubstr("<title>crypto.sha256, native: 100 %</title>"));
   // The sweeps behind it, and who started them.
   EXPECT_THAT(html, HasSubstr("<td>" + first + "</td><td>succeeded</td>"));
   EXPECT_THAT(html, HasSubstr("<td>ops (token)</td>"));

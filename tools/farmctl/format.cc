@@ -14,13 +14,6 @@
 #include "common/proto_enum.h"
 
 namespace kvmfarm::farmctl {
-
-std::string MetricLabel(const std::string& metric,
-                        const google::protobuf::Map<std::string, std::string>& parameters) {
-  auto arch = parameters.find(kGuestArchParameter);
-  return arch == parameters.end() ? metric : absl::StrCat(metric, " (", arch->second, " guest)");
-}
-
 namespace {
 
 std::string Figure(const farm::v1::Aggregate& a, bool present) {

@@ -15,11 +15,6 @@
 
 namespace kvmfarm::farmctl {
 
-// A metric as people read it: "crypto.sha256", or "crypto.sha256 (arm64 guest)"
-// for figures of a guest of another architecture than its host.
-std::string MetricLabel(const std::string& metric,
-                        const google::protobuf::Map<std::string, std::string>& parameters);
-
 // Columns padded to their widest cell.
 std::string Table(const std::vector<std::string>& header,
                   const std::vector<std::vector<std::string>>& rows);

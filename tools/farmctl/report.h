@@ -15,15 +15,12 @@
 
 namespace kvmfarm::farmctl {
 
-// Per row: verdict, reasons and recommendation; a bar chart of each workload
-// under native, KVM and TCG (as % of native); boot times under KVM and TCG;
-// then the full matrix table, and the `sweeps` given (newest first) with who
+// Per row: verdict, reasons and recommendation; its charts (MatrixRowCharts: each
+// workload under native, KVM and TCG as % of native, boot figures in a chart per
+// unit); then the full matrix table, and the `sweeps` given (newest first) with who
 // started and who cancelled each.
 std::string HtmlReport(const farm::v1::GetMatrixResponse& matrix,
                        const std::vector<farm::v1::Sweep>& sweeps = {});
-
-// Text made safe for HTML element content and attribute values.
-std::string HtmlEscape(const std::string& text);
 
 }  // namespace kvmfarm::farmctl
 

@@ -1,0 +1,141 @@
+// The compatibility matrix and the comparison of two sweeps.
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/measurement.h"
+#include "controller/dashboard/page_parts.h"
+#include "controller/dashboard/pages.h"
+
+namespace kvmfarm::dashboard {
+namespace {
+
+// "1520 (1490–1533, n=3)": the median, the spread and how many samples of how many
+// asked for.
+std::string Figure(const farm::v1::Aggregate& a) {
+  if (!a.has_median()) return "<span class=\"muted\">–</span>";
+  std::string out = absl::StrFormat("<b>%.4g</b>", a.median());
+  if (a.has_min() && a.has_max()) {
+    absl::StrAppendFormat(&out, " <span class=\"muted\">(%.4g–%.4g, n=%d", a.min(), a.max(),
+                          a.samples());
+    if (a.samples_requested() > a.samples()) absl::StrAppend(&out, " of ", a.samples_requested());
+    out += ")</span>";
+  }
+  return out;
+}
+
+std::string Percent(bool has, double value) { return has ? absl::StrFormat("%.1f%%", value) : "–"; }
+
+std::string GroupByForm(const MatrixView& view) {
+  std::string out =
+      "<form class=\"inline\" method=\"get\" action=\"/matrix\"><label>Group by<select "
+      "name=\"group_by\" id=\"group_by\">";
+  for (farm::v1::GroupBy g :
+       {farm::v1::GROUP_BY_DEVICE, farm::v1::GROUP_BY_MODEL, farm::v1::GROUP_BY_SOC}) {
+    const std::string name = LowerEnumValueName(g);
+    absl::StrAppend(&out, "<option value=\"", name, "\"", g == view.group_by ? " selected" : "",
+                    ">", name, "</option>");
+  }
+  absl::StrAppend(&out, "</select></label><label>Labels<input name=\"selector\" value=\"",
+                  Esc(view.selector), "\"></label><button>Show</button></form>");
+  return out;
+}
+
+}  // namespace
+
+std::string MatrixPage(const Frame& frame, const MatrixView& view) {
+  const std::string query = absl::StrCat("group_by=", LowerEnumValueName(view.group_by),
+                                         "&selector=", UrlEncode(view.selector));
+  std::string body = absl::StrCat(
+      "<h1>Compatibility matrix</h1>", GroupByForm(view), "<p>", view.matrix.rows_size(),
+      " rows · download ", Link("/matrix.csv?" + query, "CSV"), " · ",
+      Link("/matrix.json?" + query, "JSON"), " (the rows of GetMatrix)</p>");
+  std::vector<std::vector<std::string>> rows;
+  const int last = std::min(view.matrix.rows_size(), view.first_row + kMatrixPageRows);
+  for (int i = view.first_row; i < last; ++i) {
+    const farm::v1::MatrixRow& row = view.matrix.rows(i);
+    const std::string key = view.group_by == farm::v1::GROUP_BY_DEVICE && !row.is_fixture()
+                                ? DeviceLink(row.key())
+                                : Esc(row.key());
+    const std::string name = row.is_fixture() ? key + " <span class=\"label\">fixture</span>" : key;
+    if (row.cells().empty()) {
+      rows.push_back({name, VerdictBadge(row.verdict()), "–", "", "", "", "", "", "", ""});
+    }
+    for (const farm::v1::MatrixCell& c : row.cells()) {
+      rows.push_back(
+          {name, VerdictBadge(row.verdict()), Esc(MetricLabel(c.metric(), c.parameters())),
+           Esc(c.unit()), Figure(c.native()), Figure(c.kvm()), Figure(c.tcg()),
+           Percent(c.has_kvm_percent_of_native(), c.kvm_percent_of_native()),
+           Percent(c.has_tcg_percent_of_native(), c.tcg_percent_of_native()),
+           c.has_kvm_speedup_over_tcg() ? absl::StrFormat("%.1f×", c.kvm_speedup_over_tcg())
+                                        : "–"});
+    }
+  }
+  body += Table({"ROW", "VERDICT", "METRIC", "UNIT", "NATIVE", "KVM", "TCG", "KVM % NATIVE",
+                 "TCG % NATIVE", "KVM/TCG"},
+                rows, "matrix");
+  if (last < view.matrix.rows_size()) {
+    body += "<p>" +
+            Link(absl::StrCat("/matrix?", query, "&first_row=", last),
+                 absl::StrCat("Rows ", last + 1, "– →")) +
+            "</p>";
+  }
+  return Layout(frame, body);
+}
+
+namespace {
+
+std::string SweepChoice(absl::string_view name, absl::string_view chosen) {
+  return absl::StrCat("<label>Sweep ", name, "<input name=\"", name, "\" id=\"", name,
+                      "\" list=\"recent-sweeps\" value=\"", Esc(chosen), "\"></label>");
+}
+
+std::string ChangeCell(const farm::v1::MetricChange& c) {
+  return c.has_change_percent() ? absl::StrFormat("%+.1f%%", c.change_percent()) : "–";
+}
+
+std::string Median(bool has, double value) { return has ? absl::StrFormat("%.4g", value) : "–"; }
+
+}  // namespace
+
+std::string ComparePage(const Frame& frame, const CompareView& view) {
+  std::string body =
+      "<h1>Compare two sweeps</h1><form class=\"inline\" method=\"get\" "
+      "action=\"/compare\">";
+  body += SweepChoice("a", view.sweep_a) + SweepChoice("b", view.sweep_b);
+  body += "<button>Compare</button></form><datalist id=\"recent-sweeps\">";
+  for (const farm::v1::Sweep& s : view.recent) {
+    absl::StrAppend(&body, "<option value=\"", Esc(s.sweep_id()), "\">", Esc(When(s.created_at())),
+                    "</option>");
+  }
+  body += "</datalist>";
+  if (!view.comparison) return Layout(frame, body);
+  const farm::v1::CompareSweepsResponse& cmp = *view.comparison;
+  std::vector<std::vector<std::string>> rows;
+  for (const farm::v1::VerdictChange& v : cmp.verdict_changes()) {
+    rows.push_back({StateBadge(v.label()), DeviceLink(v.device_id()), "verdict", "",
+                    VerdictBadge(v.verdict_a()), VerdictBadge(v.verdict_b()), ""});
+  }
+  // Regressions first, then improvements, then what didn't change.
+  std::vector<const farm::v1::MetricChange*> changes;
+  for (const farm::v1::MetricChange& c : cmp.changes()) changes.push_back(&c);
+  auto rank = [](farm::v1::ChangeLabel l) {
+    return l == farm::v1::CHANGE_LABEL_REGRESSION ? 0
+           : l == farm::v1::CHANGE_LABEL_IMPROVED ? 1
+                                                  : 2;
+  };
+  std::stable_sort(changes.begin(), changes.end(),
+                   [&](auto* x, auto* y) { return rank(x->label()) < rank(y->label()); });
+  for (const farm::v1::MetricChange* c : changes) {
+    rows.push_back({StateBadge(c->label()), DeviceLink(c->device_id()),
+                    Esc(MetricLabel(c->metric(), c->parameters())),
+                    Esc(LowerEnumValueName(c->mode())), Median(c->has_median_a(), c->median_a()),
+                    Median(c->has_median_b(), c->median_b()), ChangeCell(*c)});
+  }
+  body += Table({"CHANGE", "DEVICE", "METRIC", "MODE", "A", "B", "B VS A"}, rows, "comparison");
+  if (rows.empty()) body += "<p class=\"muted\">The two sweeps share no figure.</p>";
+  return Layout(frame, body);
+}
+
+}  // namespace kvmfarm::dashboard
