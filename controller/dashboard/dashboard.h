@@ -11,10 +11,10 @@
 // start and cancel sweeps, admins change device states. A browser signs in with
 // an operator's token (POST /signin: a session cookie, HttpOnly, SameSite=Strict,
 // Secure over HTTPS, 8 hours) or presents an operator certificate; a script may
-// send its token as a bearer token (curl of /matrix.csv). Without an identity a page redirects to the sign-in page and data answers 401: nothing but
-// the sign-in page, the stylesheet and the script is served to nobody. Every form
-// carries a CSRF token bound to who signed in, and a cross-site Origin or
-// Sec-Fetch-Site is refused.
+// send its token as a bearer token (curl of /matrix.csv). Without an identity a page redirects to
+// the sign-in page and data answers 401: nothing but the sign-in page, the stylesheet and the
+// script is served to nobody. Every form carries a CSRF token bound to who signed in, and a
+// cross-site Origin or Sec-Fetch-Site is refused.
 //
 // Example:
 //
