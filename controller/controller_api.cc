@@ -176,7 +176,7 @@ absl::StatusOr<farm::v1::GetMatrixResponse> ControllerApi::Matrix(
     const farm::v1::GetMatrixRequest& request) {
   RETURN_IF_ERROR(CheckSelector(request.filter(), "filter"));
   RETURN_IF_ERROR(CatchUp());
-  const std::vector<farm::v1::Device> devices = fleet_->List(request.filter());
+  const std::vector<farm::v1::Device> devices = fleet_->ListBrief(request.filter());
   std::vector<std::string> ids;
   for (const farm::v1::Device& d : devices) ids.push_back(d.device_id());
   ASSIGN_OR_RETURN(const store::SummarySet summaries,

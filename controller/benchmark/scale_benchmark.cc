@@ -14,6 +14,8 @@
 //  * results stored per second while the matrix database fills (--writers threads
 //    storing at once, each result its own StoreTaskResult);
 //  * GetMatrix latency p50/p99 over a database of --measurements stored values;
+//  * with --phases=dashboard: the dashboard's fleet, matrix and device pages over
+//    that database, served by a real farm-controller (p50/p99);
 //  * with --phases=move: a SQLite lab of --measurements values moved into PostgreSQL.
 // --store=sqlite,postgres runs each phase on both, one after the other.
 #include <google/protobuf/util/time_util.h>
@@ -67,7 +69,8 @@ ABSL_FLAG(int32_t, writers, 16,
           "Threads storing results at once while the matrix database fills (as many as "
           "farm-controller's --max_parallel tasks finish together).");
 ABSL_FLAG(std::string, phases, "heartbeat,dispatch,matrix",
-          "Which phases run: heartbeat, dispatch, matrix (comma-separated), for each --store; "
+          "Which phases run: heartbeat, dispatch, matrix, dashboard (comma-separated), for each "
+          "--store; "
           "or move alone: a SQLite lab of --measurements values moved into PostgreSQL; or "
           "takeover alone: two replicas on PostgreSQL, the leader killed 5 times.");
 ABSL_FLAG(std::string, store, "sqlite",
@@ -177,9 +180,10 @@ void ListDevicesPhase(farm::v1::ControllerService::Stub& stub) {
       total / 1048576.0);
 }
 
-// GET /metrics on the controller's HTTP side, as Prometheus scrapes it: latency
-// p50/p99 over `scrapes`, and the size of one answer.
-void TimeMetrics(testing::ServerProcess& controller, int scrapes) {
+// GET `path` on the controller's HTTP side (plaintext, --insecure): latency p50/p99
+// over `requests`, and the size of one answer. The first request is timed apart: it
+// fills caches (the matrix's summaries) that later ones reuse.
+void TimeHttpGet(testing::ServerProcess& controller, const std::string& path, int requests) {
   const std::string log = controller.Log();
   const std::string kHttpOn = "HTTP on http://127.0.0.1:";
   const size_t at = log.find(kHttpOn);
@@ -192,20 +196,31 @@ void TimeMetrics(testing::ServerProcess& controller, int scrapes) {
   client.set_read_timeout(std::chrono::seconds(60));
   std::vector<double> latencies;
   size_t bytes = 0;
-  for (int i = 0; i < scrapes; ++i) {
+  double first_ms = 0;
+  for (int i = 0; i <= requests; ++i) {
     const absl::Time start = absl::Now();
-    httplib::Result result = client.Get("/metrics");
-    latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+    httplib::Result result = client.Get(path);
+    const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+    if (i == 0) {
+      first_ms = ms;
+    } else {
+      latencies.push_back(ms);
+    }
     if (!result || result->status != 200) {
-      std::fprintf(stderr, "GET /metrics failed: %s\n",
+      std::fprintf(stderr, "GET %s failed: %s\n", path.c_str(),
                    result ? std::to_string(result->status).c_str()
                           : httplib::to_string(result.error()).c_str());
       return;
     }
     bytes = result->body.size();
   }
-  std::printf("GET /metrics: p50 %.1f ms, p99 %.1f ms over %d scrapes (%zu bytes)\n",
-              Percentile(latencies, 50), Percentile(latencies, 99), scrapes, bytes);
+  std::printf("GET %s: p50 %.1f ms, p99 %.1f ms over %d requests (%zu bytes; first %.0f ms)\n",
+              path.c_str(), Percentile(latencies, 50), Percentile(latencies, 99), requests, bytes,
+              first_ms);
+}
+
+void TimeMetrics(testing::ServerProcess& controller, int scrapes) {
+  TimeHttpGet(controller, "/metrics", scrapes);
 }
 
 void HeartbeatPhase(const std::string& kind, const std::string& controller_binary, int devices,
@@ -528,6 +543,42 @@ void MatrixPhase(const std::string& kind, int devices, int64_t measurements, int
   TimeFleetMatrixCached(*store, fleet_devices, queries);
 }
 
+// The dashboard's pages (issue 19) over the matrix phase's database with its
+// devices stored too, served by a real farm-controller: the fleet page, the matrix
+// by device (its first page of rows) and by model, a device's page and /metrics.
+void DashboardPhase(const std::string& kind, const std::string& controller_binary, int devices,
+                    int64_t measurements, int requests) {
+  PhaseDatabase database(kind, "dashboard");
+  {
+    std::unique_ptr<store::Store> store = database.Open();
+    if (store == nullptr) return;
+    const farm::v1::KvmCapability capability = HostCapability();
+    int index = 0;
+    for (farm::v1::Device device : SimulatedDevices(devices)) {
+      *device.mutable_capability() = capability;
+      farm::v1::Label* label = device.add_labels();
+      label->set_key("rack");
+      label->set_value(absl::StrCat("r", index++ % 40));
+      if (absl::Status put = store->PutDevice(device, std::nullopt); !put.ok()) {
+        std::fprintf(stderr, "storing devices: %s\n", put.ToString().c_str());
+        return;
+      }
+    }
+    FillMatrixDatabase(*store, devices, measurements, absl::GetFlag(FLAGS_writers));
+  }
+  testing::ServerProcess controller(
+      controller_binary, "farm-controller",
+      {"--db", database.db, "--insecure", "--http_listen=127.0.0.1:0"});
+  if (controller.WaitUntilListening().empty()) {
+    std::fprintf(stderr, "farm-controller did not start:\n%s", controller.Log().c_str());
+    return;
+  }
+  for (const std::string path :
+       {"/fleet", "/matrix", "/matrix?group_by=model", "/devices/sim-7", "/sweeps", "/metrics"}) {
+    TimeHttpGet(controller, path, requests);
+  }
+}
+
 // Moving a lab: a SQLite matrix database of `measurements` values copied into a
 // PostgreSQL of the benchmark's own, as `farm-controller move` copies it (the
 // downtime a lab plans for).
@@ -632,6 +683,10 @@ int main(int argc, char** argv) {
     }
     if (absl::StrContains(phases, "dispatch")) {
       kvmfarm::DispatchPhase(kind, absl::GetFlag(FLAGS_devices));
+    }
+    if (absl::StrContains(phases, "dashboard")) {
+      kvmfarm::DashboardPhase(kind, controller, absl::GetFlag(FLAGS_devices),
+                              absl::GetFlag(FLAGS_measurements), 50);
     }
     if (absl::StrContains(phases, "matrix")) {
       kvmfarm::MatrixPhase(kind, absl::GetFlag(FLAGS_devices), absl::GetFlag(FLAGS_measurements),

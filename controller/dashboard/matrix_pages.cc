@@ -49,12 +49,11 @@ std::string MatrixPage(const Frame& frame, const MatrixView& view) {
                                          "&selector=", UrlEncode(view.selector));
   std::string body = absl::StrCat(
       "<h1>Compatibility matrix</h1>", GroupByForm(view), "<p>", view.matrix.rows_size(),
-      " rows · download ", Link("/matrix.csv?" + query, "CSV"), " · ",
+      view.group_by == farm::v1::GROUP_BY_DEVICE ? " devices on this page" : " rows",
+      " · download every row as ", Link("/matrix.csv?" + query, "CSV"), " · ",
       Link("/matrix.json?" + query, "JSON"), " (the rows of GetMatrix)</p>");
   std::vector<std::vector<std::string>> rows;
-  const int last = std::min(view.matrix.rows_size(), view.first_row + kMatrixPageRows);
-  for (int i = view.first_row; i < last; ++i) {
-    const farm::v1::MatrixRow& row = view.matrix.rows(i);
+  for (const farm::v1::MatrixRow& row : view.matrix.rows()) {
     const std::string key = view.group_by == farm::v1::GROUP_BY_DEVICE && !row.is_fixture()
                                 ? DeviceLink(row.key())
                                 : Esc(row.key());
@@ -75,10 +74,10 @@ std::string MatrixPage(const Frame& frame, const MatrixView& view) {
   body += Table({"ROW", "VERDICT", "METRIC", "UNIT", "NATIVE", "KVM", "TCG", "KVM % NATIVE",
                  "TCG % NATIVE", "KVM/TCG"},
                 rows, "matrix");
-  if (last < view.matrix.rows_size()) {
+  if (!view.next_page_token.empty()) {
     body += "<p>" +
-            Link(absl::StrCat("/matrix?", query, "&first_row=", last),
-                 absl::StrCat("Rows ", last + 1, "– →")) +
+            Link(absl::StrCat("/matrix?", query, "&page_token=", UrlEncode(view.next_page_token)),
+                 "Next devices →") +
             "</p>";
   }
   return Layout(frame, body);

@@ -72,10 +72,12 @@ struct MatrixView {
   farm::v1::GetMatrixResponse matrix;
   farm::v1::GroupBy group_by = farm::v1::GROUP_BY_DEVICE;
   std::string selector;
-  // Rows shown: [first_row, first_row + kMatrixPageRows).
-  int first_row = 0;
+  // By device the matrix is shown a page of devices at a time (ListDevices'
+  // paging); the token of the next page, "" on the last.
+  std::string next_page_token;
 };
-inline constexpr int kMatrixPageRows = 200;
+// Devices per page of the matrix by device.
+inline constexpr int kMatrixPageDevices = 200;
 std::string MatrixPage(const Frame& frame, const MatrixView& view);
 
 struct CompareView {

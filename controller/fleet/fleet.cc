@@ -570,6 +570,25 @@ std::vector<farm::v1::Device> Fleet::List(const farm::v1::Selector& selector,
   return out;
 }
 
+std::vector<farm::v1::Device> Fleet::ListBrief(const farm::v1::Selector& selector) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<farm::v1::Device> out;
+  for (const auto& [id, device] : devices_) {
+    if (!Matches(device, selector)) continue;
+    farm::v1::Device& brief = out.emplace_back();
+    brief.set_device_id(id);
+    *brief.mutable_identity() = device.identity();
+    *brief.mutable_labels() = device.labels();
+    const farm::v1::KvmCapability& capability = device.capability();
+    farm::v1::KvmCapability* kept = brief.mutable_capability();
+    kept->set_verdict(capability.verdict());
+    *kept->mutable_verdict_reasons() = capability.verdict_reasons();
+    kept->set_recommendation(capability.recommendation());
+    kept->set_hypervisor_kind(capability.hypervisor_kind());
+  }
+  return out;
+}
+
 absl::StatusOr<std::string> Fleet::DeviceAt(const std::string& address) const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> ids;

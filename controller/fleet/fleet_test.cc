@@ -18,6 +18,7 @@ namespace {
 
 using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -87,6 +88,32 @@ TEST_F(FleetTest, RegistrationDerivesLabelsAndHeartbeatsKeepItOnline) {
     ASSERT_THAT(fleet_->CheckLiveness(), IsOk());
   }
   EXPECT_EQ(fleet_->Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_IDLE);
+}
+
+// The matrix's copy of a device keeps what it reads and leaves the evidence behind.
+TEST_F(FleetTest, ABriefListKeepsTheVerdictAndIdentityButNotTheChecks) {
+  farm::v1::RegisterAgentRequest request = Registration("p8");
+  request.mutable_capability()->add_verdict_reasons("/dev/kvm is missing");
+  request.mutable_capability()->set_recommendation("use a pKVM build");
+  farm::v1::Check* check = request.mutable_capability()->add_checks();
+  check->set_name("kvm_node");
+  check->set_detail(std::string(4096, 'e'));
+  ASSERT_THAT(fleet_->Register(request), IsOk());
+  ASSERT_THAT(fleet_->Register(Registration("p9")), IsOk());
+  const std::vector<farm::v1::Device> brief = fleet_->ListBrief(Select("model", "pixel8"));
+  ASSERT_EQ(brief.size(), 2u);
+  const farm::v1::Device& p8 = brief[0];
+  EXPECT_EQ(p8.device_id(), "p8");
+  EXPECT_EQ(p8.identity().model(), "Pixel 8");
+  EXPECT_EQ(p8.capability().verdict(), farm::v1::VERDICT_KVM_NO_ACCESS);
+  EXPECT_EQ(p8.capability().hypervisor_kind(), farm::v1::HYPERVISOR_KIND_PKVM);
+  EXPECT_THAT(p8.capability().verdict_reasons(), ElementsAre("/dev/kvm is missing"));
+  EXPECT_EQ(p8.capability().recommendation(), "use a pKVM build");
+  EXPECT_EQ(p8.capability().checks_size(), 0);
+  EXPECT_FALSE(p8.labels().empty());
+  farm::v1::Selector one;
+  one.add_device_ids("p9");
+  EXPECT_EQ(fleet_->ListBrief(one).size(), 1u);
 }
 
 TEST_F(FleetTest, ThreeMissedHeartbeatsMeanOfflineAndAStaleSessionMustRegisterAgain) {
