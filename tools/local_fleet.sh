@@ -73,19 +73,21 @@ rm -f "$dir"/*.port
 tls_for controller-c1
 "$bin/controller/farm-controller" --listen 127.0.0.1:0 --port-file "$dir/controller.port" \
   --db "$dir/farm.db" --heartbeat-interval 2s "${tls[@]}" --access_file "$lab/access" \
-  --http_listen 127.0.0.1:0 >"$dir/controller.log" 2>&1 &
+  --http_listen 127.0.0.1:0 --dashboard_session_key_file "$lab/dashboard-session.key" \
+  >"$dir/controller.log" 2>&1 &
 pids+=($!)
 controller="127.0.0.1:$(wait_port "$dir/controller.port" controller)"
 export FARM_CONTROLLER="$controller"
 echo "local_fleet: controller on $controller, database $dir/farm.db"
-# Its HTTP side (health, readiness, Prometheus metrics), as it logged it.
+# Its HTTP side (the dashboard, health, readiness, Prometheus metrics), as it logged it.
 http_url=""
 for _ in $(seq 1 100); do
   http_url=$(grep -o 'HTTP on https://[0-9.:]*' "$dir/controller.log" | head -1 | cut -d' ' -f3)
   [[ -n "$http_url" ]] && break
   sleep 0.1
 done
-[[ -n "$http_url" ]] && echo "local_fleet: metrics at $http_url/metrics (a viewer's bearer token)"
+[[ -n "$http_url" ]] &&
+  echo "local_fleet: dashboard at $http_url/ (sign in with the token in $lab/token-local)"
 
 host_id="$(hostname | tr -c 'A-Za-z0-9._\n-' '-' | sed 's/^[^A-Za-z0-9]*//' | cut -c1-100)-local"
 tls_for "device-$host_id"
@@ -130,6 +132,9 @@ farmctl report --out "$dir/report.html"
 if ((keep)); then
   echo "local_fleet: still running (FARM_CONTROLLER=$controller); stop with: kill ${pids[*]}"
   echo "local_fleet: farmctl --tls_ca $lab/ca.crt --token_file $lab/token-local ... talks to it"
-  [[ -n "$http_url" ]] &&
-    echo "local_fleet: curl --cacert $lab/ca.crt -H \"Authorization: Bearer \$(cat $lab/token-local)\" $http_url/metrics"
+  if [[ -n "$http_url" ]]; then
+    echo "local_fleet: the dashboard: open $http_url/ and sign in with the token in" \
+      "$lab/token-local (the certificate is the lab's own CA, $lab/ca.crt: trust it or accept it)"
+    echo "local_fleet: metrics: curl --cacert $lab/ca.crt -H \"Authorization: Bearer \$(cat $lab/token-local)\" $http_url/metrics"
+  fi
 fi

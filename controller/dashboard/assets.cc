@@ -18,6 +18,7 @@ main{padding:1em 1.2em;max-width:1400px;margin:0 auto}
 h1{font-size:1.4em;margin:.2em 0 .6em}h2{font-size:1.1em;margin:1.4em 0 .5em}
 a{color:var(--accent)}
 .panel{background:#fff;border:1px solid var(--line);border-radius:6px;padding:.8em 1em;margin-bottom:1em}
+.panel h2{margin-top:0}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
 th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
@@ -65,7 +66,7 @@ function bar(el,done,total){if(!el)return;var p=total?Math.round(100*done/total)
 el.querySelector('span').style.width=p+'%';el.querySelector('em').textContent=done+' / '+total+' ('+p+'%)';}
 function tick(){fetch(url,{credentials:'same-origin'}).then(function(r){if(!r.ok)throw r.status;return r.json();}).then(function(s){
 var st=document.getElementById('sweep-state');st.textContent=s.state;st.className='badge s-'+s.state;
-document.getElementById('sweep-eta').textContent=s.eta||'';
+document.getElementById('sweep-eta').textContent=s.eta?'ETA '+s.eta:'';
 bar(document.getElementById('bar-overall'),s.done,s.total);
 (s.devices||[]).forEach(function(d){bar(document.getElementById('bar-'+d.id),d.done,d.total);});
 (s.tasks||[]).forEach(function(t){var row=document.getElementById('task-'+t.id);if(!row)return;row=row.closest('tr');

@@ -89,10 +89,11 @@ std::string SweepPage(const Frame& frame, const farm::v1::Sweep& sweep) {
   if (!sweep.cancelled_by().empty()) {
     absl::StrAppend(&body, "; cancelled by ", Esc(sweep.cancelled_by()), ": ", Esc(sweep.reason()));
   }
-  absl::StrAppend(&body, ". ETA <span id=\"sweep-eta\">",
-                  sweep.has_eta() && !SweepFinished(sweep.state()) ? Duration(sweep.eta()) : "",
-                  "</span></p><div class=\"panel\"><h2>Overall</h2>",
-                  ProgressBar("bar-overall", Finished(sweep.counts()), sweep.counts().total()));
+  absl::StrAppend(
+      &body, ". <span id=\"sweep-eta\">",
+      sweep.has_eta() && !SweepFinished(sweep.state()) ? "ETA " + Duration(sweep.eta()) : "",
+      "</span></p><div class=\"panel\"><h2>Overall</h2>",
+      ProgressBar("bar-overall", Finished(sweep.counts()), sweep.counts().total()));
   if (frame.role >= auth::Role::kOperator && !SweepFinished(sweep.state())) {
     absl::StrAppend(&body,
                     "<form class=\"inline\" id=\"cancel-form\" method=\"post\" action=\"/sweeps/",
