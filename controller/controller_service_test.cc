@@ -13,10 +13,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/testing/fake_clock.h"
-#include "controller/scheduler/testing/fake_agent_client.h"
 #include "controller/store/sqlite_store.h"
-#include "controller/store/testing/scratch_store.h"
+#include "controller/testing/in_process_controller.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -29,21 +27,13 @@ using ::testing::HasSubstr;
 class ControllerServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = store::testing::OpenScratchStore();
-    fleet_ = std::make_unique<fleet::Fleet>(store_.get(), &clock_, fleet::FleetOptions());
-    summaries_ = std::make_unique<store::SummaryCache>(store_.get());
-    scheduler::SchedulerOptions options;
-    options.on_result_stored = [this](const std::string& id) { summaries_->Invalidate(id); };
-    // Attempts run when the test says so, on its thread.
-    scheduler_ = std::make_unique<scheduler::Scheduler>(
-        store_.get(), fleet_.get(), &agents_, &clock_, options,
-        [this](std::function<void()> work) { queued_.push_back(std::move(work)); });
     // Plaintext loopback: every caller may do everything (auth has its own tests).
     auth::Authorizer::Options anyone;
     anyone.insecure = true;
     authorizer_ = *auth::Authorizer::Create(anyone);
-    service_ = std::make_unique<ControllerServiceImpl>(fleet_.get(), store_.get(), scheduler_.get(),
-                                                       summaries_.get(), authorizer_.get());
+    service_ = std::make_unique<ControllerServiceImpl>(
+        controller_.fleet.get(), controller_.store.get(), controller_.scheduler.get(),
+        controller_.summaries.get(), authorizer_.get());
   }
 
   void Register(const std::string& id) {
@@ -67,22 +57,14 @@ class ControllerServiceTest : public ::testing::Test {
     farm::v1::StartSweepResponse response;
     EXPECT_TRUE(service_->StartSweep(&context_, &request, &response).ok());
     for (int step = 0; step < 2; ++step) {
-      scheduler_->Dispatch();
-      std::vector<std::function<void()>> work;
-      work.swap(queued_);
-      for (auto& w : work) w();
+      controller_.scheduler->Dispatch();
+      controller_.RunQueued();
     }
     return response.sweep().sweep_id();
   }
 
   grpc::ServerContext context_;
-  FakeClock clock_;
-  scheduler::FakeAgentClient agents_;
-  std::unique_ptr<store::SqliteStore> store_;
-  std::unique_ptr<fleet::Fleet> fleet_;
-  std::unique_ptr<store::SummaryCache> summaries_;
-  std::vector<std::function<void()>> queued_;
-  std::unique_ptr<scheduler::Scheduler> scheduler_;
+  testing::InProcessController controller_;
   std::unique_ptr<auth::Authorizer> authorizer_;
   std::unique_ptr<ControllerServiceImpl> service_;
 };
@@ -276,7 +258,7 @@ TEST_F(ControllerServiceTest, CompareSweepsReportsChangesAndRefusesBadRequests) 
   Register("d0");
   farm::v1::CompareSweepsRequest request;
   request.set_sweep_a(RunSweep("d0"));
-  clock_.Advance(absl::Seconds(1));
+  controller_.clock.Advance(absl::Seconds(1));
   request.set_sweep_b(RunSweep("d0"));
   farm::v1::CompareSweepsResponse response;
   ASSERT_TRUE(service_->CompareSweeps(&context_, &request, &response).ok());

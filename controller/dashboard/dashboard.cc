@@ -78,6 +78,13 @@ void Fail(httplib::Response& response, Frame frame, const absl::Status& status) 
   Html(response, code, ErrorPage(frame, code, status.message()));
 }
 
+// The page's frame with its title and the navigation entry it belongs to.
+Frame Titled(Frame frame, std::string title, std::string section) {
+  frame.title = std::move(title);
+  frame.section = std::move(section);
+  return frame;
+}
+
 std::string CookieValue(const httplib::Request& request, absl::string_view name) {
   for (absl::string_view part : absl::StrSplit(request.get_header_value("Cookie"), ';')) {
     part = absl::StripAsciiWhitespace(part);
@@ -262,10 +269,7 @@ void Dashboard::FleetRoute(const httplib::Request& request, httplib::Response& r
   view.next_page_token = page->next_page_token();
   view.census = options_.api->fleet().Census();
   view.controllers = *std::move(controllers);
-  Frame titled = frame;
-  titled.title = "Fleet";
-  titled.section = "fleet";
-  Html(response, 200, FleetPage(titled, view));
+  Html(response, 200, FleetPage(Titled(frame, "Fleet", "fleet"), view));
 }
 
 void Dashboard::DeviceRoute(const httplib::Request& request, httplib::Response& response,
@@ -291,10 +295,7 @@ void Dashboard::DeviceRoute(const httplib::Request& request, httplib::Response& 
   absl::StatusOr<farm::v1::GetMatrixResponse> row = options_.api->Matrix(matrix);
   if (!row.ok()) return Fail(response, frame, row.status());
   if (row->rows_size() > 0) view.row = row->rows(0);
-  Frame titled = frame;
-  titled.title = *id;
-  titled.section = "fleet";
-  Html(response, 200, DevicePage(titled, view));
+  Html(response, 200, DevicePage(Titled(frame, *id, "fleet"), view));
 }
 
 void Dashboard::SetStateRoute(const httplib::Request& request, httplib::Response& response,
@@ -353,10 +354,7 @@ void Dashboard::SweepRoute(const httplib::Request& request, httplib::Response& r
     SecurityHeaders(response);
     return response.set_content(SweepProgressJson(*sweep), "application/json");
   }
-  Frame titled = frame;
-  titled.title = "Sweep " + *id;
-  titled.section = "sweeps";
-  Html(response, 200, SweepPage(titled, *sweep));
+  Html(response, 200, SweepPage(Titled(frame, "Sweep " + *id, "sweeps"), *sweep));
 }
 
 void Dashboard::MatrixRoute(const httplib::Request& request, httplib::Response& response,
@@ -403,10 +401,7 @@ void Dashboard::MatrixRoute(const httplib::Request& request, httplib::Response& 
                                 format == "csv" ? "text/csv; charset=utf-8" : "application/json");
   }
   view.matrix = *std::move(matrix);
-  Frame titled = frame;
-  titled.title = "Matrix";
-  titled.section = "matrix";
-  Html(response, 200, MatrixPage(titled, view));
+  Html(response, 200, MatrixPage(Titled(frame, "Matrix", "matrix"), view));
 }
 
 void Dashboard::CompareRoute(const httplib::Request& request, httplib::Response& response,
@@ -427,10 +422,7 @@ void Dashboard::CompareRoute(const httplib::Request& request, httplib::Response&
     if (!compared.ok()) return Fail(response, frame, compared.status());
     view.comparison = *std::move(compared);
   }
-  Frame titled = frame;
-  titled.title = "Compare";
-  titled.section = "compare";
-  Html(response, 200, ComparePage(titled, view));
+  Html(response, 200, ComparePage(Titled(frame, "Compare", "compare"), view));
 }
 
 void Dashboard::AddRoutes(httplib::Server& server) {
@@ -471,10 +463,7 @@ void Dashboard::AddRoutes(httplib::Server& server) {
           list.set_page_token(request.get_param_value("page_token"));
           absl::StatusOr<farm::v1::ListSweepsResponse> sweeps = options_.api->ListSweeps(list);
           if (!sweeps.ok()) return Fail(response, frame, sweeps.status());
-          Frame titled = frame;
-          titled.title = "Sweeps";
-          titled.section = "sweeps";
-          Html(response, 200, SweepsPage(titled, *sweeps));
+          Html(response, 200, SweepsPage(Titled(frame, "Sweeps", "sweeps"), *sweeps));
         });
   Serve(server, true, "/sweeps", auth::Need::kOperator, bind(&Dashboard::StartSweepRoute));
   Serve(server, false, "/sweeps/.+", auth::Need::kViewer, bind(&Dashboard::SweepRoute));
@@ -495,10 +484,7 @@ void Dashboard::AddRoutes(httplib::Server& server) {
           if (!id.ok()) return Fail(response, frame, id.status());
           absl::StatusOr<farm::v1::GetTaskLogsResponse> logs = options_.api->TaskLogs(*id);
           if (!logs.ok()) return Fail(response, frame, logs.status());
-          Frame titled = frame;
-          titled.title = "Task " + *id;
-          titled.section = "sweeps";
-          Html(response, 200, TaskLogsPage(titled, *logs));
+          Html(response, 200, TaskLogsPage(Titled(frame, "Task " + *id, "sweeps"), *logs));
         });
   for (const std::string format : {"html", "csv", "json"}) {
     Serve(server, false, format == "html" ? "/matrix" : "/matrix." + format, auth::Need::kViewer,

@@ -15,13 +15,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/testing/fake_clock.h"
 #include "common/testing/status_matchers.h"
 #include "controller/auth/access_file.h"
 #include "controller/http/http_endpoint.h"
-#include "controller/scheduler/testing/fake_agent_client.h"
-#include "controller/store/sqlite_store.h"
-#include "controller/store/testing/scratch_store.h"
+#include "controller/testing/in_process_controller.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -39,16 +36,9 @@ constexpr char kAdminToken[] = "admin-token-0123456789";
 class DashboardTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = store::testing::OpenScratchStore();
-    fleet_ = std::make_unique<fleet::Fleet>(store_.get(), &clock_, fleet::FleetOptions());
-    summaries_ = std::make_unique<store::SummaryCache>(store_.get());
-    scheduler::SchedulerOptions options;
-    options.on_result_stored = [this](const std::string& id) { summaries_->Invalidate(id); };
-    scheduler_ = std::make_unique<scheduler::Scheduler>(
-        store_.get(), fleet_.get(), &agents_, &clock_, options,
-        [this](std::function<void()> work) { queued_.push_back(std::move(work)); });
-    api_ = std::make_unique<ControllerApi>(fleet_.get(), store_.get(), scheduler_.get(),
-                                           summaries_.get());
+    api_ =
+        std::make_unique<ControllerApi>(controller_.fleet.get(), controller_.store.get(),
+                                        controller_.scheduler.get(), controller_.summaries.get());
     access_file_ = std::string(std::getenv("TEST_TMPDIR")) + "/access";
     WriteAccessFile({{"vera", "viewer", kViewerToken},
                      {"otto", "operator", kOperatorToken},
@@ -95,7 +85,7 @@ class DashboardTest : public ::testing::Test {
     request.mutable_identity()->set_model("pixel8 <b>pro</b>");
     request.mutable_capability()->set_verdict(farm::v1::VERDICT_KVM_READY);
     request.set_agent_address(id + ":7420");
-    ASSERT_THAT(fleet_->Register(request), IsOk());
+    ASSERT_THAT(controller_.fleet->Register(request), IsOk());
   }
 
   std::unique_ptr<httplib::Client> Client() {
@@ -137,13 +127,7 @@ class DashboardTest : public ::testing::Test {
     return Client()->Post(path, headers, form);
   }
 
-  FakeClock clock_;
-  scheduler::FakeAgentClient agents_;
-  std::unique_ptr<store::SqliteStore> store_;
-  std::unique_ptr<fleet::Fleet> fleet_;
-  std::unique_ptr<store::SummaryCache> summaries_;
-  std::vector<std::function<void()>> queued_;
-  std::unique_ptr<scheduler::Scheduler> scheduler_;
+  kvmfarm::testing::InProcessController controller_;
   std::unique_ptr<ControllerApi> api_;
   std::string access_file_;
   std::unique_ptr<auth::Authorizer> authorizer_;
@@ -302,7 +286,7 @@ TEST_F(DashboardTest, OnlyAnAdminChangesADevicesState) {
            {{"csrf", csrf}, {"health", "maintenance"}, {"reason", "new battery"}});
   ASSERT_TRUE(set);
   EXPECT_EQ(set->status, 303) << set->body;
-  EXPECT_EQ(fleet_->Get("d0")->state().health(), farm::v1::HEALTH_STATE_MAINTENANCE);
+  EXPECT_EQ(controller_.fleet->Get("d0")->state().health(), farm::v1::HEALTH_STATE_MAINTENANCE);
 }
 
 TEST_F(DashboardTest, RemovingTheGrantEndsTheSession) {
