@@ -430,9 +430,10 @@ absl::Status Run(const ControllerConfig& config) {
   fleet.FlushHeartbeats(election_options.replica).IgnoreError();
   election.Resign();  // another replica takes over at once
   if (retention.joinable()) retention.join();
-  scheduler.Shutdown();
+  // The front doors close first: no dashboard form or RPC reaches a stopped scheduler.
   if (http_endpoint != nullptr) http_endpoint->Shutdown();
   server->Shutdown(absl::ZeroDuration());
+  scheduler.Shutdown();
   return absl::OkStatus();
 }
 

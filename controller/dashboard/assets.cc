@@ -56,25 +56,33 @@ svg{max-width:100%;height:auto}
 )css";
 }
 
-// Polls the sweep's progress once a second and moves its bars, its state and its
-// tasks without a reload; stops when the sweep has ended.
+// Polls the sweep's progress every 2 s (not while the tab is hidden; backing off to
+// 30 s while the controller fails) and moves its bars, its state and its tasks
+// without a reload. It stops when the sweep has ended, and on a 4xx says why (a
+// session that expired says to reload).
 absl::string_view LiveScript() {
   return R"js((function(){
-var root=document.querySelector('[data-live-sweep]');if(!root)return;
-var url=root.getAttribute('data-live-sweep');
+var root=document.querySelector('[data-live-sweep]');
+if(!root||root.getAttribute('data-finished')==='true')return;
+var url=root.getAttribute('data-live-sweep'),wait=2000;
 function bar(el,done,total){if(!el)return;var p=total?Math.round(100*done/total):0;
 el.querySelector('span').style.width=p+'%';el.querySelector('em').textContent=done+' / '+total+' ('+p+'%)';}
-function tick(){fetch(url,{credentials:'same-origin'}).then(function(r){if(!r.ok)throw r.status;return r.json();}).then(function(s){
-var st=document.getElementById('sweep-state');st.textContent=s.state;st.className='badge s-'+s.state;
+function say(text){var e=document.getElementById('sweep-eta');e.textContent=text;e.className='error';}
+function apply(s){var st=document.getElementById('sweep-state');st.textContent=s.state;st.className='badge s-'+s.state;
 document.getElementById('sweep-eta').textContent=s.eta?'ETA '+s.eta:'';
 bar(document.getElementById('bar-overall'),s.done,s.total);
-(s.devices||[]).forEach(function(d){bar(document.getElementById('bar-'+d.id),d.done,d.total);});
+(s.devices||[]).forEach(function(d){bar(document.getElementById('bar-dev-'+d.id),d.done,d.total);});
 (s.tasks||[]).forEach(function(t){var row=document.getElementById('task-'+t.id);if(!row)return;row=row.closest('tr');
 var c=row.querySelector('.task-state');c.textContent=t.state;c.className='badge task-state s-'+t.state;
 row.querySelector('.task-attempts').textContent=t.attempts;row.querySelector('.task-status').textContent=t.status;});
-if(s.finished){root.setAttribute('data-finished','true');var f=document.getElementById('cancel-form');if(f)f.remove();}
-else setTimeout(tick,1000);}).catch(function(){setTimeout(tick,3000);});}
-setTimeout(tick,1000);})();
+if(s.finished){root.setAttribute('data-finished','true');var f=document.getElementById('cancel-form');if(f)f.remove();}}
+function tick(){if(document.hidden){setTimeout(tick,wait);return;}
+fetch(url,{credentials:'same-origin',redirect:'manual'}).then(function(r){
+if(r.status===401||r.type==='opaqueredirect'){say('Signed out: reload the page to sign in again.');return;}
+if(r.status>=400&&r.status<500){say('This page stopped updating: HTTP '+r.status+'.');return;}
+if(!r.ok)throw r.status;wait=2000;return r.json().then(function(s){apply(s);if(!s.finished)setTimeout(tick,wait);});
+}).catch(function(){wait=Math.min(wait*2,30000);setTimeout(tick,wait);});}
+setTimeout(tick,wait);})();
 )js";
 }
 

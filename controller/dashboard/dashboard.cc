@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/device_id.h"
@@ -21,7 +22,6 @@
 namespace kvmfarm::dashboard {
 namespace {
 
-constexpr char kCookie[] = "kvmfarm_session";
 constexpr char kHtml[] = "text/html; charset=utf-8";
 // How many history events and summaries a device page shows.
 constexpr int kHistoryEvents = 100;
@@ -96,15 +96,17 @@ std::string CookieValue(const httplib::Request& request, absl::string_view name)
 }
 
 // A path parameter: the text after `prefix` and before `suffix`, checked to be an
-// id (letters, digits and . _ - : /, no "..", at most 200 characters).
+// id (letters, digits and . _ - : /, no "..", at most 200 characters; a device id
+// as CheckDeviceId has it).
 absl::StatusOr<std::string> PathId(const httplib::Request& request, absl::string_view prefix,
                                    absl::string_view suffix, absl::string_view what) {
   absl::string_view id = request.path;
   if (!absl::ConsumePrefix(&id, prefix) || !absl::ConsumeSuffix(&id, suffix) || id.empty()) {
     return absl::NotFoundError(absl::StrCat("no page at '", request.path.substr(0, 200), "'"));
   }
+  if (what == "device id" && CheckDeviceId(id, "device id").ok()) return std::string(id);
   const bool ok =
-      id.size() <= 200 && !absl::StrContains(id, "..") &&
+      what != "device id" && id.size() <= 200 && !absl::StrContains(id, "..") &&
       std::all_of(id.begin(), id.end(), [](char c) {
         return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-' || c == ':' || c == '/';
       });
@@ -115,13 +117,22 @@ absl::StatusOr<std::string> PathId(const httplib::Request& request, absl::string
   return std::string(id);
 }
 
-// A safe place to go after signing in: a path on this site.
+// A safe place to go after signing in: a path on this site, of characters a path
+// and its query need (no control character, space or backslash, which browsers
+// drop or turn into "/", and not "//host").
 std::string LocalPath(const std::string& next) {
-  if (!absl::StartsWith(next, "/") || absl::StartsWith(next, "//") ||
-      absl::StrContains(next, "\\") || next.size() > 2000) {
-    return "/fleet";
-  }
-  return next;
+  const bool safe = absl::StartsWith(next, "/") && !absl::StartsWith(next, "//") &&
+                    next.size() <= 2000 && std::all_of(next.begin(), next.end(), [](char c) {
+                      return absl::ascii_isalnum(c) ||
+                             absl::string_view("/._-~?&=%+:,").find(c) != absl::string_view::npos;
+                    });
+  return safe ? next : "/fleet";
+}
+
+// The host part of a Host header ("127.0.0.1:7480" -> "127.0.0.1", "[::1]:80" -> "::1").
+std::string HostName(absl::string_view host) {
+  if (absl::ConsumePrefix(&host, "[")) return std::string(host.substr(0, host.find(']')));
+  return std::string(host.substr(0, host.find(':')));
 }
 
 std::string PathAndQuery(const httplib::Request& request) {
@@ -139,7 +150,7 @@ std::string PathAndQuery(const httplib::Request& request) {
 absl::StatusOr<Dashboard::Visitor> Dashboard::Identify(const httplib::Request& request,
                                                        auth::Need need,
                                                        const std::string& what) const {
-  if (const std::string cookie = CookieValue(request, kCookie); !cookie.empty()) {
+  if (const std::string cookie = CookieValue(request, CookieName()); !cookie.empty()) {
     absl::StatusOr<Session> session = keys_.Open(cookie, absl::Now());
     if (session.ok()) {
       absl::StatusOr<auth::Caller> caller =
@@ -147,8 +158,9 @@ absl::StatusOr<Dashboard::Visitor> Dashboard::Identify(const httplib::Request& r
       if (!caller.ok()) return caller.status();
       return Visitor{*std::move(caller), "session." + session->nonce};
     }
-    // A stale cookie from before a restart: a certificate may still identify.
-    if (!http::ClientIdentity(request)) return session.status();
+    // A stale cookie (from before a restart): a token or certificate may still
+    // identify the caller.
+    if (!http::ClientIdentity(request) && !http::BearerToken(request)) return session.status();
   }
   // A script's bearer token (curl of /matrix.csv), else the certificate.
   const std::optional<std::string> token = http::BearerToken(request);
@@ -163,27 +175,42 @@ absl::StatusOr<Dashboard::Visitor> Dashboard::Identify(const httplib::Request& r
   return Visitor{std::move(caller), principal};
 }
 
-absl::Status Dashboard::CheckForm(const httplib::Request& request, const Visitor& visitor) const {
+absl::Status Dashboard::CheckSameSite(const httplib::Request& request) const {
   const std::string site = request.get_header_value("Sec-Fetch-Site");
   if (!site.empty() && site != "same-origin" && site != "none") {
-    return absl::PermissionDeniedError("a form posted from another site is refused");
+    return absl::PermissionDeniedError(
+        absl::StrCat("a form posted from another site (", site, ") is refused"));
   }
   const std::string origin = request.get_header_value("Origin");
-  if (!origin.empty() && origin != "null") {
-    absl::string_view host = origin;
-    if (!absl::ConsumePrefix(&host, "https://") && !absl::ConsumePrefix(&host, "http://")) {
-      return absl::PermissionDeniedError("the form's Origin is not a web origin");
-    }
-    if (host != request.get_header_value("Host")) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("a form posted from ", origin, " is refused: it is not this dashboard"));
-    }
+  if (origin.empty()) return absl::OkStatus();  // a script's POST, or an older browser
+  const std::string self =
+      absl::StrCat(options_.secure ? "https://" : "http://", request.get_header_value("Host"));
+  if (origin != self) {
+    return absl::PermissionDeniedError(absl::StrCat("a form posted from ", origin.substr(0, 200),
+                                                    " is refused: it is not this dashboard"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Dashboard::CheckForm(const httplib::Request& request, const Visitor& visitor) const {
+  RETURN_IF_ERROR(CheckSameSite(request));
   if (!keys_.CsrfMatches(visitor.principal, request.get_param_value("csrf"))) {
     return absl::PermissionDeniedError(
         "the form's CSRF token is missing or not yours: reload the page and submit it again");
   }
   return absl::OkStatus();
+}
+
+absl::Status Dashboard::CheckHost(const httplib::Request& request) const {
+  // Plaintext loopback makes everyone an admin: a page on another site whose name
+  // was made to point at 127.0.0.1 (DNS rebinding) must not be one.
+  if (!options_.authorizer->insecure()) return absl::OkStatus();
+  const std::string host = HostName(request.get_header_value("Host"));
+  if (host == "localhost" || host == "::1" || absl::StartsWith(host, "127.")) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("Host '", host.substr(0, 100), "' is not this loopback dashboard (--insecure)"));
 }
 
 Frame Dashboard::FrameFor(const Visitor& visitor) const {
@@ -201,6 +228,7 @@ void Dashboard::Serve(httplib::Server& server, bool post, const std::string& pat
                       auth::Need need, Handler handler) {
   auto serve = [this, post, need, handler = std::move(handler)](const httplib::Request& request,
                                                                 httplib::Response& response) {
+    if (absl::Status host = CheckHost(request); !host.ok()) return Fail(response, Frame(), host);
     absl::StatusOr<Visitor> visitor = Identify(request, need, request.path);
     if (!visitor.ok()) {
       const bool data =
@@ -229,11 +257,10 @@ void Dashboard::Serve(httplib::Server& server, bool post, const std::string& pat
 
 void Dashboard::SignIn(const httplib::Request& request, httplib::Response& response) const {
   const std::string next = LocalPath(request.get_param_value("next"));
-  Frame none;
-  if (const std::string site = request.get_header_value("Sec-Fetch-Site");
-      !site.empty() && site != "same-origin" && site != "none") {
-    return Fail(response, none,
-                absl::PermissionDeniedError("a sign-in from another site is refused"));
+  if (absl::Status host = CheckHost(request); !host.ok()) return Fail(response, Frame(), host);
+  // Signing someone in as another from a foreign page is refused like a forged form.
+  if (absl::Status same = CheckSameSite(request); !same.ok()) {
+    return Fail(response, Frame(), same);
   }
   const std::string token = request.get_param_value("token");
   absl::StatusOr<auth::Caller> caller = options_.authorizer->AuthorizeCredentials(
@@ -246,7 +273,7 @@ void Dashboard::SignIn(const httplib::Request& request, httplib::Response& respo
   FARM_LOG(INFO) << "dashboard: " << caller->Audit() << " signed in";
   response.set_header(
       "Set-Cookie",
-      absl::StrCat(kCookie, "=", keys_.Issue(auth::TokenHash(token), absl::Now()),
+      absl::StrCat(CookieName(), "=", keys_.Issue(auth::TokenHash(token), absl::Now()),
                    "; Path=/; HttpOnly; SameSite=Strict; Max-Age=",
                    absl::ToInt64Seconds(kSessionLifetime), options_.secure ? "; Secure" : ""));
   Redirect(response, next);
@@ -307,10 +334,10 @@ void Dashboard::SetStateRoute(const httplib::Request& request, httplib::Response
   const std::string health = request.get_param_value("health");
   farm::v1::HealthState parsed;
   if (!farm::v1::HealthState_Parse("HEALTH_STATE_" + absl::AsciiStrToUpper(health), &parsed)) {
-    return Fail(response, frame,
-                absl::InvalidArgumentError(
-                    absl::StrCat("health '", health.substr(0, 50),
-                                 "' is not one of good, maintenance, retired, unknown")));
+    return Fail(
+        response, frame,
+        absl::InvalidArgumentError(absl::StrCat("health '", health.substr(0, 50),
+                                                "' is not one of good, maintenance, retired")));
   }
   set.set_health(parsed);
   set.set_reason(request.get_param_value("reason"));
@@ -322,15 +349,16 @@ void Dashboard::SetStateRoute(const httplib::Request& request, httplib::Response
 void Dashboard::StartSweepRoute(const httplib::Request& request, httplib::Response& response,
                                 const Frame& frame) {
   farmctl::SweepOptions options;
-  options.selector = request.get_param_value("selector");
-  options.devices = request.get_param_value("devices");
+  // "d1, d2" as typed: the lists without their spaces.
+  options.selector = absl::StrReplaceAll(request.get_param_value("selector"), {{" ", ""}});
+  options.devices = absl::StrReplaceAll(request.get_param_value("devices"), {{" ", ""}});
   options.plan = request.get_param_value("plan");
   options.workloads = request.get_param_value("workloads");
   if (const std::string reps = request.get_param_value("repetitions");
-      !reps.empty() && !absl::SimpleAtoi(reps, &options.repetitions)) {
+      !reps.empty() && (!absl::SimpleAtoi(reps, &options.repetitions) || options.repetitions < 1)) {
     return Fail(response, frame,
-                absl::InvalidArgumentError(
-                    absl::StrCat("repetitions '", reps.substr(0, 50), "' is not a number")));
+                absl::InvalidArgumentError(absl::StrCat("repetitions '", reps.substr(0, 50),
+                                                        "' is not a number from 1 to 100")));
   }
   farm::v1::StartSweepRequest start;
   absl::StatusOr<farm::v1::SweepSpec> spec = farmctl::BuildSweepSpec(options);
@@ -352,7 +380,9 @@ void Dashboard::SweepRoute(const httplib::Request& request, httplib::Response& r
   if (!sweep.ok()) return Fail(response, frame, sweep.status());
   if (progress) {
     SecurityHeaders(response);
-    return response.set_content(SweepProgressJson(*sweep), "application/json");
+    absl::StatusOr<std::string> json = SweepProgressJson(*sweep);
+    if (!json.ok()) return Fail(response, frame, json.status());
+    return response.set_content(*std::move(json), "application/json");
   }
   Html(response, 200, SweepPage(Titled(frame, "Sweep " + *id, "sweeps"), *sweep));
 }
@@ -414,7 +444,11 @@ void Dashboard::CompareRoute(const httplib::Request& request, httplib::Response&
   absl::StatusOr<farm::v1::ListSweepsResponse> sweeps = options_.api->ListSweeps(recent);
   if (!sweeps.ok()) return Fail(response, frame, sweeps.status());
   view.recent.assign(sweeps->sweeps().begin(), sweeps->sweeps().end());
-  if (!view.sweep_a.empty() && !view.sweep_b.empty()) {
+  if (view.sweep_a.empty() != view.sweep_b.empty()) {
+    return Fail(response, frame,
+                absl::InvalidArgumentError("compare needs two sweeps: give both a and b"));
+  }
+  if (!view.sweep_a.empty()) {
     farm::v1::CompareSweepsRequest compare;
     compare.set_sweep_a(view.sweep_a);
     compare.set_sweep_b(view.sweep_b);
@@ -443,10 +477,13 @@ void Dashboard::AddRoutes(httplib::Server& server) {
   server.Post("/signin",
               [this](const Request& request, Response& response) { SignIn(request, response); });
   Serve(server, true, "/signout", auth::Need::kViewer,
-        [](const Request&, Response& response, const Frame&) {
-          response.set_header(
-              "Set-Cookie",
-              absl::StrCat(kCookie, "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"));
+        [this](const Request&, Response& response, const Frame&) {
+          // The browser forgets the cookie; a copy of it stays valid until it
+          // expires (sessions are stateless: remove the token's grant to end them).
+          response.set_header("Set-Cookie", absl::StrCat(CookieName(),
+                                                         "=; Path=/; HttpOnly; SameSite=Strict; "
+                                                         "Max-Age=0",
+                                                         options_.secure ? "; Secure" : ""));
           Redirect(response, "/signin");
         });
   auto bind = [this](auto method) {

@@ -73,7 +73,15 @@ class Dashboard {
              Handler handler);
   absl::StatusOr<Visitor> Identify(const httplib::Request& request, auth::Need need,
                                    const std::string& what) const;
+  // A POST's Sec-Fetch-Site and Origin say it came from this dashboard.
+  absl::Status CheckSameSite(const httplib::Request& request) const;
   absl::Status CheckForm(const httplib::Request& request, const Visitor& visitor) const;
+  // With --insecure (everyone an admin) only a loopback Host is served.
+  absl::Status CheckHost(const httplib::Request& request) const;
+  // "__Host-kvmfarm_session" over HTTPS (bound to this origin), else "kvmfarm_session".
+  std::string CookieName() const {
+    return options_.secure ? "__Host-kvmfarm_session" : "kvmfarm_session";
+  }
   Frame FrameFor(const Visitor& visitor) const;
 
   void SignIn(const httplib::Request& request, httplib::Response& response) const;

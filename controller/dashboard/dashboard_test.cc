@@ -142,7 +142,7 @@ TEST_F(DashboardTest, NobodyGetsTheSignInPageNeverData) {
     EXPECT_EQ(page->status, 303) << path;
     // (cpp-httplib's client hands the Location back decoded.)
     EXPECT_EQ(page->get_header_value("Location"), "/signin?next=" + path);
-    EXPECT_THAT(page->body, Not(HasSubstr("d0")));
+    EXPECT_EQ(page->body, "");
   }
   for (const std::string path : {"/matrix.csv", "/matrix.json", "/sweeps/x/progress.json"}) {
     httplib::Result data = Client()->Get(path);
@@ -315,10 +315,11 @@ TEST_F(DashboardTest, BadInputIsA4xxNamingItAndTheControllerKeepsServing) {
                          {"/tasks/..%2F..%2Fetc/logs", 400, "is not a task id"},
                          {"/fleet?selector=novalue", 400, "is not key=value"},
                          {"/matrix?group_by=planet", 400, "group_by &#39;planet&#39;"},
-                         {"/matrix?page_token=forged", 400, ""},
-                         {"/compare?a=x&b=y", 404, ""},
-                         {"/fleet?page_token=forged", 400, ""},
-                         {"/" + std::string(20000, 'a'), 414, ""}}) {
+                         {"/matrix?page_token=forged", 400, "page_token"},
+                         {"/compare?a=x&b=y", 404, "x"},
+                         {"/compare?a=x", 400, "give both a and b"},
+                         {"/fleet?page_token=forged", 400, "page_token"},
+                         {"/" + std::string(20000, 'a'), 414, "414"}}) {
     httplib::Result page = Get(cookie, c.path);
     ASSERT_TRUE(page) << c.path;
     EXPECT_EQ(page->status, c.status) << c.path << ": " << page->body.substr(0, 300);
@@ -326,6 +327,85 @@ TEST_F(DashboardTest, BadInputIsA4xxNamingItAndTheControllerKeepsServing) {
   }
   EXPECT_EQ(Get(cookie, "/fleet")->status, 200);
   EXPECT_EQ(Client()->Get("/healthz")->status, 200);
+}
+
+TEST_F(DashboardTest, SigningInGoesOnlyToAPageOfThisSite) {
+  for (const std::string next : {"//evil.example", "/\t/evil.example", "https://evil.example",
+                                 "/\\evil.example", "javascript:alert(1)", "/ /evil"}) {
+    httplib::Result result =
+        Client()->Post("/signin", httplib::Params{{"token", kViewerToken}, {"next", next}});
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 303);
+    EXPECT_EQ(result->get_header_value("Location"), "/fleet") << next;
+  }
+  // A sign-in posted from another site is refused like a forged form.
+  httplib::Result foreign =
+      Client()->Post("/signin", httplib::Headers{{"Origin", "https://evil.example"}},
+                     httplib::Params{{"token", kViewerToken}, {"next", "/fleet"}});
+  ASSERT_TRUE(foreign);
+  EXPECT_EQ(foreign->status, 403);
+  EXPECT_FALSE(foreign->has_header("Set-Cookie"));
+}
+
+TEST_F(DashboardTest, AFormFromAnOpaqueOrSiblingOriginIsRefused) {
+  const std::string cookie = SignIn(kOperatorToken);
+  const std::string csrf = Csrf(Get(cookie, "/sweeps")->body);
+  for (const httplib::Headers& headers :
+       std::vector<httplib::Headers>{{{"Origin", "null"}},
+                                     {{"Sec-Fetch-Site", "same-site"}},
+                                     {{"Origin", "https://" + endpoint_->url().substr(7)}}}) {
+    httplib::Result refused = Post(cookie, "/sweeps", {{"csrf", csrf}, {"devices", "d0"}}, headers);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 403);
+  }
+  // From this dashboard itself (Origin = scheme://Host), it starts.
+  httplib::Result started =
+      Post(cookie, "/sweeps", {{"csrf", csrf}, {"devices", "d0"}, {"plan", "capability"}},
+           {{"Origin", endpoint_->url()}, {"Sec-Fetch-Site", "same-origin"}});
+  ASSERT_TRUE(started);
+  EXPECT_EQ(started->status, 303) << started->body;
+}
+
+TEST_F(DashboardTest, AScriptsBearerTokenWorksBesideAStaleCookie) {
+  httplib::Result csv = Client()->Get(
+      "/matrix.csv", httplib::Headers{{"Authorization", std::string("Bearer ") + kViewerToken},
+                                      {"Cookie", "kvmfarm_session=v1.old.1.2.3"}});
+  ASSERT_TRUE(csv);
+  EXPECT_EQ(csv->status, 200);
+  EXPECT_THAT(csv->body, HasSubstr("DEVICE,VERDICT"));
+}
+
+TEST_F(DashboardTest, ATooLargeFormSaysWhy) {
+  const std::string cookie = SignIn(kOperatorToken);
+  httplib::Result big = Post(cookie, "/sweeps", {{"devices", std::string(9000, 'd')}});
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+  EXPECT_THAT(big->body, HasSubstr("at most 8 KiB"));
+}
+
+// Plaintext loopback makes everyone an admin: only a loopback Host is served, so a
+// page whose name was pointed at 127.0.0.1 (DNS rebinding) gets nothing.
+TEST_F(DashboardTest, WithoutTlsOnlyALoopbackHostIsServed) {
+  auth::Authorizer::Options anyone;
+  anyone.insecure = true;
+  std::unique_ptr<auth::Authorizer> insecure = *auth::Authorizer::Create(anyone);
+  Dashboard open({api_.get(), insecure.get(), /*secure=*/false, "c1"}, SessionKeys::Random());
+  http::HttpEndpointOptions options;
+  options.listen = "127.0.0.1:0";
+  options.authorizer = insecure.get();
+  options.metrics = []() -> absl::StatusOr<std::string> { return std::string(); };
+  options.ready = [] { return absl::OkStatus(); };
+  options.routes = [&](httplib::Server& server) { open.AddRoutes(server); };
+  absl::StatusOr<std::unique_ptr<http::HttpEndpoint>> endpoint =
+      http::HttpEndpoint::Start(std::move(options));
+  ASSERT_THAT(endpoint, IsOk());
+  httplib::Client client((*endpoint)->url());
+  EXPECT_EQ(client.Get("/fleet")->status, 200);
+  httplib::Result rebound = client.Get("/fleet", httplib::Headers{{"Host", "evil.example:80"}});
+  ASSERT_TRUE(rebound);
+  EXPECT_EQ(rebound->status, 403);
+  EXPECT_THAT(rebound->body, HasSubstr("not this loopback dashboard"));
+  (*endpoint)->Shutdown();
 }
 
 }  // namespace

@@ -40,7 +40,8 @@ std::string SignInPage(absl::string_view message, absl::string_view next) {
 std::string ErrorPage(const Frame& frame, int status, absl::string_view message) {
   return Layout(frame,
                 absl::StrCat("<h1>", status, "</h1><p class=\"error\" id=\"error\">", Esc(message),
-                             "</p><p><a href=\"/fleet\">Back to the fleet</a></p>"));
+                             "</p><p>", status == 401 ? "<a href=\"/signin\">Sign in</a> · " : "",
+                             "<a href=\"/fleet\">Back to the fleet</a></p>"));
 }
 
 namespace {
@@ -139,12 +140,13 @@ std::string StateSection(const Frame& frame, const farm::v1::Device& device) {
   if (frame.role < auth::Role::kAdmin) return out + "</div>";
   absl::StrAppend(&out, "<form class=\"inline\" method=\"post\" action=\"/devices/",
                   Esc(UrlEncode(device.device_id())), "/state\">", CsrfField(frame),
-                  "<label>Health<select name=\"health\" id=\"health\">");
+                  "<label>Health<select name=\"health\" id=\"health\" required>"
+                  "<option value=\"\">choose</option>");
+  // What an operator may set (quarantine is the fleet's, unknown where it starts).
   for (farm::v1::HealthState h : {farm::v1::HEALTH_STATE_GOOD, farm::v1::HEALTH_STATE_MAINTENANCE,
-                                  farm::v1::HEALTH_STATE_RETIRED, farm::v1::HEALTH_STATE_UNKNOWN}) {
+                                  farm::v1::HEALTH_STATE_RETIRED}) {
     const std::string name = LowerEnumValueName(h);
-    absl::StrAppend(&out, "<option value=\"", name, "\"", h == state.health() ? " selected" : "",
-                    ">", name, "</option>");
+    absl::StrAppend(&out, "<option value=\"", name, "\">", name, "</option>");
   }
   absl::StrAppend(&out,
                   "</select></label><label>Reason<input name=\"reason\" id=\"reason\" "

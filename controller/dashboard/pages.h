@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "controller/auth/access_file.h"
@@ -64,8 +65,9 @@ std::string DevicePage(const Frame& frame, const DeviceView& view);
 
 std::string SweepsPage(const Frame& frame, const farm::v1::ListSweepsResponse& sweeps);
 std::string SweepPage(const Frame& frame, const farm::v1::Sweep& sweep);
-// What the live sweep page polls: the state, the bars and each task, as JSON.
-std::string SweepProgressJson(const farm::v1::Sweep& sweep);
+// What the live sweep page polls: the state, the bars and each task, as JSON;
+// INTERNAL when it can't be printed (text that isn't UTF-8).
+absl::StatusOr<std::string> SweepProgressJson(const farm::v1::Sweep& sweep);
 std::string TaskLogsPage(const Frame& frame, const farm::v1::GetTaskLogsResponse& logs);
 
 struct MatrixView {

@@ -104,13 +104,13 @@ TEST(PagesTest, TheSweepPageAndItsProgressAgreeOnEveryBar) {
   const std::string page = SweepPage(ViewerFrame(), sweep);
   EXPECT_THAT(page, HasSubstr("data-live-sweep=\"/sweeps/s1/progress.json\""));
   EXPECT_THAT(page, HasSubstr("id=\"bar-overall\"><span style=\"width:33%\"></span><em>1 / 3"));
-  EXPECT_THAT(page, HasSubstr("id=\"bar-d1\"><span style=\"width:50%\"></span><em>1 / 2"));
-  EXPECT_THAT(page, HasSubstr("id=\"bar-d2\"><span style=\"width:0%\"></span><em>0 / 1"));
+  EXPECT_THAT(page, HasSubstr("id=\"bar-dev-d1\"><span style=\"width:50%\"></span><em>1 / 2"));
+  EXPECT_THAT(page, HasSubstr("id=\"bar-dev-d2\"><span style=\"width:0%\"></span><em>0 / 1"));
   EXPECT_THAT(page, HasSubstr("2m 05s"));
   EXPECT_THAT(page, HasSubstr("href=\"/tasks/s1%2Ft1/logs\""));
   google::protobuf::Struct progress;
   ASSERT_TRUE(
-      google::protobuf::util::JsonStringToMessage(SweepProgressJson(sweep), &progress).ok());
+      google::protobuf::util::JsonStringToMessage(*SweepProgressJson(sweep), &progress).ok());
   const auto& fields = progress.fields();
   EXPECT_EQ(fields.at("state").string_value(), "running");
   EXPECT_FALSE(fields.at("finished").bool_value());

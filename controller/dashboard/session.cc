@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -20,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/files.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 
 namespace kvmfarm::dashboard {
@@ -28,9 +30,14 @@ namespace {
 constexpr size_t kKeyBytes = 32;
 constexpr absl::string_view kVersion = "v1";
 
+// Random bytes from OpenSSL's CSPRNG. Without them no session could be trusted (a
+// key of zeros is anyone's), so a failure stops the controller.
 std::string RandomBytes(size_t n) {
   std::string bytes(n, '\0');
-  RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n));
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n)) != 1) {
+    FARM_LOG(ERROR) << "OpenSSL has no random bytes for dashboard sessions";
+    std::abort();
+  }
   return bytes;
 }
 
@@ -38,11 +45,13 @@ bool ConstantTimeEqual(absl::string_view a, absl::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-// Writes a new key to `path` unless the file exists (then another replica won).
+// Writes a new key to `path` unless the file exists (then another replica won). The
+// key is written whole to a file of this process's own and linked into place, so
+// no replica ever reads a half-written key.
 absl::Status CreateKeyFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const std::string temporary = absl::StrCat(path, ".", getpid(), ".new");
+  const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    if (errno == EEXIST) return absl::OkStatus();
     return absl::UnavailableError(absl::StrCat("--dashboard_session_key_file ", path,
                                                ": can't create it: ", std::strerror(errno)));
   }
@@ -50,8 +59,10 @@ absl::Status CreateKeyFile(const std::string& path) {
   const bool written = write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size());
   const bool synced = fsync(fd) == 0;
   close(fd);
-  if (!written || !synced) {
-    unlink(path.c_str());
+  const bool linked =
+      written && synced && (link(temporary.c_str(), path.c_str()) == 0 || errno == EEXIST);
+  unlink(temporary.c_str());
+  if (!linked) {
     return absl::UnavailableError(
         absl::StrCat("--dashboard_session_key_file ", path, ": can't write it"));
   }

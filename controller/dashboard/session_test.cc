@@ -26,7 +26,6 @@ std::string TempPath(const std::string& name) {
 TEST(SessionKeysTest, AnIssuedCookieOpensUntilItExpires) {
   const SessionKeys keys = SessionKeys::Random();
   const std::string cookie = keys.Issue("abc123", kNow, absl::Hours(1));
-  EXPECT_THAT(cookie, ::testing::Not(HasSubstr("token")));
   absl::StatusOr<Session> session = keys.Open(cookie, kNow + absl::Minutes(59));
   ASSERT_THAT(session, IsOk());
   EXPECT_EQ(session->token_hash, "abc123");

@@ -105,7 +105,7 @@ std::string SweepPage(const Frame& frame, const farm::v1::Sweep& sweep) {
   std::vector<std::vector<std::string>> device_rows;
   for (const auto& [device, share] : PerDevice(sweep)) {
     device_rows.push_back(
-        {DeviceLink(device), ProgressBar("bar-" + device, share.first, share.second)});
+        {DeviceLink(device), ProgressBar("bar-dev-" + device, share.first, share.second)});
   }
   body += Table({"DEVICE", "TASKS DONE"}, device_rows, "sweep-devices") + "</div>";
   std::vector<std::vector<std::string>> task_rows;
@@ -125,7 +125,7 @@ std::string SweepPage(const Frame& frame, const farm::v1::Sweep& sweep) {
   return Layout(frame, body);
 }
 
-std::string SweepProgressJson(const farm::v1::Sweep& sweep) {
+absl::StatusOr<std::string> SweepProgressJson(const farm::v1::Sweep& sweep) {
   google::protobuf::Struct out;
   auto& fields = *out.mutable_fields();
   fields["state"].set_string_value(LowerEnumValueName(sweep.state()));
@@ -150,7 +150,10 @@ std::string SweepProgressJson(const farm::v1::Sweep& sweep) {
     t["status"].set_string_value(task.status());
   }
   std::string json;
-  (void)google::protobuf::util::MessageToJsonString(out, &json);
+  if (!google::protobuf::util::MessageToJsonString(out, &json).ok()) {
+    return absl::InternalError(
+        absl::StrCat("sweep ", sweep.sweep_id(), ": its progress can't be written as JSON"));
+  }
   return json;
 }
 

@@ -15,7 +15,8 @@
 namespace kvmfarm::http {
 namespace {
 
-// Requests are small (no body is taken): anything larger is refused unread.
+// Requests are small (the dashboard's forms): anything larger is refused unread.
+// (cpp-httplib reads at most 8 KiB of a form, whatever this says.)
 constexpr size_t kMaxPayload = 64 << 10;
 
 bool IsLoopback(const std::string& host) {
@@ -71,10 +72,14 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(HttpEndpointOp
     return absl::UnavailableError(
         absl::StrCat("--http_listen: the TLS certificate, key or CA would not load"));
   }
-  const int threads = endpoint->options_.threads;
+  const int threads = endpoint->options_.threads;  // see HttpEndpointOptions
   endpoint->server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   endpoint->server_->set_payload_max_length(kMaxPayload);
   endpoint->server_->set_read_timeout(std::chrono::seconds(10));
+  // A kept-alive connection holds a pool thread until it idles this long: short, so
+  // open dashboards (polling every 2 s) and idle browsers leave threads for
+  // /healthz and Prometheus.
+  endpoint->server_->set_keep_alive_timeout(1);
   // Small answers on loopback would otherwise wait out delayed ACKs (40 ms).
   endpoint->server_->set_tcp_nodelay(true);
   endpoint->Route();
@@ -123,6 +128,11 @@ void HttpEndpoint::Route() {
               "no page at '", request.path.substr(0, 200),
               "': this controller serves the dashboard (/fleet, /sweeps, /matrix, /compare), "
               "/healthz, /readyz and /metrics"));
+    }
+    if (response.status == 413) {
+      return Reply(response, 413,
+                   "the request is too large: a form takes at most 8 KiB (for a long device "
+                   "list, select the devices by label)");
     }
     Reply(response, response.status, absl::StrCat("HTTP ", response.status));
   });

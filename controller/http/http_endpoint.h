@@ -55,7 +55,7 @@ struct HttpEndpointOptions {
   // the server starts.
   std::function<void(httplib::Server&)> routes;
   // Requests served at once; more wait in the queue.
-  int threads = 8;
+  int threads = 16;
 };
 
 class HttpEndpoint {

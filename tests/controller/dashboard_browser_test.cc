@@ -160,7 +160,7 @@ TEST_F(DashboardBrowserTest, AnOperatorRunsASweepFromTheBrowserAndReadsEveryPage
   EXPECT_EQ(browser->Evaluate("window.kvmfarmSamePage").value_or(""), "yes");  // no reload
   EXPECT_EQ(Text(*browser, "#sweep-state"), "succeeded");
   EXPECT_THAT(Text(*browser, "#bar-overall em"), StartsWith("2 / 2"));
-  EXPECT_THAT(Text(*browser, "#bar-host-a em"), StartsWith("2 / 2"));
+  EXPECT_THAT(Text(*browser, "#bar-dev-host-a em"), StartsWith("2 / 2"));
   EXPECT_EQ(browser->Evaluate("document.getElementById('cancel-form') === null").value_or(""),
             "true");
   Photograph(*browser, "sweep");

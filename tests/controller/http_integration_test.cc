@@ -154,6 +154,26 @@ TEST_F(HttpIntegrationTest, HealthIsOpenMetricsAreForViewersAndBadRequestsAre4xx
   EXPECT_EQ(still->status, 200);
 }
 
+// An operator's certificate opens the dashboard without signing in, with its role;
+// a device's certificate does not, and nobody is sent to the sign-in page.
+TEST_F(HttpIntegrationTest, TheDashboardKnowsAnOperatorByCertificate) {
+  const TlsFiles alice = lab_->Operator("alice");
+  std::ofstream(lab_->access_file(), std::ios::app) << "certificate alice operator\n";
+  auto browser = Client(alice);
+  httplib::Result sweeps = browser->Get("/sweeps");
+  ASSERT_TRUE(sweeps) << httplib::to_string(sweeps.error());
+  EXPECT_EQ(sweeps->status, 200);
+  EXPECT_THAT(sweeps->body, HasSubstr("alice (certificate), operator"));
+  EXPECT_THAT(sweeps->body, HasSubstr("id=\"start-sweep\""));
+  httplib::Result device = Client(lab_->Device("host-a"))->Get("/fleet");
+  ASSERT_TRUE(device);
+  EXPECT_EQ(device->status, 403);
+  httplib::Result nobody = Client()->Get("/fleet");
+  ASSERT_TRUE(nobody);
+  EXPECT_EQ(nobody->status, 303);
+  EXPECT_EQ(nobody->get_header_value("Location"), "/signin?next=/fleet");
+}
+
 // Prometheus as a lab runs it: HTTPS against the lab's CA, the viewer's token from
 // a file, and a query answered from what it scraped.
 TEST_F(HttpIntegrationTest, ARealPrometheusScrapesTheControllerAndAnswersAQuery) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -27,9 +28,15 @@ std::string Figure(const farm::v1::Aggregate& a, bool present) {
 std::string Percent(bool has, double v) { return has ? absl::StrFormat("%.1f%%", v) : "-"; }
 std::string Times(bool has, double v) { return has ? absl::StrFormat("%.1fx", v) : "-"; }
 
+// A CSV field, quoted when it must be. Text a spreadsheet would run as a formula
+// (=, +, -, @ first, and not a number; an agent names its model) is led by a quote.
 std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
+  double number;
+  const bool formula = !s.empty() &&
+                       absl::string_view("=+-@").find(s[0]) != absl::string_view::npos &&
+                       !absl::SimpleAtod(s, &number);
+  if (!formula && s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = formula ? "\"'" : "\"";
   for (char c : s) {
     if (c == '"') out += '"';
     out += c;

@@ -60,6 +60,21 @@ TEST(FormatMatrixTest, CsvHasTheHeadersColumnsOnEveryLineAndQuotes) {
   EXPECT_EQ(std::count(lines[1].begin(), lines[1].end(), ','), 9);
 }
 
+// What an agent reports reaches spreadsheets: a formula stays text, a number a number.
+TEST(FormatMatrixTest, CsvNeverHandsASpreadsheetAFormula) {
+  farm::v1::GetMatrixResponse m = Matrix();
+  m.mutable_rows(0)->set_key("=HYPERLINK(\"http://x\")");
+  m.mutable_rows(0)->mutable_cells(0)->set_metric("@sum");
+  m.mutable_rows(0)->mutable_cells(0)->set_unit("a\rb");
+  m.mutable_rows(0)->mutable_cells(0)->mutable_native()->set_median(-5);
+  absl::StatusOr<std::string> csv = FormatMatrix(m, "csv");
+  ASSERT_TRUE(csv.ok());
+  EXPECT_THAT(*csv, HasSubstr("\"'=HYPERLINK(\"\"http://x\"\")\""));
+  EXPECT_THAT(*csv, HasSubstr("\"'@sum\""));
+  EXPECT_THAT(*csv, HasSubstr("\"a\rb\""));
+  EXPECT_THAT(*csv, HasSubstr(",-5"));
+}
+
 TEST(FormatMatrixTest, MarkdownAndJsonAndBadFormats) {
   absl::StatusOr<std::string> md = FormatMatrix(Matrix(), "markdown");
   ASSERT_TRUE(md.ok());
