@@ -48,10 +48,10 @@ std::string MatrixPage(const Frame& frame, const MatrixView& view) {
   const std::string query = absl::StrCat("group_by=", LowerEnumValueName(view.group_by),
                                          "&selector=", UrlEncode(view.selector));
   std::string body = absl::StrCat(
-      "<h1>Compatibility matrix</h1>", GroupByForm(view), "<p>", view.matrix.rows_size(),
-      view.group_by == farm::v1::GROUP_BY_DEVICE ? " devices on this page" : " rows",
-      " · download every row as ", Link("/matrix.csv?" + query, "CSV"), " · ",
-      Link("/matrix.json?" + query, "JSON"), " (the rows of GetMatrix)</p>");
+      "<h1>Compatibility matrix</h1>", GroupByForm(view), "<p>",
+      view.group_by == farm::v1::GROUP_BY_DEVICE ? "Devices on this page: " : "Rows: ",
+      view.matrix.rows_size(), " · download every row as ", Link("/matrix.csv?" + query, "CSV"),
+      " · ", Link("/matrix.json?" + query, "JSON"), " (the rows of GetMatrix)</p>");
   std::vector<std::vector<std::string>> rows;
   for (const farm::v1::MatrixRow& row : view.matrix.rows()) {
     const std::string key = view.group_by == farm::v1::GROUP_BY_DEVICE && !row.is_fixture()

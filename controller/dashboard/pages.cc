@@ -80,7 +80,9 @@ std::string ReplicasTable(const farm::v1::ListControllersResponse& controllers, 
 }  // namespace
 
 std::string FleetPage(const Frame& frame, const FleetView& view) {
-  std::string body = "<h1>Fleet</h1>";
+  // The counts are of the whole fleet (Fleet::Census, no copies), whatever the filter.
+  std::string body =
+      "<h1>Fleet</h1><p class=\"muted\">The whole fleet by verdict and by state:</p>";
   body += CountChips("verdict", view.census.by_verdict, "v-");
   body += CountChips("state", view.census.by_operational_state, "s-");
   absl::StrAppend(&body,
