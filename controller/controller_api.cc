@@ -194,10 +194,12 @@ absl::StatusOr<farm::v1::CompareSweepsResponse> ControllerApi::CompareSweeps(
     const farm::v1::CompareSweepsRequest& request) {
   ASSIGN_OR_RETURN(
       comparison::SweepComparison compared,
-      comparison::CompareStoredSweeps(*store_, request.sweep_a(), request.sweep_b(),
-                                      request.has_threshold_percent()
-                                          ? absl::make_optional(request.threshold_percent())
-                                          : absl::nullopt));
+      comparison::CompareStoredSweeps(
+          *store_, request.sweep_a(), request.sweep_b(),
+          request.has_threshold_percent() ? absl::make_optional(request.threshold_percent())
+                                          : absl::nullopt,
+          request.has_significance() ? absl::make_optional(request.significance())
+                                     : absl::nullopt));
   farm::v1::CompareSweepsResponse response;
   for (farm::v1::MetricChange& c : compared.changes) *response.add_changes() = std::move(c);
   for (farm::v1::VerdictChange& c : compared.verdict_changes) {

@@ -263,7 +263,12 @@ TEST_F(ControllerServiceTest, CompareSweepsReportsChangesAndRefusesBadRequests) 
   farm::v1::CompareSweepsResponse response;
   ASSERT_TRUE(service_->CompareSweeps(&context_, &request, &response).ok());
   ASSERT_EQ(response.changes_size(), 1);
-  EXPECT_EQ(response.changes(0).label(), farm::v1::CHANGE_LABEL_UNCHANGED);
+  // Three repetitions a side: the test can't show a change either way.
+  EXPECT_EQ(response.changes(0).label(), farm::v1::CHANGE_LABEL_INCONCLUSIVE);
+  EXPECT_EQ(response.changes(0).samples_a(), 3u);
+  EXPECT_EQ(response.changes(0).p_value(), 1);
+  // (The fake agent reports the same values each time: ties, so the normal form.)
+  EXPECT_EQ(response.changes(0).test(), "mann-whitney-u normal");
   ASSERT_EQ(response.verdict_changes_size(), 1);
   EXPECT_EQ(response.verdict_changes(0).label(), farm::v1::CHANGE_LABEL_UNCHANGED);
 
@@ -271,6 +276,10 @@ TEST_F(ControllerServiceTest, CompareSweepsReportsChangesAndRefusesBadRequests) 
   EXPECT_EQ(service_->CompareSweeps(&context_, &request, &response).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   request.clear_threshold_percent();
+  request.set_significance(0);
+  EXPECT_EQ(service_->CompareSweeps(&context_, &request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.clear_significance();
   request.set_sweep_b("ghost");
   const grpc::Status missing = service_->CompareSweeps(&context_, &request, &response);
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/statistics/two_samples.h"
 #include "common/status_macros.h"
 #include "controller/matrix/verdict_rank.h"
 
@@ -35,26 +37,70 @@ absl::StatusOr<SweepResults> ReadSweep(store::Store& store, const std::string& f
   return results;
 }
 
+// Labels a figure measured in both sweeps, from every repetition: significant (the
+// U test's p below `significance`) and beyond the threshold is a regression or an
+// improvement; significant but small, or small and not significant with enough
+// repetitions to have shown a change, is unchanged; not significant with too few
+// repetitions to show any, or a large change the noise hides, is inconclusive.
+void Decide(const farm::v1::Measurement& a, const farm::v1::Measurement& b,
+            double threshold_percent, double significance, farm::v1::MetricChange* change) {
+  const std::vector<double> xs(a.values().begin(), a.values().end());
+  const std::vector<double> ys(b.values().begin(), b.values().end());
+  const double pct = change->median_a() == 0
+                         ? 0
+                         : 100 * (change->median_b() - change->median_a()) / change->median_a();
+  change->set_change_percent(pct);
+  change->set_samples_a(static_cast<uint32_t>(xs.size()));
+  change->set_samples_b(static_cast<uint32_t>(ys.size()));
+  const statistics::UTest test = statistics::MannWhitneyU(xs, ys);
+  change->set_test(test.exact ? "mann-whitney-u exact" : "mann-whitney-u normal");
+  change->set_p_value(test.p_value);
+  if (std::optional<statistics::Interval> ratio = statistics::BootstrapMedianRatio(xs, ys)) {
+    change->set_ratio_low(ratio->low);
+    change->set_ratio_high(ratio->high);
+  }
+  if (test.p_value >= significance) {
+    const bool could_show =
+        statistics::SmallestUTestP(static_cast<int64_t>(xs.size()),
+                                   static_cast<int64_t>(ys.size())) < significance;
+    change->set_label(could_show && std::fabs(pct) < threshold_percent
+                          ? farm::v1::CHANGE_LABEL_UNCHANGED
+                          : farm::v1::CHANGE_LABEL_INCONCLUSIVE);
+  } else if (std::fabs(pct) < threshold_percent) {
+    change->set_label(farm::v1::CHANGE_LABEL_UNCHANGED);
+  } else {
+    const bool better = a.higher_is_better() ? pct > 0 : pct < 0;
+    change->set_label(better ? farm::v1::CHANGE_LABEL_IMPROVED : farm::v1::CHANGE_LABEL_REGRESSION);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<SweepComparison> CompareStoredSweeps(store::Store& store, const std::string& sweep_a,
                                                     const std::string& sweep_b,
-                                                    absl::optional<double> threshold_percent) {
+                                                    absl::optional<double> threshold_percent,
+                                                    absl::optional<double> significance) {
   ASSIGN_OR_RETURN(const SweepResults a, ReadSweep(store, "sweep_a", sweep_a));
   ASSIGN_OR_RETURN(const SweepResults b, ReadSweep(store, "sweep_b", sweep_b));
   const double threshold = threshold_percent.value_or(kDefaultThresholdPercent);
   if (threshold < 0) {
     return absl::InvalidArgumentError("threshold_percent must not be negative");
   }
+  const double alpha = significance.value_or(kDefaultSignificance);
+  if (!(alpha > 0 && alpha < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("significance ", alpha, " is not between 0 and 1 (0.05 is usual)"));
+  }
   SweepComparison comparison;
-  comparison.changes = CompareSummaries(a.summaries, b.summaries, threshold);
+  comparison.changes = CompareSummaries(a.summaries, b.summaries, threshold, alpha);
   comparison.verdict_changes = CompareVerdicts(a.verdicts, b.verdicts);
   return comparison;
 }
 
 std::vector<farm::v1::MetricChange> CompareSummaries(const std::vector<store::StoredSummary>& a,
                                                      const std::vector<store::StoredSummary>& b,
-                                                     double threshold_percent) {
+                                                     double threshold_percent,
+                                                     double significance) {
   using Key = std::tuple<std::string, std::string, int, std::string>;
   auto key_of = [](const store::StoredSummary& s) {
     return Key{s.device_id, s.measurement.metric(), s.measurement.mode(),
@@ -87,17 +133,7 @@ std::vector<farm::v1::MetricChange> CompareSummaries(const std::vector<store::St
     } else if (!change.has_median_b()) {
       change.set_label(farm::v1::CHANGE_LABEL_MISSING);
     } else {
-      const double pct = change.median_a() == 0
-                             ? 0
-                             : 100 * (change.median_b() - change.median_a()) / change.median_a();
-      change.set_change_percent(pct);
-      if (std::fabs(pct) < threshold_percent) {
-        change.set_label(farm::v1::CHANGE_LABEL_UNCHANGED);
-      } else {
-        const bool better = m.higher_is_better() ? pct > 0 : pct < 0;
-        change.set_label(better ? farm::v1::CHANGE_LABEL_IMPROVED
-                                : farm::v1::CHANGE_LABEL_REGRESSION);
-      }
+      Decide(sa->measurement, sb->measurement, threshold_percent, significance, &change);
     }
     changes.push_back(std::move(change));
   }
@@ -111,8 +147,10 @@ std::vector<farm::v1::MetricChange> CompareSummaries(const std::vector<store::St
         return 2;
       case farm::v1::CHANGE_LABEL_NEW:
         return 3;
-      default:
+      case farm::v1::CHANGE_LABEL_INCONCLUSIVE:
         return 4;
+      default:
+        return 5;
     }
   };
   std::stable_sort(changes.begin(), changes.end(),

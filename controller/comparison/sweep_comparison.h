@@ -5,8 +5,13 @@
 // Two sweeps side by side (CompareSweeps), from the store's per-task summaries and
 // capability results:
 //  * per device, metric, mode and parameters, the change of the median from sweep a
-//    to sweep b, labelled regression / improved / unchanged (within the threshold)
-//    / new / missing, regressions first;
+//    to sweep b, decided from every repetition (issue 20): a regression or an
+//    improvement is significant by the Mann-Whitney U test (p below the
+//    significance) and beyond the threshold; a change the test could not show with
+//    so few repetitions is inconclusive, never unchanged. Each row carries the
+//    test, p, a 95 % bootstrap interval of median_b / median_a and the sample
+//    counts. Labels: regression / missing / improved / new / inconclusive /
+//    unchanged, in that order;
 //  * per device, the capability verdict's change (a kernel update that breaks KVM
 //    is a verdict regression).
 //
@@ -32,6 +37,8 @@ namespace kvmfarm::comparison {
 // A change smaller than this (in percent of sweep a's median) is UNCHANGED unless
 // the caller says otherwise.
 constexpr double kDefaultThresholdPercent = 5.0;
+// A change is significant when the test's two-sided p is below this.
+constexpr double kDefaultSignificance = 0.05;
 
 struct SweepComparison {
   std::vector<farm::v1::MetricChange> changes;
@@ -41,15 +48,18 @@ struct SweepComparison {
 // Both sweeps read from `store` and compared. INVALID_ARGUMENT for an empty id
 // ("sweep_a is required") or a negative threshold; a sweep the store can't read
 // fails with the store's code, the message naming the field ("sweep_b: no sweep
-// 'x'"). `threshold_percent` absent: kDefaultThresholdPercent.
-absl::StatusOr<SweepComparison> CompareStoredSweeps(store::Store& store, const std::string& sweep_a,
-                                                    const std::string& sweep_b,
-                                                    absl::optional<double> threshold_percent);
+// 'x'"). `threshold_percent` absent: kDefaultThresholdPercent; `significance`
+// absent: kDefaultSignificance (INVALID_ARGUMENT outside (0, 1)).
+absl::StatusOr<SweepComparison> CompareStoredSweeps(
+    store::Store& store, const std::string& sweep_a, const std::string& sweep_b,
+    absl::optional<double> threshold_percent, absl::optional<double> significance = absl::nullopt);
 
-// Regressions first. `threshold_percent`: a smaller change is UNCHANGED.
+// Regressions first. `threshold_percent`: a smaller change is UNCHANGED;
+// `significance`: a change with a larger p is not shown.
 std::vector<farm::v1::MetricChange> CompareSummaries(const std::vector<store::StoredSummary>& a,
                                                      const std::vector<store::StoredSummary>& b,
-                                                     double threshold_percent);
+                                                     double threshold_percent,
+                                                     double significance = kDefaultSignificance);
 
 // Verdicts per device in two sweeps' capability results.
 std::vector<farm::v1::VerdictChange> CompareVerdicts(

@@ -19,7 +19,10 @@ using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::StatusIs;
 using ::testing::HasSubstr;
 
-// One task's summary of one metric, its single value as the median.
+// The spread of five repetitions around a median: +-1 %.
+constexpr double kSpread[] = {0.99, 0.995, 1.0, 1.005, 1.01};
+
+// One task's summary of one metric: five repetitions around `median`.
 store::StoredSummary Summary(const std::string& device, const std::string& metric,
                              farm::v1::Mode mode, double median, bool higher = true) {
   store::StoredSummary s;
@@ -30,7 +33,7 @@ store::StoredSummary Summary(const std::string& device, const std::string& metri
   s.measurement.set_higher_is_better(higher);
   s.measurement.set_mode(mode);
   (*s.measurement.mutable_parameters())["size_bytes"] = "1048576";
-  s.measurement.add_values(median);
+  for (double f : kSpread) s.measurement.add_values(median * f);
   s.measurement.set_median(median);
   return s;
 }
@@ -59,6 +62,54 @@ TEST(CompareTest, ClassifiesEveryChangeRegressionsFirst) {
   EXPECT_EQ(changes[2].metric(), "float.time");
   EXPECT_EQ(changes[3].label(), farm::v1::CHANGE_LABEL_NEW);
   EXPECT_EQ(changes[4].label(), farm::v1::CHANGE_LABEL_UNCHANGED);
+  // Each decision says how it was made.
+  EXPECT_EQ(changes[0].test(), "mann-whitney-u exact");
+  EXPECT_NEAR(changes[0].p_value(), 2.0 / 252, 1e-12);  // five apart from five
+  EXPECT_EQ(changes[0].samples_a(), 5u);
+  EXPECT_EQ(changes[0].samples_b(), 5u);
+  EXPECT_LT(changes[0].ratio_low(), 0.5 + 1e-9);
+  EXPECT_GT(changes[0].ratio_high(), 0.5 - 1e-9);
+  EXPECT_LT(changes[0].ratio_high(), 1);
+}
+
+// A store of three repetitions a side can't show a change at 0.05 (the U test's
+// smallest p is 0.1): it says so rather than "unchanged", whatever the medians do.
+TEST(CompareTest, TooFewRepetitionsAreInconclusiveNeverUnchanged) {
+  auto three = [](double median) {
+    store::StoredSummary s = Summary("d", "crypto.sha256", farm::v1::MODE_NATIVE, median);
+    s.measurement.clear_values();
+    for (double f : {0.99, 1.0, 1.01}) s.measurement.add_values(median * f);
+    return s;
+  };
+  for (double after : {1000.0, 1010.0, 500.0}) {
+    const std::vector<farm::v1::MetricChange> changes =
+        CompareSummaries({three(1000)}, {three(after)}, 5.0);
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].label(), farm::v1::CHANGE_LABEL_INCONCLUSIVE) << after;
+    EXPECT_EQ(changes[0].samples_a(), 3u);
+    EXPECT_GE(changes[0].p_value(), 0.1);
+  }
+  // Five a side show a halving.
+  EXPECT_EQ(CompareSummaries({Summary("d", "crypto.sha256", farm::v1::MODE_NATIVE, 1000)},
+                             {Summary("d", "crypto.sha256", farm::v1::MODE_NATIVE, 500)}, 5.0)[0]
+                .label(),
+            farm::v1::CHANGE_LABEL_REGRESSION);
+}
+
+// A large difference in the medians that the noise of the repetitions hides is not
+// a regression: it is inconclusive until more repetitions show it.
+TEST(CompareTest, ANoisyDifferenceIsInconclusive) {
+  store::StoredSummary a = Summary("d", "crypto.sha256", farm::v1::MODE_NATIVE, 1000);
+  store::StoredSummary b = Summary("d", "crypto.sha256", farm::v1::MODE_NATIVE, 900);
+  a.measurement.clear_values();
+  b.measurement.clear_values();
+  for (double v : {600, 1000, 1400, 700, 1300}) a.measurement.add_values(v);
+  for (double v : {500, 900, 1350, 650, 1250}) b.measurement.add_values(v);
+  const std::vector<farm::v1::MetricChange> changes = CompareSummaries({a}, {b}, 5.0);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].label(), farm::v1::CHANGE_LABEL_INCONCLUSIVE);
+  EXPECT_GT(changes[0].p_value(), 0.05);
+  EXPECT_DOUBLE_EQ(changes[0].change_percent(), -10);
 }
 
 TEST(CompareTest, AKernelUpdateThatBreaksKvmIsAVerdictRegression) {
@@ -101,7 +152,7 @@ class CompareStoredSweepsTest : public ::testing::Test {
     m->set_metric("crypto.sha256");
     m->set_mode(farm::v1::MODE_NATIVE);
     m->set_higher_is_better(true);
-    m->add_values(value);
+    for (double f : kSpread) m->add_values(value * f);
     m->set_median(value);
     ASSERT_THAT(store_->StoreTaskResult(benchmark, benchmark.task_id() + "/a1"), IsOk());
   }
@@ -135,6 +186,8 @@ TEST_F(CompareStoredSweepsTest, BadRequestsNameTheField) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("sweep_b: no sweep 'ghost'")));
   EXPECT_THAT(CompareStoredSweeps(*store_, "a", "a", -1.0),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("threshold_percent")));
+  EXPECT_THAT(CompareStoredSweeps(*store_, "a", "a", absl::nullopt, 1.5),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("significance")));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "common/measurement.h"
 #include "controller/dashboard/page_parts.h"
 #include "controller/dashboard/pages.h"
+#include "tools/farmctl/format.h"
 
 namespace kvmfarm::dashboard {
 namespace {
@@ -114,15 +115,16 @@ std::string ComparePage(const Frame& frame, const CompareView& view) {
   std::vector<std::vector<std::string>> rows;
   for (const farm::v1::VerdictChange& v : cmp.verdict_changes()) {
     rows.push_back({StateBadge(v.label()), DeviceLink(v.device_id()), "verdict", "",
-                    VerdictBadge(v.verdict_a()), VerdictBadge(v.verdict_b()), ""});
+                    VerdictBadge(v.verdict_a()), VerdictBadge(v.verdict_b()), "", ""});
   }
   // Regressions first, then improvements, then what didn't change.
   std::vector<const farm::v1::MetricChange*> changes;
   for (const farm::v1::MetricChange& c : cmp.changes()) changes.push_back(&c);
   auto rank = [](farm::v1::ChangeLabel l) {
-    return l == farm::v1::CHANGE_LABEL_REGRESSION ? 0
-           : l == farm::v1::CHANGE_LABEL_IMPROVED ? 1
-                                                  : 2;
+    return l == farm::v1::CHANGE_LABEL_REGRESSION     ? 0
+           : l == farm::v1::CHANGE_LABEL_IMPROVED     ? 1
+           : l == farm::v1::CHANGE_LABEL_INCONCLUSIVE ? 2
+                                                      : 3;
   };
   std::stable_sort(changes.begin(), changes.end(),
                    [&](auto* x, auto* y) { return rank(x->label()) < rank(y->label()); });
@@ -130,9 +132,11 @@ std::string ComparePage(const Frame& frame, const CompareView& view) {
     rows.push_back({StateBadge(c->label()), DeviceLink(c->device_id()),
                     Esc(MetricLabel(c->metric(), c->parameters())),
                     Esc(LowerEnumValueName(c->mode())), Median(c->has_median_a(), c->median_a()),
-                    Median(c->has_median_b(), c->median_b()), ChangeCell(*c)});
+                    Median(c->has_median_b(), c->median_b()), ChangeCell(*c),
+                    Esc(farmctl::ChangeEvidence(*c))});
   }
-  body += Table({"CHANGE", "DEVICE", "METRIC", "MODE", "A", "B", "B VS A"}, rows, "comparison");
+  body += Table({"CHANGE", "DEVICE", "METRIC", "MODE", "A", "B", "B VS A", "EVIDENCE"}, rows,
+                "comparison");
   if (rows.empty()) body += "<p class=\"muted\">The two sweeps share no figure.</p>";
   return Layout(frame, body);
 }

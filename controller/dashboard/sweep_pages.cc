@@ -27,7 +27,7 @@ std::string StartSweepForm(const Frame& frame) {
       "<label>Plan<input name=\"plan\" value=\"capability,native\" required></label>"
       "<label>Workloads<input name=\"workloads\" placeholder=\"crypto,float\"></label>"
       "<label>Repetitions<input name=\"repetitions\" type=\"number\" min=\"1\" max=\"100\" "
-      "value=\"3\"></label><button class=\"primary\">Start</button></form>"
+      "value=\"5\"></label><button class=\"primary\">Start</button></form>"
       "<p class=\"muted\">Plan steps: capability, native, kvm, tcg, boot, boot3. Workloads run at "
       "their quick sizes.</p></div>");
 }

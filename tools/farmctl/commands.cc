@@ -37,7 +37,10 @@ ABSL_FLAG(std::string, plan, "capability,native",
           "(one VM under KVM and TCG), boot3 (three at once, with switch latency).");
 ABSL_FLAG(std::string, workloads, kvmfarm::workloads::DefaultSweepWorkloads(),
           "sweep start: workloads to run (quick sizes; io needs a disk in guests).");
-ABSL_FLAG(int32_t, repetitions, 3, "sweep start: repetitions of each step.");
+ABSL_FLAG(int32_t, repetitions, 5,
+          "sweep start: repetitions of each step. 5 a side is the fewest with which a "
+          "comparison can show a change with one repetition out of line (3 a side never "
+          "can: the U test's smallest p is then 0.1).");
 ABSL_FLAG(int32_t, max_parallel, 0, "sweep start: devices measured at once (0 = no limit).");
 ABSL_FLAG(std::string, image, "x86_64", "sweep start: guest image for kvm/tcg/boot steps.");
 ABSL_FLAG(bool, watch, false, "sweep start: follow the sweep until it ends.");
@@ -53,6 +56,9 @@ ABSL_FLAG(std::string, state, "",
           "sweep list: only sweeps in these states: "
           "queued,running,succeeded,failed,cancelled (empty = all).");
 ABSL_FLAG(double, threshold, 5.0, "compare: changes under this percentage are unchanged.");
+ABSL_FLAG(double, significance, 0.05,
+          "compare: a change counts only when the Mann-Whitney U test's two-sided p over "
+          "every repetition is below this.");
 ABSL_FLAG(std::string, token_file, "",
           "A file holding the operator's token (readable by its owner only); $FARM_TOKEN "
           "works too. Never give a token on the command line: `ps` shows it.");
@@ -378,6 +384,7 @@ int Compare(const Invocation& in) {
   request.set_sweep_a(Operand(in, 0));
   request.set_sweep_b(Operand(in, 1));
   request.set_threshold_percent(absl::GetFlag(FLAGS_threshold));
+  request.set_significance(absl::GetFlag(FLAGS_significance));
   return Reply(
       in.controller->Call(&ControllerStub::CompareSweeps, request),
       [](const farm::v1::CompareSweepsResponse& response) { std::cout << CompareTable(response); });
@@ -522,9 +529,9 @@ std::vector<Command> ResultCommands() {
        "farmctl report --out fleet.html --group-by model",
        &Report},
       {"compare",
-       "SWEEP_A SWEEP_B [--threshold PERCENT]",
+       "SWEEP_A SWEEP_B [--threshold PERCENT] [--significance P]",
        "What changed from one sweep to another, per device and metric.",
-       {"controller", "threshold"},
+       {"controller", "threshold", "significance"},
        "farmctl compare s-20240101-0001 s-20240108-0001 --threshold 3",
        &Compare},
       {"task logs",

@@ -150,24 +150,35 @@ absl::StatusOr<std::string> FormatMatrix(const farm::v1::GetMatrixResponse& matr
       absl::StrCat("--format '", format, "' is not one of table, markdown, csv, json"));
 }
 
+std::string ChangeEvidence(const farm::v1::MetricChange& change) {
+  if (!change.has_p_value()) return "";
+  std::string out = absl::StrFormat("p=%.2g", change.p_value());
+  if (change.has_ratio_low() && change.has_ratio_high()) {
+    absl::StrAppendFormat(&out, " B/A %.3g-%.3g", change.ratio_low(), change.ratio_high());
+  }
+  absl::StrAppendFormat(&out, " n=%d/%d", change.samples_a(), change.samples_b());
+  return out;
+}
+
 std::string CompareTable(const farm::v1::CompareSweepsResponse& comparison) {
   std::vector<std::vector<std::string>> rows;
   for (const farm::v1::VerdictChange& v : comparison.verdict_changes()) {
     rows.push_back({LowerEnumValueName(v.label()), v.device_id(), "verdict", "",
-                    LowerEnumValueName(v.verdict_a()), LowerEnumValueName(v.verdict_b()), ""});
+                    LowerEnumValueName(v.verdict_a()), LowerEnumValueName(v.verdict_b()), "", ""});
   }
   for (const farm::v1::MetricChange& c : comparison.changes()) {
     rows.push_back({LowerEnumValueName(c.label()), c.device_id(),
                     MetricLabel(c.metric(), c.parameters()), LowerEnumValueName(c.mode()),
                     c.has_median_a() ? absl::StrFormat("%.4g", c.median_a()) : "-",
                     c.has_median_b() ? absl::StrFormat("%.4g", c.median_b()) : "-",
-                    c.has_change_percent() ? absl::StrFormat("%+.1f%%", c.change_percent()) : "-"});
+                    c.has_change_percent() ? absl::StrFormat("%+.1f%%", c.change_percent()) : "-",
+                    ChangeEvidence(c)});
   }
   // Regressions first (the service orders metrics; verdict regressions join them).
   std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
     return (a[0] == "regression") > (b[0] == "regression");
   });
-  return Table({"CHANGE", "DEVICE", "METRIC", "MODE", "A", "B", "DELTA"}, rows);
+  return Table({"CHANGE", "DEVICE", "METRIC", "MODE", "A", "B", "DELTA", "EVIDENCE"}, rows);
 }
 
 }  // namespace kvmfarm::farmctl

@@ -35,6 +35,10 @@ absl::StatusOr<std::string> FormatMatrix(const farm::v1::GetMatrixResponse& matr
                                          const std::string& format);
 std::string CompareTable(const farm::v1::CompareSweepsResponse& comparison);
 
+// How a comparison's label was decided: "p=0.0079 B/A 0.49-0.51 n=5/5", or "" for
+// a figure only one sweep has. farmctl's table and the dashboard show it.
+std::string ChangeEvidence(const farm::v1::MetricChange& change);
+
 }  // namespace kvmfarm::farmctl
 
 #endif  // KVMFARM_TOOLS_FARMCTL_FORMAT_H_
