@@ -36,7 +36,7 @@ struct SweepOptions {
   std::string selector;  // --selector
   std::string devices;   // --devices
   std::string plan = "capability,native";
-  std::string workloads;  // run at their quick sizes (workloads/catalog.h)
+  std::string workloads;    // run at their quick sizes (workloads/catalog.h)
   int32_t repetitions = 5;  // see --repetitions
   int32_t max_parallel = 0;
   std::string image = "x86_64";
