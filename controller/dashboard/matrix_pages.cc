@@ -23,6 +23,12 @@ std::string Figure(const farm::v1::Aggregate& a) {
     if (a.samples_requested() > a.samples()) absl::StrAppend(&out, " of ", a.samples_requested());
     out += ")</span>";
   }
+  if (a.noisy()) {
+    absl::StrAppendFormat(&out,
+                          " <span class=\"badge s-warn\" title=\"the repetitions vary by %.1f %% "
+                          "of their mean: repeat before trusting\">noisy %.0f%%</span>",
+                          a.cv_percent(), a.cv_percent());
+  }
   return out;
 }
 

@@ -141,7 +141,11 @@ TEST(PagesTest, TheMatrixShowsSpreadAndSamplesAndLinksTheNextPage) {
     cell->set_tcg_percent_of_native(5.7);
   }
   view.selector = "rack=r 1";
+  view.matrix.mutable_rows(1)->mutable_cells(0)->mutable_tcg()->set_cv_percent(12.5);
+  view.matrix.mutable_rows(1)->mutable_cells(0)->mutable_tcg()->set_noisy(true);
   const std::string last = MatrixPage(ViewerFrame(), view);
+  EXPECT_THAT(last, HasSubstr(">noisy 12%</span>"));     // %.0f rounds half to even
+  EXPECT_EQ(last.find(">noisy"), last.rfind(">noisy"));  // only the noisy one
   EXPECT_THAT(last, HasSubstr("<b>1500</b> <span class=\"muted\">(1490–1533, n=3)</span>"));
   EXPECT_THAT(last, HasSubstr("5.7%"));
   EXPECT_THAT(last, HasSubstr("href=\"/devices/dev-2\""));

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
 #include "common/measurement.h"
+#include "common/statistics/two_samples.h"
 #include "controller/matrix/verdict_rank.h"
 
 namespace kvmfarm::matrix {
@@ -123,6 +125,10 @@ void FillAggregate(const Pool& pool, farm::v1::Aggregate* out) {
   }
   out->set_samples(static_cast<uint32_t>(pool.values.size()));
   out->set_samples_requested(pool.requested);
+  if (std::optional<double> cv = statistics::CoefficientOfVariationPercent(pool.values)) {
+    out->set_cv_percent(*cv);
+    out->set_noisy(*cv > kNoisyCoefficientOfVariationPercent);
+  }
   out->set_sweep_id(pool.sweep_id);
   *out->mutable_measured_at() = TimeUtil::NanosecondsToTimestamp(pool.measured_ns);
 }

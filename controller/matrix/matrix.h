@@ -26,6 +26,10 @@
 
 namespace kvmfarm::matrix {
 
+// A figure whose repetitions vary by more than this (their coefficient of
+// variation, in percent) is flagged noisy (Aggregate.noisy).
+inline constexpr double kNoisyCoefficientOfVariationPercent = 5.0;
+
 // `summaries` by pointer: the summary cache's own, never copied (copying 100,000
 // summaries cost more than building the matrix from them).
 std::vector<farm::v1::MatrixRow> BuildMatrix(

@@ -71,6 +71,28 @@ TEST(BuildMatrixTest, PercentOfNativeAndSpeedupPerCell) {
   EXPECT_NEAR(nbody.tcg_percent_of_native(), 5.0, 1e-9);  // a time: native / guest
 }
 
+// A figure whose repetitions spread more than 5 % of their mean is flagged noisy,
+// with the spread; one sample has none.
+TEST(BuildMatrixTest, NoisyFiguresAreFlaggedWithTheirSpread) {
+  const std::vector<farm::v1::Device> devices = {
+      Device("op12", "CPH2581", farm::v1::VERDICT_KVM_READY)};
+  const std::vector<store::StoredSummary> summaries = {
+      Summary("op12", "crypto.sha256", farm::v1::MODE_NATIVE, {1000, 1010, 990}),
+      Summary("op12", "crypto.sha256", farm::v1::MODE_TCG, {60, 75, 90}),
+      Summary("op12", "float.time", farm::v1::MODE_NATIVE, {1.0}, false),
+  };
+  const std::vector<farm::v1::MatrixRow> rows =
+      BuildMatrix(devices, summaries, farm::v1::GROUP_BY_DEVICE);
+  ASSERT_EQ(rows.size(), 1u);
+  const farm::v1::MatrixCell& crypto = rows[0].cells(0);
+  EXPECT_NEAR(crypto.native().cv_percent(), 1.0, 1e-9);  // sd 10 over mean 1000
+  EXPECT_FALSE(crypto.native().noisy());
+  EXPECT_NEAR(crypto.tcg().cv_percent(), 20.0, 1e-9);  // sd 15 over mean 75
+  EXPECT_TRUE(crypto.tcg().noisy());
+  EXPECT_FALSE(rows[0].cells(1).native().has_cv_percent());
+  EXPECT_FALSE(rows[0].cells(1).native().noisy());
+}
+
 // An arm64 guest under TCG on an x86-64 host is not the x86-64 guest's figure: its
 // own cell, beside the same-architecture one, with the host's native figure.
 TEST(BuildMatrixTest, AGuestOfAnotherArchitectureKeepsItsOwnCell) {

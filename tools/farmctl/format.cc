@@ -22,6 +22,7 @@ std::string Figure(const farm::v1::Aggregate& a, bool present) {
   std::string s = absl::StrFormat("%.4g", a.median());
   if (a.samples() < a.samples_requested())
     absl::StrAppend(&s, " (", a.samples(), "/", a.samples_requested(), ")");
+  if (a.noisy()) absl::StrAppendFormat(&s, " ~%.0f%%", a.cv_percent());  // noisy: its spread
   return s;
 }
 

@@ -8,6 +8,7 @@ namespace kvmfarm::farmctl {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 farm::v1::GetMatrixResponse Matrix() {
   farm::v1::GetMatrixResponse m;
@@ -58,6 +59,16 @@ TEST(FormatMatrixTest, CsvHasTheHeadersColumnsOnEveryLineAndQuotes) {
   EXPECT_THAT(lines[2], HasSubstr("\"sd835, lab \"\"b\"\" [fixture]\""));
   EXPECT_EQ(std::count(lines[0].begin(), lines[0].end(), ','), 9);
   EXPECT_EQ(std::count(lines[1].begin(), lines[1].end(), ','), 9);
+}
+
+TEST(FormatMatrixTest, ANoisyFigureShowsItsSpread) {
+  farm::v1::GetMatrixResponse m = Matrix();
+  m.mutable_rows(0)->mutable_cells(0)->mutable_tcg()->set_cv_percent(19.6);
+  m.mutable_rows(0)->mutable_cells(0)->mutable_tcg()->set_noisy(true);
+  absl::StatusOr<std::string> table = FormatMatrix(m, "table");
+  ASSERT_TRUE(table.ok());
+  EXPECT_THAT(*table, HasSubstr("75 (2/3) ~20%"));
+  EXPECT_THAT(*table, Not(HasSubstr("1000 ~")));
 }
 
 // What an agent reports reaches spreadsheets: a formula stays text, a number a number.
