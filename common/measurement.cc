@@ -2,20 +2,17 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/statistics/two_samples.h"
 
 namespace kvmfarm {
 
 absl::optional<double> Median(std::vector<double> values) {
   if (values.empty()) return absl::nullopt;
-  const size_t mid = values.size() / 2;
-  std::nth_element(values.begin(), values.begin() + mid, values.end());
-  if (values.size() % 2 == 1) return values[mid];
-  const double upper = values[mid];
-  const double lower = *std::max_element(values.begin(), values.begin() + mid);
-  return (lower + upper) / 2;
+  return statistics::Median(std::move(values));
 }
 
 void Summarize(farm::v1::Measurement* m) {
