@@ -52,6 +52,10 @@ void Decide(const farm::v1::Measurement& a, const farm::v1::Measurement& b,
   change->set_change_percent(pct);
   change->set_samples_a(static_cast<uint32_t>(xs.size()));
   change->set_samples_b(static_cast<uint32_t>(ys.size()));
+  if (xs.empty() || ys.empty()) {  // a summary without its repetitions: no test
+    change->set_label(farm::v1::CHANGE_LABEL_INCONCLUSIVE);
+    return;
+  }
   const statistics::UTest test = statistics::MannWhitneyU(xs, ys);
   change->set_test(test.exact ? "mann-whitney-u exact" : "mann-whitney-u normal");
   change->set_p_value(test.p_value);

@@ -110,6 +110,12 @@ TEST(CompareTest, ANoisyDifferenceIsInconclusive) {
   EXPECT_EQ(changes[0].label(), farm::v1::CHANGE_LABEL_INCONCLUSIVE);
   EXPECT_GT(changes[0].p_value(), 0.05);
   EXPECT_DOUBLE_EQ(changes[0].change_percent(), -10);
+  // Medians without their repetitions: nothing to test.
+  a.measurement.clear_values();
+  const std::vector<farm::v1::MetricChange> bare = CompareSummaries({a}, {b}, 5.0);
+  EXPECT_EQ(bare[0].label(), farm::v1::CHANGE_LABEL_INCONCLUSIVE);
+  EXPECT_FALSE(bare[0].has_p_value());
+  EXPECT_EQ(bare[0].test(), "");
 }
 
 TEST(CompareTest, AKernelUpdateThatBreaksKvmIsAVerdictRegression) {
