@@ -1,5 +1,7 @@
 #include "common/testing/server_process.h"
 
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -52,6 +54,19 @@ std::string ServerProcess::WaitUntilListening() {
 std::string ServerProcess::Log() const {
   absl::MutexLock lock(&mu_);
   return log_;
+}
+
+int ServerProcess::HttpPort() const {
+  const std::string log = Log();
+  const size_t line = log.find("HTTP on http");
+  if (line == std::string::npos) return 0;
+  size_t host = log.find("://", line);
+  if (host == std::string::npos) return 0;
+  host += 3;
+  // The port follows the host's last ':' ("127.0.0.1:7480", "[::1]:7480").
+  const size_t colon = log[host] == '[' ? log.find("]:", host) + 1 : log.find(':', host);
+  if (colon == std::string::npos || colon == 0) return 0;
+  return std::atoi(log.c_str() + colon + 1);  // stops at the port's end
 }
 
 }  // namespace kvmfarm::testing

@@ -41,6 +41,9 @@ class ServerProcess {
   Subprocess& process() { return *process_; }
   // Everything it logged so far.
   std::string Log() const;
+  // farm-controller's HTTP port (--http_listen HOST:0), from its "HTTP on
+  // http(s)://HOST:PORT" line, logged before it serves gRPC; 0 when not logged.
+  int HttpPort() const;
 
  private:
   std::string marker_;

@@ -184,14 +184,12 @@ void ListDevicesPhase(farm::v1::ControllerService::Stub& stub) {
 // over `requests`, and the size of one answer. The first request is timed apart: it
 // fills caches (the matrix's summaries) that later ones reuse.
 void TimeHttpGet(testing::ServerProcess& controller, const std::string& path, int requests) {
-  const std::string log = controller.Log();
-  const std::string kHttpOn = "HTTP on http://127.0.0.1:";
-  const size_t at = log.find(kHttpOn);
-  if (at == std::string::npos) {
+  const int port = controller.HttpPort();
+  if (port == 0) {
     std::fprintf(stderr, "no HTTP address in the controller's log\n");
     return;
   }
-  httplib::Client client("127.0.0.1", std::atoi(log.c_str() + at + kHttpOn.size()));
+  httplib::Client client("127.0.0.1", port);
   client.set_tcp_nodelay(true);
   client.set_read_timeout(std::chrono::seconds(60));
   std::vector<double> latencies;

@@ -55,11 +55,8 @@ class DashboardBrowserTest : public ::testing::Test {
                                                   "farm-controller", args);
     address_ = controller_->WaitUntilListening();
     ASSERT_FALSE(address_.empty());
-    const std::string log = controller_->Log();
-    const std::string kHttpOn = "HTTP on https://127.0.0.1:";
-    const size_t at = log.find(kHttpOn);
-    ASSERT_NE(at, std::string::npos) << log;
-    http_port_ = std::atoi(log.c_str() + at + kHttpOn.size());
+    http_port_ = controller_->HttpPort();
+    ASSERT_GT(http_port_, 0) << controller_->Log();
     base_ = absl::StrCat("https://127.0.0.1:", http_port_);
     agent_ = std::make_unique<ServerProcess>(
         Runfile("agent/farm-agent"), "farm-agent",

@@ -58,13 +58,8 @@ class HttpIntegrationTest : public ::testing::Test {
                                                   "farm-controller", args);
     const std::string address = controller_->WaitUntilListening();
     ASSERT_FALSE(address.empty());
-    // "HTTP on https://127.0.0.1:PORT (...)": logged before it serves gRPC.
-    const std::string log = controller_->Log();
-    const std::string kHttpOn = "HTTP on https://127.0.0.1:";
-    const size_t at = log.find(kHttpOn);
-    ASSERT_NE(at, std::string::npos) << log;
-    http_port_ = std::atoi(log.c_str() + at + kHttpOn.size());  // stops at the port's end
-    ASSERT_GT(http_port_, 0) << log;
+    http_port_ = controller_->HttpPort();
+    ASSERT_GT(http_port_, 0) << controller_->Log();
     agent_ = std::make_unique<ServerProcess>(
         Runfile("agent/farm-agent"), "farm-agent",
         testing::Concat({"--controller", address, "--background-boot-check=false",
