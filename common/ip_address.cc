@@ -17,6 +17,15 @@ bool SplitHostPort(absl::string_view address, std::string* host, int* port) {
   return absl::SimpleAtoi(address.substr(colon + 1), port) && *port >= 0 && *port <= 65535;
 }
 
+bool IsLoopbackAddress(absl::string_view address) {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(address, &host, &port)) return false;
+  if (host == "localhost" || host == "[::1]") return true;
+  in_addr v4;
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
+
 absl::Status CheckIpEndpoint(absl::string_view flag, absl::string_view address) {
   std::string host;
   int port = 0;

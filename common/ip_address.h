@@ -24,6 +24,10 @@ namespace kvmfarm {
 // Splits "host:port" or "[v6]:port" (port 0..65535); false when malformed.
 bool SplitHostPort(absl::string_view address, std::string* host, int* port);
 
+// True for an IPv4 literal in 127.0.0.0/8, [::1] and "localhost" as the host of
+// "host:port" ("127.example.com" is a name, not loopback).
+bool IsLoopbackAddress(absl::string_view address);
+
 // OK when `address` is host:port with an IPv4 literal or a bracketed IPv6 literal
 // as host; INVALID_ARGUMENT naming `flag` otherwise.
 absl::Status CheckIpEndpoint(absl::string_view flag, absl::string_view address);

@@ -26,6 +26,17 @@ TEST(SplitHostPortTest, SplitsV4AndV6) {
   EXPECT_FALSE(SplitHostPort("127.0.0.1:http", &host, &port));
 }
 
+TEST(IsLoopbackAddressTest, LoopbackLiteralsAndLocalhostOnly) {
+  for (const char* loopback : {"127.0.0.1:7420", "127.1.2.3:0", "[::1]:80", "localhost:7480"}) {
+    EXPECT_TRUE(IsLoopbackAddress(loopback)) << loopback;
+  }
+  // A name that starts like loopback is whatever DNS says it is.
+  for (const char* other : {"127.evil.example:80", "10.0.0.1:7420", "[::2]:80", "localhost",
+                            "0.0.0.0:7420"}) {
+    EXPECT_FALSE(IsLoopbackAddress(other)) << other;
+  }
+}
+
 TEST(CheckIpEndpointTest, IpLiteralsOnly) {
   EXPECT_THAT(CheckIpEndpoint("--listen", "0.0.0.0:7420"), IsOk());
   EXPECT_THAT(CheckIpEndpoint("--listen", "[::]:7420"), IsOk());

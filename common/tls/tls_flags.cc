@@ -1,7 +1,5 @@
 #include "common/tls/tls_flags.h"
 
-#include <arpa/inet.h>
-
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -84,16 +82,6 @@ std::shared_ptr<grpc::ChannelCredentials> ChannelCredentialsFor(
   rule.kind = server_kind;
   rule.name = std::move(server_name);
   return MakeChannelCredentials(*security.files, rule);
-}
-
-bool IsLoopbackAddress(const std::string& address) {
-  std::string host;
-  int port = 0;
-  if (!SplitHostPort(address, &host, &port)) return false;
-  if (host == "localhost" || host == "[::1]") return true;
-  in_addr v4;
-  // An IPv4 literal in 127.0.0.0/8 ("127.example.com" is a name, not loopback).
-  return inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
 }  // namespace kvmfarm

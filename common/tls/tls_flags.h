@@ -70,10 +70,6 @@ std::shared_ptr<grpc::ChannelCredentials> ChannelCredentialsFor(
     const Security& security, SpiffeId::Kind server_kind,
     std::optional<std::string> server_name = std::nullopt);
 
-// True for an IPv4 literal in 127.0.0.0/8, [::1] and "localhost" as the host of
-// "host:port".
-bool IsLoopbackAddress(const std::string& address);
-
 }  // namespace kvmfarm
 
 #endif  // KVMFARM_COMMON_TLS_TLS_FLAGS_H_

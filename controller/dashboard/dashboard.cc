@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/device_id.h"
+#include "common/ip_address.h"
 #include "common/logging.h"
 #include "common/proto_enum.h"
 #include "common/status_macros.h"
@@ -129,12 +130,6 @@ std::string LocalPath(const std::string& next) {
   return safe ? next : "/fleet";
 }
 
-// The host part of a Host header ("127.0.0.1:7480" -> "127.0.0.1", "[::1]:80" -> "::1").
-std::string HostName(absl::string_view host) {
-  if (absl::ConsumePrefix(&host, "[")) return std::string(host.substr(0, host.find(']')));
-  return std::string(host.substr(0, host.find(':')));
-}
-
 std::string PathAndQuery(const httplib::Request& request) {
   std::string out = request.path;
   char separator = '?';
@@ -205,10 +200,9 @@ absl::Status Dashboard::CheckHost(const httplib::Request& request) const {
   // Plaintext loopback makes everyone an admin: a page on another site whose name
   // was made to point at 127.0.0.1 (DNS rebinding) must not be one.
   if (!options_.authorizer->insecure()) return absl::OkStatus();
-  const std::string host = HostName(request.get_header_value("Host"));
-  if (host == "localhost" || host == "::1" || absl::StartsWith(host, "127.")) {
-    return absl::OkStatus();
-  }
+  const std::string host = request.get_header_value("Host");
+  // (Without a port, the Host of port 80.)
+  if (IsLoopbackAddress(host) || IsLoopbackAddress(host + ":80")) return absl::OkStatus();
   return absl::PermissionDeniedError(
       absl::StrCat("Host '", host.substr(0, 100), "' is not this loopback dashboard (--insecure)"));
 }

@@ -19,11 +19,6 @@ namespace {
 // (cpp-httplib reads at most 8 KiB of a form, whatever this says.)
 constexpr size_t kMaxPayload = 64 << 10;
 
-bool IsLoopback(const std::string& host) {
-  return host == "127.0.0.1" || host == "::1" || host == "localhost" ||
-         absl::StartsWith(host, "127.");
-}
-
 void Reply(httplib::Response& response, int status, const std::string& text) {
   response.status = status;
   response.set_content(text + "\n", "text/plain; charset=utf-8");
@@ -54,7 +49,7 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(HttpEndpointOp
     return absl::InvalidArgumentError(
         absl::StrCat("--http_listen '", options.listen, "' is not host:port"));
   }
-  if (!options.tls && !IsLoopback(host)) {
+  if (!options.tls && !IsLoopbackAddress(options.listen)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--http_listen ", options.listen,
         ": plaintext HTTP (--insecure) serves loopback only; give the lab's certificates"));
