@@ -31,8 +31,8 @@ TEST(IsLoopbackAddressTest, LoopbackLiteralsAndLocalhostOnly) {
     EXPECT_TRUE(IsLoopbackAddress(loopback)) << loopback;
   }
   // A name that starts like loopback is whatever DNS says it is.
-  for (const char* other : {"127.evil.example:80", "10.0.0.1:7420", "[::2]:80", "localhost",
-                            "0.0.0.0:7420"}) {
+  for (const char* other :
+       {"127.evil.example:80", "10.0.0.1:7420", "[::2]:80", "localhost", "0.0.0.0:7420"}) {
     EXPECT_FALSE(IsLoopbackAddress(other)) << other;
   }
 }
