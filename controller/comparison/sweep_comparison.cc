@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/statistics/two_samples.h"
 #include "common/status_macros.h"
 #include "controller/matrix/verdict_rank.h"
@@ -16,10 +17,12 @@ namespace {
 
 using matrix::VerdictRank;
 
-// One sweep as the comparison needs it: its summaries and its verdicts per device.
+// One sweep as the comparison needs it: its summaries, its verdicts per device and
+// its figures' provenance.
 struct SweepResults {
   std::vector<store::StoredSummary> summaries;
   std::map<std::string, farm::v1::Verdict> verdicts;
+  ProvenanceByCell provenance;
 };
 
 absl::StatusOr<SweepResults> ReadSweep(store::Store& store, const std::string& field,
@@ -33,6 +36,7 @@ absl::StatusOr<SweepResults> ReadSweep(store::Store& store, const std::string& f
   for (const farm::v1::Task& task : sweep->tasks()) {
     if (task.has_capability()) results.verdicts[task.device_id()] = task.capability().verdict();
   }
+  results.provenance = ProvenanceOf(*sweep);
   ASSIGN_OR_RETURN(results.summaries, store.SweepSummaries(sweep_id));
   return results;
 }
@@ -97,6 +101,7 @@ absl::StatusOr<SweepComparison> CompareStoredSweeps(store::Store& store, const s
   }
   SweepComparison comparison;
   comparison.changes = CompareSummaries(a.summaries, b.summaries, threshold, alpha);
+  NoteProvenanceChanges(a.provenance, b.provenance, &comparison.changes);
   comparison.verdict_changes = CompareVerdicts(a.verdicts, b.verdicts);
   return comparison;
 }
@@ -162,6 +167,46 @@ std::vector<farm::v1::MetricChange> CompareSummaries(const std::vector<store::St
                      return order(x.label()) < order(y.label());
                    });
   return changes;
+}
+
+ProvenanceByCell ProvenanceOf(const farm::v1::Sweep& sweep) {
+  ProvenanceByCell provenance;
+  for (const farm::v1::Task& task : sweep.tasks()) {
+    if (!task.has_benchmark()) continue;
+    for (const farm::v1::Measurement& m : task.benchmark().measurements()) {
+      provenance[{task.device_id(), m.mode()}] = task.benchmark().provenance();
+    }
+  }
+  return provenance;
+}
+
+std::string ProvenanceChanges(const farm::v1::Provenance& a, const farm::v1::Provenance& b) {
+  const std::pair<const char*, std::string (*)(const farm::v1::Provenance&)> fields[] = {
+      {"agent", [](const farm::v1::Provenance& p) { return p.agent_version(); }},
+      {"workload", [](const farm::v1::Provenance& p) { return p.workload_build(); }},
+      {"kernel", [](const farm::v1::Provenance& p) { return p.kernel_release(); }},
+      {"build", [](const farm::v1::Provenance& p) { return p.build_fingerprint(); }},
+      {"qemu", [](const farm::v1::Provenance& p) { return p.qemu_version(); }},
+      {"guest image", [](const farm::v1::Provenance& p) { return p.guest_image_sha256(); }},
+  };
+  std::vector<std::string> changed;
+  for (const auto& [name, field] : fields) {
+    const std::string before = field(a), after = field(b);
+    if (!before.empty() && !after.empty() && before != after) {
+      changed.push_back(absl::StrCat(name, " ", before, " -> ", after));
+    }
+  }
+  return absl::StrJoin(changed, "; ");
+}
+
+void NoteProvenanceChanges(const ProvenanceByCell& a, const ProvenanceByCell& b,
+                           std::vector<farm::v1::MetricChange>* changes) {
+  for (farm::v1::MetricChange& change : *changes) {
+    auto in_a = a.find({change.device_id(), change.mode()});
+    auto in_b = b.find({change.device_id(), change.mode()});
+    if (in_a == a.end() || in_b == b.end()) continue;
+    change.set_provenance_changes(ProvenanceChanges(in_a->second, in_b->second));
+  }
 }
 
 std::vector<farm::v1::VerdictChange> CompareVerdicts(

@@ -12,6 +12,9 @@
 //    test, p, a 95 % bootstrap interval of median_b / median_a and the sample
 //    counts. Labels: regression / missing / improved / new / inconclusive /
 //    unchanged, in that order;
+//  * each row notes what differed in the two figures' provenance (a tool or
+//    kernel upgrade between the sweeps), so such a change is not taken for the
+//    device's own;
 //  * per device, the capability verdict's change (a kernel update that breaks KVM
 //    is a verdict regression).
 //
@@ -60,6 +63,20 @@ std::vector<farm::v1::MetricChange> CompareSummaries(const std::vector<store::St
                                                      const std::vector<store::StoredSummary>& b,
                                                      double threshold_percent,
                                                      double significance = kDefaultSignificance);
+
+// The provenance of each device's figures in each mode ((device, mode) -> the
+// benchmark result's provenance), from a sweep read with its results.
+using ProvenanceByCell = std::map<std::pair<std::string, int>, farm::v1::Provenance>;
+ProvenanceByCell ProvenanceOf(const farm::v1::Sweep& sweep);
+
+// What differs between two figures' software ("agent 0.3.0 -> 0.4.0; qemu 7.2.5 ->
+// 8.0.0"): agent version, workload build, kernel, Android build, QEMU and guest
+// image. A field either side left empty is not compared. Empty when nothing.
+std::string ProvenanceChanges(const farm::v1::Provenance& a, const farm::v1::Provenance& b);
+
+// Each change's provenance_changes, from both sweeps' provenance.
+void NoteProvenanceChanges(const ProvenanceByCell& a, const ProvenanceByCell& b,
+                           std::vector<farm::v1::MetricChange>* changes);
 
 // Verdicts per device in two sweeps' capability results.
 std::vector<farm::v1::VerdictChange> CompareVerdicts(

@@ -17,19 +17,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-std::string GroupKey(const farm::v1::Device& d, farm::v1::GroupBy group_by) {
-  switch (group_by) {
-    case farm::v1::GROUP_BY_MODEL:
-      return d.identity().model().empty() ? d.device_id() : d.identity().model();
-    case farm::v1::GROUP_BY_SOC:
-      return !d.identity().soc_marketing_name().empty() ? d.identity().soc_marketing_name()
-             : !d.identity().soc_model().empty()        ? d.identity().soc_model()
-                                                        : d.identity().cpu_model_name();
-    default:
-      return d.device_id();
-  }
-}
-
 // Ratio of a to b as "how many times better a is", whatever the metric's direction.
 double Better(double a, double b, bool higher_is_better) {
   return higher_is_better ? a / b : b / a;
@@ -204,6 +191,19 @@ void FillCell(const CellPools& pools, farm::v1::MatrixCell* cell) {
 }
 
 }  // namespace
+
+std::string GroupKey(const farm::v1::Device& d, farm::v1::GroupBy group_by) {
+  switch (group_by) {
+    case farm::v1::GROUP_BY_MODEL:
+      return d.identity().model().empty() ? d.device_id() : d.identity().model();
+    case farm::v1::GROUP_BY_SOC:
+      return !d.identity().soc_marketing_name().empty() ? d.identity().soc_marketing_name()
+             : !d.identity().soc_model().empty()        ? d.identity().soc_model()
+                                                        : d.identity().cpu_model_name();
+    default:
+      return d.device_id();
+  }
+}
 
 std::vector<farm::v1::MatrixRow> BuildMatrix(const std::vector<farm::v1::Device>& devices,
                                              const std::vector<store::StoredSummary>& summaries,

@@ -30,6 +30,10 @@ namespace kvmfarm::matrix {
 // variation, in percent) is flagged noisy (Aggregate.noisy).
 inline constexpr double kNoisyCoefficientOfVariationPercent = 5.0;
 
+// The key of `device`'s row when the matrix groups by `group_by`: its id, model
+// (the id when it reports none) or SoC (marketing name, else SoC model, else CPU).
+std::string GroupKey(const farm::v1::Device& device, farm::v1::GroupBy group_by);
+
 // `summaries` by pointer: the summary cache's own, never copied (copying 100,000
 // summaries cost more than building the matrix from them).
 std::vector<farm::v1::MatrixRow> BuildMatrix(

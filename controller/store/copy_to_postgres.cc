@@ -33,7 +33,7 @@ struct TableCopy {
   std::vector<Kind> kinds;
 };
 
-// Every table of the schema (SQLite 6, PostgreSQL 3), parents before children.
+// Every table of the schema (SQLite 8, PostgreSQL 6), parents before children.
 const std::vector<TableCopy>& Tables() {
   static const auto* const tables = new std::vector<TableCopy>{
       {"devices", "device_id, proto", "device_id, proto", "device_id", {T, B}},
@@ -92,6 +92,16 @@ const std::vector<TableCopy>& Tables() {
        "id",
        {I, T, I, I, I}},
       {"replicas", "name, address, seen_ns", "name, address, seen_ns", "name", {T, T, I}},
+      {"baselines",
+       "scope, key, sweep_id, proto",
+       "scope, key, sweep_id, proto",
+       "scope, key",
+       {I, T, T, B}},
+      {"regressions",
+       "regression_id, device_id, state, opened_ns, proto",
+       "regression_id, device_id, state, opened_ns, proto",
+       "regression_id",
+       {T, T, I, I, B}},
   };
   return *tables;
 }

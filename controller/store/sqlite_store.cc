@@ -16,6 +16,7 @@
 #include "common/measurement.h"
 #include "common/status_macros.h"
 #include "controller/store/leadership_sql.h"
+#include "controller/store/regression_sql.h"
 #include "controller/store/replication_sql.h"
 #include "controller/store/task_rows.h"
 
@@ -200,6 +201,24 @@ CREATE TABLE cancel_requests (
   requested_by TEXT NOT NULL,
   requested_ns INTEGER NOT NULL
 );
+)sql",
+    // 8: baselines and regression records (issue 20).
+    R"sql(
+CREATE TABLE baselines (
+  scope INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  sweep_id TEXT NOT NULL,
+  proto BLOB NOT NULL,
+  PRIMARY KEY (scope, key)
+);
+CREATE TABLE regressions (
+  regression_id TEXT PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  opened_ns INTEGER NOT NULL,
+  proto BLOB NOT NULL
+);
+CREATE INDEX regressions_by_state ON regressions (state, opened_ns);
 )sql",
 };
 
@@ -735,6 +754,41 @@ absl::Status SqliteStore::ForgetCancelRequest(const std::string& sweep_id) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Statement forget, db_->Prepare(kForgetCancelRequest));
   return forget.Bind(1, sweep_id).Run();
+}
+
+absl::Status SqliteStore::PutBaseline(const farm::v1::Baseline& baseline) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement put, db_->Prepare(kPutBaseline));
+  return put.Bind(1, static_cast<int64_t>(baseline.scope()))
+      .Bind(2, baseline.key())
+      .Bind(3, baseline.sweep_id())
+      .BindBlob(4, Serialize(baseline))
+      .Run();
+}
+
+absl::StatusOr<std::vector<farm::v1::Baseline>> SqliteStore::ListBaselines() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement read, db_->Prepare(kListBaselines));
+  return ReadProtos<farm::v1::Baseline>(read, "baseline");
+}
+
+absl::Status SqliteStore::PutRegression(const farm::v1::Regression& regression) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement put, db_->Prepare(kPutRegression));
+  return put.Bind(1, regression.regression_id())
+      .Bind(2, regression.device_id())
+      .Bind(3, static_cast<int64_t>(regression.state()))
+      .Bind(4, TimeUtil::TimestampToNanoseconds(regression.opened_at()))
+      .BindBlob(5, Serialize(regression))
+      .Run();
+}
+
+absl::StatusOr<std::vector<farm::v1::Regression>> SqliteStore::ListRegressions(
+    bool open_only, const std::string& device_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement read, db_->Prepare(kListRegressions));
+  read.Bind(1, int64_t{open_only ? 1 : 0}).Bind(2, device_id);
+  return ReadProtos<farm::v1::Regression>(read, "regression");
 }
 
 void SqliteStore::SetFencingEpoch(int64_t epoch) {

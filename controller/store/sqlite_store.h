@@ -88,6 +88,11 @@ class SqliteStore final : public Store {
   absl::Status RequestCancel(const CancelRequest& request) override;
   absl::StatusOr<std::vector<CancelRequest>> CancelRequests() override;
   absl::Status ForgetCancelRequest(const std::string& sweep_id) override;
+  absl::Status PutBaseline(const farm::v1::Baseline& baseline) override;
+  absl::StatusOr<std::vector<farm::v1::Baseline>> ListBaselines() override;
+  absl::Status PutRegression(const farm::v1::Regression& regression) override;
+  absl::StatusOr<std::vector<farm::v1::Regression>> ListRegressions(
+      bool open_only, const std::string& device_id) override;
   absl::StatusOr<int64_t> CountMeasurements() override;
 
  private:

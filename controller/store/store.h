@@ -227,6 +227,16 @@ class Store {
   virtual absl::StatusOr<std::vector<CancelRequest>> CancelRequests() = 0;
   virtual absl::Status ForgetCancelRequest(const std::string& sweep_id) = 0;
 
+  // Baselines (issue 20): one per scope and key, replaced by a newer one; listed by
+  // scope and key.
+  virtual absl::Status PutBaseline(const farm::v1::Baseline& baseline) = 0;
+  virtual absl::StatusOr<std::vector<farm::v1::Baseline>> ListBaselines() = 0;
+  // Regression records, created or updated whole by id; listed newest first (by
+  // opened_at), only the open ones when `open_only`, only `device_id`'s when set.
+  virtual absl::Status PutRegression(const farm::v1::Regression& regression) = 0;
+  virtual absl::StatusOr<std::vector<farm::v1::Regression>> ListRegressions(
+      bool open_only, const std::string& device_id) = 0;
+
   // Raw measurement rows (every repetition), for tests and the scale benchmark.
   virtual absl::StatusOr<int64_t> CountMeasurements() = 0;
 };

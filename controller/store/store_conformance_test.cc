@@ -582,5 +582,61 @@ TYPED_TEST(StoreConformanceTest, TheFirstCancelRequestForASweepStandsUntilForgot
   EXPECT_EQ((*requests)[0].sweep_id, "s2");
 }
 
+// Baselines (issue 20): one per scope and key, the newer replacing the older.
+TYPED_TEST(StoreConformanceTest, ABaselinePerScopeAndKeyTheNewerReplacingTheOlder) {
+  Store& store = *this->store_;
+  farm::v1::Baseline model;
+  model.set_scope(farm::v1::BASELINE_SCOPE_MODEL);
+  model.set_key("Pixel 8");
+  model.set_sweep_id("s1");
+  farm::v1::Baseline device = model;
+  device.set_scope(farm::v1::BASELINE_SCOPE_DEVICE);
+  device.set_key("d1");
+  ASSERT_THAT(store.PutBaseline(model), IsOk());
+  ASSERT_THAT(store.PutBaseline(device), IsOk());
+  model.set_sweep_id("s2");
+  model.set_set_by("alice");
+  ASSERT_THAT(store.PutBaseline(model), IsOk());
+  absl::StatusOr<std::vector<farm::v1::Baseline>> baselines = store.ListBaselines();
+  ASSERT_THAT(baselines, IsOk());
+  ASSERT_EQ(baselines->size(), 2u);
+  EXPECT_EQ((*baselines)[0].key(), "d1");
+  EXPECT_EQ((*baselines)[1].sweep_id(), "s2");
+  EXPECT_EQ((*baselines)[1].set_by(), "alice");
+}
+
+// Regression records: updated whole by id, listed newest first, open ones or a
+// device's alone when asked.
+TYPED_TEST(StoreConformanceTest, RegressionsAreUpdatedByIdAndListedNewestFirst) {
+  Store& store = *this->store_;
+  auto regression = [](const std::string& id, const std::string& device, int64_t opened_s) {
+    farm::v1::Regression r;
+    r.set_regression_id(id);
+    r.set_device_id(device);
+    r.set_state(farm::v1::REGRESSION_STATE_OPEN);
+    *r.mutable_opened_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(opened_s);
+    return r;
+  };
+  ASSERT_THAT(store.PutRegression(regression("r1", "d1", 10)), IsOk());
+  ASSERT_THAT(store.PutRegression(regression("r2", "d2", 20)), IsOk());
+  farm::v1::Regression fixed = regression("r1", "d1", 10);
+  fixed.set_state(farm::v1::REGRESSION_STATE_FIXED);
+  fixed.set_fixed_sweep_id("s3");
+  ASSERT_THAT(store.PutRegression(fixed), IsOk());
+  auto ids = [](const absl::StatusOr<std::vector<farm::v1::Regression>>& list) {
+    std::vector<std::string> out;
+    if (list.ok()) {
+      for (const farm::v1::Regression& r : *list) out.push_back(r.regression_id());
+    }
+    return out;
+  };
+  EXPECT_THAT(ids(store.ListRegressions(false, "")), ElementsAre("r2", "r1"));
+  EXPECT_THAT(ids(store.ListRegressions(true, "")), ElementsAre("r2"));
+  EXPECT_THAT(ids(store.ListRegressions(false, "d1")), ElementsAre("r1"));
+  absl::StatusOr<std::vector<farm::v1::Regression>> d1 = store.ListRegressions(false, "d1");
+  ASSERT_THAT(d1, IsOk());
+  EXPECT_EQ((*d1)[0].fixed_sweep_id(), "s3");
+}
+
 }  // namespace
 }  // namespace kvmfarm::store

@@ -134,6 +134,20 @@ class WrappedStore : public Store {
   absl::Status ForgetCancelRequest(const std::string& sweep_id) override {
     return real_->ForgetCancelRequest(sweep_id);
   }
+  absl::Status PutBaseline(const farm::v1::Baseline& baseline) override {
+    return Write("PutBaseline", baseline.key(), [&] { return real_->PutBaseline(baseline); });
+  }
+  absl::StatusOr<std::vector<farm::v1::Baseline>> ListBaselines() override {
+    return real_->ListBaselines();
+  }
+  absl::Status PutRegression(const farm::v1::Regression& regression) override {
+    return Write("PutRegression", regression.regression_id(),
+                 [&] { return real_->PutRegression(regression); });
+  }
+  absl::StatusOr<std::vector<farm::v1::Regression>> ListRegressions(
+      bool open_only, const std::string& device_id) override {
+    return real_->ListRegressions(open_only, device_id);
+  }
   absl::StatusOr<int64_t> CountMeasurements() override { return real_->CountMeasurements(); }
 
  protected:

@@ -13,6 +13,7 @@
 #include "common/measurement.h"
 #include "common/status_macros.h"
 #include "controller/store/leadership_sql.h"
+#include "controller/store/regression_sql.h"
 #include "controller/store/replication_sql.h"
 #include "controller/store/task_rows.h"
 
@@ -128,6 +129,16 @@ CREATE TABLE cancel_requests (
     // 5: a device's summaries, newest first (the dashboard's charts).
     R"sql(
 CREATE INDEX summaries_by_device ON summaries (device_id, measured_ns);
+)sql",
+    // 6: baselines and regression records (issue 20).
+    R"sql(
+CREATE TABLE baselines (
+  scope INTEGER NOT NULL, key TEXT NOT NULL, sweep_id TEXT NOT NULL, proto BYTEA NOT NULL,
+  PRIMARY KEY (scope, key));
+CREATE TABLE regressions (
+  regression_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, state INTEGER NOT NULL,
+  opened_ns BIGINT NOT NULL, proto BYTEA NOT NULL);
+CREATE INDEX regressions_by_state ON regressions (state, opened_ns);
 )sql",
 };
 
@@ -576,6 +587,37 @@ absl::StatusOr<std::vector<CancelRequest>> PostgresStore::CancelRequests() {
 absl::Status PostgresStore::ForgetCancelRequest(const std::string& sweep_id) {
   absl::MutexLock lock(&mu_);
   return db_->Exec(kForgetCancelRequest, {sweep_id}).status();
+}
+
+absl::Status PostgresStore::PutBaseline(const farm::v1::Baseline& baseline) {
+  absl::MutexLock lock(&mu_);
+  return db_
+      ->Exec(kPutBaseline,
+             {Str(baseline.scope()), baseline.key(), baseline.sweep_id(), Bytea(baseline)})
+      .status();
+}
+
+absl::StatusOr<std::vector<farm::v1::Baseline>> PostgresStore::ListBaselines() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows, db_->Exec(kListBaselines));
+  return ProtosOf<farm::v1::Baseline>(rows, "baseline");
+}
+
+absl::Status PostgresStore::PutRegression(const farm::v1::Regression& regression) {
+  absl::MutexLock lock(&mu_);
+  return db_
+      ->Exec(kPutRegression,
+             {regression.regression_id(), regression.device_id(), Str(regression.state()),
+              Str(TimeUtil::TimestampToNanoseconds(regression.opened_at())), Bytea(regression)})
+      .status();
+}
+
+absl::StatusOr<std::vector<farm::v1::Regression>> PostgresStore::ListRegressions(
+    bool open_only, const std::string& device_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows,
+                   db_->Exec(kListRegressions, {Str(open_only ? 1 : 0), device_id}));
+  return ProtosOf<farm::v1::Regression>(rows, "regression");
 }
 
 absl::Status PostgresStore::RecordAttempt(const farm::v1::Task& task) {

@@ -124,6 +124,22 @@ absl::Status FillSampleLab(Store& store) {
   RETURN_IF_ERROR(store.ClaimLeadership("c2", 200, 10).status());
   RETURN_IF_ERROR(store.ReportReplica({"c1", "10.0.0.5:7421", 100}));
   RETURN_IF_ERROR(store.ReportReplica({"c2", "10.0.0.6:7421", 200}));
+  // The first sweep is the baseline of device 0; the next showed sdm-1's verdict
+  // regress.
+  farm::v1::Baseline baseline;
+  baseline.set_scope(farm::v1::BASELINE_SCOPE_DEVICE);
+  baseline.set_key(kDevices[0]);
+  baseline.set_sweep_id("sweep-0");
+  RETURN_IF_ERROR(store.PutBaseline(baseline));
+  farm::v1::Regression regression;
+  regression.set_regression_id("verdict-sdm-1-sweep-1");
+  regression.set_kind(farm::v1::REGRESSION_KIND_VERDICT);
+  regression.set_state(farm::v1::REGRESSION_STATE_OPEN);
+  regression.set_device_id("sdm-1");
+  regression.set_verdict_before(farm::v1::VERDICT_KVM_READY);
+  regression.set_verdict_after(farm::v1::VERDICT_KVM_NOT_IN_KERNEL);
+  regression.set_first_sweep_id("sweep-1");
+  RETURN_IF_ERROR(store.PutRegression(regression));
   return store.AppendDeviceEvent("sdm-1", Event("KVM lost after the kernel update", 4000));
 }
 
