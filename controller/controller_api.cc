@@ -12,6 +12,7 @@
 #include "controller/comparison/sweep_comparison.h"
 #include "controller/matrix/matrix.h"
 #include "controller/paging/page_token.h"
+#include "controller/regressions/regression_tracker.h"
 #include "controller/task_logs/task_logs.h"
 
 namespace kvmfarm {
@@ -205,6 +206,27 @@ absl::StatusOr<farm::v1::CompareSweepsResponse> ControllerApi::CompareSweeps(
   for (farm::v1::VerdictChange& c : compared.verdict_changes) {
     *response.add_verdict_changes() = std::move(c);
   }
+  return response;
+}
+
+absl::StatusOr<farm::v1::Baseline> ControllerApi::SetBaseline(
+    const farm::v1::SetBaselineRequest& request, const std::string& audit) {
+  return regressions::PinBaseline(*store_, request, audit, absl::Now());
+}
+
+absl::StatusOr<farm::v1::ListBaselinesResponse> ControllerApi::Baselines() {
+  ASSIGN_OR_RETURN(std::vector<farm::v1::Baseline> baselines, store_->ListBaselines());
+  farm::v1::ListBaselinesResponse response;
+  for (farm::v1::Baseline& b : baselines) *response.add_baselines() = std::move(b);
+  return response;
+}
+
+absl::StatusOr<farm::v1::ListRegressionsResponse> ControllerApi::Regressions(
+    const farm::v1::ListRegressionsRequest& request) {
+  ASSIGN_OR_RETURN(std::vector<farm::v1::Regression> regressions,
+                   store_->ListRegressions(request.open_only(), request.device_id()));
+  farm::v1::ListRegressionsResponse response;
+  for (farm::v1::Regression& r : regressions) *response.add_regressions() = std::move(r);
   return response;
 }
 

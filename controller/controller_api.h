@@ -70,6 +70,13 @@ class ControllerApi {
   absl::StatusOr<farm::v1::GetTaskLogsResponse> TaskLogs(const std::string& task_id);
   absl::StatusOr<farm::v1::ListControllersResponse> Controllers();
 
+  // Baselines and regressions (issue 20): see regressions/regression_tracker.h.
+  absl::StatusOr<farm::v1::Baseline> SetBaseline(const farm::v1::SetBaselineRequest& request,
+                                                 const std::string& audit);
+  absl::StatusOr<farm::v1::ListBaselinesResponse> Baselines();
+  absl::StatusOr<farm::v1::ListRegressionsResponse> Regressions(
+      const farm::v1::ListRegressionsRequest& request);
+
   fleet::Fleet& fleet() { return *fleet_; }
   scheduler::Scheduler& scheduler() { return *scheduler_; }
 

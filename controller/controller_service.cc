@@ -184,4 +184,28 @@ grpc::Status ControllerServiceImpl::GetTaskLogs(grpc::ServerContext* context,
   return ReplyWith(api_.TaskLogs(request->task_id()), response);
 }
 
+grpc::Status ControllerServiceImpl::SetBaseline(grpc::ServerContext* context,
+                                                const farm::v1::SetBaselineRequest* request,
+                                                farm::v1::SetBaselineResponse* response) {
+  auth::Caller caller;
+  if (grpc::Status denied = Authorize(*context, "SetBaseline", &caller); !denied.ok()) {
+    return denied;
+  }
+  return ReplyWith(api_.SetBaseline(*request, caller.Audit()), response->mutable_baseline());
+}
+
+grpc::Status ControllerServiceImpl::ListBaselines(grpc::ServerContext* context,
+                                                  const farm::v1::ListBaselinesRequest*,
+                                                  farm::v1::ListBaselinesResponse* response) {
+  if (grpc::Status denied = Authorize(*context, "ListBaselines"); !denied.ok()) return denied;
+  return ReplyWith(api_.Baselines(), response);
+}
+
+grpc::Status ControllerServiceImpl::ListRegressions(grpc::ServerContext* context,
+                                                    const farm::v1::ListRegressionsRequest* request,
+                                                    farm::v1::ListRegressionsResponse* response) {
+  if (grpc::Status denied = Authorize(*context, "ListRegressions"); !denied.ok()) return denied;
+  return ReplyWith(api_.Regressions(*request), response);
+}
+
 }  // namespace kvmfarm

@@ -76,6 +76,15 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
   grpc::Status ListControllers(grpc::ServerContext* context,
                                const farm::v1::ListControllersRequest* request,
                                farm::v1::ListControllersResponse* response) override;
+  grpc::Status SetBaseline(grpc::ServerContext* context,
+                           const farm::v1::SetBaselineRequest* request,
+                           farm::v1::SetBaselineResponse* response) override;
+  grpc::Status ListBaselines(grpc::ServerContext* context,
+                             const farm::v1::ListBaselinesRequest* request,
+                             farm::v1::ListBaselinesResponse* response) override;
+  grpc::Status ListRegressions(grpc::ServerContext* context,
+                               const farm::v1::ListRegressionsRequest* request,
+                               farm::v1::ListRegressionsResponse* response) override;
 
  private:
   // OK when the caller may call ControllerService `method` (and then `caller` is

@@ -2,8 +2,6 @@
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +21,7 @@
 #include "common/files.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/tls/hmac.h"
 
 namespace kvmfarm::dashboard {
 namespace {
@@ -93,14 +92,7 @@ absl::StatusOr<SessionKeys> SessionKeys::FromFile(const std::string& path) {
 
 SessionKeys SessionKeys::Random() { return SessionKeys(RandomBytes(kKeyBytes)); }
 
-std::string SessionKeys::Mac(absl::string_view text) const {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &length);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(mac), static_cast<size_t>(length)));
-}
+std::string SessionKeys::Mac(absl::string_view text) const { return HmacSha256Hex(key_, text); }
 
 std::string SessionKeys::Issue(const std::string& token_hash, absl::Time now,
                                absl::Duration lifetime) const {

@@ -64,21 +64,12 @@ std::vector<store::StoredSummary> Pool(const std::vector<const store::StoredSumm
 
 }  // namespace
 
-std::string EventName(const farm::v1::Regression& regression) {
-  const char* kind =
-      regression.kind() == farm::v1::REGRESSION_KIND_VERDICT ? "verdict_regression" : "regression";
-  return absl::StrCat(
-      kind, regression.state() == farm::v1::REGRESSION_STATE_FIXED ? "_fixed" : "_opened");
-}
-
-RegressionTracker::RegressionTracker(store::Store* store, const Clock* clock, Announce announce,
-                                     TrackerOptions options)
-    : store_(store), clock_(clock), announce_(std::move(announce)), options_(options) {}
-
-absl::StatusOr<farm::v1::Baseline> RegressionTracker::SetBaseline(farm::v1::BaselineScope scope,
-                                                                  const std::string& key,
-                                                                  const std::string& sweep_id,
-                                                                  const std::string& set_by) {
+absl::StatusOr<farm::v1::Baseline> PinBaseline(store::Store& store,
+                                               const farm::v1::SetBaselineRequest& request,
+                                               const std::string& by, absl::Time now) {
+  const farm::v1::BaselineScope scope = request.scope();
+  const std::string& key = request.key();
+  const std::string& sweep_id = request.sweep_id();
   if (scope == farm::v1::BASELINE_SCOPE_UNSPECIFIED) {
     return absl::InvalidArgumentError("scope is required: device, model or soc");
   }
@@ -86,7 +77,7 @@ absl::StatusOr<farm::v1::Baseline> RegressionTracker::SetBaseline(farm::v1::Base
     return absl::InvalidArgumentError("key is required: the device id, model or SoC");
   }
   if (sweep_id.empty()) return absl::InvalidArgumentError("sweep_id is required");
-  absl::StatusOr<farm::v1::Sweep> sweep = store_->GetSweep(sweep_id, false);
+  absl::StatusOr<farm::v1::Sweep> sweep = store.GetSweep(sweep_id, false);
   if (!sweep.ok()) {
     return absl::Status(sweep.status().code(),
                         absl::StrCat("sweep_id: ", sweep.status().message()));
@@ -100,11 +91,22 @@ absl::StatusOr<farm::v1::Baseline> RegressionTracker::SetBaseline(farm::v1::Base
   baseline.set_scope(scope);
   baseline.set_key(key);
   baseline.set_sweep_id(sweep_id);
-  baseline.set_set_by(set_by);
-  *baseline.mutable_set_at() = ToProtoTimestamp(clock_->Now());
-  RETURN_IF_ERROR(store_->PutBaseline(baseline));
+  baseline.set_set_by(by);
+  *baseline.mutable_set_at() = ToProtoTimestamp(now);
+  RETURN_IF_ERROR(store.PutBaseline(baseline));
   return baseline;
 }
+
+std::string EventName(const farm::v1::Regression& regression) {
+  const char* kind =
+      regression.kind() == farm::v1::REGRESSION_KIND_VERDICT ? "verdict_regression" : "regression";
+  return absl::StrCat(
+      kind, regression.state() == farm::v1::REGRESSION_STATE_FIXED ? "_fixed" : "_opened");
+}
+
+RegressionTracker::RegressionTracker(store::Store* store, const Clock* clock, Announce announce,
+                                     TrackerOptions options)
+    : store_(store), clock_(clock), announce_(std::move(announce)), options_(options) {}
 
 const farm::v1::Baseline* RegressionTracker::BaselineOf(
     const farm::v1::Device& device, const std::vector<farm::v1::Baseline>& baselines) {

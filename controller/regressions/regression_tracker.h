@@ -51,14 +51,6 @@ class RegressionTracker {
   RegressionTracker(store::Store* store, const Clock* clock, Announce announce,
                     TrackerOptions options = {});
 
-  // INVALID_ARGUMENT naming the field for an unspecified scope, an empty key or
-  // sweep; NOT_FOUND for a sweep the store doesn't have; FAILED_PRECONDITION for one
-  // still running (its figures are not all in).
-  absl::StatusOr<farm::v1::Baseline> SetBaseline(farm::v1::BaselineScope scope,
-                                                 const std::string& key,
-                                                 const std::string& sweep_id,
-                                                 const std::string& set_by);
-
   // `sweep_id` ended: its devices' figures against their baselines. Returns the
   // records it opened or fixed (those announced).
   absl::StatusOr<std::vector<farm::v1::Regression>> SweepFinished(const std::string& sweep_id);
@@ -93,6 +85,14 @@ class RegressionTracker {
   const Announce announce_;
   const TrackerOptions options_;
 };
+
+// Pins `sweep_id` as the baseline of `key` in `scope` (replacing its earlier one),
+// `by` for the audit trail. INVALID_ARGUMENT naming the field for an unspecified
+// scope, an empty key or sweep; NOT_FOUND for a sweep the store doesn't have;
+// FAILED_PRECONDITION for one still running (its figures are not all in).
+absl::StatusOr<farm::v1::Baseline> PinBaseline(store::Store& store,
+                                               const farm::v1::SetBaselineRequest& request,
+                                               const std::string& by, absl::Time now);
 
 // "open"/"fixed" and the kind, for logs and webhooks: "regression_opened".
 std::string EventName(const farm::v1::Regression& regression);

@@ -71,6 +71,15 @@ class RegressionTrackerTest : public ::testing::Test {
     ASSERT_THAT(store_->StoreTaskResult(done, done.attempt_id()), IsOk());
   }
 
+  absl::Status Pin(farm::v1::BaselineScope scope, const std::string& key,
+                   const std::string& sweep_id) {
+    farm::v1::SetBaselineRequest request;
+    request.set_scope(scope);
+    request.set_key(key);
+    request.set_sweep_id(sweep_id);
+    return PinBaseline(*store_, request, "alice", clock_.Now()).status();
+  }
+
   RegressionTracker Tracker() {
     return RegressionTracker(store_.get(), &clock_, [this](const farm::v1::Regression& r) {
       announced_.push_back(EventName(r));
@@ -86,8 +95,7 @@ class RegressionTrackerTest : public ::testing::Test {
 TEST_F(RegressionTrackerTest, ARegressionOpensOnceStaysOpenAndIsFixedWhenBack) {
   RegressionTracker tracker = Tracker();
   StoreSweep("s1", "pixel-1", 1000);
-  ASSERT_THAT(tracker.SetBaseline(farm::v1::BASELINE_SCOPE_DEVICE, "pixel-1", "s1", "alice"),
-              IsOk());
+  ASSERT_THAT(Pin(farm::v1::BASELINE_SCOPE_DEVICE, "pixel-1", "s1"), IsOk());
   StoreSweep("s2", "pixel-1", 800);  // -20 %: significant, beyond 5 %
   auto opened = tracker.SweepFinished("s2");
   ASSERT_THAT(opened, IsOk());
@@ -126,8 +134,7 @@ TEST_F(RegressionTrackerTest, ARegressionOpensOnceStaysOpenAndIsFixedWhenBack) {
 TEST_F(RegressionTrackerTest, AModelBaselineHoldsEveryDeviceOfTheModelAndNoOther) {
   RegressionTracker tracker = Tracker();
   StoreSweep("s1", "pixel-1", 1000);
-  ASSERT_THAT(tracker.SetBaseline(farm::v1::BASELINE_SCOPE_MODEL, "Pixel 8", "s1", "alice"),
-              IsOk());
+  ASSERT_THAT(Pin(farm::v1::BASELINE_SCOPE_MODEL, "Pixel 8", "s1"), IsOk());
   StoreSweep("s2", "pixel-2", 700);  // another Pixel 8, slower
   StoreSweep("s3", "sdm-1", 100);    // another model: no baseline
   auto pixel = tracker.SweepFinished("s2");
@@ -141,7 +148,7 @@ TEST_F(RegressionTrackerTest, AModelBaselineHoldsEveryDeviceOfTheModelAndNoOther
 TEST_F(RegressionTrackerTest, AComparisonAcrossAnAgentUpgradeIsFlagged) {
   RegressionTracker tracker = Tracker();
   StoreSweep("s1", "pixel-1", 1000, "0.3.0");
-  ASSERT_THAT(tracker.SetBaseline(farm::v1::BASELINE_SCOPE_DEVICE, "pixel-1", "s1", ""), IsOk());
+  ASSERT_THAT(Pin(farm::v1::BASELINE_SCOPE_DEVICE, "pixel-1", "s1"), IsOk());
   StoreSweep("s2", "pixel-1", 600, "0.4.0");
   auto opened = tracker.SweepFinished("s2");
   ASSERT_THAT(opened, IsOk());
@@ -151,17 +158,17 @@ TEST_F(RegressionTrackerTest, AComparisonAcrossAnAgentUpgradeIsFlagged) {
 
 TEST_F(RegressionTrackerTest, ABaselineMustBeAFinishedSweepNamedInFull) {
   RegressionTracker tracker = Tracker();
-  EXPECT_THAT(tracker.SetBaseline(farm::v1::BASELINE_SCOPE_UNSPECIFIED, "k", "s", ""),
+  EXPECT_THAT(Pin(farm::v1::BASELINE_SCOPE_UNSPECIFIED, "k", "s"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("scope")));
-  EXPECT_THAT(tracker.SetBaseline(farm::v1::BASELINE_SCOPE_DEVICE, "", "s", ""),
+  EXPECT_THAT(Pin(farm::v1::BASELINE_SCOPE_DEVICE, "", "s"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
-  EXPECT_THAT(tracker.SetBaseline(farm::v1::BASELINE_SCOPE_DEVICE, "pixel-1", "nope", ""),
+  EXPECT_THAT(Pin(farm::v1::BASELINE_SCOPE_DEVICE, "pixel-1", "nope"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("sweep_id")));
   farm::v1::Sweep running;
   running.set_sweep_id("running");
   running.set_state(farm::v1::SWEEP_STATE_RUNNING);
   ASSERT_THAT(store_->CreateSweep(running), IsOk());
-  EXPECT_THAT(tracker.SetBaseline(farm::v1::BASELINE_SCOPE_DEVICE, "pixel-1", "running", ""),
+  EXPECT_THAT(Pin(farm::v1::BASELINE_SCOPE_DEVICE, "pixel-1", "running"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("still")));
   EXPECT_THAT(store_->ListBaselines(), ::kvmfarm::testing::IsOkAndHolds(IsEmpty()));
 }

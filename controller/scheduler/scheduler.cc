@@ -182,12 +182,14 @@ absl::Status Scheduler::UpdateSweepLocked(farm::v1::Sweep* sweep) {
     return StoreRefusedLocked("sweep " + sweep->sweep_id(), written);
   }
   unwritten_sweeps_.erase(sweep->sweep_id());
+  const bool ended = SweepFinished(summary.state()) && !SweepFinished(sweep->state());
   farm::v1::WatchSweepResponse event;
   *event.mutable_time() = ToProtoTimestamp(clock_->Now());
   *event.mutable_sweep() = summary;
   summary.mutable_tasks()->Swap(sweep->mutable_tasks());
   *sweep = std::move(summary);
   PublishLocked(sweep->sweep_id(), event);
+  if (ended && options_.on_sweep_finished) options_.on_sweep_finished(event.sweep());
   return absl::OkStatus();
 }
 
@@ -636,7 +638,13 @@ absl::Status Scheduler::StoreResultLocked(const Attempt& attempt, farm::v1::Task
   LogUnwritten(fleet_->RecordSuccess(device_id), "device health");
   if (*stored) {
     if (done.has_capability()) {
-      LogUnwritten(fleet_->UpdateCapability(device_id, done.capability()), "device capability");
+      const absl::StatusOr<farm::v1::Device> before = fleet_->Get(device_id);
+      const absl::Status updated = fleet_->UpdateCapability(device_id, done.capability());
+      if (updated.ok() && before.ok() && options_.on_verdict_stored) {
+        options_.on_verdict_stored(device_id, before->capability().verdict(),
+                                   done.capability().verdict(), done.sweep_id());
+      }
+      LogUnwritten(updated, "device capability");
     }
     LogUnwritten(fleet_->RecordResult(done), "device history");
   }

@@ -71,6 +71,14 @@ struct SchedulerOptions {
   SchedulerObserver* observer = nullptr;
   // Called (under the scheduler's lock) with the device of every stored result.
   std::function<void(const std::string& device_id)> on_result_stored;
+  // Called (under the scheduler's lock, so it must return at once) when a sweep's
+  // end has been written: the regression tracker compares it with its baselines.
+  std::function<void(const farm::v1::Sweep& summary)> on_sweep_finished;
+  // Called (likewise) when a capability result is stored: the device's verdict
+  // before it and the new one, and the sweep.
+  std::function<void(const std::string& device_id, farm::v1::Verdict before,
+                     farm::v1::Verdict after, const std::string& sweep_id)>
+      on_verdict_stored;
 };
 
 // Runs an attempt's work somewhere.
