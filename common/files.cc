@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace kvmfarm {
@@ -41,6 +43,16 @@ absl::Status CheckOwnerOnly(const std::string& path, absl::string_view what) {
                      " is readable by other users: chmod 600 it (a secret is its owner's only)"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string_view what) {
+  if (absl::Status owner_only = CheckOwnerOnly(path, what); !owner_only.ok()) return owner_only;
+  std::ifstream in(path);
+  std::string secret;
+  std::getline(in, secret);
+  secret = std::string(absl::StripAsciiWhitespace(secret));
+  if (secret.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " ", path, " is empty"));
+  return secret;
 }
 
 }  // namespace kvmfarm

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace kvmfarm {
@@ -30,6 +31,11 @@ std::vector<std::string> ListDirectory(const std::string& dir);
 // NOT_FOUND when it can't be read, FAILED_PRECONDITION ("chmod 600 it") when group
 // or others have any access. `what` names it in the message ("--token_file").
 absl::Status CheckOwnerOnly(const std::string& path, absl::string_view what);
+
+// The secret on the first line of the file at `path` (a token, a webhook's key),
+// without surrounding whitespace: CheckOwnerOnly's errors, INVALID_ARGUMENT when
+// it is empty. `what` names it in the message ("--token_file").
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string_view what);
 
 }  // namespace kvmfarm
 

@@ -13,6 +13,7 @@ namespace kvmfarm {
 namespace {
 
 using ::kvmfarm::testing::IsOk;
+using ::kvmfarm::testing::IsOkAndHolds;
 using ::kvmfarm::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -44,6 +45,19 @@ TEST(FilesTest, ASecretFileMustBeItsOwnersOnly) {
   }
   EXPECT_THAT(CheckOwnerOnly(path + ".missing", "the key"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("cannot be read")));
+}
+
+TEST(FilesTest, ASecretIsTheFirstLineOfAnOwnerOnlyFile) {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/hook-secret";
+  std::ofstream(path) << "  s3cret \nsecond line\n";
+  ASSERT_EQ(chmod(path.c_str(), 0600), 0);
+  EXPECT_THAT(ReadSecretFile(path, "--webhook_secret_file"), IsOkAndHolds("s3cret"));
+  std::ofstream(path) << "\n";
+  EXPECT_THAT(ReadSecretFile(path, "--webhook_secret_file"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is empty")));
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  EXPECT_THAT(ReadSecretFile(path, "--webhook_secret_file"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("--webhook_secret_file")));
 }
 
 }  // namespace

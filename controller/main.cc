@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
+#include "common/files.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
@@ -31,6 +32,9 @@
 #include "controller/http/lab_counters.h"
 #include "controller/lab_admin/database_commands.h"
 #include "controller/leadership/leader_election.h"
+#include "controller/notifications/webhook.h"
+#include "controller/regressions/regression_tracker.h"
+#include "controller/regressions/regression_worker.h"
 #include "controller/replication/change_follower.h"
 #include "controller/scheduler/agent_client.h"
 #include "controller/scheduler/scheduler.h"
@@ -80,6 +84,21 @@ ABSL_FLAG(int32_t, keep_raw_days, 0,
 ABSL_FLAG(std::string, from, "",
           "move: the SQLite database to copy into --db; restore: the backup file.");
 ABSL_FLAG(std::string, to, "", "backup: the new file to write the backup to.");
+ABSL_FLAG(std::string, webhook_url, "",
+          "POST a JSON event here when a regression opens or is fixed and when a device is "
+          "quarantined (http:// or https://); retried with backoff, never delaying a sweep. "
+          "Off when empty.");
+ABSL_FLAG(std::string, webhook_secret_file, "",
+          "A file (chmod 600) whose first line signs each webhook body: the header "
+          "X-Kvmfarm-Signature: sha256=<HMAC-SHA256 of the body>.");
+ABSL_FLAG(std::string, webhook_ca_file, "",
+          "For an https webhook: the CA of the receiver's certificate (the system's when "
+          "empty).");
+ABSL_FLAG(double, regression_threshold_percent, 5.0,
+          "A sweep's figure is a regression against its baseline when it is worse by at "
+          "least this much (and significant).");
+ABSL_FLAG(double, regression_significance, 0.05,
+          "... and the Mann-Whitney U test's two-sided p is below this.");
 
 namespace kvmfarm {
 namespace {
@@ -326,6 +345,37 @@ absl::StatusOr<std::unique_ptr<http::HttpEndpoint>> StartHttp(
   return endpoint;
 }
 
+// The lab's webhook (--webhook_url), or none.
+absl::StatusOr<std::unique_ptr<notifications::Webhook>> StartWebhook() {
+  notifications::WebhookOptions options;
+  options.url = absl::GetFlag(FLAGS_webhook_url);
+  if (options.url.empty()) return nullptr;
+  if (const std::string secret_file = absl::GetFlag(FLAGS_webhook_secret_file);
+      !secret_file.empty()) {
+    ASSIGN_OR_RETURN(options.secret,
+                     ReadSecretFile(FromUserDir(secret_file), "--webhook_secret_file"));
+  }
+  options.ca_file = FromUserDir(absl::GetFlag(FLAGS_webhook_ca_file));
+  ASSIGN_OR_RETURN(std::unique_ptr<notifications::Webhook> webhook,
+                   notifications::Webhook::Start(std::move(options)));
+  FARM_LOG(INFO) << "webhook: regressions and quarantines are posted to "
+                 << absl::GetFlag(FLAGS_webhook_url);
+  return webhook;
+}
+
+absl::StatusOr<regressions::TrackerOptions> TrackerOptionsFromFlags() {
+  regressions::TrackerOptions options;
+  options.threshold_percent = absl::GetFlag(FLAGS_regression_threshold_percent);
+  options.significance = absl::GetFlag(FLAGS_regression_significance);
+  if (options.threshold_percent < 0) {
+    return absl::InvalidArgumentError("--regression_threshold_percent must not be negative");
+  }
+  if (!(options.significance > 0 && options.significance < 1)) {
+    return absl::InvalidArgumentError("--regression_significance must be between 0 and 1");
+  }
+  return options;
+}
+
 // Serves until a shutdown signal. An error is a start-up failure, for the operator.
 absl::Status Run(const ControllerConfig& config) {
   ASSIGN_OR_RETURN(const Security security, ServerSecurityFromFlags(config.listen));
@@ -337,14 +387,37 @@ absl::Status Run(const ControllerConfig& config) {
   http::LabCounters counters;
   auto store = std::make_unique<http::TimedStore>(database.get(), &counters);
   RealClock clock;
+  const std::string replica = ReplicaName(security);
+  // Regressions against baselines, checked off the scheduler's lock, announced to
+  // the lab's webhook once stored.
+  ASSIGN_OR_RETURN(const std::unique_ptr<notifications::Webhook> webhook, StartWebhook());
+  ASSIGN_OR_RETURN(const regressions::TrackerOptions tracker_options, TrackerOptionsFromFlags());
+  regressions::RegressionTracker tracker(
+      store.get(), &clock,
+      [&webhook, &replica](const farm::v1::Regression& regression) {
+        if (webhook != nullptr) webhook->Post(notifications::RegressionEvent(regression, replica));
+      },
+      tracker_options);
+  regressions::RegressionWorker regression_worker(&tracker);
   fleet::FleetOptions fleet_options;
   fleet_options.heartbeat_interval = config.heartbeat_interval;
+  fleet_options.on_quarantined = [&webhook, &replica](const farm::v1::Device& device) {
+    if (webhook != nullptr) webhook->Post(notifications::QuarantineEvent(device, replica));
+  };
   fleet::Fleet fleet(store.get(), &clock, fleet_options);
   scheduler::GrpcAgentClient agents(AgentChannels(security, fleet));
   store::SummaryCache summaries(store.get());
   scheduler::SchedulerOptions scheduler_options;
   scheduler_options.on_result_stored = [&summaries](const std::string& device_id) {
     summaries.Invalidate(device_id);
+  };
+  scheduler_options.on_sweep_finished = [&regression_worker](const farm::v1::Sweep& sweep) {
+    regression_worker.SweepFinished(sweep.sweep_id());
+  };
+  scheduler_options.on_verdict_stored = [&regression_worker](
+                                            const std::string& device_id, farm::v1::Verdict before,
+                                            farm::v1::Verdict after, const std::string& sweep_id) {
+    regression_worker.VerdictStored(device_id, before, after, sweep_id);
   };
   scheduler_options.max_parallel = config.max_parallel;
   scheduler_options.observer = &counters;
@@ -359,7 +432,7 @@ absl::Status Run(const ControllerConfig& config) {
   // registered with another replica) and resumes every unfinished sweep, before
   // it dispatches anything.
   leadership::LeaderElectionOptions election_options;
-  election_options.replica = ReplicaName(security);
+  election_options.replica = replica;
   election_options.ttl = absl::GetFlag(FLAGS_lease_ttl);
   // The fleet was just loaded for the first claim; any later election reloads it.
   bool fleet_just_loaded = true;

@@ -490,8 +490,10 @@ absl::Status Fleet::RecordFailure(const std::string& device_id, const std::strin
           device.consecutive_failures(), " consecutive infrastructure failures; last: ", reason));
       *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
       absl::StrAppend(&description, "; health good -> quarantined");
+      const farm::v1::Device quarantined_device = device;
       RETURN_IF_ERROR(Commit(std::move(device), description));
-      ++quarantines_;  // counted once written
+      ++quarantines_;  // counted and announced once written
+      if (options_.on_quarantined) options_.on_quarantined(quarantined_device);
       return absl::OkStatus();
     } else {
       absl::StrAppend(&description, "; not quarantined: ", quarantined, " of ", devices_.size(),

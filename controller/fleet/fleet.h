@@ -19,6 +19,7 @@
 #define KVMFARM_CONTROLLER_FLEET_FLEET_H_
 
 #include <atomic>
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>
@@ -40,6 +41,9 @@ struct FleetOptions {
   int missed_heartbeats = 3;
   int quarantine_after = 3;
   double max_quarantined_fraction = 0.25;
+  // Called (under the fleet's lock, so it must return at once) with a device once
+  // its quarantine is written: the lab's webhook hears of it.
+  std::function<void(const farm::v1::Device&)> on_quarantined;
 };
 
 // Whether `device` matches `selector` (every label condition, and the id list).

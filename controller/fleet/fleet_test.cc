@@ -27,6 +27,9 @@ class FleetTest : public ::testing::Test {
   void SetUp() override {
     store_ = store::testing::OpenScratchStore(&path_);
     options_.heartbeat_interval = absl::Seconds(10);
+    options_.on_quarantined = [this](const farm::v1::Device& d) {
+      announced_quarantines_.push_back(d.device_id());
+    };
     fleet_ = std::make_unique<Fleet>(store_.get(), &clock_, options_);
   }
 
@@ -56,6 +59,7 @@ class FleetTest : public ::testing::Test {
   FleetOptions options_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<Fleet> fleet_;
+  std::vector<std::string> announced_quarantines_;
 };
 
 TEST_F(FleetTest, RegistrationDerivesLabelsAndHeartbeatsKeepItOnline) {
@@ -197,6 +201,7 @@ TEST_F(FleetTest, QuarantineAfterRepeatedFailuresButNeverMostOfTheFleet) {
   }
   EXPECT_EQ(quarantined, 2);            // 25 % of 8
   EXPECT_EQ(fleet_->quarantines(), 2);  // counted for /metrics
+  EXPECT_EQ(announced_quarantines_, (std::vector<std::string>{"d0", "d1"}));  // the webhook's
   EXPECT_THAT(fleet_->Get("d0")->state().reason(),
               HasSubstr("3 consecutive infrastructure failures"));
   // A success resets the count; an operator clears quarantine.

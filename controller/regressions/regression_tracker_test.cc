@@ -8,6 +8,7 @@
 
 #include "common/testing/fake_clock.h"
 #include "common/testing/status_matchers.h"
+#include "controller/regressions/regression_worker.h"
 #include "controller/store/testing/scratch_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -200,6 +201,23 @@ TEST_F(RegressionTrackerTest, AVerdictThatGetsWorseIsARegressionUntilItIsBack) {
   EXPECT_EQ((*fixed)[0].fixed_sweep_id(), "s5");
   EXPECT_EQ(announced_,
             (std::vector<std::string>{"verdict_regression_opened", "verdict_regression_fixed"}));
+}
+
+// The scheduler's hooks queue the checks; the worker runs them in order.
+TEST_F(RegressionTrackerTest, TheWorkerChecksWhatTheHooksQueueInOrder) {
+  RegressionTracker tracker = Tracker();
+  StoreSweep("s1", "pixel-1", 1000);
+  ASSERT_THAT(Pin(farm::v1::BASELINE_SCOPE_DEVICE, "pixel-1", "s1"), IsOk());
+  StoreSweep("s2", "pixel-1", 500);
+  StoreSweep("s3", "pixel-1", 1000);
+  RegressionWorker worker(&tracker);
+  worker.SweepFinished("s2");
+  worker.VerdictStored("pixel-1", farm::v1::VERDICT_KVM_READY, farm::v1::VERDICT_KVM_NOT_IN_KERNEL,
+                       "s2");
+  worker.SweepFinished("s3");
+  worker.Drain();
+  EXPECT_EQ(announced_, (std::vector<std::string>{"regression_opened", "verdict_regression_opened",
+                                                  "regression_fixed"}));
 }
 
 }  // namespace

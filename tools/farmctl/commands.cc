@@ -102,14 +102,7 @@ absl::StatusOr<std::string> TokenFromFlags() {
   if (env != nullptr && env[0] != '\0') return std::string(absl::StripAsciiWhitespace(env));
   const std::string path = FromUserDir(absl::GetFlag(FLAGS_token_file));
   if (path.empty()) return std::string();
-  RETURN_IF_ERROR(CheckOwnerOnly(path, "--token_file"));
-  std::ifstream in(path);
-  std::string token;
-  std::getline(in, token);
-  token = std::string(absl::StripAsciiWhitespace(token));
-  if (token.empty())
-    return absl::InvalidArgumentError(absl::StrCat("--token_file ", path, " is empty"));
-  return token;
+  return ReadSecretFile(path, "--token_file");
 }
 
 // How to reach a server of `server_kind`: TLS with the lab's CA (and the operator's
