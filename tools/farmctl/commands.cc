@@ -59,6 +59,12 @@ ABSL_FLAG(double, threshold, 5.0, "compare: changes under this percentage are un
 ABSL_FLAG(double, significance, 0.05,
           "compare: a change counts only when the Mann-Whitney U test's two-sided p over "
           "every repetition is below this.");
+ABSL_FLAG(std::string, device, "",
+          "baseline set: the device the sweep is the baseline of; regressions: only this "
+          "device's.");
+ABSL_FLAG(std::string, model, "", "baseline set: the model the sweep is the baseline of.");
+ABSL_FLAG(std::string, soc, "", "baseline set: the SoC the sweep is the baseline of.");
+ABSL_FLAG(bool, open, false, "regressions: only those still open.");
 ABSL_FLAG(std::string, token_file, "",
           "A file holding the operator's token (readable by its owner only); $FARM_TOKEN "
           "works too. Never give a token on the command line: `ps` shows it.");
@@ -383,6 +389,57 @@ int Compare(const Invocation& in) {
       [](const farm::v1::CompareSweepsResponse& response) { std::cout << CompareTable(response); });
 }
 
+// The scope --device, --model or --soc names (exactly one of them).
+absl::StatusOr<std::pair<farm::v1::BaselineScope, std::string>> BaselineScopeFromFlags() {
+  std::vector<std::pair<farm::v1::BaselineScope, std::string>> given;
+  for (const auto& [scope, key] :
+       {std::pair{farm::v1::BASELINE_SCOPE_DEVICE, absl::GetFlag(FLAGS_device)},
+        std::pair{farm::v1::BASELINE_SCOPE_MODEL, absl::GetFlag(FLAGS_model)},
+        std::pair{farm::v1::BASELINE_SCOPE_SOC, absl::GetFlag(FLAGS_soc)}}) {
+    if (!key.empty()) given.emplace_back(scope, key);
+  }
+  if (given.size() != 1) {
+    return absl::InvalidArgumentError(
+        "baseline set needs exactly one of --device ID, --model NAME or --soc NAME");
+  }
+  return given[0];
+}
+
+int BaselineSet(const Invocation& in) {
+  if (Operand(in, 0).empty()) return UsageError("baseline set needs a sweep id");
+  absl::StatusOr<std::pair<farm::v1::BaselineScope, std::string>> scope = BaselineScopeFromFlags();
+  if (!scope.ok()) return UsageError(scope.status().message());
+  farm::v1::SetBaselineRequest request;
+  request.set_sweep_id(Operand(in, 0));
+  request.set_scope(scope->first);
+  request.set_key(scope->second);
+  return Reply(in.controller->Call(&ControllerStub::SetBaseline, request),
+               [](const farm::v1::SetBaselineResponse& response) {
+                 const farm::v1::Baseline& b = response.baseline();
+                 std::cout << "sweep " << b.sweep_id() << " is the baseline of "
+                           << LowerEnumValueName(b.scope()) << " " << b.key()
+                           << ": every sweep that ends is compared with it\n";
+               });
+}
+
+int BaselineList(const Invocation& in) {
+  return Reply(
+      in.controller->Call(&ControllerStub::ListBaselines, farm::v1::ListBaselinesRequest()),
+      [](const farm::v1::ListBaselinesResponse& response) {
+        std::cout << BaselinesTable(response);
+      });
+}
+
+int Regressions(const Invocation& in) {
+  farm::v1::ListRegressionsRequest request;
+  request.set_open_only(absl::GetFlag(FLAGS_open));
+  request.set_device_id(absl::GetFlag(FLAGS_device));
+  return Reply(in.controller->Call(&ControllerStub::ListRegressions, request),
+               [](const farm::v1::ListRegressionsResponse& response) {
+                 std::cout << RegressionsTable(response);
+               });
+}
+
 int TaskLogs(const Invocation& in) {
   if (Operand(in, 0).empty()) return UsageError("task logs needs a task id");
   farm::v1::GetTaskLogsRequest request;
@@ -527,6 +584,24 @@ std::vector<Command> ResultCommands() {
        {"controller", "threshold", "significance"},
        "farmctl compare s-20240101-0001 s-20240108-0001 --threshold 3",
        &Compare},
+      {"baseline set",
+       "SWEEP --device ID | --model NAME | --soc NAME",
+       "Pins a finished sweep as the baseline every later sweep is compared with.",
+       {"controller", "device", "model", "soc"},
+       "farmctl baseline set s-20240101-0001 --model 'Pixel 8'",
+       &BaselineSet},
+      {"baseline list",
+       "",
+       "The baselines: of which device, model or SoC, which sweep, who set it.",
+       {"controller"},
+       "farmctl baseline list",
+       &BaselineList},
+      {"regressions",
+       "[--open] [--device ID]",
+       "Regressions against baselines and verdicts that got worse: open or fixed, newest first.",
+       {"controller", "open", "device"},
+       "farmctl regressions --open",
+       &Regressions},
       {"task logs",
        "TASK",
        "Every attempt of a task: outcome, console log and raw result.",

@@ -158,6 +158,9 @@ std::string ChangeEvidence(const farm::v1::MetricChange& change) {
     absl::StrAppendFormat(&out, " B/A %.3g-%.3g", change.ratio_low(), change.ratio_high());
   }
   absl::StrAppendFormat(&out, " n=%d/%d", change.samples_a(), change.samples_b());
+  if (!change.provenance_changes().empty()) {
+    absl::StrAppend(&out, "; across ", change.provenance_changes());
+  }
   return out;
 }
 
@@ -180,6 +183,36 @@ std::string CompareTable(const farm::v1::CompareSweepsResponse& comparison) {
     return (a[0] == "regression") > (b[0] == "regression");
   });
   return Table({"CHANGE", "DEVICE", "METRIC", "MODE", "A", "B", "DELTA", "EVIDENCE"}, rows);
+}
+
+std::string RegressionsTable(const farm::v1::ListRegressionsResponse& regressions) {
+  std::vector<std::vector<std::string>> rows;
+  for (const farm::v1::Regression& r : regressions.regressions()) {
+    const bool verdict = r.kind() == farm::v1::REGRESSION_KIND_VERDICT;
+    const farm::v1::MetricChange& change = r.last_change();
+    std::string what = verdict ? "verdict"
+                               : absl::StrCat(MetricLabel(change.metric(), change.parameters()),
+                                              " ", LowerEnumValueName(change.mode()));
+    std::string size =
+        verdict ? absl::StrCat(LowerEnumValueName(r.verdict_before()), " -> ",
+                               LowerEnumValueName(r.verdict_after()))
+                : absl::StrFormat("%+.1f%% %s", change.change_percent(), ChangeEvidence(change));
+    rows.push_back(
+        {LowerEnumValueName(r.state()), r.device_id(), std::move(what), std::move(size),
+         verdict ? "-" : r.baseline().sweep_id(), r.first_sweep_id(),
+         r.state() == farm::v1::REGRESSION_STATE_FIXED ? r.fixed_sweep_id() : r.last_sweep_id()});
+  }
+  return Table({"STATE", "DEVICE", "WHAT", "CHANGE (LATEST)", "BASELINE", "SINCE", "LAST/FIXED"},
+               rows);
+}
+
+std::string BaselinesTable(const farm::v1::ListBaselinesResponse& baselines) {
+  std::vector<std::vector<std::string>> rows;
+  for (const farm::v1::Baseline& b : baselines.baselines()) {
+    rows.push_back({LowerEnumValueName(b.scope()), b.key(), b.sweep_id(), b.set_by(),
+                    google::protobuf::util::TimeUtil::ToString(b.set_at())});
+  }
+  return Table({"SCOPE", "KEY", "SWEEP", "SET BY", "SET AT"}, rows);
 }
 
 }  // namespace kvmfarm::farmctl

@@ -39,6 +39,10 @@ std::string CompareTable(const farm::v1::CompareSweepsResponse& comparison);
 // a figure only one sweep has. farmctl's table and the dashboard show it.
 std::string ChangeEvidence(const farm::v1::MetricChange& change);
 
+// Regression records, one line each (its latest change), and baselines.
+std::string RegressionsTable(const farm::v1::ListRegressionsResponse& regressions);
+std::string BaselinesTable(const farm::v1::ListBaselinesResponse& baselines);
+
 }  // namespace kvmfarm::farmctl
 
 #endif  // KVMFARM_TOOLS_FARMCTL_FORMAT_H_

@@ -114,5 +114,39 @@ TEST(CompareTableTest, RegressionsFirst) {
   EXPECT_THAT(lines[1], HasSubstr("kvm_unusable"));
 }
 
+TEST(RegressionsTableTest, EachRecordWithItsLatestEvidenceAndWhereItStands) {
+  farm::v1::ListRegressionsResponse r;
+  farm::v1::Regression* slow = r.add_regressions();
+  slow->set_state(farm::v1::REGRESSION_STATE_OPEN);
+  slow->set_device_id("p8");
+  slow->mutable_baseline()->set_sweep_id("s1");
+  slow->set_first_sweep_id("s2");
+  slow->set_last_sweep_id("s3");
+  farm::v1::MetricChange* change = slow->mutable_last_change();
+  change->set_metric("crypto.sha256");
+  change->set_mode(farm::v1::MODE_KVM);
+  change->set_change_percent(-21.5);
+  change->set_p_value(0.0079);
+  change->set_samples_a(5);
+  change->set_samples_b(5);
+  change->set_provenance_changes("agent 0.3.0 -> 0.4.0");
+  farm::v1::Regression* verdict = r.add_regressions();
+  verdict->set_kind(farm::v1::REGRESSION_KIND_VERDICT);
+  verdict->set_state(farm::v1::REGRESSION_STATE_FIXED);
+  verdict->set_device_id("sdm");
+  verdict->set_verdict_before(farm::v1::VERDICT_KVM_READY);
+  verdict->set_verdict_after(farm::v1::VERDICT_KVM_READY);
+  verdict->set_fixed_sweep_id("s9");
+  std::vector<std::string> lines = absl::StrSplit(RegressionsTable(r), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_THAT(lines[1], HasSubstr("open"));
+  EXPECT_THAT(lines[1], HasSubstr("crypto.sha256 kvm"));
+  EXPECT_THAT(lines[1], HasSubstr("-21.5% p=0.0079 n=5/5; across agent 0.3.0 -> 0.4.0"));
+  EXPECT_THAT(lines[1], HasSubstr("s3"));
+  EXPECT_THAT(lines[2], HasSubstr("fixed"));
+  EXPECT_THAT(lines[2], HasSubstr("kvm_ready -> kvm_ready"));
+  EXPECT_THAT(lines[2], HasSubstr("s9"));
+}
+
 }  // namespace
 }  // namespace kvmfarm::farmctl
