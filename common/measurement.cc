@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/statistics/two_samples.h"
 
@@ -43,6 +44,14 @@ std::string ParametersKey(const google::protobuf::Map<std::string, std::string>&
     if (key != without) parts.push_back(absl::StrCat(key, "=", value));
   }
   return absl::StrJoin(parts, ",");
+}
+
+std::string RatioText(double value, const farm::v1::Interval* interval, absl::string_view unit) {
+  std::string text = absl::StrFormat("%.1f%s", value, unit);
+  if (interval != nullptr) {
+    absl::StrAppendFormat(&text, " [%.1f-%.1f]", interval->low(), interval->high());
+  }
+  return text;
 }
 
 }  // namespace kvmfarm

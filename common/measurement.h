@@ -31,6 +31,10 @@ void Summarize(farm::v1::Measurement* measurement);
 // it; its percentage of native is still against the host's native figure.
 inline constexpr char kGuestArchParameter[] = "guest_arch";
 
+// A matrix ratio as people read it, "91.0%" or "9.0x" (`unit`), followed by its
+// 95 % interval when it has one: "91.0% [89.2-92.8]". Every table shows them so.
+std::string RatioText(double value, const farm::v1::Interval* interval, absl::string_view unit);
+
 // A metric as people read it: "crypto.sha256", or "crypto.sha256 (arm64 guest)"
 // for figures of a guest of another architecture than its host. Every table and
 // chart names metrics this way (farmctl's formats, the report, the dashboard).

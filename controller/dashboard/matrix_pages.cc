@@ -32,7 +32,11 @@ std::string Figure(const farm::v1::Aggregate& a) {
   return out;
 }
 
-std::string Percent(bool has, double value) { return has ? absl::StrFormat("%.1f%%", value) : "–"; }
+// A ratio with its 95 % interval when the cell has one.
+std::string Ratio(bool has, double value, bool has_interval, const farm::v1::Interval& interval,
+                  absl::string_view unit) {
+  return has ? Esc(RatioText(value, has_interval ? &interval : nullptr, unit)) : "–";
+}
 
 std::string GroupByForm(const MatrixView& view) {
   std::string out =
@@ -72,10 +76,12 @@ std::string MatrixPage(const Frame& frame, const MatrixView& view) {
       rows.push_back(
           {name, VerdictBadge(row.verdict()), Esc(MetricLabel(c.metric(), c.parameters())),
            Esc(c.unit()), Figure(c.native()), Figure(c.kvm()), Figure(c.tcg()),
-           Percent(c.has_kvm_percent_of_native(), c.kvm_percent_of_native()),
-           Percent(c.has_tcg_percent_of_native(), c.tcg_percent_of_native()),
-           c.has_kvm_speedup_over_tcg() ? absl::StrFormat("%.1f×", c.kvm_speedup_over_tcg())
-                                        : "–"});
+           Ratio(c.has_kvm_percent_of_native(), c.kvm_percent_of_native(),
+                 c.has_kvm_percent_of_native_interval(), c.kvm_percent_of_native_interval(), "%"),
+           Ratio(c.has_tcg_percent_of_native(), c.tcg_percent_of_native(),
+                 c.has_tcg_percent_of_native_interval(), c.tcg_percent_of_native_interval(), "%"),
+           Ratio(c.has_kvm_speedup_over_tcg(), c.kvm_speedup_over_tcg(),
+                 c.has_kvm_speedup_over_tcg_interval(), c.kvm_speedup_over_tcg_interval(), "×")});
     }
   }
   body += Table({"ROW", "VERDICT", "METRIC", "UNIT", "NATIVE", "KVM", "TCG", "KVM % NATIVE",

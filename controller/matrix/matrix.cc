@@ -28,6 +28,11 @@ struct Pool {
   uint32_t requested = 0;
   std::string sweep_id;
   int64_t measured_ns = 0;
+  // How many summaries were pooled; the last one's task and stored intervals (a
+  // device's row has one summary per pool, whose intervals the cell shows).
+  int summaries = 0;
+  std::string task_id;
+  const farm::v1::GuestIntervals* intervals = nullptr;
 };
 
 // One cell's pools: the first summary's measurement (metric, unit, parameters)
@@ -76,6 +81,9 @@ PooledSummaries PoolSummaries(const std::vector<const store::StoredSummary*>& su
     pool.values.insert(pool.values.end(), m.values().begin(), m.values().end());
     pool.requested += s.requested_repetitions;
     pool.sweep_id = s.sweep_id;
+    ++pool.summaries;
+    pool.task_id = s.task_id;
+    pool.intervals = m.has_intervals() ? &m.intervals() : nullptr;
     pool.measured_ns = std::max(pool.measured_ns, s.measured_ns);
     int64_t& last = pooled.last_tested[group->second];
     last = std::max(last, s.measured_ns);
@@ -156,6 +164,43 @@ void FillGroupVerdict(const std::vector<const farm::v1::Device*>& members,
   row->set_is_fixture(all_fixtures);
 }
 
+// The pool of `mode` when it is one summary's (a device's row), else null.
+const Pool* SinglePool(const CellPools& pools, farm::v1::Mode mode) {
+  auto it = pools.by_mode.find(mode);
+  return it != pools.by_mode.end() && it->second.summaries == 1 ? &it->second : nullptr;
+}
+
+// The intervals stored with the guest figures (guest_intervals.h), each only while
+// the figure it was computed against is still the cell's.
+void FillIntervals(const CellPools& pools, farm::v1::MatrixCell* cell) {
+  const Pool* native = SinglePool(pools, farm::v1::MODE_NATIVE);
+  const Pool* kvm = SinglePool(pools, farm::v1::MODE_KVM);
+  const Pool* tcg = SinglePool(pools, farm::v1::MODE_TCG);
+  // The guest's stored percentage of native, if it was against the cell's native.
+  auto against_native = [&](const Pool* guest) -> const farm::v1::Interval* {
+    if (native == nullptr || guest == nullptr || guest->intervals == nullptr ||
+        guest->intervals->native_task_id() != native->task_id ||
+        !guest->intervals->has_percent_of_native()) {
+      return nullptr;
+    }
+    return &guest->intervals->percent_of_native();
+  };
+  if (const farm::v1::Interval* i = against_native(kvm); i && cell->has_kvm_percent_of_native()) {
+    *cell->mutable_kvm_percent_of_native_interval() = *i;
+  }
+  if (const farm::v1::Interval* i = against_native(tcg); i && cell->has_tcg_percent_of_native()) {
+    *cell->mutable_tcg_percent_of_native_interval() = *i;
+  }
+  if (!cell->has_kvm_speedup_over_tcg() || kvm == nullptr || tcg == nullptr) return;
+  for (const auto& [guest, other] : {std::pair{kvm, tcg}, std::pair{tcg, kvm}}) {
+    if (guest->intervals != nullptr && guest->intervals->other_guest_task_id() == other->task_id &&
+        guest->intervals->has_kvm_speedup_over_tcg()) {
+      *cell->mutable_kvm_speedup_over_tcg_interval() = guest->intervals->kvm_speedup_over_tcg();
+      return;
+    }
+  }
+}
+
 // A cell's aggregates per mode (absent when not measured, never zero), the
 // percentages of native and the KVM/TCG speed-up.
 void FillCell(const CellPools& pools, farm::v1::MatrixCell* cell) {
@@ -188,6 +233,7 @@ void FillCell(const CellPools& pools, farm::v1::MatrixCell* cell) {
   if (cell->has_kvm() && cell->has_tcg() && usable(cell->kvm()) && usable(cell->tcg())) {
     cell->set_kvm_speedup_over_tcg(Better(cell->kvm().median(), cell->tcg().median(), hib));
   }
+  FillIntervals(pools, cell);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "common/proto_enum.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "controller/matrix/guest_intervals.h"
 #include "controller/scheduler/agent_error.h"
 #include "controller/scheduler/eta.h"
 #include "controller/scheduler/sweep_plan.h"
@@ -628,6 +629,13 @@ absl::Status Scheduler::StoreResultLocked(const Attempt& attempt, farm::v1::Task
           : "done");
   done.clear_progress();
   *done.mutable_finished_at() = ToProtoTimestamp(now);
+  if (done.has_benchmark()) {
+    // The matrix's intervals, computed once here rather than at every query;
+    // without the device's stored figures, against this result's own.
+    absl::StatusOr<std::vector<store::StoredSummary>> latest = store_->LatestSummaries({device_id});
+    matrix::AttachGuestIntervals(latest.ok() ? *latest : std::vector<store::StoredSummary>(),
+                                 done.task_id(), done.mutable_benchmark());
+  }
   const absl::StatusOr<bool> stored = store_->StoreTaskResult(done, attempt.attempt_id);
   if (!stored.ok())
     return StoreRefusedLocked("the result of " + attempt.attempt_id, stored.status());

@@ -26,8 +26,11 @@ std::string Figure(const farm::v1::Aggregate& a, bool present) {
   return s;
 }
 
-std::string Percent(bool has, double v) { return has ? absl::StrFormat("%.1f%%", v) : "-"; }
-std::string Times(bool has, double v) { return has ? absl::StrFormat("%.1fx", v) : "-"; }
+// A ratio with its 95 % interval when the cell has one: "91.0% [89.2-92.8]".
+std::string Ratio(bool has, double v, bool has_interval, const farm::v1::Interval& i,
+                  absl::string_view unit) {
+  return has ? RatioText(v, has_interval ? &i : nullptr, unit) : "-";
+}
 
 // A CSV field, quoted when it must be. Text a spreadsheet would run as a formula
 // (=, +, -, @ first, and not a number; an agent names its model) is led by a quote.
@@ -108,9 +111,15 @@ MatrixTable MatrixAsTable(const farm::v1::GetMatrixResponse& matrix) {
       table.rows.push_back({name, verdict, MetricLabel(cell.metric(), cell.parameters()),
                             cell.unit(), Figure(cell.native(), cell.has_native()),
                             Figure(cell.kvm(), cell.has_kvm()), Figure(cell.tcg(), cell.has_tcg()),
-                            Percent(cell.has_kvm_percent_of_native(), cell.kvm_percent_of_native()),
-                            Percent(cell.has_tcg_percent_of_native(), cell.tcg_percent_of_native()),
-                            Times(cell.has_kvm_speedup_over_tcg(), cell.kvm_speedup_over_tcg())});
+                            Ratio(cell.has_kvm_percent_of_native(), cell.kvm_percent_of_native(),
+                                  cell.has_kvm_percent_of_native_interval(),
+                                  cell.kvm_percent_of_native_interval(), "%"),
+                            Ratio(cell.has_tcg_percent_of_native(), cell.tcg_percent_of_native(),
+                                  cell.has_tcg_percent_of_native_interval(),
+                                  cell.tcg_percent_of_native_interval(), "%"),
+                            Ratio(cell.has_kvm_speedup_over_tcg(), cell.kvm_speedup_over_tcg(),
+                                  cell.has_kvm_speedup_over_tcg_interval(),
+                                  cell.kvm_speedup_over_tcg_interval(), "x")});
     }
   }
   return table;

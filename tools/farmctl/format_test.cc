@@ -114,6 +114,21 @@ TEST(CompareTableTest, RegressionsFirst) {
   EXPECT_THAT(lines[1], HasSubstr("kvm_unusable"));
 }
 
+TEST(MatrixTableTest, ARatioShowsItsIntervalWhenTheCellHasOne) {
+  farm::v1::GetMatrixResponse matrix;
+  farm::v1::MatrixCell* cell = matrix.add_rows()->add_cells();
+  cell->set_metric("crypto.sha256");
+  cell->set_kvm_percent_of_native(91);
+  cell->mutable_kvm_percent_of_native_interval()->set_low(89.24);
+  cell->mutable_kvm_percent_of_native_interval()->set_high(92.81);
+  cell->set_tcg_percent_of_native(10);
+  const MatrixTable table = MatrixAsTable(matrix);
+  ASSERT_EQ(table.rows.size(), 1u);
+  EXPECT_EQ(table.rows[0][7], "91.0% [89.2-92.8]");
+  EXPECT_EQ(table.rows[0][8], "10.0%");  // no interval: none shown
+  EXPECT_EQ(table.rows[0][9], "-");
+}
+
 TEST(RegressionsTableTest, EachRecordWithItsLatestEvidenceAndWhereItStands) {
   farm::v1::ListRegressionsResponse r;
   farm::v1::Regression* slow = r.add_regressions();
