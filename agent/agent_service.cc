@@ -283,16 +283,28 @@ absl::StatusOr<std::unique_ptr<JobSlot::Lease>> AgentServiceImpl::AdmitBoot(
 farm::v1::BenchmarkResult AgentServiceImpl::RunBenchmarkJob(
     const farm::v1::RunBenchmarkRequest& request, const JobContext& job) {
   NativeBenchmarkOptions native = config_.native;
+  std::string kernel_release;
   {
     absl::MutexLock lock(&mu_);
     native.build_fingerprint = capability_.device().build_fingerprint();
+    kernel_release = capability_.device().kernel_release();
   }
   native.agent_version = config_.version;
-  if (request.mode() == farm::v1::MODE_NATIVE) return RunNativeBenchmark(request, native, job);
-  farm::v1::BenchmarkResult native_result;
-  if (request.compare_with_native()) native_result = RunNativeBenchmark(request, native, job);
-  farm::v1::BenchmarkResult result = vm::RunWorkloadsInGuest(request, config_.vm, job);
-  if (request.compare_with_native()) MergeNative(native_result, &result);
+  farm::v1::BenchmarkResult result;
+  if (request.mode() == farm::v1::MODE_NATIVE) {
+    result = RunNativeBenchmark(request, native, job);
+  } else {
+    farm::v1::BenchmarkResult native_result;
+    if (request.compare_with_native()) native_result = RunNativeBenchmark(request, native, job);
+    result = vm::RunWorkloadsInGuest(request, config_.vm, job);
+    if (request.compare_with_native()) MergeNative(native_result, &result);
+  }
+  // Every figure says which agent, device build and kernel measured it (a guest's
+  // QEMU and image are the VM code's to say).
+  farm::v1::Provenance* provenance = result.mutable_provenance();
+  provenance->set_agent_version(config_.version);
+  provenance->set_build_fingerprint(native.build_fingerprint);
+  provenance->set_kernel_release(kernel_release);
   return result;
 }
 

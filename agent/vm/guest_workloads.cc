@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "absl/types/optional.h"
 #include "agent/vm/image.h"
+#include "agent/vm/provenance.h"
 #include "agent/vm/vm.h"
 #include "agent/workload_flags.h"
 #include "common/measurement.h"
@@ -193,6 +194,11 @@ void RunGuest(const farm::v1::RunBenchmarkRequest& request, const BootJobOptions
   farm::v1::BenchmarkResult parsed;
   if (json && google::protobuf::util::JsonStringToMessage(*json, &parsed).ok()) {
     TakeGuestResult(parsed, request.mode(), image, result);
+    farm::v1::Provenance* provenance = result->mutable_provenance();
+    if (!guest->command().argv.empty()) {
+      provenance->set_qemu_version(QemuVersion(guest->command().argv[0]));
+    }
+    provenance->set_guest_image_sha256(ImageSha256(image));
   } else {
     result->set_succeeded(false);
     result->set_failure_reason(

@@ -543,6 +543,11 @@ farm::v1::BenchmarkResult TcgBenchmark(farm::v1::AgentService::Stub* stub,
   EXPECT_EQ(per_mode[farm::v1::MODE_NATIVE], 3);
   EXPECT_EQ(per_mode[farm::v1::MODE_TCG], 3);
   EXPECT_TRUE(result.guest_boot().vms_size() > 0 && result.guest_boot().vms(0).reached_userspace());
+  // Provenance: which agent, kernel, QEMU and image measured it (issue 20).
+  EXPECT_FALSE(result.provenance().agent_version().empty());
+  EXPECT_FALSE(result.provenance().kernel_release().empty());
+  EXPECT_THAT(result.provenance().qemu_version(), ::testing::MatchesRegex("[0-9]+\\.[0-9]+.*"));
+  EXPECT_EQ(result.provenance().guest_image_sha256().size(), 64u);
   return result;
 }
 
