@@ -31,7 +31,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .s-idle,.s-succeeded,.s-good{background:#c9ecd0;color:#135c23}.s-busy,.s-running{background:#cfe3f6;color:#1b4f7a}
 .s-offline,.s-failed,.s-quarantined{background:#f7d0cc;color:#8a1c10}.s-queued,.s-waiting,.s-pending,.s-maintenance{background:#f6e7b4;color:#6b5200}
 .s-cancelled,.s-retired,.s-unchanged,.s-skip,.s-unknown{background:#e4e8ee;color:#3b4452}
-.s-pass,.s-improved{background:#c9ecd0;color:#135c23}.s-fail,.s-regression{background:#f7d0cc;color:#8a1c10}.s-warn,.s-inconclusive{background:#f6e7b4;color:#6b5200}
+.s-pass,.s-improved,.s-fixed{background:#c9ecd0;color:#135c23}.s-fail,.s-regression,.s-open{background:#f7d0cc;color:#8a1c10}.s-warn,.s-inconclusive{background:#f6e7b4;color:#6b5200}
 .label{display:inline-block;background:#eef2f7;border-radius:3px;padding:0 5px;margin:1px;font-size:12px}
 .counts{display:flex;flex-wrap:wrap;gap:.5em;margin-bottom:.8em}
 .count{background:#fff;border:1px solid var(--line);border-radius:6px;padding:.3em .8em}

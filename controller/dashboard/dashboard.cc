@@ -485,6 +485,21 @@ void Dashboard::AddRoutes(httplib::Server& server) {
         [this, method](const Request& q, Response& r, const Frame& f) { (this->*method)(q, r, f); };
   };
   Serve(server, false, "/fleet", auth::Need::kViewer, bind(&Dashboard::FleetRoute));
+  Serve(server, false, "/regressions", auth::Need::kViewer,
+        [this](const Request& request, Response& response, const Frame& frame) {
+          RegressionsView view;
+          view.open_only = !request.get_param_value("open").empty();
+          farm::v1::ListRegressionsRequest list;
+          list.set_open_only(view.open_only);
+          absl::StatusOr<farm::v1::ListRegressionsResponse> regressions =
+              options_.api->Regressions(list);
+          if (!regressions.ok()) return Fail(response, frame, regressions.status());
+          absl::StatusOr<farm::v1::ListBaselinesResponse> baselines = options_.api->Baselines();
+          if (!baselines.ok()) return Fail(response, frame, baselines.status());
+          view.regressions = *std::move(regressions);
+          view.baselines = *std::move(baselines);
+          Html(response, 200, RegressionsPage(Titled(frame, "Regressions", "regressions"), view));
+        });
   Serve(server, false, "/devices/.+", auth::Need::kViewer, bind(&Dashboard::DeviceRoute));
   Serve(server, true, "/devices/.+/state", auth::Need::kAdmin, bind(&Dashboard::SetStateRoute));
   Serve(server, false, "/sweeps", auth::Need::kViewer,

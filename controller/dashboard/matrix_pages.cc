@@ -153,4 +153,48 @@ std::string ComparePage(const Frame& frame, const CompareView& view) {
   return Layout(frame, body);
 }
 
+std::string RegressionsPage(const Frame& frame, const RegressionsView& view) {
+  std::string body = absl::StrCat(
+      "<h1>Regressions</h1><p>", view.open_only ? "Open ones · " : "All · ",
+      view.open_only ? Link("/regressions", "show fixed ones too")
+                     : Link("/regressions?open=1", "show only open ones"),
+      ". A figure regresses when it is worse than its baseline's by the threshold and the "
+      "Mann-Whitney U test says so; it is fixed by the first sweep back within noise.</p>");
+  std::vector<std::vector<std::string>> rows;
+  for (const farm::v1::Regression& r : view.regressions.regressions()) {
+    const bool verdict = r.kind() == farm::v1::REGRESSION_KIND_VERDICT;
+    const farm::v1::MetricChange& c = r.last_change();
+    rows.push_back(
+        {StateBadge(r.state()), DeviceLink(r.device_id()),
+         verdict ? "verdict"
+                 : Esc(absl::StrCat(MetricLabel(c.metric(), c.parameters()), " ",
+                                    LowerEnumValueName(c.mode()))),
+         verdict
+             ? absl::StrCat(VerdictBadge(r.verdict_before()), " → ",
+                            VerdictBadge(r.verdict_after()))
+             : Esc(absl::StrFormat("%+.1f%% %s", c.change_percent(), farmctl::ChangeEvidence(c))),
+         verdict ? "–" : SweepLink(r.baseline().sweep_id()), SweepLink(r.first_sweep_id()),
+         SweepLink(r.state() == farm::v1::REGRESSION_STATE_FIXED ? r.fixed_sweep_id()
+                                                                 : r.last_sweep_id()),
+         Esc(When(r.opened_at()))});
+  }
+  body += Table(
+      {"STATE", "DEVICE", "WHAT", "CHANGE (LATEST)", "BASELINE", "SINCE", "LAST/FIXED", "OPENED"},
+      rows, "regressions");
+  if (rows.empty()) body += "<p class=\"muted\">No regression.</p>";
+  body += "<h2>Baselines</h2>";
+  std::vector<std::vector<std::string>> baselines;
+  for (const farm::v1::Baseline& b : view.baselines.baselines()) {
+    baselines.push_back({Esc(LowerEnumValueName(b.scope())), Esc(b.key()), SweepLink(b.sweep_id()),
+                         Esc(b.set_by()), Esc(When(b.set_at()))});
+  }
+  body += Table({"SCOPE", "KEY", "SWEEP", "SET BY", "SET AT"}, baselines, "baselines");
+  if (baselines.empty()) {
+    body +=
+        "<p class=\"muted\">No baseline yet: <code>farmctl baseline set SWEEP --device ID"
+        "</code> pins one.</p>";
+  }
+  return Layout(frame, body);
+}
+
 }  // namespace kvmfarm::dashboard

@@ -108,7 +108,8 @@ std::string Layout(const Frame& frame, absl::string_view body) {
        std::vector<std::pair<std::string, std::string>>{{"fleet", "Fleet"},
                                                         {"sweeps", "Sweeps"},
                                                         {"matrix", "Matrix"},
-                                                        {"compare", "Compare"}}) {
+                                                        {"compare", "Compare"},
+                                                        {"regressions", "Regressions"}}) {
     absl::StrAppend(&nav, "<a href=\"/", section, "\"",
                     frame.section == section ? " class=\"active\"" : "", ">", label, "</a>");
   }

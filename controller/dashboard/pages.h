@@ -90,6 +90,15 @@ struct CompareView {
 };
 std::string ComparePage(const Frame& frame, const CompareView& view);
 
+struct RegressionsView {
+  bool open_only = false;
+  farm::v1::ListRegressionsResponse regressions;
+  farm::v1::ListBaselinesResponse baselines;
+};
+// Regressions against baselines, newest first, each with its latest evidence, and
+// the baselines they are held to.
+std::string RegressionsPage(const Frame& frame, const RegressionsView& view);
+
 // The stylesheet and the live script, served under /static/.
 absl::string_view Stylesheet();
 absl::string_view LiveScript();

@@ -181,5 +181,38 @@ TEST(PagesTest, AComparisonListsRegressionsFirst) {
   EXPECT_THAT(page, HasSubstr("-12.5%"));
 }
 
+TEST(PagesTest, TheRegressionsPageShowsEachRecordsEvidenceAndTheBaselines) {
+  RegressionsView view;
+  farm::v1::Regression* slow = view.regressions.add_regressions();
+  slow->set_state(farm::v1::REGRESSION_STATE_OPEN);
+  slow->set_device_id("<p8>");
+  slow->mutable_baseline()->set_sweep_id("s1");
+  slow->set_first_sweep_id("s2");
+  slow->set_last_sweep_id("s3");
+  slow->mutable_last_change()->set_metric("integer.time");
+  slow->mutable_last_change()->set_change_percent(120);
+  slow->mutable_last_change()->set_p_value(0.0079);
+  slow->mutable_last_change()->set_provenance_changes("qemu 7.2.5 -> 8.0.0");
+  farm::v1::Regression* verdict = view.regressions.add_regressions();
+  verdict->set_kind(farm::v1::REGRESSION_KIND_VERDICT);
+  verdict->set_state(farm::v1::REGRESSION_STATE_FIXED);
+  verdict->set_verdict_before(farm::v1::VERDICT_KVM_READY);
+  verdict->set_verdict_after(farm::v1::VERDICT_KVM_READY);
+  verdict->set_fixed_sweep_id("s9");
+  farm::v1::Baseline* baseline = view.baselines.add_baselines();
+  baseline->set_scope(farm::v1::BASELINE_SCOPE_MODEL);
+  baseline->set_key("Pixel 8");
+  baseline->set_sweep_id("s1");
+  const std::string page = RegressionsPage(ViewerFrame(), view);
+  EXPECT_THAT(html::testing::CheckWellFormed(page), IsOk()) << page;
+  EXPECT_THAT(page, Not(HasSubstr("<p8>")));
+  EXPECT_THAT(page, HasSubstr("+120.0% p=0.0079"));
+  EXPECT_THAT(page, HasSubstr("across qemu 7.2.5 -&gt; 8.0.0"));
+  EXPECT_THAT(page, HasSubstr("class=\"badge s-open\""));
+  EXPECT_THAT(page, HasSubstr("class=\"badge s-fixed\""));
+  EXPECT_THAT(page, HasSubstr("/sweeps/s9"));
+  EXPECT_THAT(page, HasSubstr("Pixel 8"));
+}
+
 }  // namespace
 }  // namespace kvmfarm::dashboard
