@@ -163,16 +163,11 @@ std::string RegressionsPage(const Frame& frame, const RegressionsView& view) {
   std::vector<std::vector<std::string>> rows;
   for (const farm::v1::Regression& r : view.regressions.regressions()) {
     const bool verdict = r.kind() == farm::v1::REGRESSION_KIND_VERDICT;
-    const farm::v1::MetricChange& c = r.last_change();
     rows.push_back(
-        {StateBadge(r.state()), DeviceLink(r.device_id()),
-         verdict ? "verdict"
-                 : Esc(absl::StrCat(MetricLabel(c.metric(), c.parameters()), " ",
-                                    LowerEnumValueName(c.mode()))),
-         verdict
-             ? absl::StrCat(VerdictBadge(r.verdict_before()), " → ",
-                            VerdictBadge(r.verdict_after()))
-             : Esc(absl::StrFormat("%+.1f%% %s", c.change_percent(), farmctl::ChangeEvidence(c))),
+        {StateBadge(r.state()), DeviceLink(r.device_id()), Esc(farmctl::RegressionWhat(r)),
+         verdict ? absl::StrCat(VerdictBadge(r.verdict_before()), " → ",
+                                VerdictBadge(r.verdict_after()))
+                 : Esc(farmctl::RegressionChange(r)),
          verdict ? "–" : SweepLink(r.baseline().sweep_id()), SweepLink(r.first_sweep_id()),
          SweepLink(r.state() == farm::v1::REGRESSION_STATE_FIXED ? r.fixed_sweep_id()
                                                                  : r.last_sweep_id()),

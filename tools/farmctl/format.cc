@@ -194,20 +194,27 @@ std::string CompareTable(const farm::v1::CompareSweepsResponse& comparison) {
   return Table({"CHANGE", "DEVICE", "METRIC", "MODE", "A", "B", "DELTA", "EVIDENCE"}, rows);
 }
 
+std::string RegressionWhat(const farm::v1::Regression& r) {
+  if (r.kind() == farm::v1::REGRESSION_KIND_VERDICT) return "verdict";
+  const farm::v1::MetricChange& c = r.last_change();
+  return absl::StrCat(MetricLabel(c.metric(), c.parameters()), " ", LowerEnumValueName(c.mode()));
+}
+
+std::string RegressionChange(const farm::v1::Regression& r) {
+  if (r.kind() == farm::v1::REGRESSION_KIND_VERDICT) {
+    return absl::StrCat(LowerEnumValueName(r.verdict_before()), " -> ",
+                        LowerEnumValueName(r.verdict_after()));
+  }
+  return absl::StrFormat("%+.1f%% %s", r.last_change().change_percent(),
+                         ChangeEvidence(r.last_change()));
+}
+
 std::string RegressionsTable(const farm::v1::ListRegressionsResponse& regressions) {
   std::vector<std::vector<std::string>> rows;
   for (const farm::v1::Regression& r : regressions.regressions()) {
     const bool verdict = r.kind() == farm::v1::REGRESSION_KIND_VERDICT;
-    const farm::v1::MetricChange& change = r.last_change();
-    std::string what = verdict ? "verdict"
-                               : absl::StrCat(MetricLabel(change.metric(), change.parameters()),
-                                              " ", LowerEnumValueName(change.mode()));
-    std::string size =
-        verdict ? absl::StrCat(LowerEnumValueName(r.verdict_before()), " -> ",
-                               LowerEnumValueName(r.verdict_after()))
-                : absl::StrFormat("%+.1f%% %s", change.change_percent(), ChangeEvidence(change));
     rows.push_back(
-        {LowerEnumValueName(r.state()), r.device_id(), std::move(what), std::move(size),
+        {LowerEnumValueName(r.state()), r.device_id(), RegressionWhat(r), RegressionChange(r),
          verdict ? "-" : r.baseline().sweep_id(), r.first_sweep_id(),
          r.state() == farm::v1::REGRESSION_STATE_FIXED ? r.fixed_sweep_id() : r.last_sweep_id()});
   }

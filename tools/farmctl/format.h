@@ -39,6 +39,12 @@ std::string CompareTable(const farm::v1::CompareSweepsResponse& comparison);
 // a figure only one sweep has. farmctl's table and the dashboard show it.
 std::string ChangeEvidence(const farm::v1::MetricChange& change);
 
+// What a regression is of ("crypto.sha256 kvm", "verdict") and its latest change
+// ("+20.0% p=0.0079 B/A 1.18-1.22 n=5/5", "kvm_ready -> kvm_not_in_kernel"): farmctl's
+// table and the dashboard show them.
+std::string RegressionWhat(const farm::v1::Regression& regression);
+std::string RegressionChange(const farm::v1::Regression& regression);
+
 // Regression records, one line each (its latest change), and baselines.
 std::string RegressionsTable(const farm::v1::ListRegressionsResponse& regressions);
 std::string BaselinesTable(const farm::v1::ListBaselinesResponse& baselines);
