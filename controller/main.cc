@@ -441,6 +441,9 @@ absl::Status Run(const ControllerConfig& config) {
     if (!fleet_just_loaded) RETURN_IF_ERROR(fleet.Load());
     absl::Status resumed = scheduler.Resume();
     if (!resumed.ok()) scheduler.StepDown();  // half resumed: run nothing
+    // A sweep that ended just before a crash or a change of leader may not have
+    // been compared with its baselines.
+    if (resumed.ok()) regression_worker.RecheckNewest();
     return resumed;
   };
   election_options.on_deposed = [&scheduler] { scheduler.StepDown(); };

@@ -126,18 +126,43 @@ absl::StatusOr<std::vector<farm::v1::Regression>> RegressionTracker::SweepFinish
   std::vector<farm::v1::Regression> announced;
   ASSIGN_OR_RETURN(const std::vector<farm::v1::Baseline> baselines, store_->ListBaselines());
   if (baselines.empty()) return announced;
+  std::set<std::string> checked;
+  RETURN_IF_ERROR(CheckSweep(sweep_id, baselines, &checked, &announced));
+  return announced;
+}
+
+absl::StatusOr<std::vector<farm::v1::Regression>> RegressionTracker::RecheckNewest(int sweeps) {
+  std::vector<farm::v1::Regression> announced;
+  ASSIGN_OR_RETURN(const std::vector<farm::v1::Baseline> baselines, store_->ListBaselines());
+  if (baselines.empty()) return announced;
+  store::SweepListQuery query;
+  query.states = {farm::v1::SWEEP_STATE_SUCCEEDED, farm::v1::SWEEP_STATE_FAILED};
+  query.limit = sweeps;
+  ASSIGN_OR_RETURN(const std::vector<farm::v1::Sweep> newest, store_->ListSweeps(query));
+  std::set<std::string> checked;  // devices whose newest sweep was checked
+  for (const farm::v1::Sweep& sweep : newest) {
+    RETURN_IF_ERROR(CheckSweep(sweep.sweep_id(), baselines, &checked, &announced));
+  }
+  return announced;
+}
+
+absl::Status RegressionTracker::CheckSweep(const std::string& sweep_id,
+                                           const std::vector<farm::v1::Baseline>& baselines,
+                                           std::set<std::string>* checked,
+                                           std::vector<farm::v1::Regression>* announced) {
   ASSIGN_OR_RETURN(const farm::v1::Sweep sweep, store_->GetSweep(sweep_id, true));
   ASSIGN_OR_RETURN(const std::vector<store::StoredSummary> summaries,
                    store_->SweepSummaries(sweep_id));
   std::map<std::string, std::vector<store::StoredSummary>> by_device;
   for (const store::StoredSummary& s : summaries) by_device[s.device_id].push_back(s);
   for (const auto& [device_id, figures] : by_device) {
+    if (!checked->insert(device_id).second) continue;  // a newer sweep was its check
     ASSIGN_OR_RETURN(const farm::v1::Device device, store_->GetDevice(device_id));
     const farm::v1::Baseline* baseline = BaselineOf(device, baselines);
     if (baseline == nullptr || baseline->sweep_id() == sweep_id) continue;
-    RETURN_IF_ERROR(CheckDevice(device, *baseline, sweep, figures, &announced));
+    RETURN_IF_ERROR(CheckDevice(device, *baseline, sweep, figures, announced));
   }
-  return announced;
+  return absl::OkStatus();
 }
 
 absl::Status RegressionTracker::BaselineFigures(const farm::v1::Device& device,

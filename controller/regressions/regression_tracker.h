@@ -27,6 +27,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,12 @@ class RegressionTracker {
   // records it opened or fixed (those announced).
   absl::StatusOr<std::vector<farm::v1::Regression>> SweepFinished(const std::string& sweep_id);
 
+  // After a restart or a change of leader: each device's newest finished sweep
+  // among the newest `sweeps` is checked again, for a check the crash lost (the
+  // worker's queue is memory). Safe to repeat: a device's newest sweep leaves its
+  // records as its first check did, and nothing is announced twice.
+  absl::StatusOr<std::vector<farm::v1::Regression>> RecheckNewest(int sweeps);
+
   // Device `device_id`'s capability verdict went from `before` to `after` in
   // `sweep_id`. Returns the record opened or fixed, if any.
   absl::StatusOr<std::vector<farm::v1::Regression>> VerdictStored(const std::string& device_id,
@@ -66,6 +73,12 @@ class RegressionTracker {
   // The baseline of `device` among `baselines`, if it has one.
   static const farm::v1::Baseline* BaselineOf(const farm::v1::Device& device,
                                               const std::vector<farm::v1::Baseline>& baselines);
+  // Each device measured in `sweep_id` and not yet in `checked`, against its
+  // baseline; each is added to `checked`.
+  absl::Status CheckSweep(const std::string& sweep_id,
+                          const std::vector<farm::v1::Baseline>& baselines,
+                          std::set<std::string>* checked,
+                          std::vector<farm::v1::Regression>* announced);
   // The device's figures compared with its baseline's; records updated.
   absl::Status CheckDevice(const farm::v1::Device& device, const farm::v1::Baseline& baseline,
                            const farm::v1::Sweep& sweep,

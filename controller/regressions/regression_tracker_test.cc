@@ -203,6 +203,26 @@ TEST_F(RegressionTrackerTest, AVerdictThatGetsWorseIsARegressionUntilItIsBack) {
             (std::vector<std::string>{"verdict_regression_opened", "verdict_regression_fixed"}));
 }
 
+// A crash between a sweep's end and its check: the next leader checks each
+// device's newest sweep again, and checking again announces nothing twice.
+TEST_F(RegressionTrackerTest, TheNewestSweepsAreCheckedAgainWithoutAnnouncingTwice) {
+  RegressionTracker tracker = Tracker();
+  StoreSweep("s1", "pixel-1", 1000);
+  ASSERT_THAT(Pin(farm::v1::BASELINE_SCOPE_DEVICE, "pixel-1", "s1"), IsOk());
+  StoreSweep("s2", "pixel-1", 500);  // its check was lost
+  auto opened = tracker.RecheckNewest(50);
+  ASSERT_THAT(opened, IsOk());
+  ASSERT_THAT(*opened, SizeIs(1));
+  EXPECT_EQ((*opened)[0].first_sweep_id(), "s2");
+  EXPECT_THAT(tracker.RecheckNewest(50), ::kvmfarm::testing::IsOkAndHolds(IsEmpty()));
+  StoreSweep("s3", "pixel-1", 1000);
+  ASSERT_THAT(tracker.SweepFinished("s3"), IsOk());
+  // s2 is no longer pixel-1's newest sweep: the fixed record is not reopened.
+  EXPECT_THAT(tracker.RecheckNewest(50), ::kvmfarm::testing::IsOkAndHolds(IsEmpty()));
+  EXPECT_THAT(store_->ListRegressions(true, ""), ::kvmfarm::testing::IsOkAndHolds(IsEmpty()));
+  EXPECT_EQ(announced_, (std::vector<std::string>{"regression_opened", "regression_fixed"}));
+}
+
 // The scheduler's hooks queue the checks; the worker runs them in order.
 TEST_F(RegressionTrackerTest, TheWorkerChecksWhatTheHooksQueueInOrder) {
   RegressionTracker tracker = Tracker();

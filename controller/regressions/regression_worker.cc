@@ -48,6 +48,21 @@ void RegressionWorker::VerdictStored(const std::string& device_id, farm::v1::Ver
   });
 }
 
+void RegressionWorker::RecheckNewest() {
+  Enqueue([this] {
+    // The newest 50 sweeps: a lab's last day or so, whatever a crash interrupted.
+    constexpr int kSweeps = 50;
+    absl::StatusOr<std::vector<farm::v1::Regression>> changed = tracker_->RecheckNewest(kSweeps);
+    if (!changed.ok()) {
+      FARM_LOG(ERROR) << "the newest sweeps not checked again: " << changed.status();
+      return;
+    }
+    for (const farm::v1::Regression& r : *changed) {
+      FARM_LOG(INFO) << EventName(r) << " (checked again): " << r.regression_id();
+    }
+  });
+}
+
 void RegressionWorker::Drain() {
   absl::MutexLock lock(&mu_);
   auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return jobs_.empty() && !busy_; };

@@ -34,6 +34,8 @@ class RegressionWorker {
   void SweepFinished(const std::string& sweep_id);
   void VerdictStored(const std::string& device_id, farm::v1::Verdict before,
                      farm::v1::Verdict after, const std::string& sweep_id);
+  // After a restart or a change of leader (RegressionTracker::RecheckNewest).
+  void RecheckNewest();
   // Blocks until everything queued so far is checked (tests, shutdown).
   void Drain();
 
