@@ -349,7 +349,14 @@ absl::StatusOr<std::unique_ptr<http::HttpEndpoint>> StartHttp(
 absl::StatusOr<std::unique_ptr<notifications::Webhook>> StartWebhook() {
   notifications::WebhookOptions options;
   options.url = absl::GetFlag(FLAGS_webhook_url);
-  if (options.url.empty()) return nullptr;
+  if (options.url.empty()) {
+    if (!absl::GetFlag(FLAGS_webhook_secret_file).empty() ||
+        !absl::GetFlag(FLAGS_webhook_ca_file).empty()) {
+      return absl::InvalidArgumentError(
+          "--webhook_secret_file and --webhook_ca_file need --webhook_url");
+    }
+    return nullptr;
+  }
   if (const std::string secret_file = absl::GetFlag(FLAGS_webhook_secret_file);
       !secret_file.empty()) {
     ASSIGN_OR_RETURN(options.secret,
@@ -395,7 +402,9 @@ absl::Status Run(const ControllerConfig& config) {
   regressions::RegressionTracker tracker(
       store.get(), &clock,
       [&webhook, &replica](const farm::v1::Regression& regression) {
-        if (webhook != nullptr) webhook->Post(notifications::RegressionEvent(regression, replica));
+        if (webhook != nullptr)
+          webhook->Post(notifications::RegressionEvent(regressions::EventName(regression),
+                                                       regression, replica));
       },
       tracker_options);
   regressions::RegressionWorker regression_worker(&tracker);

@@ -46,13 +46,9 @@ bool Retryable(int status) { return status >= 500 || status == 408 || status == 
 
 }  // namespace
 
-WebhookEvent RegressionEvent(const farm::v1::Regression& regression,
+WebhookEvent RegressionEvent(const std::string& event, const farm::v1::Regression& regression,
                              const std::string& controller) {
-  const bool fixed = regression.state() == farm::v1::REGRESSION_STATE_FIXED;
-  const bool verdict = regression.kind() == farm::v1::REGRESSION_KIND_VERDICT;
-  return Event(
-      absl::StrCat(verdict ? "verdict_regression" : "regression", fixed ? "_fixed" : "_opened"),
-      controller, "regression", regression);
+  return Event(event, controller, "regression", regression);
 }
 
 WebhookEvent QuarantineEvent(const farm::v1::Device& device, const std::string& controller) {

@@ -18,7 +18,7 @@
 // Example:
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<Webhook> hook, Webhook::Start(options));
-//   hook->Post(RegressionEvent(regression, "ctl-a"));
+//   hook->Post(RegressionEvent("regression_opened", regression, "ctl-a"));
 #ifndef KVMFARM_CONTROLLER_NOTIFICATIONS_WEBHOOK_H_
 #define KVMFARM_CONTROLLER_NOTIFICATIONS_WEBHOOK_H_
 
@@ -58,8 +58,10 @@ struct WebhookEvent {
   std::string body;
 };
 
-// The events the controller sends.
-WebhookEvent RegressionEvent(const farm::v1::Regression& regression, const std::string& controller);
+// The events the controller sends. A regression's `event` is named by the tracker
+// (regressions::EventName: "regression_opened", "verdict_regression_fixed", ...).
+WebhookEvent RegressionEvent(const std::string& event, const farm::v1::Regression& regression,
+                             const std::string& controller);
 WebhookEvent QuarantineEvent(const farm::v1::Device& device, const std::string& controller);
 
 class Webhook {

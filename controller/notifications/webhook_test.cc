@@ -44,7 +44,7 @@ TEST(WebhookTest, RetriesAFailingReceiverAndSignsTheBody) {
   options.secret = "lab secret";
   auto hook = Webhook::Start(options);
   ASSERT_THAT(hook, IsOk());
-  (*hook)->Post(RegressionEvent(Opened(), "ctl-a"));
+  (*hook)->Post(RegressionEvent("regression_opened", Opened(), "ctl-a"));
   ASSERT_TRUE(WaitFor([&] { return (*hook)->delivered() == 1; }));
   const std::vector<testing::ReceivedRequest> requests = receiver.Requests();
   ASSERT_THAT(requests, SizeIs(3));  // two 503s, then delivered
@@ -61,7 +61,7 @@ TEST(WebhookTest, AReceiverThatRefusesTheBodyIsNotAskedAgain) {
   testing::WebhookReceiver receiver({400});
   auto hook = Webhook::Start(Fast(receiver.url()));
   ASSERT_THAT(hook, IsOk());
-  (*hook)->Post(RegressionEvent(Opened(), "ctl-a"));
+  (*hook)->Post(RegressionEvent("regression_opened", Opened(), "ctl-a"));
   ASSERT_TRUE(WaitFor([&] { return (*hook)->failed() == 1; }));
   EXPECT_THAT(receiver.Requests(), SizeIs(1));
   EXPECT_EQ(receiver.Requests()[0].signature, "");  // no secret, no signature
@@ -82,7 +82,7 @@ TEST(WebhookTest, AnUnreachableReceiverIsRetriedThenGivenUpOn) {
   }
   auto hook = Webhook::Start(Fast("http://127.0.0.1:" + std::to_string(port) + "/x"));
   ASSERT_THAT(hook, IsOk());
-  (*hook)->Post(RegressionEvent(Opened(), "ctl-a"));
+  (*hook)->Post(RegressionEvent("regression_opened", Opened(), "ctl-a"));
   ASSERT_TRUE(WaitFor([&] { return (*hook)->failed() == 1; }));
   EXPECT_EQ((*hook)->delivered(), 0);
 }
@@ -100,8 +100,8 @@ TEST(WebhookTest, StoppingWithEventsQueuedReturnsAtOnce) {
   options.first_retry = absl::Minutes(10);  // the first retry would wait long
   auto hook = Webhook::Start(options);
   ASSERT_THAT(hook, IsOk());
-  (*hook)->Post(RegressionEvent(Opened(), "ctl-a"));
-  (*hook)->Post(RegressionEvent(Opened(), "ctl-a"));
+  (*hook)->Post(RegressionEvent("regression_opened", Opened(), "ctl-a"));
+  (*hook)->Post(RegressionEvent("regression_opened", Opened(), "ctl-a"));
   ASSERT_TRUE(WaitFor([&] { return receiver.Requests().size() == 1; }));
   const absl::Time start = absl::Now();
   hook->reset();

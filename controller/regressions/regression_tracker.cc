@@ -214,6 +214,8 @@ absl::Status RegressionTracker::CheckDevice(const farm::v1::Device& device,
   }
   for (const farm::v1::MetricChange& change : changes) {
     const farm::v1::ChangeLabel label = change.label();
+    // Only the cells both measured: a figure this sweep didn't take says nothing.
+    if (label == farm::v1::CHANGE_LABEL_NEW || label == farm::v1::CHANGE_LABEL_MISSING) continue;
     auto existing = open_by_cell.find(CellOf(change));
     if (existing == open_by_cell.end()) {
       if (label != farm::v1::CHANGE_LABEL_REGRESSION) continue;

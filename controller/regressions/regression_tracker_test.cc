@@ -41,10 +41,11 @@ class RegressionTrackerTest : public ::testing::Test {
     }
   }
 
-  // A finished sweep in which `device` measured crypto.sha256 natively around
+  // A finished sweep in which `device` measured `metric` natively around
   // `median` MB/s with agent `agent_version`.
   void StoreSweep(const std::string& sweep_id, const std::string& device, double median,
-                  const std::string& agent_version = "0.3.0") {
+                  const std::string& agent_version = "0.3.0",
+                  const std::string& metric = "crypto.sha256") {
     farm::v1::Sweep sweep;
     sweep.set_sweep_id(sweep_id);
     sweep.set_state(farm::v1::SWEEP_STATE_SUCCEEDED);
@@ -63,7 +64,7 @@ class RegressionTrackerTest : public ::testing::Test {
     result->set_succeeded(true);
     result->mutable_provenance()->set_agent_version(agent_version);
     farm::v1::Measurement* m = result->add_measurements();
-    m->set_metric("crypto.sha256");
+    m->set_metric(metric);
     m->set_unit("MB/s");
     m->set_higher_is_better(true);
     m->set_mode(farm::v1::MODE_NATIVE);
@@ -120,6 +121,12 @@ TEST_F(RegressionTrackerTest, ARegressionOpensOnceStaysOpenAndIsFixedWhenBack) {
   ASSERT_THAT(open, IsOk());
   ASSERT_THAT(*open, SizeIs(1));
   EXPECT_EQ((*open)[0].last_sweep_id(), "s3");
+
+  StoreSweep("s3b", "pixel-1", 100, "0.3.0", "crypto.aes256gcm");  // another metric only
+  ASSERT_THAT(tracker.SweepFinished("s3b"), ::kvmfarm::testing::IsOkAndHolds(IsEmpty()));
+  open = store_->ListRegressions(true, "");
+  ASSERT_THAT(open, IsOk());
+  EXPECT_EQ((*open)[0].last_sweep_id(), "s3");  // untouched by a sweep that didn't measure it
 
   StoreSweep("s4", "pixel-1", 1002);  // back within noise
   auto fixed = tracker.SweepFinished("s4");
