@@ -15,9 +15,11 @@
 #include "absl/time/clock.h"
 #include "agent/job_runner.h"
 #include "agent/vm/image.h"
+#include "agent/vm/qemu_memory.h"
 #include "agent/vm/qmp.h"
 #include "agent/vm/vm.h"
 #include "common/limits.h"
+#include "common/logging.h"
 #include "common/measurement.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
@@ -240,15 +242,27 @@ class BootJob {
     *boot->mutable_guest_uptime() = ToProtoDuration(absl::Seconds(vm.guest_uptime_seconds()));
     slowest_ = std::max(slowest_, vm.time_to_userspace());
     to_userspace_.add_values(absl::ToDoubleSeconds(vm.time_to_userspace()));
-    const absl::optional<int64_t> rss = vm.RssKb();
-    if (rss && vm.guest_mem_used_kb() > 0) {
-      const double percent =
-          100.0 * static_cast<double>(*rss) / static_cast<double>(vm.guest_mem_used_kb()) - 100.0;
-      boot->set_memory_overhead_percent(percent);
-      overhead_.add_values(percent);
-    }
+    RecordMemory(vm, boot);
     // The console up to the marker, as evidence behind the figure.
     for (const std::string& line : vm.LastConsoleLines()) boot->add_last_console_lines(line);
+  }
+
+  // QEMU's memory split into the guest's RAM and its own (qemu_memory.h). A QEMU
+  // whose RAM mapping can't be found keeps its parts and has no overhead figure.
+  void RecordMemory(const Vm& vm, farm::v1::VmBoot* boot) {
+    const int64_t guest_ram_kb = int64_t{spec_.memory_mib} * 1024;
+    boot->set_guest_ram_kb(guest_ram_kb);
+    if (vm.guest_mem_used_kb() > 0) boot->set_guest_mem_used_kb(vm.guest_mem_used_kb());
+    const absl::StatusOr<QemuMemory> memory = ReadQemuMemory(vm.pid(), guest_ram_kb);
+    if (!memory.ok()) {
+      FARM_LOG(WARNING) << "boot.memory_overhead: " << memory.status();
+      if (const absl::optional<int64_t> rss = vm.RssKb()) boot->set_qemu_rss_kb(*rss);
+      return;
+    }
+    boot->set_qemu_rss_kb(memory->rss_kb);
+    boot->set_guest_ram_resident_kb(memory->guest_ram_resident_kb);
+    boot->set_memory_overhead_percent(memory->OverheadPercent());
+    overhead_.add_values(memory->OverheadPercent());
   }
 
   // Pauses one VM and resumes the other over QMP, timing until it answers.
@@ -305,7 +319,10 @@ class BootJob {
       *out.mutable_values() = figure.values->values();
       Summarize(&out);
       if (figure.values == &overhead_) {
-        out.set_note("QEMU resident memory over the guest's MemTotal - MemAvailable");
+        out.set_note(
+            absl::StrCat("QEMU's resident memory beyond the guest RAM it backs, against "
+                         "the guest's ",
+                         spec_.memory_mib, " MiB of RAM"));
       }
       *result_.add_measurements() = std::move(out);
     }

@@ -8,8 +8,9 @@
 //  * boot.all_of_n (s): with N VMs spawned together, until the last is in user space;
 //  * boot.switch_latency (ms): with two VMs running, pause one (QMP stop), resume the
 //    other (QMP cont) and time until it answers a console line;
-//  * boot.memory_overhead (%): QEMU's resident memory against the guest's memory in
-//    use, minus 100 %.
+//  * boot.memory_overhead (%): the hypervisor's cost relative to the guest's memory,
+//    QEMU's resident memory beyond the guest RAM it backs against the guest's RAM
+//    size (qemu_memory.h); each VmBoot keeps the parts.
 // A guest that doesn't reach user space by its deadline is killed with its whole
 // process group, and the result says how far it got (its last console lines) and
 // why. A failed boot is a result, not an error.

@@ -85,8 +85,17 @@ TEST_F(BootTest, OneGuestReachesUserSpaceUnderTcg) {
   // The host saw the marker after the guest's clock started.
   EXPECT_GE(FromProtoDuration(result.vms(0).time_to_userspace()),
             FromProtoDuration(result.vms(0).guest_uptime()));
-  EXPECT_TRUE(result.vms(0).has_memory_overhead_percent());
-  EXPECT_THAT(result.vms(0).last_console_lines(), ::testing::Contains(HasSubstr("FARM_BOOTED")));
+  // The overhead is QEMU's memory beyond the guest RAM it backs, against the RAM.
+  const farm::v1::VmBoot& vm = result.vms(0);
+  EXPECT_EQ(vm.guest_ram_kb(), 256 * 1024);
+  EXPECT_GT(vm.guest_mem_used_kb(), 0);
+  EXPECT_GT(vm.guest_ram_resident_kb(), 0);
+  EXPECT_LE(vm.guest_ram_resident_kb(), vm.guest_ram_kb());
+  EXPECT_GT(vm.qemu_rss_kb(), vm.guest_ram_resident_kb());
+  ASSERT_TRUE(vm.has_memory_overhead_percent());
+  EXPECT_NEAR(vm.memory_overhead_percent(),
+              100.0 * (vm.qemu_rss_kb() - vm.guest_ram_resident_kb()) / vm.guest_ram_kb(), 1e-9);
+  EXPECT_THAT(vm.last_console_lines(), ::testing::Contains(HasSubstr("FARM_BOOTED")));
   EXPECT_EQ(result.machine(), "microvm");
   EXPECT_EQ(result.guest().cpu_model(), "qemu64");
   ASSERT_GE(result.measurements_size(), 2);
