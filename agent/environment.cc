@@ -29,6 +29,22 @@ absl::optional<T> ReadNumber(const probe::Sysroot& sysroot, const std::string& p
   return value;
 }
 
+// The lowest trip point at which the kernel throttles (passive) or acts (hot,
+// critical); "active" trips start fans and are not throttling.
+absl::optional<int32_t> LowestThrottlingTrip(const probe::Sysroot& sysroot,
+                                             const std::string& zone_dir) {
+  absl::optional<int32_t> lowest;
+  for (const std::string& name : ListDir(sysroot, zone_dir, "trip_point_")) {
+    if (!absl::EndsWith(name, "_type")) continue;
+    absl::StatusOr<std::string> type = sysroot.ReadLine(absl::StrCat(zone_dir, "/", name));
+    if (!type.ok() || (*type != "passive" && *type != "hot" && *type != "critical")) continue;
+    const std::string temp_file = name.substr(0, name.size() - 5) + "_temp";
+    auto temp = ReadNumber<int32_t>(sysroot, absl::StrCat(zone_dir, "/", temp_file));
+    if (temp && *temp > 0 && (!lowest || *temp < *lowest)) lowest = *temp;
+  }
+  return lowest;
+}
+
 }  // namespace
 
 farm::v1::EnvironmentSample ReadEnvironment(const probe::Sysroot& sysroot, absl::Duration offset) {
@@ -37,16 +53,23 @@ farm::v1::EnvironmentSample ReadEnvironment(const probe::Sysroot& sysroot, absl:
   for (const std::string& cpu : ListDir(sysroot, "/sys/devices/system/cpu", "cpu")) {
     uint32_t id;
     if (!absl::SimpleAtoi(cpu.substr(3), &id)) continue;
-    if (auto khz = ReadNumber<uint32_t>(
-            sysroot, absl::StrCat("/sys/devices/system/cpu/", cpu, "/cpufreq/scaling_cur_freq"))) {
+    const std::string cpufreq = absl::StrCat("/sys/devices/system/cpu/", cpu, "/cpufreq/");
+    if (auto khz = ReadNumber<uint32_t>(sysroot, cpufreq + "scaling_cur_freq")) {
       (*sample.mutable_cpu_frequency_khz())[id] = *khz;
+    }
+    if (auto khz = ReadNumber<uint32_t>(sysroot, cpufreq + "scaling_max_freq")) {
+      (*sample.mutable_cpu_max_frequency_khz())[id] = *khz;
     }
   }
   for (const std::string& zone : ListDir(sysroot, "/sys/class/thermal", "thermal_zone")) {
     const std::string dir = "/sys/class/thermal/" + zone;
     absl::StatusOr<std::string> type = sysroot.ReadLine(dir + "/type");
     auto temp = ReadNumber<int32_t>(sysroot, dir + "/temp");
-    if (type.ok() && temp) (*sample.mutable_thermal_millicelsius())[*type] = *temp;
+    if (!type.ok()) continue;
+    if (temp) (*sample.mutable_thermal_millicelsius())[*type] = *temp;
+    if (auto trip = LowestThrottlingTrip(sysroot, dir)) {
+      (*sample.mutable_thermal_trip_millicelsius())[*type] = *trip;
+    }
   }
   const std::string battery = "/sys/class/power_supply/battery/";
   if (sysroot.Exists(battery)) {
@@ -95,15 +118,21 @@ EnvironmentSampler::~EnvironmentSampler() {
 
 void EnvironmentSampler::Start() {
   start_ = absl::Now();
+  // The first reading is the job's start, taken before the job begins.
+  farm::v1::EnvironmentSample first = ReadEnvironment(sysroot_, absl::ZeroDuration());
+  {
+    absl::MutexLock lock(&mu_);
+    samples_.push_back(std::move(first));
+  }
   thread_ = std::thread(&EnvironmentSampler::Loop, this);
 }
 
 void EnvironmentSampler::Loop() {
-  do {
+  while (!stop_.WaitForNotificationWithTimeout(interval_)) {
     farm::v1::EnvironmentSample sample = ReadEnvironment(sysroot_, absl::Now() - start_);
     absl::MutexLock lock(&mu_);
     samples_.push_back(std::move(sample));
-  } while (!stop_.WaitForNotificationWithTimeout(interval_));
+  }
 }
 
 std::vector<farm::v1::EnvironmentSample> EnvironmentSampler::Stop() {

@@ -45,6 +45,7 @@ class EnvironmentSampler {
   EnvironmentSampler(probe::Sysroot sysroot, absl::Duration interval);
   ~EnvironmentSampler();
 
+  // Takes the first sample (the job's start) before it returns.
   void Start();
   // Takes a last sample, stops the thread and returns every sample.
   std::vector<farm::v1::EnvironmentSample> Stop();

@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "agent/environment.h"
 #include "agent/job_runner.h"
+#include "agent/throttling.h"
 #include "agent/workload_flags.h"
 #include "common/limits.h"
 #include "common/process_runner.h"
@@ -79,9 +80,11 @@ class WorkloadStderr {
     }
     {
       absl::MutexLock lock(&mu_);
+      const absl::Duration offset = absl::Now() - started_;
       if (starts_.empty() || starts_.back().first != event.progress.workload()) {
-        starts_.emplace_back(event.progress.workload(), absl::Now() - started_);
+        starts_.emplace_back(event.progress.workload(), offset);
       }
+      windows_.OnProgress(event.progress, offset);
     }
     job_->Report(event.progress);
   }
@@ -94,6 +97,11 @@ class WorkloadStderr {
     absl::MutexLock lock(&mu_);
     return log_;
   }
+  // When each repetition ran; call once farm-workload is gone.
+  std::vector<RepetitionWindow> repetition_windows(absl::Duration end) {
+    absl::MutexLock lock(&mu_);
+    return windows_.Close(end);
+  }
 
  private:
   const absl::Time started_;
@@ -101,6 +109,7 @@ class WorkloadStderr {
   mutable absl::Mutex mu_;
   std::vector<std::pair<std::string, absl::Duration>> starts_ ABSL_GUARDED_BY(mu_);
   std::string log_ ABSL_GUARDED_BY(mu_);
+  RepetitionWindows windows_ ABSL_GUARDED_BY(mu_);
 };
 
 // The result farm-workload printed, or why there is none.
@@ -140,11 +149,12 @@ farm::v1::BenchmarkResult ParseOutcome(const absl::StatusOr<ProcessResult>& outc
 // What the agent adds to every native result: the device's samples and energy,
 // farm-workload's log, provenance, and notes on what could not be read.
 void AddEnvironmentAndProvenance(const std::vector<farm::v1::EnvironmentSample>& samples,
-                                 const WorkloadStderr& stderr_lines, absl::Duration elapsed,
+                                 WorkloadStderr& stderr_lines, absl::Duration elapsed,
                                  const NativeBenchmarkOptions& options,
                                  farm::v1::BenchmarkResult* result) {
   for (const farm::v1::EnvironmentSample& s : samples) *result->add_environment() = s;
   AddEnergy(stderr_lines.workload_starts(), elapsed, result);
+  MarkThrottled(stderr_lines.repetition_windows(elapsed), samples, options.throttle, result);
   result->set_log(stderr_lines.log());
   farm::v1::Provenance* provenance = result->mutable_provenance();
   provenance->set_agent_version(options.agent_version);

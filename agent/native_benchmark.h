@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "agent/job_runner.h"
 #include "agent/probe/sysroot.h"
+#include "agent/throttling.h"
 #include "common/process_runner.h"
 #include "farm/v1/agent.pb.h"
 
@@ -31,6 +32,8 @@ struct NativeBenchmarkOptions {
   // Used when the request has no deadline.
   absl::Duration default_deadline = absl::Minutes(30);
   absl::Duration sample_interval = absl::Seconds(1);
+  // When a repetition counts as throttled (throttling.h).
+  ThrottleOptions throttle;
   // Provenance the agent adds to every result.
   std::string agent_version;
   std::string build_fingerprint;

@@ -29,6 +29,13 @@ std::string Figure(const farm::v1::Aggregate& a) {
                           "of their mean: repeat before trusting\">noisy %.0f%%</span>",
                           a.cv_percent(), a.cv_percent());
   }
+  if (a.throttled_samples() > 0) {
+    absl::StrAppendFormat(&out,
+                          " <span class=\"badge s-warn\" title=\"%d of the %d repetitions ran "
+                          "while the device throttled (a CPU's maximum frequency fell or a "
+                          "thermal zone passed its trip point)\">throttled %d/%d</span>",
+                          a.throttled_samples(), a.samples(), a.throttled_samples(), a.samples());
+  }
   return out;
 }
 

@@ -146,6 +146,9 @@ TEST(PagesTest, TheMatrixShowsSpreadAndSamplesAndLinksTheNextPage) {
   const std::string last = MatrixPage(ViewerFrame(), view);
   EXPECT_THAT(last, HasSubstr(">noisy 12%</span>"));     // %.0f rounds half to even
   EXPECT_EQ(last.find(">noisy"), last.rfind(">noisy"));  // only the noisy one
+  EXPECT_THAT(last, Not(HasSubstr(">throttled")));
+  view.matrix.mutable_rows(1)->mutable_cells(0)->mutable_native()->set_throttled_samples(2);
+  EXPECT_THAT(MatrixPage(ViewerFrame(), view), HasSubstr(">throttled 2/3</span>"));
   EXPECT_THAT(last, HasSubstr("<b>1500</b> <span class=\"muted\">(1490–1533, n=3)</span>"));
   EXPECT_THAT(last, HasSubstr("5.7%"));
   EXPECT_THAT(last, HasSubstr("href=\"/devices/dev-2\""));

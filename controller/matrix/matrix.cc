@@ -25,6 +25,8 @@ double Better(double a, double b, bool higher_is_better) {
 // Values pooled over the summaries of one cell and mode.
 struct Pool {
   std::vector<double> values;
+  // Of `values`, how many were measured while the device throttled.
+  uint32_t throttled = 0;
   uint32_t requested = 0;
   std::string sweep_id;
   int64_t measured_ns = 0;
@@ -79,6 +81,7 @@ PooledSummaries PoolSummaries(const std::vector<const store::StoredSummary*>& su
     if (pools.first.metric().empty()) pools.first = m;
     Pool& pool = pools.by_mode[m.mode()];
     pool.values.insert(pool.values.end(), m.values().begin(), m.values().end());
+    pool.throttled += static_cast<uint32_t>(m.throttled_repetitions_size());
     pool.requested += s.requested_repetitions;
     pool.sweep_id = s.sweep_id;
     ++pool.summaries;
@@ -120,6 +123,7 @@ void FillAggregate(const Pool& pool, farm::v1::Aggregate* out) {
   }
   out->set_samples(static_cast<uint32_t>(pool.values.size()));
   out->set_samples_requested(pool.requested);
+  out->set_throttled_samples(pool.throttled);
   if (std::optional<double> cv = statistics::CoefficientOfVariationPercent(pool.values)) {
     out->set_cv_percent(*cv);
     out->set_noisy(*cv > kNoisyCoefficientOfVariationPercent);

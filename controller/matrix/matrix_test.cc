@@ -93,6 +93,32 @@ TEST(BuildMatrixTest, NoisyFiguresAreFlaggedWithTheirSpread) {
   EXPECT_FALSE(rows[0].cells(1).native().noisy());
 }
 
+// Repetitions measured while the device throttled are counted in the cell, pooled
+// over the figures it rests on.
+TEST(BuildMatrixTest, ThrottledRepetitionsAreCounted) {
+  const std::vector<farm::v1::Device> devices = {
+      Device("p8a", "pixel8", farm::v1::VERDICT_KVM_READY),
+      Device("p8b", "pixel8", farm::v1::VERDICT_KVM_READY)};
+  std::vector<store::StoredSummary> summaries = {
+      Summary("p8a", "crypto.sha256", farm::v1::MODE_NATIVE, {1000, 700, 650}),
+      Summary("p8b", "crypto.sha256", farm::v1::MODE_NATIVE, {1000, 990, 600}),
+      Summary("p8a", "crypto.sha256", farm::v1::MODE_TCG, {70, 71, 72})};
+  summaries[0].measurement.add_throttled_repetitions(1);
+  summaries[0].measurement.add_throttled_repetitions(2);
+  summaries[1].measurement.add_throttled_repetitions(2);
+  const std::vector<farm::v1::MatrixRow> by_device =
+      BuildMatrix(devices, summaries, farm::v1::GROUP_BY_DEVICE);
+  ASSERT_EQ(by_device.size(), 2u);
+  EXPECT_EQ(by_device[0].cells(0).native().throttled_samples(), 2u);
+  EXPECT_EQ(by_device[0].cells(0).tcg().throttled_samples(), 0u);
+  EXPECT_EQ(by_device[1].cells(0).native().throttled_samples(), 1u);
+  const std::vector<farm::v1::MatrixRow> by_model =
+      BuildMatrix(devices, summaries, farm::v1::GROUP_BY_MODEL);
+  ASSERT_EQ(by_model.size(), 1u);
+  EXPECT_EQ(by_model[0].cells(0).native().throttled_samples(), 3u);
+  EXPECT_EQ(by_model[0].cells(0).native().samples(), 6u);
+}
+
 // An arm64 guest under TCG on an x86-64 host is not the x86-64 guest's figure: its
 // own cell, beside the same-architecture one, with the host's native figure.
 TEST(BuildMatrixTest, AGuestOfAnotherArchitectureKeepsItsOwnCell) {

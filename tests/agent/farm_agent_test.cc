@@ -44,6 +44,7 @@ namespace {
 using ::kvmfarm::testing::IsOk;
 using ::kvmfarm::testing::StatusIs;
 using ::kvmfarm::testing::TestLab;
+using ::testing::Contains;
 using ::testing::HasSubstr;
 
 // The host build, or in farm_agent_arm64_test the arm64 build under
@@ -348,6 +349,20 @@ TEST_F(NativeAgentTest, StreamsProgressThenEveryRequestedWorkload) {
                                                "float.time", "mem_read.bandwidth", "mem_random.ops",
                                                "mem_random.latency_ns"}));
   EXPECT_GE(result.environment_size(), 2);
+  // Throttling is checked where the machine exposes CPU caps or trip points, and the
+  // result says which; a marked repetition says why.
+  const farm::v1::EnvironmentSample& first = result.environment(0);
+  const bool checkable =
+      first.cpu_max_frequency_khz_size() > 0 || first.thermal_trip_millicelsius_size() > 0;
+  EXPECT_THAT(result.notes(), Contains(HasSubstr(checkable ? "throttl"
+                                                           : "throttling not checked: the device "
+                                                             "exposes neither scaling_max_freq")));
+  for (const farm::v1::Measurement& m : result.measurements()) {
+    for (uint32_t rep : m.throttled_repetitions()) {
+      EXPECT_LT(rep, static_cast<uint32_t>(m.values_size())) << m.metric();
+      EXPECT_THAT(m.note(), HasSubstr("throttled in repetition")) << m.metric();
+    }
+  }
   EXPECT_FALSE(result.provenance().agent_version().empty());
   EXPECT_FALSE(result.provenance().workload_build().empty());
   EXPECT_TRUE(result.has_started_at());

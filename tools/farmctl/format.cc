@@ -23,6 +23,8 @@ std::string Figure(const farm::v1::Aggregate& a, bool present) {
   if (a.samples() < a.samples_requested())
     absl::StrAppend(&s, " (", a.samples(), "/", a.samples_requested(), ")");
   if (a.noisy()) absl::StrAppendFormat(&s, " ~%.0f%%", a.cv_percent());  // noisy: its spread
+  if (a.throttled_samples() > 0)
+    absl::StrAppend(&s, " throttled ", a.throttled_samples(), "/", a.samples());
   return s;
 }
 

@@ -71,6 +71,15 @@ TEST(FormatMatrixTest, ANoisyFigureShowsItsSpread) {
   EXPECT_THAT(*table, Not(HasSubstr("1000 ~")));
 }
 
+TEST(FormatMatrixTest, AThrottledFigureSaysHowManyOfItsSamples) {
+  farm::v1::GetMatrixResponse m = Matrix();
+  m.mutable_rows(0)->mutable_cells(0)->mutable_tcg()->set_throttled_samples(1);
+  absl::StatusOr<std::string> table = FormatMatrix(m, "table");
+  ASSERT_TRUE(table.ok());
+  EXPECT_THAT(*table, HasSubstr("75 (2/3) throttled 1/2"));
+  EXPECT_EQ(table->find("throttled"), table->rfind("throttled"));
+}
+
 // What an agent reports reaches spreadsheets: a formula stays text, a number a number.
 TEST(FormatMatrixTest, CsvNeverHandsASpreadsheetAFormula) {
   farm::v1::GetMatrixResponse m = Matrix();
