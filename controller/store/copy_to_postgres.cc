@@ -33,7 +33,7 @@ struct TableCopy {
   std::vector<Kind> kinds;
 };
 
-// Every table of the schema (SQLite 8, PostgreSQL 6), parents before children.
+// Every table of the schema (SQLite 9, PostgreSQL 7), parents before children.
 const std::vector<TableCopy>& Tables() {
   static const auto* const tables = new std::vector<TableCopy>{
       {"devices", "device_id, proto", "device_id, proto", "device_id", {T, B}},
@@ -102,6 +102,11 @@ const std::vector<TableCopy>& Tables() {
        "regression_id, device_id, state, opened_ns, proto",
        "regression_id",
        {T, T, I, I, B}},
+      {"schedules",
+       "schedule_id, next_run_ns, proto",
+       "schedule_id, next_run_ns, proto",
+       "schedule_id",
+       {T, I, B}},
   };
   return *tables;
 }

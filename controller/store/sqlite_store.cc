@@ -18,6 +18,7 @@
 #include "controller/store/leadership_sql.h"
 #include "controller/store/regression_sql.h"
 #include "controller/store/replication_sql.h"
+#include "controller/store/schedule_sql.h"
 #include "controller/store/task_rows.h"
 
 namespace kvmfarm::store {
@@ -219,6 +220,14 @@ CREATE TABLE regressions (
   proto BLOB NOT NULL
 );
 CREATE INDEX regressions_by_state ON regressions (state, opened_ns);
+)sql",
+    // 9: recurring sweeps and health checks (issue 21).
+    R"sql(
+CREATE TABLE schedules (
+  schedule_id TEXT PRIMARY KEY,
+  next_run_ns INTEGER NOT NULL,
+  proto BLOB NOT NULL
+);
 )sql",
 };
 
@@ -789,6 +798,50 @@ absl::StatusOr<std::vector<farm::v1::Regression>> SqliteStore::ListRegressions(
   ASSIGN_OR_RETURN(Statement read, db_->Prepare(kListRegressions));
   read.Bind(1, int64_t{open_only ? 1 : 0}).Bind(2, device_id);
   return ReadProtos<farm::v1::Regression>(read, "regression");
+}
+
+absl::Status SqliteStore::CreateSchedule(const farm::v1::Schedule& schedule) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement create, db_->Prepare(kCreateSchedule));
+  create.Bind(1, schedule.schedule_id())
+      .Bind(2, TimeUtil::TimestampToNanoseconds(schedule.next_run_at()))
+      .BindBlob(3, Serialize(schedule));
+  ASSIGN_OR_RETURN(const bool created, create.Step());
+  if (!created) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("schedule ", schedule.schedule_id(), " already exists"));
+  }
+  return create.Run();
+}
+
+absl::StatusOr<std::vector<farm::v1::Schedule>> SqliteStore::ListSchedules() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement read, db_->Prepare(kListSchedules));
+  return ReadProtos<farm::v1::Schedule>(read, "schedule");
+}
+
+absl::Status SqliteStore::DeleteSchedule(const std::string& schedule_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement remove, db_->Prepare(kDeleteSchedule));
+  ASSIGN_OR_RETURN(const bool deleted, remove.Bind(1, schedule_id).Step());
+  if (!deleted) return absl::NotFoundError(absl::StrCat("no schedule ", schedule_id));
+  return remove.Run();
+}
+
+absl::StatusOr<bool> SqliteStore::AdvanceSchedule(const farm::v1::Schedule& schedule,
+                                                  int64_t read_next_run_ns) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(std::unique_ptr<Transaction> tx, Transaction::Begin(db_.get()));
+  RETURN_IF_ERROR(CheckFencingLocked());
+  ASSIGN_OR_RETURN(Statement advance, db_->Prepare(kAdvanceSchedule));
+  advance.Bind(1, TimeUtil::TimestampToNanoseconds(schedule.next_run_at()))
+      .BindBlob(2, Serialize(schedule))
+      .Bind(3, schedule.schedule_id())
+      .Bind(4, read_next_run_ns);
+  ASSIGN_OR_RETURN(const bool advanced, advance.Step());
+  if (advanced) RETURN_IF_ERROR(advance.Run());
+  RETURN_IF_ERROR(tx->Commit());
+  return advanced;
 }
 
 void SqliteStore::SetFencingEpoch(int64_t epoch) {

@@ -93,6 +93,11 @@ class SqliteStore final : public Store {
   absl::Status PutRegression(const farm::v1::Regression& regression) override;
   absl::StatusOr<std::vector<farm::v1::Regression>> ListRegressions(
       bool open_only, const std::string& device_id) override;
+  absl::Status CreateSchedule(const farm::v1::Schedule& schedule) override;
+  absl::StatusOr<std::vector<farm::v1::Schedule>> ListSchedules() override;
+  absl::Status DeleteSchedule(const std::string& schedule_id) override;
+  absl::StatusOr<bool> AdvanceSchedule(const farm::v1::Schedule& schedule,
+                                       int64_t read_next_run_ns) override;
   absl::StatusOr<int64_t> CountMeasurements() override;
 
  private:

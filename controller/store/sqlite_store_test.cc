@@ -256,7 +256,7 @@ TEST(SqliteStoreTest, AVersionOneDatabaseIsMigrated) {
                     "DROP TRIGGER sweeps_insert_noted; DROP TRIGGER sweeps_update_noted; "
                     "DROP TRIGGER tasks_insert_noted; DROP TRIGGER tasks_update_noted; "
                     "DROP TABLE changes; DROP TABLE heartbeats; DROP TABLE cancel_requests; "
-                    "DROP TABLE baselines; DROP TABLE regressions; "
+                    "DROP TABLE baselines; DROP TABLE regressions; DROP TABLE schedules; "
                     "ALTER TABLE results DROP COLUMN raw_pruned; "
                     "PRAGMA user_version = 1"),
                 IsOk());

@@ -237,6 +237,17 @@ class Store {
   virtual absl::StatusOr<std::vector<farm::v1::Regression>> ListRegressions(
       bool open_only, const std::string& device_id) = 0;
 
+  // Schedules (issue 21). CreateSchedule: ALREADY_EXISTS for a taken id.
+  // DeleteSchedule: NOT_FOUND for none. AdvanceSchedule writes `schedule` (its new
+  // next_run_at, last run) only while the stored one's next run is still
+  // `read_next_run_ns`: false when another writer moved it first or it was deleted.
+  // Fenced like task writes: only the leader advances schedules.
+  virtual absl::Status CreateSchedule(const farm::v1::Schedule& schedule) = 0;
+  virtual absl::StatusOr<std::vector<farm::v1::Schedule>> ListSchedules() = 0;
+  virtual absl::Status DeleteSchedule(const std::string& schedule_id) = 0;
+  virtual absl::StatusOr<bool> AdvanceSchedule(const farm::v1::Schedule& schedule,
+                                               int64_t read_next_run_ns) = 0;
+
   // Raw measurement rows (every repetition), for tests and the scale benchmark.
   virtual absl::StatusOr<int64_t> CountMeasurements() = 0;
 };

@@ -638,5 +638,40 @@ TYPED_TEST(StoreConformanceTest, RegressionsAreUpdatedByIdAndListedNewestFirst) 
   EXPECT_EQ((*d1)[0].fixed_sweep_id(), "s3");
 }
 
+// Schedules (issue 21): created once by id, deleted by id, and advanced only from
+// the next run they were read with, under the leader's epoch.
+TYPED_TEST(StoreConformanceTest, ASchedulesRunIsClaimedOnceFromTheNextRunItWasReadWith) {
+  Store& store = *this->store_;
+  farm::v1::Schedule nightly;
+  nightly.set_schedule_id("nightly");
+  *nightly.mutable_every() = google::protobuf::util::TimeUtil::HoursToDuration(24);
+  *nightly.mutable_next_run_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(100);
+  ASSERT_THAT(store.CreateSchedule(nightly), IsOk());
+  EXPECT_THAT(store.CreateSchedule(nightly),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("nightly")));
+  farm::v1::Schedule ran = nightly;
+  *ran.mutable_next_run_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(200);
+  ran.set_last_sweep_id("s1");
+  ASSERT_THAT(store.ClaimLeadership("a", 0, 10), IsOk());
+  store.SetFencingEpoch(1);
+  EXPECT_THAT(store.AdvanceSchedule(ran, 100'000'000'000), IsOkAndHolds(true));
+  // A second leader that read the same run finds it taken.
+  EXPECT_THAT(store.AdvanceSchedule(ran, 100'000'000'000), IsOkAndHolds(false));
+  absl::StatusOr<std::vector<farm::v1::Schedule>> listed = store.ListSchedules();
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].last_sweep_id(), "s1");
+  EXPECT_EQ((*listed)[0].next_run_at().seconds(), 200);
+  // A deposed leader advances nothing.
+  ASSERT_THAT(store.ClaimLeadership("b", 100, 10), IsOk());
+  EXPECT_THAT(store.AdvanceSchedule(ran, 200'000'000'000),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_THAT(store.DeleteSchedule("nightly"), IsOk());
+  EXPECT_THAT(store.DeleteSchedule("nightly"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store.ListSchedules(), IsOkAndHolds(::testing::IsEmpty()));
+  store.SetFencingEpoch(2);
+  EXPECT_THAT(store.AdvanceSchedule(ran, 200'000'000'000), IsOkAndHolds(false));  // deleted
+}
+
 }  // namespace
 }  // namespace kvmfarm::store

@@ -148,6 +148,21 @@ class WrappedStore : public Store {
       bool open_only, const std::string& device_id) override {
     return real_->ListRegressions(open_only, device_id);
   }
+  absl::Status CreateSchedule(const farm::v1::Schedule& schedule) override {
+    return Write("CreateSchedule", schedule.schedule_id(),
+                 [&] { return real_->CreateSchedule(schedule); });
+  }
+  absl::StatusOr<std::vector<farm::v1::Schedule>> ListSchedules() override {
+    return real_->ListSchedules();
+  }
+  absl::Status DeleteSchedule(const std::string& schedule_id) override {
+    return Write("DeleteSchedule", schedule_id, [&] { return real_->DeleteSchedule(schedule_id); });
+  }
+  absl::StatusOr<bool> AdvanceSchedule(const farm::v1::Schedule& schedule,
+                                       int64_t read_next_run_ns) override {
+    return Write("AdvanceSchedule", schedule.schedule_id(),
+                 [&] { return real_->AdvanceSchedule(schedule, read_next_run_ns); });
+  }
   absl::StatusOr<int64_t> CountMeasurements() override { return real_->CountMeasurements(); }
 
  protected:

@@ -15,6 +15,7 @@
 #include "controller/store/leadership_sql.h"
 #include "controller/store/regression_sql.h"
 #include "controller/store/replication_sql.h"
+#include "controller/store/schedule_sql.h"
 #include "controller/store/task_rows.h"
 
 namespace kvmfarm::store::postgres {
@@ -139,6 +140,11 @@ CREATE TABLE regressions (
   regression_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, state INTEGER NOT NULL,
   opened_ns BIGINT NOT NULL, proto BYTEA NOT NULL);
 CREATE INDEX regressions_by_state ON regressions (state, opened_ns);
+)sql",
+    // 7: recurring sweeps and health checks (issue 21).
+    R"sql(
+CREATE TABLE schedules (
+  schedule_id TEXT PRIMARY KEY, next_run_ns BIGINT NOT NULL, proto BYTEA NOT NULL);
 )sql",
 };
 
@@ -618,6 +624,49 @@ absl::StatusOr<std::vector<farm::v1::Regression>> PostgresStore::ListRegressions
   ASSIGN_OR_RETURN(const PgRows rows,
                    db_->Exec(kListRegressions, {Str(open_only ? 1 : 0), device_id}));
   return ProtosOf<farm::v1::Regression>(rows, "regression");
+}
+
+absl::Status PostgresStore::CreateSchedule(const farm::v1::Schedule& schedule) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(
+      const PgRows rows,
+      db_->Exec(kCreateSchedule,
+                {schedule.schedule_id(),
+                 Str(TimeUtil::TimestampToNanoseconds(schedule.next_run_at())), Bytea(schedule)}));
+  if (rows.rows.empty()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("schedule ", schedule.schedule_id(), " already exists"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<farm::v1::Schedule>> PostgresStore::ListSchedules() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows, db_->Exec(kListSchedules));
+  return ProtosOf<farm::v1::Schedule>(rows, "schedule");
+}
+
+absl::Status PostgresStore::DeleteSchedule(const std::string& schedule_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const PgRows rows, db_->Exec(kDeleteSchedule, {schedule_id}));
+  if (rows.rows.empty()) return absl::NotFoundError(absl::StrCat("no schedule ", schedule_id));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> PostgresStore::AdvanceSchedule(const farm::v1::Schedule& schedule,
+                                                    int64_t read_next_run_ns) {
+  absl::MutexLock lock(&mu_);
+  bool advanced = false;
+  RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(CheckFencingLocked());
+    ASSIGN_OR_RETURN(const PgRows rows,
+                     db_->Exec(kAdvanceSchedule,
+                               {Str(TimeUtil::TimestampToNanoseconds(schedule.next_run_at())),
+                                Bytea(schedule), schedule.schedule_id(), Str(read_next_run_ns)}));
+    advanced = !rows.rows.empty();
+    return absl::OkStatus();
+  }));
+  return advanced;
 }
 
 absl::Status PostgresStore::RecordAttempt(const farm::v1::Task& task) {

@@ -140,6 +140,13 @@ absl::Status FillSampleLab(Store& store) {
   regression.set_verdict_after(farm::v1::VERDICT_KVM_NOT_IN_KERNEL);
   regression.set_first_sweep_id("sweep-1");
   RETURN_IF_ERROR(store.PutRegression(regression));
+  farm::v1::Schedule nightly;
+  nightly.set_schedule_id("nightly-capability");
+  nightly.mutable_spec()->mutable_plan()->set_capability(true);
+  nightly.mutable_spec()->set_health_check(true);
+  nightly.set_cron("0 3 * * *");
+  nightly.mutable_next_run_at()->set_seconds(5000);
+  RETURN_IF_ERROR(store.CreateSchedule(nightly));
   return store.AppendDeviceEvent("sdm-1", Event("KVM lost after the kernel update", 4000));
 }
 
