@@ -100,7 +100,43 @@ std::vector<farm::v1::Label> DerivedLabels(const farm::v1::DeviceIdentity& ident
 }
 
 Fleet::Fleet(store::Store* store, const Clock* clock, FleetOptions options)
-    : store_(store), clock_(clock), options_(options) {}
+    : store_(store), clock_(clock), options_(options), started_(clock->Now()) {}
+
+bool Reserved(const farm::v1::Device& device, absl::Time now) {
+  return device.has_reservation() && FromProtoTimestamp(device.reservation().until()) > now;
+}
+
+std::string Fleet::HealthCheckReason(const farm::v1::Device& known,
+                                     const farm::v1::RegisterAgentRequest& request) const {
+  const std::string& before = known.agent().version();
+  const std::string& after = request.agent().version();
+  if (!before.empty() && !after.empty() && before != after) {
+    return absl::StrCat("agent ", before, " -> ", after);
+  }
+  const absl::Duration threshold = options_.health_check_after_absence;
+  const absl::Time now = clock_->Now();
+  if (threshold <= absl::ZeroDuration() || !known.has_last_seen() || now - started_ < threshold) {
+    return "";
+  }
+  const absl::Duration absent = now - FromProtoTimestamp(known.last_seen());
+  if (absent <= threshold) return "";
+  return absl::StrCat("registered after ",
+                      absl::FormatDuration(absl::Trunc(absent, absl::Minutes(1))), " unheard");
+}
+
+absl::Status Fleet::RefuseOldAgent(const farm::v1::RegisterAgentRequest& request) {
+  const std::string refusal = absl::StrCat(
+      "registration refused: farm-agent ",
+      request.agent().version().empty() ? "(no version)" : request.agent().version(),
+      " speaks agent API ", request.agent().api_version(), "; this controller needs API ",
+      options_.min_agent_api_version, " or newer: upgrade the agent");
+  if (const farm::v1::Device* known = Find(request.identity().device_id())) {
+    const absl::Status recorded =
+        store_->AppendDeviceEvent(known->device_id(), NewEvent(*known, refusal));
+    if (!recorded.ok()) FARM_LOG(ERROR) << "recording '" << refusal << "': " << recorded;
+  }
+  return absl::FailedPreconditionError(refusal);
+}
 
 absl::Status Fleet::Load() {
   ASSIGN_OR_RETURN(std::vector<farm::v1::Device> devices, store_->ListDevices());
@@ -292,8 +328,12 @@ absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
   }
   RETURN_IF_ERROR(CheckDialAddress("agent_address", request.agent_address()));
   absl::MutexLock lock(&mu_);
+  if (request.agent().api_version() < options_.min_agent_api_version) {
+    return RefuseOldAgent(request);
+  }
   farm::v1::Device device;
   const farm::v1::Device* known = Find(id);
+  const std::string check_reason = known != nullptr ? HealthCheckReason(*known, request) : "";
   if (known != nullptr) {
     device = *known;
   } else {
@@ -322,10 +362,12 @@ absl::StatusOr<farm::v1::RegisterAgentResponse> Fleet::Register(
     *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
   }
   MergeLabels(&device, DerivedLabels(request.identity(), request.capability()));
+  if (!check_reason.empty()) device.set_health_check_due(check_reason);
   const std::string session = absl::StrCat(id, "#", next_session_++);
   RETURN_IF_ERROR(Commit(
       std::move(device),
-      absl::StrCat(note, "; verdict ", farm::v1::Verdict_Name(request.capability().verdict()))));
+      absl::StrCat(note, "; verdict ", farm::v1::Verdict_Name(request.capability().verdict()),
+                   check_reason.empty() ? "" : "; health check due: ", check_reason)));
   sessions_[id] = session;
   registered_since_start_.insert(id);
   unflushed_heartbeats_[id] = absl::ToUnixNanos(clock_->Now());
@@ -511,6 +553,89 @@ absl::Status Fleet::RecordSuccess(const std::string& device_id) {
   farm::v1::Device device = *known;
   device.set_consecutive_failures(0);
   return Commit(std::move(device), "");
+}
+
+absl::Status Fleet::HealthCheckStarted(const std::string& device_id, const std::string& sweep_id) {
+  absl::MutexLock lock(&mu_);
+  farm::v1::Device* known = Find(device_id);
+  if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
+  farm::v1::Device device = *known;
+  const std::string reason = device.health_check_due();
+  device.clear_health_check_due();
+  return Commit(std::move(device),
+                absl::StrCat("health check started (sweep ", sweep_id, "): ", reason));
+}
+
+absl::Status Fleet::HealthCheckPassed(const std::string& device_id, const std::string& sweep_id) {
+  absl::MutexLock lock(&mu_);
+  farm::v1::Device* known = Find(device_id);
+  if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
+  const std::string passed = absl::StrCat("health check passed (sweep ", sweep_id, ")");
+  if (known->state().health() != farm::v1::HEALTH_STATE_QUARANTINED) {
+    return store_->AppendDeviceEvent(device_id, NewEvent(*known, passed));
+  }
+  farm::v1::Device device = *known;
+  device.mutable_state()->set_health(farm::v1::HEALTH_STATE_GOOD);
+  device.mutable_state()->set_reason(passed);
+  *device.mutable_state()->mutable_since() = ToProtoTimestamp(clock_->Now());
+  device.set_consecutive_failures(0);
+  return Commit(std::move(device), absl::StrCat(passed, "; health quarantined -> good"));
+}
+
+absl::Status Fleet::HealthCheckFailed(const std::string& device_id, const std::string& sweep_id,
+                                      const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  const farm::v1::Device* known = Find(device_id);
+  if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
+  return store_->AppendDeviceEvent(
+      device_id,
+      NewEvent(*known, absl::StrCat("health check failed (sweep ", sweep_id, "): ", reason)));
+}
+
+absl::StatusOr<farm::v1::Device> Fleet::Reserve(const std::string& device_id,
+                                                const std::string& holder, absl::Duration duration,
+                                                const std::string& reason) {
+  if (duration <= absl::ZeroDuration() || duration > kMaxReservation) {
+    return absl::InvalidArgumentError(absl::StrCat("duration must be positive and at most ",
+                                                   absl::FormatDuration(kMaxReservation)));
+  }
+  if (reason.empty()) return absl::InvalidArgumentError("reason is required, for the history");
+  absl::MutexLock lock(&mu_);
+  farm::v1::Device* known = Find(device_id);
+  if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
+  const absl::Time now = clock_->Now();
+  if (Reserved(*known, now) && known->reservation().holder() != holder) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("device ", device_id, " is reserved by ", known->reservation().holder(),
+                     " until ", absl::FormatTime(FromProtoTimestamp(known->reservation().until())),
+                     ": ", known->reservation().reason()));
+  }
+  farm::v1::Device device = *known;
+  farm::v1::Reservation* reservation = device.mutable_reservation();
+  reservation->set_holder(holder);
+  reservation->set_reason(reason);
+  *reservation->mutable_since() = ToProtoTimestamp(now);
+  *reservation->mutable_until() = ToProtoTimestamp(now + duration);
+  RETURN_IF_ERROR(Commit(
+      device,
+      absl::StrCat("reserved by ", holder, " for ", absl::FormatDuration(duration), ": ", reason),
+      holder));
+  return device;
+}
+
+absl::StatusOr<farm::v1::Device> Fleet::Release(const std::string& device_id,
+                                                const std::string& by) {
+  absl::MutexLock lock(&mu_);
+  farm::v1::Device* known = Find(device_id);
+  if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
+  if (!Reserved(*known, clock_->Now())) {
+    return absl::FailedPreconditionError(absl::StrCat("device ", device_id, " is not reserved"));
+  }
+  farm::v1::Device device = *known;
+  const std::string holder = device.reservation().holder();
+  device.clear_reservation();
+  RETURN_IF_ERROR(Commit(device, absl::StrCat("reservation of ", holder, " released by ", by), by));
+  return device;
 }
 
 absl::Status Fleet::RecordResult(const farm::v1::Task& task) {

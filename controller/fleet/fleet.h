@@ -44,7 +44,20 @@ struct FleetOptions {
   // Called (under the fleet's lock, so it must return at once) with a device once
   // its quarantine is written: the lab's webhook hears of it.
   std::function<void(const farm::v1::Device&)> on_quarantined;
+  // A device whose agent registers after being unheard this long (while this
+  // controller has run at least as long: a controller's own downtime is not the
+  // device's absence) is due a health check. Zero: never.
+  absl::Duration health_check_after_absence = absl::Hours(1);
+  // Agents speaking an older agent API (AgentInfo.api_version) are refused; 0
+  // accepts every agent.
+  uint32_t min_agent_api_version = 0;
 };
+
+// The longest an operator may reserve a device for.
+inline constexpr absl::Duration kMaxReservation = absl::Hours(7 * 24);
+
+// Whether `device` is reserved at `now`.
+bool Reserved(const farm::v1::Device& device, absl::Time now);
 
 // Whether `device` matches `selector` (every label condition, and the id list).
 bool Matches(const farm::v1::Device& device, const farm::v1::Selector& selector);
@@ -122,6 +135,23 @@ class Fleet {
   // BUSY while a task runs on it, IDLE after.
   absl::Status SetBusy(const std::string& device_id, bool busy);
 
+  // Health checks (issue 21). A device's health_check_due is set by Register (an
+  // absence, a new agent version); the leader starts a check and clears it here,
+  // naming the sweep. A passing check lifts a quarantine; each outcome is an event
+  // in the device's history.
+  absl::Status HealthCheckStarted(const std::string& device_id, const std::string& sweep_id);
+  absl::Status HealthCheckPassed(const std::string& device_id, const std::string& sweep_id);
+  absl::Status HealthCheckFailed(const std::string& device_id, const std::string& sweep_id,
+                                 const std::string& reason);
+
+  // An operator's hold on a device (`holder` is who): INVALID_ARGUMENT for a
+  // duration outside (0, kMaxReservation] or no reason, FAILED_PRECONDITION while
+  // another holds it; the holder may extend it. Release: FAILED_PRECONDITION when
+  // not reserved.
+  absl::StatusOr<farm::v1::Device> Reserve(const std::string& device_id, const std::string& holder,
+                                           absl::Duration duration, const std::string& reason);
+  absl::StatusOr<farm::v1::Device> Release(const std::string& device_id, const std::string& by);
+
   // The devices `selector` matches, by id: those after `after_id`, at most `limit`.
   std::vector<farm::v1::Device> List(const farm::v1::Selector& selector,
                                      const std::string& after_id = "",
@@ -160,9 +190,17 @@ class Fleet {
     return options_.heartbeat_interval * options_.missed_heartbeats;
   }
 
+  // Why `request` makes a health check due for the known device, or "".
+  std::string HealthCheckReason(const farm::v1::Device& known,
+                                const farm::v1::RegisterAgentRequest& request) const;
+  // The history event of a refused registration, when the device is known.
+  absl::Status RefuseOldAgent(const farm::v1::RegisterAgentRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   store::Store* const store_;
   const Clock* const clock_;
   const FleetOptions options_;
+  const absl::Time started_;
   std::atomic<int64_t> heartbeats_received_{0};
   std::atomic<int64_t> quarantines_{0};
   mutable absl::Mutex mu_;

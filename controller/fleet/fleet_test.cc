@@ -217,6 +217,106 @@ TEST_F(FleetTest, QuarantineAfterRepeatedFailuresButNeverMostOfTheFleet) {
               HasSubstr("health quarantined -> good by operator: cable replaced"));
 }
 
+// The newest event of `device`'s history.
+std::string LastEvent(store::Store& store, const std::string& device) {
+  absl::StatusOr<std::vector<store::StoredDeviceEvent>> history =
+      store.DeviceHistory(device, 1, std::nullopt);
+  return history.ok() && !history->empty() ? (*history)[0].event.description() : "";
+}
+
+TEST_F(FleetTest, AnAbsenceOrANewAgentVersionMakesAHealthCheckDue) {
+  farm::v1::RegisterAgentRequest request = Registration("p8");
+  request.mutable_agent()->set_version("0.3.0");
+  ASSERT_THAT(fleet_->Register(request), IsOk());
+  // Back within the hour: nothing due.
+  clock_.Advance(absl::Minutes(30));
+  ASSERT_THAT(fleet_->Register(request), IsOk());
+  EXPECT_EQ(fleet_->Get("p8")->health_check_due(), "");
+  // Unheard for two hours while this controller ran.
+  clock_.Advance(absl::Hours(2));
+  ASSERT_THAT(fleet_->Register(request), IsOk());
+  EXPECT_EQ(fleet_->Get("p8")->health_check_due(), "registered after 2h unheard");
+  EXPECT_THAT(LastEvent(*store_, "p8"), HasSubstr("health check due: registered after 2h unheard"));
+  ASSERT_THAT(fleet_->HealthCheckStarted("p8", "sweep-7"), IsOk());
+  EXPECT_EQ(fleet_->Get("p8")->health_check_due(), "");
+  EXPECT_THAT(LastEvent(*store_, "p8"), HasSubstr("health check started (sweep sweep-7)"));
+  // An upgraded agent.
+  request.mutable_agent()->set_version("0.4.0");
+  ASSERT_THAT(fleet_->Register(request), IsOk());
+  EXPECT_EQ(fleet_->Get("p8")->health_check_due(), "agent 0.3.0 -> 0.4.0");
+}
+
+TEST_F(FleetTest, AControllerJustStartedDoesNotTakeItsOwnDowntimeForAnAbsence) {
+  ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
+  clock_.Advance(absl::Hours(5));  // the controller was down, then restarts
+  Fleet restarted(store_.get(), &clock_, options_);
+  ASSERT_THAT(restarted.Load(), IsOk());
+  ASSERT_THAT(restarted.Register(Registration("p8")), IsOk());
+  EXPECT_EQ(restarted.Get("p8")->health_check_due(), "");
+}
+
+TEST_F(FleetTest, AnAgentOlderThanTheControllerSupportsIsRefusedWithAReason) {
+  ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
+  options_.min_agent_api_version = 2;
+  Fleet strict(store_.get(), &clock_, options_);
+  ASSERT_THAT(strict.Load(), IsOk());
+  farm::v1::RegisterAgentRequest old = Registration("p8");
+  old.mutable_agent()->set_version("0.3.0");
+  old.mutable_agent()->set_api_version(1);
+  EXPECT_THAT(strict.Register(old),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("farm-agent 0.3.0 speaks agent API 1; this controller needs API 2 "
+                                 "or newer: upgrade the agent")));
+  EXPECT_THAT(LastEvent(*store_, "p8"), HasSubstr("registration refused: farm-agent 0.3.0"));
+  old.mutable_agent()->set_api_version(2);
+  EXPECT_THAT(strict.Register(old), IsOk());
+}
+
+TEST_F(FleetTest, APassingHealthCheckLiftsAQuarantine) {
+  for (int i = 0; i < 4; ++i)
+    ASSERT_THAT(fleet_->Register(Registration(absl::StrCat("d", i))), IsOk());
+  for (int round = 0; round < 3; ++round)
+    ASSERT_THAT(fleet_->RecordFailure("d0", "connection refused"), IsOk());
+  ASSERT_EQ(fleet_->Get("d0")->state().health(), farm::v1::HEALTH_STATE_QUARANTINED);
+  ASSERT_THAT(fleet_->HealthCheckFailed("d0", "s1", "failed after 3 attempts"), IsOk());
+  EXPECT_THAT(LastEvent(*store_, "d0"), HasSubstr("health check failed (sweep s1)"));
+  ASSERT_THAT(fleet_->HealthCheckPassed("d0", "s2"), IsOk());
+  const farm::v1::Device d0 = *fleet_->Get("d0");
+  EXPECT_EQ(d0.state().health(), farm::v1::HEALTH_STATE_GOOD);
+  EXPECT_EQ(d0.consecutive_failures(), 0u);
+  EXPECT_THAT(LastEvent(*store_, "d0"),
+              HasSubstr("health check passed (sweep s2); health quarantined -> good"));
+  // On a healthy device a pass is an event, nothing more.
+  ASSERT_THAT(fleet_->HealthCheckPassed("d1", "s2"), IsOk());
+  EXPECT_EQ(LastEvent(*store_, "d1"), "health check passed (sweep s2)");
+}
+
+TEST_F(FleetTest, AReservationIsHeldByOneOperatorUntilItEndsOrIsReleased) {
+  ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
+  EXPECT_THAT(fleet_->Reserve("p8", "alice", absl::Hours(2), ""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reason")));
+  EXPECT_THAT(fleet_->Reserve("p8", "alice", absl::Hours(24 * 8), "x"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("duration")));
+  absl::StatusOr<farm::v1::Device> held =
+      fleet_->Reserve("p8", "alice", absl::Hours(2), "bisecting a kernel");
+  ASSERT_THAT(held, IsOk());
+  EXPECT_TRUE(Reserved(*held, clock_.Now()));
+  EXPECT_EQ(held->reservation().holder(), "alice");
+  EXPECT_THAT(LastEvent(*store_, "p8"), HasSubstr("reserved by alice for 2h: bisecting a kernel"));
+  EXPECT_THAT(fleet_->Reserve("p8", "bob", absl::Hours(1), "mine"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("reserved by alice")));
+  EXPECT_THAT(fleet_->Reserve("p8", "alice", absl::Hours(3), "longer"), IsOk());  // extended
+  ASSERT_THAT(fleet_->Release("p8", "bob"), IsOk());
+  EXPECT_FALSE(Reserved(*fleet_->Get("p8"), clock_.Now()));
+  EXPECT_THAT(LastEvent(*store_, "p8"), HasSubstr("reservation of alice released by bob"));
+  EXPECT_THAT(fleet_->Release("p8", "bob"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  // One that ran out holds nothing.
+  ASSERT_THAT(fleet_->Reserve("p8", "carol", absl::Minutes(5), "quick look"), IsOk());
+  clock_.Advance(absl::Minutes(6));
+  EXPECT_FALSE(Reserved(*fleet_->Get("p8"), clock_.Now()));
+  EXPECT_THAT(fleet_->Reserve("p8", "bob", absl::Hours(1), "mine now"), IsOk());
+}
+
 TEST_F(FleetTest, ACapabilityResultReplacesTheReportAndItsLabels) {
   ASSERT_THAT(fleet_->Register(Registration("p8")), IsOk());
   farm::v1::KvmCapability checked;

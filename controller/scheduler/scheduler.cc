@@ -26,14 +26,25 @@ namespace kvmfarm::scheduler {
 namespace {
 
 // Whether a device may take work now, and if not, why.
-absl::Status Schedulable(const farm::v1::Device& device) {
+// Whether a task of `spec` may run on `device` at `now`: online, healthy (a health
+// check also runs on a quarantined device, to lift it), and not reserved.
+absl::Status Schedulable(const farm::v1::Device& device, const farm::v1::SweepSpec& spec,
+                         absl::Time now) {
   if (device.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE) {
     return absl::UnavailableError(absl::StrCat("device ", device.device_id(), " offline"));
   }
   const farm::v1::HealthState h = device.state().health();
-  if (h != farm::v1::HEALTH_STATE_GOOD && h != farm::v1::HEALTH_STATE_UNKNOWN) {
+  if (h != farm::v1::HEALTH_STATE_GOOD && h != farm::v1::HEALTH_STATE_UNKNOWN &&
+      !(h == farm::v1::HEALTH_STATE_QUARANTINED && spec.health_check())) {
     return absl::UnavailableError(
         absl::StrCat("device ", device.device_id(), " is ", LowerEnumValueName(h)));
+  }
+  if (fleet::Reserved(device, now)) {
+    const farm::v1::Reservation& r = device.reservation();
+    return absl::UnavailableError(absl::StrCat(
+        "device ", device.device_id(), " is reserved by ", r.holder(), " until ",
+        absl::FormatTime("%Y-%m-%d %H:%M UTC", FromProtoTimestamp(r.until()), absl::UTCTimeZone()),
+        ": ", r.reason()));
   }
   return absl::OkStatus();
 }
@@ -352,7 +363,7 @@ absl::StatusOr<farm::v1::Sweep> Scheduler::StartSweep(const farm::v1::StartSweep
   std::vector<std::string> ids;
   std::vector<std::string> why_not;
   for (const farm::v1::Device& d : matched) {
-    absl::Status ok = Schedulable(d);
+    absl::Status ok = Schedulable(d, request.spec(), clock_->Now());
     if (ok.ok() || d.state().operational() == farm::v1::OPERATIONAL_STATE_OFFLINE) {
       // Offline devices keep their tasks waiting; they may come back.
       if (ok.ok()) ids.push_back(d.device_id());
@@ -443,7 +454,7 @@ std::string Scheduler::WaitReasonLocked(const Candidate& candidate,
   const farm::v1::Task& task = *candidate.task;
   const farm::v1::SweepSpec& spec = candidate.sweep->spec();
   if (!device.ok()) return absl::StrCat("waiting: device ", task.device_id(), " unknown");
-  if (absl::Status ok = Schedulable(*device); !ok.ok()) {
+  if (absl::Status ok = Schedulable(*device, spec, clock_->Now()); !ok.ok()) {
     return absl::StrCat("waiting: ", ok.message());
   }
   if (running_by_device_.count(task.device_id())) {
@@ -644,6 +655,9 @@ absl::Status Scheduler::StoreResultLocked(const Attempt& attempt, farm::v1::Task
                       done.has_benchmark() ? done.benchmark().log() : "");
   if (*stored && options_.on_result_stored) options_.on_result_stored(device_id);
   LogUnwritten(fleet_->RecordSuccess(device_id), "device health");
+  if (*stored && attempt.spec.health_check()) {
+    LogUnwritten(fleet_->HealthCheckPassed(device_id, done.sweep_id()), "health check");
+  }
   if (*stored) {
     if (done.has_capability()) {
       const absl::StatusOr<farm::v1::Device> before = fleet_->Get(device_id);
@@ -727,6 +741,11 @@ absl::Status Scheduler::RecordFailureLocked(const Attempt& attempt, const absl::
   FinishAttemptLocked(attempt.attempt_id, outcome, "");
   if (!refused)
     LogUnwritten(fleet_->RecordFailure(attempt.task.device_id(), reason), "device health");
+  if (attempt.spec.health_check() && task->state() == farm::v1::TASK_STATE_FAILED) {
+    LogUnwritten(fleet_->HealthCheckFailed(attempt.task.device_id(), attempt.task.sweep_id(),
+                                           task->status()),
+                 "health check");
+  }
   return absl::OkStatus();
 }
 

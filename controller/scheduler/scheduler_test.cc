@@ -118,6 +118,47 @@ TEST_F(SchedulerTest, BadSpecsNameTheFieldAndEmptySelectionsSayWhy) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("d0 is maintenance")));
 }
 
+// A reserved device gets no task until its reservation is released or runs out.
+TEST_F(SchedulerTest, AReservedDeviceGetsNoTaskUntilItIsReleased) {
+  ASSERT_THAT(fleet_->Reserve("d0", "alice", absl::Hours(2), "bisecting"), IsOk());
+  EXPECT_THAT(
+      scheduler_->StartSweep(CapabilityOnly({"d0"})),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("d0 is reserved by alice until")));
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(CapabilityOnly({"d0", "d1"}));
+  ASSERT_THAT(sweep, IsOk());
+  EXPECT_EQ(sweep->tasks_size(), 1);  // d1 only
+  // Reserved after the sweep started: its task waits, saying why.
+  ASSERT_THAT(fleet_->Reserve("d1", "bob", absl::Minutes(30), "cable check"), IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 0);
+  EXPECT_THAT(Stored(sweep->sweep_id()).tasks(0).status(),
+              HasSubstr("waiting: device d1 is reserved by bob"));
+  ASSERT_THAT(fleet_->Release("d1", "bob"), IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+}
+
+// A health check runs on a quarantined device, and lifts the quarantine when it
+// passes; an ordinary sweep leaves the device alone.
+TEST_F(SchedulerTest, AHealthCheckRunsOnAQuarantinedDeviceAndLiftsItWhenItPasses) {
+  for (const char* id : {"d3", "d4", "d5", "d6", "d7", "d8"}) AddDevice(id);
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(fleet_->RecordFailure("d0", "unreachable"), IsOk());
+  ASSERT_EQ(fleet_->Get("d0")->state().health(), farm::v1::HEALTH_STATE_QUARANTINED);
+  EXPECT_THAT(scheduler_->StartSweep(CapabilityOnly({"d0"})),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("d0 is quarantined")));
+  farm::v1::StartSweepRequest check = CapabilityOnly({"d0"});
+  check.mutable_spec()->set_health_check(true);
+  farm::v1::StartSweepRequest measuring = Request({"d0"});
+  measuring.mutable_spec()->set_health_check(true);
+  EXPECT_THAT(scheduler_->StartSweep(measuring),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("capability alone")));
+  absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(check);
+  ASSERT_THAT(sweep, IsOk());
+  EXPECT_EQ(scheduler_->Dispatch(), 1);
+  EXPECT_EQ(RunQueued(), 1);
+  EXPECT_EQ(Stored(sweep->sweep_id()).state(), farm::v1::SWEEP_STATE_SUCCEEDED);
+  EXPECT_EQ(fleet_->Get("d0")->state().health(), farm::v1::HEALTH_STATE_GOOD);
+  EXPECT_THAT(fleet_->Get("d0")->state().reason(), HasSubstr("health check passed"));
+}
+
 TEST_F(SchedulerTest, OneTaskPerDeviceAtATimeUntilTheSweepSucceeds) {
   absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(Request({"d0", "d1"}));
   ASSERT_THAT(sweep, IsOk());

@@ -17,6 +17,11 @@ absl::Status ValidateSweepSpec(const farm::v1::SweepSpec& spec) {
     return absl::InvalidArgumentError(
         "spec.plan is empty: ask for capability, workloads (with workload_modes) or boots");
   }
+  if (spec.health_check() &&
+      (!plan.capability() || !plan.workloads().empty() || !plan.boots().empty())) {
+    return absl::InvalidArgumentError(
+        "spec.health_check needs a plan of capability alone: a health check measures nothing");
+  }
   if (!plan.workloads().empty() && plan.workload_modes().empty()) {
     return absl::InvalidArgumentError(
         "spec.plan.workload_modes is empty: say MODE_NATIVE, MODE_KVM and/or MODE_TCG");
