@@ -555,15 +555,14 @@ absl::Status Fleet::RecordSuccess(const std::string& device_id) {
   return Commit(std::move(device), "");
 }
 
-absl::Status Fleet::HealthCheckStarted(const std::string& device_id, const std::string& sweep_id) {
+absl::Status Fleet::ClearHealthCheckDue(const std::string& device_id, const std::string& outcome) {
   absl::MutexLock lock(&mu_);
   farm::v1::Device* known = Find(device_id);
   if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
   farm::v1::Device device = *known;
   const std::string reason = device.health_check_due();
   device.clear_health_check_due();
-  return Commit(std::move(device),
-                absl::StrCat("health check started (sweep ", sweep_id, "): ", reason));
+  return Commit(std::move(device), absl::StrCat("health check due (", reason, "): ", outcome));
 }
 
 absl::Status Fleet::HealthCheckPassed(const std::string& device_id, const std::string& sweep_id) {

@@ -137,9 +137,9 @@ class Fleet {
 
   // Health checks (issue 21). A device's health_check_due is set by Register (an
   // absence, a new agent version); the leader starts a check and clears it here,
-  // naming the sweep. A passing check lifts a quarantine; each outcome is an event
-  // in the device's history.
-  absl::Status HealthCheckStarted(const std::string& device_id, const std::string& sweep_id);
+  // saying what it did ("started sweep X", "not started: ..."). A passing check
+  // lifts a quarantine; each outcome is an event in the device's history.
+  absl::Status ClearHealthCheckDue(const std::string& device_id, const std::string& outcome);
   absl::Status HealthCheckPassed(const std::string& device_id, const std::string& sweep_id);
   absl::Status HealthCheckFailed(const std::string& device_id, const std::string& sweep_id,
                                  const std::string& reason);

@@ -237,9 +237,10 @@ TEST_F(FleetTest, AnAbsenceOrANewAgentVersionMakesAHealthCheckDue) {
   ASSERT_THAT(fleet_->Register(request), IsOk());
   EXPECT_EQ(fleet_->Get("p8")->health_check_due(), "registered after 2h unheard");
   EXPECT_THAT(LastEvent(*store_, "p8"), HasSubstr("health check due: registered after 2h unheard"));
-  ASSERT_THAT(fleet_->HealthCheckStarted("p8", "sweep-7"), IsOk());
+  ASSERT_THAT(fleet_->ClearHealthCheckDue("p8", "started sweep-7"), IsOk());
   EXPECT_EQ(fleet_->Get("p8")->health_check_due(), "");
-  EXPECT_THAT(LastEvent(*store_, "p8"), HasSubstr("health check started (sweep sweep-7)"));
+  EXPECT_EQ(LastEvent(*store_, "p8"),
+            "health check due (registered after 2h unheard): started sweep-7");
   // An upgraded agent.
   request.mutable_agent()->set_version("0.4.0");
   ASSERT_THAT(fleet_->Register(request), IsOk());
