@@ -18,6 +18,7 @@
 #include "common/proto_enum.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "common/version.h"
 #include "workloads/catalog.h"
 
 namespace kvmfarm {
@@ -137,6 +138,7 @@ absl::Status AgentServiceImpl::Initialize() {
 farm::v1::AgentInfo AgentServiceImpl::Info() const {
   farm::v1::AgentInfo info;
   info.set_version(config_.version);
+  info.set_api_version(kAgentApiVersion);
   *info.mutable_started_at() = ToProtoTimestamp(started_at_);
   *info.mutable_uptime() = ToProtoDuration(absl::Now() - started_at_);
   info.set_listen_address(config_.listen_address);

@@ -8,11 +8,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "controller/comparison/sweep_comparison.h"
 #include "controller/matrix/matrix.h"
 #include "controller/paging/page_token.h"
 #include "controller/regressions/regression_tracker.h"
+#include "controller/schedules/schedule_runner.h"
 #include "controller/task_logs/task_logs.h"
 
 namespace kvmfarm {
@@ -255,6 +257,40 @@ absl::StatusOr<farm::v1::ListControllersResponse> ControllerApi::Controllers() {
     out->set_leader(replica.name == lease.holder);
   }
   return response;
+}
+
+absl::StatusOr<farm::v1::Schedule> ControllerApi::AddSchedule(
+    const farm::v1::AddScheduleRequest& request, const std::string& audit) {
+  return schedules::AddSchedule(*store_, request.schedule(), audit, absl::Now());
+}
+
+absl::StatusOr<farm::v1::ListSchedulesResponse> ControllerApi::Schedules() {
+  ASSIGN_OR_RETURN(std::vector<farm::v1::Schedule> all, store_->ListSchedules());
+  farm::v1::ListSchedulesResponse response;
+  for (farm::v1::Schedule& s : all) *response.add_schedules() = std::move(s);
+  return response;
+}
+
+absl::Status ControllerApi::DeleteSchedule(const farm::v1::DeleteScheduleRequest& request) {
+  return schedules::DeleteSchedule(*store_, request.schedule_id());
+}
+
+absl::StatusOr<farm::v1::Device> ControllerApi::ReserveDevice(
+    const farm::v1::ReserveDeviceRequest& request, const std::string& audit) {
+  if (request.device_id().empty()) return absl::InvalidArgumentError("device_id is required");
+  if (!request.has_duration()) {
+    return absl::InvalidArgumentError("duration is required: how long to hold the device");
+  }
+  RETURN_IF_ERROR(CatchUp());
+  return fleet_->Reserve(request.device_id(), audit, FromProtoDuration(request.duration()),
+                         request.reason());
+}
+
+absl::StatusOr<farm::v1::Device> ControllerApi::ReleaseDevice(
+    const farm::v1::ReleaseDeviceRequest& request, const std::string& audit) {
+  if (request.device_id().empty()) return absl::InvalidArgumentError("device_id is required");
+  RETURN_IF_ERROR(CatchUp());
+  return fleet_->Release(request.device_id(), audit);
 }
 
 }  // namespace kvmfarm

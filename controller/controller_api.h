@@ -77,6 +77,17 @@ class ControllerApi {
   absl::StatusOr<farm::v1::ListRegressionsResponse> Regressions(
       const farm::v1::ListRegressionsRequest& request);
 
+  // Schedules and reservations (issue 21): see schedules/schedule_runner.h and
+  // fleet.h. A reservation's holder is `audit`.
+  absl::StatusOr<farm::v1::Schedule> AddSchedule(const farm::v1::AddScheduleRequest& request,
+                                                 const std::string& audit);
+  absl::StatusOr<farm::v1::ListSchedulesResponse> Schedules();
+  absl::Status DeleteSchedule(const farm::v1::DeleteScheduleRequest& request);
+  absl::StatusOr<farm::v1::Device> ReserveDevice(const farm::v1::ReserveDeviceRequest& request,
+                                                 const std::string& audit);
+  absl::StatusOr<farm::v1::Device> ReleaseDevice(const farm::v1::ReleaseDeviceRequest& request,
+                                                 const std::string& audit);
+
   fleet::Fleet& fleet() { return *fleet_; }
   scheduler::Scheduler& scheduler() { return *scheduler_; }
 

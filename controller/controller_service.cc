@@ -208,4 +208,48 @@ grpc::Status ControllerServiceImpl::ListRegressions(grpc::ServerContext* context
   return ReplyWith(api_.Regressions(*request), response);
 }
 
+grpc::Status ControllerServiceImpl::AddSchedule(grpc::ServerContext* context,
+                                                const farm::v1::AddScheduleRequest* request,
+                                                farm::v1::AddScheduleResponse* response) {
+  auth::Caller caller;
+  if (grpc::Status denied = Authorize(*context, "AddSchedule", &caller); !denied.ok()) {
+    return denied;
+  }
+  return ReplyWith(api_.AddSchedule(*request, caller.Audit()), response->mutable_schedule());
+}
+
+grpc::Status ControllerServiceImpl::ListSchedules(grpc::ServerContext* context,
+                                                  const farm::v1::ListSchedulesRequest*,
+                                                  farm::v1::ListSchedulesResponse* response) {
+  if (grpc::Status denied = Authorize(*context, "ListSchedules"); !denied.ok()) return denied;
+  return ReplyWith(api_.Schedules(), response);
+}
+
+grpc::Status ControllerServiceImpl::DeleteSchedule(grpc::ServerContext* context,
+                                                   const farm::v1::DeleteScheduleRequest* request,
+                                                   farm::v1::DeleteScheduleResponse*) {
+  if (grpc::Status denied = Authorize(*context, "DeleteSchedule"); !denied.ok()) return denied;
+  return ToGrpcStatus(api_.DeleteSchedule(*request));
+}
+
+grpc::Status ControllerServiceImpl::ReserveDevice(grpc::ServerContext* context,
+                                                  const farm::v1::ReserveDeviceRequest* request,
+                                                  farm::v1::ReserveDeviceResponse* response) {
+  auth::Caller caller;
+  if (grpc::Status denied = Authorize(*context, "ReserveDevice", &caller); !denied.ok()) {
+    return denied;
+  }
+  return ReplyWith(api_.ReserveDevice(*request, caller.Audit()), response->mutable_device());
+}
+
+grpc::Status ControllerServiceImpl::ReleaseDevice(grpc::ServerContext* context,
+                                                  const farm::v1::ReleaseDeviceRequest* request,
+                                                  farm::v1::ReleaseDeviceResponse* response) {
+  auth::Caller caller;
+  if (grpc::Status denied = Authorize(*context, "ReleaseDevice", &caller); !denied.ok()) {
+    return denied;
+  }
+  return ReplyWith(api_.ReleaseDevice(*request, caller.Audit()), response->mutable_device());
+}
+
 }  // namespace kvmfarm

@@ -82,6 +82,21 @@ class ControllerServiceImpl final : public farm::v1::ControllerService::Service 
   grpc::Status ListBaselines(grpc::ServerContext* context,
                              const farm::v1::ListBaselinesRequest* request,
                              farm::v1::ListBaselinesResponse* response) override;
+  grpc::Status AddSchedule(grpc::ServerContext* context,
+                           const farm::v1::AddScheduleRequest* request,
+                           farm::v1::AddScheduleResponse* response) override;
+  grpc::Status ListSchedules(grpc::ServerContext* context,
+                             const farm::v1::ListSchedulesRequest* request,
+                             farm::v1::ListSchedulesResponse* response) override;
+  grpc::Status DeleteSchedule(grpc::ServerContext* context,
+                              const farm::v1::DeleteScheduleRequest* request,
+                              farm::v1::DeleteScheduleResponse* response) override;
+  grpc::Status ReserveDevice(grpc::ServerContext* context,
+                             const farm::v1::ReserveDeviceRequest* request,
+                             farm::v1::ReserveDeviceResponse* response) override;
+  grpc::Status ReleaseDevice(grpc::ServerContext* context,
+                             const farm::v1::ReleaseDeviceRequest* request,
+                             farm::v1::ReleaseDeviceResponse* response) override;
   grpc::Status ListRegressions(grpc::ServerContext* context,
                                const farm::v1::ListRegressionsRequest* request,
                                farm::v1::ListRegressionsResponse* response) override;

@@ -22,6 +22,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/tls/tls_flags.h"
+#include "common/version.h"
 #include "controller/auth/authorizer.h"
 #include "controller/controller_service.h"
 #include "controller/dashboard/dashboard.h"
@@ -38,6 +39,7 @@
 #include "controller/replication/change_follower.h"
 #include "controller/scheduler/agent_client.h"
 #include "controller/scheduler/scheduler.h"
+#include "controller/schedules/schedule_runner.h"
 #include "controller/store/open_store.h"
 #include "controller/store/summary_cache.h"
 
@@ -94,6 +96,13 @@ ABSL_FLAG(std::string, webhook_secret_file, "",
 ABSL_FLAG(std::string, webhook_ca_file, "",
           "For an https webhook: the CA of the receiver's certificate (the system's when "
           "empty).");
+ABSL_FLAG(absl::Duration, health_check_every, absl::Hours(24),
+          "The default health check: a capability check of every device this often "
+          "(schedule 'health-check', created once by the first leader; more, per label "
+          "selector, with `farmctl schedule add --health-check`). 0: none created.");
+ABSL_FLAG(absl::Duration, health_check_after_absence, absl::Hours(1),
+          "A device whose agent registers after being unheard this long gets a health check "
+          "(as does one with a new agent version). 0: never.");
 ABSL_FLAG(double, regression_threshold_percent, 5.0,
           "A sweep's figure is a regression against its baseline when it is worse by at "
           "least this much (and significant).");
@@ -195,10 +204,12 @@ void RunLiveness(fleet::Fleet& fleet, store::Store& store, scheduler::AgentClien
 
 // The scheduling step on the leader, on a short timer, until `stop`; every second
 // it also picks up sweeps started, and cancels asked, on other replicas.
-void RunDispatch(scheduler::Scheduler& scheduler, const leadership::LeaderElection& election,
-                 absl::Notification& stop) {
+// Every 5 s it runs what schedules and health checks are due.
+void RunDispatch(scheduler::Scheduler& scheduler, schedules::ScheduleRunner& schedule_runner,
+                 const leadership::LeaderElection& election, absl::Notification& stop) {
   for (int tick = 0; !stop.WaitForNotificationWithTimeout(absl::Milliseconds(100)); ++tick) {
     if (!election.IsLeader()) continue;
+    if (tick % 50 == 0) schedule_runner.Tick();
     if (tick % 10 == 0) {
       absl::StatusOr<int> adopted = scheduler.AdoptNewSweeps();
       if (!adopted.ok()) FARM_LOG(ERROR) << "picking up new sweeps: " << adopted.status();
@@ -410,6 +421,8 @@ absl::Status Run(const ControllerConfig& config) {
   regressions::RegressionWorker regression_worker(&tracker);
   fleet::FleetOptions fleet_options;
   fleet_options.heartbeat_interval = config.heartbeat_interval;
+  fleet_options.health_check_after_absence = absl::GetFlag(FLAGS_health_check_after_absence);
+  fleet_options.min_agent_api_version = kMinAgentApiVersion;
   fleet_options.on_quarantined = [&webhook, &replica](const farm::v1::Device& device) {
     if (webhook != nullptr) webhook->Post(notifications::QuarantineEvent(device, replica));
   };
@@ -431,6 +444,7 @@ absl::Status Run(const ControllerConfig& config) {
   scheduler_options.max_parallel = config.max_parallel;
   scheduler_options.observer = &counters;
   scheduler::Scheduler scheduler(store.get(), &fleet, &agents, &clock, scheduler_options);
+  schedules::ScheduleRunner schedule_runner(store.get(), &scheduler, &fleet, &clock);
   // The feed's position is taken before the fleet is loaded: nothing written
   // between the two is missed.
   replication::ChangeFollower follower(store.get(), &clock,
@@ -453,6 +467,11 @@ absl::Status Run(const ControllerConfig& config) {
     // A sweep that ended just before a crash or a change of leader may not have
     // been compared with its baselines.
     if (resumed.ok()) regression_worker.RecheckNewest();
+    if (resumed.ok()) {
+      const absl::Status ensured =
+          schedule_runner.EnsureDefaultHealthCheck(absl::GetFlag(FLAGS_health_check_every));
+      if (!ensured.ok()) FARM_LOG(ERROR) << "the default health check: " << ensured;
+    }
     return resumed;
   };
   election_options.on_deposed = [&scheduler] { scheduler.StepDown(); };
@@ -497,7 +516,7 @@ absl::Status Run(const ControllerConfig& config) {
     RunLiveness(fleet, *store, agents, fleet_options.heartbeat_interval, election,
                 election_options.replica, stop);
   });
-  std::thread dispatcher([&] { RunDispatch(scheduler, election, stop); });
+  std::thread dispatcher([&] { RunDispatch(scheduler, schedule_runner, election, stop); });
   std::thread following([&] { RunChangeFollower(follower, stop); });
   std::thread retention;
   if (absl::GetFlag(FLAGS_keep_raw_days) > 0) {

@@ -28,6 +28,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/version.h"
 #include "absl/time/clock.h"
 #include "common/flags.h"
 #include "common/testing/server_process.h"
@@ -121,6 +122,7 @@ int Run(const std::string& controller_binary) {
     const std::string id = absl::StrCat("silent-", trial);
     farm::v1::RegisterAgentRequest request;
     request.mutable_identity()->set_device_id(id);
+    request.mutable_agent()->set_api_version(kAgentApiVersion);
     request.set_agent_address("127.0.0.1:1");
     grpc::ClientContext context;
     farm::v1::RegisterAgentResponse response;

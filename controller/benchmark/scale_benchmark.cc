@@ -40,6 +40,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/version.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -250,6 +251,7 @@ void HeartbeatPhase(const std::string& kind, const std::string& controller_binar
     *request.mutable_capability() = capability;
     request.mutable_identity()->set_device_id(absl::StrCat("sim-", i));
     request.mutable_identity()->set_model(absl::StrCat("model-", i % 20));
+    request.mutable_agent()->set_api_version(kAgentApiVersion);
     request.set_agent_address(absl::StrCat("127.0.0.1:", 20000 + i));
     grpc::ClientContext context;
     farm::v1::RegisterAgentResponse response;

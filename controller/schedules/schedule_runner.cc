@@ -70,14 +70,9 @@ std::optional<absl::Time> NextRun(const farm::v1::Schedule& schedule, absl::Time
   return anchor + every * (absl::IDivDuration(after - anchor, every, &remainder) + 1);
 }
 
-ScheduleRunner::ScheduleRunner(store::Store* store, scheduler::Scheduler* scheduler,
-                               fleet::Fleet* fleet, const Clock* clock)
-    : store_(store), scheduler_(scheduler), fleet_(fleet), clock_(clock) {}
-
-absl::StatusOr<farm::v1::Schedule> ScheduleRunner::Add(farm::v1::Schedule schedule,
-                                                       const std::string& by) {
+absl::StatusOr<farm::v1::Schedule> AddSchedule(store::Store& store, farm::v1::Schedule schedule,
+                                               const std::string& by, absl::Time now) {
   RETURN_IF_ERROR(ValidateSchedule(schedule));
-  const absl::Time now = clock_->Now();
   *schedule.mutable_created_at() = ToProtoTimestamp(now);
   schedule.set_created_by(by);
   schedule.clear_last_run_at();
@@ -90,10 +85,24 @@ absl::StatusOr<farm::v1::Schedule> ScheduleRunner::Add(farm::v1::Schedule schedu
         absl::StrCat("cron '", schedule.cron(), "' matches no time in the next five years"));
   }
   *schedule.mutable_next_run_at() = ToProtoTimestamp(*first);
-  RETURN_IF_ERROR(store_->CreateSchedule(schedule));
+  RETURN_IF_ERROR(store.CreateSchedule(schedule));
   FARM_LOG(INFO) << "schedule " << schedule.schedule_id() << " added by " << by << ", first run "
                  << absl::FormatTime(*first);
   return schedule;
+}
+
+absl::Status DeleteSchedule(store::Store& store, const std::string& schedule_id) {
+  RETURN_IF_ERROR(CheckScheduleId(schedule_id));
+  return store.DeleteSchedule(schedule_id);
+}
+
+ScheduleRunner::ScheduleRunner(store::Store* store, scheduler::Scheduler* scheduler,
+                               fleet::Fleet* fleet, const Clock* clock)
+    : store_(store), scheduler_(scheduler), fleet_(fleet), clock_(clock) {}
+
+absl::StatusOr<farm::v1::Schedule> ScheduleRunner::Add(farm::v1::Schedule schedule,
+                                                       const std::string& by) {
+  return AddSchedule(*store_, std::move(schedule), by, clock_->Now());
 }
 
 absl::StatusOr<std::vector<farm::v1::Schedule>> ScheduleRunner::List() {
@@ -101,8 +110,7 @@ absl::StatusOr<std::vector<farm::v1::Schedule>> ScheduleRunner::List() {
 }
 
 absl::Status ScheduleRunner::Delete(const std::string& schedule_id) {
-  RETURN_IF_ERROR(CheckScheduleId(schedule_id));
-  return store_->DeleteSchedule(schedule_id);
+  return DeleteSchedule(*store_, schedule_id);
 }
 
 absl::Status ScheduleRunner::EnsureDefaultHealthCheck(absl::Duration every) {

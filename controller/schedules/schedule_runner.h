@@ -53,13 +53,19 @@ absl::Status ValidateSchedule(const farm::v1::Schedule& schedule);
 // multiple of it from created_at; none for a cron that never comes again.
 std::optional<absl::Time> NextRun(const farm::v1::Schedule& schedule, absl::Time after);
 
+// Validates `schedule`, stamps its creation (`now`, `by`) and first run, and
+// stores it: ALREADY_EXISTS for a taken id.
+absl::StatusOr<farm::v1::Schedule> AddSchedule(store::Store& store, farm::v1::Schedule schedule,
+                                               const std::string& by, absl::Time now);
+// NOT_FOUND for none, INVALID_ARGUMENT for an id that can't be one.
+absl::Status DeleteSchedule(store::Store& store, const std::string& schedule_id);
+
 class ScheduleRunner {
  public:
   ScheduleRunner(store::Store* store, scheduler::Scheduler* scheduler, fleet::Fleet* fleet,
                  const Clock* clock);
 
-  // Validates `schedule`, stamps its creation (now, `by`) and first run, and
-  // stores it: ALREADY_EXISTS for a taken id.
+  // AddSchedule and DeleteSchedule at the runner's clock.
   absl::StatusOr<farm::v1::Schedule> Add(farm::v1::Schedule schedule, const std::string& by);
   absl::StatusOr<std::vector<farm::v1::Schedule>> List();
   absl::Status Delete(const std::string& schedule_id);
