@@ -102,10 +102,6 @@ std::vector<farm::v1::Label> DerivedLabels(const farm::v1::DeviceIdentity& ident
 Fleet::Fleet(store::Store* store, const Clock* clock, FleetOptions options)
     : store_(store), clock_(clock), options_(options), started_(clock->Now()) {}
 
-bool Reserved(const farm::v1::Device& device, absl::Time now) {
-  return device.has_reservation() && FromProtoTimestamp(device.reservation().until()) > now;
-}
-
 std::string Fleet::HealthCheckReason(const farm::v1::Device& known,
                                      const farm::v1::RegisterAgentRequest& request) const {
   const std::string& before = known.agent().version();

@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "controller/fleet/reservation.h"
 #include "controller/store/store.h"
 #include "farm/v1/controller.pb.h"
 
@@ -52,12 +53,6 @@ struct FleetOptions {
   // accepts every agent.
   uint32_t min_agent_api_version = 0;
 };
-
-// The longest an operator may reserve a device for.
-inline constexpr absl::Duration kMaxReservation = absl::Hours(7 * 24);
-
-// Whether `device` is reserved at `now`.
-bool Reserved(const farm::v1::Device& device, absl::Time now);
 
 // Whether `device` matches `selector` (every label condition, and the id list).
 bool Matches(const farm::v1::Device& device, const farm::v1::Selector& selector);

@@ -204,6 +204,51 @@ TEST_F(FarmctlTest, BootSweepMeasuresTcgBootTime) {
   EXPECT_TRUE(found) << matrix.DebugString();
 }
 
+// Schedules and reservations (issue 21) through a real controller: an operator adds,
+// lists and deletes a schedule, reserves a device (a sweep then leaves it out and
+// the table shows who holds it) and releases it; a viewer may only look.
+TEST_F(FarmctlTest, SchedulesAndReservations) {
+  WaitForDevices();
+  ProcessResult r = Farmctl({"schedule", "add", "nightly-check", "--cron=0 3 * * *",
+                             "--health-check", "--selector=hypervisor=gunyah"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  EXPECT_THAT(r.stdout_data, HasSubstr("nightly-check"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("health check"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("cron 0 3 * * *"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("T03:00:00Z"));  // its next run
+  r = Farmctl({"schedule", "add", "nightly-check", "--every=6h"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stderr_data, HasSubstr("already exists"));
+  r = Farmctl({"schedule", "add", "twice", "--every=6h", "--cron=0 3 * * *"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.stderr_data, HasSubstr("exactly one of --every"));
+  r = Farmctl({"schedule", "add", "bad", "--cron=0 3 * JAN *"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stderr_data, HasSubstr("month: 'JAN' is not a number"));
+  const std::vector<std::string> viewer = lab_->FarmctlFlags("watcher", "viewer");
+  EXPECT_THAT(FarmctlAs(viewer, {"schedule", "list"}).stdout_data, HasSubstr("nightly-check"));
+  r = FarmctlAs(viewer, {"schedule", "delete", "nightly-check"});
+  EXPECT_THAT(r.stderr_data, HasSubstr("PERMISSION_DENIED"));
+  ASSERT_EQ(Farmctl({"schedule", "delete", "nightly-check"}).exit_code, 0);
+  EXPECT_THAT(Farmctl({"schedule", "list"}).stdout_data, Not(HasSubstr("nightly-check")));
+
+  r = Farmctl({"device", "reserve", "sd8gen3-stock-fixture", "--for=2h"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.stderr_data, HasSubstr("--reason"));
+  r = Farmctl({"device", "reserve", "sd8gen3-stock-fixture", "--for=2h", "--reason=rewiring"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  EXPECT_THAT(r.stdout_data, HasSubstr("reserved by"));
+  EXPECT_THAT(Farmctl({"devices"}).stdout_data, HasSubstr("good, reserved by"));
+  r = Farmctl({"sweep", "start", "--devices=sd8gen3-stock-fixture", "--plan=capability"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stderr_data, HasSubstr("is reserved by"));
+  EXPECT_THAT(r.stderr_data, HasSubstr("rewiring"));
+  ASSERT_EQ(Farmctl({"device", "release", "sd8gen3-stock-fixture"}).exit_code, 0);
+  EXPECT_THAT(Farmctl({"devices"}).stdout_data, Not(HasSubstr("reserved")));
+  EXPECT_THAT(Farmctl({"device", "history", "sd8gen3-stock-fixture", "--limit=2"}).stdout_data,
+              HasSubstr("released by"));
+}
+
 TEST_F(FarmctlTest, ErrorsScriptsCanRelyOn) {
   // --help is enough to start: every command and every flag with its meaning.
   const ProcessResult help = Farmctl({"--help"});

@@ -19,6 +19,7 @@
 #include "common/files.h"
 #include "common/flags.h"
 #include "common/proto_enum.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "common/tls/tls_flags.h"
 #include "tools/farmctl/format.h"
@@ -65,6 +66,16 @@ ABSL_FLAG(std::string, device, "",
 ABSL_FLAG(std::string, model, "", "baseline set: the model the sweep is the baseline of.");
 ABSL_FLAG(std::string, soc, "", "baseline set: the SoC the sweep is the baseline of.");
 ABSL_FLAG(bool, open, false, "regressions: only those still open.");
+ABSL_FLAG(absl::Duration, every, absl::ZeroDuration(),
+          "schedule add: run every this long (1m to 366 days), from now.");
+ABSL_FLAG(std::string, cron, "",
+          "schedule add: run at these minutes, UTC: 'minute hour day month weekday' "
+          "(\"0 3 * * *\" is 03:00 daily).");
+ABSL_FLAG(bool, health_check, false,
+          "schedule add: a health check (capability only; also runs on quarantined devices "
+          "and lifts the quarantine when it passes).");
+ABSL_FLAG(absl::Duration, for, absl::ZeroDuration(),
+          "device reserve: how long to hold the device (2h; at most 7 days).");
 ABSL_FLAG(std::string, token_file, "",
           "A file holding the operator's token (readable by its owner only); $FARM_TOKEN "
           "works too. Never give a token on the command line: `ps` shows it.");
@@ -248,6 +259,87 @@ int Probe(const Invocation&) {
   return Reply(agent.Call(&AgentStub::GetCapability, farm::v1::GetCapabilityRequest()),
                [](const farm::v1::GetCapabilityResponse& response) {
                  std::cout << probe::FormatCapabilityText(response.capability());
+               });
+}
+
+int DeviceReserve(const Invocation& in) {
+  if (Operand(in, 0).empty()) return UsageError("device reserve needs a device id");
+  const absl::Duration hold = absl::GetFlag(FLAGS_for);
+  if (hold <= absl::ZeroDuration()) return UsageError("device reserve needs --for DURATION (2h)");
+  if (absl::GetFlag(FLAGS_reason).empty()) {
+    return UsageError("device reserve needs --reason TEXT: it is shown to everyone");
+  }
+  farm::v1::ReserveDeviceRequest request;
+  request.set_device_id(Operand(in, 0));
+  *request.mutable_duration() = ToProtoDuration(hold);
+  request.set_reason(absl::GetFlag(FLAGS_reason));
+  return Reply(in.controller->Call(&ControllerStub::ReserveDevice, request),
+               [](const farm::v1::ReserveDeviceResponse& response) {
+                 const farm::v1::Reservation& r = response.device().reservation();
+                 std::cout << response.device().device_id() << " reserved by " << r.holder()
+                           << " until " << google::protobuf::util::TimeUtil::ToString(r.until())
+                           << ": no sweep task reaches it until then or `farmctl device release`\n";
+               });
+}
+
+int DeviceRelease(const Invocation& in) {
+  if (Operand(in, 0).empty()) return UsageError("device release needs a device id");
+  farm::v1::ReleaseDeviceRequest request;
+  request.set_device_id(Operand(in, 0));
+  return Reply(in.controller->Call(&ControllerStub::ReleaseDevice, request),
+               [](const farm::v1::ReleaseDeviceResponse& response) {
+                 std::cout << response.device().device_id() << " released\n";
+               });
+}
+
+// ---- Schedules ---------------------------------------------------------------
+
+int ScheduleAdd(const Invocation& in) {
+  if (Operand(in, 0).empty()) return UsageError("schedule add needs a schedule id");
+  const absl::Duration every = absl::GetFlag(FLAGS_every);
+  const std::string cron = absl::GetFlag(FLAGS_cron);
+  if ((every > absl::ZeroDuration()) == !cron.empty()) {
+    return UsageError("schedule add needs exactly one of --every DURATION or --cron 'M H D M W'");
+  }
+  SweepOptions options = SweepOptionsFromFlags();
+  const bool health_check = absl::GetFlag(FLAGS_health_check);
+  if (health_check) options.plan = "capability";  // a health check measures nothing
+  absl::StatusOr<farm::v1::SweepSpec> spec = BuildSweepSpec(options);
+  if (!spec.ok()) return UsageError(spec.status().message());
+  farm::v1::AddScheduleRequest request;
+  farm::v1::Schedule* schedule = request.mutable_schedule();
+  schedule->set_schedule_id(Operand(in, 0));
+  *schedule->mutable_spec() = *spec;
+  schedule->mutable_spec()->set_health_check(health_check);
+  if (!cron.empty()) {
+    schedule->set_cron(cron);
+  } else {
+    *schedule->mutable_every() = ToProtoDuration(every);
+  }
+  return Reply(in.controller->Call(&ControllerStub::AddSchedule, request),
+               [](const farm::v1::AddScheduleResponse& response) {
+                 farm::v1::ListSchedulesResponse one;
+                 *one.add_schedules() = response.schedule();
+                 std::cout << SchedulesTable(one);
+               });
+}
+
+int ScheduleList(const Invocation& in) {
+  return Reply(
+      in.controller->Call(&ControllerStub::ListSchedules, farm::v1::ListSchedulesRequest()),
+      [](const farm::v1::ListSchedulesResponse& response) {
+        std::cout << SchedulesTable(response);
+      });
+}
+
+int ScheduleDelete(const Invocation& in) {
+  if (Operand(in, 0).empty()) return UsageError("schedule delete needs a schedule id");
+  farm::v1::DeleteScheduleRequest request;
+  request.set_schedule_id(Operand(in, 0));
+  return Reply(in.controller->Call(&ControllerStub::DeleteSchedule, request),
+               [&in](const farm::v1::DeleteScheduleResponse&) {
+                 std::cout << "schedule " << Operand(in, 0)
+                           << " deleted (a sweep it started runs on)\n";
                });
 }
 
@@ -488,7 +580,8 @@ std::vector<Command> DeviceCommands() {
   return {
       {"devices",
        "[--selector k=v,...] [--devices a,b] [--limit N]",
-       "The devices the controller knows: model, SoC, hypervisor, verdict, state, last seen.",
+       "The devices the controller knows: model, SoC, hypervisor, verdict, state, agent "
+       "version (with a line when they differ), last seen.",
        {"controller", "selector", "devices", "limit"},
        "farmctl devices --selector hypervisor=gunyah",
        &Devices},
@@ -510,6 +603,41 @@ std::vector<Command> DeviceCommands() {
        {"controller", "reason"},
        "farmctl device set-state pixel-8 maintenance --reason 'battery swollen'",
        &DeviceSetState},
+      {"device reserve",
+       "ID --for DURATION --reason TEXT",
+       "Holds a device for manual work: no sweep task reaches it until the time is up or it "
+       "is released. Everyone sees who holds it.",
+       {"controller", "for", "reason"},
+       "farmctl device reserve pixel-8 --for 2h --reason 'bisecting the 6.1.75 boot hang'",
+       &DeviceReserve},
+      {"device release",
+       "ID",
+       "Ends a reservation (anyone's: the history says who released it).",
+       {"controller"},
+       "farmctl device release pixel-8",
+       &DeviceRelease},
+      {"schedule add",
+       "ID --every DURATION | --cron 'M H D M W' [--selector k=v] [--plan ...] [--health-check]",
+       "A sweep the leader starts again and again (UTC), never two runs at once; devices under "
+       "maintenance or reserved are left out. --health-check: a capability check that also "
+       "reaches quarantined devices and lifts the quarantine when it passes.",
+       {"controller", "every", "cron", "health_check", "selector", "devices", "plan", "workloads",
+        "repetitions", "max_parallel", "image"},
+       "farmctl schedule add nightly-pixel --cron '0 3 * * *' --selector model=pixel8 "
+       "--plan capability,native,kvm",
+       &ScheduleAdd},
+      {"schedule list",
+       "",
+       "The schedules: when each runs next, how often it ran, what its last run did.",
+       {"controller"},
+       "farmctl schedule list",
+       &ScheduleList},
+      {"schedule delete",
+       "ID",
+       "Stops a schedule; a sweep it started runs on.",
+       {"controller"},
+       "farmctl schedule delete nightly-pixel",
+       &ScheduleDelete},
       {"controllers",
        "",
        "The controller replicas sharing the database, which leads, as which epoch, since when.",

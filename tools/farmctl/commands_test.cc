@@ -52,9 +52,11 @@ TEST(FarmctlCommandsTest, UnknownSubcommandsListTheKnownOnes) {
   EXPECT_THAT(FindCommand(FarmctlCommands(), {"sweep", "pause"}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "sweep takes start, watch, list, show or cancel"));
-  EXPECT_THAT(
-      FindCommand(FarmctlCommands(), {"device", "reboot", "pixel-8"}),
-      StatusIs(absl::StatusCode::kInvalidArgument, "device takes show, history or set-state"));
+  EXPECT_THAT(FindCommand(FarmctlCommands(), {"device", "reboot", "pixel-8"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "device takes show, history, set-state, reserve or release"));
+  EXPECT_THAT(FindCommand(FarmctlCommands(), {"schedule", "pause"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "schedule takes add, list or delete"));
 }
 
 }  // namespace

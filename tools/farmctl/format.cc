@@ -13,6 +13,8 @@
 #include "absl/strings/str_join.h"
 #include "common/measurement.h"
 #include "common/proto_enum.h"
+#include "common/proto_time.h"
+#include "controller/fleet/reservation.h"
 
 namespace kvmfarm::farmctl {
 namespace {
@@ -74,10 +76,16 @@ std::string Table(const std::vector<std::string>& header,
   return out;
 }
 
-std::string DevicesTable(const std::vector<farm::v1::Device>& devices) {
+std::string DevicesTable(const std::vector<farm::v1::Device>& devices, absl::Time now) {
   std::vector<std::vector<std::string>> rows;
+  std::map<std::string, int> versions;  // agent version -> devices
   for (const farm::v1::Device& d : devices) {
     const farm::v1::DeviceIdentity& id = d.identity();
+    std::string health = LowerEnumValueName(d.state().health());
+    if (fleet::Reserved(d, now))
+      absl::StrAppend(&health, ", reserved by ", d.reservation().holder());
+    const std::string agent = d.agent().version().empty() ? "-" : d.agent().version();
+    if (!d.agent().version().empty()) ++versions[agent];
     rows.push_back(
         {d.device_id(), id.model().empty() ? "-" : id.model(),
          !id.soc_marketing_name().empty() ? id.soc_marketing_name()
@@ -85,11 +93,31 @@ std::string DevicesTable(const std::vector<farm::v1::Device>& devices) {
                                           : "-",
          LowerEnumValueName(d.capability().hypervisor_kind()),
          LowerEnumValueName(d.capability().verdict()), LowerEnumValueName(d.state().operational()),
-         LowerEnumValueName(d.state().health()),
+         health, agent,
          d.has_last_seen() ? google::protobuf::util::TimeUtil::ToString(d.last_seen()) : "never"});
   }
-  return Table({"ID", "MODEL", "SOC", "HYPERVISOR", "VERDICT", "STATE", "HEALTH", "LAST SEEN"},
-               rows);
+  std::string out = Table(
+      {"ID", "MODEL", "SOC", "HYPERVISOR", "VERDICT", "STATE", "HEALTH", "AGENT", "LAST SEEN"},
+      rows);
+  if (versions.size() > 1) {
+    std::vector<std::string> counts;
+    for (const auto& [version, n] : versions) counts.push_back(absl::StrCat(version, " on ", n));
+    absl::StrAppend(&out, "agent version skew: ", absl::StrJoin(counts, ", "), "\n");
+  }
+  return out;
+}
+
+std::string SchedulesTable(const farm::v1::ListSchedulesResponse& schedules) {
+  std::vector<std::vector<std::string>> rows;
+  for (const farm::v1::Schedule& s : schedules.schedules()) {
+    const std::string when =
+        s.has_cron() ? absl::StrCat("cron ", s.cron())
+                     : absl::StrCat("every ", absl::FormatDuration(FromProtoDuration(s.every())));
+    rows.push_back({s.schedule_id(), s.spec().health_check() ? "health check" : "sweep", when,
+                    google::protobuf::util::TimeUtil::ToString(s.next_run_at()),
+                    absl::StrCat(s.runs()), s.last_outcome().empty() ? "-" : s.last_outcome()});
+  }
+  return Table({"SCHEDULE", "KIND", "WHEN", "NEXT RUN", "RUNS", "LAST"}, rows);
 }
 
 std::string SweepLine(const farm::v1::Sweep& s) {

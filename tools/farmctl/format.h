@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "farm/v1/controller.pb.h"
 
 namespace kvmfarm::farmctl {
@@ -19,7 +21,11 @@ namespace kvmfarm::farmctl {
 std::string Table(const std::vector<std::string>& header,
                   const std::vector<std::vector<std::string>>& rows);
 
-std::string DevicesTable(const std::vector<farm::v1::Device>& devices);
+// A line per device; a reservation running at `now` shows in HEALTH, and a fleet
+// whose agents run different versions gets a line saying so.
+std::string DevicesTable(const std::vector<farm::v1::Device>& devices,
+                         absl::Time now = absl::Now());
+std::string SchedulesTable(const farm::v1::ListSchedulesResponse& schedules);
 std::string SweepLine(const farm::v1::Sweep& sweep);
 
 // The matrix as one line per device (or group) and metric: the columns every

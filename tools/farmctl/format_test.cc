@@ -1,5 +1,6 @@
 #include "tools/farmctl/format.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -78,6 +79,43 @@ TEST(FormatMatrixTest, AThrottledFigureSaysHowManyOfItsSamples) {
   ASSERT_TRUE(table.ok());
   EXPECT_THAT(*table, HasSubstr("75 (2/3) throttled 1/2"));
   EXPECT_EQ(table->find("throttled"), table->rfind("throttled"));
+}
+
+TEST(DevicesTableTest, AReservationAndAgentVersionSkewShow) {
+  std::vector<farm::v1::Device> devices(3);
+  const absl::Time now = absl::FromUnixSeconds(1'000'000);
+  for (int i = 0; i < 3; ++i) {
+    devices[i].set_device_id(absl::StrCat("d", i));
+    devices[i].mutable_agent()->set_version(i == 2 ? "0.0.9" : "0.1.0");
+  }
+  devices[0].mutable_reservation()->set_holder("alice");
+  devices[0].mutable_reservation()->mutable_until()->set_seconds(1'000'100);
+  devices[1].mutable_reservation()->set_holder("bob");  // ran out
+  devices[1].mutable_reservation()->mutable_until()->set_seconds(999'000);
+  const std::string table = DevicesTable(devices, now);
+  EXPECT_THAT(table, HasSubstr("unspecified, reserved by alice"));
+  EXPECT_THAT(table, Not(HasSubstr("bob")));
+  EXPECT_THAT(table, HasSubstr("agent version skew: 0.0.9 on 1, 0.1.0 on 2"));
+  devices.pop_back();
+  EXPECT_THAT(DevicesTable(devices, now), Not(HasSubstr("skew")));
+}
+
+TEST(SchedulesTableTest, EachScheduleSaysWhenAndWhatItsLastRunDid) {
+  farm::v1::ListSchedulesResponse schedules;
+  farm::v1::Schedule* nightly = schedules.add_schedules();
+  nightly->set_schedule_id("nightly");
+  nightly->set_cron("0 3 * * *");
+  nightly->set_runs(4);
+  nightly->set_last_outcome("skipped: the previous run, s-1, has not ended");
+  farm::v1::Schedule* check = schedules.add_schedules();
+  check->set_schedule_id("health-check");
+  check->mutable_spec()->set_health_check(true);
+  check->mutable_every()->set_seconds(86400);
+  const std::string table = SchedulesTable(schedules);
+  EXPECT_THAT(table, HasSubstr("cron 0 3 * * *"));
+  EXPECT_THAT(table, HasSubstr("skipped: the previous run, s-1, has not ended"));
+  EXPECT_THAT(table, HasSubstr("every 24h"));
+  EXPECT_THAT(table, HasSubstr("health check"));
 }
 
 // What an agent reports reaches spreadsheets: a formula stays text, a number a number.
