@@ -28,11 +28,11 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
-#include "common/version.h"
 #include "absl/time/clock.h"
 #include "common/flags.h"
 #include "common/testing/server_process.h"
 #include "common/testing/wait_for.h"
+#include "common/version.h"
 #include "farm/v1/controller.grpc.pb.h"
 
 ABSL_FLAG(int32_t, unreachable, 20, "Inventory devices whose agents never answer.");

@@ -12,7 +12,9 @@
 #include "common/html/svg_chart.h"
 #include "common/measurement.h"
 #include "common/proto_enum.h"
+#include "common/proto_time.h"
 #include "controller/dashboard/page_parts.h"
+#include "controller/fleet/reservation.h"
 
 namespace kvmfarm::dashboard {
 
@@ -96,7 +98,12 @@ std::string FleetPage(const Frame& frame, const FleetView& view) {
     rows.push_back({DeviceLink(d.device_id()), VerdictBadge(d.capability().verdict()),
                     Esc(LowerEnumValueName(d.capability().hypervisor_kind())), Esc(id.model()),
                     Esc(id.soc_marketing_name().empty() ? id.soc_model() : id.soc_marketing_name()),
-                    StateBadge(d.state().operational()), StateBadge(d.state().health()),
+                    StateBadge(d.state().operational()),
+                    absl::StrCat(StateBadge(d.state().health()),
+                                 fleet::Reserved(d, frame.now)
+                                     ? absl::StrCat(" <span class=\"muted\">reserved by ",
+                                                    Esc(d.reservation().holder()), "</span>")
+                                     : ""),
                     Esc(Ago(d.last_seen(), frame.now)), Labels(d)});
   }
   body += Table(
@@ -139,6 +146,13 @@ std::string StateSection(const Frame& frame, const farm::v1::Device& device) {
       "<div class=\"panel\"><h2>State</h2><p>", StateBadge(state.operational(), "operational"), " ",
       StateBadge(state.health(), "health"), " ", Esc(state.reason()),
       " <span class=\"muted\">since ", Esc(When(state.since())), "</span></p>");
+  if (fleet::Reserved(device, frame.now)) {
+    const farm::v1::Reservation& r = device.reservation();
+    absl::StrAppend(&out,
+                    "<p id=\"reservation\"><span class=\"badge s-warn\">reserved</span> by <b>",
+                    Esc(r.holder()), "</b> until ", Esc(When(r.until())), ": ", Esc(r.reason()),
+                    " <span class=\"muted\">(no sweep task reaches it until then)</span></p>");
+  }
   if (frame.role < auth::Role::kAdmin) return out + "</div>";
   absl::StrAppend(&out, "<form class=\"inline\" method=\"post\" action=\"/devices/",
                   Esc(UrlEncode(device.device_id())), "/state\">", CsrfField(frame),

@@ -5,6 +5,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "common/html/testing/markup_check.h"
+#include "common/proto_time.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -76,6 +77,30 @@ TEST(PagesTest, EveryPageIsWellFormedAndEscapesWhatItShows) {
   }
   EXPECT_THAT(FleetPage(frame, fleet), HasSubstr("<b>2</b><span class=\"badge v-kvm_ready\">"));
   EXPECT_THAT(DevicePage(frame, device_view), HasSubstr("guest hung &amp; &quot;died&quot;"));
+}
+
+// Everyone sees who holds a reserved device, and until when; one that ran out is
+// not shown as reserved.
+TEST(PagesTest, AReservationShowsItsHolderOnTheFleetAndDevicePages) {
+  const Frame frame = ViewerFrame();
+  FleetView fleet;
+  farm::v1::Device device;
+  device.set_device_id("d1");
+  farm::v1::Reservation* r = device.mutable_reservation();
+  r->set_holder("alice <ops>");
+  r->set_reason("bisecting");
+  *r->mutable_until() = ToProtoTimestamp(frame.now + absl::Hours(2));
+  fleet.devices.push_back(device);
+  DeviceView device_view;
+  device_view.device = device;
+  EXPECT_THAT(FleetPage(frame, fleet), HasSubstr("reserved by alice &lt;ops&gt;"));
+  const std::string page = DevicePage(frame, device_view);
+  EXPECT_THAT(html::testing::CheckWellFormed(page), IsOk());
+  EXPECT_THAT(page, HasSubstr("id=\"reservation\""));
+  EXPECT_THAT(page, HasSubstr(": bisecting"));
+  *device_view.device.mutable_reservation()->mutable_until() =
+      ToProtoTimestamp(frame.now - absl::Minutes(1));
+  EXPECT_THAT(DevicePage(frame, device_view), Not(HasSubstr("id=\"reservation\"")));
 }
 
 TEST(PagesTest, FormsFollowTheRoleAndCarryTheCsrfToken) {
