@@ -2,8 +2,10 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -12,11 +14,14 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "agent/conditions.h"
 #include "agent/environment.h"
 #include "agent/job_runner.h"
 #include "agent/throttling.h"
 #include "agent/workload_flags.h"
+#include "common/clock.h"
 #include "common/limits.h"
+#include "common/measurement.h"
 #include "common/process_runner.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
@@ -78,6 +83,13 @@ class WorkloadStderr {
       if (log_.size() < kMaxLogBytes) absl::StrAppend(&log_, line, "\n");
       return;
     }
+    if (repetitions_ > 0 && event.progress.repetition() > 0) {
+      // One repetition per farm-workload run (a cool-down between): numbered in the job.
+      event.progress.set_repetition(event.progress.repetition() + repetition_offset_);
+      event.progress.set_repetitions(repetitions_);
+      event.progress.set_message(absl::StrCat(event.progress.workload(), " repetition ",
+                                              event.progress.repetition(), " of ", repetitions_));
+    }
     {
       absl::MutexLock lock(&mu_);
       const absl::Duration offset = absl::Now() - started_;
@@ -97,6 +109,12 @@ class WorkloadStderr {
     absl::MutexLock lock(&mu_);
     return log_;
   }
+  // Runs of one repetition each: the next run's lines are repetition `offset` + 1
+  // of `repetitions`. Set between runs, when no line arrives.
+  void NumberRepetitions(uint32_t offset, uint32_t repetitions) {
+    repetition_offset_ = offset;
+    repetitions_ = repetitions;
+  }
   // When each repetition ran; call once farm-workload is gone.
   std::vector<RepetitionWindow> repetition_windows(absl::Duration end) {
     absl::MutexLock lock(&mu_);
@@ -106,6 +124,8 @@ class WorkloadStderr {
  private:
   const absl::Time started_;
   const JobRunner* job_;
+  uint32_t repetition_offset_ = 0;
+  uint32_t repetitions_ = 0;
   mutable absl::Mutex mu_;
   std::vector<std::pair<std::string, absl::Duration>> starts_ ABSL_GUARDED_BY(mu_);
   std::string log_ ABSL_GUARDED_BY(mu_);
@@ -195,26 +215,128 @@ absl::Status ValidateBenchmarkRequest(const farm::v1::RunBenchmarkRequest& reque
   return absl::OkStatus();
 }
 
+namespace {
+
+bool SameParameters(const farm::v1::Measurement& a, const farm::v1::Measurement& b) {
+  return std::map<std::string, std::string>(a.parameters().begin(), a.parameters().end()) ==
+         std::map<std::string, std::string>(b.parameters().begin(), b.parameters().end());
+}
+
+// Adds one run's figures to `merged`: each value to the measurement of the same
+// metric and parameters, failures once.
+void MergeRun(const farm::v1::BenchmarkResult& run, farm::v1::BenchmarkResult* merged) {
+  if (merged->measurements().empty() && merged->failures().empty()) {
+    *merged->mutable_provenance() = run.provenance();
+  }
+  for (const farm::v1::Measurement& m : run.measurements()) {
+    auto same =
+        std::find_if(merged->mutable_measurements()->begin(), merged->mutable_measurements()->end(),
+                     [&m](const farm::v1::Measurement& other) {
+                       return other.metric() == m.metric() && other.mode() == m.mode() &&
+                              SameParameters(other, m);
+                     });
+    if (same == merged->mutable_measurements()->end()) {
+      *merged->add_measurements() = m;
+    } else {
+      same->mutable_values()->Add(m.values().begin(), m.values().end());
+      Summarize(&*same);
+    }
+  }
+  for (const farm::v1::WorkloadFailure& f : run.failures()) {
+    const bool known = std::any_of(
+        merged->failures().begin(), merged->failures().end(),
+        [&f](const farm::v1::WorkloadFailure& other) { return other.workload() == f.workload(); });
+    if (!known) *merged->add_failures() = f;
+  }
+}
+
+// One farm-workload run per repetition, each after the first waiting to cool down
+// (conditions.h); the runs' figures merged as one run's would be.
+template <typename RunWorkloads>
+farm::v1::BenchmarkResult RunWithCoolDowns(const farm::v1::RunBenchmarkRequest& request,
+                                           const probe::Sysroot& sysroot, JobRunner& job,
+                                           WorkloadStderr& stderr_lines,
+                                           const RunWorkloads& run_workloads) {
+  const uint32_t repetitions = std::max<uint32_t>(1, request.repetitions());
+  farm::v1::RunBenchmarkRequest one = request;
+  one.set_repetitions(1);
+  const std::optional<int32_t> start =
+      HottestMillicelsius(ReadEnvironment(sysroot, absl::ZeroDuration()));
+  farm::v1::BenchmarkResult merged;
+  merged.set_succeeded(true);
+  if (!start) merged.add_notes("no thermal zone exposed: cool-down not possible");
+  RealClock clock;
+  auto sleep_until = [&job](absl::Time until) {
+    job.WaitUntil(
+        [](absl::Time by) {
+          absl::SleepFor(by - absl::Now());
+          return false;
+        },
+        until);
+    return !job.stopped();
+  };
+  for (uint32_t rep = 0; rep < repetitions && !job.stopped(); ++rep) {
+    if (rep > 0 && start) {
+      const CoolDown cool =
+          WaitToCoolDown(sysroot, *start, request.conditions(), clock, sleep_until);
+      if (job.stopped()) break;
+      if (!cool.note.empty())
+        merged.add_notes(absl::StrCat("before repetition ", rep + 1, ": ", cool.note));
+    }
+    stderr_lines.NumberRepetitions(rep, repetitions);
+    const farm::v1::BenchmarkResult run = run_workloads(one);
+    MergeRun(run, &merged);
+    if (!run.succeeded()) merged.set_succeeded(false);
+    if (!run.failure_reason().empty() && run.measurements().empty()) {
+      merged.set_failure_reason(run.failure_reason());  // farm-workload itself failed
+      break;
+    }
+  }
+  if (job.stopped() && merged.failure_reason().empty()) {
+    merged.set_succeeded(false);
+    merged.set_failure_reason(job.end() == JobEnd::kCancelled ? "cancelled"
+                                                              : "stopped during a cool-down");
+  }
+  return merged;
+}
+
+}  // namespace
+
 farm::v1::BenchmarkResult RunNativeBenchmark(const farm::v1::RunBenchmarkRequest& request,
                                              const NativeBenchmarkOptions& options,
                                              const JobContext& context) {
   const absl::Time started = absl::Now();
   const absl::Duration deadline = RequestDeadline(request, options.default_deadline);
+  const probe::Sysroot sysroot(options.sysroot);
+  const farm::v1::MeasurementConditions& conditions = request.conditions();
   JobRunner job(context);
   WorkloadStderr stderr_lines(started, &job);
-  ProcessSpec spec;
-  spec.argv = WorkloadArgv(request, options);
-  spec.on_stderr_line = [&stderr_lines](absl::string_view line) { stderr_lines.OnLine(line); };
   SubprocessRunner children;
   ProcessRunner& processes = options.process_runner != nullptr ? *options.process_runner : children;
+  auto run_workloads = [&](const farm::v1::RunBenchmarkRequest& what) {
+    ProcessSpec spec;
+    spec.argv = WorkloadArgv(what, options);
+    spec.on_stderr_line = [&stderr_lines](absl::string_view line) { stderr_lines.OnLine(line); };
+    return ParseOutcome(job.RunProcess(processes, std::move(spec), started + deadline), job,
+                        deadline);
+  };
 
-  EnvironmentSampler sampler(probe::Sysroot("/"), options.sample_interval);
+  farm::v1::BenchmarkResult result;
+  std::string battery_note;
+  const absl::Status battery =
+      CheckBattery(ReadEnvironment(sysroot, absl::ZeroDuration()), conditions, &battery_note);
+  EnvironmentSampler sampler(sysroot, options.sample_interval);
   sampler.Start();
-  const absl::StatusOr<ProcessResult> outcome =
-      job.RunProcess(processes, std::move(spec), absl::Now() + deadline);
+  if (!battery.ok()) {
+    result.set_succeeded(false);
+    result.set_failure_reason(std::string(battery.message()));
+  } else if (conditions.cool_down_within_celsius() == 0) {
+    result = run_workloads(request);
+  } else {
+    result = RunWithCoolDowns(request, sysroot, job, stderr_lines, run_workloads);
+  }
   const std::vector<farm::v1::EnvironmentSample> samples = sampler.Stop();
-
-  farm::v1::BenchmarkResult result = ParseOutcome(outcome, job, deadline);
+  if (!battery_note.empty()) result.add_notes(battery_note);
   result.set_attempt_id(request.attempt_id());
   result.set_mode(farm::v1::MODE_NATIVE);
   AddEnvironmentAndProvenance(samples, stderr_lines, absl::Now() - started, options, &result);

@@ -39,6 +39,9 @@ struct NativeBenchmarkOptions {
   std::string build_fingerprint;
   // How farm-workload is started; null = as a real child (SubprocessRunner).
   ProcessRunner* process_runner = nullptr;
+  // Where frequencies, temperatures and the battery are read: the device itself,
+  // or a scratch tree in tests.
+  std::string sysroot = "/";
 };
 
 // INVALID_ARGUMENT naming the field: attempt_id, mode, workloads[i].name / size /

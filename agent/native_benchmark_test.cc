@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "agent/probe/probe_test_util.h"
 #include "common/proto_time.h"
 #include "common/testing/fake_process_runner.h"
 #include "gmock/gmock.h"
@@ -81,6 +82,56 @@ TEST_F(NativeBenchmarkTest, RunsFarmWorkloadAndRelaysItsProgress) {
   EXPECT_EQ(result.provenance().agent_version(), "9.9.9");
   EXPECT_TRUE(result.has_started_at());
   EXPECT_TRUE(result.has_finished_at());
+}
+
+// With a cool-down, each repetition is a run of its own after the device cooled
+// (here it is cool: the scratch tree's zone is at its start), numbered in the job,
+// and the runs' values are one measurement.
+TEST_F(NativeBenchmarkTest, ACoolDownRunsEachRepetitionOnItsOwnAndMergesThem) {
+  probe::testing::ScratchRoot root;
+  root.Write("/sys/class/thermal/thermal_zone0/type", "soc\n");
+  root.Write("/sys/class/thermal/thermal_zone0/temp", "40000\n");
+  options_.sysroot = root.path();
+  farm::v1::RunBenchmarkRequest request = Request();
+  request.set_repetitions(3);
+  request.mutable_conditions()->set_cool_down_within_celsius(3);
+  std::vector<farm::v1::Progress> relayed;
+  JobContext context;
+  context.on_progress = [&relayed](const farm::v1::Progress& p) { relayed.push_back(p); };
+  farm::v1::BenchmarkResult result;
+  std::thread job([&] { result = RunNativeBenchmark(request, options_, context); });
+  for (int run = 0; run < 3; ++run) {
+    std::shared_ptr<FakeProcess> child = processes_.WaitForStart(run + 1);
+    EXPECT_THAT(child->spec().argv, Contains("--repetitions=1"));
+    child->EmitStderrLine(R"(FARM_PROGRESS {"workload":"integer","repetition":1,"repetitions":1})");
+    child->Exit(0, absl::StrCat(R"({"succeeded":true,"measurements":[{"metric":"integer.time",)",
+                                R"("parameters":{"iterations":"8"},"values":[)", run + 1, "]}]}"));
+  }
+  job.join();
+  ASSERT_TRUE(result.succeeded()) << result.failure_reason();
+  ASSERT_EQ(result.measurements_size(), 1);
+  EXPECT_THAT(result.measurements(0).values(), ::testing::ElementsAre(1, 2, 3));
+  EXPECT_EQ(result.measurements(0).median(), 2);
+  ASSERT_EQ(relayed.size(), 3u);
+  EXPECT_EQ(relayed[2].repetition(), 3u);
+  EXPECT_EQ(relayed[2].repetitions(), 3u);
+  EXPECT_EQ(relayed[2].message(), "integer repetition 3 of 3");
+}
+
+TEST_F(NativeBenchmarkTest, ABatteryBelowTheSweepsLevelMeasuresNothing) {
+  probe::testing::ScratchRoot root;
+  root.Write("/sys/class/power_supply/battery/capacity", "35\n");
+  root.Write("/sys/class/power_supply/battery/status", "Discharging\n");
+  options_.sysroot = root.path();
+  farm::v1::RunBenchmarkRequest request = Request();
+  request.mutable_conditions()->set_min_battery_percent(50);
+  const farm::v1::BenchmarkResult result = Run(request, nullptr);
+  EXPECT_FALSE(result.succeeded());
+  EXPECT_EQ(result.failure_reason(), "battery at 35 %, below the 50 % the sweep requires");
+  EXPECT_EQ(processes_.started(), 0u);
+  // The samples say what the battery was when it refused.
+  ASSERT_GE(result.environment_size(), 1);
+  EXPECT_EQ(result.environment(0).battery().capacity_percent(), 35);
 }
 
 TEST_F(NativeBenchmarkTest, TheRequestDeadlineKillsIt) {

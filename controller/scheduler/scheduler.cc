@@ -597,6 +597,7 @@ absl::StatusOr<farm::v1::Task> Scheduler::Measure(const Attempt& attempt,
       request.set_mode(attempt.task.mode());
       *request.mutable_workloads() = attempt.task.workloads();
       request.set_repetitions(repetitions);
+      *request.mutable_conditions() = attempt.spec.conditions();
       *request.mutable_guest() = attempt.spec.plan().guest();
       *request.mutable_deadline() = ToProtoDuration(deadline);
       ASSIGN_OR_RETURN(*done.mutable_benchmark(),

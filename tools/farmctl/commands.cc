@@ -43,6 +43,17 @@ ABSL_FLAG(int32_t, repetitions, 5,
           "comparison can show a change with one repetition out of line (3 a side never "
           "can: the U test's smallest p is then 0.1).");
 ABSL_FLAG(int32_t, max_parallel, 0, "sweep start: devices measured at once (0 = no limit).");
+ABSL_FLAG(uint32_t, cool_down, 0,
+          "sweep start: before each native repetition, wait until the hottest thermal zone is "
+          "back within this many °C of the job's start (0 = no wait).");
+ABSL_FLAG(absl::Duration, cool_down_max_wait, absl::ZeroDuration(),
+          "sweep start: the longest one cool-down waits (0 = 2m); the result says when it "
+          "did not cool down.");
+ABSL_FLAG(bool, require_charging, false,
+          "sweep start: measure only while the battery charges (a device without one is mains "
+          "powered and measures).");
+ABSL_FLAG(uint32_t, min_battery, 0,
+          "sweep start: measure only with at least this battery level, in percent.");
 ABSL_FLAG(std::string, image, "x86_64", "sweep start: guest image for kvm/tcg/boot steps.");
 ABSL_FLAG(bool, watch, false, "sweep start: follow the sweep until it ends.");
 ABSL_FLAG(std::string, group_by, "device", "matrix: device, model or soc.");
@@ -147,6 +158,13 @@ SweepOptions SweepOptionsFromFlags() {
   options.repetitions = absl::GetFlag(FLAGS_repetitions);
   options.max_parallel = absl::GetFlag(FLAGS_max_parallel);
   options.image = absl::GetFlag(FLAGS_image);
+  options.conditions.set_cool_down_within_celsius(absl::GetFlag(FLAGS_cool_down));
+  if (const absl::Duration wait = absl::GetFlag(FLAGS_cool_down_max_wait);
+      wait > absl::ZeroDuration()) {
+    *options.conditions.mutable_cool_down_max_wait() = ToProtoDuration(wait);
+  }
+  options.conditions.set_require_charging(absl::GetFlag(FLAGS_require_charging));
+  options.conditions.set_min_battery_percent(absl::GetFlag(FLAGS_min_battery));
   return options;
 }
 
@@ -622,7 +640,8 @@ std::vector<Command> DeviceCommands() {
        "maintenance or reserved are left out. --health-check: a capability check that also "
        "reaches quarantined devices and lifts the quarantine when it passes.",
        {"controller", "every", "cron", "health_check", "selector", "devices", "plan", "workloads",
-        "repetitions", "max_parallel", "image"},
+        "repetitions", "max_parallel", "image", "cool_down", "cool_down_max_wait",
+        "require_charging", "min_battery"},
        "farmctl schedule add nightly-pixel --cron '0 3 * * *' --selector model=pixel8 "
        "--plan capability,native,kvm",
        &ScheduleAdd},
@@ -661,7 +680,7 @@ std::vector<Command> SweepCommands() {
        "[--repetitions N] [--max-parallel M] [--watch]",
        "Starts a sweep: each step of the plan on every device selected.",
        {"controller", "selector", "devices", "plan", "workloads", "repetitions", "max_parallel",
-        "image", "watch"},
+        "image", "watch", "cool_down", "cool_down_max_wait", "require_charging", "min_battery"},
        "farmctl sweep start --selector soc=sm8650 --plan capability,native,kvm,tcg --watch",
        &SweepStart},
       {"sweep watch",

@@ -60,6 +60,10 @@ absl::StatusOr<farm::v1::SweepSpec> BuildSweepSpec(const SweepOptions& options) 
   ASSIGN_OR_RETURN(*spec.mutable_selector(), ParseSelector(options.selector, options.devices));
   spec.set_repetitions(options.repetitions);
   spec.set_max_parallel(options.max_parallel);
+  if (options.conditions.min_battery_percent() > 100) {
+    return absl::InvalidArgumentError("--min-battery is a percentage: 0 to 100");
+  }
+  *spec.mutable_conditions() = options.conditions;
   farm::v1::SweepPlan* plan = spec.mutable_plan();
   plan->mutable_guest()->set_image(options.image);
   for (absl::string_view step : absl::StrSplit(options.plan, ',', absl::SkipEmpty())) {

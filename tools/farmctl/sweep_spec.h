@@ -40,6 +40,8 @@ struct SweepOptions {
   int32_t repetitions = 5;  // see --repetitions
   int32_t max_parallel = 0;
   std::string image = "x86_64";
+  // What a device must be like before it measures (MeasurementConditions).
+  farm::v1::MeasurementConditions conditions;
 };
 
 // The sweep the options ask for. INVALID_ARGUMENT for a bad selector or a plan step

@@ -105,5 +105,19 @@ TEST(BuildSweepSpecTest, UnknownPlanStepIsRefusedByName) {
   EXPECT_THAT(BuildSweepSpec(options), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(BuildSweepSpecTest, MeasurementConditionsTravelWithTheSpec) {
+  SweepOptions options;
+  options.conditions.set_cool_down_within_celsius(3);
+  options.conditions.set_require_charging(true);
+  options.conditions.set_min_battery_percent(50);
+  absl::StatusOr<farm::v1::SweepSpec> spec = BuildSweepSpec(options);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->conditions().cool_down_within_celsius(), 3u);
+  EXPECT_TRUE(spec->conditions().require_charging());
+  EXPECT_EQ(spec->conditions().min_battery_percent(), 50u);
+  options.conditions.set_min_battery_percent(150);
+  EXPECT_FALSE(BuildSweepSpec(options).ok());
+}
+
 }  // namespace
 }  // namespace kvmfarm::farmctl
