@@ -34,7 +34,12 @@ void MergeNative(const farm::v1::BenchmarkResult& native, farm::v1::BenchmarkRes
     *copy = f;
     copy->set_reason("native: " + f.reason());
   }
-  *guest->mutable_environment() = native.environment();
+  // Both runs' samples, native's first (each offset from the start of its own run),
+  // and native's notes (what its throttling check found).
+  google::protobuf::RepeatedPtrField<farm::v1::EnvironmentSample> samples = native.environment();
+  samples.MergeFrom(guest->environment());
+  *guest->mutable_environment() = std::move(samples);
+  for (const std::string& note : native.notes()) guest->add_notes("native: " + note);
 }
 
 }  // namespace kvmfarm

@@ -22,7 +22,8 @@ namespace kvmfarm {
 
 // Puts `native`'s measurements first in `guest`, sets percent_of_native on each
 // in-guest measurement that has a positive native counterpart, adds native's
-// failures (reason prefixed "native: ") and takes native's environment samples.
+// failures and notes (prefixed "native: ") and puts native's environment samples
+// before the guest's.
 void MergeNative(const farm::v1::BenchmarkResult& native, farm::v1::BenchmarkResult* guest);
 
 }  // namespace kvmfarm

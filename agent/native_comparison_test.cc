@@ -70,12 +70,15 @@ TEST(MergeNativeTest, NativeFailuresAndEnvironmentAreKept) {
   failure->set_reason("no space");
   (*native.add_environment()->mutable_cpu_frequency_khz())[0] = 1800000;
   (*guest.add_environment()->mutable_cpu_frequency_khz())[0] = 1;
+  native.add_notes("no throttling seen in 3 samples");
   MergeNative(native, &guest);
   ASSERT_EQ(guest.failures_size(), 1);
   EXPECT_EQ(guest.failures(0).workload(), "io");
   EXPECT_EQ(guest.failures(0).reason(), "native: no space");
-  ASSERT_EQ(guest.environment_size(), 1);
-  EXPECT_EQ(guest.environment(0).cpu_frequency_khz().at(0), 1800000u);
+  ASSERT_EQ(guest.environment_size(), 2);
+  EXPECT_EQ(guest.environment(0).cpu_frequency_khz().at(0), 1800000u);  // native's first
+  EXPECT_EQ(guest.environment(1).cpu_frequency_khz().at(0), 1u);
+  EXPECT_THAT(guest.notes(), ::testing::ElementsAre("native: no throttling seen in 3 samples"));
 }
 
 }  // namespace

@@ -8,8 +8,12 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/types/optional.h"
+#include "agent/conditions.h"
+#include "agent/environment.h"
+#include "agent/throttling.h"
 #include "agent/vm/image.h"
 #include "agent/vm/provenance.h"
 #include "agent/vm/vm.h"
@@ -163,11 +167,32 @@ std::string NoResultReason(bool stopped, const Vm& guest, bool past_deadline,
 }
 
 // Boots the guest and waits for its result, recording it in `result`.
+// The guest's repetitions as the host's clock saw them (its progress lines arrive
+// on QEMU's console thread).
+class GuestRepetitions {
+ public:
+  explicit GuestRepetitions(absl::Time from) : from_(from) {}
+  void OnProgress(const farm::v1::Progress& progress) {
+    absl::MutexLock lock(&mu_);
+    windows_.OnProgress(progress, absl::Now() - from_);
+  }
+  std::vector<RepetitionWindow> Close() {
+    absl::MutexLock lock(&mu_);
+    return windows_.Close(absl::Now() - from_);
+  }
+
+ private:
+  const absl::Time from_;
+  absl::Mutex mu_;
+  RepetitionWindows windows_ ABSL_GUARDED_BY(mu_);
+};
+
 void RunGuest(const farm::v1::RunBenchmarkRequest& request, const BootJobOptions& options,
               const GuestImage& image, const std::string& image_name, const VmSpec& spec,
-              JobRunner* job, farm::v1::BenchmarkResult* result) {
+              JobRunner* job, GuestRepetitions* repetitions, farm::v1::BenchmarkResult* result) {
   absl::StatusOr<std::unique_ptr<Vm>> vm =
-      Vm::Start(spec, options.qemu_binary, [job](farm::v1::Progress progress) {
+      Vm::Start(spec, options.qemu_binary, [job, repetitions](farm::v1::Progress progress) {
+        repetitions->OnProgress(progress);
         progress.set_message(absl::StrCat("in the guest: ", progress.message()));
         job->Report(progress);
       });
@@ -229,10 +254,31 @@ farm::v1::BenchmarkResult RunWorkloadsInGuest(const farm::v1::RunBenchmarkReques
         absl::StrCat("guest image '", image_name, "' carries no farm-workload (busybox only)"));
     return result;
   }
+  // The host's battery and heat: a guest measures on the device's own CPU.
+  const probe::Sysroot host("/");
+  std::string battery_note;
+  const absl::Status battery = CheckBattery(ReadEnvironment(host, absl::ZeroDuration()),
+                                            request.conditions(), &battery_note);
+  if (!battery.ok()) {
+    result.set_failure_reason(std::string(battery.message()));
+    return result;
+  }
+  if (!battery_note.empty()) result.add_notes(battery_note);
+  if (request.conditions().cool_down_within_celsius() > 0) {
+    result.add_notes(
+        "cool-down applies to native repetitions: a guest runs its repetitions in "
+        "one boot");
+  }
   ScratchDisk disk;
   const VmSpec spec = WorkloadVmSpec(request, options, *image, &disk, &result);
   JobRunner job(context);
-  RunGuest(request, options, *image, image_name, spec, &job, &result);
+  EnvironmentSampler sampler(host, absl::Seconds(1));
+  sampler.Start();
+  GuestRepetitions repetitions(absl::Now());
+  RunGuest(request, options, *image, image_name, spec, &job, &repetitions, &result);
+  const std::vector<farm::v1::EnvironmentSample> samples = sampler.Stop();
+  for (const farm::v1::EnvironmentSample& s : samples) *result.add_environment() = s;
+  MarkThrottled(repetitions.Close(), samples, ThrottleOptions(), &result);
   *result.mutable_finished_at() = ToProtoTimestamp(absl::Now());
   return result;
 }

@@ -563,6 +563,14 @@ farm::v1::BenchmarkResult TcgBenchmark(farm::v1::AgentService::Stub* stub,
   EXPECT_FALSE(result.provenance().kernel_release().empty());
   EXPECT_THAT(result.provenance().qemu_version(), ::testing::MatchesRegex("[0-9]+\\.[0-9]+.*"));
   EXPECT_EQ(result.provenance().guest_image_sha256().size(), 64u);
+  // The host was sampled during both runs, and each run's throttling check says
+  // what it found (issue 21): native's note, prefixed, and the guest's own.
+  EXPECT_GE(result.environment_size(), 4);
+  int throttle_notes = 0;
+  for (const std::string& note : result.notes()) {
+    if (note.find("throttl") != std::string::npos) ++throttle_notes;
+  }
+  EXPECT_EQ(throttle_notes, 2) << ::testing::PrintToString(result.notes());
   return result;
 }
 
