@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/measurement.h"
+#include "common/measurement_conditions.h"
 #include "common/process_runner.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
@@ -43,25 +44,33 @@ std::vector<std::string> WorkloadArgv(const farm::v1::RunBenchmarkRequest& reque
   return argv;
 }
 
-// Energy per workload, from the time each workload's first progress line arrived
-// to the next workload's.
+// Energy per workload, summed over its segments: each from the time a workload's
+// first progress line arrived to the next workload's (or the end of its run; a
+// segment without a workload is a cool-down, energy of none).
 void AddEnergy(const std::vector<std::pair<std::string, absl::Duration>>& starts,
                absl::Duration end, farm::v1::BenchmarkResult* result) {
-  bool any = false;
+  std::map<std::string, double> by_workload;
+  std::vector<std::string> order;
   for (size_t i = 0; i < starts.size(); ++i) {
+    if (starts[i].first.empty()) continue;
     const absl::Duration to = i + 1 < starts.size() ? starts[i + 1].second : end;
     absl::optional<double> joules = EnergyJoules(
         {result->environment().begin(), result->environment().end()}, starts[i].second, to);
     if (!joules) continue;
-    any = true;
+    if (!by_workload.count(starts[i].first)) order.push_back(starts[i].first);
+    by_workload[starts[i].first] += *joules;
+  }
+  const bool any = !order.empty();
+  for (const std::string& workload : order) {
+    const double joules = by_workload[workload];
     farm::v1::Measurement* m = result->add_measurements();
-    m->set_metric(starts[i].first + ".energy");
+    m->set_metric(workload + ".energy");
     m->set_unit("J");
     m->set_mode(farm::v1::MODE_NATIVE);
-    m->add_values(*joules);
-    m->set_median(*joules);
-    m->set_min(*joules);
-    m->set_max(*joules);
+    m->add_values(joules);
+    m->set_median(joules);
+    m->set_min(joules);
+    m->set_max(joules);
     m->set_note("battery |current| x voltage over all repetitions of the workload");
   }
   if (!any) {
@@ -83,15 +92,16 @@ class WorkloadStderr {
       if (log_.size() < kMaxLogBytes) absl::StrAppend(&log_, line, "\n");
       return;
     }
-    if (repetitions_ > 0 && event.progress.repetition() > 0) {
-      // One repetition per farm-workload run (a cool-down between): numbered in the job.
-      event.progress.set_repetition(event.progress.repetition() + repetition_offset_);
-      event.progress.set_repetitions(repetitions_);
-      event.progress.set_message(absl::StrCat(event.progress.workload(), " repetition ",
-                                              event.progress.repetition(), " of ", repetitions_));
-    }
     {
       absl::MutexLock lock(&mu_);
+      if (repetitions_ > 0 && event.progress.repetition() > 0) {
+        // One repetition per farm-workload run (a cool-down between): numbered in
+        // the job.
+        event.progress.set_repetition(event.progress.repetition() + repetition_offset_);
+        event.progress.set_repetitions(repetitions_);
+        event.progress.set_message(absl::StrCat(event.progress.workload(), " repetition ",
+                                                event.progress.repetition(), " of ", repetitions_));
+      }
       const absl::Duration offset = absl::Now() - started_;
       if (starts_.empty() || starts_.back().first != event.progress.workload()) {
         starts_.emplace_back(event.progress.workload(), offset);
@@ -112,8 +122,17 @@ class WorkloadStderr {
   // Runs of one repetition each: the next run's lines are repetition `offset` + 1
   // of `repetitions`. Set between runs, when no line arrives.
   void NumberRepetitions(uint32_t offset, uint32_t repetitions) {
+    absl::MutexLock lock(&mu_);
     repetition_offset_ = offset;
     repetitions_ = repetitions;
+  }
+  // A run of farm-workload ended: its last repetition and its energy segment end
+  // here, not at the next run's first line (a cool-down comes between).
+  void EndRun() {
+    absl::MutexLock lock(&mu_);
+    const absl::Duration offset = absl::Now() - started_;
+    windows_.Close(offset);
+    starts_.emplace_back("", offset);  // no workload: not energy of any
   }
   // When each repetition ran; call once farm-workload is gone.
   std::vector<RepetitionWindow> repetition_windows(absl::Duration end) {
@@ -124,9 +143,9 @@ class WorkloadStderr {
  private:
   const absl::Time started_;
   const JobRunner* job_;
-  uint32_t repetition_offset_ = 0;
-  uint32_t repetitions_ = 0;
   mutable absl::Mutex mu_;
+  uint32_t repetition_offset_ ABSL_GUARDED_BY(mu_) = 0;
+  uint32_t repetitions_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::pair<std::string, absl::Duration>> starts_ ABSL_GUARDED_BY(mu_);
   std::string log_ ABSL_GUARDED_BY(mu_);
   RepetitionWindows windows_ ABSL_GUARDED_BY(mu_);
@@ -212,7 +231,7 @@ absl::Status ValidateBenchmarkRequest(const farm::v1::RunBenchmarkRequest& reque
   if (request.has_deadline()) {
     RETURN_IF_ERROR(CheckedDuration(request.deadline(), "deadline", kMaxJobDeadline).status());
   }
-  return absl::OkStatus();
+  return ValidateMeasurementConditions(request.conditions(), "conditions");
 }
 
 namespace {
@@ -242,6 +261,10 @@ void MergeRun(const farm::v1::BenchmarkResult& run, farm::v1::BenchmarkResult* m
       Summarize(&*same);
     }
   }
+  for (const std::string& note : run.notes()) merged->add_notes(note);
+  if (!run.failure_reason().empty() && merged->failure_reason().empty()) {
+    merged->set_failure_reason(run.failure_reason());
+  }
   for (const farm::v1::WorkloadFailure& f : run.failures()) {
     const bool known = std::any_of(
         merged->failures().begin(), merged->failures().end(),
@@ -254,8 +277,8 @@ void MergeRun(const farm::v1::BenchmarkResult& run, farm::v1::BenchmarkResult* m
 // (conditions.h); the runs' figures merged as one run's would be.
 template <typename RunWorkloads>
 farm::v1::BenchmarkResult RunWithCoolDowns(const farm::v1::RunBenchmarkRequest& request,
-                                           const probe::Sysroot& sysroot, JobRunner& job,
-                                           WorkloadStderr& stderr_lines,
+                                           const probe::Sysroot& sysroot, absl::Time deadline,
+                                           JobRunner& job, WorkloadStderr& stderr_lines,
                                            const RunWorkloads& run_workloads) {
   const uint32_t repetitions = std::max<uint32_t>(1, request.repetitions());
   farm::v1::RunBenchmarkRequest one = request;
@@ -266,13 +289,15 @@ farm::v1::BenchmarkResult RunWithCoolDowns(const farm::v1::RunBenchmarkRequest& 
   merged.set_succeeded(true);
   if (!start) merged.add_notes("no thermal zone exposed: cool-down not possible");
   RealClock clock;
-  auto sleep_until = [&job](absl::Time until) {
+  // The job's deadline bounds the waits too.
+  auto sleep_until = [&job, deadline](absl::Time until) {
     job.WaitUntil(
         [](absl::Time by) {
           absl::SleepFor(by - absl::Now());
           return false;
         },
-        until);
+        std::min(until, deadline));
+    if (absl::Now() >= deadline && !job.stopped()) job.Stop(JobEnd::kDeadline);
     return !job.stopped();
   };
   for (uint32_t rep = 0; rep < repetitions && !job.stopped(); ++rep) {
@@ -285,17 +310,16 @@ farm::v1::BenchmarkResult RunWithCoolDowns(const farm::v1::RunBenchmarkRequest& 
     }
     stderr_lines.NumberRepetitions(rep, repetitions);
     const farm::v1::BenchmarkResult run = run_workloads(one);
+    stderr_lines.EndRun();
     MergeRun(run, &merged);
     if (!run.succeeded()) merged.set_succeeded(false);
-    if (!run.failure_reason().empty() && run.measurements().empty()) {
-      merged.set_failure_reason(run.failure_reason());  // farm-workload itself failed
-      break;
-    }
+    if (!run.failure_reason().empty() && run.measurements().empty()) break;  // no farm-workload
   }
   if (job.stopped() && merged.failure_reason().empty()) {
     merged.set_succeeded(false);
-    merged.set_failure_reason(job.end() == JobEnd::kCancelled ? "cancelled"
-                                                              : "stopped during a cool-down");
+    merged.set_failure_reason(job.end() == JobEnd::kCancelled  ? "cancelled"
+                              : job.end() == JobEnd::kDeadline ? "deadline exceeded"
+                                                               : "stopped during a cool-down");
   }
   return merged;
 }
@@ -333,7 +357,8 @@ farm::v1::BenchmarkResult RunNativeBenchmark(const farm::v1::RunBenchmarkRequest
   } else if (conditions.cool_down_within_celsius() == 0) {
     result = run_workloads(request);
   } else {
-    result = RunWithCoolDowns(request, sysroot, job, stderr_lines, run_workloads);
+    result =
+        RunWithCoolDowns(request, sysroot, started + deadline, job, stderr_lines, run_workloads);
   }
   const std::vector<farm::v1::EnvironmentSample> samples = sampler.Stop();
   if (!battery_note.empty()) result.add_notes(battery_note);

@@ -39,10 +39,12 @@ struct RepetitionWindow {
 };
 
 // Builds the windows from farm-workload's progress lines: each repetition runs
-// from its progress line to the next line of any kind (or the job's end).
+// from its progress line to the next line of any kind, or to Close (the end of the
+// farm-workload run; a run after it may add more).
 class RepetitionWindows {
  public:
   void OnProgress(const farm::v1::Progress& progress, absl::Duration offset);
+  // Ends the open window at `end`; every window so far.
   std::vector<RepetitionWindow> Close(absl::Duration end);
 
  private:

@@ -281,9 +281,10 @@ absl::StatusOr<farm::v1::Device> ControllerApi::ReserveDevice(
   if (!request.has_duration()) {
     return absl::InvalidArgumentError("duration is required: how long to hold the device");
   }
+  ASSIGN_OR_RETURN(const absl::Duration duration,
+                   CheckedDuration(request.duration(), "duration", fleet::kMaxReservation));
   RETURN_IF_ERROR(CatchUp());
-  return fleet_->Reserve(request.device_id(), audit, FromProtoDuration(request.duration()),
-                         request.reason());
+  return fleet_->Reserve(request.device_id(), audit, duration, request.reason());
 }
 
 absl::StatusOr<farm::v1::Device> ControllerApi::ReleaseDevice(

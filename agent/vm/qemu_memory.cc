@@ -29,7 +29,9 @@ bool IsHeader(absl::string_view line) {
 bool ParseHeader(absl::string_view line, Mapping* mapping) {
   const std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
   if (words.size() < 5) return false;
-  mapping->anonymous = words[4] == "0" && words.size() == 5;
+  // Guest RAM is private, readable and writable, never executable (the TCG code
+  // buffer, also anonymous, is rwx).
+  mapping->anonymous = words[4] == "0" && words.size() == 5 && words[1] == "rw-p";
   return true;
 }
 

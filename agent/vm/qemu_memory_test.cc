@@ -54,6 +54,14 @@ TEST(ParseQemuSmapsTest, ANamedOrStackMappingIsNeverTheGuestsRam) {
   EXPECT_THAT(ParseQemuSmaps(smaps, 1024).value().guest_ram_resident_kb, 500);
 }
 
+TEST(ParseQemuSmapsTest, TheTcgCodeBufferIsNeverTheGuestsRam) {
+  // A 1 GiB guest: the rwx code buffer of about that size comes first.
+  const std::string smaps =
+      absl::StrCat(Mapping("7f2fc4000000-7f3003fff000 rwxp 00000000 00:00 0 ", 1048572, 36864),
+                   Mapping("7f3004000000-7f3044000000 rw-p 00000000 00:00 0 ", 1048576, 200000));
+  EXPECT_EQ(ParseQemuSmaps(smaps, 1048576).value().guest_ram_resident_kb, 200000);
+}
+
 TEST(ParseQemuSmapsTest, NoMappingOfTheRamsSizeIsNotFound) {
   EXPECT_THAT(ParseQemuSmaps(TcgQemuSmaps(), 512 * 1024),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("524288 kB")));

@@ -126,7 +126,11 @@ absl::Status Fleet::RefuseOldAgent(const farm::v1::RegisterAgentRequest& request
       request.agent().version().empty() ? "(no version)" : request.agent().version(),
       " speaks agent API ", request.agent().api_version(), "; this controller needs API ",
       options_.min_agent_api_version, " or newer: upgrade the agent");
-  if (const farm::v1::Device* known = Find(request.identity().device_id())) {
+  // Once per device and version: the agent's registrar retries for as long as it runs.
+  std::string& recorded_version = refused_agents_[request.identity().device_id()];
+  const farm::v1::Device* known = Find(request.identity().device_id());
+  if (known != nullptr && recorded_version != request.agent().version() + "#") {
+    recorded_version = request.agent().version() + "#";
     const absl::Status recorded =
         store_->AppendDeviceEvent(known->device_id(), NewEvent(*known, refusal));
     if (!recorded.ok()) FARM_LOG(ERROR) << "recording '" << refusal << "': " << recorded;
@@ -551,14 +555,23 @@ absl::Status Fleet::RecordSuccess(const std::string& device_id) {
   return Commit(std::move(device), "");
 }
 
-absl::Status Fleet::ClearHealthCheckDue(const std::string& device_id, const std::string& outcome) {
+absl::Status Fleet::ClearHealthCheckDue(const std::string& device_id, const std::string& reason,
+                                        const std::string& outcome) {
   absl::MutexLock lock(&mu_);
   farm::v1::Device* known = Find(device_id);
   if (known == nullptr) return absl::NotFoundError(absl::StrCat("no device '", device_id, "'"));
   farm::v1::Device device = *known;
-  const std::string reason = device.health_check_due();
-  device.clear_health_check_due();
+  if (device.health_check_due() == reason) device.clear_health_check_due();
   return Commit(std::move(device), absl::StrCat("health check due (", reason, "): ", outcome));
+}
+
+std::map<std::string, std::string> Fleet::HealthChecksDue() const {
+  absl::MutexLock lock(&mu_);
+  std::map<std::string, std::string> due;
+  for (const auto& [id, device] : devices_) {
+    if (!device.health_check_due().empty()) due[id] = device.health_check_due();
+  }
+  return due;
 }
 
 absl::Status Fleet::HealthCheckPassed(const std::string& device_id, const std::string& sweep_id) {

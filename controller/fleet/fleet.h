@@ -134,7 +134,12 @@ class Fleet {
   // absence, a new agent version); the leader starts a check and clears it here,
   // saying what it did ("started sweep X", "not started: ..."). A passing check
   // lifts a quarantine; each outcome is an event in the device's history.
-  absl::Status ClearHealthCheckDue(const std::string& device_id, const std::string& outcome);
+  // Clears it only while it is still `reason` (a newer reason stays due).
+  absl::Status ClearHealthCheckDue(const std::string& device_id, const std::string& reason,
+                                   const std::string& outcome);
+  // The devices a health check is due for, by id, with why; found under the lock
+  // without copying any device (the leader asks every few seconds).
+  std::map<std::string, std::string> HealthChecksDue() const;
   absl::Status HealthCheckPassed(const std::string& device_id, const std::string& sweep_id);
   absl::Status HealthCheckFailed(const std::string& device_id, const std::string& sweep_id,
                                  const std::string& reason);
@@ -209,6 +214,8 @@ class Fleet {
   // Devices whose heartbeats another replica received within the liveness limit,
   // as of the last merge: not health-pinged from here.
   std::set<std::string> heard_elsewhere_ ABSL_GUARDED_BY(mu_);
+  // The agent version whose refusal each device's history records (RefuseOldAgent).
+  std::map<std::string, std::string> refused_agents_ ABSL_GUARDED_BY(mu_);
   // Heartbeats received here and not yet flushed to the store, by device.
   std::map<std::string, int64_t> unflushed_heartbeats_ ABSL_GUARDED_BY(mu_);
 };

@@ -237,7 +237,11 @@ TEST_F(FleetTest, AnAbsenceOrANewAgentVersionMakesAHealthCheckDue) {
   ASSERT_THAT(fleet_->Register(request), IsOk());
   EXPECT_EQ(fleet_->Get("p8")->health_check_due(), "registered after 2h unheard");
   EXPECT_THAT(LastEvent(*store_, "p8"), HasSubstr("health check due: registered after 2h unheard"));
-  ASSERT_THAT(fleet_->ClearHealthCheckDue("p8", "started sweep-7"), IsOk());
+  ASSERT_THAT(fleet_->ClearHealthCheckDue("p8", "registered after 1h unheard", "started s-6"),
+              IsOk());  // not the reason due now: stays due
+  EXPECT_EQ(fleet_->Get("p8")->health_check_due(), "registered after 2h unheard");
+  ASSERT_THAT(fleet_->ClearHealthCheckDue("p8", "registered after 2h unheard", "started sweep-7"),
+              IsOk());
   EXPECT_EQ(fleet_->Get("p8")->health_check_due(), "");
   EXPECT_EQ(LastEvent(*store_, "p8"),
             "health check due (registered after 2h unheard): started sweep-7");
@@ -269,6 +273,10 @@ TEST_F(FleetTest, AnAgentOlderThanTheControllerSupportsIsRefusedWithAReason) {
                        HasSubstr("farm-agent 0.3.0 speaks agent API 1; this controller needs API 2 "
                                  "or newer: upgrade the agent")));
   EXPECT_THAT(LastEvent(*store_, "p8"), HasSubstr("registration refused: farm-agent 0.3.0"));
+  // Its registrar retries: the history keeps one refusal per version, not one per try.
+  const size_t events = store_->DeviceHistory("p8", 100, std::nullopt)->size();
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(strict.Register(old).ok());
+  EXPECT_EQ(store_->DeviceHistory("p8", 100, std::nullopt)->size(), events);
   old.mutable_agent()->set_api_version(2);
   EXPECT_THAT(strict.Register(old), IsOk());
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/image_name.h"
 #include "common/limits.h"
+#include "common/measurement_conditions.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "workloads/catalog.h"
@@ -60,6 +61,7 @@ absl::Status ValidateSweepSpec(const farm::v1::SweepSpec& spec) {
         absl::StrCat("spec.repetitions is above ", kMaxSweepRepetitions));
   }
   RETURN_IF_ERROR(TaskDeadline(spec, absl::ZeroDuration()).status());
+  RETURN_IF_ERROR(ValidateMeasurementConditions(spec.conditions(), "spec.conditions"));
   for (int i = 0; i < spec.selector().match_size(); ++i) {
     if (spec.selector().match(i).key().empty()) {
       return absl::InvalidArgumentError(absl::StrCat("spec.selector.match[", i, "].key is empty"));

@@ -19,6 +19,14 @@ farm::v1::SweepSpec CapabilitySweep(int64_t task_deadline_seconds) {
   return spec;
 }
 
+TEST(ValidateSweepSpecTest, ConditionsOutsideTheirBoundsNameTheField) {
+  farm::v1::SweepSpec spec = CapabilitySweep(600);
+  spec.mutable_conditions()->set_min_battery_percent(150);
+  EXPECT_THAT(ValidateSweepSpec(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("spec.conditions.min_battery_percent 150")));
+}
+
 TEST(ValidateSweepSpecTest, AcceptsATaskDeadlineOfADay) {
   EXPECT_THAT(ValidateSweepSpec(CapabilitySweep(86'400)), IsOk());
 }

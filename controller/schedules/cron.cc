@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -63,7 +64,8 @@ absl::Status ParsePart(absl::string_view part, const FieldRange& field, std::vec
           absl::StrCat("cron ", field.name, ": range '", part, "' runs backwards"));
     }
   }
-  for (int v = low; v <= high; v += step) (*set)[v] = true;
+  // 64 bits: a step as large as an int can't wrap past the field's end.
+  for (int64_t v = low; v <= high; v += step) (*set)[v] = true;
   return absl::OkStatus();
 }
 
@@ -105,8 +107,9 @@ absl::StatusOr<CronExpression> CronExpression::Parse(absl::string_view text) {
   Fill(sets[3], &cron.months_);
   Fill(sets[4], &cron.days_of_week_);
   if (sets[4][7]) cron.days_of_week_[0] = true;  // 7 is Sunday too
-  cron.day_of_month_restricted_ = fields[2] != "*";
-  cron.day_of_week_restricted_ = fields[4] != "*";
+  // As Vixie cron: a day field starting with '*' ("*", "*/2") is unrestricted.
+  cron.day_of_month_restricted_ = !absl::StartsWith(fields[2], "*");
+  cron.day_of_week_restricted_ = !absl::StartsWith(fields[4], "*");
   return cron;
 }
 

@@ -12,7 +12,7 @@
 // Example:
 //
 //   ASSIGN_OR_RETURN(CronExpression nightly, CronExpression::Parse("0 3 * * 1-5"));
-//   absl::Time next = nightly.NextAfter(absl::Now());  // 03:00 UTC on a weekday
+//   std::optional<absl::Time> next = nightly.NextAfter(absl::Now());  // 03:00 UTC, weekdays
 #ifndef KVMFARM_CONTROLLER_SCHEDULES_CRON_H_
 #define KVMFARM_CONTROLLER_SCHEDULES_CRON_H_
 

@@ -46,6 +46,16 @@ TEST(CronExpressionTest, BothDayFieldsRestrictedMatchEither) {
   EXPECT_EQ(Next("0 0 15 * *", Utc(2026, 12, 1, 0, 0)), Utc(2026, 12, 15, 0, 0));
 }
 
+TEST(CronExpressionTest, AStarredStepIsNoRestrictionOfTheDay) {
+  // "*/1" in the weekday field restricts nothing: the 1st only, as Vixie cron.
+  EXPECT_EQ(Next("0 0 1 * */1", Utc(2026, 12, 2, 0, 0)), Utc(2027, 1, 1, 0, 0));
+}
+
+TEST(CronExpressionTest, AHugeStepIsTheFirstValueOnly) {
+  EXPECT_EQ(Next("59/2147483647 * * * *", Utc(2026, 12, 1, 10, 30)), Utc(2026, 12, 1, 10, 59));
+  EXPECT_EQ(Next("0 0 */2147483647 * *", Utc(2026, 12, 1, 10, 30)), Utc(2027, 1, 1, 0, 0));
+}
+
 TEST(CronExpressionTest, ADateThatNeverComesHasNoNextRun) {
   EXPECT_EQ(Next("0 0 31 2 *", Utc(2026, 12, 1, 0, 0)), std::nullopt);
 }

@@ -13,9 +13,9 @@
 namespace kvmfarm::schedules {
 namespace {
 
-// Where a cron that never comes again puts its next run: the last second a
-// Timestamp can hold.
-const absl::Time kNever = absl::FromUnixSeconds(253402300799);
+// Where a cron that never comes again puts its next run: far off, yet within what
+// int64 nanoseconds (the stores' column) can hold.
+const absl::Time kNever = absl::FromUnixSeconds(7'258'118'400);  // 2200-01-01
 
 absl::Status CheckScheduleId(const std::string& id) {
   if (id.empty() || id.size() > 63) {
@@ -42,8 +42,9 @@ absl::Status ValidateSchedule(const farm::v1::Schedule& schedule) {
   RETURN_IF_ERROR(scheduler::ValidateSweepSpec(schedule.spec()));
   switch (schedule.when_case()) {
     case farm::v1::Schedule::kEvery: {
-      const absl::Duration every = FromProtoDuration(schedule.every());
-      if (every < kMinSchedulePeriod || every > absl::Hours(366 * 24)) {
+      ASSIGN_OR_RETURN(const absl::Duration every,
+                       CheckedDuration(schedule.every(), "every", absl::Hours(366 * 24)));
+      if (every < kMinSchedulePeriod) {
         return absl::InvalidArgumentError(
             absl::StrCat("every ", absl::FormatDuration(every), " is outside 1m to 366 days"));
       }
@@ -193,22 +194,21 @@ bool ScheduleRunner::RunIfDue(const farm::v1::Schedule& schedule, absl::Time now
 
 int ScheduleRunner::StartDueHealthChecks() {
   int started = 0;
-  for (const farm::v1::Device& device : fleet_->List(farm::v1::Selector())) {
-    if (device.health_check_due().empty()) continue;
+  for (const auto& [device_id, reason] : fleet_->HealthChecksDue()) {
     farm::v1::StartSweepRequest request;
-    request.mutable_spec()->mutable_selector()->add_device_ids(device.device_id());
+    request.mutable_spec()->mutable_selector()->add_device_ids(device_id);
     request.mutable_spec()->mutable_plan()->set_capability(true);
     request.mutable_spec()->set_health_check(true);
-    request.mutable_spec()->set_description(
-        absl::StrCat("health check: ", device.health_check_due()));
+    request.mutable_spec()->set_description(absl::StrCat("health check: ", reason));
     const absl::StatusOr<farm::v1::Sweep> sweep = scheduler_->StartSweep(request, "health-check");
-    const std::string outcome = sweep.ok()
-                                    ? absl::StrCat("started ", sweep->sweep_id())
-                                    : absl::StrCat("not started: ", sweep.status().message());
-    if (sweep.ok()) ++started;
-    const absl::Status cleared = fleet_->ClearHealthCheckDue(device.device_id(), outcome);
+    // Not started (offline, reserved, in maintenance): still due, tried again on
+    // the next tick, so the device is checked once it can be.
+    if (!sweep.ok()) continue;
+    ++started;
+    const std::string outcome = absl::StrCat("started ", sweep->sweep_id());
+    const absl::Status cleared = fleet_->ClearHealthCheckDue(device_id, reason, outcome);
     if (!cleared.ok()) {
-      FARM_LOG(WARNING) << "health check of " << device.device_id() << " (" << outcome
+      FARM_LOG(WARNING) << "health check of " << device_id << " (" << outcome
                         << ") not recorded: " << cleared;
     }
   }

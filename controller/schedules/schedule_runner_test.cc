@@ -194,6 +194,18 @@ TEST_F(ScheduleRunnerTest, ANewAgentVersionGetsAHealthCheckOfItsOwn) {
   EXPECT_EQ(controller_->runner->Tick(), 0);  // once
 }
 
+TEST_F(ScheduleRunnerTest, AHealthCheckThatCannotStartYetStaysDue) {
+  ASSERT_THAT(controller_->fleet->SetHealth("d0", farm::v1::HEALTH_STATE_MAINTENANCE, "reflash"),
+              IsOk());
+  controller_->Register("d0", "0.5.0");
+  EXPECT_EQ(controller_->runner->Tick(), 0);
+  EXPECT_EQ(controller_->fleet->Get("d0")->health_check_due(), "agent 0.4.0 -> 0.5.0");
+  ASSERT_THAT(controller_->fleet->SetHealth("d0", farm::v1::HEALTH_STATE_GOOD, "reflashed"),
+              IsOk());
+  EXPECT_EQ(controller_->runner->Tick(), 1);
+  EXPECT_EQ(controller_->fleet->Get("d0")->health_check_due(), "");
+}
+
 TEST_F(ScheduleRunnerTest, TheDefaultHealthCheckIsCreatedOnce) {
   ASSERT_THAT(controller_->runner->EnsureDefaultHealthCheck(absl::Hours(24)), IsOk());
   ASSERT_THAT(controller_->runner->EnsureDefaultHealthCheck(absl::Hours(24)), IsOk());
