@@ -123,6 +123,9 @@ std::string KvmArmModeArg(absl::string_view cmdline) {
 
 void ReadKernelEvidence(const Sysroot& sysroot, absl::string_view release,
                         farm::v1::KernelEvidence* evidence, Checks* checks) {
+  if (sysroot.Exists("/sys/module")) {
+    evidence->set_kvm_module_present(sysroot.Exists("/sys/module/kvm"));
+  }
   // The config: /proc/config.gz is what the running kernel was built with; a
   // /boot file may belong to it if the release matches.
   absl::StatusOr<KernelConfig> config = absl::NotFoundError("no config");

@@ -1,5 +1,6 @@
 #include "agent/probe/verdict.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -173,6 +174,10 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
   reason("no /dev/kvm");
   if (!kernel.has_config_kvm()) {
     reason("the kernel config is not readable: whether KVM is built in is unknown");
+  } else if (kernel.kvm_module_present()) {
+    reason(
+        "the kernel has KVM and its kvm module is in, yet there is no /dev/kvm: the CPU "
+        "offers this kernel no hardware virtualization (vmx/svm, or EL2)");
   } else {
     reason(
         "the kernel has CONFIG_KVM but no /dev/kvm: the kvm module is not loaded, "
@@ -181,8 +186,22 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
   if (!boot.log_readable()) {
     reason(absl::StrCat("the kernel log is not readable: ", boot.log_unreadable_reason()));
   }
-  fix("run the probe as root so the kernel log and config are readable");
-  if (kernel.has_config_kvm() && kernel.config_kvm()) {
+  // Recommendations follow the evidence: root is not told to become root, and a
+  // loaded module is not to be loaded.
+  const bool something_unreadable = !kernel.has_config_kvm() || !boot.log_readable();
+  if (something_unreadable && !c->agent_user().is_root()) {
+    fix("run the probe as root so the kernel log and config are readable");
+  }
+  if (!kernel.has_config_kvm() || !kernel.config_kvm()) return;
+  const bool hardware_flags =
+      std::any_of(c->cpu_virt_flags().begin(), c->cpu_virt_flags().end(),
+                  [](const std::string& flag) { return flag == "vmx" || flag == "svm"; });
+  if (kernel.kvm_module_present()) {
+    fix(!hardware_flags
+            ? "enable virtualization for this kernel: in firmware on bare metal, or nested "
+              "virtualization on the host when this kernel runs in a VM"
+            : "enable virtualization in firmware");
+  } else {
     fix("load the kvm module (modprobe kvm_intel / kvm_amd) or enable virtualization in "
         "firmware");
   }

@@ -156,6 +156,31 @@ TEST(DecideVerdictTest, Row9UnknownSaysWhatWasMissing) {
   DecideVerdict(&module_missing);
   EXPECT_EQ(module_missing.verdict(), farm::v1::VERDICT_UNKNOWN);
   EXPECT_THAT(AllReasons(module_missing), HasSubstr("module is not loaded"));
+  EXPECT_THAT(module_missing.to_change_verdict(),
+              ::testing::Contains(HasSubstr("load the kvm module")));
+}
+
+// Issue 22's first step: what is recommended follows what was found.
+TEST(DecideVerdictTest, Row9RecommendationsFollowTheEvidence) {
+  farm::v1::KvmCapability c;
+  c.mutable_agent_user()->set_is_root(true);
+  c.mutable_boot_mode()->set_log_readable(true);
+  c.mutable_kernel()->set_config_kvm(true);
+  c.mutable_kernel()->set_config_virtualization(true);
+  c.mutable_kernel()->set_kvm_module_present(true);  // as on a PVM guest
+  c.add_cpu_virt_flags("hypervisor");                // and no vmx/svm
+  DecideVerdict(&c);
+  EXPECT_EQ(c.verdict(), farm::v1::VERDICT_UNKNOWN);
+  EXPECT_THAT(AllReasons(c), HasSubstr("its kvm module is in, yet there is no /dev/kvm"));
+  EXPECT_THAT(c.to_change_verdict(),
+              ::testing::ElementsAre(HasSubstr("nested virtualization on the host")));
+  // Not root and a log it could not read: then becoming root would help.
+  c.mutable_agent_user()->set_is_root(false);
+  c.mutable_boot_mode()->set_log_readable(false);
+  c.add_cpu_virt_flags("vmx");
+  DecideVerdict(&c);
+  EXPECT_THAT(c.to_change_verdict(), ::testing::ElementsAre(HasSubstr("run the probe as root"),
+                                                            "enable virtualization in firmware"));
 }
 
 TEST(DecideVerdictTest, CpuFlagsAreNeverAGate) {
