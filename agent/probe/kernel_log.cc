@@ -99,6 +99,9 @@ void ParseKernelLog(absl::string_view log, farm::v1::BootModeEvidence* evidence)
       if (absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &bits)) {
         evidence->set_ipa_size_limit_bits(bits);
       }
+    } else if (absl::StartsWith(line, "Hypervisor detected: ")) {
+      evidence->set_hypervisor_detected(
+          std::string(absl::StripAsciiWhitespace(line.substr(strlen("Hypervisor detected: ")))));
     } else if (absl::StartsWith(line, "kvm: ") || absl::StartsWith(line, "kvm-pvm: ") ||
                absl::StartsWith(line, "kvm_intel: ") || absl::StartsWith(line, "kvm_amd: ") ||
                absl::StartsWith(line, "gunyah") || absl::StartsWith(line, "gzvm")) {

@@ -19,6 +19,18 @@ farm::v1::BootModeEvidence Parse(const std::string& log) {
   return evidence;
 }
 
+// This project's build machines: x86-64 guests of a paravirtual hypervisor.
+TEST(ParseKernelLogTest, TheHypervisorAnX86KernelRunsUnderIsNamed) {
+  farm::v1::BootModeEvidence evidence;
+  ParseKernelLog(
+      "[    0.000000] Hypervisor detected: PVM\n"
+      "[    1.234567] kvm-pvm: this kernel is itself a kvm-pvm guest; not binding\n",
+      &evidence);
+  EXPECT_EQ(evidence.hypervisor_detected(), "PVM");
+  EXPECT_THAT(evidence.evidence_lines(),
+              Contains("kvm-pvm: this kernel is itself a kvm-pvm guest; not binding"));
+}
+
 TEST(ParseKernelLogTest, El2WithProtectedNvhe) {
   const farm::v1::BootModeEvidence e = Parse(
       "[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x411fd461]\n"

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace kvmfarm::probe {
@@ -157,6 +158,34 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
         "firmware); the kernel can't get EL2 back");
     return;
   }
+  // 7 (x86). A guest of a hypervisor that passes it no vmx/svm: the CPU offers this
+  // kernel no hardware virtualization, whatever its KVM. The kernel log names the
+  // hypervisor; the CPU's "hypervisor" flag says there is one when the log can't.
+  const bool hardware_flags =
+      std::any_of(c->cpu_virt_flags().begin(), c->cpu_virt_flags().end(),
+                  [](const std::string& flag) { return flag == "vmx" || flag == "svm"; });
+  const bool guest_flag = std::find(c->cpu_virt_flags().begin(), c->cpu_virt_flags().end(),
+                                    "hypervisor") != c->cpu_virt_flags().end();
+  const bool x86 = c->device().cpu_arch() == farm::v1::CPU_ARCH_X86_64 ||
+                   c->device().cpu_arch() == farm::v1::CPU_ARCH_X86;
+  if (x86 && !hardware_flags && (guest_flag || !boot.hypervisor_detected().empty())) {
+    Set(c, farm::v1::VERDICT_NO_HYPERVISOR_MODE);
+    const std::string host = boot.hypervisor_detected().empty()
+                                 ? std::string("a hypervisor (the CPU's hypervisor flag)")
+                                 : absl::StrCat("the ", boot.hypervisor_detected(),
+                                                " hypervisor (kernel log: Hypervisor detected: ",
+                                                boot.hypervisor_detected(), ")");
+    reason(absl::StrCat("no /dev/kvm; this kernel runs as a guest of ", host,
+                        ", which passes it no hardware virtualization (no vmx/svm flag)"));
+    if (c->kernel().kvm_module_present()) {
+      reason("the kvm module is in the kernel but has no CPU support to bind to");
+    }
+    for (const std::string& line : boot.evidence_lines()) {
+      if (absl::StartsWith(line, "kvm")) reason(line);
+    }
+    fix("enable nested virtualization for this VM on its host (or run on bare metal)");
+    return;
+  }
   // 8. The kernel was built without KVM.
   const farm::v1::KernelEvidence& kernel = c->kernel();
   if ((kernel.has_config_kvm() && !kernel.config_kvm()) ||
@@ -193,9 +222,6 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
     fix("run the probe as root so the kernel log and config are readable");
   }
   if (!kernel.has_config_kvm() || !kernel.config_kvm()) return;
-  const bool hardware_flags =
-      std::any_of(c->cpu_virt_flags().begin(), c->cpu_virt_flags().end(),
-                  [](const std::string& flag) { return flag == "vmx" || flag == "svm"; });
   if (kernel.kvm_module_present()) {
     fix(!hardware_flags
             ? "enable virtualization for this kernel: in firmware on bare metal, or nested "

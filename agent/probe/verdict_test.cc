@@ -160,6 +160,37 @@ TEST(DecideVerdictTest, Row9UnknownSaysWhatWasMissing) {
               ::testing::Contains(HasSubstr("load the kvm module")));
 }
 
+// An x86-64 guest of a hypervisor that does not nest: decidable, and the kernel
+// log names the host.
+TEST(DecideVerdictTest, Row7AnX86GuestWithoutVmxHasNoHypervisorMode) {
+  farm::v1::KvmCapability c;
+  c.mutable_device()->set_cpu_arch(farm::v1::CPU_ARCH_X86_64);
+  c.mutable_agent_user()->set_is_root(true);
+  c.mutable_kernel()->set_config_kvm(true);
+  c.mutable_kernel()->set_config_virtualization(true);
+  c.mutable_kernel()->set_kvm_module_present(true);
+  c.add_cpu_virt_flags("hypervisor");
+  c.mutable_boot_mode()->set_log_readable(true);
+  c.mutable_boot_mode()->set_hypervisor_detected("PVM");
+  c.mutable_boot_mode()->add_evidence_lines(
+      "kvm-pvm: this kernel is itself a kvm-pvm guest; not binding");
+  DecideVerdict(&c);
+  EXPECT_EQ(c.verdict(), farm::v1::VERDICT_NO_HYPERVISOR_MODE);
+  EXPECT_THAT(AllReasons(c), HasSubstr("a guest of the PVM hypervisor (kernel log: Hypervisor "
+                                       "detected: PVM)"));
+  EXPECT_THAT(AllReasons(c), HasSubstr("kvm-pvm: this kernel is itself a kvm-pvm guest"));
+  EXPECT_THAT(c.to_change_verdict(), ::testing::ElementsAre(HasSubstr("nested virtualization")));
+  // No log, but the CPU says there is a hypervisor: still decided, the host unnamed.
+  c.mutable_boot_mode()->clear_hypervisor_detected();
+  DecideVerdict(&c);
+  EXPECT_EQ(c.verdict(), farm::v1::VERDICT_NO_HYPERVISOR_MODE);
+  EXPECT_THAT(AllReasons(c), HasSubstr("the CPU's hypervisor flag"));
+  // With vmx passed through, a missing /dev/kvm is something else.
+  c.add_cpu_virt_flags("vmx");
+  DecideVerdict(&c);
+  EXPECT_EQ(c.verdict(), farm::v1::VERDICT_UNKNOWN);
+}
+
 // Issue 22's first step: what is recommended follows what was found.
 TEST(DecideVerdictTest, Row9RecommendationsFollowTheEvidence) {
   farm::v1::KvmCapability c;
