@@ -5,14 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/environment.h"
+#include "agent/throttling.h"
 #include "common/proto_time.h"
 
 namespace kvmfarm {
-namespace {
-
-std::string Celsius(int32_t millicelsius) { return absl::StrFormat("%.1f °C", millicelsius / 1e3); }
-
-}  // namespace
 
 absl::Status CheckBattery(const farm::v1::EnvironmentSample& now,
                           const farm::v1::MeasurementConditions& conditions, std::string* note) {
@@ -76,12 +72,12 @@ CoolDown WaitToCoolDown(const probe::Sysroot& sysroot, int32_t start_millicelsiu
   if (!hottest) {
     result.note = "no thermal zone exposed: cool-down not possible";
   } else if (!result.cooled) {
-    result.note =
-        absl::StrCat("did not cool down: ", Celsius(*hottest), " after ",
-                     absl::FormatDuration(result.waited), " (start ", Celsius(start_millicelsius),
-                     ", within ", conditions.cool_down_within_celsius(), " °C asked)");
+    result.note = absl::StrCat("did not cool down: ", CelsiusText(*hottest), " after ",
+                               absl::FormatDuration(result.waited), " (start ",
+                               CelsiusText(start_millicelsius), ", within ",
+                               conditions.cool_down_within_celsius(), " °C asked)");
   } else if (result.waited > absl::ZeroDuration()) {
-    result.note = absl::StrCat("cooled down to ", Celsius(*hottest), " in ",
+    result.note = absl::StrCat("cooled down to ", CelsiusText(*hottest), " in ",
                                absl::FormatDuration(absl::Trunc(result.waited, absl::Seconds(1))));
   }
   return result;

@@ -12,7 +12,6 @@ namespace kvmfarm {
 namespace {
 
 std::string Ghz(uint32_t khz) { return absl::StrFormat("%.2f GHz", khz / 1e6); }
-std::string Celsius(int32_t millicelsius) { return absl::StrFormat("%.1f °C", millicelsius / 1e3); }
 
 // Why one sample shows throttling against the start; empty when it doesn't.
 std::string SampleReason(const farm::v1::EnvironmentSample& start,
@@ -30,8 +29,8 @@ std::string SampleReason(const farm::v1::EnvironmentSample& start,
   for (const auto& [zone, temp] : sample.thermal_millicelsius()) {
     auto trip = sample.thermal_trip_millicelsius().find(zone);
     if (trip != sample.thermal_trip_millicelsius().end() && temp >= trip->second) {
-      return absl::StrCat("thermal zone ", zone, " at ", Celsius(temp), ", past its trip point ",
-                          Celsius(trip->second));
+      return absl::StrCat("thermal zone ", zone, " at ", CelsiusText(temp),
+                          ", past its trip point ", CelsiusText(trip->second));
     }
   }
   return "";
@@ -41,6 +40,10 @@ std::string SampleReason(const farm::v1::EnvironmentSample& start,
 std::string WorkloadOf(const std::string& metric) { return metric.substr(0, metric.find('.')); }
 
 }  // namespace
+
+std::string CelsiusText(int32_t millicelsius) {
+  return absl::StrFormat("%.1f °C", millicelsius / 1e3);
+}
 
 void RepetitionWindows::OnProgress(const farm::v1::Progress& progress, absl::Duration offset) {
   if (open_) {

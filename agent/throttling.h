@@ -25,6 +25,9 @@
 
 namespace kvmfarm {
 
+// "44.5 °C" from millidegrees, as every note about temperatures says it.
+std::string CelsiusText(int32_t millicelsius);
+
 struct ThrottleOptions {
   // A CPU whose maximum frequency falls below this fraction of its start throttled.
   double min_frequency_fraction = 0.9;

@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "controller/scheduler/sweep_plan.h"
 #include "controller/schedules/cron.h"
+#include "proto/states.h"
 
 namespace kvmfarm::schedules {
 namespace {
@@ -28,11 +29,6 @@ absl::Status CheckScheduleId(const std::string& id) {
     }
   }
   return absl::OkStatus();
-}
-
-bool SweepEnded(farm::v1::SweepState state) {
-  return state == farm::v1::SWEEP_STATE_SUCCEEDED || state == farm::v1::SWEEP_STATE_FAILED ||
-         state == farm::v1::SWEEP_STATE_CANCELLED;
 }
 
 }  // namespace
@@ -145,7 +141,7 @@ std::string ScheduleRunner::RunningSweepOf(const farm::v1::Schedule& schedule) {
   if (schedule.last_sweep_id().empty()) return "";
   const absl::StatusOr<farm::v1::Sweep> last =
       scheduler_->GetSweep(schedule.last_sweep_id(), false);
-  return last.ok() && !SweepEnded(last->state()) ? schedule.last_sweep_id() : "";
+  return last.ok() && !SweepFinished(last->state()) ? schedule.last_sweep_id() : "";
 }
 
 bool ScheduleRunner::RunIfDue(const farm::v1::Schedule& schedule, absl::Time now) {
