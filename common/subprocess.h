@@ -67,7 +67,10 @@ struct ProcessSpec {
   // a failure); ProcessResult says when bytes were dropped.
   size_t max_output_bytes = 8 << 20;
   // Called on the supervising thread for every complete line (without '\n'), and
-  // for a final unterminated line at EOF. Must not block for long.
+  // for a final unterminated line at EOF. Must not block for long. They can run
+  // until the Subprocess is destroyed (its destructor kills the child and drains
+  // what is left), so an owner whose members they touch declares the Subprocess
+  // after those members: it is then destroyed first.
   std::function<void(absl::string_view line)> on_stdout_line;
   std::function<void(absl::string_view line)> on_stderr_line;
 };

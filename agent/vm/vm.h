@@ -70,7 +70,6 @@ class Vm {
   void OnLine(absl::string_view line);
 
   QemuCommand command_;
-  std::unique_ptr<Subprocess> process_;
   absl::Time started_;
   std::function<void(const farm::v1::Progress&)> on_progress_;
   mutable absl::Mutex mu_;
@@ -84,6 +83,9 @@ class Vm {
   bool in_result_ ABSL_GUARDED_BY(mu_) = false;
   absl::optional<std::string> result_ ABSL_GUARDED_BY(mu_);
   absl::optional<ProcessResult> outcome_;
+  // Last, so it is destroyed first: destroying a running Vm kills QEMU and drains
+  // its last console lines through OnLine, which needs every member above.
+  std::unique_ptr<Subprocess> process_;
 };
 
 }  // namespace kvmfarm::vm

@@ -47,11 +47,13 @@ class ServerProcess {
 
  private:
   std::string marker_;
-  std::unique_ptr<Subprocess> process_;
   mutable absl::Mutex mu_;
   std::string address_ ABSL_GUARDED_BY(mu_);
   std::string log_ ABSL_GUARDED_BY(mu_);
   absl::Notification listening_;
+  // Last, so it is destroyed first: its destructor drains the server's last lines
+  // into log_ through mu_ and listening_, which must still exist then.
+  std::unique_ptr<Subprocess> process_;
 };
 
 }  // namespace kvmfarm::testing
