@@ -2,7 +2,6 @@
 //
 //   farm-controller --listen 127.0.0.1:7421 --db farm.db [--inventory fleet.textproto]
 //   farm-controller move|backup|restore|prune ...   (the lab's database; see --help)
-#include <google/protobuf/text_format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +20,7 @@
 #include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/text_proto.h"
 #include "common/tls/tls_flags.h"
 #include "common/version.h"
 #include "controller/auth/authorizer.h"
@@ -118,10 +118,11 @@ absl::StatusOr<farm::v1::Inventory> ReadInventory(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   farm::v1::Inventory inventory;
-  if (!google::protobuf::TextFormat::ParseFromString(text.str(), &inventory)) {
+  const absl::Status parsed = ParseTextProto(text.str(), &inventory);
+  if (!parsed.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--inventory ", path,
-        " is not a text-format farm.v1.Inventory (devices { device_id: "
+        "--inventory ", path, ":", parsed.message(),
+        " (a text-format farm.v1.Inventory: devices { device_id: "
         "\"...\" agent_address: \"host:port\" labels { key: \"rack\" value: \"r1\" } })"));
   }
   return inventory;

@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "farm/v1/common.pb.h"
 
@@ -23,6 +25,16 @@ inline farm::v1::Check* AddCheck(Checks* checks, absl::string_view name, farm::v
   check->set_detail(std::string(detail));
   check->set_source(std::string(source));
   return check;
+}
+
+// A source that is there but could not be read (a directory, a symlink loop, no
+// permission, larger than its cap) is a WARN check `source.unreadable` naming it and
+// why, so a bad file is seen and not quietly taken as absent. An absent source
+// (NOT_FOUND) is not reported: most sources are optional.
+inline void NoteUnreadable(const absl::Status& status, absl::string_view path, Checks* checks) {
+  if (status.ok() || absl::IsNotFound(status)) return;
+  AddCheck(checks, "source.unreadable", farm::v1::OUTCOME_WARN,
+           absl::StrCat("cannot be read, taken as absent: ", status.message()), path);
 }
 
 // The check named `name`, or nullptr.

@@ -4,6 +4,8 @@
 // and review the diff:
 //   KVMFARM_UPDATE_GOLDEN=1 bazel run //agent/probe:fixture_probe_test
 #include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <cstdlib>
@@ -135,6 +137,7 @@ TEST(FixtureProbeTest, VerdictsFollowTheDesignTable) {
        {farm::v1::VERDICT_VENDOR_HYPERVISOR_ONLY, farm::v1::HYPERVISOR_KIND_GENIEZONE,
         "Dimensity 9300"}},
       {"x86-server-vtx", {farm::v1::VERDICT_KVM_BOOT_UNTESTED, farm::v1::HYPERVISOR_KIND_KVM, ""}},
+      {"garbled-phone", {farm::v1::VERDICT_UNKNOWN, farm::v1::HYPERVISOR_KIND_KVM, ""}},
   };
   for (const auto& [name, want] : expected) {
     SCOPED_TRACE(name);
@@ -198,6 +201,63 @@ TEST(FixtureProbeTest, ARecordedKvmMissingFromTheTreeIsAnInconsistentFixture) {
   ASSERT_NE(node, nullptr);
   EXPECT_EQ(node->outcome(), farm::v1::OUTCOME_FAIL) << node->detail();
   EXPECT_NE(capability->verdict(), farm::v1::VERDICT_KVM_BOOT_UNTESTED);
+}
+
+// One bad source never stops the probe: each is a check that names it, and the
+// verdict comes from what remains (garbled-phone: /dev/kvm is there but what it
+// answered is not, so UNKNOWN, never READY).
+TEST(FixtureProbeTest, EveryBadSourceOfTheGarbledFixtureIsNamed) {
+  absl::StatusOr<farm::v1::KvmCapability> c = ProbeFixture("garbled-phone");
+  ASSERT_THAT(c, IsOk());
+  const std::string text = FormatCapabilityText(*c);
+  struct Expected {
+    const char* check;
+    farm::v1::Outcome outcome;
+    const char* says;
+  };
+  for (const Expected& want : std::vector<Expected>{
+           {"android.properties", farm::v1::OUTCOME_FAIL, "not getprop output"},
+           {"identity.cpu", farm::v1::OUTCOME_FAIL, "is it really cpuinfo"},
+           {"kernel.config", farm::v1::OUTCOME_SKIP, "gzip data is truncated"},
+           {"kvm.recorded", farm::v1::OUTCOME_WARN, "Invalid value for boolean field"},
+       }) {
+    const farm::v1::Check* check = FindCheck(c->checks(), want.check);
+    ASSERT_NE(check, nullptr) << want.check << "\n" << text;
+    EXPECT_EQ(check->outcome(), want.outcome) << text;
+    EXPECT_THAT(check->detail(), HasSubstr(want.says));
+  }
+  std::vector<std::string> unreadable;
+  for (const farm::v1::Check& check : c->checks()) {
+    if (check.name() == "source.unreadable") unreadable.push_back(check.source());
+  }
+  EXPECT_THAT(unreadable, ::testing::UnorderedElementsAre("/proc/version", "/proc/cmdline"));
+  EXPECT_EQ(c->verdict(), farm::v1::VERDICT_UNKNOWN) << text;
+}
+
+// What the fixture cannot hold (git and Bazel): a FIFO (reading it must not wait
+// for a writer), a file far past its cap (200 MB, sparse), a symlink loop.
+TEST(FixtureProbeTest, SourcesThatAreNotFilesOrAreHugeAreNamedAndBounded) {
+  ScratchRoot tree(absl::StrCat(FixturesRoot(), "/devices/sd8gen3-custom"));
+  tree.Remove("/dmesg.txt");
+  ASSERT_EQ(::mkfifo((tree.path() + "/dmesg.txt").c_str(), 0600), 0);
+  ASSERT_EQ(::truncate((tree.path() + "/proc/cpuinfo").c_str(), 200 << 20), 0);
+  tree.Remove("/sys/devices/soc0/machine");
+  ASSERT_EQ(::symlink("machine", (tree.path() + "/sys/devices/soc0/machine").c_str()), 0);
+  absl::StatusOr<farm::v1::KvmCapability> c = ProbeTree(tree);
+  ASSERT_THAT(c, IsOk());
+  const std::string text = FormatCapabilityText(*c);
+  const farm::v1::Check* cpu = FindCheck(c->checks(), "identity.cpu");
+  ASSERT_NE(cpu, nullptr);
+  EXPECT_EQ(cpu->outcome(), farm::v1::OUTCOME_FAIL);
+  EXPECT_THAT(cpu->detail(), HasSubstr("larger than"));
+  bool machine_named = false;
+  for (const farm::v1::Check& check : c->checks()) {
+    if (check.name() == "source.unreadable" && check.source() == "/sys/devices/soc0/machine") {
+      machine_named = true;
+    }
+  }
+  EXPECT_TRUE(machine_named) << text;
+  EXPECT_NE(c->verdict(), farm::v1::VERDICT_KVM_READY);
 }
 
 TEST(FixtureProbeTest, BadSysrootIsAClearError) {

@@ -21,6 +21,7 @@ VendorHypervisor ReadVendorHypervisor(const Sysroot& sysroot, const Properties& 
     vendor.evidence.push_back("/dev/gunyah exists (Qualcomm Gunyah)");
   }
   absl::StatusOr<std::string> hyp_type = sysroot.ReadLine("/sys/hypervisor/type");
+  NoteUnreadable(hyp_type.status(), "/sys/hypervisor/type", checks);
   if (hyp_type.ok() && !hyp_type->empty()) {
     vendor.evidence.push_back(absl::StrCat("/sys/hypervisor/type = ", *hyp_type));
     if (absl::EqualsIgnoreCase(*hyp_type, "gunyah")) {

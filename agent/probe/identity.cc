@@ -43,8 +43,10 @@ std::string ArchName(farm::v1::CpuArch arch) {
   }
 }
 
-std::string ReadOr(const Sysroot& sysroot, absl::string_view path) {
+// The one-line file, or "" (an unreadable one noted in `checks`).
+std::string ReadOr(const Sysroot& sysroot, absl::string_view path, Checks* checks) {
   absl::StatusOr<std::string> value = sysroot.ReadLine(path);
+  NoteUnreadable(value.status(), path, checks);
   return value.ok() ? *value : "";
 }
 
@@ -87,24 +89,26 @@ void ReadCpu(const Sysroot& sysroot, IdentityResult* result, Checks* checks) {
            "/proc/cpuinfo");
 }
 
-void ReadKernel(const Sysroot& sysroot, farm::v1::DeviceIdentity* id) {
+void ReadKernel(const Sysroot& sysroot, farm::v1::DeviceIdentity* id, Checks* checks) {
   absl::StatusOr<std::string> version = sysroot.ReadLine("/proc/version");
+  NoteUnreadable(version.status(), "/proc/version", checks);
   if (version.ok()) {
     id->set_kernel_version(*version);
     id->set_kernel_release(KernelReleaseFromVersion(*version));
   }
   if (id->kernel_release().empty()) {
-    id->set_kernel_release(ReadOr(sysroot, "/proc/sys/kernel/osrelease"));
+    id->set_kernel_release(ReadOr(sysroot, "/proc/sys/kernel/osrelease", checks));
   }
 }
 
 // The SoC from /sys/devices/soc0 and the properties, named through kvmfarm's table;
 // its vendor from the properties, the table, the family or the CPU, in that order.
-void ReadSoc(const Sysroot& sysroot, const Properties& props, IdentityResult* result) {
+void ReadSoc(const Sysroot& sysroot, const Properties& props, IdentityResult* result,
+             Checks* checks) {
   farm::v1::DeviceIdentity& id = result->identity;
-  id.set_soc_family(ReadOr(sysroot, "/sys/devices/soc0/family"));
-  id.set_soc_machine(ReadOr(sysroot, "/sys/devices/soc0/machine"));
-  id.set_soc_id(ReadOr(sysroot, "/sys/devices/soc0/soc_id"));
+  id.set_soc_family(ReadOr(sysroot, "/sys/devices/soc0/family", checks));
+  id.set_soc_machine(ReadOr(sysroot, "/sys/devices/soc0/machine", checks));
+  id.set_soc_id(ReadOr(sysroot, "/sys/devices/soc0/soc_id", checks));
   id.set_board_platform(props.GetOr("ro.board.platform"));
   const std::string soc_model_prop = props.GetOr("ro.soc.model");
   const SocInfo soc = LookUpSoc(soc_model_prop, id.board_platform(), id.soc_machine(), id.soc_id());
@@ -124,8 +128,8 @@ void ReadSoc(const Sysroot& sysroot, const Properties& props, IdentityResult* re
 // Host name, and the device id: the one asked for, else the serial number, else the
 // host name.
 void ReadNames(const Sysroot& sysroot, const Properties& props, const std::string& device_id,
-               farm::v1::DeviceIdentity* id) {
-  std::string hostname = ReadOr(sysroot, "/proc/sys/kernel/hostname");
+               farm::v1::DeviceIdentity* id, Checks* checks) {
+  std::string hostname = ReadOr(sysroot, "/proc/sys/kernel/hostname", checks);
   if (hostname.empty() && sysroot.is_host()) {
     char buffer[256] = {};
     if (::gethostname(buffer, sizeof(buffer) - 1) == 0) hostname = buffer;
@@ -171,14 +175,15 @@ IdentityResult ReadIdentity(const Sysroot& sysroot, const Properties& props,
   ReadCpu(sysroot, &result, checks);
   id.set_cpu_arch_name(ArchName(id.cpu_arch()));
   id.set_abi(props.GetOr("ro.product.cpu.abi", id.cpu_arch_name()));
-  ReadKernel(sysroot, &id);
-  ReadSoc(sysroot, props, &result);
-  id.set_manufacturer(
-      props.GetOr("ro.product.manufacturer", ReadOr(sysroot, "/sys/class/dmi/id/sys_vendor")));
-  id.set_model(props.GetOr("ro.product.model", ReadOr(sysroot, "/sys/class/dmi/id/product_name")));
+  ReadKernel(sysroot, &id, checks);
+  ReadSoc(sysroot, props, &result, checks);
+  id.set_manufacturer(props.GetOr("ro.product.manufacturer",
+                                  ReadOr(sysroot, "/sys/class/dmi/id/sys_vendor", checks)));
+  id.set_model(
+      props.GetOr("ro.product.model", ReadOr(sysroot, "/sys/class/dmi/id/product_name", checks)));
   id.set_android_release(props.GetOr("ro.build.version.release"));
   id.set_build_fingerprint(props.GetOr("ro.build.fingerprint"));
-  ReadNames(sysroot, props, device_id, &id);
+  ReadNames(sysroot, props, device_id, &id, checks);
   AddSocCheck(props, id, checks);
   return result;
 }

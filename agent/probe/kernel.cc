@@ -178,6 +178,7 @@ void ReadKernelEvidence(const Sysroot& sysroot, absl::string_view release,
   }
 
   absl::StatusOr<std::string> cmdline = sysroot.ReadFile("/proc/cmdline", 64 * 1024);
+  NoteUnreadable(cmdline.status(), "/proc/cmdline", checks);
   if (cmdline.ok()) {
     evidence->set_cmdline(std::string(absl::StripAsciiWhitespace(*cmdline)));
     const std::string mode = KvmArmModeArg(*cmdline);

@@ -1,7 +1,6 @@
 #include "agent/probe/kvm_device.h"
 
 #include <fcntl.h>
-#include <google/protobuf/text_format.h>
 #include <grp.h>
 #include <linux/kvm.h>
 #include <poll.h>
@@ -22,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/proto_time.h"
+#include "common/text_proto.h"
 #include "common/utf8.h"
 
 namespace kvmfarm::probe {
@@ -414,7 +414,8 @@ farm::v1::KvmNodeProbe FixtureKvmNode(const Sysroot& sysroot, Checks* checks) {
   farm::v1::KvmNodeProbe node;
   if (sysroot.Exists(recorded)) {
     absl::StatusOr<std::string> text = sysroot.ReadFile(recorded, 1 << 20);
-    const bool parsed = text.ok() && google::protobuf::TextFormat::ParseFromString(*text, &node);
+    const absl::Status parse = text.ok() ? ParseTextProto(*text, &node) : text.status();
+    const bool parsed = parse.ok();
     if (parsed && node.present() == node_in_tree) {
       AddKvmNodeChecks(node, "kvm_probe.textproto", checks);
       return node;
@@ -428,8 +429,8 @@ farm::v1::KvmNodeProbe FixtureKvmNode(const Sysroot& sysroot, Checks* checks) {
                "kvm_probe.textproto");
     } else {
       AddCheck(checks, "kvm.recorded", farm::v1::OUTCOME_WARN,
-               absl::StrCat(sysroot.Resolve(recorded),
-                            " is not a valid KvmNodeProbe textproto; ignored"),
+               absl::StrCat(sysroot.Resolve(recorded), " is not a valid KvmNodeProbe textproto (",
+                            parse.message(), "); ignored"),
                "kvm_probe.textproto");
     }
     node.Clear();

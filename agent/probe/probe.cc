@@ -82,12 +82,11 @@ absl::StatusOr<farm::v1::KvmCapability> RunProbe(const ProbeOptions& options) {
         "--sysroot '", options.sysroot, "' is not a directory (give / or a fixture tree)"));
   }
   const Sysroot sysroot(options.sysroot);
-  ASSIGN_OR_RETURN(Properties props, LoadProperties(sysroot, options.props_file));
-
   farm::v1::KvmCapability capability;
+  Checks* checks = capability.mutable_checks();
+  ASSIGN_OR_RETURN(const Properties props, LoadProperties(sysroot, options.props_file, checks));
   capability.set_sysroot(sysroot.root());
   *capability.mutable_probed_at() = ToProtoTimestamp(start);
-  Checks* checks = capability.mutable_checks();
 
   const IdentityResult identity = ReadIdentity(sysroot, props, options.device_id, checks);
   *capability.mutable_device() = identity.identity;

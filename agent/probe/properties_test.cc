@@ -48,36 +48,77 @@ TEST(ParseGetpropTest, EmptyIsNoPropertiesButGarbageIsAnError) {
   absl::StatusOr<Properties> truncated = ParseGetprop("[ro.a]: [1]\n[ro.b]: [tr");
   ASSERT_THAT(truncated, IsOk());
   EXPECT_EQ(truncated->size(), 1u);
+  EXPECT_EQ(truncated->skipped_lines(), 1);
 }
 
 TEST(LoadPropertiesTest, FixtureGetpropFile) {
   ScratchRoot root;
+  Checks checks;
   root.Write("/getprop.txt", "[ro.soc.model]: [SM8650]\n");
-  absl::StatusOr<Properties> props = LoadProperties(Sysroot(root.path()), "");
+  absl::StatusOr<Properties> props = LoadProperties(Sysroot(root.path()), "", &checks);
   ASSERT_THAT(props, IsOk());
   EXPECT_EQ(props->GetOr("ro.soc.model"), "SM8650");
   EXPECT_THAT(props->source(), HasSubstr("getprop.txt"));
+  EXPECT_TRUE(checks.empty());
+}
+
+// The device's own getprop output, garbled, unreadable or not a file, is one failed
+// check naming it; the probe goes on without properties.
+TEST(LoadPropertiesTest, AnUnusableDeviceSourceIsAFailedCheckNotAnError) {
+  for (const bool directory : {false, true}) {
+    SCOPED_TRACE(directory ? "a directory" : "garbage");
+    ScratchRoot root;
+    if (directory) {
+      root.Write("/getprop.txt/inside", "x");
+    } else {
+      root.Write("/getprop.txt", "\x7f\x01junk\n[]: []\n[ro.product.model");
+    }
+    Checks checks;
+    absl::StatusOr<Properties> props = LoadProperties(Sysroot(root.path()), "", &checks);
+    ASSERT_THAT(props, IsOk());
+    EXPECT_TRUE(props->empty());
+    const farm::v1::Check* check = FindCheck(checks, "android.properties");
+    ASSERT_NE(check, nullptr);
+    EXPECT_EQ(check->outcome(), farm::v1::OUTCOME_FAIL);
+    EXPECT_THAT(check->source(), HasSubstr("getprop.txt"));
+    EXPECT_THAT(check->detail(), HasSubstr(directory ? "directory" : "not getprop output"));
+  }
+}
+
+TEST(LoadPropertiesTest, SkippedLinesAreAWarning) {
+  ScratchRoot root;
+  root.Write("/getprop.txt", "[ro.soc.model]: [SM8650]\n[]: []\n[ro.soc.manufac");
+  Checks checks;
+  absl::StatusOr<Properties> props = LoadProperties(Sysroot(root.path()), "", &checks);
+  ASSERT_THAT(props, IsOk());
+  EXPECT_EQ(props->GetOr("ro.soc.model"), "SM8650");
+  const farm::v1::Check* check = FindCheck(checks, "android.properties");
+  ASSERT_NE(check, nullptr);
+  EXPECT_EQ(check->outcome(), farm::v1::OUTCOME_WARN);
+  EXPECT_THAT(check->detail(), HasSubstr("2 line(s)"));
 }
 
 TEST(LoadPropertiesTest, FixtureWithoutPropsHasNone) {
   ScratchRoot root;
-  absl::StatusOr<Properties> props = LoadProperties(Sysroot(root.path()), "");
+  Checks checks;
+  absl::StatusOr<Properties> props = LoadProperties(Sysroot(root.path()), "", &checks);
   ASSERT_THAT(props, IsOk());
   EXPECT_TRUE(props->empty());
 }
 
 TEST(LoadPropertiesTest, PropsFlagWinsAndErrorsNameIt) {
   ScratchRoot root;
+  Checks checks;
   root.Write("/props.txt", "[ro.product.model]: [OnePlus 12]\n");
   root.Write("/getprop.txt", "[ro.product.model]: [ignored]\n");
   absl::StatusOr<Properties> props =
-      LoadProperties(Sysroot(root.path()), root.path() + "/props.txt");
+      LoadProperties(Sysroot(root.path()), root.path() + "/props.txt", &checks);
   ASSERT_THAT(props, IsOk());
   EXPECT_EQ(props->GetOr("ro.product.model"), "OnePlus 12");
-  EXPECT_THAT(LoadProperties(Sysroot(root.path()), root.path() + "/nope.txt"),
+  EXPECT_THAT(LoadProperties(Sysroot(root.path()), root.path() + "/nope.txt", &checks),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("--props")));
   root.Write("/bad.txt", "not props");
-  EXPECT_THAT(LoadProperties(Sysroot(root.path()), root.path() + "/bad.txt"),
+  EXPECT_THAT(LoadProperties(Sysroot(root.path()), root.path() + "/bad.txt", &checks),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--props")));
 }
 
