@@ -4,9 +4,9 @@
 // and review the diff:
 //   KVMFARM_UPDATE_GOLDEN=1 bazel run //agent/probe:fixture_probe_test
 #include <dirent.h>
+#include <google/protobuf/util/json_util.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <google/protobuf/util/json_util.h>
 
 #include <cstdlib>
 #include <fstream>
