@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/probe/host_hypervisor.h"
 #include "common/proto_enum.h"
 
 namespace kvmfarm::probe {
@@ -101,9 +102,18 @@ farm::v1::HypervisorKind DecideHypervisorKind(const Sysroot& sysroot,
   } else if (vendor.kind != farm::v1::HYPERVISOR_KIND_NONE) {
     kind = vendor.kind;
     why = absl::StrJoin(vendor.evidence, "; ");
+  } else if (const std::optional<std::string> host = X86HostWithoutVirtualization(capability)) {
+    // The host's hypervisor, though it offers this kernel none: PVM by name, else
+    // one the enum has no name for.
+    kind = absl::EqualsIgnoreCase(capability.host_hypervisor().name(), "PVM")
+               ? farm::v1::HYPERVISOR_KIND_PVM
+               : farm::v1::HYPERVISOR_KIND_UNKNOWN;
+    why = absl::StrCat("this kernel is a guest of ", *host,
+                       ", which offers it no hardware virtualization");
   }
-  AddCheck(checks, "hypervisor.kind",
-           kind == farm::v1::HYPERVISOR_KIND_NONE ? farm::v1::OUTCOME_FAIL : farm::v1::OUTCOME_PASS,
+  const bool usable = kind != farm::v1::HYPERVISOR_KIND_NONE &&
+                      (capability.kvm_node().present() || vendor.kind == kind);
+  AddCheck(checks, "hypervisor.kind", usable ? farm::v1::OUTCOME_PASS : farm::v1::OUTCOME_FAIL,
            absl::StrCat(HypervisorKindName(kind), ": ", why), "probe evidence");
   return kind;
 }

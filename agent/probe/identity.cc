@@ -116,6 +116,11 @@ void ReadSoc(const Sysroot& sysroot, const Properties& props, IdentityResult* re
                    : !soc_model_prop.empty() ? soc_model_prop
                                              : id.soc_machine());
   id.set_soc_marketing_name(soc.marketing_name);
+  // An x86 machine has no SoC: its CPU model ("Intel(R) Xeon(R) Gold 6338 CPU @
+  // 2.00GHz") stands in, so servers group by SoC and carry a soc label too.
+  const bool x86 = result->cpu && (result->cpu->arch == farm::v1::CPU_ARCH_X86_64 ||
+                                   result->cpu->arch == farm::v1::CPU_ARCH_X86);
+  if (id.soc_model().empty() && x86) id.set_soc_model(result->cpu->model_name);
   std::string vendor = props.GetOr("ro.soc.manufacturer");
   if (vendor.empty()) vendor = soc.vendor;
   if (vendor.empty() && absl::StrContains(id.soc_family(), "Snapdragon")) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "agent/probe/host_hypervisor.h"
 #include "agent/probe/hypervisor.h"
 #include "agent/probe/identity.h"
 #include "agent/probe/kernel.h"
@@ -55,11 +56,8 @@ void AddCpuFlagsCheck(const IdentityResult& identity, farm::v1::KvmCapability* c
                         identity.cpu->arch != farm::v1::CPU_ARCH_X86)) {
     return;
   }
-  bool hw = false;
-  for (const std::string& flag : identity.cpu->virt_flags) {
-    c->add_cpu_virt_flags(flag);
-    if (flag == "vmx" || flag == "svm") hw = true;
-  }
+  for (const std::string& flag : identity.cpu->virt_flags) c->add_cpu_virt_flags(flag);
+  const bool hw = HasHardwareVirtualization(*c);
   AddCheck(c->mutable_checks(), "cpu.virt_flags",
            hw ? farm::v1::OUTCOME_PASS : farm::v1::OUTCOME_WARN,
            hw ? absl::StrCat("CPU flags: ", absl::StrJoin(c->cpu_virt_flags(), " "))
@@ -67,8 +65,8 @@ void AddCpuFlagsCheck(const IdentityResult& identity, farm::v1::KvmCapability* c
                              c->cpu_virt_flags().empty()
                                  ? ""
                                  : absl::StrCat(" (", absl::StrJoin(c->cpu_virt_flags(), " "), ")"),
-                             ": fine under a nested paravirtual KVM; otherwise VT-x/AMD-V "
-                             "is off or absent"),
+                             ": VT-x/AMD-V is off or absent, or this is a VM whose host does "
+                             "not nest (a nested paravirtual KVM may still give /dev/kvm)"),
            "/proc/cpuinfo");
 }
 
@@ -97,6 +95,7 @@ absl::StatusOr<farm::v1::KvmCapability> RunProbe(const ProbeOptions& options) {
   ReadBootModeEvidence(sysroot, identity.identity.cpu_arch(), capability.mutable_boot_mode(),
                        checks);
   AddCpuFlagsCheck(identity, &capability);
+  *capability.mutable_host_hypervisor() = ReadHostHypervisor(sysroot, capability, checks);
   const VendorHypervisor vendor = ReadVendorHypervisor(sysroot, props, checks);
   for (const std::string& line : vendor.evidence) {
     capability.add_vendor_hypervisor_evidence(line);

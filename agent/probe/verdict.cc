@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/probe/host_hypervisor.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -159,23 +160,10 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
     return;
   }
   // 7 (x86). A guest of a hypervisor that passes it no vmx/svm: the CPU offers this
-  // kernel no hardware virtualization, whatever its KVM. The kernel log names the
-  // hypervisor; the CPU's "hypervisor" flag says there is one when the log can't.
-  const bool hardware_flags =
-      std::any_of(c->cpu_virt_flags().begin(), c->cpu_virt_flags().end(),
-                  [](const std::string& flag) { return flag == "vmx" || flag == "svm"; });
-  const bool guest_flag = std::find(c->cpu_virt_flags().begin(), c->cpu_virt_flags().end(),
-                                    "hypervisor") != c->cpu_virt_flags().end();
-  const bool x86 = c->device().cpu_arch() == farm::v1::CPU_ARCH_X86_64 ||
-                   c->device().cpu_arch() == farm::v1::CPU_ARCH_X86;
-  if (x86 && !hardware_flags && (guest_flag || !boot.hypervisor_detected().empty())) {
+  // kernel no hardware virtualization, whatever its KVM.
+  if (const std::optional<std::string> host = X86HostWithoutVirtualization(*c)) {
     Set(c, farm::v1::VERDICT_NO_HYPERVISOR_MODE);
-    const std::string host = boot.hypervisor_detected().empty()
-                                 ? std::string("a hypervisor (the CPU's hypervisor flag)")
-                                 : absl::StrCat("the ", boot.hypervisor_detected(),
-                                                " hypervisor (kernel log: Hypervisor detected: ",
-                                                boot.hypervisor_detected(), ")");
-    reason(absl::StrCat("no /dev/kvm; this kernel runs as a guest of ", host,
+    reason(absl::StrCat("no /dev/kvm; this kernel runs as a guest of ", *host,
                         ", which passes it no hardware virtualization (no vmx/svm flag)"));
     if (c->kernel().kvm_module_present()) {
       reason("the kvm module is in the kernel but has no CPU support to bind to");
@@ -223,7 +211,7 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
   }
   if (!kernel.has_config_kvm() || !kernel.config_kvm()) return;
   if (kernel.kvm_module_present()) {
-    fix(!hardware_flags
+    fix(!HasHardwareVirtualization(*c)
             ? "enable virtualization for this kernel: in firmware on bare metal, or nested "
               "virtualization on the host when this kernel runs in a VM"
             : "enable virtualization in firmware");

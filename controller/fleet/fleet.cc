@@ -84,10 +84,14 @@ std::vector<farm::v1::Label> DerivedLabels(const farm::v1::DeviceIdentity& ident
   };
   add("arch", identity.cpu_arch_name());
   add("soc_vendor", identity.soc_vendor());
-  add("soc", identity.soc_model());
-  std::string model = identity.model();
-  model.erase(std::remove(model.begin(), model.end(), ' '), model.end());
-  add("model", model);
+  // Without spaces, so a selector names them easily ("PowerEdge R650" ->
+  // poweredger650; an x86 host's CPU model is its soc).
+  const auto squeezed = [](std::string value) {
+    value.erase(std::remove(value.begin(), value.end(), ' '), value.end());
+    return value;
+  };
+  add("soc", squeezed(identity.soc_model()));
+  add("model", squeezed(identity.model()));
   if (!identity.android_release().empty()) add("android", identity.android_release());
   if (capability.hypervisor_kind() != farm::v1::HYPERVISOR_KIND_UNSPECIFIED) {
     add("hypervisor", EnumValueName(capability.hypervisor_kind()));

@@ -1,6 +1,7 @@
 #include "controller/fleet/fleet.h"
 
 #include <cstdlib>
+#include <map>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -515,6 +516,23 @@ TEST_F(SharedFleetTest, RefreshTakesAnotherReplicasWriteAndKeepsWhatOnlyMemoryKn
   ASSERT_THAT(other.Refresh(burst), IsOk());
   EXPECT_THAT(other.Get("p10"), IsOk());
   EXPECT_EQ(other.Get("p8")->state().operational(), farm::v1::OPERATIONAL_STATE_BUSY);
+}
+
+// An x86 server's CPU model is its soc label (the probe sets it where there is no
+// SoC), without spaces, as the model label is.
+TEST(DerivedLabelsTest, AServersCpuModelAndDmiModelAreItsSocAndModel) {
+  farm::v1::DeviceIdentity identity;
+  identity.set_cpu_arch_name("x86_64");
+  identity.set_soc_vendor("intel");
+  identity.set_soc_model("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz");
+  identity.set_model("PowerEdge R650");
+  std::map<std::string, std::string> labels;
+  for (const farm::v1::Label& label : DerivedLabels(identity, farm::v1::KvmCapability())) {
+    labels[label.key()] = label.value();
+  }
+  EXPECT_EQ(labels["soc"], "intel(r)xeon(r)gold6338cpu@2.00ghz");
+  EXPECT_EQ(labels["model"], "poweredger650");
+  EXPECT_EQ(labels["soc_vendor"], "intel");
 }
 
 }  // namespace
