@@ -138,8 +138,7 @@ TEST(FixtureProbeTest, VerdictsFollowTheDesignTable) {
         "Dimensity 9300"}},
       {"x86-server-vtx", {farm::v1::VERDICT_KVM_BOOT_UNTESTED, farm::v1::HYPERVISOR_KIND_KVM, ""}},
       {"garbled-phone", {farm::v1::VERDICT_UNKNOWN, farm::v1::HYPERVISOR_KIND_KVM, ""}},
-      {"x86-pvm-guest",
-       {farm::v1::VERDICT_NO_HYPERVISOR_MODE, farm::v1::HYPERVISOR_KIND_PVM, ""}},
+      {"x86-pvm-guest", {farm::v1::VERDICT_NO_HYPERVISOR_MODE, farm::v1::HYPERVISOR_KIND_PVM, ""}},
   };
   for (const auto& [name, want] : expected) {
     SCOPED_TRACE(name);
