@@ -115,7 +115,9 @@ absl::StatusOr<CpuInfo> ParseCpuinfo(absl::string_view text) {
       core.part_id = entry.count("CPU part") ? entry.at("CPU part") : "";
       core.part_name = ArmCoreName(core.implementer, core.part_id);
       if (core.part_name.empty()) {
-        core.part_name = absl::StrCat("unknown part ", core.implementer, "/", core.part_id);
+        core.part_name = core.part_id.empty()
+                             ? absl::StrCat("implementer ", core.implementer, ", no CPU part")
+                             : absl::StrCat("unknown part ", core.implementer, "/", core.part_id);
       }
     } else {
       core.part_name = entry.count("model name") ? entry.at("model name") : "unknown";

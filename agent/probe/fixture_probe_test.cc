@@ -138,6 +138,11 @@ TEST(FixtureProbeTest, VerdictsFollowTheDesignTable) {
         "Dimensity 9300"}},
       {"x86-server-vtx", {farm::v1::VERDICT_KVM_BOOT_UNTESTED, farm::v1::HYPERVISOR_KIND_KVM, ""}},
       {"garbled-phone", {farm::v1::VERDICT_UNKNOWN, farm::v1::HYPERVISOR_KIND_KVM, ""}},
+      {"pixel9-stock",
+       {farm::v1::VERDICT_KVM_NO_ACCESS, farm::v1::HYPERVISOR_KIND_PKVM, "Tensor G4"}},
+      {"sd8elite-stock",
+       {farm::v1::VERDICT_VENDOR_HYPERVISOR_ONLY, farm::v1::HYPERVISOR_KIND_GUNYAH,
+        "Snapdragon 8 Elite"}},
       {"x86-pvm-guest", {farm::v1::VERDICT_NO_HYPERVISOR_MODE, farm::v1::HYPERVISOR_KIND_PVM, ""}},
   };
   for (const auto& [name, want] : expected) {
@@ -259,6 +264,34 @@ TEST(FixtureProbeTest, SourcesThatAreNotFilesOrAreHugeAreNamedAndBounded) {
   }
   EXPECT_TRUE(machine_named) << text;
   EXPECT_NE(c->verdict(), farm::v1::VERDICT_KVM_READY);
+}
+
+// Android's own word is evidence with its own line; a Gunyah phone that runs
+// protected VMs only keeps VENDOR_HYPERVISOR_ONLY and says so.
+TEST(FixtureProbeTest, AvfSaysWhatTheDeviceSupports) {
+  absl::StatusOr<farm::v1::KvmCapability> pixel9 = ProbeFixture("pixel9-stock");
+  ASSERT_THAT(pixel9, IsOk());
+  EXPECT_TRUE(pixel9->avf().vm_supported());
+  EXPECT_TRUE(pixel9->avf().protected_vm_supported());
+  EXPECT_TRUE(pixel9->avf().apex_present());
+  const farm::v1::Check* avf = FindCheck(pixel9->checks(), "android.avf");
+  ASSERT_NE(avf, nullptr);
+  EXPECT_EQ(avf->outcome(), farm::v1::OUTCOME_PASS);
+
+  absl::StatusOr<farm::v1::KvmCapability> elite = ProbeFixture("sd8elite-stock");
+  ASSERT_THAT(elite, IsOk());
+  EXPECT_FALSE(elite->avf().has_vm_supported());
+  EXPECT_TRUE(elite->avf().protected_vm_supported());
+  avf = FindCheck(elite->checks(), "android.avf");
+  ASSERT_NE(avf, nullptr);
+  EXPECT_EQ(avf->outcome(), farm::v1::OUTCOME_WARN);
+  EXPECT_THAT(avf->detail(), HasSubstr("protected VMs only"));
+  EXPECT_THAT(elite->verdict_reasons(), ::testing::Contains(HasSubstr("protected VMs only")));
+
+  // A device with no AVF word has no line.
+  absl::StatusOr<farm::v1::KvmCapability> old = ProbeFixture("sd835");
+  ASSERT_THAT(old, IsOk());
+  EXPECT_EQ(FindCheck(old->checks(), "android.avf"), nullptr);
 }
 
 TEST(FixtureProbeTest, BadSysrootIsAClearError) {

@@ -1,5 +1,7 @@
 #include "agent/probe/hypervisor.h"
 
+#include <optional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -8,6 +10,20 @@
 #include "common/proto_enum.h"
 
 namespace kvmfarm::probe {
+
+namespace {
+
+// "1"/"true" and "0"/"false", as Android writes booleans; absent otherwise.
+std::optional<bool> BoolProperty(const Properties& props, absl::string_view key) {
+  const std::string value = absl::AsciiStrToLower(props.GetOr(key));
+  if (value == "1" || value == "true") return true;
+  if (value == "0" || value == "false") return false;
+  return std::nullopt;
+}
+
+std::string YesNo(bool has, bool value) { return !has ? "not said" : value ? "yes" : "no"; }
+
+}  // namespace
 
 std::string HypervisorKindName(farm::v1::HypervisorKind kind) {
   // An undecided kind reads as unknown, like one the evidence couldn't name.
@@ -49,8 +65,8 @@ VendorHypervisor ReadVendorHypervisor(const Sysroot& sysroot, const Properties& 
     const std::string value = props.GetOr(key);
     if (!value.empty()) vendor.evidence.push_back(absl::StrCat(key, " = ", value));
   }
-  const std::string protected_vm = props.GetOr("ro.boot.hypervisor.protected_vm.supported");
-  vendor.protected_vm_supported = protected_vm == "1" || protected_vm == "true";
+  vendor.protected_vm_supported =
+      BoolProperty(props, "ro.boot.hypervisor.protected_vm.supported").value_or(false);
   if (sysroot.Exists("/apex/com.android.virt")) {
     vendor.evidence.push_back("/apex/com.android.virt present (Android Virtualization Framework)");
   }
@@ -67,6 +83,39 @@ VendorHypervisor ReadVendorHypervisor(const Sysroot& sysroot, const Properties& 
              "ro.boot.hypervisor.*");
   }
   return vendor;
+}
+
+farm::v1::AvfEvidence ReadAvf(const Sysroot& sysroot, const Properties& props, Checks* checks) {
+  farm::v1::AvfEvidence avf;
+  if (std::optional<bool> vm = BoolProperty(props, "ro.boot.hypervisor.vm.supported")) {
+    avf.set_vm_supported(*vm);
+  }
+  if (std::optional<bool> pvm = BoolProperty(props, "ro.boot.hypervisor.protected_vm.supported")) {
+    avf.set_protected_vm_supported(*pvm);
+  }
+  avf.set_version(props.GetOr("ro.boot.hypervisor.version"));
+  avf.set_apex_present(sysroot.Exists("/apex/com.android.virt"));
+  if (!avf.has_vm_supported() && !avf.has_protected_vm_supported() && avf.version().empty() &&
+      !avf.apex_present()) {
+    return avf;
+  }
+  const std::string detail = absl::StrCat(
+      "VMs: ", YesNo(avf.has_vm_supported(), avf.vm_supported()),
+      "; protected VMs: ", YesNo(avf.has_protected_vm_supported(), avf.protected_vm_supported()),
+      avf.version().empty() ? "" : absl::StrCat("; hypervisor ", avf.version()),
+      "; /apex/com.android.virt ", avf.apex_present() ? "present" : "absent");
+  const bool any = avf.vm_supported() || avf.protected_vm_supported();
+  AddCheck(checks, "android.avf",
+           ProtectedVmsOnly(avf) || !any ? farm::v1::OUTCOME_WARN : farm::v1::OUTCOME_PASS,
+           ProtectedVmsOnly(avf)
+               ? absl::StrCat("protected VMs only: non-protected VMs fail (ENODEV) (", detail, ")")
+               : detail,
+           "ro.boot.hypervisor.*, /apex/com.android.virt");
+  return avf;
+}
+
+bool ProtectedVmsOnly(const farm::v1::AvfEvidence& avf) {
+  return avf.protected_vm_supported() && !avf.vm_supported();
 }
 
 farm::v1::HypervisorKind DecideHypervisorKind(const Sysroot& sysroot,

@@ -34,6 +34,14 @@ struct VendorHypervisor {
 VendorHypervisor ReadVendorHypervisor(const Sysroot& sysroot, const Properties& props,
                                       Checks* checks);
 
+// The AVF properties and APEX, with the android.avf check when the device has any.
+// A device that supports protected VMs only (Snapdragon 8 Elite phones under
+// Gunyah: non-protected VMs fail with ENODEV) is a WARN saying so.
+farm::v1::AvfEvidence ReadAvf(const Sysroot& sysroot, const Properties& props, Checks* checks);
+
+// Whether AVF says protected VMs only: protected_vm.supported and not vm.supported.
+bool ProtectedVmsOnly(const farm::v1::AvfEvidence& avf);
+
 // Decides the kind from everything probed (the capability's kvm_node, kernel and
 // boot_mode must be filled in) and adds the hypervisor.kind check saying why.
 farm::v1::HypervisorKind DecideHypervisorKind(const Sysroot& sysroot,

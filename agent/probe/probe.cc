@@ -96,6 +96,7 @@ absl::StatusOr<farm::v1::KvmCapability> RunProbe(const ProbeOptions& options) {
                        checks);
   AddCpuFlagsCheck(identity, &capability);
   *capability.mutable_host_hypervisor() = ReadHostHypervisor(sysroot, capability, checks);
+  *capability.mutable_avf() = ReadAvf(sysroot, props, checks);
   const VendorHypervisor vendor = ReadVendorHypervisor(sysroot, props, checks);
   for (const std::string& line : vendor.evidence) {
     capability.add_vendor_hypervisor_evidence(line);

@@ -17,6 +17,7 @@ struct SocRow {
 };
 
 constexpr SocRow kSocs[] = {
+    {"qualcomm", "SM8750", "Snapdragon 8 Elite", {"", "", ""}, "618"},
     {"qualcomm", "SM8650", "Snapdragon 8 Gen 3", {"pineapple", "", ""}, "557"},
     {"qualcomm", "SM8550", "Snapdragon 8 Gen 2", {"kalama", "", ""}, "519"},
     {"qualcomm", "SM8475", "Snapdragon 8+ Gen 1", {"cape", "", ""}, "530"},
@@ -27,9 +28,11 @@ constexpr SocRow kSocs[] = {
     {"qualcomm", "SDM845", "Snapdragon 845", {"sdm845", "", ""}, "321"},
     {"qualcomm", "MSM8998", "Snapdragon 835", {"msm8998", "", ""}, "292"},
     {"qualcomm", "MSM8996", "Snapdragon 820", {"msm8996", "", ""}, "246"},
+    {"google", "zumapro", "Tensor G4", {"Tensor G4", "", ""}, ""},
     {"google", "zuma", "Tensor G3", {"Tensor G3", "", ""}, ""},
     {"google", "gs201", "Tensor G2", {"Tensor G2", "", ""}, ""},
     {"google", "gs101", "Tensor", {"Tensor", "", ""}, ""},
+    {"mediatek", "MT6991", "Dimensity 9400", {"mt6991", "", ""}, ""},
     {"mediatek", "MT6989", "Dimensity 9300", {"mt6989", "", ""}, ""},
     {"mediatek", "MT6985", "Dimensity 9200", {"mt6985", "", ""}, ""},
     {"mediatek", "MT6983", "Dimensity 9000", {"mt6983", "", ""}, ""},

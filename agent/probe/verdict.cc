@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/probe/host_hypervisor.h"
+#include "agent/probe/hypervisor.h"
 
 namespace kvmfarm::probe {
 namespace {
@@ -142,6 +143,12 @@ void DecideVerdict(farm::v1::KvmCapability* c) {
                         gunyah ? "Qualcomm Gunyah" : "MediaTek GenieZone",
                         " at EL2 instead of KVM"));
     for (const std::string& line : c->vendor_hypervisor_evidence()) reason(line);
+    // Public reports of Snapdragon 8 Elite phones: only protected VMs start.
+    if (ProtectedVmsOnly(c->avf())) {
+      reason(
+          "protected VMs only: AVF says protected_vm.supported and not vm.supported; "
+          "non-protected VMs fail (ENODEV)");
+    }
     fix(absl::StrCat("use ", gunyah ? "Gunyah" : "GenieZone",
                      " tooling (through Android's Virtualization Framework) instead of "
                      "KVM"));
