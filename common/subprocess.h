@@ -150,7 +150,6 @@ class Subprocess {
   bool reaped_ ABSL_GUARDED_BY(mu_) = false;
   int wake_fd_ = -1;  // eventfd: wakes the supervisor for Kill()
   ProcessResult result_;
-  bool waited_ = false;
 };
 
 // Starts `spec`, waits for it and returns how it ended. The error cases are those of

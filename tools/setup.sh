@@ -22,6 +22,10 @@ BUILD_PACKAGES=(
   libpq-dev  # the controller's PostgreSQL store (issue 17)
   # The controller's HTTP endpoint and its metrics (issue 19).
   libcpp-httplib-dev prometheus-cpp-dev
+  # The fuzz targets (issue 22) are built with clang and libFuzzer, which gcc can't
+  # build: //bazel/toolchains:x86_64_clang (clang, lld, llvm's binutils) and the
+  # sanitizer and libFuzzer runtimes.
+  clang-14 lld-14 llvm-14 libclang-rt-14-dev
 )
 RUN_PACKAGES=(
   qemu-system-x86 qemu-system-arm qemu-utils busybox-static cpio lz4

@@ -108,7 +108,10 @@ absl::StatusOr<CpuInfo> ParseCpuinfo(absl::string_view text) {
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& entry = entries[i];
     int cpu_id = static_cast<int>(i);
-    if (entry.count("processor")) absl::SimpleAtoi(entry.at("processor"), &cpu_id);
+    int processor = 0;
+    if (entry.count("processor") && absl::SimpleAtoi(entry.at("processor"), &processor)) {
+      cpu_id = processor;
+    }
     CoreGroup core;
     if (entry.count("CPU implementer")) {
       core.implementer = entry.at("CPU implementer");

@@ -10,12 +10,15 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/files.h"
 #include "common/image_name.h"
 #include "common/status_macros.h"
 
 namespace kvmfarm::vm {
+
+constexpr size_t kMaxImageConfBytes = 64 * 1024;
 namespace {
 
 absl::StatusOr<std::string> RealPath(const std::string& path) {
@@ -117,27 +120,33 @@ absl::StatusOr<GuestImage> ResolveImage(const std::string& image_dir, const std:
     // QEMU gets the resolved path, so what was checked is what it opens.
     ASSIGN_OR_RETURN(*path, ResolveInside(*root, name, *path));
   }
-  const std::string real_dir = dir;
-  std::ifstream conf(absl::StrCat(real_dir, "/image.conf"));
-  std::string line;
-  while (std::getline(conf, line)) {
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string key(absl::StripAsciiWhitespace(line.substr(0, eq)));
-    const std::string value(absl::StripAsciiWhitespace(line.substr(eq + 1)));
-    if (key == "arch") {
-      image.arch = value == "x86_64"  ? farm::v1::CPU_ARCH_X86_64
-                   : value == "arm64" ? farm::v1::CPU_ARCH_ARM64
-                                      : farm::v1::CPU_ARCH_OTHER;
-    } else if (key == "workloads") {
-      image.has_workloads = value == "yes";
-    }
-  }
+  std::ifstream conf(absl::StrCat(dir, "/image.conf"), std::ios::binary);
+  std::string text(kMaxImageConfBytes, '\0');
+  conf.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(std::max<std::streamsize>(0, conf.gcount())));
+  ApplyImageConf(text, &image);
   if (image.arch != farm::v1::CPU_ARCH_X86_64 && image.arch != farm::v1::CPU_ARCH_ARM64) {
     return absl::FailedPreconditionError(
         absl::StrCat("guest image '", name, "': image.conf has no arch=x86_64|arm64"));
   }
   return image;
+}
+
+void ApplyImageConf(absl::string_view text, GuestImage* image) {
+  text = text.substr(0, kMaxImageConfBytes);
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    const size_t eq = line.find('=');
+    if (eq == absl::string_view::npos) continue;
+    const absl::string_view key = absl::StripAsciiWhitespace(line.substr(0, eq));
+    const absl::string_view value = absl::StripAsciiWhitespace(line.substr(eq + 1));
+    if (key == "arch") {
+      image->arch = value == "x86_64"  ? farm::v1::CPU_ARCH_X86_64
+                    : value == "arm64" ? farm::v1::CPU_ARCH_ARM64
+                                       : farm::v1::CPU_ARCH_OTHER;
+    } else if (key == "workloads") {
+      image->has_workloads = value == "yes";
+    }
+  }
 }
 
 }  // namespace kvmfarm::vm

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "farm/v1/common.pb.h"
 
 namespace kvmfarm::vm {
@@ -34,6 +35,10 @@ struct GuestImage {
 // file (listing the images there are), FAILED_PRECONDITION for a garbled image.conf
 // or an image or file that resolves outside `image_dir` (naming both).
 absl::StatusOr<GuestImage> ResolveImage(const std::string& image_dir, const std::string& name);
+
+// Applies an image.conf's `key=value` lines (arch=x86_64|arm64, workloads=yes) to
+// `image`; other lines and keys are ignored. Reads at most the first 64 KiB.
+void ApplyImageConf(absl::string_view text, GuestImage* image);
 
 // The real directory behind a tree of links to images, such as Bazel's runfiles
 // (a link per file, each leading out of the tree, so ResolveImage refuses them):
