@@ -23,9 +23,17 @@ bool ConsumeMarker(absl::string_view* line, absl::string_view marker) {
 ConsoleEvent ParseBooted(absl::string_view fields) {
   ConsoleEvent event;
   event.kind = ConsoleEvent::kBooted;
+  // A malformed value leaves its field at 0: SimpleAtod/SimpleAtoi leave their
+  // output unspecified on failure.
   for (absl::string_view field : absl::StrSplit(fields, ' ')) {
-    if (absl::ConsumePrefix(&field, "uptime=")) absl::SimpleAtod(field, &event.uptime_seconds);
-    if (absl::ConsumePrefix(&field, "mem_used_kb=")) absl::SimpleAtoi(field, &event.mem_used_kb);
+    double uptime = 0;
+    int64_t mem_used_kb = 0;
+    if (absl::ConsumePrefix(&field, "uptime=") && absl::SimpleAtod(field, &uptime)) {
+      event.uptime_seconds = uptime;
+    }
+    if (absl::ConsumePrefix(&field, "mem_used_kb=") && absl::SimpleAtoi(field, &mem_used_kb)) {
+      event.mem_used_kb = mem_used_kb;
+    }
   }
   return event;
 }

@@ -25,6 +25,14 @@ TEST(ConsoleProtocolTest, TheBootMarkerCarriesUptimeAndMemory) {
   EXPECT_EQ(event.mem_used_kb, 10240);
 }
 
+TEST(ConsoleProtocolTest, AMalformedBootFigureIsZeroNotGarbage) {
+  const ConsoleEvent event =
+      ParseConsoleLine("FARM_BOOTED uptime=1.2.3x mem_used_kb=99999999999999999999");
+  EXPECT_EQ(event.kind, ConsoleEvent::kBooted);
+  EXPECT_EQ(event.uptime_seconds, 0);
+  EXPECT_EQ(event.mem_used_kb, 0);
+}
+
 TEST(ConsoleProtocolTest, TheBootMarkerCountsInTheMiddleOfAKernelLine) {
   const ConsoleEvent event =
       ParseConsoleLine("[    0.912] random: crng initFARM_BOOTED uptime=0.91 mem_used_kb=7");
