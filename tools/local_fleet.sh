@@ -102,7 +102,7 @@ if ((fixtures)); then
     name=$(basename "$tree")
     tls_for "device-$name-fixture"
     "$bin/agent/farm-agent" --listen 127.0.0.1:0 --port-file "$dir/$name.port" \
-      --controller "$controller" --sysroot "$tree" "${tls[@]}" \
+      --controller "$controller" --sysroot "$tree" --device-id "$name-fixture" "${tls[@]}" \
       >"$dir/$name.log" 2>&1 &
     pids+=($!)
   done
