@@ -14,6 +14,15 @@
 namespace kvmfarm::probe {
 namespace {
 
+// The printable ASCII of a signature, as CPUID's registers or a fixture give it.
+std::string Printable(absl::string_view bytes) {
+  std::string printable;
+  for (char c : bytes) {
+    if (c >= 0x20 && c < 0x7f) printable.push_back(c);
+  }
+  return printable;
+}
+
 bool IsX86(const farm::v1::KvmCapability& capability) {
   return capability.device().cpu_arch() == farm::v1::CPU_ARCH_X86_64 ||
          capability.device().cpu_arch() == farm::v1::CPU_ARCH_X86;
@@ -43,12 +52,7 @@ std::string RecordedCpuid(const Sysroot& sysroot, Checks* checks) {
   if (!text.ok()) return "";
   // The signature may end in a space ("bhyve bhyve "): only the newline goes.
   absl::string_view line = *text;
-  line = line.substr(0, line.find('\n'));
-  std::string printable;
-  for (char c : line) {
-    if (c >= 0x20 && c < 0x7f) printable.push_back(c);
-  }
-  return printable.substr(0, 12);
+  return Printable(line.substr(0, line.find('\n'))).substr(0, 12);
 }
 
 std::string Evidence(const farm::v1::HostHypervisorEvidence& host) {
@@ -69,14 +73,12 @@ std::string Evidence(const farm::v1::HostHypervisorEvidence& host) {
 }  // namespace
 
 std::string CpuidSignature(uint32_t ebx, uint32_t ecx, uint32_t edx) {
-  std::string signature;
+  std::string bytes;
   for (uint32_t reg : {ebx, ecx, edx}) {
-    for (int byte = 0; byte < 4; ++byte) {
-      const char c = static_cast<char>((reg >> (8 * byte)) & 0xff);
-      if (c >= 0x20 && c < 0x7f) signature.push_back(c);
-    }
+    for (int byte = 0; byte < 4; ++byte)
+      bytes.push_back(static_cast<char>((reg >> (8 * byte)) & 0xff));
   }
-  return signature;
+  return Printable(bytes);
 }
 
 bool HasHardwareVirtualization(const farm::v1::KvmCapability& capability) {
