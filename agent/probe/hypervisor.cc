@@ -65,8 +65,6 @@ VendorHypervisor ReadVendorHypervisor(const Sysroot& sysroot, const Properties& 
     const std::string value = props.GetOr(key);
     if (!value.empty()) vendor.evidence.push_back(absl::StrCat(key, " = ", value));
   }
-  vendor.protected_vm_supported =
-      BoolProperty(props, "ro.boot.hypervisor.protected_vm.supported").value_or(false);
   if (sysroot.Exists("/apex/com.android.virt")) {
     vendor.evidence.push_back("/apex/com.android.virt present (Android Virtualization Framework)");
   }
@@ -141,7 +139,7 @@ farm::v1::HypervisorKind DecideHypervisorKind(const Sysroot& sysroot,
     } else if (capability.kernel().kvm_arm_mode_arg() == "protected") {
       kind = farm::v1::HYPERVISOR_KIND_PKVM;
       why = "protected KVM: kvm-arm.mode=protected";
-    } else if (vendor.protected_vm_supported) {
+    } else if (capability.avf().protected_vm_supported()) {
       kind = farm::v1::HYPERVISOR_KIND_PKVM;
       why = "protected KVM: ro.boot.hypervisor.protected_vm.supported";
     } else if (capability.boot_mode().kvm_arm_mode() == farm::v1::KVM_ARM_MODE_VHE ||

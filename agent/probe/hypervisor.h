@@ -26,8 +26,6 @@ struct VendorHypervisor {
   farm::v1::HypervisorKind kind = farm::v1::HYPERVISOR_KIND_NONE;
   // Every clue, one line each ("/dev/gunyah exists").
   std::vector<std::string> evidence;
-  // ro.boot.hypervisor.protected_vm.supported: Android's protected KVM is set up.
-  bool protected_vm_supported = false;
 };
 
 // Looks for vendor hypervisors and AVF, adding the hypervisor.vendor check.
@@ -42,8 +40,8 @@ farm::v1::AvfEvidence ReadAvf(const Sysroot& sysroot, const Properties& props, C
 // Whether AVF says protected VMs only: protected_vm.supported and not vm.supported.
 bool ProtectedVmsOnly(const farm::v1::AvfEvidence& avf);
 
-// Decides the kind from everything probed (the capability's kvm_node, kernel and
-// boot_mode must be filled in) and adds the hypervisor.kind check saying why.
+// Decides the kind from everything probed (the capability's kvm_node, kernel,
+// boot_mode and avf must be filled in) and adds the hypervisor.kind check saying why.
 farm::v1::HypervisorKind DecideHypervisorKind(const Sysroot& sysroot,
                                               const farm::v1::KvmCapability& capability,
                                               const VendorHypervisor& vendor, Checks* checks);
