@@ -285,11 +285,9 @@ absl::StatusOr<std::unique_ptr<JobSlot::Lease>> AgentServiceImpl::AdmitBoot(
 farm::v1::BenchmarkResult AgentServiceImpl::RunBenchmarkJob(
     const farm::v1::RunBenchmarkRequest& request, const JobContext& job) {
   NativeBenchmarkOptions native = config_.native;
-  std::string kernel_release;
   {
     absl::MutexLock lock(&mu_);
     native.build_fingerprint = capability_.device().build_fingerprint();
-    kernel_release = capability_.device().kernel_release();
   }
   native.agent_version = config_.version;
   farm::v1::BenchmarkResult result;
@@ -301,13 +299,17 @@ farm::v1::BenchmarkResult AgentServiceImpl::RunBenchmarkJob(
     result = vm::RunWorkloadsInGuest(request, config_.vm, job);
     if (request.compare_with_native()) MergeNative(native_result, &result);
   }
-  // Every figure says which agent, device build and kernel measured it (a guest's
-  // QEMU and image are the VM code's to say).
-  farm::v1::Provenance* provenance = result.mutable_provenance();
-  provenance->set_agent_version(config_.version);
-  provenance->set_build_fingerprint(native.build_fingerprint);
-  provenance->set_kernel_release(kernel_release);
+  StampProvenance(result.mutable_provenance());
   return result;
+}
+
+// Every figure says which agent, device build and kernel measured it (a guest's
+// QEMU and image are the VM code's to say).
+void AgentServiceImpl::StampProvenance(farm::v1::Provenance* provenance) {
+  absl::MutexLock lock(&mu_);
+  provenance->set_agent_version(config_.version);
+  provenance->set_build_fingerprint(capability_.device().build_fingerprint());
+  provenance->set_kernel_release(capability_.device().kernel_release());
 }
 
 grpc::Status AgentServiceImpl::RunBenchmark(
@@ -340,6 +342,7 @@ grpc::Status AgentServiceImpl::BootVm(grpc::ServerContext* context,
   response.set_attempt_id(request->attempt_id());
   farm::v1::BootResult result =
       vm::RunBootJob(*request, config_.vm, StreamingJob(context, lease->get(), writer, &response));
+  StampProvenance(result.mutable_provenance());
   FARM_LOG(INFO) << "boot " << request->attempt_id() << ": "
                  << (result.succeeded() ? "done" : result.failure_reason());
   *response.mutable_result() = std::move(result);

@@ -113,6 +113,8 @@ class AgentServiceImpl final : public AgentServiceBase {
       const farm::v1::RunBenchmarkRequest& request);
   absl::StatusOr<std::unique_ptr<JobSlot::Lease>> AdmitBoot(const farm::v1::BootVmRequest& request);
   // Natively, in a guest, or both (then merged).
+  // Stamps the agent's version and the device's build and kernel.
+  void StampProvenance(farm::v1::Provenance* provenance) ABSL_LOCKS_EXCLUDED(mu_);
   farm::v1::BenchmarkResult RunBenchmarkJob(const farm::v1::RunBenchmarkRequest& request,
                                             const JobContext& job);
   // Probes again and runs the boot check, holding the job slot; the new capability.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make_initramfs.sh OUT INIT BUSYBOX [SRC:DEST ...]: a gzip'd newc cpio holding
+# make_initramfs.sh OUT INIT BUSYBOX [SRC:DEST ...]: a newc cpio (gzip'd when OUT
+# ends in .gz) holding
 # /init, /bin/busybox (with its applet links) and each SRC at DEST: a file is put at
 # DEST (mode 0755 under /bin or when executable, else 0644); a directory's contents are copied into the
 # directory DEST with their modes. E.g. farm-workload:/bin/farm-workload mods:/lib/modules
@@ -27,5 +28,7 @@ for extra in "$@"; do
   fi
 done
 find "$root" -exec touch -h -d @0 {} +
+compress=(cat)
+[[ "$out" == *.gz ]] && compress=(gzip -9n)
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
-   cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9n > "$out"
+   cpio --quiet -o -H newc -R 0:0 --reproducible) | "${compress[@]}" > "$out"

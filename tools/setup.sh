@@ -26,6 +26,11 @@ BUILD_PACKAGES=(
   # build: //bazel/toolchains:x86_64_clang (clang, lld, llvm's binutils) and the
   # sanitizer and libFuzzer runtimes.
   clang-14 lld-14 llvm-14 libclang-rt-14-dev
+  # The reference guest's minimal kernels (issue 23), built by //bazel:kernel.bzl
+  # from Debian's kernel source (the arm64 one with g++-aarch64-linux-gnu's gcc):
+  # make, the kconfig parser's flex and bison, bc for the build's constants,
+  # libelf for x86's objtool, libssl-dev (above) for its signing tools.
+  linux-source-6.1 make flex bison bc libelf-dev xz-utils
 )
 RUN_PACKAGES=(
   qemu-system-x86 qemu-system-arm qemu-utils busybox-static cpio lz4

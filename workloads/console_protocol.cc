@@ -20,19 +20,26 @@ bool ConsumeMarker(absl::string_view* line, absl::string_view marker) {
   return true;
 }
 
-ConsoleEvent ParseBooted(absl::string_view fields) {
+// The boot, ready and clocks markers' `key=value` fields. A malformed or negative value
+// leaves its field at 0: SimpleAtod/SimpleAtoi leave their output unspecified on
+// failure.
+ConsoleEvent ParseFields(ConsoleEvent::Kind kind, absl::string_view fields) {
   ConsoleEvent event;
-  event.kind = ConsoleEvent::kBooted;
-  // A malformed value leaves its field at 0: SimpleAtod/SimpleAtoi leave their
-  // output unspecified on failure.
+  event.kind = kind;
   for (absl::string_view field : absl::StrSplit(fields, ' ')) {
     double uptime = 0;
-    int64_t mem_used_kb = 0;
-    if (absl::ConsumePrefix(&field, "uptime=") && absl::SimpleAtod(field, &uptime)) {
+    int64_t number = 0;
+    if (absl::ConsumePrefix(&field, "uptime=") && absl::SimpleAtod(field, &uptime) && uptime >= 0) {
       event.uptime_seconds = uptime;
-    }
-    if (absl::ConsumePrefix(&field, "mem_used_kb=") && absl::SimpleAtoi(field, &mem_used_kb)) {
-      event.mem_used_kb = mem_used_kb;
+    } else if (absl::ConsumePrefix(&field, "mem_used_kb=") && absl::SimpleAtoi(field, &number) &&
+               number >= 0) {
+      event.mem_used_kb = number;
+    } else if (absl::ConsumePrefix(&field, "clock_ns=") && absl::SimpleAtoi(field, &number) &&
+               number >= 0) {
+      event.clock_ns = number;
+    } else if (absl::ConsumePrefix(&field, "counter_ns=") && absl::SimpleAtoi(field, &number) &&
+               number >= 0) {
+      event.counter_ns = number;
     }
   }
   return event;
@@ -56,12 +63,14 @@ ConsoleEvent WithText(ConsoleEvent::Kind kind, absl::string_view text) {
 }  // namespace
 
 std::vector<std::string> GuestInitMarkers() {
-  return {kBootedMarker, kDiskMarker, kResultBeginMarker, kResultEndMarker, kEchoMarker};
+  return {kBootedMarker,      kReadyMarker,     kDiskMarker,
+          kResultBeginMarker, kResultEndMarker, kEchoMarker};
 }
 
 std::vector<std::string> AllMarkers() {
   std::vector<std::string> all = GuestInitMarkers();
   all.push_back(kProgressMarker);
+  all.push_back(kClocksMarker);
   return all;
 }
 
@@ -78,9 +87,13 @@ ConsoleEvent ParseConsoleLine(absl::string_view line) {
   if (ConsumeMarker(&rest, kEchoMarker)) return WithText(ConsoleEvent::kEcho, rest);
   if (ConsumeMarker(&rest, kProgressMarker)) return ParseProgress(rest);
   if (ConsumeMarker(&rest, kDiskMarker)) return WithText(ConsoleEvent::kDisk, rest);
-  const std::string booted = absl::StrCat(kBootedMarker, " ");
-  const size_t at = line.find(booted);
-  if (at != absl::string_view::npos) return ParseBooted(line.substr(at + booted.size()));
+  for (const auto& [marker, kind] : {std::pair{kBootedMarker, ConsoleEvent::kBooted},
+                                     std::pair{kReadyMarker, ConsoleEvent::kReady},
+                                     std::pair{kClocksMarker, ConsoleEvent::kClocks}}) {
+    const std::string prefix = absl::StrCat(marker, " ");
+    const size_t at = line.find(prefix);
+    if (at != absl::string_view::npos) return ParseFields(kind, line.substr(at + prefix.size()));
+  }
   return WithText(ConsoleEvent::kText, line);
 }
 

@@ -6,7 +6,10 @@
 // parser the agent reads them with. A guest's init (guest_images/init.sh, checked
 // against this file by console_protocol_test) prints on the serial console:
 //
-//   FARM_BOOTED uptime=<s> mem_used_kb=<kB>   first act in user space (boot marker)
+//   FARM_BOOTED uptime=<s> mem_used_kb=<kB> clock_ns=<ns>
+//                                             first act in user space (boot marker)
+//   FARM_READY clock_ns=<ns>                  init is done preparing and hands over to
+//                                             what the command line asked for
 //   FARM_DISK <what>                          the io workload's scratch disk
 //   FARM_RESULT_BEGIN                         then farm-workload's JSON result on
 //   <farm.v1.BenchmarkResult JSON>            one line,
@@ -16,6 +19,17 @@
 // and farm-workload prints on stderr (natively, or on the console in a guest):
 //
 //   FARM_PROGRESS <farm.v1.Progress JSON>
+//
+// and, asked by init after the ready marker (`farm-workload --clocks`, on stdout):
+//
+//   FARM_CLOCKS counter_ns=<ns> clock_ns=<ns>  the CPU's counter since the guest's
+//                                              first instruction, and clock_ns, at
+//                                              one instant (guest_clock.h)
+//
+// clock_ns is the guest's monotonic clock (nanoseconds since the kernel started
+// timekeeping, /proc/timer_list's "now at"), read by the guest as it prints: the
+// boot stages are measured on it, so how fast the console carries the line does
+// not count (agent/vm/boot_stages.h).
 //
 // Example:
 //
@@ -36,6 +50,8 @@
 namespace kvmfarm::workloads {
 
 inline constexpr char kBootedMarker[] = "FARM_BOOTED";
+inline constexpr char kReadyMarker[] = "FARM_READY";
+inline constexpr char kClocksMarker[] = "FARM_CLOCKS";
 inline constexpr char kDiskMarker[] = "FARM_DISK";
 inline constexpr char kResultBeginMarker[] = "FARM_RESULT_BEGIN";
 inline constexpr char kResultEndMarker[] = "FARM_RESULT_END";
@@ -53,7 +69,9 @@ std::string FormatProgressLine(const farm::v1::Progress& progress);
 struct ConsoleEvent {
   enum Kind {
     kText,               // not a protocol line: kernel output, a log line, the result JSON
-    kBooted,             // uptime_seconds, mem_used_kb
+    kBooted,             // uptime_seconds, mem_used_kb, clock_ns
+    kReady,              // clock_ns
+    kClocks,             // counter_ns, clock_ns
     kDisk,               // text: what the guest did with its scratch disk
     kResultBegin,        //
     kResultEnd,          //
@@ -64,12 +82,15 @@ struct ConsoleEvent {
   Kind kind = kText;
   double uptime_seconds = 0;
   int64_t mem_used_kb = 0;
+  // 0 when the line has none (an image from before the boot stages) or a bad one.
+  int64_t clock_ns = 0;
+  int64_t counter_ns = 0;
   std::string text;
   farm::v1::Progress progress;
 };
 
-// The boot marker counts anywhere in a line (the kernel may print into the middle
-// of it on the console); the others start the line, FARM_RESULT_BEGIN/END are the
+// The boot, ready and clocks markers count anywhere in a line (the kernel may print into the
+// middle of it on the console); the others start the line, FARM_RESULT_BEGIN/END are the
 // whole line. A trailing '\r' (the serial console's line end) is the caller's to
 // strip.
 ConsoleEvent ParseConsoleLine(absl::string_view line);

@@ -18,11 +18,41 @@ namespace {
 
 using ::testing::Contains;
 
-TEST(ConsoleProtocolTest, TheBootMarkerCarriesUptimeAndMemory) {
-  const ConsoleEvent event = ParseConsoleLine("FARM_BOOTED uptime=0.84 mem_used_kb=10240");
+TEST(ConsoleProtocolTest, TheBootMarkerCarriesUptimeMemoryAndTheGuestClock) {
+  const ConsoleEvent event =
+      ParseConsoleLine("FARM_BOOTED uptime=0.84 mem_used_kb=10240 clock_ns=843417252");
   EXPECT_EQ(event.kind, ConsoleEvent::kBooted);
   EXPECT_DOUBLE_EQ(event.uptime_seconds, 0.84);
   EXPECT_EQ(event.mem_used_kb, 10240);
+  EXPECT_EQ(event.clock_ns, 843417252);
+}
+
+TEST(ConsoleProtocolTest, AnOldImagesBootMarkerHasNoClock) {
+  const ConsoleEvent event = ParseConsoleLine("FARM_BOOTED uptime=0.84 mem_used_kb=10240");
+  EXPECT_EQ(event.kind, ConsoleEvent::kBooted);
+  EXPECT_EQ(event.clock_ns, 0);
+}
+
+TEST(ConsoleProtocolTest, TheReadyMarkerCarriesTheGuestClock) {
+  const ConsoleEvent event = ParseConsoleLine("FARM_READY clock_ns=901000000");
+  EXPECT_EQ(event.kind, ConsoleEvent::kReady);
+  EXPECT_EQ(event.clock_ns, 901000000);
+  EXPECT_EQ(ParseConsoleLine("[ 1.0] x FARM_READY clock_ns=7").clock_ns, 7);
+}
+
+TEST(ConsoleProtocolTest, TheClocksLineCarriesBothClocks) {
+  const ConsoleEvent event =
+      ParseConsoleLine("FARM_CLOCKS counter_ns=955000000 clock_ns=880000000");
+  EXPECT_EQ(event.kind, ConsoleEvent::kClocks);
+  EXPECT_EQ(event.counter_ns, 955000000);
+  EXPECT_EQ(event.clock_ns, 880000000);
+}
+
+TEST(ConsoleProtocolTest, ANegativeOrGarbledClockIsZero) {
+  EXPECT_EQ(ParseConsoleLine("FARM_READY clock_ns=-5").clock_ns, 0);
+  EXPECT_EQ(ParseConsoleLine("FARM_READY clock_ns=12abc").clock_ns, 0);
+  EXPECT_EQ(ParseConsoleLine("FARM_READY clock_ns=99999999999999999999999").clock_ns, 0);
+  EXPECT_EQ(ParseConsoleLine("FARM_BOOTED uptime=-1 mem_used_kb=-3").uptime_seconds, 0);
 }
 
 TEST(ConsoleProtocolTest, AMalformedBootFigureIsZeroNotGarbage) {

@@ -28,6 +28,7 @@
 #include "common/status_macros.h"
 #include "workloads/catalog.h"
 #include "workloads/console_protocol.h"
+#include "workloads/guest_clock.h"
 #include "workloads/runner.h"
 #include "workloads/workload.h"
 
@@ -46,6 +47,9 @@ ABSL_FLAG(std::string, dir, "",
           "disk, not tmpfs).");
 ABSL_FLAG(bool, json, false, "Print the farm.v1.BenchmarkResult as JSON.");
 ABSL_FLAG(bool, list, false, "List the workloads and their metrics, then exit.");
+ABSL_FLAG(bool, clocks, false,
+          "Print the CPU's counter and the kernel's monotonic clock at one instant "
+          "(FARM_CLOCKS, for a guest's boot stages), then exit.");
 
 namespace kvmfarm::workloads {
 namespace {
@@ -155,6 +159,15 @@ void PrintTable(const farm::v1::BenchmarkResult& result) {
 }
 
 int Main() {
+  if (absl::GetFlag(FLAGS_clocks)) {
+    const absl::StatusOr<GuestClocks> clocks = ReadGuestClocks();
+    if (!clocks.ok()) {
+      std::cerr << "farm-workload: " << clocks.status().message() << "\n";
+      return 1;
+    }
+    std::cout << FormatClocksLine(*clocks) << std::endl;
+    return 0;
+  }
   if (absl::GetFlag(FLAGS_list)) {
     for (const std::string& name : AllWorkloadNames()) {
       farm::v1::WorkloadSpec spec;
@@ -211,7 +224,8 @@ int main(int argc, char** argv) {
       "kvmfarm's benchmark kernels, natively or inside a guest.\n\n"
       "  farm-workload --json\n"
       "  farm-workload --workloads=crypto,mem_read --repetitions=5 --size=64M --json\n"
-      "  farm-workload --list\n\n"
+      "  farm-workload --list\n"
+      "  farm-workload --clocks\n\n"
       "JSON (farm.v1.BenchmarkResult) on stdout, FARM_PROGRESS lines on stderr. Exit 0: "
       "all figures; 1: some workload failed (listed in the JSON); 2: bad arguments.");
   kvmfarm::ParseFlagsOnly(argc, argv, "farm-workload");

@@ -30,14 +30,17 @@ void RunKvmBootCheck(const vm::BootJobOptions& options, JobSlot::Lease* lease,
     if (qemu.guest_arch() == arch && qemu.kvm_supported()) qemu_path = qemu.path();
   }
   if (qemu_path.empty()) return skip("no QEMU for this architecture with the kvm accelerator");
-  absl::StatusOr<vm::GuestImage> image = vm::ResolveImage(options.image_dir, vm::HostImageName());
+  // Debian's kernel, not kvmfarm's minimal one: KVM_READY means a distribution's
+  // Linux boots under this KVM, which a kernel built for QEMU might not show.
+  const std::string image_name = vm::DistributionImageName();
+  absl::StatusOr<vm::GuestImage> image = vm::ResolveImage(options.image_dir, image_name);
   if (!image.ok()) return skip(absl::StrCat("no guest image: ", image.status().message()));
 
   farm::v1::BootVmRequest request;
   request.set_attempt_id("kvm-boot-check");
   request.set_accel(farm::v1::MODE_KVM);
   request.set_vm_count(1);
-  request.mutable_guest()->set_image(vm::HostImageName());
+  request.mutable_guest()->set_image(image_name);
   *request.mutable_boot_deadline() = ToProtoDuration(kBootCheckDeadline);
   vm::BootJobOptions boot_options = options;
   boot_options.qemu_binary = qemu_path;
@@ -47,11 +50,12 @@ void RunKvmBootCheck(const vm::BootJobOptions& options, JobSlot::Lease* lease,
   std::string detail;
   if (result.succeeded()) {
     detail = absl::StrCat(
-        "a Linux guest reached user space under KVM in ",
+        "a Linux guest (", image_name, ") reached user space under KVM in ",
         absl::ToInt64Milliseconds(FromProtoDuration(result.vms(0).time_to_userspace())), " ms (",
         result.machine(), ", -cpu ", result.guest().cpu_model(), ")");
   } else {
-    detail = absl::StrCat("a Linux guest did not boot under KVM: ", result.failure_reason());
+    detail = absl::StrCat("a Linux guest (", image_name,
+                          ") did not boot under KVM: ", result.failure_reason());
     if (result.vms_size() > 0 && result.vms(0).last_console_lines_size() > 0) {
       absl::StrAppend(&detail,
                       " (last console line: ", *result.vms(0).last_console_lines().rbegin(), ")");

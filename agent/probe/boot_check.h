@@ -3,7 +3,9 @@
 // -----------------------------------------------------------------------------
 //
 // The check that turns KVM_BOOT_UNTESTED into KVM_READY or KVM_BOOT_FAILED: boot
-// the reference guest (this host's architecture) under KVM, once, with a short
+// the reference guest with Debian's kernel (vm::DistributionImageName(): KVM_READY
+// means a distribution's Linux boots, not only kvmfarm's minimal kernel) under KVM,
+// once, with a short
 // deadline, and decide the verdict again with its result as evidence. Skipped, with
 // the reason as a check, where it can't run: the smoke test did not pass, a fixture
 // tree, no QEMU with KVM, no guest image. The probe's last check: it runs after

@@ -14,7 +14,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/job_runner.h"
+#include "agent/vm/boot_stages.h"
 #include "agent/vm/image.h"
+#include "agent/vm/provenance.h"
 #include "agent/vm/qemu_memory.h"
 #include "agent/vm/qmp.h"
 #include "agent/vm/vm.h"
@@ -149,6 +151,8 @@ class BootJob {
     spec_.tsc_khz = HostTscKhz();
     if (request_.measure_switch_latency()) spec_.extra_kernel_args = "farm.run=echo";
     result_.set_guest_arch(image->arch);
+    // Which kernel booted: comparisons across an image change say so.
+    result_.mutable_provenance()->set_guest_image_sha256(ImageSha256(*image));
     result_.mutable_guest()->set_vcpus(spec_.vcpus);
     result_.mutable_guest()->set_memory_mib(spec_.memory_mib);
     boot_deadline_ = request_.has_boot_deadline() ? FromProtoDuration(request_.boot_deadline())
@@ -199,6 +203,9 @@ class BootJob {
       }
       result_.set_machine((*vm)->command().machine);
       result_.mutable_guest()->set_cpu_model((*vm)->command().cpu_model);
+      if (result_.provenance().qemu_version().empty()) {
+        result_.mutable_provenance()->set_qemu_version(QemuVersion((*vm)->command().argv[0]));
+      }
       vm_set_.Add(vm->get());
       r->vms.push_back(*std::move(vm));
     }
@@ -217,6 +224,14 @@ class BootJob {
       }
       job_.WaitUntil([vm](absl::Time until) { return vm->WaitForBoot(until) || !vm->running(); },
                      deadline);
+      // The ready marker and the clocks line follow the boot marker at once (init
+      // prepares nothing for a boot); the stages need them. An old image prints
+      // neither and powers off, so QEMU's exit ends this wait too.
+      if (vm->booted()) {
+        job_.WaitUntil(
+            [vm](absl::Time until) { return vm->WaitForStages(until) || !vm->running(); },
+            deadline);
+      }
       if (vm->booted()) {
         RecordBoot(*vm, r->boots[i]);
         job_.Report(absl::StrCat("VM ", i + 1, " in user space after ",
@@ -242,9 +257,20 @@ class BootJob {
     *boot->mutable_guest_uptime() = ToProtoDuration(absl::Seconds(vm.guest_uptime_seconds()));
     slowest_ = std::max(slowest_, vm.time_to_userspace());
     to_userspace_.add_values(absl::ToDoubleSeconds(vm.time_to_userspace()));
+    RecordStages(vm, boot);
     RecordMemory(vm, boot);
     // The console up to the marker, as evidence behind the figure.
     for (const std::string& line : vm.LastConsoleLines()) boot->add_last_console_lines(line);
+  }
+
+  // Where the boot's time went (boot_stages.h); a boot without them says why.
+  void RecordStages(const Vm& vm, farm::v1::VmBoot* boot) {
+    const absl::StatusOr<BootStages> stages = vm.stages();
+    SetStages(stages, boot);
+    if (!stages.ok()) return;
+    vmm_start_.add_values(absl::ToDoubleSeconds(stages->vmm_start));
+    kernel_.add_values(absl::ToDoubleSeconds(stages->kernel));
+    userspace_.add_values(absl::ToDoubleSeconds(stages->userspace));
   }
 
   // QEMU's memory split into the guest's RAM and its own (qemu_memory.h). A QEMU
@@ -309,6 +335,9 @@ class BootJob {
       const char* metric;
       const char* unit;
     } figures[] = {{&to_userspace_, "boot.time_to_userspace", "s"},
+                   {&vmm_start_, "boot.vmm_start", "s"},
+                   {&kernel_, "boot.kernel", "s"},
+                   {&userspace_, "boot.userspace", "s"},
                    {&all_of_n_, "boot.all_of_n", "s"},
                    {&switch_latency_, "boot.switch_latency", "ms"},
                    {&overhead_, "boot.memory_overhead", "%"}};
@@ -345,6 +374,8 @@ class BootJob {
   std::map<std::string, std::string> params_;
   farm::v1::BootResult result_;
   farm::v1::Measurement to_userspace_, all_of_n_, switch_latency_, overhead_;
+  // The stages of the boots that reported them.
+  farm::v1::Measurement vmm_start_, kernel_, userspace_;
   absl::Duration slowest_;
   bool all_booted_ = true;
   std::string first_failure_;

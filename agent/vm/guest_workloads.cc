@@ -14,6 +14,7 @@
 #include "agent/conditions.h"
 #include "agent/environment.h"
 #include "agent/throttling.h"
+#include "agent/vm/boot_stages.h"
 #include "agent/vm/image.h"
 #include "agent/vm/provenance.h"
 #include "agent/vm/vm.h"
@@ -130,6 +131,7 @@ void RecordGuestBoot(const farm::v1::RunBenchmarkRequest& request, const GuestIm
   vm_boot->set_reached_userspace(guest.booted());
   if (guest.booted()) {
     *vm_boot->mutable_time_to_userspace() = ToProtoDuration(guest.time_to_userspace());
+    SetStages(guest.stages(), vm_boot);
   } else {
     for (const std::string& line : guest.LastConsoleLines()) {
       vm_boot->add_last_console_lines(line);

@@ -72,6 +72,8 @@ std::string ArchName(farm::v1::CpuArch arch) {
 
 std::string HostImageName() { return ArchName(HostArch()); }
 
+std::string DistributionImageName() { return absl::StrCat(HostImageName(), kDistributionSuffix); }
+
 std::string GuestImageName(const farm::v1::GuestConfig& guest) {
   return guest.image().empty() ? HostImageName() : guest.image();
 }
@@ -111,11 +113,14 @@ absl::StatusOr<GuestImage> ResolveImage(const std::string& image_dir, const std:
   GuestImage image;
   image.name = name;
   image.kernel = absl::StrCat(dir, "/kernel");
-  image.initramfs = absl::StrCat(dir, "/initramfs.cpio.gz");
+  // An uncompressed initramfs spares the guest's kernel the gunzip.
+  image.initramfs = absl::StrCat(dir, "/initramfs.cpio");
+  if (!IsFile(image.initramfs)) image.initramfs = absl::StrCat(dir, "/initramfs.cpio.gz");
   for (std::string* path : {&image.kernel, &image.initramfs}) {
     if (!IsFile(*path)) {
       return absl::NotFoundError(
-          absl::StrCat("guest image '", name, "' has no ", path->substr(dir.size() + 1)));
+          absl::StrCat("guest image '", name, "' has no ", path->substr(dir.size() + 1),
+                       path == &image.initramfs ? " (nor initramfs.cpio)" : ""));
     }
     // QEMU gets the resolved path, so what was checked is what it opens.
     ASSIGN_OR_RETURN(*path, ResolveInside(*root, name, *path));
@@ -145,6 +150,8 @@ void ApplyImageConf(absl::string_view text, GuestImage* image) {
                                        : farm::v1::CPU_ARCH_OTHER;
     } else if (key == "workloads") {
       image->has_workloads = value == "yes";
+    } else if (key == "acpi") {
+      image->acpi = value != "no";
     }
   }
 }

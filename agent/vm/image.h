@@ -3,7 +3,7 @@
 // -----------------------------------------------------------------------------
 //
 // Guest images are referenced by name and resolved inside the agent's image
-// directory (--image-dir): <dir>/<name>/{kernel,initramfs.cpio.gz,image.conf}. A
+// directory (--image-dir): <dir>/<name>/{kernel,initramfs.cpio[.gz],image.conf}. A
 // name is a single path component of letters, digits, '.', '_' and '-'; anything
 // that could leave the directory ('/', '..') is refused, so the agent only ever
 // boots what its operator put there. Links inside it are followed only as far as
@@ -29,15 +29,27 @@ struct GuestImage {
   farm::v1::CpuArch arch = farm::v1::CPU_ARCH_UNSPECIFIED;
   // Whether the initramfs carries farm-workload.
   bool has_workloads = false;
+  // Whether the kernel needs ACPI to find its devices (x86 microvm). kvmfarm's own
+  // kernels have none (image.conf acpi=no): microvm then writes an MP table and
+  // puts the virtio-mmio devices on the kernel command line.
+  bool acpi = true;
 };
+
+// Images are named by architecture: "x86_64" and "arm64" are the reference guest
+// with kvmfarm's minimal kernel, the default for workloads and boot figures;
+// "x86_64-debian" and "arm64-debian" the same guest with Debian's cloud kernel,
+// which the capability boot check boots (KVM_READY means a distribution's Linux
+// boots under the device's KVM).
+inline constexpr char kDistributionSuffix[] = "-debian";
 
 // INVALID_ARGUMENT for a bad name (says why), NOT_FOUND for a missing image or
 // file (listing the images there are), FAILED_PRECONDITION for a garbled image.conf
 // or an image or file that resolves outside `image_dir` (naming both).
 absl::StatusOr<GuestImage> ResolveImage(const std::string& image_dir, const std::string& name);
 
-// Applies an image.conf's `key=value` lines (arch=x86_64|arm64, workloads=yes) to
-// `image`; other lines and keys are ignored. Reads at most the first 64 KiB.
+// Applies an image.conf's `key=value` lines (arch=x86_64|arm64, workloads=yes,
+// acpi=no) to `image`; other lines and keys are ignored. Reads at most the first
+// 64 KiB.
 void ApplyImageConf(absl::string_view text, GuestImage* image);
 
 // The real directory behind a tree of links to images, such as Bazel's runfiles
@@ -52,6 +64,10 @@ std::vector<std::string> ListImages(const std::string& image_dir);
 
 // The image named like the host's architecture ("x86_64", "arm64").
 std::string HostImageName();
+
+// The host's architecture's image with the distribution's kernel ("x86_64-debian"),
+// which the capability boot check boots.
+std::string DistributionImageName();
 
 // The image a benchmark's guest config names: its image, or HostImageName() when
 // it names none.

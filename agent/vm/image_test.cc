@@ -35,6 +35,19 @@ TEST_F(ImageTest, ResolvesAnImageByName) {
   EXPECT_EQ(image->arch, farm::v1::CPU_ARCH_X86_64);
   EXPECT_TRUE(image->has_workloads);
   EXPECT_EQ(image->kernel, root_.path() + "/x86_64/kernel");
+  EXPECT_EQ(image->initramfs, root_.path() + "/x86_64/initramfs.cpio.gz");
+  EXPECT_TRUE(image->acpi);
+}
+
+TEST_F(ImageTest, AnUncompressedInitramfsIsPreferredAndAcpiCanBeOff) {
+  root_.Write("/tiny/kernel", "k");
+  root_.Write("/tiny/initramfs.cpio", "i");
+  root_.Write("/tiny/initramfs.cpio.gz", "stale");
+  root_.Write("/tiny/image.conf", "arch=x86_64\nworkloads=yes\nacpi=no\n");
+  absl::StatusOr<GuestImage> image = ResolveImage(root_.path(), "tiny");
+  ASSERT_THAT(image, IsOk());
+  EXPECT_EQ(image->initramfs, root_.path() + "/tiny/initramfs.cpio");
+  EXPECT_FALSE(image->acpi);
 }
 
 TEST_F(ImageTest, RefusesNamesThatCouldLeaveTheDirectory) {
@@ -51,7 +64,8 @@ TEST_F(ImageTest, MissingImagesAndFilesAreNotFoundAndListWhatThereIs) {
   EXPECT_THAT(ResolveImage(root_.path(), "riscv64"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("images: broken, secret, x86_64")));
   EXPECT_THAT(ResolveImage(root_.path(), "broken"),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("initramfs.cpio.gz")));
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("has no initramfs.cpio.gz (nor initramfs.cpio)")));
   EXPECT_THAT(ResolveImage("/nonexistent-images", "x86_64"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("--image-dir")));
   EXPECT_THAT(ListImages(root_.path()), ElementsAre("broken", "secret", "x86_64"));
@@ -124,6 +138,10 @@ TEST(GuestImageNameTest, TheNamedImageElseTheHostsOwn) {
   EXPECT_EQ(GuestImageName(guest), HostImageName());
   guest.set_image("arm64");
   EXPECT_EQ(GuestImageName(guest), "arm64");
+}
+
+TEST(GuestImageNameTest, TheDistributionImageIsTheHostsWithTheSuffix) {
+  EXPECT_EQ(DistributionImageName(), HostImageName() + "-debian");
 }
 
 }  // namespace

@@ -45,6 +45,29 @@ TEST(QemuCommandTest, X86KvmUsesMicrovmAndTheHostCpu) {
   EXPECT_THAT(cmd->argv, Contains("-no-reboot"));
 }
 
+TEST(QemuCommandTest, AnImageWithoutAcpiBootsMicrovmWithoutIt) {
+  VmSpec spec = Spec(farm::v1::CPU_ARCH_X86_64, farm::v1::MODE_KVM);
+  EXPECT_EQ(After(BuildQemuCommand(spec, "")->argv, "-M"),
+            "microvm,x-option-roms=off,rtc=on,isa-serial=on");
+  spec.image.acpi = false;
+  EXPECT_EQ(After(BuildQemuCommand(spec, "")->argv, "-M"),
+            "microvm,x-option-roms=off,rtc=on,isa-serial=on,acpi=off");
+}
+
+TEST(QemuCommandTest, OnlyTcgMicrovmTicksOnThePit) {
+  VmSpec spec = Spec(farm::v1::CPU_ARCH_X86_64, farm::v1::MODE_TCG);
+  EXPECT_THAT(After(BuildQemuCommand(spec, "")->argv, "-append"), HasSubstr(" nolapic_timer"));
+  spec.machine = "pc";  // the stock boot stays stock
+  EXPECT_THAT(After(BuildQemuCommand(spec, "")->argv, "-append"),
+              ::testing::Not(HasSubstr("nolapic_timer")));
+  EXPECT_THAT(After(BuildQemuCommand(Spec(farm::v1::CPU_ARCH_X86_64, farm::v1::MODE_KVM), "")->argv,
+                    "-append"),
+              ::testing::Not(HasSubstr("nolapic_timer")));
+  EXPECT_THAT(After(BuildQemuCommand(Spec(farm::v1::CPU_ARCH_ARM64, farm::v1::MODE_TCG), "")->argv,
+                    "-append"),
+              ::testing::Not(HasSubstr("nolapic_timer")));
+}
+
 TEST(QemuCommandTest, GuestVmSpecTakesTheConfigElseTheDefaults) {
   GuestImage image;
   image.name = "arm64";

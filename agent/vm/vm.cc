@@ -55,6 +55,13 @@ void Vm::OnLine(absl::string_view raw) {
       time_to_userspace_ = now - started_;
       guest_uptime_ = event.uptime_seconds;
       mem_used_kb_ = event.mem_used_kb;
+      clocks_.booted_clock_ns = event.clock_ns;
+    } else if (event.kind == workloads::ConsoleEvent::kReady && booted_) {
+      clocks_.ready_clock_ns = event.clock_ns;
+    } else if (event.kind == workloads::ConsoleEvent::kClocks && booted_ && !clocks_reported_) {
+      clocks_reported_ = true;
+      clocks_.counter_ns = event.counter_ns;
+      clocks_.counter_clock_ns = event.clock_ns;
     } else if (event.kind == workloads::ConsoleEvent::kEcho) {
       echoes_.push_back(event.text);
     } else if (event.kind == workloads::ConsoleEvent::kResultBegin) {
@@ -70,18 +77,22 @@ void Vm::OnLine(absl::string_view raw) {
     on_progress_(event.progress);
 }
 
-bool Vm::WaitForBoot(absl::Time deadline) {
+bool Vm::WaitForBoot(absl::Time deadline) { return WaitForFlag(&booted_, deadline); }
+
+bool Vm::WaitForStages(absl::Time deadline) { return WaitForFlag(&clocks_reported_, deadline); }
+
+bool Vm::WaitForFlag(const bool* flag, absl::Time deadline) {
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      if (mu_.AwaitWithDeadline(absl::Condition(&booted_),
+      if (mu_.AwaitWithDeadline(absl::Condition(flag),
                                 std::min(deadline, absl::Now() + absl::Milliseconds(50)))) {
         return true;
       }
     }
     if (absl::Now() >= deadline || process_->WaitFor(absl::ZeroDuration())) {
       absl::MutexLock lock(&mu_);
-      return booted_;
+      return *flag;
     }
   }
 }
@@ -147,6 +158,11 @@ double Vm::guest_uptime_seconds() const {
 int64_t Vm::guest_mem_used_kb() const {
   absl::MutexLock lock(&mu_);
   return mem_used_kb_;
+}
+absl::StatusOr<BootStages> Vm::stages() const {
+  absl::MutexLock lock(&mu_);
+  if (!booted_) return absl::FailedPreconditionError("the guest has not reached user space");
+  return SplitBoot(time_to_userspace_, clocks_);
 }
 
 ProcessResult Vm::Stop() {

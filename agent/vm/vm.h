@@ -6,8 +6,9 @@
 // signal, no core dumps, always reaped; see common/subprocess.h) with the serial
 // console on its stdin/stdout. The console is drained continuously and read with
 // workloads/console_protocol.h; the boot marker ("FARM_BOOTED uptime=<s>
-// mem_used_kb=<kB>") is timed on the host's monotonic clock from spawn, and the
-// guest's last lines are kept as evidence.
+// mem_used_kb=<kB> clock_ns=<ns>") is timed on the host's monotonic clock from
+// spawn, the guest's clocks on it and the ready and clocks lines split the boot
+// into stages (boot_stages.h), and the guest's last lines are kept as evidence.
 #ifndef KVMFARM_AGENT_VM_VM_H_
 #define KVMFARM_AGENT_VM_VM_H_
 
@@ -22,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "agent/vm/boot_stages.h"
 #include "agent/vm/qemu_command.h"
 #include "common/subprocess.h"
 #include "farm/v1/common.pb.h"
@@ -38,6 +40,9 @@ class Vm {
 
   // Blocks until the boot marker, QEMU's exit, or `deadline`; true when booted.
   bool WaitForBoot(absl::Time deadline);
+  // Blocks until the guest reported the last of its boot's clocks (the ready marker
+  // and the clocks line after it), QEMU's exit, or `deadline`; true when it did.
+  bool WaitForStages(absl::Time deadline);
   // Blocks until the console shows "FARM_ECHO <token>" or `deadline`.
   bool WaitForEcho(const std::string& token, absl::Time deadline);
   // Blocks until the JSON between FARM_RESULT_BEGIN/END arrived, QEMU exited, or
@@ -54,6 +59,8 @@ class Vm {
   absl::Duration time_to_userspace() const;  // valid when booted
   double guest_uptime_seconds() const;
   int64_t guest_mem_used_kb() const;
+  // The boot's stages once WaitForStages (see SplitBoot for the errors).
+  absl::StatusOr<BootStages> stages() const;
 
   // Kills QEMU (and its group) and reaps it; returns how it ended. Idempotent.
   ProcessResult Stop();
@@ -68,6 +75,8 @@ class Vm {
  private:
   Vm() = default;
   void OnLine(absl::string_view line);
+  // Blocks until `*flag`, QEMU's exit, or `deadline`; returns `*flag`.
+  bool WaitForFlag(const bool* flag, absl::Time deadline);
 
   QemuCommand command_;
   absl::Time started_;
@@ -77,6 +86,8 @@ class Vm {
   absl::Duration time_to_userspace_ ABSL_GUARDED_BY(mu_);
   double guest_uptime_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t mem_used_kb_ ABSL_GUARDED_BY(mu_) = 0;
+  GuestBootClocks clocks_ ABSL_GUARDED_BY(mu_);
+  bool clocks_reported_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<std::string> last_lines_ ABSL_GUARDED_BY(mu_);
   std::string log_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> echoes_ ABSL_GUARDED_BY(mu_);

@@ -172,6 +172,13 @@ std::vector<farm::v1::MetricChange> CompareSummaries(const std::vector<store::St
 ProvenanceByCell ProvenanceOf(const farm::v1::Sweep& sweep) {
   ProvenanceByCell provenance;
   for (const farm::v1::Task& task : sweep.tasks()) {
+    // A boot's figures share the cell key (device, mode) with a benchmark's: a
+    // boot's provenance counts where the sweep ran no benchmark in that mode.
+    if (task.has_boot_result()) {
+      for (const farm::v1::Measurement& m : task.boot_result().measurements()) {
+        provenance.try_emplace({task.device_id(), m.mode()}, task.boot_result().provenance());
+      }
+    }
     if (!task.has_benchmark()) continue;
     for (const farm::v1::Measurement& m : task.benchmark().measurements()) {
       provenance[{task.device_id(), m.mode()}] = task.benchmark().provenance();

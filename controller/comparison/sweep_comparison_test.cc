@@ -182,6 +182,29 @@ TEST_F(CompareStoredSweepsTest, ComparesMetricsWithTheDefaultThresholdAndVerdict
   EXPECT_EQ(comparison->changes[0].label(), farm::v1::CHANGE_LABEL_REGRESSION);
 }
 
+// A boot's figures carry the guest image's digest: a sweep that booted another
+// kernel says so in its cells' provenance, unless a benchmark in the same mode
+// (whose own provenance names the image too) speaks for the cell.
+TEST(ProvenanceTest, ABootsProvenanceNamesTheGuestImageItBooted) {
+  farm::v1::Sweep sweep;
+  farm::v1::Task* boot = sweep.add_tasks();
+  boot->set_device_id("d0");
+  boot->mutable_boot_result()->mutable_provenance()->set_guest_image_sha256("debian");
+  boot->mutable_boot_result()->add_measurements()->set_mode(farm::v1::MODE_TCG);
+  ProvenanceByCell cells = ProvenanceOf(sweep);
+  ASSERT_EQ(cells.count({"d0", farm::v1::MODE_TCG}), 1u);
+  farm::v1::Provenance kvmfarm = cells.at({"d0", farm::v1::MODE_TCG});
+  kvmfarm.set_guest_image_sha256("kvmfarm");
+  EXPECT_EQ(ProvenanceChanges(cells.at({"d0", farm::v1::MODE_TCG}), kvmfarm),
+            "guest image debian -> kvmfarm");
+
+  farm::v1::Task* benchmark = sweep.add_tasks();
+  benchmark->set_device_id("d0");
+  benchmark->mutable_benchmark()->mutable_provenance()->set_guest_image_sha256("workloads");
+  benchmark->mutable_benchmark()->add_measurements()->set_mode(farm::v1::MODE_TCG);
+  EXPECT_EQ(ProvenanceOf(sweep).at({"d0", farm::v1::MODE_TCG}).guest_image_sha256(), "workloads");
+}
+
 TEST_F(CompareStoredSweepsTest, BadRequestsNameTheField) {
   StoreSweep("a", farm::v1::VERDICT_KVM_READY, 1000);
   EXPECT_THAT(CompareStoredSweeps(*store_, "", "a", absl::nullopt),

@@ -145,7 +145,12 @@ TEST(El2KvmTest, PhoneLayoutBootsAGuestUnderKvmThroughTheQemuBundle) {
   EXPECT_TRUE(c.kvm_boot_check().succeeded()) << c.kvm_boot_check().failure_reason() << "\n"
                                               << probe.console;
   EXPECT_EQ(c.kvm_boot_check().guest_arch(), farm::v1::CPU_ARCH_ARM64);
+  EXPECT_EQ(c.kvm_boot_check().guest().image(), "arm64-debian");
   EXPECT_EQ(c.verdict(), farm::v1::VERDICT_KVM_READY);
+  // Debian's kernel under the emulated KVM, split into its stages.
+  ASSERT_EQ(c.kvm_boot_check().vms_size(), 1);
+  EXPECT_TRUE(c.kvm_boot_check().vms(0).has_stages()) << c.kvm_boot_check().vms(0).stages_note();
+  std::cout << "boot stages: " << c.kvm_boot_check().vms(0).stages().ShortDebugString() << "\n";
   // For the record (bazel test --test_output=all).
   for (const farm::v1::Check& check : c.checks()) {
     std::cout << check.name() << ": " << check.detail() << "\n";

@@ -25,7 +25,7 @@ std::vector<std::string> EmulatedArm64Command(const EmulatedArm64& machine) {
       "stdio",
       "-no-reboot",
       "-kernel",
-      Runfile("guest_images/images/arm64/kernel"),
+      Runfile("guest_images/images/arm64-debian/kernel"),
       "-initrd",
       Runfile(machine.initramfs),
       "-append",

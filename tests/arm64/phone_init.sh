@@ -1,8 +1,8 @@
 #!/bin/sh
 # init of the phone-like test guest: the layout tools/deploy puts on a phone
-# (/data/local/tmp/kvmfarm: farm-agent, farm-workload, images/arm64, qemu/ =
-# Debian's arm64 QEMU bundled with its libraries and glibc's loader) on an emulated
-# arm64 machine whose kernel has KVM. The kernel command line says what to do:
+# (/data/local/tmp/kvmfarm: farm-agent, farm-workload, images/arm64 and
+# images/arm64-debian, qemu/ = Debian's arm64 QEMU bundled with its libraries and
+# glibc's loader) on an emulated arm64 machine whose kernel has KVM. The kernel command line says what to do:
 #   farm.test=probe   the agent's full probe with the boot check, as JSON between
 #                     FARM_PROBE_BEGIN and FARM_PROBE_END, then power off
 #   farm.test=serve   the agent serving gRPC on the guest's network, which QEMU

@@ -10,7 +10,7 @@ controller_bin=$(realpath "$4"); farmctl=$(realpath "$5"); fixture=$(realpath "$
 arm64=$(realpath "$7"); pki=$(realpath "$8")
 
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
-mkdir -p "$tmp/bin" "$tmp/images"
+mkdir -p "$tmp/bin" "$tmp/images/arm64" "$tmp/images/arm64-debian"
 ln -sf "$stub" "$tmp/bin/adb"
 export PATH="$tmp/bin:$PATH"
 unset FARM_CONTROLLER
@@ -18,14 +18,16 @@ export STUB_ADB_LOG=$tmp/adb.log STUB_ADB_DEVICES=$tmp/devices STUB_ADB_ROOTED=$
 export STUB_ADB_PIDS=$tmp/pids
 printf 'PHONE1\tdevice\nPHONE2\tunauthorized\nPHONE3\tdevice\n' >"$STUB_ADB_DEVICES"
 echo PHONE1 >"$STUB_ADB_ROOTED"
-echo kernel >"$tmp/images/kernel"
+echo kernel >"$tmp/images/arm64/kernel"
+echo debian-kernel >"$tmp/images/arm64-debian/kernel"
 # The lab: its CA, the controller's certificate, a viewer token for the checks.
 lab=$tmp/lab
 rm -rf "$lab"
 "$pki" init "$lab" testlab >/dev/null && "$pki" controller "$lab" c1 IP:127.0.0.1 >/dev/null &&
   "$pki" token "$lab" deploy viewer >/dev/null || { echo "FAIL: pki.sh"; exit 1; }
 export STUB_ADB_LAB=$lab
-echo initramfs >"$tmp/images/initramfs.cpio.gz"
+echo initramfs >"$tmp/images/arm64/initramfs.cpio"
+echo debian-initramfs >"$tmp/images/arm64-debian/initramfs.cpio.gz"
 
 # A QEMU bundle's shape (tools/deploy/make_qemu_bundle.sh): a minimal aarch64 ELF
 # header (magic, 64-bit, little endian, e_machine 0xb7) stands for each binary.
@@ -69,6 +71,11 @@ run --agent "$agent" --images "$tmp/images" --register-timeout 0
 [[ $(rc) == 2 ]] && grep -q 'not built for arm64' "$tmp/err" || fail "x86 agent: $(cat "$tmp/err")"
 [[ ! -s $STUB_ADB_LOG ]] || fail "adb was called for a refused agent"
 
+# One image's directory (the layout before the Debian images) is not the directory
+# of images: refused, naming what is missing.
+run --agent "$arm64" --images "$tmp/images/arm64" --register-timeout 0
+[[ $(rc) == 2 ]] && grep -q "has no arm64 image" "$tmp/err" || fail "one image: $(cat "$tmp/err")"
+
 # The controller must be reachable through adb reverse, so on this host.
 run --agent "$arm64" --images "$tmp/images" --controller 10.0.0.5:7421 --register-timeout 0
 [[ $(rc) == 2 ]] && grep -q 'must be on this host' "$tmp/err" || fail "remote controller accepted"
@@ -83,10 +90,12 @@ run --agent "$arm64" --images "$tmp/images" --controller 127.0.0.1:9999 --regist
 grep -q "skipping PHONE2: adb says 'unauthorized'" "$tmp/err" || fail "unauthorized device not named"
 ! grep -q -- '-s PHONE2' "$STUB_ADB_LOG" || fail "PHONE2 was touched"
 for s in PHONE1 PHONE3; do
-  expect_log "-s $s shell mkdir -p /data/local/tmp/kvmfarm/images/arm64 /data/local/tmp/kvmfarm/work"
+  expect_log "-s $s shell mkdir -p /data/local/tmp/kvmfarm/images/arm64 /data/local/tmp/kvmfarm/images/arm64-debian /data/local/tmp/kvmfarm/work"
   expect_log "-s $s push $arm64 /data/local/tmp/kvmfarm/farm-agent"
-  expect_log "-s $s push $tmp/images/kernel /data/local/tmp/kvmfarm/images/arm64/"
-  expect_log "-s $s push $tmp/images/initramfs.cpio.gz /data/local/tmp/kvmfarm/images/arm64/"
+  expect_log "-s $s push $tmp/images/arm64/kernel /data/local/tmp/kvmfarm/images/arm64/"
+  expect_log "-s $s push $tmp/images/arm64/initramfs.cpio /data/local/tmp/kvmfarm/images/arm64/"
+  expect_log "-s $s push $tmp/images/arm64-debian/kernel /data/local/tmp/kvmfarm/images/arm64-debian/"
+  expect_log "-s $s push $tmp/images/arm64-debian/initramfs.cpio.gz /data/local/tmp/kvmfarm/images/arm64-debian/"
   expect_log "-s $s shell chmod 755 /data/local/tmp/kvmfarm/farm-agent"
   expect_log "-s $s reverse tcp:7421 tcp:9999"
 done

@@ -17,8 +17,10 @@
 #                         anything that is not aarch64 is refused)
 #   --workload PATH       the arm64 farm-workload (default bazel-bin/workloads/farm-workload
 #                         when it exists; native benchmarks are skipped without it)
-#   --images DIR          guest image directory for arm64 (default
-#                         bazel-bin/guest_images/images/arm64)
+#   --images DIR          the guest image directory whose arm64 images are pushed:
+#                         arm64 (kvmfarm's kernel, for workloads and boot figures)
+#                         and arm64-debian (Debian's, for the KVM boot check)
+#                         (default bazel-bin/guest_images/images)
 #   --qemu PATH           QEMU to push (phones have none): a QEMU bundle directory from
 #                         tools/deploy/make_qemu_bundle.sh (Debian's arm64 QEMU with
 #                         its libraries and glibc's loader), or a static
@@ -84,7 +86,7 @@ if [[ $register_timeout != 0 && -z $token_file && -z ${FARM_TOKEN:-} ]]; then
 fi
 [[ -z $token_file || -f $token_file ]] || die "--token-file '$token_file' not found."
 [[ -n $agent ]] || agent=$root/bazel-bin/agent/farm-agent
-[[ -n $images ]] || images=$root/bazel-bin/guest_images/images/arm64
+[[ -n $images ]] || images=$root/bazel-bin/guest_images/images
 [[ -n $farmctl ]] || farmctl=$root/bazel-bin/tools/farmctl/farmctl
 
 # Phones run arm64 Android with no glibc: the binaries must be static aarch64 ELFs.
@@ -123,6 +125,10 @@ elif [[ -n $qemu ]]; then
   require_arm64 qemu-system-aarch64 "$qemu"
 fi
 [[ -d $images ]] || die "guest image directory '$images' not found (bazel build //guest_images:images)."
+for image in arm64 arm64-debian; do
+  [[ -f $images/$image/kernel ]] ||
+    die "'$images' has no $image image ($images/$image/kernel): give the directory of images (bazel build //guest_images:images)."
+done
 [[ $controller =~ ^(127\.0\.0\.1|localhost):([0-9]+)$ ]] ||
   die "--controller '$controller' must be on this host (127.0.0.1:PORT): the phone reaches it through adb reverse."
 controller_port=${BASH_REMATCH[2]}
@@ -184,7 +190,8 @@ deploy_one() {
   local model
   model=$("$adb" -s "$serial" shell getprop ro.product.model 2>/dev/null | tr -d '\r' || true)
   echo "deploy: $serial (${model:-unknown model}): pushing to $remote_dir"
-  phone shell mkdir -p "$remote_dir/images/arm64" "$remote_dir/work" || return 1
+  phone shell mkdir -p "$remote_dir/images/arm64" "$remote_dir/images/arm64-debian" \
+    "$remote_dir/work" || return 1
   phone push "$agent" "$remote_dir/farm-agent" >/dev/null || return 1
   local to_chmod=("$remote_dir/farm-agent")
   local agent_flags=(--listen "127.0.0.1:$agent_port_on_phone"
@@ -208,9 +215,11 @@ deploy_one() {
     to_chmod+=("$remote_dir/qemu-system-aarch64")
     agent_flags+=(--qemu "$remote_dir/qemu-system-aarch64")
   fi
-  local f
-  for f in "$images"/*; do
-    phone push "$f" "$remote_dir/images/arm64/" >/dev/null || return 1
+  local image f
+  for image in arm64 arm64-debian; do
+    for f in "$images/$image"/*; do
+      phone push "$f" "$remote_dir/images/$image/" >/dev/null || return 1
+    done
   done
   phone shell chmod 755 "${to_chmod[@]}" || return 1
 
