@@ -20,9 +20,12 @@ _ARCHES = {
     "arm64": ("arm64", "aarch64-linux-gnu-", "Image", "arch/arm64/boot/Image"),
 }
 
-# `bazel test //...` (fastbuild) and `bazel build -c opt //...` share one build.
+# `bazel test //...` (fastbuild) and `bazel build -c opt //...` share one build:
+# both move to a mode neither uses, so the transition changes the configuration
+# from both alike (a transition to fastbuild would be a no-op from fastbuild and a
+# change from opt, two output directories and two builds). No C++ is compiled in it.
 def _one_configuration_impl(settings, attr):
-    return {"//command_line_option:compilation_mode": "fastbuild"}
+    return {"//command_line_option:compilation_mode": "dbg"}
 
 _one_configuration = transition(
     implementation = _one_configuration_impl,
