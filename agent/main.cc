@@ -68,12 +68,15 @@ ABSL_FLAG(std::string, work_dir, "",
           "$TMPDIR or /tmp). Agents may share it: each removes dead agents' "
           "farm-agent.* directories at start. Must be on a disk for io figures.");
 ABSL_FLAG(std::string, image_dir, "",
-          "Directory of guest images (<dir>/<name>/{kernel,initramfs.cpio.gz,image.conf}); "
+          "Directory of guest images (<dir>/<name>/{kernel,initramfs.cpio[.gz],image.conf}: "
+          "<arch> with kvmfarm's kernel for workloads and boots, <arch>-debian with "
+          "Debian's for the KVM boot check); "
           "the agent boots nothing from anywhere else (default: images/ next to "
           "farm-agent, Bazel's bazel-bin/guest_images/images, or on Android "
           "/data/local/tmp/kvmfarm/images).");
 ABSL_FLAG(bool, boot_check, false,
-          "With --probe: also boot the reference guest under KVM, turning "
+          "With --probe: also boot the reference guest with Debian's kernel "
+          "(<arch>-debian) under KVM, turning "
           "KVM_BOOT_UNTESTED into KVM_READY or KVM_BOOT_FAILED (takes up to 20 s).");
 ABSL_FLAG(bool, background_boot_check, true,
           "When serving: run the KVM boot check once in the background at start.");

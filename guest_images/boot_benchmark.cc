@@ -5,7 +5,7 @@
 //    with Debian's compressed kernel through the firmware; microvm with Debian's
 //    vmlinux (x86_64-debian) through PVH; microvm with kvmfarm's kernel (x86_64);
 //  * arm64 under TCG: virt with Debian's kernel and with kvmfarm's.
-//   bazel run -c opt //guest_images:boot_benchmark [-- --boots=10]
+//   bazel run //guest_images:boot_benchmark [-- --boots=10]
 #include <unistd.h>
 
 #include <cstdio>

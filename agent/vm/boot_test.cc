@@ -156,6 +156,18 @@ TEST_F(BootTest, TheDebianKernelsImageBootsWithItsStagesToo) {
   EXPECT_THAT(result.provenance().qemu_version(), HasSubstr("."));
 }
 
+// Two vCPUs boot with either kernel (Debian's hung bringing up the second one when
+// the PIT was its only tick).
+TEST_F(BootTest, TwoVcpuGuestsBootWithEitherKernel) {
+  for (const std::string& image : {HostImageName(), DistributionImageName()}) {
+    farm::v1::BootVmRequest request = Request(1);
+    request.mutable_guest()->set_image(image);
+    request.mutable_guest()->set_vcpus(2);
+    const farm::v1::BootResult result = RunBootJob(request, options_);
+    EXPECT_TRUE(result.succeeded()) << image << ": " << result.failure_reason();
+  }
+}
+
 TEST_F(BootTest, ThreeGuestsAtOnceAndSwitchLatency) {
   farm::v1::BootVmRequest request = Request(3);
   request.set_measure_switch_latency(true);

@@ -6,9 +6,9 @@
 // fast, honest boots:
 //  * x86_64: the `microvm` machine loading the uncompressed kernel directly through
 //    its PVH entry (no firmware, no PCI), serial console on stdio; without ACPI
-//    for an image whose kernel has none (GuestImage::acpi); under TCG with the PIT
-//    as the kernel's tick (`nolapic_timer`: calibrating the APIC timer costs TCG a
-//    quarter of a second per boot).
+//    for an image whose kernel has none (GuestImage::acpi); under TCG with one vCPU,
+//    the PIT as the kernel's tick (`nolapic_timer`: calibrating the APIC timer
+//    costs TCG a quarter of a second per boot).
 //  * arm64: the `virt` machine.
 //  * KVM: `-cpu host`, so the guest sees the CPU's AES and other extensions (the
 //    default model hides them and "% of native" for crypto would be a lie).

@@ -56,7 +56,8 @@ void Vm::OnLine(absl::string_view raw) {
       guest_uptime_ = event.uptime_seconds;
       mem_used_kb_ = event.mem_used_kb;
       clocks_.booted_clock_ns = event.clock_ns;
-    } else if (event.kind == workloads::ConsoleEvent::kReady && booted_) {
+    } else if (event.kind == workloads::ConsoleEvent::kReady && booted_ &&
+               clocks_.ready_clock_ns == 0) {
       clocks_.ready_clock_ns = event.clock_ns;
     } else if (event.kind == workloads::ConsoleEvent::kClocks && booted_ && !clocks_reported_) {
       clocks_reported_ = true;
